@@ -15,5 +15,6 @@ export default [
   project("store", "packages/store"),
   project("loader", "packages/loader"),
   project("postgres", "packages/postgres"),
+  project("reliability", "packages/reliability"),
   project("examples", "examples")
 ] satisfies Array<TestProjectConfiguration>

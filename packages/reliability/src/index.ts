@@ -1,0 +1,6 @@
+/**
+ * Internal helpers of the reliability suite.
+ *
+ * @since 0.1.0
+ */
+export {}
