@@ -3,13 +3,20 @@
  *
  * @since 0.1.0
  */
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
-import type { Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
+import * as Stream from "effect/Stream"
+import * as validate from "./internal/validate.js"
+import { Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
 
 /**
  * Why a store call failed:
@@ -118,3 +125,219 @@ export class SnapshotStore extends Context.Tag("@effect-snapshots/store/Snapshot
   SnapshotStore,
   SnapshotStoreService
 >() {}
+
+// ---------------------------------------------------------------------------------------------------------
+// In-memory backend
+// ---------------------------------------------------------------------------------------------------------
+
+/** One aggregate's history, oldest first. */
+interface History {
+  readonly aggregateType: string
+  readonly aggregateId: string
+  readonly snapshots: ReadonlyArray<Snapshot>
+}
+
+// NUL is rejected in types and ids, so it separates them unambiguously.
+const memoryKey = (aggregateType: string, aggregateId: string): string => `${aggregateType}\u0000${aggregateId}`
+
+const historyOf = (
+  histories: HashMap.HashMap<string, History>,
+  aggregateType: string,
+  aggregateId: string
+): ReadonlyArray<Snapshot> =>
+  Option.match(HashMap.get(histories, memoryKey(aggregateType, aggregateId)), {
+    onNone: () => [],
+    onSome: (history) => history.snapshots
+  })
+
+// A caller may pass a structurally typed plain object; the store answers `Snapshot` instances.
+const toSnapshot = (snapshot: Snapshot): Snapshot =>
+  (snapshot as unknown) instanceof Snapshot ? snapshot : new Snapshot({
+    aggregateType: snapshot.aggregateType,
+    aggregateId: snapshot.aggregateId,
+    version: snapshot.version,
+    schemaVersion: snapshot.schemaVersion,
+    createdAt: snapshot.createdAt,
+    metadata: snapshot.metadata,
+    state: snapshot.state
+  }, true)
+
+const toInfo = (snapshot: Snapshot): SnapshotInfo =>
+  new SnapshotInfo({
+    aggregateType: snapshot.aggregateType,
+    aggregateId: snapshot.aggregateId,
+    version: snapshot.version,
+    schemaVersion: snapshot.schemaVersion,
+    createdAt: snapshot.createdAt,
+    metadata: snapshot.metadata
+  }, true)
+
+// Which of two snapshots of one type `latestForType` prefers: later createdAt, then higher version, then id.
+const isLater = (a: Snapshot, b: Snapshot): boolean => {
+  const ta = DateTime.toEpochMillis(a.createdAt)
+  const tb = DateTime.toEpochMillis(b.createdAt)
+  if (ta !== tb) return ta > tb
+  if (a.version !== b.version) return a.version > b.version
+  return a.aggregateId > b.aggregateId
+}
+
+/**
+ * An in-memory store: a `Ref` of histories, no dependencies. States are kept by reference (not copied), so
+ * a caller must not mutate a state after saving it — Effect code treats states as immutable anyway.
+ * It validates its input exactly like the SQL backend.
+ *
+ * @since 0.1.0
+ */
+export const makeMemory: Effect.Effect<SnapshotStoreService> = Effect.map(
+  Ref.make(HashMap.empty<string, History>()),
+  (ref): SnapshotStoreService => {
+    type Histories = HashMap.HashMap<string, History>
+    // A persistent map: a reader holding it sees a consistent state while writers replace it.
+    const update = <A>(f: (histories: Histories) => readonly [A, Histories | undefined]) =>
+      Ref.modify(ref, (histories) => {
+        const [result, next] = f(histories)
+        return [result, next ?? histories]
+      })
+    return {
+      save: (snapshot) =>
+        Effect.suspend(() => {
+          const error = validate.checkSnapshot(snapshot)
+          if (error !== undefined) return Effect.fail(error)
+          const stored = toSnapshot(snapshot)
+          const key = memoryKey(stored.aggregateType, stored.aggregateId)
+          return update((histories) => {
+            const snapshots = Option.match(HashMap.get(histories, key), {
+              onNone: () => [] as ReadonlyArray<Snapshot>,
+              onSome: (history) => history.snapshots
+            })
+            // Insert at its place in version order; an existing version is kept as it is (idempotent).
+            let index = snapshots.length
+            while (index > 0 && snapshots[index - 1]!.version > stored.version) index--
+            if (index > 0 && snapshots[index - 1]!.version === stored.version) return [undefined, undefined]
+            return [
+              undefined,
+              HashMap.set(histories, key, {
+                aggregateType: stored.aggregateType,
+                aggregateId: stored.aggregateId,
+                snapshots: [...snapshots.slice(0, index), stored, ...snapshots.slice(index)]
+              })
+            ]
+          })
+        }),
+      load: (aggregateType, aggregateId, options) =>
+        Effect.suspend(() => {
+          const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkMaxVersion(options?.maxVersion)
+          if (error !== undefined) return Effect.fail(error)
+          const maxVersion = options?.maxVersion ?? Number.POSITIVE_INFINITY
+          return Effect.map(Ref.get(ref), (histories) => {
+            const snapshots = historyOf(histories, aggregateType, aggregateId)
+            for (let i = snapshots.length - 1; i >= 0; i--) {
+              if (snapshots[i]!.version <= maxVersion) return Option.some(snapshots[i]!)
+            }
+            return Option.none()
+          })
+        }),
+      list: (aggregateType, aggregateId) =>
+        Effect.suspend(() => {
+          const error = validate.checkKey(aggregateType, aggregateId)
+          if (error !== undefined) return Effect.fail(error)
+          return Effect.map(
+            Ref.get(ref),
+            (histories) => historyOf(histories, aggregateType, aggregateId).map(toInfo)
+          )
+        }),
+      delete: (aggregateType, aggregateId, options) =>
+        Effect.suspend(() => {
+          const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkDeleteVersion(options?.version)
+          if (error !== undefined) return Effect.fail(error)
+          const key = memoryKey(aggregateType, aggregateId)
+          return update((histories) => {
+            const history = Option.getOrUndefined(HashMap.get(histories, key))
+            if (history === undefined) return [0, undefined]
+            const version = options?.version
+            const kept = version === undefined ? [] : history.snapshots.filter((s) => s.version !== version)
+            const deleted = history.snapshots.length - kept.length
+            if (deleted === 0) return [0, undefined]
+            return [
+              deleted,
+              kept.length === 0
+                ? HashMap.remove(histories, key)
+                : HashMap.set(histories, key, { ...history, snapshots: kept })
+            ]
+          })
+        }),
+      latestForType: (aggregateType) =>
+        Effect.suspend(() => {
+          const error = validate.checkType(aggregateType)
+          if (error !== undefined) return Effect.fail(error)
+          return Effect.map(Ref.get(ref), (histories) => {
+            let latest: Snapshot | undefined
+            for (const history of HashMap.values(histories)) {
+              if (history.aggregateType !== aggregateType) continue
+              for (const snapshot of history.snapshots) {
+                if (latest === undefined || isLater(snapshot, latest)) latest = snapshot
+              }
+            }
+            return Option.fromNullable(latest)
+          })
+        }),
+      aggregates: (aggregateType) =>
+        Stream.unwrap(Effect.suspend(() => {
+          const error = aggregateType === undefined ? undefined : validate.checkType(aggregateType)
+          if (error !== undefined) return Effect.fail(error)
+          return Effect.map(Ref.get(ref), (histories) => {
+            const keys: Array<SnapshotKey> = []
+            for (const history of HashMap.values(histories)) {
+              if (aggregateType === undefined || history.aggregateType === aggregateType) {
+                keys.push(
+                  new SnapshotKey({ aggregateType: history.aggregateType, aggregateId: history.aggregateId }, true)
+                )
+              }
+            }
+            keys.sort((a, b) =>
+              a.aggregateType < b.aggregateType ? -1 : a.aggregateType > b.aggregateType ?
+                1 :
+                a.aggregateId < b.aggregateId
+                ? -1
+                : a.aggregateId > b.aggregateId
+                ? 1
+                : 0
+            )
+            return Stream.fromChunk(Chunk.unsafeFromArray(keys))
+          })
+        })),
+      prune: (options) =>
+        Effect.suspend(() => {
+          const checked = validate.checkPrune(options)
+          if (checked instanceof SnapshotStoreError) return Effect.fail(checked)
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const cutoff = checked.olderThanMillis === undefined ? undefined : now - checked.olderThanMillis
+            return update((histories): readonly [PruneResult, Histories | undefined] => {
+              let deleted = 0
+              let next = histories
+              for (const [key, history] of histories) {
+                if (options.aggregateType !== undefined && history.aggregateType !== options.aggregateType) continue
+                const snapshots = history.snapshots
+                const firstKept = snapshots.length - options.keepLast
+                if (firstKept <= 0) continue
+                const kept = snapshots.filter((snapshot, index) =>
+                  index >= firstKept || (cutoff !== undefined && DateTime.toEpochMillis(snapshot.createdAt) >= cutoff)
+                )
+                if (kept.length === snapshots.length) continue
+                deleted += snapshots.length - kept.length
+                next = HashMap.set(next, key, { ...history, snapshots: kept })
+              }
+              return [{ deleted }, next]
+            })
+          })
+        })
+    }
+  }
+)
+
+/**
+ * The in-memory store as a layer: the one to swap in for tests. Each build is a fresh, empty store.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<SnapshotStore> = Layer.effect(SnapshotStore, makeMemory)
