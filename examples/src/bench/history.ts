@@ -1,0 +1,17 @@
+/**
+ * The generated Order history every benchmark side uses: version 1 creates the order, version v >= 2 adds
+ * catalog item v - 2 (see `OrderDomain.catalogItem`).
+ */
+import * as OrderDomain from "../OrderDomain.js"
+
+export const customerId = "customer-1"
+
+export const historyEvent = (version: number, skus = OrderDomain.catalogSize): OrderDomain.OrderEvent =>
+  version === 1 ? OrderDomain.OrderCreated.make({ customerId }) : OrderDomain.itemAdded(version - 2, skus)
+
+/** The state after `versions` events, folded in memory: what every load of that history must answer. */
+export const expectedState = (id: string, versions: number, skus = OrderDomain.catalogSize): OrderDomain.OrderState => {
+  let state = OrderDomain.initial(id)
+  for (let v = 1; v <= versions; v++) state = OrderDomain.evolve(state, historyEvent(v, skus))
+  return state
+}
