@@ -3,11 +3,17 @@
  *
  * @since 0.1.0
  */
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
-import type * as DateTime from "effect/DateTime"
-import type * as Effect from "effect/Effect"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
+import { checkCount, checkStreamKey, encodeAppend } from "./internal/eventInput.js"
 
 /**
  * An event to append: its type and its Schema-encoded (JSON) payload.
@@ -134,3 +140,150 @@ export interface EventStoreService {
  * @since 0.1.0
  */
 export class EventStore extends Context.Tag("@effect-snapshots/loader/EventStore")<EventStore, EventStoreService>() {}
+
+/**
+ * @since 0.1.0
+ */
+export interface MemoryOptions {
+  /** How many events `read` and `readAll` emit per chunk (default 1000). */
+  readonly pageSize?: number | undefined
+}
+
+interface MemoryState {
+  /** Every event in position order: `all[p - 1]` has position `p`. Append-only. */
+  readonly all: Array<StoredEvent>
+  /** Each stream's events in version order: `events[v - 1]` has version `v`. Append-only. */
+  readonly streams: Map<string, Array<StoredEvent>>
+}
+
+const streamKey = (aggregateType: string, aggregateId: string): string =>
+  `${aggregateType.length}:${aggregateType}${aggregateId}`
+
+const invalidInput = (message: string) => new EventStoreError({ reason: "InvalidInput", message })
+
+/**
+ * Emits `events[from, to)` in chunks of `pageSize`. The arrays are append-only, so the slice read here is
+ * exactly the events that existed when the read started.
+ */
+const emitSlice = (
+  events: ReadonlyArray<StoredEvent>,
+  from: number,
+  to: number,
+  pageSize: number
+): Stream.Stream<StoredEvent> =>
+  Stream.unfoldChunk(from, (start) =>
+    start >= to ? Option.none() : Option.some([
+      Chunk.unsafeFromArray(events.slice(start, Math.min(start + pageSize, to))),
+      start + pageSize
+    ]))
+
+/**
+ * An in-memory EventStore, for tests and prototypes: the same validation, optimistic concurrency and global
+ * positions as the SQL store. Stored payloads and metadata are JSON copies of what was appended, so later
+ * mutation of the caller's objects does not change the history.
+ *
+ * @since 0.1.0
+ */
+export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStoreService> =>
+  Effect.gen(function*() {
+    const pageSize = options.pageSize ?? 1000
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      return yield* Effect.dieMessage(`EventStore.makeMemory: pageSize must be a positive integer, got ${pageSize}`)
+    }
+    // The state object is only ever mutated inside `Ref.modify`, which runs synchronously: an append is
+    // atomic with respect to every other fiber.
+    const state = yield* Ref.make<MemoryState>({ all: [], streams: new Map() })
+
+    const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
+      Effect.suspend((): Effect.Effect<AppendResult, ConcurrencyConflict | EventStoreError> => {
+        const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
+        if (Either.isLeft(encoded)) return Effect.fail(invalidInput(encoded.left))
+        return Effect.flatMap(DateTime.now, (createdAt) =>
+          Effect.flatten(Ref.modify(state, (current): readonly [
+            Effect.Effect<AppendResult, ConcurrencyConflict>,
+            MemoryState
+          ] => {
+            const key = streamKey(aggregateType, aggregateId)
+            const stream = current.streams.get(key) ?? []
+            if (stream.length !== expectedVersion) {
+              return [
+                Effect.fail(
+                  new ConcurrencyConflict({ aggregateType, aggregateId, expectedVersion, actualVersion: stream.length })
+                ),
+                current
+              ]
+            }
+            if (stream.length === 0) current.streams.set(key, stream)
+            const positions: Array<number> = []
+            for (const event of encoded.right) {
+              const stored: StoredEvent = {
+                aggregateType,
+                aggregateId,
+                version: stream.length + 1,
+                position: current.all.length + 1,
+                type: event.type,
+                payload: JSON.parse(event.payload),
+                metadata: JSON.parse(event.metadata),
+                createdAt
+              }
+              stream.push(stored)
+              current.all.push(stored)
+              positions.push(stored.position)
+            }
+            return [
+              Effect.succeed({ previousVersion: expectedVersion, version: stream.length, positions }),
+              current
+            ]
+          })))
+      })
+
+    const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) =>
+      Stream.unwrap(Effect.suspend(() => {
+        const problem = checkStreamKey(aggregateType, aggregateId) ??
+          checkCount("fromVersion", readOptions.fromVersion) ?? checkCount("toVersion", readOptions.toVersion)
+        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        return Effect.map(Ref.get(state), (current) => {
+          const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
+          const from = Math.max(readOptions.fromVersion ?? 1, 1) - 1
+          const to = Math.min(readOptions.toVersion ?? stream.length, stream.length)
+          return emitSlice(stream, from, to, pageSize)
+        })
+      }))
+
+    const readAll: EventStoreService["readAll"] = (readOptions = {}) =>
+      Stream.unwrap(Effect.suspend(() => {
+        const problem = checkCount("fromPosition", readOptions.fromPosition)
+        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        return Effect.map(
+          Ref.get(state),
+          (current) => emitSlice(current.all, readOptions.fromPosition ?? 0, current.all.length, pageSize)
+        )
+      }))
+
+    const version: EventStoreService["version"] = (aggregateType, aggregateId) =>
+      Effect.suspend(() => {
+        const problem = checkStreamKey(aggregateType, aggregateId)
+        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        return Effect.map(
+          Ref.get(state),
+          (current) => current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
+        )
+      })
+
+    return EventStore.of({ append, read, readAll, version })
+  })
+
+/**
+ * A fresh in-memory EventStore per build of the layer.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, makeMemory())
+
+/**
+ * An in-memory EventStore with options (e.g. a small `pageSize` to exercise paging in tests).
+ *
+ * @since 0.1.0
+ */
+export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<EventStore> =>
+  Layer.effect(EventStore, makeMemory(options))

@@ -1,0 +1,369 @@
+/**
+ * The EventStore contract: one suite, run against every backend (memory, SQL on PGlite, SQL on Postgres).
+ * Tests share one store per backend, so each uses its own aggregate ids and measures `readAll` from the
+ * position it saw before it started.
+ */
+import { EventStore } from "@effect-snapshots/loader"
+import { assert } from "@effect/vitest"
+import type { Vitest } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
+import * as Stream from "effect/Stream"
+
+export interface ContractOptions {
+  /** The page size the store under test was built with. */
+  readonly pageSize: number
+  /** Counts every stored event straight from the backend, to prove a refused append wrote nothing. */
+  readonly countEvents: Effect.Effect<number, unknown, EventStore.EventStore>
+  /** Number of property-test runs. */
+  readonly propertyRuns: number
+}
+
+let counter = 0
+/** A stream id unique within this process. */
+export const freshId = (label: string): string => `${label}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
+
+export const events = (n: number, from = 1, type = "Incremented"): Array<EventStore.NewEvent> =>
+  Array.from({ length: n }, (_, i) => ({ type, payload: { n: from + i } }))
+
+export const readAll = (type: string, id: string, options?: EventStore.ReadOptions) =>
+  Effect.flatMap(EventStore.EventStore, (store) => Stream.runCollect(store.read(type, id, options))).pipe(
+    Effect.map(Chunk.toReadonlyArray)
+  )
+
+const lastPosition = Effect.flatMap(
+  EventStore.EventStore,
+  (store) => store.readAll().pipe(Stream.runFold(0, (_, e) => e.position))
+)
+
+const append = (type: string, id: string, expected: number, batch: ReadonlyArray<EventStore.NewEvent>) =>
+  Effect.flatMap(EventStore.EventStore, (store) => store.append(type, id, expected, batch))
+
+const versionOf = (type: string, id: string) =>
+  Effect.flatMap(EventStore.EventStore, (store) => store.version(type, id))
+
+export const contract = (it: Vitest.MethodsNonLive<EventStore.EventStore>, options: ContractOptions) => {
+  it.effect("appends to a new stream and reads it back in version order", () =>
+    Effect.gen(function*() {
+      const id = freshId("order")
+      const before = yield* lastPosition
+      const first = yield* append("Order", id, 0, [
+        { type: "Created", payload: { customer: "ada", total: 12.5, tags: ["a", "b"], nested: { ok: true } } },
+        { type: "ItemAdded", payload: { sku: "é-✓-🙂", qty: 2 }, metadata: { traceId: "t-1", user: { id: 7 } } }
+      ])
+      assert.strictEqual(first.previousVersion, 0)
+      assert.strictEqual(first.version, 2)
+      assert.strictEqual(first.positions.length, 2)
+      assert.isTrue(first.positions[0]! > before && first.positions[1]! > first.positions[0]!)
+      const second = yield* append("Order", id, 2, [{ type: "Submitted", payload: null }])
+      assert.deepStrictEqual([second.previousVersion, second.version], [2, 3])
+      assert.isTrue(second.positions[0]! > first.positions[1]!)
+
+      const read = yield* readAll("Order", id)
+      assert.deepStrictEqual(read.map((e) => e.version), [1, 2, 3])
+      assert.deepStrictEqual(read.map((e) => e.position), [...first.positions, ...second.positions])
+      assert.deepStrictEqual(read.map((e) => e.type), ["Created", "ItemAdded", "Submitted"])
+      assert.deepStrictEqual(read[0]!.payload, {
+        customer: "ada",
+        total: 12.5,
+        tags: ["a", "b"],
+        nested: { ok: true }
+      })
+      assert.deepStrictEqual(read[1]!.payload, { sku: "é-✓-🙂", qty: 2 })
+      assert.deepStrictEqual(read[1]!.metadata, { traceId: "t-1", user: { id: 7 } })
+      assert.deepStrictEqual(read[0]!.metadata, {})
+      assert.strictEqual(read[2]!.payload, null)
+      for (const e of read) {
+        assert.strictEqual(e.aggregateType, "Order")
+        assert.strictEqual(e.aggregateId, id)
+        assert.isTrue(DateTime.isDateTime(e.createdAt) && DateTime.isUtc(e.createdAt))
+      }
+      assert.strictEqual(yield* versionOf("Order", id), 3)
+    }))
+
+  it.effect("an unknown stream is empty at version 0", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* versionOf("Order", freshId("nothing")), 0)
+      assert.deepStrictEqual(yield* readAll("Order", freshId("nothing")), [])
+    }))
+
+  it.effect("a stale expectedVersion is a ConcurrencyConflict with the actual version; nothing is written", () =>
+    Effect.gen(function*() {
+      const id = freshId("stale")
+      yield* append("Order", id, 0, events(3))
+      const count = yield* options.countEvents
+      for (const expected of [0, 1, 2]) {
+        const error = yield* Effect.flip(append("Order", id, expected, events(1, 99)))
+        assert.strictEqual(error._tag, "ConcurrencyConflict")
+        if (error._tag === "ConcurrencyConflict") {
+          assert.deepStrictEqual(
+            [error.aggregateType, error.aggregateId, error.expectedVersion, error.actualVersion],
+            ["Order", id, expected, 3]
+          )
+          assert.include(error.message, "expected version")
+        }
+      }
+      assert.strictEqual(yield* options.countEvents, count)
+      assert.deepStrictEqual((yield* readAll("Order", id)).map((e) => (e.payload as { n: number }).n), [1, 2, 3])
+    }))
+
+  it.effect("an expectedVersion ahead of the stream (a gap) is a ConcurrencyConflict; nothing is written", () =>
+    Effect.gen(function*() {
+      const id = freshId("gap")
+      const fresh = yield* Effect.flip(append("Order", id, 2, events(1)))
+      assert.strictEqual(fresh._tag, "ConcurrencyConflict")
+      assert.strictEqual((fresh as EventStore.ConcurrencyConflict).actualVersion, 0)
+      yield* append("Order", id, 0, events(3))
+      const count = yield* options.countEvents
+      const ahead = yield* Effect.flip(append("Order", id, 5, events(2, 6)))
+      assert.strictEqual(ahead._tag, "ConcurrencyConflict")
+      assert.deepStrictEqual(
+        [
+          (ahead as EventStore.ConcurrencyConflict).expectedVersion,
+          (ahead as EventStore.ConcurrencyConflict).actualVersion
+        ],
+        [5, 3]
+      )
+      const justAhead = yield* Effect.flip(append("Order", id, 4, events(1, 5)))
+      assert.strictEqual((justAhead as EventStore.ConcurrencyConflict).actualVersion, 3)
+      assert.strictEqual(yield* options.countEvents, count)
+      assert.strictEqual(yield* versionOf("Order", id), 3)
+      assert.deepStrictEqual((yield* readAll("Order", id)).map((e) => e.version), [1, 2, 3])
+    }))
+
+  it.effect("two writers at the same expectedVersion: exactly one wins", () =>
+    Effect.gen(function*() {
+      for (let round = 0; round < 5; round++) {
+        const id = freshId("race")
+        yield* append("Order", id, 0, events(2))
+        const results = yield* Effect.all(
+          Array.from({ length: 4 }, (_, w) => Effect.either(append("Order", id, 2, events(3, 100 * (w + 1))))),
+          { concurrency: "unbounded" }
+        )
+        const winners = results.filter(Either.isRight)
+        assert.strictEqual(winners.length, 1)
+        for (const result of results) {
+          if (Either.isLeft(result)) {
+            assert.strictEqual(result.left._tag, "ConcurrencyConflict")
+            assert.strictEqual((result.left as EventStore.ConcurrencyConflict).actualVersion, 5)
+          }
+        }
+        const read = yield* readAll("Order", id)
+        assert.deepStrictEqual(read.map((e) => e.version), [1, 2, 3, 4, 5])
+        const base = (read[2]!.payload as { n: number }).n
+        assert.deepStrictEqual(read.slice(2).map((e) => (e.payload as { n: number }).n), [base, base + 1, base + 2])
+      }
+    }))
+
+  const badAppends: ReadonlyArray<
+    readonly [string, string, string, number, ReadonlyArray<EventStore.NewEvent>, string]
+  > = [
+    ["empty batch", "Order", "x", 0, [], "empty batch"],
+    ["empty type", "", "x", 0, events(1), "aggregateType"],
+    ["empty id", "Order", "", 0, events(1), "aggregateId"],
+    ["NUL in id", "Order", "a\u0000b", 0, events(1), "NUL"],
+    ["NUL in type", "Or\u0000der", "x", 0, events(1), "NUL"],
+    ["lone surrogate in id", "Order", "a\uD800b", 0, events(1), "surrogate"],
+    ["id over 2 KB", "Order", "x".repeat(2049), 0, events(1), "2048"],
+    ["negative expectedVersion", "Order", "x", -1, events(1), "expectedVersion"],
+    ["fractional expectedVersion", "Order", "x", 1.5, events(1), "expectedVersion"],
+    ["NaN expectedVersion", "Order", "x", Number.NaN, events(1), "expectedVersion"],
+    ["empty event type", "Order", "x", 0, [{ type: "", payload: 1 }], "type"],
+    ["undefined payload", "Order", "x", 0, [{ type: "A", payload: undefined }], "payload"],
+    ["function payload", "Order", "x", 0, [{ type: "A", payload: () => 1 }], "function"],
+    ["bigint payload", "Order", "x", 0, [{ type: "A", payload: { n: 10n } }], "bigint"],
+    ["NaN in payload", "Order", "x", 0, [{ type: "A", payload: { n: Number.NaN } }], "NaN"],
+    ["Infinity in payload", "Order", "x", 0, [{ type: "A", payload: [Infinity] }], "Infinity"],
+    ["Date in payload", "Order", "x", 0, [{ type: "A", payload: { at: new Date(0) } }], "Date"],
+    ["Map in payload", "Order", "x", 0, [{ type: "A", payload: new Map() }], "Map"],
+    ["NUL in a payload string", "Order", "x", 0, [{ type: "A", payload: { s: "a\u0000" } }], "NUL"],
+    ["undefined in an array", "Order", "x", 0, [{ type: "A", payload: [1, undefined] }], "undefined"],
+    ["metadata not an object", "Order", "x", 0, [{ type: "A", payload: 1, metadata: [] as never }], "metadata"],
+    ["symbol in metadata", "Order", "x", 0, [{ type: "A", payload: 1, metadata: { s: Symbol("s") } }], "symbol"],
+    ["a bad event after good ones", "Order", "x", 0, [...events(3), { type: "A", payload: { n: 1n } }], "events[3]"],
+    ["version overflow", "Order", "x", 2_147_483_647, events(1), "largest version"]
+  ]
+
+  it.effect("bad input is an InvalidInput EventStoreError with a clear message, and nothing is written", () =>
+    Effect.gen(function*() {
+      const before = yield* options.countEvents
+      for (const [label, type, rawId, expected, batch, fragment] of badAppends) {
+        const id = rawId === "x" ? freshId("bad") : rawId
+        const error = yield* Effect.flip(append(type, id, expected, batch))
+        assert.strictEqual(error._tag, "EventStoreError", label)
+        if (error._tag === "EventStoreError") {
+          assert.strictEqual(error.reason, "InvalidInput", label)
+          assert.include(error.message, fragment, label)
+        }
+      }
+      const cyclic: Record<string, unknown> = { a: 1 }
+      cyclic.self = cyclic
+      const cycleError = yield* Effect.flip(append("Order", freshId("cycle"), 0, [{ type: "A", payload: cyclic }]))
+      assert.strictEqual((cycleError as EventStore.EventStoreError).reason, "InvalidInput")
+      assert.strictEqual(yield* options.countEvents, before)
+    }))
+
+  it.effect("read, readAll and version refuse bad arguments as InvalidInput", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const failures = [
+        yield* Effect.flip(Stream.runDrain(store.read("", "x"))),
+        yield* Effect.flip(Stream.runDrain(store.read("Order", "a\u0000"))),
+        yield* Effect.flip(Stream.runDrain(store.read("Order", "x", { fromVersion: -1 }))),
+        yield* Effect.flip(Stream.runDrain(store.read("Order", "x", { toVersion: 1.5 }))),
+        yield* Effect.flip(Stream.runDrain(store.readAll({ fromPosition: -3 }))),
+        yield* Effect.flip(store.version("Order", ""))
+      ]
+      for (const error of failures) assert.strictEqual(error.reason, "InvalidInput")
+    }))
+
+  it.effect("ids with quotes, unicode, SQL-looking text and 2 KB stay distinct and round-trip exactly", () =>
+    Effect.gen(function*() {
+      const suffix = freshId("")
+      const ids = [
+        `it's "quoted" \\ back${suffix}`,
+        `'; DROP TABLE events; --${suffix}`,
+        `ünïcødé-日本語-🙂${suffix}`,
+        `%_${suffix}`,
+        `${suffix}${"k".repeat(2048 - suffix.length)}`,
+        `${suffix}${"é".repeat(1000)}`,
+        ` leading space${suffix}`
+      ]
+      for (const [i, id] of ids.entries()) {
+        yield* append("Odd'Type", id, 0, events(i + 1))
+      }
+      for (const [i, id] of ids.entries()) {
+        const read = yield* readAll("Odd'Type", id)
+        assert.strictEqual(read.length, i + 1, id)
+        assert.isTrue(read.every((e) => e.aggregateId === id && e.aggregateType === "Odd'Type"))
+        assert.strictEqual(yield* versionOf("Odd'Type", id), i + 1)
+      }
+      // (type, id) pairs whose concatenations collide are still different streams.
+      const tail = freshId("c")
+      yield* append("a", `bc${tail}`, 0, events(1))
+      yield* append("ab", `c${tail}`, 0, events(2))
+      assert.strictEqual(yield* versionOf("a", `bc${tail}`), 1)
+      assert.strictEqual(yield* versionOf("ab", `c${tail}`), 2)
+    }))
+
+  it.effect("read honours inclusive fromVersion / toVersion", () =>
+    Effect.gen(function*() {
+      const id = freshId("range")
+      yield* append("Order", id, 0, events(10))
+      const versions = (o: EventStore.ReadOptions) =>
+        Effect.map(readAll("Order", id, o), (es) => es.map((e) => e.version))
+      assert.deepStrictEqual(yield* versions({ fromVersion: 4 }), [4, 5, 6, 7, 8, 9, 10])
+      assert.deepStrictEqual(yield* versions({ toVersion: 3 }), [1, 2, 3])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 3, toVersion: 5 }), [3, 4, 5])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 7, toVersion: 7 }), [7])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 0, toVersion: 2 }), [1, 2])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 8, toVersion: 100 }), [8, 9, 10])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 11 }), [])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 6, toVersion: 5 }), [])
+      assert.deepStrictEqual(yield* versions({ toVersion: 0 }), [])
+    }))
+
+  it.effect("read and readAll emit whole pages as chunks across several pages", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const id = freshId("paged")
+      const total = options.pageSize * 3 + 2
+      const before = yield* lastPosition
+      // several appends, so readAll crosses commit boundaries too
+      yield* append("Order", id, 0, events(options.pageSize + 1))
+      yield* append("Order", id, options.pageSize + 1, events(total - options.pageSize - 1, options.pageSize + 2))
+      const chunks = yield* Stream.runCollect(Stream.chunks(store.read("Order", id)))
+      const sizes = Chunk.toReadonlyArray(chunks).map(Chunk.size)
+      assert.deepStrictEqual(sizes, [options.pageSize, options.pageSize, options.pageSize, 2])
+      const all = Chunk.toReadonlyArray(chunks).flatMap(Chunk.toReadonlyArray)
+      assert.deepStrictEqual(all.map((e) => e.version), Array.from({ length: total }, (_, i) => i + 1))
+      assert.deepStrictEqual(
+        all.map((e) => (e.payload as { n: number }).n),
+        Array.from({ length: total }, (_, i) => i + 1)
+      )
+      // a range that starts and ends mid-page
+      const middle = yield* readAll("Order", id, { fromVersion: 2, toVersion: total - 1 })
+      assert.deepStrictEqual(middle.map((e) => e.version), Array.from({ length: total - 2 }, (_, i) => i + 2))
+
+      const globalChunks = yield* Stream.runCollect(Stream.chunks(store.readAll({ fromPosition: before })))
+      const globalSizes = Chunk.toReadonlyArray(globalChunks).map(Chunk.size)
+      assert.isTrue(globalSizes.slice(0, -1).every((n) => n === options.pageSize), String(globalSizes))
+      const global = Chunk.toReadonlyArray(globalChunks).flatMap(Chunk.toReadonlyArray)
+      assert.deepStrictEqual(
+        global.filter((e) => e.aggregateId === id).map((e) => e.version),
+        Array.from({ length: total }, (_, i) => i + 1)
+      )
+    }))
+
+  it.effect("readAll interleaves streams in one global order and resumes after fromPosition", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const a = freshId("all-a")
+      const b = freshId("all-b")
+      const before = yield* lastPosition
+      const r1 = yield* append("Order", a, 0, events(2))
+      const r2 = yield* append("Invoice", b, 0, events(1))
+      const r3 = yield* append("Order", a, 2, events(2, 3))
+      const mine = (from: number) =>
+        store.readAll({ fromPosition: from }).pipe(
+          Stream.filter((e) => e.aggregateId === a || e.aggregateId === b),
+          Stream.runCollect,
+          Effect.map(Chunk.toReadonlyArray)
+        )
+      const all = yield* mine(before)
+      assert.deepStrictEqual(all.map((e) => e.position), [...r1.positions, ...r2.positions, ...r3.positions])
+      assert.deepStrictEqual(all.map((e) => `${e.aggregateType}/${e.version}`), [
+        "Order/1",
+        "Order/2",
+        "Invoice/1",
+        "Order/3",
+        "Order/4"
+      ])
+      const positions = all.map((e) => e.position)
+      assert.deepStrictEqual([...positions].sort((x, y) => x - y), positions)
+      const resumed = yield* mine(r2.positions[0]!)
+      assert.deepStrictEqual(resumed.map((e) => e.position), r3.positions)
+      assert.deepStrictEqual(yield* mine(r3.positions[1]!), [])
+      const everything = yield* Stream.runCollect(store.readAll())
+      assert.isTrue(Chunk.size(everything) >= 5)
+    }))
+
+  it.effect("a stored event does not change when the appended objects are mutated later", () =>
+    Effect.gen(function*() {
+      const id = freshId("mutate")
+      const payload = { items: [1, 2] }
+      const metadata = { user: "u" }
+      yield* append("Order", id, 0, [{ type: "A", payload, metadata }])
+      payload.items.push(3)
+      metadata.user = "changed"
+      const [event] = yield* readAll("Order", id)
+      assert.deepStrictEqual(event!.payload, { items: [1, 2] })
+      assert.deepStrictEqual(event!.metadata, { user: "u" })
+    }))
+
+  const payload = fc.jsonValue({ maxDepth: 3 }).filter((v) => !JSON.stringify(v).includes("\\u0000"))
+  it.effect.prop(
+    "random batches read back as their concatenation, versions contiguous",
+    [fc.array(fc.array(payload, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 })],
+    ([batches]) =>
+      Effect.gen(function*() {
+        const id = freshId("prop")
+        let expected = 0
+        const written: Array<unknown> = []
+        for (const batch of batches) {
+          const result = yield* append("Prop", id, expected, batch.map((payload) => ({ type: "P", payload })))
+          assert.strictEqual(result.version, expected + batch.length)
+          expected = result.version
+          // JSON normalizes -0 to 0, as every backend must
+          written.push(...batch.map((p) => JSON.parse(JSON.stringify(p))))
+        }
+        const read = yield* readAll("Prop", id)
+        assert.deepStrictEqual(read.map((e) => e.version), written.map((_, i) => i + 1))
+        assert.deepStrictEqual(read.map((e) => e.payload), written)
+      }),
+    { fastCheck: { numRuns: options.propertyRuns } }
+  )
+}
