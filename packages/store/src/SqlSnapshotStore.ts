@@ -1,0 +1,455 @@
+/**
+ * A SnapshotStore on `@effect/sql`'s `SqlClient` (Postgres): one table keyed by (aggregate_type,
+ * aggregate_id, version), created by its own Migrator run when the layer is built.
+ *
+ * @since 0.1.0
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as errors from "./internal/errors.js"
+import * as validate from "./internal/validate.js"
+import { CompressedState, Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
+import { SnapshotStore, SnapshotStoreError } from "./SnapshotStore.js"
+import type { PruneResult, SnapshotStoreService } from "./SnapshotStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * The table, optionally schema-qualified (`"snapshots"`, `"app.snapshots"`); default `"effect_snapshots"`.
+   * Its migrations are tracked in `<table>_migrations`, never in `@effect/sql`'s default
+   * `effect_sql_migrations`, so the store's migrations cannot collide with the application's.
+   */
+  readonly table?: string | undefined
+  /** How many keys `aggregates` reads per query (keyset pagination); default 1000. */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * The default table name.
+ *
+ * @since 0.1.0
+ */
+export const defaultTable = "effect_snapshots"
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/
+
+// ---------------------------------------------------------------------------------------------------------
+// Rows
+// ---------------------------------------------------------------------------------------------------------
+
+// `bigint` arrives as a string from `pg` (as a number when a driver parses int8).
+const Int = Schema.Union(Schema.Number, Schema.NumberFromString)
+// `timestamptz` arrives as a Date from `pg` (as a string when an application replaced the type parsers).
+const Timestamp = Schema.Union(Schema.DateTimeUtcFromDate, Schema.DateTimeUtc)
+
+const InfoRow = Schema.Struct({
+  aggregate_type: Schema.String,
+  aggregate_id: Schema.String,
+  version: Int,
+  schema_version: Int,
+  created_at: Timestamp,
+  // jsonb columns are read as text and parsed here, so the result does not depend on the driver's
+  // (process-global, replaceable) jsonb parser, and no Schema ever walks a state.
+  metadata: Schema.String
+})
+
+const SnapshotRow = Schema.Struct({
+  ...InfoRow.fields,
+  encoding: Schema.Literal("json", "gzip", "brotli"),
+  state: Schema.NullOr(Schema.String),
+  state_bytes: Schema.NullOr(Schema.Uint8ArrayFromSelf)
+})
+
+const KeyRow = Schema.Struct({ aggregate_type: Schema.String, aggregate_id: Schema.String })
+const CountRow = Schema.Struct({ deleted: Int })
+
+const decodeSnapshotRows = Schema.decodeUnknown(Schema.Array(SnapshotRow))
+const decodeInfoRows = Schema.decodeUnknown(Schema.Array(InfoRow))
+const decodeKeyRows = Schema.decodeUnknown(Schema.Array(KeyRow))
+const decodeCountRows = Schema.decodeUnknown(Schema.Tuple(CountRow))
+
+const parseJson = (what: string, text: string): Effect.Effect<unknown, SnapshotStoreError> => {
+  try {
+    return Effect.succeed(JSON.parse(text))
+  } catch (cause) {
+    return Effect.fail(errors.corrupt(`${what} is not valid JSON`, cause))
+  }
+}
+
+const parseMetadata = (row: typeof InfoRow.Type) =>
+  Effect.flatMap(
+    parseJson("stored metadata", row.metadata),
+    (metadata) =>
+      typeof metadata === "object" && metadata !== null && !Array.isArray(metadata)
+        ? Effect.succeed(metadata as Record<string, unknown>)
+        : Effect.fail(errors.corrupt("stored metadata is not a JSON object"))
+  )
+
+const toInfo = (row: typeof InfoRow.Type) =>
+  Effect.map(parseMetadata(row), (metadata) =>
+    new SnapshotInfo({
+      aggregateType: row.aggregate_type,
+      aggregateId: row.aggregate_id,
+      version: row.version,
+      schemaVersion: row.schema_version,
+      createdAt: row.created_at,
+      metadata
+    }, true))
+
+const toState = (row: typeof SnapshotRow.Type): Effect.Effect<unknown, SnapshotStoreError> => {
+  if (row.encoding === "json") {
+    return row.state === null
+      ? Effect.fail(errors.corrupt("a json-encoded snapshot row has no state"))
+      : parseJson("stored state", row.state)
+  }
+  if (row.state_bytes === null) {
+    return Effect.fail(errors.corrupt(`a ${row.encoding}-encoded snapshot row has no bytes`))
+  }
+  const bytes = row.state_bytes
+  return Effect.succeed(
+    new CompressedState({
+      algorithm: row.encoding,
+      // A view, not a copy: pg hands out a Buffer, callers get a plain Uint8Array.
+      bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    }, true)
+  )
+}
+
+const toSnapshot = (row: typeof SnapshotRow.Type) =>
+  Effect.zipWith(parseMetadata(row), toState(row), (metadata, state) =>
+    new Snapshot({
+      aggregateType: row.aggregate_type,
+      aggregateId: row.aggregate_id,
+      version: row.version,
+      schemaVersion: row.schema_version,
+      createdAt: row.created_at,
+      metadata,
+      state
+    }, true))
+
+// ---------------------------------------------------------------------------------------------------------
+// Migrations
+// ---------------------------------------------------------------------------------------------------------
+
+const lastSegment = (table: string): string => table.slice(table.lastIndexOf(".") + 1)
+
+const migrations = (sql: SqlClient.SqlClient, table: string) => {
+  const name = lastSegment(table)
+  return {
+    "0001_create_snapshots": Effect.andThen(
+      // The primary key (type, id, version) makes "newest snapshot at or below v" one backward index probe,
+      // and starts with the aggregate key so a Citus table can be distributed by aggregate_id.
+      // COLLATE "C": byte order, the same everywhere, for the keyset pagination of `aggregates`.
+      sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+  aggregate_type text COLLATE "C" NOT NULL,
+  aggregate_id text COLLATE "C" NOT NULL,
+  version bigint NOT NULL CHECK (version >= 1),
+  schema_version bigint NOT NULL CHECK (schema_version >= 1),
+  encoding text NOT NULL CHECK (encoding IN ('json', 'gzip', 'brotli')),
+  state jsonb,
+  state_bytes bytea,
+  created_at timestamptz NOT NULL,
+  metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+  PRIMARY KEY (aggregate_type, aggregate_id, version),
+  CHECK (CASE WHEN encoding = 'json' THEN state IS NOT NULL AND state_bytes IS NULL
+              ELSE state IS NULL AND state_bytes IS NOT NULL END)
+)`,
+      // latestForType: the newest snapshot of a type is one probe.
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${name}_type_created_idx`)} ON ${sql(table)}
+  (aggregate_type, created_at DESC, version DESC, aggregate_id DESC)`
+    )
+  }
+}
+
+const migrate = (sql: SqlClient.SqlClient, table: string) =>
+  Migrator.make({})({
+    loader: Migrator.fromRecord(migrations(sql, table)),
+    table: `${table}_migrations`
+  }).pipe(
+    Effect.provideService(SqlClient.SqlClient, sql),
+    // Two processes starting at once can both find no migrations table and both CREATE it; the loser
+    // fails with a duplicate-object error and succeeds on a retry (the migrations themselves run under
+    // the Migrator's table lock).
+    Effect.retry({
+      while: (error) => error._tag === "SqlError",
+      schedule: Schedule.exponential("20 millis").pipe(Schedule.jittered),
+      times: 5
+    }),
+    // The Migrator turns a failed migration into a defect; here it is a typed failure of the layer.
+    Effect.catchAllDefect((defect) => Effect.fail(defect)),
+    Effect.mapError((cause) =>
+      new SnapshotStoreError({
+        reason: "Unavailable",
+        message: `Could not create the snapshot table ${table}: ${
+          typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
+        }`,
+        cause
+      })
+    ),
+    Effect.withSpan("SqlSnapshotStore.migrate")
+  )
+
+// ---------------------------------------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Builds the store on the `SqlClient` in context: runs the migrations (creating the table and its index
+ * if needed), then answers the service. Queries run without the client's name transforms.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<SnapshotStoreService, SnapshotStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const table = options.table ?? defaultTable
+    if (!identifier.test(table)) {
+      return yield* validate.invalid(`table must be an identifier, optionally schema-qualified, got ${table}`)
+    }
+    const pageSize = options.pageSize ?? 1000
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      return yield* validate.invalid(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
+    }
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* migrate(sql, table)
+    const t = sql(table)
+
+    const run = <A>(
+      operation: string,
+      query: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
+      decode: (rows: ReadonlyArray<unknown>) => Effect.Effect<A, SnapshotStoreError>
+    ): Effect.Effect<A, SnapshotStoreError> =>
+      query.pipe(
+        Effect.mapError(errors.fromSqlError(operation)),
+        Effect.flatMap(decode)
+      )
+
+    const snapshotColumns = sql.literal(
+      `aggregate_type, aggregate_id, version, schema_version, created_at, metadata::text AS metadata,
+       encoding, state::text AS state, state_bytes`
+    )
+    const infoColumns = sql.literal(
+      `aggregate_type, aggregate_id, version, schema_version, created_at, metadata::text AS metadata`
+    )
+
+    const firstSnapshot = (operation: string) => (rows: ReadonlyArray<unknown>) =>
+      decodeSnapshotRows(rows).pipe(
+        Effect.mapError(errors.fromParseError(operation)),
+        Effect.flatMap((decoded) => decoded.length === 0 ? Effect.succeedNone : Effect.asSome(toSnapshot(decoded[0]!)))
+      )
+
+    const count = (operation: string) => (rows: ReadonlyArray<unknown>) =>
+      decodeCountRows(rows).pipe(
+        Effect.mapError(errors.fromParseError(operation)),
+        Effect.map(([row]) => row.deleted)
+      )
+
+    const save: SnapshotStoreService["save"] = (snapshot) =>
+      Effect.suspend(() => {
+        const error = validate.checkSnapshot(snapshot)
+        if (error !== undefined) return Effect.fail(error)
+        const state: unknown = snapshot.state
+        const compressed = state instanceof CompressedState ? state : undefined
+        const json = compressed === undefined ? JSON.stringify(state) : null
+        // ON CONFLICT DO NOTHING: saving a stored version again is a no-op, and an older version never
+        // hides a newer one because `load` reads the highest version.
+        return run(
+          "save",
+          sql`INSERT INTO ${t}
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)
+VALUES (${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}, ${snapshot.schemaVersion},
+  ${compressed?.algorithm ?? "json"}, ${json}::jsonb, ${compressed?.bytes ?? null}::bytea,
+  ${DateTime.formatIso(snapshot.createdAt)}::timestamptz, ${JSON.stringify(snapshot.metadata)}::jsonb)
+ON CONFLICT DO NOTHING`,
+          () => Effect.void
+        )
+      })
+
+    const load: SnapshotStoreService["load"] = (aggregateType, aggregateId, options) =>
+      Effect.suspend(() => {
+        const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkMaxVersion(options?.maxVersion)
+        if (error !== undefined) return Effect.fail(error)
+        const maxVersion = options?.maxVersion
+        // One query, one backward probe of the primary key.
+        return run(
+          "load",
+          maxVersion === undefined
+            ? sql`SELECT ${snapshotColumns} FROM ${t}
+WHERE aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId}
+ORDER BY version DESC LIMIT 1`
+            : sql`SELECT ${snapshotColumns} FROM ${t}
+WHERE aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId} AND version <= ${maxVersion}
+ORDER BY version DESC LIMIT 1`,
+          firstSnapshot("load")
+        )
+      })
+
+    const list: SnapshotStoreService["list"] = (aggregateType, aggregateId) =>
+      Effect.suspend(() => {
+        const error = validate.checkKey(aggregateType, aggregateId)
+        if (error !== undefined) return Effect.fail(error)
+        return run(
+          "list",
+          sql`SELECT ${infoColumns} FROM ${t}
+WHERE aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId}
+ORDER BY version ASC`,
+          (rows) =>
+            decodeInfoRows(rows).pipe(
+              Effect.mapError(errors.fromParseError("list")),
+              Effect.flatMap(Effect.forEach(toInfo))
+            )
+        )
+      })
+
+    const delete_: SnapshotStoreService["delete"] = (aggregateType, aggregateId, options) =>
+      Effect.suspend(() => {
+        const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkDeleteVersion(options?.version)
+        if (error !== undefined) return Effect.fail(error)
+        const version = options?.version
+        return run(
+          "delete",
+          version === undefined
+            ? sql`WITH d AS (
+  DELETE FROM ${t} WHERE aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId} RETURNING 1
+) SELECT count(*)::int AS deleted FROM d`
+            : sql`WITH d AS (
+  DELETE FROM ${t}
+  WHERE aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId} AND version = ${version}
+  RETURNING 1
+) SELECT count(*)::int AS deleted FROM d`,
+          count("delete")
+        )
+      })
+
+    const latestForType: SnapshotStoreService["latestForType"] = (aggregateType) =>
+      Effect.suspend(() => {
+        const error = validate.checkType(aggregateType)
+        if (error !== undefined) return Effect.fail(error)
+        return run(
+          "latestForType",
+          sql`SELECT ${snapshotColumns} FROM ${t} WHERE aggregate_type = ${aggregateType}
+ORDER BY created_at DESC, version DESC, aggregate_id DESC LIMIT 1`,
+          firstSnapshot("latestForType")
+        )
+      })
+
+    type Cursor = Option.Option<readonly [string, string]>
+
+    const page = (aggregateType: string | undefined, after: Cursor) => {
+      const query = aggregateType === undefined
+        ? Option.match(after, {
+          onNone: () =>
+            sql`SELECT DISTINCT aggregate_type, aggregate_id FROM ${t}
+ORDER BY aggregate_type, aggregate_id LIMIT ${pageSize}`,
+          onSome: ([type, id]) =>
+            sql`SELECT DISTINCT aggregate_type, aggregate_id FROM ${t}
+WHERE (aggregate_type, aggregate_id) > (${type}, ${id})
+ORDER BY aggregate_type, aggregate_id LIMIT ${pageSize}`
+        })
+        : Option.match(after, {
+          onNone: () =>
+            sql`SELECT DISTINCT aggregate_type, aggregate_id FROM ${t} WHERE aggregate_type = ${aggregateType}
+ORDER BY aggregate_id LIMIT ${pageSize}`,
+          onSome: ([, id]) =>
+            sql`SELECT DISTINCT aggregate_type, aggregate_id FROM ${t}
+WHERE aggregate_type = ${aggregateType} AND aggregate_id > ${id}
+ORDER BY aggregate_id LIMIT ${pageSize}`
+        })
+      return run(
+        "aggregates",
+        query,
+        (rows) => Effect.mapError(decodeKeyRows(rows), errors.fromParseError("aggregates"))
+      )
+    }
+
+    const aggregates: SnapshotStoreService["aggregates"] = (aggregateType) =>
+      Stream.unwrap(Effect.suspend(() => {
+        const error = aggregateType === undefined ? undefined : validate.checkType(aggregateType)
+        if (error !== undefined) return Effect.fail(error)
+        // Keyset pagination: each page starts after the last key of the previous one.
+        return Effect.succeed(Stream.paginateChunkEffect(Option.none() as Cursor, (after) =>
+          Effect.map(page(aggregateType, after), (rows) => {
+            const keys = Chunk.unsafeFromArray(
+              rows.map((row) =>
+                new SnapshotKey({ aggregateType: row.aggregate_type, aggregateId: row.aggregate_id }, true)
+              )
+            )
+            const last = rows[rows.length - 1]
+            const next: Option.Option<Cursor> = rows.length < pageSize || last === undefined
+              ? Option.none()
+              : Option.some(Option.some([last.aggregate_type, last.aggregate_id] as const))
+            return [keys, next] as const
+          })))
+      }))
+
+    const prune: SnapshotStoreService["prune"] = (options) =>
+      Effect.suspend(() => {
+        const checked = validate.checkPrune(options)
+        if (checked instanceof SnapshotStoreError) return Effect.fail(checked)
+        return Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<PruneResult, SnapshotStoreError> => {
+          const olderThan = checked.olderThanMillis
+          const cutoffMillis = olderThan === undefined ? undefined : now - olderThan
+          // A cutoff before any representable time: nothing is old enough.
+          if (cutoffMillis !== undefined && !(cutoffMillis > -8.64e15)) return Effect.succeed({ deleted: 0 })
+          const cutoff = cutoffMillis === undefined ? null : new Date(cutoffMillis).toISOString()
+          const type = options.aggregateType ?? null
+          // Set-based: rank each aggregate's snapshots newest first, delete those past `keepLast` that are
+          // (when an age is given) created before the cutoff. The cutoff comes from Effect's Clock.
+          return run(
+            "prune",
+            sql`WITH ranked AS (
+  SELECT aggregate_type, aggregate_id, version, created_at,
+         row_number() OVER (PARTITION BY aggregate_type, aggregate_id ORDER BY version DESC) AS rank
+  FROM ${t}
+  WHERE ${type}::text IS NULL OR aggregate_type = ${type}::text
+), d AS (
+  DELETE FROM ${t} AS s USING ranked AS r
+  WHERE s.aggregate_type = r.aggregate_type AND s.aggregate_id = r.aggregate_id AND s.version = r.version
+    AND r.rank > ${options.keepLast}
+    AND (${cutoff}::timestamptz IS NULL OR r.created_at < ${cutoff}::timestamptz)
+  RETURNING 1
+) SELECT count(*)::int AS deleted FROM d`,
+            (rows) => Effect.map(count("prune")(rows), (deleted) => ({ deleted }))
+          )
+        })
+      })
+
+    return {
+      save,
+      load,
+      list,
+      delete: delete_,
+      latestForType,
+      aggregates,
+      prune
+    } satisfies SnapshotStoreService
+  })
+
+/**
+ * The store as a layer with options; building it runs the migrations.
+ *
+ * @since 0.1.0
+ */
+export const layerWith = (
+  options: Options
+): Layer.Layer<SnapshotStore, SnapshotStoreError, SqlClient.SqlClient> => Layer.effect(SnapshotStore, make(options))
+
+/**
+ * The store on the default table `effect_snapshots`; building it runs the migrations.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<SnapshotStore, SnapshotStoreError, SqlClient.SqlClient> = layerWith({})
