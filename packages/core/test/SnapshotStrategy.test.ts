@@ -1,9 +1,467 @@
-import { SnapshotStrategy } from "@effect-snapshots/core"
+import { SnapshotStrategy as S } from "@effect-snapshots/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import {
+  AGGREGATE_TYPES,
+  context,
+  contextArb,
+  durationArb,
+  leafArb,
+  predicates,
+  strategyArb,
+  treeArb,
+  wideStrategyArb
+} from "./utils/arbitraries.js"
+
+const decideWith = (strategy: S.SnapshotStrategy, c: S.DecisionContext): S.Decision =>
+  Either.getOrThrow(S.decide(strategy, c, predicates))
+
+const takes = (strategy: S.SnapshotStrategy, c: S.DecisionContext): boolean => decideWith(strategy, c).take
+
+/** Does some multiple of n lie in (previous, current]? Counted one version at a time. */
+const crossesBoundary = (n: number, previous: number, current: number): boolean => {
+  for (let v = previous + 1; v <= current; v++) if (v % n === 0) return true
+  return false
+}
+
+const dedupe = (reasons: ReadonlyArray<string>): ReadonlyArray<string> => Array.from(new Set(reasons))
 
 describe("SnapshotStrategy", () => {
-  it("placeholder", () => {
-    assert.strictEqual(Schema.decodeUnknownSync(SnapshotStrategy.placeholder)("placeholder"), "placeholder")
+  describe("everyNEvents", () => {
+    it("fires when a multi-event commit steps over a multiple of n", () => {
+      const strategy = S.everyNEvents(100)
+      assert.deepStrictEqual(decideWith(strategy, context({ previousVersion: 98, currentVersion: 103 })), {
+        take: true,
+        reasons: ["everyNEvents(100)"]
+      })
+      assert.isTrue(takes(strategy, context({ previousVersion: 99, currentVersion: 100 })))
+      assert.isTrue(takes(strategy, context({ previousVersion: 0, currentVersion: 250 })))
+      assert.isFalse(takes(strategy, context({ previousVersion: 100, currentVersion: 199 })))
+      assert.isFalse(takes(strategy, context({ previousVersion: 0, currentVersion: 99 })))
+      assert.isFalse(takes(strategy, context({ previousVersion: 100, currentVersion: 100 })))
+    })
+
+    it.prop(
+      "over any batch sizes, fires exactly on the commits that cross a boundary and never skips one",
+      [
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 0, max: 500 }),
+        fc.array(fc.integer({ min: 1, max: 120 }), { minLength: 1, maxLength: 40 })
+      ],
+      ([n, start, batches]) => {
+        const strategy = S.everyNEvents(n)
+        const fired: Array<readonly [number, number]> = []
+        let previous = start
+        for (const size of batches) {
+          const current = previous + size
+          const take = takes(strategy, context({ previousVersion: previous, currentVersion: current }))
+          assert.strictEqual(take, crossesBoundary(n, previous, current), `${previous} -> ${current}, n = ${n}`)
+          if (take) fired.push([previous, current])
+          previous = current
+        }
+        for (let boundary = (Math.floor(start / n) + 1) * n; boundary <= previous; boundary += n) {
+          assert.isTrue(
+            fired.some(([from, to]) => from < boundary && boundary <= to),
+            `boundary ${boundary} was stepped over without a snapshot`
+          )
+        }
+      }
+    )
+
+    it.prop(
+      "is exact up to Number.MAX_SAFE_INTEGER",
+      [fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.maxSafeNat(), fc.maxSafeNat()],
+      ([n, a, b]) => {
+        const [previous, current] = a <= b ? [a, b] : [b, a]
+        const expected = BigInt(current) / BigInt(n) > BigInt(previous) / BigInt(n)
+        assert.strictEqual(
+          takes(S.everyNEvents(n), context({ previousVersion: previous, currentVersion: current })),
+          expected
+        )
+      }
+    )
+  })
+
+  describe("the other leaves", () => {
+    it.prop(
+      "eventsSinceSnapshot counts from the last snapshot, or from version 0",
+      [fc.integer({ min: 1, max: 50 }), contextArb],
+      ([n, c]) => {
+        const since = c.currentVersion - Option.getOrElse(c.lastSnapshotVersion, () => 0)
+        assert.strictEqual(takes(S.eventsSinceSnapshot(n), c), since >= n)
+      }
+    )
+
+    it("eventsSinceSnapshot", () => {
+      const strategy = S.eventsSinceSnapshot(10)
+      assert.isTrue(takes(strategy, context({ previousVersion: 5, currentVersion: 10 })))
+      assert.isFalse(takes(strategy, context({ previousVersion: 5, currentVersion: 9 })))
+      assert.isFalse(takes(strategy, context({ previousVersion: 12, currentVersion: 14, lastSnapshotVersion: 5 })))
+      assert.isTrue(takes(strategy, context({ previousVersion: 12, currentVersion: 15, lastSnapshotVersion: 5 })))
+    })
+
+    it("afterDuration: since the last snapshot, and true when there is none", () => {
+      const strategy = S.afterDuration("1 hour")
+      assert.isTrue(takes(strategy, context({})))
+      assert.isFalse(takes(strategy, context({ lastSnapshotMillisAgo: 3_600_000 - 1 })))
+      assert.isTrue(takes(strategy, context({ lastSnapshotMillisAgo: 3_600_000 })))
+      assert.isFalse(takes(strategy, context({ lastSnapshotMillisAgo: -5_000 })), "a snapshot from the future")
+    })
+
+    it("onEventTypes: the batch contains one of the types", () => {
+      const strategy = S.onEventTypes("Submitted", "Cancelled")
+      assert.isTrue(takes(strategy, context({ eventTypes: ["ItemAdded", "Cancelled"] })))
+      assert.isFalse(takes(strategy, context({ eventTypes: ["ItemAdded", "ItemAdded"] })))
+      assert.isFalse(takes(strategy, context({ eventTypes: [] })))
+    })
+
+    it("replayedAtLeast and loadTimeAtLeast: load-side triggers, silent when the last load is unknown", () => {
+      assert.isFalse(takes(S.replayedAtLeast(500), context({})))
+      assert.isFalse(takes(S.replayedAtLeast(500), context({ replayedEvents: 499 })))
+      assert.isTrue(takes(S.replayedAtLeast(500), context({ replayedEvents: 500 })))
+
+      const slow = S.loadTimeAtLeast("50 millis")
+      assert.isFalse(takes(slow, context({})))
+      assert.isFalse(takes(slow, context({ replayDuration: Duration.nanos(49_999_999n) })))
+      assert.isTrue(takes(slow, context({ replayDuration: Duration.nanos(50_000_000n) })))
+      assert.isTrue(takes(slow, context({ replayDuration: Duration.seconds(2) })))
+      assert.isTrue(takes(S.loadTimeAtLeast("1500 micros"), context({ replayDuration: Duration.micros(1500n) })))
+      assert.isFalse(takes(S.loadTimeAtLeast("1500 micros"), context({ replayDuration: Duration.micros(1499n) })))
+    })
+
+    it("never and always", () => {
+      assert.deepStrictEqual(decideWith(S.never, context()), { take: false, reasons: [] })
+      assert.deepStrictEqual(decideWith(S.always, context()), { take: true, reasons: ["always"] })
+    })
+  })
+
+  describe("composition", () => {
+    it.prop("any / all / not are or / and / negation", [strategyArb, strategyArb, contextArb], ([a, b, c]) => {
+      const ta = takes(a, c)
+      const tb = takes(b, c)
+      assert.strictEqual(takes(S.any(a, b), c), ta || tb)
+      assert.strictEqual(takes(S.all(a, b), c), ta && tb)
+      assert.strictEqual(takes(S.not(a), c), !ta)
+      assert.strictEqual(takes(S.any(a), c), ta)
+      assert.strictEqual(takes(S.all(a), c), ta)
+    })
+
+    it.prop("boolean algebra laws", [strategyArb, strategyArb, strategyArb, contextArb], ([a, b, x, c]) => {
+      const same = (l: S.SnapshotStrategy, r: S.SnapshotStrategy, law: string) =>
+        assert.strictEqual(takes(l, c), takes(r, c), law)
+      same(S.not(S.not(a)), a, "double negation")
+      same(S.not(S.any(a, b)), S.all(S.not(a), S.not(b)), "De Morgan (any)")
+      same(S.not(S.all(a, b)), S.any(S.not(a), S.not(b)), "De Morgan (all)")
+      same(S.any(a, b), S.any(b, a), "any commutes")
+      same(S.all(a, b), S.all(b, a), "all commutes")
+      same(S.any(a, S.any(b, x)), S.any(S.any(a, b), x), "any associates")
+      same(S.all(a, S.all(b, x)), S.all(S.all(a, b), x), "all associates")
+      same(S.all(a, S.any(b, x)), S.any(S.all(a, b), S.all(a, x)), "all distributes over any")
+      same(S.any(a, S.all(b, x)), S.all(S.any(a, b), S.any(a, x)), "any distributes over all")
+      same(S.any(a, S.never), a, "never is the identity of any")
+      same(S.all(a, S.always), a, "always is the identity of all")
+      same(S.any(a, S.not(a)), S.always, "excluded middle")
+      same(S.all(a, S.not(a)), S.never, "non-contradiction")
+      same(S.not(S.never), S.always, "not(never)")
+    })
+
+    it.prop(
+      "perAggregateType uses the aggregate type's entry and falls back to its default",
+      [
+        fc.dictionary(fc.constantFrom(...AGGREGATE_TYPES), strategyArb, { maxKeys: 3 }),
+        strategyArb,
+        contextArb
+      ],
+      ([table, fallback, c]) => {
+        const strategy = S.perAggregateType(table, fallback)
+        const chosen = Object.hasOwn(table, c.aggregateType) ? table[c.aggregateType]! : fallback
+        assert.deepStrictEqual(decideWith(strategy, c), decideWith(chosen, c))
+        assert.deepStrictEqual(
+          decideWith(strategy, { ...c, aggregateType: "NotInTheTable" }),
+          decideWith(fallback, { ...c, aggregateType: "NotInTheTable" })
+        )
+      }
+    )
+
+    it("perAggregateType with an empty table is its fallback", () => {
+      const strategy = S.perAggregateType({}, S.everyNEvents(10))
+      assert.deepStrictEqual(decideWith(strategy, context({ previousVersion: 9, currentVersion: 10 })), {
+        take: true,
+        reasons: ["everyNEvents(10)"]
+      })
+    })
+  })
+
+  describe("reasons", () => {
+    /** The reasons by the definition in `Decision`'s documentation, combinator by combinator. */
+    const expectedReasons = (s: S.SnapshotStrategy, c: S.DecisionContext): ReadonlyArray<string> | undefined => {
+      switch (s._tag) {
+        case "Any": {
+          const held = s.strategies.map((child) => expectedReasons(child, c)).filter((r) => r !== undefined)
+          return held.length === 0 ? undefined : dedupe(held.flat())
+        }
+        case "All": {
+          const all = s.strategies.map((child) => expectedReasons(child, c))
+          return all.every((r) => r !== undefined) ? dedupe(all.flat()) : undefined
+        }
+        case "Not":
+          return expectedReasons(s.strategy, c) === undefined ? [S.format(s)] : undefined
+        case "PerAggregateType":
+          return expectedReasons(
+            Object.hasOwn(s.strategies, c.aggregateType) ? s.strategies[c.aggregateType]! : s.fallback,
+            c
+          )
+        default:
+          // A leaf: ask the implementation whether it fires on its own, and expect its name.
+          return takes(s, c) ? [S.format(s)] : undefined
+      }
+    }
+
+    const subterms = (s: S.SnapshotStrategy): ReadonlyArray<S.SnapshotStrategy> => {
+      switch (s._tag) {
+        case "Any":
+        case "All":
+          return [s, ...s.strategies.flatMap(subterms)]
+        case "Not":
+          return [s, ...subterms(s.strategy)]
+        case "PerAggregateType":
+          return [s, ...Object.values(s.strategies).flatMap(subterms), ...subterms(s.fallback)]
+        default:
+          return [s]
+      }
+    }
+
+    it.prop("follow the documented definition, and are non-empty exactly when take", [strategyArb, contextArb], ([
+      strategy,
+      c
+    ]) => {
+      const decision = decideWith(strategy, c)
+      assert.deepStrictEqual(decision.reasons, expectedReasons(strategy, c) ?? [])
+      assert.strictEqual(decision.take, decision.reasons.length > 0)
+    })
+
+    it.prop(
+      "name only conditions that held: firing leaves and holding nots",
+      [strategyArb, contextArb],
+      ([strategy, c]) => {
+        const candidates = new Map(subterms(strategy).map((s) => [S.format(s), s]))
+        for (const reason of decideWith(strategy, c).reasons) {
+          const term = candidates.get(reason)
+          assert.isDefined(term, `${reason} is not part of ${S.format(strategy)}`)
+          assert.notInclude(["Any", "All", "PerAggregateType", "Never"], term!._tag)
+          assert.isTrue(takes(term!, c), `${reason} did not hold`)
+        }
+      }
+    )
+
+    it.prop(
+      "without not: exactly the firing leaves whose enclosing branches held",
+      [treeArb(leafArb, { withNot: false }), contextArb],
+      ([strategy, c]) => {
+        // Walk the tree; a leaf counts when it fires and every enclosing any/all/perAggregateType branch holds.
+        const expected = new Set<string>()
+        const walk = (s: S.SnapshotStrategy): void => {
+          if (!takes(s, c)) return
+          switch (s._tag) {
+            case "Any":
+            case "All":
+              return s.strategies.forEach(walk)
+            case "PerAggregateType":
+              return walk(Object.hasOwn(s.strategies, c.aggregateType) ? s.strategies[c.aggregateType]! : s.fallback)
+            default:
+              expected.add(S.format(s))
+          }
+        }
+        walk(strategy)
+        assert.deepStrictEqual(new Set(decideWith(strategy, c).reasons), expected)
+      }
+    )
+
+    it("list every condition that held, in order, once; leaves under a not or a failed all are not reasons", () => {
+      const c = context({ previousVersion: 98, currentVersion: 103, eventTypes: ["Submitted"] })
+      const strategy = S.any(
+        S.everyNEvents(100),
+        S.not(S.onEventTypes("Cancelled")),
+        S.all(S.everyNEvents(10), S.onEventTypes("Created")),
+        S.not(S.everyNEvents(50)),
+        S.everyNEvents(100)
+      )
+      assert.deepStrictEqual(decideWith(strategy, c), {
+        take: true,
+        reasons: ["everyNEvents(100)", "not(onEventTypes(\"Cancelled\"))"]
+      })
+      assert.deepStrictEqual(decideWith(S.not(S.everyNEvents(100)), c), { take: false, reasons: [] })
+      assert.deepStrictEqual(
+        decideWith(
+          S.all(S.everyNEvents(100), S.not(S.custom("isOrder"))),
+          context({ aggregateType: "Cart", currentVersion: 100 })
+        ),
+        { take: true, reasons: ["everyNEvents(100)", "not(custom(\"isOrder\"))"] }
+      )
+    })
+  })
+
+  describe("compiled deciders", () => {
+    it.prop("agree with decide", [strategyArb, fc.array(contextArb, { maxLength: 10 })], ([strategy, contexts]) => {
+      const decider = Either.getOrThrow(S.compile(strategy, predicates))
+      for (const c of contexts) assert.deepStrictEqual(decider(c), decideWith(strategy, c))
+    })
+
+    it("allocate no decision when nothing fires, and share a lone leaf's reasons", () => {
+      const decider = Either.getOrThrow(S.compile(S.any(S.everyNEvents(100), S.onEventTypes("Cancelled"))))
+      const quiet1 = decider(context({ previousVersion: 1, currentVersion: 2 }))
+      const quiet2 = decider(context({ previousVersion: 2, currentVersion: 3 }))
+      assert.strictEqual(quiet1, quiet2)
+      assert.isFalse(quiet1.take)
+      const fired1 = decider(context({ previousVersion: 99, currentVersion: 100 }))
+      const fired2 = decider(context({ previousVersion: 199, currentVersion: 200 }))
+      assert.strictEqual(fired1.reasons, fired2.reasons)
+      assert.isTrue(Object.isFrozen(fired1.reasons))
+    })
+  })
+
+  describe("custom strategies", () => {
+    it("use the supplied predicate", () => {
+      const big: S.CustomPredicates = { bigOrder: (c) => c.eventTypes.length >= 3 }
+      const strategy = S.custom("bigOrder")
+      assert.deepStrictEqual(
+        S.decide(strategy, context({ eventTypes: ["A", "B", "C"] }), big),
+        Either.right({
+          take: true,
+          reasons: ["custom(\"bigOrder\")"]
+        })
+      )
+      assert.deepStrictEqual(S.shouldSnapshot(strategy, context({ eventTypes: ["A"] }), big), Either.right(false))
+    })
+
+    it("an unknown name is one typed error listing every unknown name, found before any predicate runs", () => {
+      let calls = 0
+      const registry: S.CustomPredicates = {
+        known: () => {
+          calls++
+          return true
+        }
+      }
+      const strategy = S.any(
+        S.custom("missing"),
+        S.perAggregateType({ Order: S.custom("known") }, S.not(S.custom("alsoMissing"))),
+        S.custom("missing")
+      )
+      const result = S.compile(strategy, registry)
+      assert.isTrue(Either.isLeft(result))
+      const error = Either.getLeft(result).pipe(Option.getOrThrow)
+      assert.strictEqual(error._tag, "UnknownCustomStrategy")
+      assert.deepStrictEqual(error.names, ["missing", "alsoMissing"])
+      assert.deepStrictEqual(error.known, ["known"])
+      assert.include(error.message, "\"missing\", \"alsoMissing\"")
+      assert.strictEqual(calls, 0)
+
+      assert.deepStrictEqual(S.decide(strategy, context(), registry), Either.left(error))
+      assert.deepStrictEqual(S.shouldSnapshot(strategy, context(), registry), Either.left(error))
+      assert.deepStrictEqual(S.customNames(strategy), ["missing", "known", "alsoMissing"])
+    })
+
+    it("names inherited from Object.prototype are not predicates", () => {
+      const result = S.compile(S.any(S.custom("toString"), S.custom("constructor")))
+      assert.deepStrictEqual(
+        Either.getLeft(result).pipe(Option.map((e) => e.names)),
+        Option.some(["toString", "constructor"])
+      )
+      assert.include(Either.getLeft(result).pipe(Option.getOrThrow).message, "none were supplied")
+    })
+
+    it.effect("the error is a failure when the Either is yielded in Effect.gen", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(S.compile(S.custom("nope")))
+        assert.strictEqual(error._tag, "UnknownCustomStrategy")
+        const decider = yield* S.compile(S.custom("yes"), { yes: () => true })
+        assert.isTrue(decider(context()).take)
+      }))
+  })
+
+  describe("JSON", () => {
+    const equivalent = Schema.equivalence(S.SnapshotStrategy)
+    const toJson = Schema.encodeSync(S.FromJson)
+    const fromJson = Schema.decodeUnknownSync(S.FromJson)
+
+    it.prop("every strategy round-trips", [wideStrategyArb], ([strategy]) => {
+      const json = toJson(strategy)
+      const back = fromJson(json)
+      assert.isTrue(equivalent(strategy, back), `${S.format(strategy)} came back as ${S.format(back)}`)
+      assert.strictEqual(toJson(back), json)
+      assert.strictEqual(S.format(back), S.format(strategy))
+    })
+
+    it.prop("round-trips through Schema.encode / decode to plain data", [wideStrategyArb], ([strategy]) => {
+      const encoded = Schema.encodeSync(S.SnapshotStrategy)(strategy)
+      const back = Schema.decodeUnknownSync(S.SnapshotStrategy)(JSON.parse(JSON.stringify(encoded)))
+      assert.isTrue(equivalent(strategy, back))
+    })
+
+    it("has a readable form", () => {
+      const strategy = S.any(
+        S.everyNEvents(100),
+        S.afterDuration("1 hour"),
+        S.perAggregateType({ Order: S.not(S.custom("bigOrder")) }, S.loadTimeAtLeast("50 millis"))
+      )
+      assert.deepStrictEqual(JSON.parse(toJson(strategy)), {
+        _tag: "Any",
+        strategies: [
+          { _tag: "EveryNEvents", n: 100 },
+          { _tag: "AfterDuration", duration: "1 hour" },
+          {
+            _tag: "PerAggregateType",
+            strategies: { Order: { _tag: "Not", strategy: { _tag: "Custom", name: "bigOrder" } } },
+            fallback: { _tag: "LoadTimeAtLeast", duration: "50 millis" }
+          }
+        ]
+      })
+    })
+  })
+
+  describe("durations", () => {
+    const encodedDuration = (input: Duration.DurationInput): unknown =>
+      (Schema.encodeSync(S.SnapshotStrategy)(S.afterDuration(input)) as { duration: unknown }).duration
+
+    it("accept friendly inputs and encode to the largest exact unit", () => {
+      const cases: ReadonlyArray<readonly [Duration.DurationInput, Duration.Duration, string]> = [
+        ["1 hour", Duration.hours(1), "1 hour"],
+        ["90 minutes", Duration.minutes(90), "90 minutes"],
+        ["120 minutes", Duration.hours(2), "2 hours"],
+        ["50 millis", Duration.millis(50), "50 millis"],
+        ["1.5 seconds", Duration.millis(1500), "1500 millis"],
+        [" 2 days " as Duration.DurationInput, Duration.days(2), "2 days"],
+        ["14 days", Duration.weeks(2), "2 weeks"],
+        ["1500 micros", Duration.micros(1500n), "1500 micros"],
+        ["0.5 millis", Duration.micros(500n), "500 micros"],
+        ["7 nanos", Duration.nanos(7n), "7 nanos"],
+        ["2000000 nanos", Duration.millis(2), "2 millis"],
+        [3_600_000, Duration.hours(1), "1 hour"],
+        [0, Duration.zero, "0 millis"],
+        [12n, Duration.nanos(12n), "12 nanos"],
+        [[1, 500], Duration.nanos(1_000_000_500n), "1000000500 nanos"],
+        [Duration.seconds(30), Duration.seconds(30), "30 seconds"]
+      ]
+      for (const [input, duration, text] of cases) {
+        assert.isTrue(Duration.equals(S.afterDuration(input).duration, duration), `${String(input)}`)
+        assert.strictEqual(encodedDuration(input), text)
+      }
+      const decoded = Schema.decodeUnknownSync(S.SnapshotStrategy)({ _tag: "LoadTimeAtLeast", duration: 250 })
+      assert.isTrue(decoded._tag === "LoadTimeAtLeast" && Duration.equals(decoded.duration, Duration.millis(250)))
+    })
+
+    it.prop("round-trip losslessly, below a millisecond and far above a year", [durationArb], ([duration]) => {
+      const strategy = S.loadTimeAtLeast(duration)
+      const back = Schema.decodeUnknownSync(S.FromJson)(Schema.encodeSync(S.FromJson)(strategy))
+      assert.isTrue(
+        back._tag === "LoadTimeAtLeast" && Duration.equals(back.duration, duration),
+        Duration.format(duration)
+      )
+    })
   })
 })

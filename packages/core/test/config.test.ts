@@ -1,0 +1,128 @@
+import { SnapshotStrategy as S } from "@effect-snapshots/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { context } from "./utils/arbitraries.js"
+
+const withConfig = (entries: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))
+
+const EVERY_100 = "{\"_tag\":\"EveryNEvents\",\"n\":100}"
+const EVERY_20 = "{\"_tag\":\"EveryNEvents\",\"n\":20}"
+
+describe("Config", () => {
+  describe("config", () => {
+    it.effect("reads a strategy written as JSON", () =>
+      Effect.gen(function*() {
+        const strategy = yield* S.config("SNAPSHOT_STRATEGY").pipe(
+          withConfig({
+            SNAPSHOT_STRATEGY:
+              "{\"_tag\":\"Any\",\"strategies\":[{\"_tag\":\"EveryNEvents\",\"n\":100},{\"_tag\":\"AfterDuration\",\"duration\":\"1 hour\"}]}"
+          })
+        )
+        assert.strictEqual(S.format(strategy), "any(everyNEvents(100), afterDuration(\"1 hour\"))")
+      }))
+
+    it.effect("a missing key is MissingData, and can be defaulted", () =>
+      Effect.gen(function*() {
+        const error = yield* S.config("SNAPSHOT_STRATEGY").pipe(Effect.flip, withConfig({}))
+        assert.strictEqual(error._op, "MissingData")
+        const strategy = yield* Config.withDefault(S.config("SNAPSHOT_STRATEGY"), S.everyNEvents(100)).pipe(
+          withConfig({})
+        )
+        assert.strictEqual(S.format(strategy), "everyNEvents(100)")
+      }))
+
+    it.effect("bad JSON is InvalidData at the key", () =>
+      Effect.gen(function*() {
+        const error = yield* S.config("SNAPSHOT_STRATEGY").pipe(Effect.flip, withConfig({ SNAPSHOT_STRATEGY: "{oops" }))
+        assert.strictEqual(error._op, "InvalidData")
+        assert.include(String(error), "Invalid data at SNAPSHOT_STRATEGY")
+        assert.include(String(error), "JSON")
+      }))
+
+    it.effect("keeps the path under Config.nested", () =>
+      Effect.gen(function*() {
+        const error = yield* Config.nested(S.config("STRATEGY"), "SNAPSHOTS").pipe(
+          Effect.flip,
+          withConfig({ "SNAPSHOTS.STRATEGY": "{\"_tag\":\"Any\",\"strategies\":[]}" })
+        )
+        assert.include(String(error), "Invalid data at SNAPSHOTS.STRATEGY")
+        assert.include(String(error), "a composite needs at least one strategy")
+      }))
+  })
+
+  describe("configPerAggregateType", () => {
+    const perType = S.configPerAggregateType("SNAPSHOT_STRATEGY", ["Order", "Invoice"])
+
+    it.effect("one strategy per aggregate type, and the default for the others", () =>
+      Effect.gen(function*() {
+        const strategy = yield* perType.pipe(
+          withConfig({ SNAPSHOT_STRATEGY: EVERY_100, SNAPSHOT_STRATEGY_Order: EVERY_20 })
+        )
+        assert.strictEqual(S.format(strategy), "perAggregateType({ \"Order\": everyNEvents(20) }, everyNEvents(100))")
+        const crosses20 = { previousVersion: 19, currentVersion: 20 }
+        assert.isTrue(Either.getOrThrow(S.shouldSnapshot(strategy, context({ aggregateType: "Order", ...crosses20 }))))
+        assert.isFalse(
+          Either.getOrThrow(S.shouldSnapshot(strategy, context({ aggregateType: "Invoice", ...crosses20 })))
+        )
+      }))
+
+    it.effect("only the default set", () =>
+      Effect.gen(function*() {
+        const strategy = yield* perType.pipe(withConfig({ SNAPSHOT_STRATEGY: EVERY_100 }))
+        assert.strictEqual(S.format(strategy), "perAggregateType({}, everyNEvents(100))")
+      }))
+
+    it.effect("the default is required unless a fallback is given", () =>
+      Effect.gen(function*() {
+        const error = yield* perType.pipe(Effect.flip, withConfig({ SNAPSHOT_STRATEGY_Order: EVERY_20 }))
+        assert.strictEqual(error._op, "MissingData")
+        const strategy = yield* S.configPerAggregateType("SNAPSHOT_STRATEGY", ["Order"], { fallback: S.never }).pipe(
+          withConfig({ SNAPSHOT_STRATEGY_Order: EVERY_20 })
+        )
+        assert.strictEqual(S.format(strategy), "perAggregateType({ \"Order\": everyNEvents(20) }, never)")
+      }))
+
+    it.effect("a bad override is InvalidData at its own key, never skipped", () =>
+      Effect.gen(function*() {
+        const error = yield* perType.pipe(
+          Effect.flip,
+          withConfig({ SNAPSHOT_STRATEGY: EVERY_100, SNAPSHOT_STRATEGY_Invoice: "{\"_tag\":\"EveryNEvents\",\"n\":0}" })
+        )
+        assert.strictEqual(error._op, "InvalidData")
+        assert.include(String(error), "Invalid data at SNAPSHOT_STRATEGY_Invoice")
+        assert.include(String(error), "expected a positive integer, got 0")
+      }))
+
+    it.effect("an empty aggregate type name is InvalidData", () =>
+      Effect.gen(function*() {
+        const error = yield* S.configPerAggregateType("SNAPSHOT_STRATEGY", ["Order", ""]).pipe(
+          Effect.flip,
+          withConfig({ SNAPSHOT_STRATEGY: EVERY_100 })
+        )
+        assert.strictEqual(error._op, "InvalidData")
+        assert.include(String(error), "an aggregate type must not be empty")
+      }))
+
+    it.effect("works with environment variables, keeping the aggregate type's case", () =>
+      Effect.gen(function*() {
+        const prefix = "EFFECT_SNAPSHOTS_CORE_TEST_STRATEGY"
+        const variables = { [prefix]: EVERY_100, [`${prefix}_Order`]: EVERY_20 }
+        const strategy = yield* Effect.acquireUseRelease(
+          Effect.sync(() => Object.assign(process.env, variables)),
+          () =>
+            S.configPerAggregateType(prefix, ["Order", "Invoice"]).pipe(
+              Effect.withConfigProvider(ConfigProvider.fromEnv())
+            ),
+          () =>
+            Effect.sync(() => {
+              for (const key of Object.keys(variables)) delete process.env[key]
+            })
+        )
+        assert.strictEqual(S.format(strategy), "perAggregateType({ \"Order\": everyNEvents(20) }, everyNEvents(100))")
+      }))
+  })
+})
