@@ -13,11 +13,11 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Stream from "effect/Stream"
 
-export interface ContractOptions {
+export interface ContractOptions<R> {
   /** The page size the store under test was built with. */
   readonly pageSize: number
   /** Counts every stored event straight from the backend, to prove a refused append wrote nothing. */
-  readonly countEvents: Effect.Effect<number, unknown, EventStore.EventStore>
+  readonly countEvents: Effect.Effect<number, unknown, R>
   /** Number of property-test runs. */
   readonly propertyRuns: number
 }
@@ -45,7 +45,10 @@ const append = (type: string, id: string, expected: number, batch: ReadonlyArray
 const versionOf = (type: string, id: string) =>
   Effect.flatMap(EventStore.EventStore, (store) => store.version(type, id))
 
-export const contract = (it: Vitest.MethodsNonLive<EventStore.EventStore>, options: ContractOptions) => {
+export const contract = <R>(
+  it: Vitest.MethodsNonLive<EventStore.EventStore | R>,
+  options: ContractOptions<EventStore.EventStore | R>
+) => {
   it.effect("appends to a new stream and reads it back in version order", () =>
     Effect.gen(function*() {
       const id = freshId("order")

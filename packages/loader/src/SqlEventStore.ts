@@ -1,0 +1,373 @@
+/**
+ * The EventStore on PostgreSQL (13 or newer, or PGlite) through `@effect/sql`'s `SqlClient`.
+ *
+ * - One table of events; the unique key (aggregate_type, aggregate_id, version) decides every race, so two
+ *   writers at the same version can never both commit (no check-then-insert).
+ * - `append` is ONE statement (one round trip): an `INSERT ... SELECT` guarded by the stream's current
+ *   version, so a stale or gapped `expectedVersion` inserts nothing and answers the actual version at once.
+ *   Inside a caller's transaction it runs under a savepoint, so a lost race leaves that transaction usable.
+ * - `read` pages by keyset (`version > last ORDER BY version LIMIT pageSize`) and emits each page as one
+ *   chunk: bounded memory for any stream length, and exactly one query when the range fits in one page.
+ * - `readAll` never skips an event that commits late (see `ReadAllOptions` in EventStore for the order).
+ * - Its own migrations, tracked in their own table (`effect_snapshots_event_migrations`, or
+ *   `<table>_migrations` for a custom table), serialized by an advisory lock so processes may start at once.
+ *
+ * @since 0.1.0
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Chunk from "effect/Chunk"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { AppendResult, EventStoreService, StoredEvent } from "./EventStore.js"
+import { ConcurrencyConflict, EventStore, EventStoreError } from "./EventStore.js"
+import type { EncodedEvent } from "./internal/eventInput.js"
+import { checkCount, checkStreamKey, encodeAppend, maxVersion } from "./internal/eventInput.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * The events table (default `effect_snapshots_events`), created in the connection's current schema. A plain
+   * identifier: letters, digits and `_`, at most 40 characters. Its migrations are tracked in
+   * `<table>_migrations` (`effect_snapshots_event_migrations` for the default table).
+   */
+  readonly table?: string | undefined
+  /** How many events one page of `read` / `readAll` fetches and emits as one chunk (default 2000). */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * The default table name.
+ *
+ * @since 0.1.0
+ */
+export const defaultTable = "effect_snapshots_events"
+
+const defaultPageSize = 2000
+
+const identifierPattern = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/
+
+const quote = (identifier: string): string => `"${identifier}"`
+
+const invalidInput = (message: string) => new EventStoreError({ reason: "InvalidInput", message })
+
+const unavailable = (message: string) => (cause: SqlError) =>
+  new EventStoreError({ reason: "Unavailable", message: `${message}: ${cause.message}`, cause })
+
+const corrupt = (message: string, cause: unknown) =>
+  new EventStoreError({
+    reason: "Corrupt",
+    message: `${message}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    cause
+  })
+
+/** The Postgres error code of a failed statement, when the driver reports one. */
+const sqlState = (error: SqlError): string | undefined => {
+  const cause = error.cause as { readonly code?: unknown } | null | undefined
+  return typeof cause === "object" && cause !== null && typeof cause.code === "string" ? cause.code : undefined
+}
+
+const constraintOf = (error: SqlError): string | undefined => {
+  const cause = error.cause as { readonly constraint?: unknown } | null | undefined
+  return typeof cause === "object" && cause !== null && typeof cause.constraint === "string"
+    ? cause.constraint
+    : undefined
+}
+
+/** The JSON text of a batch, assembled from already encoded parts (no second walk over the payloads). */
+const batchJson = (events: ReadonlyArray<EncodedEvent>): string => {
+  let json = "["
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!
+    if (i > 0) json += ","
+    json += `{"t":${JSON.stringify(event.type)},"p":${event.payload},"m":${event.metadata}}`
+  }
+  return json + "]"
+}
+
+const toNumber = (value: unknown): number => typeof value === "number" ? value : Number(value)
+
+const toUtc = (value: unknown): DateTime.Utc =>
+  value instanceof Date ? DateTime.unsafeFromDate(value) : DateTime.unsafeMake(value as string)
+
+const migrations = (sql: SqlClient.SqlClient, table: string) => {
+  const t = quote(table)
+  return {
+    "0001_create_events": Effect.asVoid(Effect.all([
+      sql.unsafe(`CREATE TABLE IF NOT EXISTS ${t} (
+  position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  aggregate_type text NOT NULL,
+  aggregate_id text NOT NULL,
+  version integer NOT NULL CHECK (version > 0),
+  type text NOT NULL,
+  payload jsonb NOT NULL,
+  metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  order_xid xid8 NOT NULL,
+  CONSTRAINT ${quote(`${table}_stream_key`)} UNIQUE (aggregate_type, aggregate_id, version)
+)`),
+      sql.unsafe(`CREATE INDEX IF NOT EXISTS ${quote(`${table}_order_idx`)} ON ${t} (order_xid, position)`)
+    ], { discard: true }))
+  }
+}
+
+/**
+ * Builds the store on the `SqlClient` in context and runs its migrations first.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<EventStoreService, EventStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const table = options.table ?? defaultTable
+    const pageSize = options.pageSize ?? defaultPageSize
+    if (!identifierPattern.test(table)) {
+      return yield* invalidInput(
+        `SqlEventStore: table must be a plain identifier of at most 40 characters (letters, digits, _), got ${
+          JSON.stringify(table)
+        }`
+      )
+    }
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      return yield* invalidInput(`SqlEventStore: pageSize must be a positive integer, got ${pageSize}`)
+    }
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const migrationsTable = table === defaultTable ? "effect_snapshots_event_migrations" : `${table}_migrations`
+    const streamKey = `${table}_stream_key`
+
+    // Two processes starting at once: the advisory lock makes the second wait for the first's migrations
+    // (the Migrator's own bookkeeping would otherwise race on creating its table). The Migrator probes for
+    // its table with a query that fails when the table is missing, which would abort this transaction, so
+    // the table is created here first, with the Migrator's own layout.
+    yield* sql.withTransaction(
+      Effect.all([
+        sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`effect-snapshots:${migrationsTable}`]),
+        sql.unsafe(`CREATE TABLE IF NOT EXISTS ${quote(migrationsTable)} (
+  migration_id integer PRIMARY KEY,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  name text NOT NULL
+)`),
+        Migrator.make({})({ loader: Migrator.fromRecord(migrations(sql, table)), table: migrationsTable })
+      ], { discard: true })
+    ).pipe(
+      Effect.catchAllDefect((defect) => Effect.fail(defect)),
+      Effect.mapError((cause) =>
+        new EventStoreError({
+          reason: "Unavailable",
+          message: `SqlEventStore: could not migrate table ${table}: ${
+            typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
+          }`,
+          cause
+        })
+      )
+    )
+
+    const t = quote(table)
+    const appendSql = `WITH head AS (
+  SELECT version, order_xid FROM ${t}
+  WHERE aggregate_type = $1 AND aggregate_id = $2
+  ORDER BY version DESC LIMIT 1
+), inserted AS (
+  INSERT INTO ${t} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
+  SELECT $1, $2, $3::integer + e.ord::integer, e.value->>'t', e.value->'p', e.value->'m',
+    GREATEST(pg_current_xact_id(), (SELECT order_xid FROM head))
+  FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(value, ord)
+  WHERE COALESCE((SELECT version FROM head), 0) = $3::integer
+  ORDER BY e.ord
+  RETURNING position, version
+)
+SELECT COALESCE((SELECT version FROM head), 0) AS actual,
+  (SELECT array_agg(position ORDER BY version) FROM inserted) AS positions`
+    const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
+WHERE aggregate_type = $1 AND aggregate_id = $2`
+    const readSql = `SELECT version, position, type, payload, metadata, created_at FROM ${t}
+WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 AND version <= $4
+ORDER BY version LIMIT $5`
+    const readAllColumns =
+      `position, aggregate_type, aggregate_id, version, type, payload, metadata, created_at, order_xid::text`
+    // Only events of transactions older than every running one: no transaction still running can add an
+    // event before them in (order_xid, position) order, so a cursor moving forward in that order skips nothing.
+    const readAllFromSql = `WITH c AS (
+  SELECT order_xid, position FROM ${t} WHERE position <= $1 ORDER BY position DESC LIMIT 1
+)
+SELECT ${readAllColumns} FROM ${t}
+WHERE (order_xid, position) > (COALESCE((SELECT order_xid FROM c), '0'::xid8), COALESCE((SELECT position FROM c), 0))
+  AND order_xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY order_xid, position LIMIT $2`
+    const readAllAfterSql = `SELECT ${readAllColumns} FROM ${t}
+WHERE (order_xid, position) > ($1::xid8, $2::bigint)
+  AND order_xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY order_xid, position LIMIT $3`
+
+    const currentVersion = (aggregateType: string, aggregateId: string) =>
+      Effect.map(
+        sql.unsafe(versionSql, [aggregateType, aggregateId]).values,
+        (rows) => toNumber(rows[0]?.[0] ?? 0)
+      )
+
+    const conflict = (aggregateType: string, aggregateId: string, expectedVersion: number, actualVersion: number) =>
+      new ConcurrencyConflict({ aggregateType, aggregateId, expectedVersion, actualVersion })
+
+    const insert = (aggregateType: string, aggregateId: string, expectedVersion: number, json: string) =>
+      Effect.flatMap(
+        sql.unsafe(appendSql, [aggregateType, aggregateId, expectedVersion, json]).values,
+        (rows): Effect.Effect<AppendResult, ConcurrencyConflict> => {
+          const [actual, positions] = rows[0] as [unknown, ReadonlyArray<unknown> | null]
+          if (positions === null) {
+            return Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, toNumber(actual)))
+          }
+          return Effect.succeed({
+            previousVersion: expectedVersion,
+            version: expectedVersion + positions.length,
+            positions: positions.map(toNumber)
+          })
+        }
+      )
+
+    const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
+      Effect.suspend(() => {
+        const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
+        if (Either.isLeft(encoded)) return Effect.fail(invalidInput(encoded.left))
+        const json = batchJson(encoded.right)
+        return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) => {
+          // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
+          // statement is atomic and needs no transaction (one round trip).
+          const attempt = insert(aggregateType, aggregateId, expectedVersion, json)
+          return Option.isSome(transaction) ? sql.withTransaction(attempt) : attempt
+        }).pipe(
+          Effect.catchTag(
+            "SqlError",
+            (error) =>
+              sqlState(error) === "23505" && (constraintOf(error) ?? streamKey) === streamKey
+                // A concurrent writer committed the same versions first: read what it left.
+                ? Effect.flatMap(
+                  currentVersion(aggregateType, aggregateId).pipe(
+                    Effect.mapError(unavailable(`SqlEventStore: could not read the version after a conflict`))
+                  ),
+                  (actual) => Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, actual))
+                )
+                : Effect.fail(
+                  unavailable(`SqlEventStore: append to ${aggregateType} ${JSON.stringify(aggregateId)}`)(
+                    error
+                  )
+                )
+          )
+        )
+      })
+
+    const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) => {
+      const problem = checkStreamKey(aggregateType, aggregateId) ??
+        checkCount("fromVersion", readOptions.fromVersion) ?? checkCount("toVersion", readOptions.toVersion)
+      if (problem !== undefined) return Stream.fail(invalidInput(problem))
+      const toVersion = Math.min(readOptions.toVersion ?? maxVersion, maxVersion)
+      const after = Math.max(readOptions.fromVersion ?? 1, 1) - 1
+      if (after >= toVersion) return Stream.empty
+      const page = (last: number) =>
+        sql.unsafe(readSql, [aggregateType, aggregateId, last, toVersion, pageSize]).values.pipe(
+          Effect.mapError(unavailable(`SqlEventStore: read ${aggregateType} ${JSON.stringify(aggregateId)}`)),
+          Effect.flatMap((rows) =>
+            Effect.try({
+              try: () => {
+                const n = rows.length
+                const events = new Array<StoredEvent>(n)
+                for (let i = 0; i < n; i++) {
+                  const row = rows[i]!
+                  events[i] = {
+                    aggregateType,
+                    aggregateId,
+                    version: row[0] as number,
+                    position: toNumber(row[1]),
+                    type: row[2] as string,
+                    payload: row[3],
+                    metadata: row[4] as Record<string, unknown>,
+                    createdAt: toUtc(row[5])
+                  }
+                }
+                const lastVersion = n === 0 ? last : events[n - 1]!.version
+                const more = n === pageSize && lastVersion < toVersion
+                return [Chunk.unsafeFromArray(events), more ? Option.some(lastVersion) : Option.none()] as const
+              },
+              catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
+            })
+          )
+        )
+      return Stream.paginateChunkEffect(after, page)
+    }
+
+    interface Cursor {
+      readonly orderXid: string
+      readonly position: number
+    }
+
+    const readAll: EventStoreService["readAll"] = (readOptions = {}) => {
+      const problem = checkCount("fromPosition", readOptions.fromPosition)
+      if (problem !== undefined) return Stream.fail(invalidInput(problem))
+      const page = (cursor: Cursor | number) =>
+        (typeof cursor === "number"
+          ? sql.unsafe(readAllFromSql, [cursor, pageSize]).values
+          : sql.unsafe(readAllAfterSql, [cursor.orderXid, cursor.position, pageSize]).values).pipe(
+            Effect.mapError(unavailable(`SqlEventStore: readAll`)),
+            Effect.flatMap((rows) =>
+              Effect.try({
+                try: () => {
+                  const n = rows.length
+                  const events = new Array<StoredEvent>(n)
+                  for (let i = 0; i < n; i++) {
+                    const row = rows[i]!
+                    events[i] = {
+                      aggregateType: row[1] as string,
+                      aggregateId: row[2] as string,
+                      version: row[3] as number,
+                      position: toNumber(row[0]),
+                      type: row[4] as string,
+                      payload: row[5],
+                      metadata: row[6] as Record<string, unknown>,
+                      createdAt: toUtc(row[7])
+                    }
+                  }
+                  const next: Option.Option<Cursor> = n === pageSize
+                    ? Option.some({ orderXid: rows[n - 1]![8] as string, position: events[n - 1]!.position })
+                    : Option.none()
+                  return [Chunk.unsafeFromArray(events), next] as const
+                },
+                catch: (cause) => corrupt(`SqlEventStore: a stored event could not be read`, cause)
+              })
+            )
+          )
+      return Stream.paginateChunkEffect<Cursor | number, StoredEvent, EventStoreError, never>(
+        readOptions.fromPosition ?? 0,
+        page
+      )
+    }
+
+    const version: EventStoreService["version"] = (aggregateType, aggregateId) => {
+      const problem = checkStreamKey(aggregateType, aggregateId)
+      if (problem !== undefined) return Effect.fail(invalidInput(problem))
+      return currentVersion(aggregateType, aggregateId).pipe(
+        Effect.mapError(unavailable(`SqlEventStore: version of ${aggregateType} ${JSON.stringify(aggregateId)}`))
+      )
+    }
+
+    return EventStore.of({ append, read, readAll, version })
+  })
+
+/**
+ * The EventStore on the `SqlClient` in context, with the default table and page size.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<EventStore, EventStoreError, SqlClient.SqlClient> = Layer.effect(EventStore, make())
+
+/**
+ * The EventStore with a custom table and/or page size.
+ *
+ * @since 0.1.0
+ */
+export const layerWith = (options: Options): Layer.Layer<EventStore, EventStoreError, SqlClient.SqlClient> =>
+  Layer.effect(EventStore, make(options))

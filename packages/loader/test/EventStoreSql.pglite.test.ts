@@ -1,0 +1,130 @@
+/**
+ * SqlEventStore on the embedded PGlite (always, with or without PG_URL): the contract plus the SQL-specific
+ * behaviour that one connection can show (migrations, custom tables, joining the caller's transaction).
+ */
+import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { assert, describe, layer } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { contract, events, freshId, readAll } from "./utils/eventStoreContract.js"
+
+const pageSize = 4
+const database = Postgres.layerEmbedded()
+const TestLayer = SqlEventStore.layerWith({ pageSize }).pipe(Layer.provideMerge(database))
+
+const countRows = (table: string) =>
+  Effect.flatMap(SqlClient, (sql) => sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`)).pipe(
+    Effect.map((rows) => rows[0]!.n)
+  )
+
+describe("SqlEventStore on PGlite", () => {
+  layer(TestLayer, { timeout: 120_000 })((it) => {
+    contract(it, { pageSize, countEvents: countRows(SqlEventStore.defaultTable), propertyRuns: 50 })
+
+    it.effect("creates its table and tracks its migrations in its own table, never effect_sql_migrations", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const tables = yield* sql<{ name: string }>`
+          SELECT table_name AS name FROM information_schema.tables
+          WHERE table_schema = current_schema() ORDER BY table_name`
+        const names = tables.map((t) => t.name)
+        assert.include(names, "effect_snapshots_events")
+        assert.include(names, "effect_snapshots_event_migrations")
+        assert.notInclude(names, "effect_sql_migrations")
+        const applied = yield* sql<{ name: string }>`SELECT name FROM effect_snapshots_event_migrations`
+        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events"])
+      }))
+
+    it.effect("building the store again is a no-op; a custom table gets its own migrations table", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        yield* SqlEventStore.make()
+        yield* SqlEventStore.make()
+        const custom = yield* SqlEventStore.make({ table: "custom_events", pageSize: 2 })
+        const id = freshId("custom")
+        yield* custom.append("Order", id, 0, events(5))
+        assert.strictEqual(yield* custom.version("Order", id), 5)
+        assert.deepStrictEqual(
+          (yield* Stream.runCollect(custom.read("Order", id))).pipe((c) => [...c].map((e) => e.version)),
+          [1, 2, 3, 4, 5]
+        )
+        // the default store does not see the custom table's events
+        assert.strictEqual(yield* (yield* EventStore.EventStore).version("Order", id), 0)
+        const [{ n }] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM custom_events_migrations`
+        assert.strictEqual(n, 1)
+        assert.strictEqual(yield* countRows("custom_events"), 5)
+      }))
+
+    it.effect("a bad table name or page size is InvalidInput", () =>
+      Effect.gen(function*() {
+        for (
+          const options of [{ table: "x; DROP TABLE y" }, { table: "" }, { table: "a".repeat(41) }, { pageSize: 0 }]
+        ) {
+          const error = yield* Effect.flip(SqlEventStore.make(options))
+          assert.strictEqual(error.reason, "InvalidInput")
+        }
+      }))
+
+    it.effect("append joins the caller's transaction: a rollback discards the events", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const store = yield* EventStore.EventStore
+        const id = freshId("tx")
+        const rolledBack = yield* sql.withTransaction(
+          Effect.zipRight(store.append("Order", id, 0, events(3)), Effect.fail("abort" as const))
+        ).pipe(Effect.flip)
+        assert.strictEqual(rolledBack, "abort")
+        assert.strictEqual(yield* store.version("Order", id), 0)
+        const result = yield* sql.withTransaction(
+          Effect.gen(function*() {
+            const first = yield* store.append("Order", id, 0, events(2))
+            // a stale write inside the transaction is a conflict and leaves the transaction usable
+            const stale = yield* Effect.flip(store.append("Order", id, 0, events(1)))
+            assert.strictEqual(stale._tag, "ConcurrencyConflict")
+            const second = yield* store.append("Order", id, 2, events(1, 3))
+            assert.strictEqual(yield* store.version("Order", id), 3)
+            return [first, second]
+          })
+        )
+        assert.deepStrictEqual(result.map((r) => r.version), [2, 3])
+        assert.deepStrictEqual((yield* readAll("Order", id)).map((e) => e.version), [1, 2, 3])
+      }))
+
+    it.effect("stores created_at as timestamptz and payloads as jsonb", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const id = freshId("cols")
+        const before = Date.now() // the wall clock, as the database's now() (TestClock would say 1970)
+        yield* (yield* EventStore.EventStore).append("Order", id, 0, [{ type: "A", payload: { a: [1, { b: "c" }] } }])
+        const [event] = yield* readAll("Order", id)
+        const skewMillis = Math.abs(DateTime.toEpochMillis(event!.createdAt) - before)
+        assert.isBelow(skewMillis, 60_000)
+        const [types] = yield* sql<{ payload: string; created: string; path: string }>`
+          SELECT pg_typeof(payload)::text AS payload, pg_typeof(created_at)::text AS created, payload #>> '{a,1,b}' AS path
+          FROM effect_snapshots_events WHERE aggregate_id = ${id}`
+        assert.deepStrictEqual(types, { payload: "jsonb", created: "timestamp with time zone", path: "c" })
+      }))
+
+    it.effect("a stream of several thousand events reads back complete with the default page size", () =>
+      Effect.gen(function*() {
+        const store = yield* SqlEventStore.make()
+        const id = freshId("long")
+        let version = 0
+        for (let batch = 0; batch < 5; batch++) {
+          version = (yield* store.append("Order", id, version, events(1000, version + 1))).version
+        }
+        const count = yield* store.read("Order", id).pipe(
+          Stream.runFold(0, (n, e) => {
+            assert.strictEqual(e.version, n + 1)
+            assert.strictEqual((e.payload as { n: number }).n, n + 1)
+            return n + 1
+          })
+        )
+        assert.strictEqual(count, 5000)
+      }))
+  })
+})
