@@ -24,10 +24,14 @@ export const invalid = (message: string, cause?: unknown): SnapshotStoreError =>
 
 const show = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)
 
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 const checkName = (what: string, value: unknown): string | undefined => {
   if (typeof value !== "string") return `${what} must be a string, got ${typeof value}`
   if (value.length === 0) return `${what} must not be empty`
   if (value.includes("\u0000")) return `${what} ${show(value)} contains a NUL character (\\u0000)`
+  // A lone surrogate has no UTF-8 form: a driver would store U+FFFD instead and the key would change.
+  if (loneSurrogate.test(value)) return `${what} ${show(value)} contains a lone UTF-16 surrogate`
   return undefined
 }
 
