@@ -192,9 +192,7 @@ const migrate = (sql: SqlClient.SqlClient, table: string) =>
     Effect.mapError((cause) =>
       new SnapshotStoreError({
         reason: "Unavailable",
-        message: `Could not create the snapshot table ${table}: ${
-          typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
-        }`,
+        message: `Could not create the snapshot table ${table}: ${errors.describe(cause)}`,
         cause
       })
     ),

@@ -28,6 +28,16 @@ const causeMessage = (error: unknown): string | undefined => {
   return undefined
 }
 
+/** A failure's message, with its driver cause's message and SQLSTATE when there is one. @internal */
+export const describe = (error: unknown): string => {
+  if (typeof error !== "object" || error === null) return String(error)
+  const message = (error as { message?: unknown }).message
+  const own = typeof message === "string" ? message : String(error)
+  const inner = causeMessage(error)
+  const state = sqlState(error)
+  return `${own}${inner === undefined ? "" : `: ${inner}`}${state === undefined ? "" : ` (SQLSTATE ${state})`}`
+}
+
 /**
  * A `SqlError` as a store error: SQLSTATE class 23 (integrity constraint) is a Conflict, class 22 (data
  * exception: a value the column cannot hold, e.g. 22P05 for NUL in jsonb) is InvalidInput, anything else

@@ -1,0 +1,77 @@
+/**
+ * SqlSnapshotStore on a real PostgreSQL server (PG_URL; CI always sets it): the contract, the SQL-specific
+ * suite, and what needs several real connections (two processes starting at once).
+ */
+import { Postgres } from "@effect-snapshots/postgres"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { PgClient } from "@effect/sql-pg"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { assert, describe, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as String from "effect/String"
+import * as TestServices from "effect/TestServices"
+import { make } from "./utils/contract.js"
+import { sqlSuite } from "./utils/sqlSuite.js"
+
+const url = process.env.PG_URL ?? ""
+
+/** A client of its own (its own pool), as a second process would have, in the test file's schema. */
+const clientIn = (schema: string, options: Partial<PgClient.PgClientConfig> = {}) => {
+  const parsed = new URL(url)
+  parsed.searchParams.set("options", `-c search_path=${schema}`)
+  return PgClient.layer({ url: Redacted.make(parsed.toString()), maxConnections: 2, ...options })
+}
+
+describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
+  layer(Postgres.layerTest("store_sql"), { timeout: 120_000 })((it) => {
+    sqlSuite(it, { large: true, manyKeys: 120 })
+
+    it.effect(
+      "two processes starting at once both get a working store; the migration runs once",
+      () =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient
+          const [{ schema }] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
+          for (let round = 0; round < 5; round++) {
+            const table = `race_${round}`
+            const start = SnapshotStore.SnapshotStore.pipe(
+              Effect.flatMap((store) => store.load("T", "a")),
+              Effect.provide(SqlSnapshotStore.layerWith({ table }).pipe(Layer.provide(clientIn(schema!))))
+            )
+            const results = yield* Effect.all([start, start, start, start], { concurrency: "unbounded" })
+            assert.isTrue(results.every(Option.isNone))
+            const migrations = yield* sql.unsafe<{ migration_id: number }>(
+              `SELECT migration_id FROM ${table}_migrations`
+            )
+            assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1])
+          }
+        }).pipe(TestServices.provideLive),
+      60_000
+    )
+
+    it.effect("works on a client with name transforms (queries run without them)", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const [{ schema }] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
+        const transformed = clientIn(schema!, {
+          transformQueryNames: String.camelToSnake,
+          transformResultNames: String.snakeToCamel
+        })
+        const loaded = yield* SnapshotStore.SnapshotStore.pipe(
+          Effect.flatMap((store) =>
+            Effect.zipRight(
+              store.save(make({ aggregateType: "Camel", aggregateId: "a", version: 3, metadata: { someKey: 1 } })),
+              store.load("Camel", "a")
+            )
+          ),
+          Effect.provide(SqlSnapshotStore.layerWith({ table: "camelCaseSnapshots" }).pipe(Layer.provide(transformed)))
+        )
+        const snapshot = Option.getOrThrow(loaded)
+        assert.strictEqual(snapshot.version, 3)
+        assert.deepStrictEqual(snapshot.metadata, { someKey: 1 })
+      }).pipe(TestServices.provideLive))
+  })
+})

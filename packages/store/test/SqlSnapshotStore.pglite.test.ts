@@ -1,0 +1,13 @@
+/**
+ * SqlSnapshotStore on the embedded PGlite: always runs, also on machines without a Postgres server.
+ * One PGlite instance for the whole file (each takes seconds and ~700 MB).
+ */
+import { Postgres } from "@effect-snapshots/postgres"
+import { describe, layer } from "@effect/vitest"
+import { sqlSuite } from "./utils/sqlSuite.js"
+
+describe("SqlSnapshotStore on embedded PGlite", () => {
+  layer(Postgres.layerEmbedded(), { timeout: 120_000 })((it) => {
+    sqlSuite(it, { large: false, manyKeys: 120 })
+  })
+})

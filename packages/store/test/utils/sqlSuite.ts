@@ -1,0 +1,253 @@
+/**
+ * SQL-specific tests of SqlSnapshotStore, shared by the real-Postgres and the PGlite test files. The
+ * contract itself is in ./contract.ts.
+ */
+import type { Postgres } from "@effect-snapshots/postgres"
+import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlClient } from "@effect/sql/SqlClient"
+import type { Vitest } from "@effect/vitest"
+import { assert } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import { contract, freshType, make, stateOfSize } from "./contract.js"
+
+type Env = SqlClient | Postgres.Backend
+
+export interface SqlSuiteOptions {
+  readonly large: boolean
+  readonly manyKeys: number
+}
+
+/** The store on a table of its own, as an effect needing only SqlClient. */
+const storeOn = (
+  table: string,
+  decorate: (
+    layer: Layer.Layer<SnapshotStore.SnapshotStore, SnapshotStore.SnapshotStoreError, SqlClient>
+  ) => Layer.Layer<SnapshotStore.SnapshotStore, SnapshotStore.SnapshotStoreError, SqlClient> = (l) => l
+) =>
+<A, E>(f: (store: SnapshotStore.SnapshotStoreService) => Effect.Effect<A, E, SqlClient>) =>
+  Effect.flatMap(SnapshotStore.SnapshotStore, f).pipe(
+    Effect.provide(decorate(SqlSnapshotStore.layerWith({ table })))
+  )
+
+const planText = (rows: ReadonlyArray<Record<string, unknown>>) =>
+  rows.map((row) => String(Object.values(row)[0])).join("\n")
+
+export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOptions) => {
+  it.layer(SqlSnapshotStore.layerWith({ pageSize: 50 }))(
+    "contract: SqlSnapshotStore.layer",
+    (it) => contract(it, { large: options.large, manyKeys: options.manyKeys })
+  )
+
+  it.layer(
+    SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50 }).pipe(
+      SnapshotStore.compressed({ thresholdBytes: 512 }),
+      SnapshotStore.resilient({ timeout: "30 seconds" })
+    )
+  )(
+    "contract: SqlSnapshotStore.layer + compressed + resilient",
+    (it) => contract(it, { resilient: true, large: options.large, manyKeys: options.manyKeys })
+  )
+
+  it.effect("creates its table and index through its own migrations table; rebuilding is a no-op", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const use = storeOn("mig_probe")
+      yield* use(() => Effect.void)
+      yield* use((store) => store.save(make({ aggregateType: "T", aggregateId: "a", version: 1 })))
+      yield* use(() => Effect.void)
+      const migrations = yield* sql<{ migration_id: number; name: string }>`
+        SELECT migration_id, name FROM mig_probe_migrations ORDER BY migration_id`
+      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_snapshots"]])
+      // Never @effect/sql's default table, which an application's own Migrator uses.
+      const [{ regclass }] = yield* sql<{ regclass: string | null }>`
+        SELECT to_regclass('effect_sql_migrations')::text AS regclass`
+      assert.isNull(regclass)
+      const columns = yield* sql<{ column_name: string; data_type: string }>`
+        SELECT column_name, data_type FROM information_schema.columns
+        WHERE table_name = 'mig_probe' AND table_schema = current_schema() ORDER BY ordinal_position`
+      assert.deepStrictEqual(
+        Object.fromEntries(columns.map((c) => [c.column_name, c.data_type])),
+        {
+          aggregate_type: "text",
+          aggregate_id: "text",
+          version: "bigint",
+          schema_version: "bigint",
+          encoding: "text",
+          state: "jsonb",
+          state_bytes: "bytea",
+          created_at: "timestamp with time zone",
+          metadata: "jsonb"
+        }
+      )
+      const key = yield* sql<{ attname: string }>`
+        SELECT a.attname FROM pg_index i
+        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+        WHERE i.indrelid = 'mig_probe'::regclass AND i.indisprimary
+        ORDER BY array_position(i.indkey::int2[], a.attnum)`
+      assert.deepStrictEqual(key.map((k) => k.attname), ["aggregate_type", "aggregate_id", "version"])
+    }))
+
+  it.effect("load is one backward probe of the primary key; latestForType one probe of its index", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      yield* storeOn("plan_probe")((store) =>
+        Effect.forEach(
+          Array.from({ length: 400 }, (_, i) => i),
+          (i) => store.save(make({ aggregateType: `T${i % 4}`, aggregateId: `a${i % 40}`, version: i + 1 })),
+          { discard: true }
+        )
+      )
+      yield* sql`ANALYZE plan_probe`
+      const load = planText(
+        yield* sql.unsafe<Record<string, unknown>>(`EXPLAIN SELECT aggregate_type, aggregate_id, version, state::text
+          FROM plan_probe WHERE aggregate_type = 'T1' AND aggregate_id = 'a1' AND version <= 200
+          ORDER BY version DESC LIMIT 1`)
+      )
+      assert.match(load, /Limit/)
+      assert.match(load, /Index Scan Backward using plan_probe_pkey/, load)
+      assert.notMatch(load, /Sort|Seq Scan/)
+      const latest = planText(
+        yield* sql.unsafe<Record<string, unknown>>(`EXPLAIN SELECT aggregate_id FROM plan_probe
+          WHERE aggregate_type = 'T1' ORDER BY created_at DESC, version DESC, aggregate_id DESC LIMIT 1`)
+      )
+      assert.match(latest, /Index (Only )?Scan using plan_probe_type_created_idx/, latest)
+      assert.notMatch(latest, /Sort|Seq Scan/)
+    }))
+
+  it.effect("compressed states are stored as bytea with their algorithm; small ones stay jsonb", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const big = make({ aggregateType: "Bytes", aggregateId: "big", version: 1, state: stateOfSize(200_000) })
+      const small = make({ aggregateType: "Bytes", aggregateId: "small", version: 1, state: { tiny: true } })
+      const brotli = make({ aggregateType: "Bytes", aggregateId: "brotli", version: 1, state: stateOfSize(50_000) })
+      yield* storeOn("bytes_probe", SnapshotStore.compressed({ thresholdBytes: 1024 }))((store) =>
+        Effect.zipRight(store.save(big), store.save(small))
+      )
+      yield* storeOn("bytes_probe", SnapshotStore.compressed({ thresholdBytes: 1024, algorithm: "brotli" }))((store) =>
+        store.save(brotli)
+      )
+      const rows = yield* sql<
+        { aggregate_id: string; encoding: string; has_json: boolean; bytes: number | null }
+      >`SELECT aggregate_id, encoding, state IS NOT NULL AS has_json, octet_length(state_bytes) AS bytes
+        FROM bytes_probe ORDER BY aggregate_id`
+      assert.deepStrictEqual(rows.map((r) => [r.aggregate_id, r.encoding, r.has_json]), [
+        ["big", "gzip", false],
+        ["brotli", "brotli", false],
+        ["small", "json", true]
+      ])
+      assert.isBelow(rows[0]!.bytes!, 200_000 / 3)
+      // Through the decorator: the original states (whichever algorithm wrote them).
+      yield* storeOn("bytes_probe", SnapshotStore.compressed({ thresholdBytes: 1024 }))((store) =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.load("Bytes", "big")).state, big.state)
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.load("Bytes", "brotli")).state, brotli.state)
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.load("Bytes", "small")).state, { tiny: true })
+        })
+      )
+      // Without it: the CompressedState as stored.
+      const raw = yield* storeOn("bytes_probe")((store) => store.load("Bytes", "big"))
+      const state = Option.getOrThrow(raw).state
+      assert.instanceOf(state, Snapshot.CompressedState)
+      assert.strictEqual((state as Snapshot.CompressedState).algorithm, "gzip")
+      assert.strictEqual((state as Snapshot.CompressedState).bytes.byteLength, rows[0]!.bytes)
+    }))
+
+  it.effect("a corrupted compressed payload is Corrupt; through resilient, None and a counted failure", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const compressed = SnapshotStore.compressed({ thresholdBytes: 16 })
+      const type = freshType("Corrupted")
+      yield* storeOn("corrupt_probe", compressed)((store) =>
+        Effect.zipRight(
+          store.save(make({ aggregateType: type, aggregateId: "garbage", version: 1, state: stateOfSize(1000) })),
+          store.save(make({ aggregateType: type, aggregateId: "truncated", version: 1, state: stateOfSize(1000) }))
+        )
+      )
+      yield* sql`UPDATE corrupt_probe SET state_bytes = '\\xdeadbeef'::bytea WHERE aggregate_id = 'garbage'`
+      yield* sql`UPDATE corrupt_probe SET state_bytes = substring(state_bytes from 1 for 20)
+        WHERE aggregate_id = 'truncated'`
+      for (const id of ["garbage", "truncated"]) {
+        const error = yield* Effect.flip(storeOn("corrupt_probe", compressed)((store) => store.load(type, id)))
+        assert.strictEqual(error.reason, "Corrupt", id)
+      }
+      const counter = Metric.tagged(
+        Metric.tagged(SnapshotStore.failuresSwallowed, "operation", "load"),
+        "reason",
+        "Corrupt"
+      )
+      const before = (yield* Metric.value(counter)).count
+      const loaded = yield* storeOn(
+        "corrupt_probe",
+        (l) => l.pipe(compressed, SnapshotStore.resilient({ timeout: "30 seconds" }))
+      )((store) => store.load(type, "garbage"))
+      assert.isTrue(Option.isNone(loaded))
+      assert.strictEqual((yield* Metric.value(counter)).count, before + 1)
+    }))
+
+  it.effect("errors are mapped at the boundary: class 22 InvalidInput, class 23 Conflict, others Unavailable", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      // A lone surrogate passes the JSON walk, but Postgres cannot hold it in jsonb (SQLSTATE 22P05/22P02).
+      const invalid = yield* Effect.flip(
+        storeOn("map_probe")((store) =>
+          store.save(make({ aggregateType: "T", aggregateId: "a", version: 1, state: { s: "\ud800" } }))
+        )
+      )
+      assert.strictEqual(invalid.reason, "InvalidInput")
+      assert.match(invalid.message, /SQLSTATE 22/)
+      yield* sql`ALTER TABLE map_probe ADD CONSTRAINT small_versions CHECK (version < 1000)`
+      const conflict = yield* Effect.flip(
+        storeOn("map_probe")((store) => store.save(make({ aggregateType: "T", aggregateId: "a", version: 1000 })))
+      )
+      assert.strictEqual(conflict.reason, "Conflict")
+      assert.match(conflict.message, /SQLSTATE 23514/)
+      // A row that does not decode is Corrupt.
+      yield* storeOn("map_probe")((store) => store.save(make({ aggregateType: "T", aggregateId: "m", version: 1 })))
+      yield* sql`UPDATE map_probe SET metadata = '[1, 2]'::jsonb WHERE aggregate_id = 'm'`
+      const corrupt = yield* Effect.flip(storeOn("map_probe")((store) => store.load("T", "m")))
+      assert.strictEqual(corrupt.reason, "Corrupt")
+      // The table is gone: Unavailable (42P01), for every method.
+      const unavailable = yield* storeOn("map_probe")((store) =>
+        Effect.gen(function*() {
+          yield* sql`DROP TABLE map_probe`
+          return yield* Effect.all([
+            Effect.flip(store.load("T", "a")),
+            Effect.flip(store.save(make({ aggregateType: "T", aggregateId: "a", version: 2 }))),
+            Effect.flip(store.list("T", "a")),
+            Effect.flip(store.prune({ keepLast: 1 }))
+          ])
+        })
+      )
+      for (const error of unavailable) {
+        assert.strictEqual(error.reason, "Unavailable")
+        assert.match(error.message, /SQLSTATE 42P01/)
+      }
+    }))
+
+  it.effect("rejects a table name that is not an identifier", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(storeOn("snapshots; DROP TABLE x")(() => Effect.void))
+      assert.strictEqual(error.reason, "InvalidInput")
+    }))
+
+  it.effect("joins the caller's transaction: a rolled-back save leaves nothing", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const type = freshType("Tx")
+      yield* storeOn("tx_probe")((store) =>
+        Effect.gen(function*() {
+          const rolledBack = yield* Effect.either(sql.withTransaction(Effect.zipRight(
+            store.save(make({ aggregateType: type, aggregateId: "a", version: 1 })),
+            Effect.fail("abort" as const)
+          )))
+          assert.isTrue(rolledBack._tag === "Left")
+          assert.isTrue(Option.isNone(yield* store.load(type, "a")))
+          yield* sql.withTransaction(store.save(make({ aggregateType: type, aggregateId: "a", version: 2 })))
+          assert.strictEqual(Option.getOrThrow(yield* store.load(type, "a")).version, 2)
+        })
+      )
+    }))
+}
