@@ -15,6 +15,15 @@ export default [
   project("store", "packages/store"),
   project("loader", "packages/loader"),
   project("postgres", "packages/postgres"),
-  project("reliability", "packages/reliability"),
+  {
+    test: {
+      ...project("reliability", "packages/reliability").test,
+      // Long-running sections (crash loop, equivalence at scale); the global setup collects the figures
+      // every test file writes and prints them in one block at the end of the run.
+      testTimeout: 600_000,
+      hookTimeout: 300_000,
+      globalSetup: ["./test/globalSetup.ts"]
+    }
+  },
   project("examples", "examples")
 ] satisfies Array<TestProjectConfiguration>
