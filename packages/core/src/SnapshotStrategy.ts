@@ -7,11 +7,13 @@
  *
  * @since 0.1.0
  */
+import * as Arbitrary from "effect/Arbitrary"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import type * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import type * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -22,23 +24,28 @@ import * as Schema from "effect/Schema"
 
 const Count = Schema.Number.pipe(
   Schema.filter((n) => (Number.isSafeInteger(n) && n > 0) || `expected a positive integer, got ${n}`, {
-    identifier: "PositiveInteger"
+    identifier: "PositiveInteger",
+    arbitrary: () => (fc) => fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
   })
 )
 
 const nonBlank = (what: string) =>
   Schema.String.pipe(
     Schema.filter((s) => s.trim().length > 0 || `${what} must not be empty, got ${JSON.stringify(s)}`, {
-      identifier: "NonEmptyString"
+      identifier: "NonEmptyString",
+      arbitrary: () => (fc) => fc.string({ minLength: 1 }).map((s) => s.trim().length > 0 ? s : `x${s}`)
     })
   )
 
 const EventType = nonBlank("an event type")
 const CustomName = nonBlank("a custom strategy name")
+const AggregateType = nonBlank("an aggregate type")
 
 const FiniteDuration = Schema.DurationFromSelf.pipe(
   Schema.filter((d) => Duration.isFinite(d) || "a duration must be finite, got Infinity", {
-    identifier: "FiniteDuration"
+    identifier: "FiniteDuration",
+    arbitrary: () => (fc) =>
+      fc.oneof(fc.maxSafeNat().map(Duration.millis), fc.bigInt({ min: 0n, max: 2n ** 64n }).map(Duration.nanos))
   })
 )
 
@@ -471,7 +478,37 @@ export const SnapshotStrategy: Schema.Union<[
   Always,
   PerAggregateType,
   Custom
-).annotations({ identifier: "SnapshotStrategy" })
+).annotations({
+  identifier: "SnapshotStrategy",
+  // The derived arbitrary would recurse without bound (through `not` and `fallback`) and keep drawing empty
+  // composites at its depth limit; this one builds trees of at most a few levels.
+  arbitrary: () => (fc) => {
+    const leaf: FastCheck.Arbitrary<SnapshotStrategy> = fc.oneof(
+      Arbitrary.makeLazy(EveryNEvents)(fc),
+      Arbitrary.makeLazy(EventsSinceSnapshot)(fc),
+      Arbitrary.makeLazy(AfterDuration)(fc),
+      Arbitrary.makeLazy(OnEventTypes)(fc),
+      Arbitrary.makeLazy(ReplayedAtLeast)(fc),
+      Arbitrary.makeLazy(LoadTimeAtLeast)(fc),
+      Arbitrary.makeLazy(Custom)(fc),
+      fc.constant(never),
+      fc.constant(always)
+    )
+    const aggregateType = Arbitrary.makeLazy(AggregateType)(fc).filter((type) => type !== "__proto__")
+    return fc.letrec<{ strategy: SnapshotStrategy }>((tie) => ({
+      strategy: fc.oneof(
+        { maxDepth: 3, depthIdentifier: "SnapshotStrategy" },
+        leaf,
+        fc.array(tie("strategy"), { minLength: 1, maxLength: 3 }).map((strategies) => new Any({ strategies })),
+        fc.array(tie("strategy"), { minLength: 1, maxLength: 3 }).map((strategies) => new All({ strategies })),
+        tie("strategy").map((strategy) => new Not({ strategy })),
+        fc.tuple(fc.dictionary(aggregateType, tie("strategy"), { maxKeys: 3 }), tie("strategy")).map(
+          ([strategies, fallback]) => new PerAggregateType({ strategies, fallback })
+        )
+      )
+    })).strategy
+  }
+})
 
 /**
  * A strategy as a JSON string: `Schema.decode(FromJson)(text)`, `Schema.encode(FromJson)(strategy)`.
@@ -479,11 +516,37 @@ export const SnapshotStrategy: Schema.Union<[
  * @since 0.1.0
  * @category schemas
  */
-export const FromJson: Schema.Schema<SnapshotStrategy, string> = Schema.parseJson(SnapshotStrategy)
+export const FromJson: Schema.Schema<SnapshotStrategy, string> = Schema.parseJson(SnapshotStrategy, {
+  // Decoding an object assigns its keys, and assigning "__proto__" would drop the entry silently.
+  reviver: (key, value) => {
+    if (key === "__proto__") throw new Error("\"__proto__\" is not allowed as a key (nor as an aggregate type)")
+    return value
+  }
+})
 
 // -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
+
+/**
+ * A class constructor validates through `typeAST`, which rebuilds its parser on every call when a field holds a
+ * suspended or transformed schema (a fifth of a millisecond per composite); this validator is built once and gives
+ * the same errors.
+ */
+const validator = <Fields extends Schema.Struct.Fields>(identifier: string, fields: Fields) =>
+  ParseResult.validateSync(Schema.Struct(fields).annotations({ title: `${identifier} (Constructor)` }))
+
+const everyNEventsProps = validator("EveryNEvents", EveryNEvents.fields)
+const eventsSinceSnapshotProps = validator("EventsSinceSnapshot", EventsSinceSnapshot.fields)
+const afterDurationProps = validator("AfterDuration", AfterDuration.fields)
+const onEventTypesProps = validator("OnEventTypes", OnEventTypes.fields)
+const replayedAtLeastProps = validator("ReplayedAtLeast", ReplayedAtLeast.fields)
+const loadTimeAtLeastProps = validator("LoadTimeAtLeast", LoadTimeAtLeast.fields)
+const anyProps = validator("Any", Any.fields)
+const allProps = validator("All", All.fields)
+const notProps = validator("Not", Not.fields)
+const perAggregateTypeProps = validator("PerAggregateType", PerAggregateType.fields)
+const customProps = validator("Custom", Custom.fields)
 
 /**
  * The commit crosses a multiple of `n`. Throws a `ParseError` unless `n` is a positive integer.
@@ -491,7 +554,8 @@ export const FromJson: Schema.Schema<SnapshotStrategy, string> = Schema.parseJso
  * @since 0.1.0
  * @category constructors
  */
-export const everyNEvents = (n: number): EveryNEvents => new EveryNEvents({ n })
+export const everyNEvents = (n: number): EveryNEvents =>
+  new EveryNEvents(everyNEventsProps({ _tag: "EveryNEvents", n }), true)
 
 /**
  * At least `n` events since the last snapshot. Throws a `ParseError` unless `n` is a positive integer.
@@ -499,7 +563,8 @@ export const everyNEvents = (n: number): EveryNEvents => new EveryNEvents({ n })
  * @since 0.1.0
  * @category constructors
  */
-export const eventsSinceSnapshot = (n: number): EventsSinceSnapshot => new EventsSinceSnapshot({ n })
+export const eventsSinceSnapshot = (n: number): EventsSinceSnapshot =>
+  new EventsSinceSnapshot(eventsSinceSnapshotProps({ _tag: "EventsSinceSnapshot", n }), true)
 
 /**
  * At least `duration` since the last snapshot; fires when there is none. Throws a `ParseError` for a
@@ -509,7 +574,10 @@ export const eventsSinceSnapshot = (n: number): EventsSinceSnapshot => new Event
  * @category constructors
  */
 export const afterDuration = (duration: Duration.DurationInput): AfterDuration =>
-  new AfterDuration({ duration: durationArgument("afterDuration", duration) })
+  new AfterDuration(
+    afterDurationProps({ _tag: "AfterDuration", duration: durationArgument("afterDuration", duration) }),
+    true
+  )
 
 /**
  * The committed batch contains one of `types`. Throws a `ParseError` for no types or an empty type.
@@ -517,7 +585,8 @@ export const afterDuration = (duration: Duration.DurationInput): AfterDuration =
  * @since 0.1.0
  * @category constructors
  */
-export const onEventTypes = (...types: ReadonlyArray<string>): OnEventTypes => new OnEventTypes({ types })
+export const onEventTypes = (...types: ReadonlyArray<string>): OnEventTypes =>
+  new OnEventTypes(onEventTypesProps({ _tag: "OnEventTypes", types }), true)
 
 /**
  * The last load replayed at least `n` events. Throws a `ParseError` unless `n` is a positive integer.
@@ -525,7 +594,8 @@ export const onEventTypes = (...types: ReadonlyArray<string>): OnEventTypes => n
  * @since 0.1.0
  * @category constructors
  */
-export const replayedAtLeast = (n: number): ReplayedAtLeast => new ReplayedAtLeast({ n })
+export const replayedAtLeast = (n: number): ReplayedAtLeast =>
+  new ReplayedAtLeast(replayedAtLeastProps({ _tag: "ReplayedAtLeast", n }), true)
 
 /**
  * The last load took at least `duration`. Throws a `ParseError` for a negative, infinite or malformed
@@ -535,7 +605,10 @@ export const replayedAtLeast = (n: number): ReplayedAtLeast => new ReplayedAtLea
  * @category constructors
  */
 export const loadTimeAtLeast = (duration: Duration.DurationInput): LoadTimeAtLeast =>
-  new LoadTimeAtLeast({ duration: durationArgument("loadTimeAtLeast", duration) })
+  new LoadTimeAtLeast(
+    loadTimeAtLeastProps({ _tag: "LoadTimeAtLeast", duration: durationArgument("loadTimeAtLeast", duration) }),
+    true
+  )
 
 /**
  * At least one of `strategies` fires. Throws a `ParseError` when given none.
@@ -543,7 +616,8 @@ export const loadTimeAtLeast = (duration: Duration.DurationInput): LoadTimeAtLea
  * @since 0.1.0
  * @category constructors
  */
-export const any = (...strategies: ReadonlyArray<SnapshotStrategy>): Any => new Any({ strategies })
+export const any = (...strategies: ReadonlyArray<SnapshotStrategy>): Any =>
+  new Any(anyProps({ _tag: "Any", strategies }), true)
 
 /**
  * Every one of `strategies` fires. Throws a `ParseError` when given none.
@@ -551,7 +625,8 @@ export const any = (...strategies: ReadonlyArray<SnapshotStrategy>): Any => new 
  * @since 0.1.0
  * @category constructors
  */
-export const all = (...strategies: ReadonlyArray<SnapshotStrategy>): All => new All({ strategies })
+export const all = (...strategies: ReadonlyArray<SnapshotStrategy>): All =>
+  new All(allProps({ _tag: "All", strategies }), true)
 
 /**
  * `strategy` does not fire.
@@ -559,7 +634,7 @@ export const all = (...strategies: ReadonlyArray<SnapshotStrategy>): All => new 
  * @since 0.1.0
  * @category constructors
  */
-export const not = (strategy: SnapshotStrategy): Not => new Not({ strategy })
+export const not = (strategy: SnapshotStrategy): Not => new Not(notProps({ _tag: "Not", strategy }), true)
 
 /**
  * @since 0.1.0
@@ -583,7 +658,8 @@ export const always: Always = new Always()
 export const perAggregateType = (
   strategies: { readonly [aggregateType: string]: SnapshotStrategy },
   fallback: SnapshotStrategy
-): PerAggregateType => new PerAggregateType({ strategies, fallback })
+): PerAggregateType =>
+  new PerAggregateType(perAggregateTypeProps({ _tag: "PerAggregateType", strategies, fallback }), true)
 
 /**
  * A named user predicate, supplied to `compile` / `decide`. Throws a `ParseError` for an empty name.
@@ -591,7 +667,7 @@ export const perAggregateType = (
  * @since 0.1.0
  * @category constructors
  */
-export const custom = (name: string): Custom => new Custom({ name })
+export const custom = (name: string): Custom => new Custom(customProps({ _tag: "Custom", name }), true)
 
 // -------------------------------------------------------------------------------------
 // rendering

@@ -403,6 +403,16 @@ describe("SnapshotStrategy", () => {
       assert.isTrue(equivalent(strategy, back))
     })
 
+    it.prop(
+      "the Schema's own arbitrary builds valid strategies that round-trip",
+      [S.SnapshotStrategy],
+      ([strategy]) => {
+        assert.isTrue(Schema.is(S.SnapshotStrategy)(strategy))
+        assert.isTrue(equivalent(fromJson(toJson(strategy)), strategy))
+      },
+      { fastCheck: { numRuns: 50 } }
+    )
+
     it("has a readable form", () => {
       const strategy = S.any(
         S.everyNEvents(100),

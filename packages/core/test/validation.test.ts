@@ -4,6 +4,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
@@ -169,6 +170,12 @@ describe("bad values are rejected", () => {
     assert.include(constructionError(() => S.afterDuration(-1n)), "must not be negative")
   })
 
+  it("the classes' own constructors validate too", () => {
+    assert.include(constructionError(() => new S.Any({ strategies: [] })), "at least one strategy")
+    assert.include(constructionError(() => new S.EveryNEvents({ n: 0 })), "expected a positive integer, got 0")
+    assert.include(constructionError(() => S.not({ _tag: "Always" } as never)), "Expected Always")
+  })
+
   it("in JSON: wrong shapes", () => {
     assert.include(jsonError({ _tag: "EveryNEvents", n: "100" }), "Expected number, actual \"100\"")
     assert.include(jsonError({ _tag: "EveryNEvents" }), "[\"n\"]\n")
@@ -177,6 +184,14 @@ describe("bad values are rejected", () => {
     assert.include(
       jsonError({ _tag: "PerAggregateType", strategies: { Order: { _tag: "Custom", name: "" } }, fallback: NEVER }),
       "a custom strategy name must not be empty"
+    )
+    assert.include(
+      Either.getLeft(
+        Schema.decodeUnknownEither(S.FromJson)(
+          "{\"_tag\":\"PerAggregateType\",\"strategies\":{\"__proto__\":{\"_tag\":\"Always\"}},\"fallback\":{\"_tag\":\"Never\"}}"
+        )
+      ).pipe(Option.map((e) => e.message), Option.getOrElse(() => "accepted")),
+      "\"__proto__\" is not allowed"
     )
     const notJson = Schema.decodeUnknownEither(S.FromJson)("{\"_tag\": ")
     assert.isTrue(Either.isLeft(notJson))
