@@ -131,9 +131,57 @@ const walk = (value: unknown, ancestors: Set<object>): NotJson | undefined => {
   }
 }
 
+const tooDeep = new NotJson([], "nested too deeply")
+const fastDepth = 256
+
+/**
+ * The same walk without cycle tracking, for speed (no Set operations per object on a 20 MB state): a cycle
+ * shows as a nesting deeper than `fastDepth`, and only then does `walk` look again, precisely.
+ */
+const walkFast = (value: unknown, depth: number): NotJson | undefined => {
+  switch (typeof value) {
+    case "string":
+      return value.includes("\u0000") ? new NotJson([], "a string contains a NUL character (\\u0000)") : undefined
+    case "number":
+      return Number.isFinite(value) ? undefined : new NotJson([], `${String(value)} is not a JSON number`)
+    case "boolean":
+      return undefined
+    case "object": {
+      if (value === null) return undefined
+      if (depth > fastDepth) return tooDeep
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const problem = walkFast(value[i], depth + 1)
+          if (problem !== undefined) {
+            if (problem !== tooDeep) problem.path.unshift(i)
+            return problem
+          }
+        }
+        return undefined
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        return new NotJson([], `${describeValue(value)} is not a plain object`)
+      }
+      for (const key in value) {
+        if (key.includes("\u0000")) return new NotJson([key], "a key contains a NUL character (\\u0000)")
+        const problem = walkFast((value as Record<string, unknown>)[key], depth + 1)
+        if (problem !== undefined) {
+          if (problem !== tooDeep) problem.path.unshift(key)
+          return problem
+        }
+      }
+      return undefined
+    }
+    default:
+      return new NotJson([], `${describeValue(value)} is not JSON`)
+  }
+}
+
 /** Answers why `value` is not storable JSON, or undefined. @internal */
 export const jsonProblem = (value: unknown): string | undefined => {
-  const problem = walk(value, new Set())
+  let problem = walkFast(value, 0)
+  if (problem === tooDeep) problem = walk(value, new Set())
   return problem === undefined ? undefined : `${problem.reason}${pathString(problem.path)}`
 }
 
