@@ -27,7 +27,7 @@ const clientIn = (schema: string, options: Partial<PgClient.PgClientConfig> = {}
 
 describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
   layer(Postgres.layerTest("store_sql"), { timeout: 120_000 })((it) => {
-    sqlSuite(it, { large: true, manyKeys: 120 })
+    sqlSuite(it, { large: true, manyKeys: 120, stack: true })
 
     it.effect(
       "two processes starting at once both get a working store; the migration runs once",

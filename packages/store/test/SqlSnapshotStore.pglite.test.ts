@@ -8,6 +8,7 @@ import { sqlSuite } from "./utils/sqlSuite.js"
 
 describe("SqlSnapshotStore on embedded PGlite", () => {
   layer(Postgres.layerEmbedded(), { timeout: 120_000 })((it) => {
-    sqlSuite(it, { large: false, manyKeys: 120 })
+    // With a server, the decorator stack over SQL runs in SqlSnapshotStore.pg.test.ts; PGlite is slow.
+    sqlSuite(it, { large: false, manyKeys: 120, stack: !Postgres.hasServer })
   })
 })

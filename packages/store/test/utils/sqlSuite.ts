@@ -18,6 +18,8 @@ type Env = SqlClient | Postgres.Backend
 export interface SqlSuiteOptions {
   readonly large: boolean
   readonly manyKeys: number
+  /** Also run the contract on the compressed + resilient stack over SQL. */
+  readonly stack: boolean
 }
 
 /** The store on a table of its own, as an effect needing only SqlClient. */
@@ -41,15 +43,17 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
     (it) => contract(it, { large: options.large, manyKeys: options.manyKeys })
   )
 
-  it.layer(
-    SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50 }).pipe(
-      SnapshotStore.compressed({ thresholdBytes: 512 }),
-      SnapshotStore.resilient({ timeout: "30 seconds" })
+  if (options.stack) {
+    it.layer(
+      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50 }).pipe(
+        SnapshotStore.compressed({ thresholdBytes: 512 }),
+        SnapshotStore.resilient({ timeout: "30 seconds" })
+      )
+    )(
+      "contract: SqlSnapshotStore.layer + compressed + resilient",
+      (it) => contract(it, { resilient: true, large: options.large, manyKeys: options.manyKeys })
     )
-  )(
-    "contract: SqlSnapshotStore.layer + compressed + resilient",
-    (it) => contract(it, { resilient: true, large: options.large, manyKeys: options.manyKeys })
-  )
+  }
 
   it.effect("creates its table and index through its own migrations table; rebuilding is a no-op", () =>
     Effect.gen(function*() {
