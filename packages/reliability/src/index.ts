@@ -11,3 +11,17 @@ export * as Faults from "./Faults.js"
  * @since 0.1.0
  */
 export * as Figures from "./Figures.js"
+
+/**
+ * The aggregate the suite drives, and an independent full replay that checks a stream on the way.
+ *
+ * @since 0.1.0
+ */
+export * as Account from "./Account.js"
+
+/**
+ * The checks run on an aggregate after a crash, a concurrent run or a random history.
+ *
+ * @since 0.1.0
+ */
+export * as Checks from "./Checks.js"
