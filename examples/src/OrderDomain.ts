@@ -138,6 +138,13 @@ export const addItem = (state: OrderState, item: NewItem): Effect.Effect<Readonl
   return Effect.succeed([ItemAdded.make({ sku: item.sku, quantity: item.quantity, unitPrice: price.value })])
 }
 
+/** Add several items in one command (one commit). */
+export const addItems = (
+  state: OrderState,
+  items: ReadonlyArray<NewItem>
+): Effect.Effect<ReadonlyArray<OrderEvent>, OrderRejected> =>
+  Effect.map(Effect.forEach(items, (item) => addItem(state, item)), (batches) => batches.flat())
+
 export const submit = (state: OrderState): Effect.Effect<ReadonlyArray<OrderEvent>, OrderRejected> =>
   state.status !== "Open"
     ? reject(state, "NotOpen", `order ${state.id} is ${state.status}`)

@@ -13,7 +13,7 @@ export interface Stats {
 }
 
 export interface MeasureOptions {
-  /** Rounds run before timing starts (JIT, connection, plan cache). */
+  /** Rounds run before timing starts (JIT, connection, plan cache); at least one, whose results are checked. */
   readonly warmup: number
   /** Timed rounds; each round runs every case once. */
   readonly iterations: number
@@ -62,14 +62,17 @@ export const compare = async <K extends string>(
 ): Promise<Record<K, Stats>> => {
   const names = Object.keys(cases) as Array<K>
   const samples = Object.fromEntries(names.map((name) => [name, [] as Array<number>])) as Record<K, Array<number>>
-  for (let round = 0; round < options.warmup; round++) {
+  // Warm-up: `warmup` rounds, cut short after a quarter of the budget (at least one round); the last
+  // round's results are checked.
+  const warmupStarted = performance.now()
+  for (let round = 0; round < Math.max(1, options.warmup); round++) {
+    const last = round === Math.max(1, options.warmup) - 1 ||
+      (options.budgetMs !== undefined && performance.now() - warmupStarted > options.budgetMs / 4)
     for (const name of names) {
       const result = await cases[name]()
-      if (round === options.warmup - 1) check?.(name, unwrap(result))
+      if (last) check?.(name, unwrap(result))
     }
-  }
-  if (options.warmup === 0 && check !== undefined) {
-    for (const name of names) check(name, unwrap(await cases[name]()))
+    if (last) break
   }
   const started = performance.now()
   const minIterations = options.minIterations ?? Math.min(options.iterations, 5)
