@@ -27,8 +27,10 @@ export interface NewEvent {
 }
 
 /**
- * An event as stored. `version` counts from 1 within its stream; `position` is its place in the global
- * order of all streams (for projections), increasing with commit order.
+ * An event as stored. `version` counts from 1 within its stream. `position` is unique across all streams and
+ * increases along every stream and within every commit; it is the cursor for `readAll`. Where commits
+ * overlap in time, `readAll`'s order may place an event after one with a higher position (see
+ * `ReadAllOptions`), so a projection must resume from the last position it processed, not from a maximum.
  *
  * @since 0.1.0
  */
@@ -106,7 +108,18 @@ export interface ReadOptions {
  * @since 0.1.0
  */
 export interface ReadAllOptions {
-  /** Read events whose position is strictly greater than this one (default: from the start). */
+  /**
+   * Resume right after the event at this position in `readAll`'s order: pass the position of the last event
+   * a projection processed (default 0: from the start).
+   *
+   * `readAll`'s order is one total order over all streams that never changes behind a reader: an event that
+   * commits later is never placed before an event already read, so a projection that resumes from its last
+   * position skips nothing and sees nothing twice. In the memory store this is simply position order. In the
+   * SQL store it is position order except where transactions overlap: events are ordered by their
+   * transaction (the later of its own id and the previous event of the same stream's), then by position, and
+   * an event becomes visible to `readAll` only once every transaction that started writing before it has
+   * finished. So a long-running write transaction anywhere on the server delays (never drops) newer events.
+   */
   readonly fromPosition?: number | undefined
 }
 
@@ -130,7 +143,10 @@ export interface EventStoreService {
     aggregateId: string,
     options?: ReadOptions
   ) => Stream.Stream<StoredEvent, EventStoreError>
-  /** Every stream in one global order (by position), for projections. */
+  /**
+   * Every stream in one global order, for projections: from `fromPosition` up to the events committed when
+   * the stream reaches its end (it does not wait for new events; call it again with the last position).
+   */
   readonly readAll: (options?: ReadAllOptions) => Stream.Stream<StoredEvent, EventStoreError>
   /** The stream's current version; 0 when it has no events. */
   readonly version: (aggregateType: string, aggregateId: string) => Effect.Effect<number, EventStoreError>

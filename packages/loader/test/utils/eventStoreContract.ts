@@ -39,6 +39,31 @@ const lastPosition = Effect.flatMap(
   (store) => store.readAll().pipe(Stream.runFold(0, (_, e) => e.position))
 )
 
+/**
+ * Reads `readAll` from `fromPosition` as a projection would (resuming from the last position it got) until
+ * `done` holds or `timeoutMillis` pass. The SQL store shows an event to `readAll` only once every transaction
+ * that began writing before it has finished, and other test files share the server, so a test waits for
+ * the events it expects instead of assuming they are visible at once.
+ */
+export const readAllUntil = (
+  fromPosition: number,
+  done: (events: ReadonlyArray<EventStore.StoredEvent>) => boolean,
+  timeoutMillis = 30_000
+) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore.EventStore
+    const seen: Array<EventStore.StoredEvent> = []
+    let cursor = fromPosition
+    const deadline = Date.now() + timeoutMillis
+    for (;;) {
+      const page = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ fromPosition: cursor })))
+      seen.push(...page)
+      if (page.length > 0) cursor = page[page.length - 1]!.position
+      if (done(seen) || Date.now() > deadline) return seen
+      yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20)))
+    }
+  })
+
 const append = (type: string, id: string, expected: number, batch: ReadonlyArray<EventStore.NewEvent>) =>
   Effect.flatMap(EventStore.EventStore, (store) => store.append(type, id, expected, batch))
 
@@ -291,6 +316,7 @@ export const contract = <R>(
       const middle = yield* readAll("Order", id, { fromVersion: 2, toVersion: total - 1 })
       assert.deepStrictEqual(middle.map((e) => e.version), Array.from({ length: total - 2 }, (_, i) => i + 2))
 
+      yield* readAllUntil(before, (seen) => seen.filter((e) => e.aggregateId === id).length === total)
       const globalChunks = yield* Stream.runCollect(Stream.chunks(store.readAll({ fromPosition: before })))
       const globalSizes = Chunk.toReadonlyArray(globalChunks).map(Chunk.size)
       assert.isTrue(globalSizes.slice(0, -1).every((n) => n === options.pageSize), String(globalSizes))
@@ -316,6 +342,7 @@ export const contract = <R>(
           Stream.runCollect,
           Effect.map(Chunk.toReadonlyArray)
         )
+      yield* readAllUntil(before, (seen) => seen.filter((e) => e.aggregateId === a || e.aggregateId === b).length === 5)
       const all = yield* mine(before)
       assert.deepStrictEqual(all.map((e) => e.position), [...r1.positions, ...r2.positions, ...r3.positions])
       assert.deepStrictEqual(all.map((e) => `${e.aggregateType}/${e.version}`), [
