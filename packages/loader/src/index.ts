@@ -9,3 +9,31 @@ export * as EventStore from "./EventStore.js"
  * @since 0.1.0
  */
 export * as SqlEventStore from "./SqlEventStore.js"
+
+/**
+ * Aggregate definitions: state and event Schemas, a pure fold, snapshot migrations and event upcasters.
+ *
+ * @since 0.1.0
+ */
+export * as Aggregate from "./Aggregate.js"
+
+/**
+ * The Effect Metrics recorded by the repository (hits, misses, replayed events, load time, writes, failures).
+ *
+ * @since 0.1.0
+ */
+export * as SnapshotMetrics from "./SnapshotMetrics.js"
+
+/**
+ * The event-sourced repository: load from snapshot + tail, save with a snapshot decision after the commit.
+ *
+ * @since 0.1.0
+ */
+export * as EventSourcedRepository from "./EventSourcedRepository.js"
+
+/**
+ * Projections rebuilt from a snapshot and the events after it, or from a global position.
+ *
+ * @since 0.1.0
+ */
+export * as Projection from "./Projection.js"

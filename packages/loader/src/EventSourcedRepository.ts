@@ -1,0 +1,747 @@
+/**
+ * The event-sourced repository: `load` = newest snapshot + the events after it, `save` = append + a snapshot
+ * decision taken after the commit, `update` = load, decide, save, retried on conflicts.
+ *
+ * @since 0.1.0
+ */
+import { SnapshotStrategy } from "@effect-snapshots/core"
+import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Aggregate from "./Aggregate.js"
+import { ConcurrencyConflict, EventStore, type EventStoreError, type StoredEvent } from "./EventStore.js"
+import { Lru } from "./internal/lru.js"
+import * as SnapshotMetrics from "./SnapshotMetrics.js"
+
+/**
+ * The aggregate has no events.
+ *
+ * @since 0.1.0
+ */
+export class AggregateNotFound extends Schema.TaggedError<AggregateNotFound>(
+  "@effect-snapshots/loader/AggregateNotFound"
+)("AggregateNotFound", {
+  aggregateType: Schema.String,
+  aggregateId: Schema.String
+}) {
+  override get message(): string {
+    return `${this.aggregateType} ${JSON.stringify(this.aggregateId)} has no events`
+  }
+}
+
+/**
+ * The repository options are invalid (a non-positive budget, a negative capacity).
+ *
+ * @since 0.1.0
+ */
+export class InvalidRepositoryOptions extends Schema.TaggedError<InvalidRepositoryOptions>(
+  "@effect-snapshots/loader/InvalidRepositoryOptions"
+)("InvalidRepositoryOptions", { message: Schema.String }) {}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** When to snapshot, decided after every commit. */
+  readonly strategy: SnapshotStrategy.SnapshotStrategy
+  /** The named predicates of `SnapshotStrategy.custom` strategies. */
+  readonly predicates?: SnapshotStrategy.CustomPredicates | undefined
+  /**
+   * `inline` (default): a snapshot is written before `save` returns. `background`: snapshot requests go to a
+   * bounded queue drained by a fiber of the repository's scope.
+   */
+  readonly mode?: "inline" | "background" | undefined
+  /** How many full replays (no snapshot, or an unusable one) may run at once (default 16). */
+  readonly fallbackConcurrency?: number | undefined
+  /** Background mode: how many snapshot requests may wait (default 1024); more are dropped, never blocked. */
+  readonly queueCapacity?: number | undefined
+  /** Background mode: how many snapshots (of distinct aggregates) are written at once (default 4). */
+  readonly backgroundConcurrency?: number | undefined
+  /**
+   * How many aggregates' latest state the repository remembers (default 4096, 0 disables), so that `save`
+   * can fold the new events onto the known state instead of reading it back when a snapshot is due.
+   */
+  readonly cacheCapacity?: number | undefined
+  /**
+   * `update`'s retry policy on `ConcurrencyConflict` (default: up to 8 retries, jittered exponential backoff
+   * from 2 ms). When it gives up, `update` fails with the last conflict.
+   */
+  readonly retry?: Schedule.Schedule<unknown, ConcurrencyConflict> | undefined
+}
+
+/**
+ * The result of `load`.
+ *
+ * @since 0.1.0
+ */
+export interface Loaded<S> {
+  readonly state: S
+  /** The version of the last event folded in. */
+  readonly version: number
+  /** The version of the snapshot the load started from, if one was used. */
+  readonly snapshotVersion: Option.Option<number>
+  /** How many events were folded (after the snapshot, or all of them). */
+  readonly replayed: number
+}
+
+/**
+ * What happened to the snapshot after a commit:
+ * `none` (the strategy said no), `written` (inline), `queued` / `dropped` (background), `failed` (logged and
+ * counted; the commit stands).
+ *
+ * @since 0.1.0
+ */
+export type SnapshotOutcome = "none" | "written" | "queued" | "dropped" | "failed"
+
+/**
+ * @since 0.1.0
+ */
+export interface Saved {
+  readonly previousVersion: number
+  readonly version: number
+  /** Global positions of the appended events. */
+  readonly positions: ReadonlyArray<number>
+  readonly snapshot: SnapshotOutcome
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Updated<S, E> {
+  readonly state: S
+  readonly version: number
+  /** The events the decision produced and that were committed (empty: nothing was written). */
+  readonly events: ReadonlyArray<E>
+  readonly snapshot: SnapshotOutcome
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Verified {
+  /** Whether snapshot + tail and a full replay encode to the same state. */
+  readonly consistent: boolean
+  readonly version: number
+  readonly snapshotVersion: Option.Option<number>
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface EventSourcedRepository<S, E extends { readonly _tag: string }> {
+  readonly aggregateType: string
+  /** Newest usable snapshot + the events after it; a full replay (within the fallback budget) otherwise. */
+  readonly load: (
+    id: string
+  ) => Effect.Effect<Loaded<S>, AggregateNotFound | Aggregate.EventDecodeError | EventStoreError>
+  /** Append with optimistic concurrency; then decide and (maybe) snapshot. A snapshot failure never fails it. */
+  readonly save: (
+    id: string,
+    expectedVersion: number,
+    events: ReadonlyArray<E>
+  ) => Effect.Effect<Saved, ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError>
+  /**
+   * Load (or start from the initial state at version 0), decide, save; on `ConcurrencyConflict` reload and
+   * decide again, as the retry policy allows.
+   */
+  readonly update: <Err, R>(
+    id: string,
+    decide: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>
+  ) => Effect.Effect<
+    Updated<S, E>,
+    Err | ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError | Aggregate.EventDecodeError,
+    R
+  >
+  /** Compare snapshot + tail with a full replay of the same stream. */
+  readonly verify: (
+    id: string
+  ) => Effect.Effect<Verified, AggregateNotFound | Aggregate.EventDecodeError | EventStoreError>
+  /** Background mode: wait until every queued snapshot request has been handled (immediate in inline mode). */
+  readonly flush: Effect.Effect<void>
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------------------------------------
+
+/** What the repository knows about an aggregate after a load or a save. */
+interface Known<S> {
+  readonly version: number
+  readonly state: S
+  /** Global position of the event at `version`. */
+  readonly position: number
+  readonly lastSnapshotVersion: Option.Option<number>
+  readonly lastSnapshotAt: Option.Option<DateTime.Utc>
+  /** The last load's replay count and duration, cleared once a snapshot has been written after it. */
+  readonly replayed: Option.Option<number>
+  readonly duration: Option.Option<Duration.Duration>
+}
+
+/** A snapshot to write. Without a state, the writer loads the aggregate first. */
+interface Job<S> {
+  readonly id: string
+  readonly version: number
+  readonly known: Option.Option<{ readonly state: S; readonly position: number }>
+  /** A stored snapshot to delete first (an unusable one that a new snapshot at the same version would not hide). */
+  readonly obsolete: Option.Option<number>
+}
+
+/** Raised inside a tail fold when the snapshot cannot be used; caught by `load`, which replays. */
+class Unusable {
+  readonly _tag = "Unusable"
+  constructor(readonly reason: Aggregate.SkipReason, readonly message: string) {}
+}
+
+interface Acc<S> {
+  state: S
+  version: number
+  position: number
+  replayed: number
+}
+
+interface LoadedInternal<S> extends Known<S> {
+  readonly snapshotVersion: Option.Option<number>
+  readonly replayedCount: number
+  /** Whether this load already wrote or queued a replacement for an unusable snapshot. */
+  readonly repaired: boolean
+}
+
+const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.exponential("2 millis").pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(8))
+)
+
+const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof ConcurrencyConflict
+
+const positiveInt = (name: string, value: number | undefined, fallback: number, min: number) => {
+  const n = value ?? fallback
+  return Number.isInteger(n) && n >= min
+    ? Either.right(n)
+    : Either.left(new InvalidRepositoryOptions({ message: `${name} must be an integer >= ${min}, got ${value}` }))
+}
+
+/**
+ * Build a repository for one aggregate. The strategy is compiled here, once; in background mode the
+ * snapshot writer is a fiber of the caller's scope, and pending requests are written when the scope closes.
+ *
+ * @since 0.1.0
+ */
+export const make = <S, SI, E extends { readonly _tag: string }, EI>(
+  aggregate: Aggregate.Aggregate<S, SI, E, EI>,
+  options: Options
+): Effect.Effect<
+  EventSourcedRepository<S, E>,
+  SnapshotStrategy.UnknownCustomStrategy | InvalidRepositoryOptions,
+  EventStore | SnapshotStore.SnapshotStore | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const decide = yield* SnapshotStrategy.compile(options.strategy, options.predicates)
+    const fallbackConcurrency = yield* positiveInt("fallbackConcurrency", options.fallbackConcurrency, 16, 1)
+    const queueCapacity = yield* positiveInt("queueCapacity", options.queueCapacity, 1024, 1)
+    const backgroundConcurrency = yield* positiveInt("backgroundConcurrency", options.backgroundConcurrency, 4, 1)
+    const cacheCapacity = yield* positiveInt("cacheCapacity", options.cacheCapacity, 4096, 0)
+    const retry = options.retry ?? defaultRetry
+    const background = options.mode === "background"
+
+    const events = yield* EventStore
+    const snapshots = yield* SnapshotStore.SnapshotStore
+    const fallback = yield* Effect.makeSemaphore(fallbackConcurrency)
+    const cache = new Lru<string, Known<S>>(cacheCapacity)
+    const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
+    const type = aggregate.type
+
+    /** A stream without events: its state is known without reading anything. */
+    const empty = (id: string): Known<S> => ({
+      version: 0,
+      state: aggregate.initial(id),
+      position: 0,
+      lastSnapshotVersion: Option.none(),
+      lastSnapshotAt: Option.none(),
+      replayed: Option.none(),
+      duration: Option.none()
+    })
+
+    const remember = (id: string, known: Known<S>) =>
+      Effect.sync(() => {
+        const current = cache.get(id)
+        if (current === undefined || current.version <= known.version) cache.set(id, known)
+      })
+
+    // ---------------------------------------------------------------------------------------------------
+    // load
+    // ---------------------------------------------------------------------------------------------------
+
+    const foldChunk = (id: string, acc: Acc<S>, chunk: Chunk.Chunk<StoredEvent>) => {
+      const rows = Chunk.toReadonlyArray(chunk)
+      for (let i = 0; i < rows.length; i++) {
+        const stored = rows[i]!
+        if (stored.version !== acc.version + 1) {
+          return Effect.fail(
+            new Aggregate.EventDecodeError({
+              aggregateType: type,
+              aggregateId: id,
+              version: stored.version,
+              eventType: stored.type,
+              message: `version gap: expected ${acc.version + 1}`
+            })
+          )
+        }
+        const decoded = Aggregate.decodeEvent(aggregate, stored)
+        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+        acc.state = aggregate.evolve(acc.state, decoded.right)
+        acc.version = stored.version
+        acc.position = stored.position
+        acc.replayed++
+      }
+      return Effect.void
+    }
+
+    const replayAll = (id: string) =>
+      Effect.suspend(() => {
+        const acc: Acc<S> = { state: aggregate.initial(id), version: 0, position: 0, replayed: 0 }
+        return Stream.runForEachChunk(events.read(type, id), (chunk) => foldChunk(id, acc, chunk)).pipe(
+          Effect.as(acc)
+        )
+      }).pipe(fallback.withPermits(1))
+
+    /** Fold the tail onto a restored snapshot; the first row read must be the snapshot's own event. */
+    const replayTail = (id: string, snapshot: Snapshot.Snapshot, state: S) =>
+      Effect.suspend(() => {
+        const acc: Acc<S> = { state, version: snapshot.version, position: -1, replayed: 0 }
+        const expected = Aggregate.recordedPosition(snapshot.metadata)
+        let first = true
+        return Stream.runForEachChunk(events.read(type, id, { fromVersion: snapshot.version }), (
+          chunk
+        ): Effect.Effect<void, Aggregate.EventDecodeError | Unusable> => {
+          if (first) {
+            if (Chunk.isEmpty(chunk)) return Effect.void
+            first = false
+            const head = Chunk.unsafeHead(chunk)
+            if (head.version !== snapshot.version) {
+              // The stream has no event at the snapshot's version but has later ones: a gap, the stream is corrupt.
+              return Effect.fail(
+                new Aggregate.EventDecodeError({
+                  aggregateType: type,
+                  aggregateId: id,
+                  version: head.version,
+                  eventType: head.type,
+                  message: `version gap: expected ${snapshot.version}`
+                })
+              )
+            }
+            if (Option.isSome(expected) && expected.value !== head.position) {
+              return Effect.fail(
+                new Unusable(
+                  "StreamMismatch",
+                  `the event at version ${snapshot.version} has position ${head.position}, ` +
+                    `the snapshot was built at position ${expected.value}`
+                )
+              )
+            }
+            acc.position = head.position
+            return foldChunk(id, acc, Chunk.drop(chunk, 1))
+          }
+          return foldChunk(id, acc, chunk)
+        }).pipe(
+          Effect.flatMap(() =>
+            first
+              ? Effect.fail(
+                new Unusable("AboveStream", `the snapshot is at version ${snapshot.version}, above its stream`)
+              )
+              : Effect.succeed(acc)
+          )
+        )
+      })
+
+    const skip = (id: string, reason: Aggregate.SkipReason, message: string, version: Option.Option<number>) =>
+      Effect.zipRight(
+        Metric.increment(metrics.skipped(reason)),
+        Effect.logWarning(`Snapshot of ${type} ${JSON.stringify(id)} not used (${reason}): ${message}`).pipe(
+          Effect.annotateLogs({ aggregateType: type, aggregateId: id, snapshotVersion: Option.getOrNull(version) })
+        )
+      )
+
+    const loadInternal = (id: string): Effect.Effect<
+      LoadedInternal<S>,
+      AggregateNotFound | Aggregate.EventDecodeError | EventStoreError
+    > =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeNanos
+        const probe = yield* Effect.either(snapshots.load(type, id))
+        let acc: Acc<S> | undefined
+        let used: Snapshot.Snapshot | undefined
+        let unusable: Snapshot.Snapshot | undefined
+        let migrated = false
+        if (Either.isLeft(probe)) {
+          yield* skip(id, "Unavailable", probe.left.message, Option.none())
+        } else if (Option.isSome(probe.right)) {
+          const snapshot = probe.right.value
+          const restored = Aggregate.restoreState(aggregate, snapshot)
+          if (Either.isLeft(restored)) {
+            yield* skip(id, restored.left.reason, restored.left.message, Option.some(snapshot.version))
+            unusable = snapshot
+          } else {
+            const tail = yield* replayTail(id, snapshot, restored.right.state).pipe(
+              Effect.catchIf(
+                (e): e is Unusable => e instanceof Unusable,
+                (e) => Effect.as(skip(id, e.reason, e.message, Option.some(snapshot.version)), undefined)
+              )
+            )
+            if (tail === undefined) {
+              unusable = snapshot
+            } else {
+              acc = tail
+              used = snapshot
+              migrated = restored.right.migrated
+            }
+          }
+        }
+        if (acc === undefined) {
+          acc = yield* replayAll(id)
+          if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
+        }
+        const duration = Duration.nanos((yield* Clock.currentTimeNanos) - start)
+        const loaded: LoadedInternal<S> = {
+          version: acc.version,
+          state: acc.state,
+          position: acc.position,
+          lastSnapshotVersion: used === undefined ? Option.none() : Option.some(used.version),
+          lastSnapshotAt: used === undefined ? Option.none() : Option.some(used.createdAt),
+          replayed: Option.some(acc.replayed),
+          duration: Option.some(duration),
+          snapshotVersion: used === undefined ? Option.none() : Option.some(used.version),
+          replayedCount: acc.replayed,
+          repaired: unusable !== undefined || migrated
+        }
+        yield* Metric.increment(used === undefined ? metrics.misses : metrics.hits)
+        yield* Metric.update(metrics.replayed, acc.replayed)
+        yield* Metric.update(metrics.duration, duration)
+        yield* remember(id, loaded)
+        if (loaded.repaired) {
+          // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
+          // higher version hides the old one; at the same or a lower version the old one must go first.
+          const old = unusable ?? used!
+          yield* request({
+            id,
+            version: loaded.version,
+            known: Option.some({ state: loaded.state, position: loaded.position }),
+            obsolete: old.version >= loaded.version ? Option.some(old.version) : Option.none()
+          })
+        }
+        return loaded
+      })
+
+    const load = (id: string) =>
+      Effect.tap(loadInternal(id), (loaded) =>
+        Effect.annotateCurrentSpan({
+          "snapshot.version": Option.getOrElse(loaded.snapshotVersion, () => -1),
+          "events.replayed": loaded.replayedCount,
+          "aggregate.version": loaded.version
+        })).pipe(
+          Effect.map((loaded): Loaded<S> => ({
+            state: loaded.state,
+            version: loaded.version,
+            snapshotVersion: loaded.snapshotVersion,
+            replayed: loaded.replayedCount
+          })),
+          Effect.withSpan("EventSourcedRepository.load", {
+            attributes: { "aggregate.type": type, "aggregate.id": id }
+          })
+        )
+
+    // ---------------------------------------------------------------------------------------------------
+    // snapshot writing
+    // ---------------------------------------------------------------------------------------------------
+
+    const failed = (id: string, version: number, message: string, cause?: unknown) =>
+      Effect.zipRight(
+        Metric.increment(metrics.failures),
+        Effect.logWarning(`Snapshot of ${type} ${JSON.stringify(id)} at version ${version} not written: ${message}`)
+          .pipe(Effect.annotateLogs({ aggregateType: type, aggregateId: id, version, cause: String(cause) }))
+      ).pipe(Effect.as("failed" as const))
+
+    const writeState = (id: string, version: number, state: S, position: number, obsolete: Option.Option<number>) =>
+      Effect.gen(function*() {
+        const encoded = Aggregate.encodeState(aggregate, state)
+        if (Either.isLeft(encoded)) return yield* failed(id, version, `the state does not encode: ${encoded.left}`)
+        const createdAt = yield* DateTime.now
+        const snapshot = yield* Effect.try(() =>
+          Snapshot.Snapshot.make({
+            aggregateType: type,
+            aggregateId: id,
+            version,
+            state: encoded.right,
+            schemaVersion: aggregate.schemaVersion,
+            createdAt,
+            metadata: Aggregate.snapshotMetadata(aggregate, position)
+          })
+        ).pipe(Effect.either)
+        if (Either.isLeft(snapshot)) return yield* failed(id, version, "invalid snapshot", snapshot.left)
+        const saved = yield* Effect.either(
+          Option.match(obsolete, {
+            onNone: () => snapshots.save(snapshot.right),
+            onSome: (old) =>
+              Effect.zipRight(snapshots.delete(type, id, { version: old }), snapshots.save(snapshot.right))
+          })
+        )
+        if (Either.isLeft(saved)) return yield* failed(id, version, saved.left.message, saved.left)
+        yield* Metric.increment(metrics.written)
+        yield* Effect.sync(() => {
+          const known = cache.get(id)
+          if (known !== undefined && Option.getOrElse(known.lastSnapshotVersion, () => 0) <= version) {
+            cache.set(id, {
+              ...known,
+              lastSnapshotVersion: Option.some(version),
+              lastSnapshotAt: Option.some(createdAt),
+              replayed: Option.none(),
+              duration: Option.none()
+            })
+          }
+        })
+        return "written" as const
+      })
+
+    /** Write one job: with its state when known, otherwise after loading the aggregate. */
+    const runJob = (job: Job<S>): Effect.Effect<"written" | "failed" | "none"> =>
+      Option.match(job.known, {
+        onSome: ({ position, state }) => writeState(job.id, job.version, state, position, job.obsolete),
+        onNone: () =>
+          loadInternal(job.id).pipe(
+            Effect.matchEffect({
+              onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`, e),
+              onSuccess: (loaded) =>
+                loaded.repaired || Option.getOrElse(loaded.lastSnapshotVersion, () => 0) >= loaded.version
+                  ? Effect.succeed("none" as const)
+                  : writeState(job.id, loaded.version, loaded.state, loaded.position, Option.none())
+            })
+          )
+      })
+
+    const queue = yield* Queue.dropping<Job<S>>(queueCapacity)
+    const pending = yield* SubscriptionRef.make(0)
+
+    /** Hand a job to the writer: inline, or to the background queue (dropped when full). */
+    const request = (job: Job<S>): Effect.Effect<SnapshotOutcome> => {
+      if (!background) return runJob(job)
+      return Effect.flatMap(SubscriptionRef.update(pending, (n) => n + 1), () =>
+        Effect.flatMap(Queue.offer(queue, job), (accepted) =>
+          accepted
+            ? Effect.succeed("queued" as const)
+            : Effect.zipRight(
+              Effect.zipRight(SubscriptionRef.update(pending, (n) => n - 1), Metric.increment(metrics.drops)),
+              Effect.as(
+                Effect.logWarning(`Snapshot request for ${type} ${JSON.stringify(job.id)} dropped: queue full`),
+                "dropped" as const
+              )
+            )))
+    }
+
+    /** One batch: the newest job per aggregate, distinct aggregates written concurrently. */
+    const runBatch = (batch: Chunk.Chunk<Job<S>>) => {
+      const newest = new Map<string, Job<S>>()
+      for (const job of batch) {
+        const seen = newest.get(job.id)
+        if (seen === undefined || seen.version < job.version || Option.isSome(job.obsolete)) {
+          newest.set(job.id, job)
+        }
+      }
+      return Effect.forEach(newest.values(), runJob, { concurrency: backgroundConcurrency, discard: true }).pipe(
+        Effect.ensuring(SubscriptionRef.update(pending, (n) =>
+          n - Chunk.size(batch)))
+      )
+    }
+
+    if (background) {
+      // Taking from the queue is interruptible; writing a batch is not. Closing the scope interrupts the
+      // writer (which finishes its batch), then writes whatever is still queued: pending work is flushed, and
+      // the same aggregate is never snapshotted by two fibers at once.
+      const writer = Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(Queue.takeBetween(queue, 1, 256)), runBatch)
+      ).pipe(Effect.forever)
+      yield* Effect.acquireRelease(
+        // acquireRelease acquires uninterruptibly, and a forked fiber inherits that: make the writer interruptible.
+        Effect.forkDaemon(Effect.interruptible(writer)),
+        (fiber) =>
+          Fiber.interrupt(fiber).pipe(
+            Effect.zipRight(Effect.flatMap(Queue.takeAll(queue), runBatch)),
+            Effect.zipRight(Queue.shutdown(queue))
+          )
+      )
+    }
+
+    const flush: Effect.Effect<void> = background
+      ? pending.changes.pipe(Stream.takeUntil((n) => n <= 0), Stream.runDrain)
+      : Effect.void
+
+    // ---------------------------------------------------------------------------------------------------
+    // save
+    // ---------------------------------------------------------------------------------------------------
+
+    const contextOf = (
+      id: string,
+      previousVersion: number,
+      currentVersion: number,
+      eventTypes: ReadonlyArray<string>,
+      known: Known<S> | undefined,
+      now: DateTime.Utc
+    ): SnapshotStrategy.DecisionContext => ({
+      aggregateType: type,
+      aggregateId: id,
+      previousVersion,
+      currentVersion,
+      eventTypes,
+      lastSnapshotVersion: known === undefined ? Option.none() : known.lastSnapshotVersion,
+      lastSnapshotAt: known === undefined ? Option.none() : known.lastSnapshotAt,
+      now,
+      replayedEvents: known === undefined ? Option.none() : known.replayed,
+      replayDuration: known === undefined ? Option.none() : known.duration
+    })
+
+    const commit = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, given: Known<S> | undefined) =>
+      Effect.gen(function*() {
+        const encoded = Aggregate.encodeEvents(aggregate, id, batch)
+        if (Either.isLeft(encoded)) return yield* encoded.left
+        const result = yield* events.append(type, id, expectedVersion, encoded.right)
+        // The commit stands from here on: nothing below may fail the save.
+        const base = given ?? (yield* Effect.sync(() => expectedVersion === 0 ? empty(id) : cache.get(id)))
+        const known: Known<S> | undefined = base !== undefined && base.version === expectedVersion
+          ? {
+            ...base,
+            version: result.version,
+            state: Aggregate.fold(aggregate, base.state, batch),
+            position: result.positions[result.positions.length - 1] ?? base.position
+          }
+          : undefined
+        if (known === undefined) yield* Effect.sync(() => cache.delete(id))
+        else yield* remember(id, known)
+        const eventTypes = batch.map((event) => event._tag)
+        const now = yield* DateTime.now
+        let decision = decide(contextOf(id, result.previousVersion, result.version, eventTypes, known, now))
+        let outcome: SnapshotOutcome = "none"
+        if (decision.take) {
+          if (known !== undefined) {
+            outcome = yield* request({
+              id,
+              version: known.version,
+              known: Option.some({ state: known.state, position: known.position }),
+              obsolete: Option.none()
+            })
+          } else if (background) {
+            outcome = yield* request({ id, version: result.version, known: Option.none(), obsolete: Option.none() })
+          } else {
+            // The state at the commit is unknown here: read it back (snapshot + tail), then decide again with
+            // what that load taught us about the last snapshot.
+            const loaded = yield* Effect.either(loadInternal(id))
+            if (Either.isLeft(loaded)) {
+              outcome = yield* failed(id, result.version, `the aggregate could not be loaded: ${loaded.left.message}`)
+            } else if (!loaded.right.repaired) {
+              decision = decide(contextOf(id, result.previousVersion, result.version, eventTypes, loaded.right, now))
+              if (
+                decision.take && Option.getOrElse(loaded.right.lastSnapshotVersion, () => 0) < loaded.right.version
+              ) {
+                outcome = yield* writeState(
+                  id,
+                  loaded.right.version,
+                  loaded.right.state,
+                  loaded.right.position,
+                  Option.none()
+                )
+              }
+            } else {
+              outcome = "written"
+            }
+          }
+        }
+        yield* Effect.annotateCurrentSpan({
+          "aggregate.version": result.version,
+          "events.appended": batch.length,
+          "snapshot.outcome": outcome,
+          "snapshot.reasons": decision.reasons.join(",")
+        })
+        const saved: Saved = {
+          previousVersion: result.previousVersion,
+          version: result.version,
+          positions: result.positions,
+          snapshot: outcome
+        }
+        return saved
+      }).pipe(
+        Effect.withSpan("EventSourcedRepository.save", {
+          attributes: { "aggregate.type": type, "aggregate.id": id, "expected.version": expectedVersion }
+        })
+      )
+
+    const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>) =>
+      commit(id, expectedVersion, batch, undefined)
+
+    // ---------------------------------------------------------------------------------------------------
+    // update
+    // ---------------------------------------------------------------------------------------------------
+
+    const loadOrInitial = (id: string) =>
+      Effect.catchTag(loadInternal(id), "AggregateNotFound", () => Effect.sync((): Known<S> => empty(id)))
+
+    const update = <Err, R>(
+      id: string,
+      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>
+    ) => {
+      type Other = Err | EventStoreError | Aggregate.EventEncodeError | Aggregate.EventDecodeError
+      const attempt = Effect.gen(function*() {
+        const known = yield* loadOrInitial(id)
+        const batch = yield* f(known.state, known.version)
+        if (batch.length === 0) {
+          return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
+        }
+        const saved = yield* commit(id, known.version, batch, known)
+        return {
+          state: Aggregate.fold(aggregate, known.state, batch),
+          version: saved.version,
+          events: batch,
+          snapshot: saved.snapshot
+        } as Updated<S, E>
+      })
+      // Only conflicts are retried: every other failure is moved out of the error channel around the retry.
+      const conflictsOnly: Effect.Effect<Either.Either<Updated<S, E>, Other>, ConcurrencyConflict, R> = attempt.pipe(
+        Effect.map(Either.right),
+        Effect.catchAll((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e as Other)))
+      )
+      return Effect.retry(conflictsOnly, retry).pipe(
+        Effect.flatMap((result) => result),
+        Effect.withSpan("EventSourcedRepository.update", { attributes: { "aggregate.type": type, "aggregate.id": id } })
+      )
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // verify
+    // ---------------------------------------------------------------------------------------------------
+
+    const verify = (id: string) =>
+      Effect.gen(function*() {
+        const loaded = yield* loadInternal(id)
+        const replayed = yield* replayAll(id)
+        const a = Aggregate.encodeState(aggregate, loaded.state)
+        const b = Aggregate.encodeState(aggregate, replayed.state)
+        const consistent = loaded.version === replayed.version && Either.isRight(a) && Either.isRight(b) &&
+          JSON.stringify(a.right) === JSON.stringify(b.right)
+        const verified: Verified = { consistent, version: loaded.version, snapshotVersion: loaded.snapshotVersion }
+        return verified
+      }).pipe(
+        Effect.withSpan("EventSourcedRepository.verify", { attributes: { "aggregate.type": type, "aggregate.id": id } })
+      )
+
+    const repository: EventSourcedRepository<S, E> = { aggregateType: type, load, save, update, verify, flush }
+    return repository
+  })
