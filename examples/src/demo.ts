@@ -1,5 +1,293 @@
+/**
+ * `pnpm demo`: the Order aggregate of SEED.md on Postgres (the server at PG_URL, else an embedded PGlite).
+ * It writes a long history through the repository, loads the order by full replay and from a snapshot,
+ * prints what it measured, then shows the snapshot history and what retention pruned.
+ *
+ *   pnpm demo [--events N]        (or DEMO_EVENTS=N; default 20,500)
+ */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import * as Schema from "effect/Schema"
+import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as BigDecimal from "effect/BigDecimal"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { pathToFileURL } from "node:url"
+import { Order } from "./Order.js"
+import * as OrderDomain from "./OrderDomain.js"
 
-// Placeholder until the demo issue: proves the toolchain runs a TypeScript program end to end.
-console.log(Schema.decodeUnknownSync(SnapshotStrategy.placeholder)("placeholder"))
+export interface DemoOptions {
+  /** Events in the order's history: create, items, submit. */
+  readonly events: number
+  /** Items added per command (one commit each). */
+  readonly batch: number
+  readonly snapshotEvery: number
+  /** Retention: snapshots kept per aggregate. */
+  readonly keepLast: number
+  /** Timed loads each way (after one warm-up each), alternating. */
+  readonly rounds: number
+  /** Where progress and the report go; the test passes a collector. */
+  readonly print: (line: string) => Effect.Effect<void>
+  /** Draw the progress bar in place (a terminal) or print a few milestones (a log). */
+  readonly interactive: boolean
+}
+
+export const defaults: Omit<DemoOptions, "print" | "interactive"> = {
+  events: 20_500,
+  batch: 50,
+  snapshotEvery: 1_000,
+  keepLast: 3,
+  rounds: 5
+}
+
+export interface DemoResult {
+  readonly backend: string
+  readonly orderId: string
+  readonly events: number
+  readonly snapshotVersion: number | null
+  readonly replayedFromSnapshot: number
+  readonly replayedFull: number
+  readonly fullReplayMs: number
+  readonly snapshotMs: number
+  readonly speedUp: number
+  /** Whether both loads answered the same state (they must). */
+  readonly sameState: boolean
+  readonly itemCount: number
+  readonly total: string
+  readonly historyBefore: ReadonlyArray<number>
+  readonly historyAfter: ReadonlyArray<number>
+  readonly pruned: number
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US")
+const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + " ms"
+
+const median = (xs: ReadonlyArray<number>) => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)]!
+}
+
+const bar = (done: number, total: number, width = 30) => {
+  const filled = Math.round((done / total) * width)
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${fmt(done)}/${fmt(total)} events`
+}
+
+const versions = (history: ReadonlyArray<{ readonly version: number }>) => history.map((s) => s.version)
+
+const showVersions = (vs: ReadonlyArray<number>) =>
+  vs.length <= 8 ?
+    vs.map((v) => `v${fmt(v)}`).join(" ") :
+    `v${fmt(vs[0]!)} v${fmt(vs[1]!)} … v${fmt(vs[vs.length - 2]!)} v${fmt(vs[vs.length - 1]!)}`
+
+/**
+ * The demo itself. Needs an EventStore and a SnapshotStore (SQL in `pnpm demo`, whatever the caller
+ * provides in tests) and the Postgres backend description.
+ */
+export const program = (options: DemoOptions) =>
+  Effect.gen(function*() {
+    const { print } = options
+    const backend = yield* Postgres.Backend
+    const store = yield* SnapshotStore.SnapshotStore
+    yield* print(`Backend: ${backend.description}`)
+
+    const strategy = SnapshotStrategy.everyNEvents(options.snapshotEvery)
+    const repo = yield* EventSourcedRepository.make(Order, { strategy })
+    // The same repository without snapshots (an empty snapshot store), for the full-replay side.
+    const replayOnly = yield* EventSourcedRepository.make(Order, { strategy: SnapshotStrategy.never }).pipe(
+      Effect.provide(SnapshotStore.layerMemory)
+    )
+
+    const orderId = `order-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
+    const events = Math.max(3, options.events)
+    yield* print(
+      `\nWriting ${fmt(events)} events to ${orderId} (create, ${
+        fmt(events - 2)
+      } items in commits of ${options.batch}, ` +
+        `submit), snapshot strategy: ${SnapshotStrategy.format(strategy)}`
+    )
+
+    const started = Date.now()
+    let milestone = 0
+    const progress = (done: number) =>
+      options.interactive
+        ? Effect.sync(() => process.stdout.write(`\r  ${bar(done, events)}`))
+        : done >= ((milestone + 1) / 4) * events
+        ? Effect.suspend(() => {
+          milestone = Math.floor((done / events) * 4)
+          return print(`  ${bar(done, events)}`)
+        })
+        : Effect.void
+
+    let version = (yield* repo.update(orderId, (state) => OrderDomain.create(state, "customer-42"))).version
+    yield* progress(version)
+    while (version < events - 1) {
+      const n = Math.min(options.batch, events - 1 - version)
+      // Items are numbered from 0; item i is the event at version i + 2.
+      const items = Array.from({ length: n }, (_, k) => OrderDomain.catalogItem(version - 1 + k))
+      version = (yield* repo.update(orderId, (state) => OrderDomain.addItems(state, items))).version
+      yield* progress(version)
+    }
+    version = (yield* repo.update(orderId, OrderDomain.submit)).version
+    yield* progress(version)
+    if (options.interactive) yield* Effect.sync(() => process.stdout.write("\n"))
+    yield* print(`  written in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+
+    // Loads, alternating, after one warm-up each way.
+    const timed = <A, E, R>(load: Effect.Effect<A, E, R>) =>
+      Effect.map(Effect.timed(load), ([d, loaded]) => [Duration.toMillis(d), loaded] as const)
+    const [, full] = yield* timed(replayOnly.load(orderId))
+    const [, snap] = yield* timed(repo.load(orderId))
+    const fullMs: Array<number> = []
+    const snapMs: Array<number> = []
+    for (let round = 0; round < options.rounds; round++) {
+      fullMs.push((yield* timed(replayOnly.load(orderId)))[0])
+      snapMs.push((yield* timed(repo.load(orderId)))[0])
+    }
+    const fullReplayMs = median(fullMs)
+    const snapshotMs = median(snapMs)
+    const encode = (state: OrderDomain.OrderState) =>
+      JSON.stringify({ ...state, total: BigDecimal.format(state.total), lines: state.lines.length })
+    const sameState = full.version === snap.version && encode(full.state) === encode(snap.state)
+
+    const snapshotVersion = Option.getOrNull(snap.snapshotVersion)
+    const speedUp = fullReplayMs / snapshotMs
+    const rows: ReadonlyArray<readonly [string, string, string]> = [
+      ["", "full replay", "from snapshot"],
+      ["events in the stream", fmt(full.version), fmt(snap.version)],
+      ["snapshot version", "-", snapshotVersion === null ? "-" : fmt(snapshotVersion)],
+      ["events replayed", fmt(full.replayed), fmt(snap.replayed)],
+      [`load time (median of ${options.rounds})`, fmtMs(fullReplayMs), fmtMs(snapshotMs)],
+      ["speed-up", "", `${speedUp >= 10 ? speedUp.toFixed(0) : speedUp.toFixed(1)}x`]
+    ]
+    const w0 = Math.max(...rows.map((r) => r[0].length))
+    const w1 = Math.max(...rows.map((r) => r[1].length))
+    const w2 = Math.max(...rows.map((r) => r[2].length))
+    yield* print(`\nLoading ${orderId}, measured in this run on ${backend.kind}:`)
+    for (const [a, b, c] of rows) yield* print(`  ${a.padEnd(w0)}  ${b.padStart(w1)}  ${c.padStart(w2)}`)
+    yield* print(
+      `  both loads: ${sameState ? "the same state" : "DIFFERENT STATES"} — ${snap.state.status}, ` +
+        `${fmt(snap.state.itemCount)} items in ${snap.state.lines.length} lines, total ${
+          BigDecimal.format(snap.state.total)
+        }`
+    )
+
+    // Snapshot history and retention.
+    const before = versions(yield* store.list(Order.type, orderId))
+    yield* print(`\nSnapshot history of ${orderId}: ${before.length} snapshots (${showVersions(before)})`)
+    const pruned = yield* store.prune({ keepLast: options.keepLast, aggregateType: Order.type })
+    const after = versions(yield* store.list(Order.type, orderId))
+    const gone = before.filter((v) => !after.includes(v))
+    yield* print(
+      `Retention prune({ keepLast: ${options.keepLast} }): deleted ${fmt(gone.length)} of this order's snapshots` +
+        (gone.length > 0 ? ` (${showVersions(gone)})` : "") +
+        `, kept ${showVersions(after)}` +
+        (pruned.deleted > gone.length ? `; ${fmt(pruned.deleted - gone.length)} more of earlier runs` : "")
+    )
+    const reload = yield* repo.load(orderId)
+    yield* print(
+      `After pruning, the order still loads from v${fmt(Option.getOrElse(reload.snapshotVersion, () => 0))} ` +
+        `+ ${fmt(reload.replayed)} events.`
+    )
+
+    const result: DemoResult = {
+      backend: backend.kind,
+      orderId,
+      events: snap.version,
+      snapshotVersion,
+      replayedFromSnapshot: snap.replayed,
+      replayedFull: full.replayed,
+      fullReplayMs,
+      snapshotMs,
+      speedUp,
+      sameState,
+      itemCount: snap.state.itemCount,
+      total: BigDecimal.format(snap.state.total),
+      historyBefore: before,
+      historyAfter: after,
+      pruned: gone.length
+    }
+    return result
+  }).pipe(Effect.scoped)
+
+/** The library's SQL stores on a given Postgres layer (`Postgres.layer()`, or `Postgres.layerTest` in tests). */
+export const layerOn = <E>(postgres: Layer.Layer<Postgres.Backend | SqlClient.SqlClient, E>) =>
+  Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer).pipe(Layer.provideMerge(postgres))
+
+/** The stores the demo runs on: Postgres (PG_URL or embedded), with the library's SQL layers. */
+export const layer = (options: Postgres.Options = {}) => layerOn(Postgres.layer(options))
+
+const describeTarget = (): string => {
+  const url = process.env.PG_URL
+  if (url === undefined || url === "") return "the embedded Postgres (PGlite)"
+  try {
+    const parsed = new URL(url)
+    return `PostgreSQL at ${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname} (PG_URL)`
+  } catch {
+    return "PostgreSQL: PG_URL is not a valid URL"
+  }
+}
+
+const reason = (error: unknown): string => {
+  const cause = typeof error === "object" && error !== null && "cause" in error ? error.cause : undefined
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? ` (${String(cause.code)})` : ""
+  const message = typeof cause === "object" && cause !== null && "message" in cause && cause.message !== ""
+    ? String(cause.message)
+    : typeof error === "object" && error !== null && "message" in error
+    ? String(error.message)
+    : String(error)
+  return `${message}${code}`
+}
+
+export const parseEvents = (argv: ReadonlyArray<string>, env: string | undefined): number | string => {
+  const i = argv.indexOf("--events")
+  const raw = i >= 0 ? argv[i + 1] : env
+  if (raw === undefined || raw === "") return defaults.events
+  const n = Number(raw.replaceAll("_", "").replaceAll(",", ""))
+  return Number.isSafeInteger(n) && n >= 3 ? n : `--events must be an integer >= 3, got ${JSON.stringify(raw)}`
+}
+
+const main = async () => {
+  const events = parseEvents(process.argv.slice(2), process.env.DEMO_EVENTS)
+  if (typeof events === "string") {
+    console.error(events)
+    process.exitCode = 2
+    return
+  }
+  const t0 = Date.now()
+  console.log("effect-snapshots demo: the Order aggregate of SEED.md, loaded by full replay and from a snapshot")
+  console.log(`Connecting to ${describeTarget()} …`)
+  const exit = await Effect.runPromiseExit(
+    program({
+      ...defaults,
+      events,
+      print: (line) => Console.log(line),
+      interactive: process.stdout.isTTY === true
+    }).pipe(Effect.provide(layer({ schema: "effect_snapshots_demo" })))
+  )
+  if (Exit.isSuccess(exit)) {
+    console.log(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`)
+    return
+  }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value as { readonly _tag?: string }
+    if (error._tag === "SqlError" || error._tag === "SnapshotStoreError" || error._tag === "EventStoreError") {
+      console.error(`\nError: cannot connect to ${describeTarget()}: ${reason(error)}`)
+    } else {
+      console.error(`\nError: ${reason(error)}`)
+    }
+  } else {
+    console.error(`\nError: ${Cause.pretty(exit.cause, { renderErrorCause: false }).split("\n")[0]}`)
+  }
+  process.exitCode = 1
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main()
+}
