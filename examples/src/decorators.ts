@@ -1,0 +1,139 @@
+/**
+ * The store decorators, composed as Layer -> Layer over the Postgres store:
+ *
+ *   SqlSnapshotStore.layer.pipe(SnapshotStore.compressed({ thresholdBytes: 1024 }), SnapshotStore.resilient())
+ *
+ * - `compressed`: a state larger than the threshold is stored gzip'd in a `bytea` column and inflated on load.
+ * - `resilient`: for the command path. A store that fails or hangs costs speed, never a command: a failed
+ *   `load` answers "no snapshot" (the repository replays), a failed `save` is logged and counted.
+ *
+ *   pnpm tsx examples/src/decorators.ts      (Postgres at PG_URL, else the embedded PGlite)
+ */
+import { SnapshotStrategy } from "@effect-snapshots/core"
+import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { Order } from "./Order.js"
+import * as OrderDomain from "./OrderDomain.js"
+import { runMain } from "./runMain.js"
+
+/** The production stack: Postgres, compressed above 1 KB, resilient on the command path. */
+export const snapshotStore = SqlSnapshotStore.layer.pipe(
+  SnapshotStore.compressed({ thresholdBytes: 1024, algorithm: "gzip" }),
+  SnapshotStore.resilient({ timeout: "1 second" })
+)
+
+/** A snapshot store that is down: every call fails as `Unavailable`. */
+export const brokenStore = Layer.succeed(
+  SnapshotStore.SnapshotStore,
+  (() => {
+    const down = new SnapshotStore.SnapshotStoreError({ reason: "Unavailable", message: "snapshot store is down" })
+    return {
+      save: () => Effect.fail(down),
+      load: () => Effect.fail(down),
+      list: () => Effect.fail(down),
+      delete: () => Effect.fail(down),
+      latestForType: () => Effect.fail(down),
+      aggregates: () => Stream.fail(down),
+      prune: () => Effect.fail(down)
+    }
+  })()
+).pipe(
+  SnapshotStore.resilient({
+    timeout: "200 millis",
+    retry: Schedule.recurs(1),
+    circuitBreaker: { failureThreshold: 3, resetAfter: "1 minute" }
+  })
+)
+
+/** An order with `items` distinct items: its state grows to several KB of JSON. */
+const writeOrder = (
+  repo: EventSourcedRepository.EventSourcedRepository<OrderDomain.OrderState, OrderDomain.OrderEvent>,
+  id: string,
+  items: number
+) =>
+  Effect.gen(function*() {
+    yield* repo.update(id, (s) => OrderDomain.create(s, "customer-1"))
+    for (let i = 0; i < items; i += 50) {
+      const batch = Array.from({ length: Math.min(50, items - i) }, (_, k) => OrderDomain.catalogItem(i + k, items))
+      yield* repo.update(id, (s) => OrderDomain.addItems(s, batch))
+    }
+  })
+
+/** The `failuresSwallowed` counter summed over its tags (operation, reason). */
+const swallowedSoFar = Effect.map(Metric.snapshot, (pairs) => {
+  let total = 0
+  for (const pair of pairs) {
+    if (pair.metricKey.name !== "effect_snapshots_store_failures_swallowed") continue
+    const state = pair.metricState as { readonly count?: unknown }
+    if (typeof state.count === "number") total += state.count
+  }
+  return total
+})
+
+/** Order ids get a per-run suffix, so the example can run again on the same database. */
+export const program = (run = Date.now().toString(36)) =>
+  Effect.gen(function*() {
+    const bigOrder = `big-order-${run}`
+    const orderWhileDown = `order-while-down-${run}`
+    const strategy = SnapshotStrategy.everyNEvents(100)
+    const sql = yield* SqlClient.SqlClient
+
+    // 1. compressed + resilient over Postgres.
+    const orders = yield* EventSourcedRepository.make(Order, { strategy }).pipe(Effect.provide(snapshotStore))
+    yield* writeOrder(orders, bigOrder, 400)
+    const loaded = yield* orders.load(bigOrder)
+    // What is in the table: the newest snapshot row of the order.
+    const [row] = yield* sql<{ encoding: string; stored_bytes: number }>`
+    SELECT encoding, octet_length(state_bytes) AS stored_bytes
+    FROM effect_snapshots WHERE aggregate_id = ${bigOrder} ORDER BY version DESC LIMIT 1`
+    const jsonBytes = Buffer.byteLength(JSON.stringify(Schema.encodeSync(OrderDomain.OrderState)(loaded.state)))
+    yield* Effect.log(
+      `${bigOrder}: snapshot stored as ${row?.encoding}, ${row?.stored_bytes} bytes for ${jsonBytes} bytes of JSON; ` +
+        `loaded from v${Option.getOrNull(loaded.snapshotVersion)} + ${loaded.replayed} events`
+    )
+
+    // 2. The same repository code over a store that is down: commands and loads still work, by replay.
+    const swallowedBefore = yield* swallowedSoFar
+    const degraded = yield* EventSourcedRepository.make(Order, { strategy }).pipe(Effect.provide(brokenStore))
+    yield* writeOrder(degraded, orderWhileDown, 250)
+    const whileDown = yield* degraded.load(orderWhileDown)
+    const swallowed = (yield* swallowedSoFar) - swallowedBefore
+    yield* Effect.log(
+      `${orderWhileDown}: ${whileDown.version} events, loaded by replaying ${whileDown.replayed}; ` +
+        `${swallowed} snapshot failures swallowed (logged and counted), no command failed`
+    )
+
+    return {
+      compressed: {
+        encoding: row?.encoding ?? null,
+        storedBytes: Number(row?.stored_bytes ?? 0),
+        jsonBytes,
+        version: loaded.version,
+        snapshotVersion: Option.getOrNull(loaded.snapshotVersion),
+        replayed: loaded.replayed,
+        lines: loaded.state.lines.length
+      },
+      storeDown: {
+        version: whileDown.version,
+        snapshotVersion: Option.getOrNull(whileDown.snapshotVersion),
+        replayed: whileDown.replayed,
+        itemCount: whileDown.state.itemCount,
+        swallowed
+      }
+    }
+  }).pipe(Effect.scoped)
+
+/** The event store and the SqlClient the snapshot store stack needs. */
+export const layer = <E>(postgres: Layer.Layer<SqlClient.SqlClient, E>) =>
+  SqlEventStore.layer.pipe(Layer.provideMerge(postgres))
+
+runMain(import.meta.url, program().pipe(Effect.provide(layer(Postgres.layer()))))
