@@ -3,7 +3,7 @@
  * replaces `pg`'s global type parsers (its `dumbo` dependency), which would slow every other `pg` client of
  * the process about 2x. The parent drives it over IPC so both sides still alternate round by round:
  *
- *   parent -> { type: "setup", url, schema, events }   child -> { type: "ready", version }
+ *   parent -> { type: "setup", url, database, events } child -> { type: "ready", version }
  *   parent -> { type: "load" }                         child -> { type: "loaded", ms, version, itemCount, total }
  *   parent -> { type: "close" }                        child exits
  */
@@ -17,7 +17,7 @@ import * as OrderDomain from "../OrderDomain.js"
 import { historyEvent } from "./history.js"
 
 export type PeerRequest =
-  | { readonly type: "setup"; readonly url: string; readonly schema: string; readonly events: number }
+  | { readonly type: "setup"; readonly url: string; readonly database: string; readonly events: number }
   | { readonly type: "load" }
   | { readonly type: "close" }
 
@@ -46,15 +46,18 @@ const toEmmett = (event: OrderDomain.OrderEvent): EmmettEvent => {
 
 let store: PostgresEventStore | undefined
 
-const setup = async (url: string, schema: string, events: number): Promise<number> => {
+// Emmett gets a database of its own: its schema migrations look for their tables by name in every schema
+// (`pg_tables`, `information_schema`), so a second Emmett schema in one database finds the first one's tables
+// and skips creating its own.
+const setup = async (url: string, database: string, events: number): Promise<number> => {
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-  await admin.query(`CREATE SCHEMA "${schema}"`)
+  await admin.query(`DROP DATABASE IF EXISTS "${database}"`)
+  await admin.query(`CREATE DATABASE "${database}"`)
   await admin.end()
-  const scoped = new URL(url)
-  scoped.searchParams.set("options", `-c search_path=${schema}`)
-  store = getPostgreSQLEventStore(scoped.toString())
+  const target = new URL(url)
+  target.pathname = `/${database}`
+  store = getPostgreSQLEventStore(target.toString())
   const batch = 1000
   for (let from = 1; from <= events; from += batch) {
     const slice: Array<EmmettEvent> = []
@@ -90,7 +93,7 @@ if (process.send !== undefined) {
     const run = async (): Promise<void> => {
       switch (request.type) {
         case "setup":
-          return reply({ type: "ready", version: await setup(request.url, request.schema, request.events) })
+          return reply({ type: "ready", version: await setup(request.url, request.database, request.events) })
         case "load":
           return reply({ type: "loaded", ...(await load()) })
         case "close":

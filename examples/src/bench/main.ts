@@ -1,0 +1,671 @@
+/**
+ * `pnpm bench`: load time with and without snapshots against history length, our load against a bare-`pg`
+ * baseline, round trips per load, a 1,000,000-event replay, save against a bare INSERT, and Emmett as the
+ * peer. On the server at PG_URL when set, else on the embedded PGlite; and on the memory layers.
+ *
+ *   pnpm bench [--quick | --smoke] [--out FILE] [--only part,...]
+ *
+ * Every comparison runs side by side in one loop (alternating, rotating who goes first), after a warm-up,
+ * and reports medians (p99 where asked). Results go to the terminal, to JSON (--out), and to an SVG chart
+ * next to the JSON.
+ */
+import { SnapshotStrategy } from "@effect-snapshots/core"
+import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as BigDecimal from "effect/BigDecimal"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import { dirname, resolve } from "node:path"
+import pg from "pg"
+import { Order } from "../Order.js"
+import * as OrderDomain from "../OrderDomain.js"
+import * as Chart from "./chart.js"
+import * as Child from "./child.js"
+import { expectedState, historyEvent } from "./history.js"
+import { compare, round, SelfTimed, type Stats } from "./measure.js"
+import * as Cli from "./options.js"
+import type { PeerRequest, PeerResponse } from "./peer-child.js"
+import * as Raw from "./raw.js"
+import type { ReplayRequest, ReplayResponse } from "./replay-child.js"
+import * as RoundTrips from "./roundtrips.js"
+import * as Seed from "./seed.js"
+import * as Table from "./table.js"
+
+type Repo = EventSourcedRepository.EventSourcedRepository<OrderDomain.OrderState, OrderDomain.OrderEvent>
+
+export interface LoadPoint {
+  readonly events: number
+  readonly snapshotEvery: number
+  readonly withSnapshotMs: number
+  readonly fullReplayMs: number
+  readonly withSnapshotP99Ms: number
+  readonly fullReplayP99Ms: number
+  readonly snapshotVersion: number | null
+  readonly replayedWithSnapshot: number
+  readonly speedUp: number
+  readonly samples: number
+}
+
+export interface Target {
+  readonly name: string
+  readonly target: string
+  readonly value: string
+  readonly met: boolean
+}
+
+const log = (line = "") => console.log(line)
+const section = (title: string) => log(`\n== ${title} ${"=".repeat(Math.max(0, 100 - title.length))}`)
+
+const fingerprintOf = (state: OrderDomain.OrderState) =>
+  `${state.itemCount}/${BigDecimal.format(state.total)}/${state.lines.length}/${state.status}`
+
+/** Drops what the run created on a real server; called at the end, and on failure. */
+let dropBenchData = async (): Promise<void> => {}
+
+const main = async (options: Cli.Options) => {
+  const startedAt = new Date()
+  const url = process.env.PG_URL !== undefined && process.env.PG_URL !== "" ? process.env.PG_URL : undefined
+  const backend: "postgres" | "pglite" = url === undefined ? "pglite" : "postgres"
+  const skipped: Array<{ readonly part: string; readonly reason: string }> = []
+  const wants = (part: Cli.Part) => options.parts.includes(part)
+  RoundTrips.install()
+  // Its own schema on a shared server (dropped before and after); the smoke run's is per process, so a
+  // test run cannot disturb a benchmark running at the same time.
+  const schema = options.profile === "smoke" ? `effect_snapshots_bench_smoke_${process.pid}` : "effect_snapshots_bench"
+
+  log(`effect-snapshots bench (${options.profile}), ${startedAt.toISOString()}`)
+  log(
+    `machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}, ${
+      Math.round(os.totalmem() / 2 ** 30)
+    } GiB, Node ${process.version}`
+  )
+
+  // A fresh schema on a real server (and a database for Emmett); a fresh embedded instance otherwise.
+  dropBenchData = async () => {
+    if (url === undefined) return
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await admin.query(`DROP DATABASE IF EXISTS ${schema}_emmett`)
+    await admin.end()
+  }
+  await dropBenchData()
+  if (url !== undefined) {
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    const version = await admin.query<{ server_version: string }>("SHOW server_version")
+    log(`server: PostgreSQL ${version.rows[0]?.server_version} at ${new URL(url).host}`)
+    await admin.end()
+  } else {
+    log("server: embedded PGlite (one connection); parts that need a second connection or process are skipped")
+  }
+
+  const sqlLayer = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer).pipe(
+    Layer.provideMerge(Postgres.layer({ schema }))
+  )
+  const sql = ManagedRuntime.make(sqlLayer)
+  const memory = ManagedRuntime.make(Layer.mergeAll(EventStore.layerMemory, SnapshotStore.layerMemory))
+  const scope = Effect.runSync(Scope.make())
+  const backendDescription = (await sql.runPromise(Postgres.Backend)).description
+
+  const repoOf = <E, R>(
+    runtime: ManagedRuntime.ManagedRuntime<R, E>,
+    options: EventSourcedRepository.Options,
+    snapshots?: Layer.Layer<SnapshotStore.SnapshotStore, never, never>
+  ): Promise<Repo> => {
+    const make = EventSourcedRepository.make(Order, options)
+    return runtime.runPromise(
+      Scope.extend(snapshots === undefined ? make : Effect.provide(make, snapshots), scope) as Effect.Effect<
+        Repo,
+        unknown,
+        R
+      >
+    )
+  }
+  const strategy = SnapshotStrategy.everyNEvents(options.snapshotEvery)
+
+  const sqlRepo = await repoOf(sql, { strategy })
+  // The same repository with an empty snapshot store: the full-replay side.
+  const sqlReplay = await repoOf(sql, { strategy: SnapshotStrategy.never }, SnapshotStore.layerMemory)
+  const memRepo = await repoOf(memory, { strategy })
+  const memReplay = await repoOf(memory, { strategy: SnapshotStrategy.never }, SnapshotStore.layerMemory)
+
+  const seeded = new Set<string>()
+  const seedSql = async (id: string, events: number, tail: number, skus?: number) => {
+    if (seeded.has(id)) return
+    const t0 = performance.now()
+    await sql.runPromise(
+      Seed.seedStream(id, events, tail, (id, from, to) => Seed.insertRange(id, from, to, skus), skus)
+    )
+    seeded.add(id)
+    log(`  seeded ${id}: ${Table.int(events)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  }
+  const seedMemory = async (id: string, events: number, tail: number) => {
+    const t0 = performance.now()
+    await memory.runPromise(Seed.seedStream(id, events, tail, Seed.appendRange))
+    log(`  seeded ${id}: ${Table.int(events)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  }
+
+  const expectedCache = new Map<string, string>()
+  const expected = (events: number, skus?: number) => {
+    const key = `${events}/${skus}`
+    let value = expectedCache.get(key)
+    if (value === undefined) {
+      value = fingerprintOf(expectedState("x", events, skus))
+      expectedCache.set(key, value)
+    }
+    return value
+  }
+  const checkLoaded = (events: number, skus?: number) => (name: string, result: unknown) => {
+    const loaded = result as { readonly state: OrderDomain.OrderState; readonly version: number }
+    const got = `${loaded.version}:${fingerprintOf(loaded.state)}`
+    const want = `${events}:${expected(events, skus)}`
+    if (got !== want) throw new Error(`${name}: loaded ${got}, expected ${want}`)
+  }
+  const measureOptions = {
+    warmup: options.warmup,
+    iterations: options.iterations,
+    budgetMs: options.budgetMs
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // load: with a snapshot vs full replay, against history length
+  // ------------------------------------------------------------------------------------------------------
+  const loadSeries = async <R, E>(
+    runtime: ManagedRuntime.ManagedRuntime<R, E>,
+    label: string,
+    sizes: ReadonlyArray<number>,
+    repo: Repo,
+    replay: Repo,
+    seed: (id: string, events: number, tail: number) => Promise<void>
+  ): Promise<Array<LoadPoint>> => {
+    section(`load (${label}): snapshot every ${options.snapshotEvery}, ${options.tail} events after the snapshot`)
+    const points: Array<LoadPoint> = []
+    for (const events of sizes) {
+      const id = `load-${events}`
+      await seed(id, events, options.tail)
+      let snapshotVersion: number | null = null
+      let replayed = 0
+      const stats = await compare(
+        {
+          withSnapshot: () => runtime.runPromise(repo.load(id)),
+          fullReplay: () => runtime.runPromise(replay.load(id))
+        },
+        measureOptions,
+        (name, result) => {
+          checkLoaded(events)(name, result)
+          if (name === "withSnapshot") {
+            const loaded = result as EventSourcedRepository.Loaded<OrderDomain.OrderState>
+            snapshotVersion = Option.getOrNull(loaded.snapshotVersion)
+            replayed = loaded.replayed
+          }
+        }
+      )
+      const point: LoadPoint = {
+        events,
+        snapshotEvery: options.snapshotEvery,
+        withSnapshotMs: round(stats.withSnapshot.medianMs),
+        fullReplayMs: round(stats.fullReplay.medianMs),
+        withSnapshotP99Ms: round(stats.withSnapshot.p99Ms),
+        fullReplayP99Ms: round(stats.fullReplay.p99Ms),
+        snapshotVersion,
+        replayedWithSnapshot: replayed,
+        speedUp: round(stats.fullReplay.medianMs / stats.withSnapshot.medianMs),
+        samples: stats.withSnapshot.samples
+      }
+      points.push(point)
+      log(
+        `  ${Table.int(events).padStart(9)} events: with snapshot ${Table.ms(point.withSnapshotMs)} ms, ` +
+          `full replay ${Table.ms(point.fullReplayMs)} ms (${Table.times(point.speedUp)}, n=${point.samples})`
+      )
+    }
+    return points
+  }
+
+  const load = wants("load")
+    ? await loadSeries(sql, backend, options.sqlSizes, sqlRepo, sqlReplay, seedSql)
+    : []
+  const loadMemory = wants("memory")
+    ? await loadSeries(memory, "memory layers", options.memorySizes, memRepo, memReplay, seedMemory)
+    : []
+
+  // ------------------------------------------------------------------------------------------------------
+  // vsRaw and round trips
+  // ------------------------------------------------------------------------------------------------------
+  let vsRaw: Record<string, unknown> | null = null
+  let roundTripsPerLoad: number | null = null
+  let roundTrips: Record<string, number> | null = null
+  let save: Record<string, unknown> | null = null
+  const raw = url === undefined ? undefined : Raw.makeRaw(url, schema)
+  if ((wants("vsRaw") || wants("save")) && raw === undefined) {
+    skipped.push({ part: "vsRaw, save", reason: "the bare-pg baseline needs its own connection (set PG_URL)" })
+  }
+
+  if (wants("vsRaw") && raw !== undefined) {
+    section(`vsRaw: repo.load vs bare pg (snapshot row + tail, JSON.parse, same Schemas, same evolve)`)
+    const events = options.vsRawEvents
+    const id = `load-${events}`
+    await seedSql(id, events, options.tail)
+    const stats = await compare(
+      {
+        library: () => sql.runPromise(sqlRepo.load(id)),
+        rawOneQuery: () => raw.loadOneQuery(id),
+        rawTwoQueries: () => raw.loadTwoQueries(id)
+      },
+      { ...measureOptions, iterations: options.iterations * 3 },
+      checkLoaded(events)
+    )
+    const library = await RoundTrips.measure(() => sql.runPromise(sqlRepo.load(id)))
+    const one = await RoundTrips.measure(() => raw.loadOneQuery(id))
+    const two = await RoundTrips.measure(() => raw.loadTwoQueries(id))
+    const full = await RoundTrips.measure(() => sql.runPromise(sqlReplay.load(id)))
+    roundTripsPerLoad = library.roundTrips
+    roundTrips = {
+      library: library.roundTrips,
+      libraryFullReplay: full.roundTrips,
+      rawOneQuery: one.roundTrips,
+      rawTwoQueries: two.roundTrips
+    }
+    vsRaw = {
+      events,
+      tail: options.tail,
+      libraryMs: round(stats.library.medianMs),
+      rawMs: round(stats.rawOneQuery.medianMs),
+      ratio: round(stats.library.medianMs / stats.rawOneQuery.medianMs),
+      rawTwoQueriesMs: round(stats.rawTwoQueries.medianMs),
+      ratioTwoQueries: round(stats.library.medianMs / stats.rawTwoQueries.medianMs),
+      libraryP99Ms: round(stats.library.p99Ms),
+      rawP99Ms: round(stats.rawOneQuery.p99Ms),
+      samples: stats.library.samples
+    }
+    log(
+      Table.render(["", "median ms", "p99 ms", "round trips"], [
+        ["repo.load (ours)", Table.ms(stats.library.medianMs), Table.ms(stats.library.p99Ms), library.roundTrips],
+        ["bare pg, 1 query", Table.ms(stats.rawOneQuery.medianMs), Table.ms(stats.rawOneQuery.p99Ms), one.roundTrips],
+        [
+          "bare pg, 2 queries",
+          Table.ms(stats.rawTwoQueries.medianMs),
+          Table.ms(stats.rawTwoQueries.p99Ms),
+          two.roundTrips
+        ]
+      ])
+    )
+    log(
+      `  ratio ours / 1-query floor: ${Table.times(vsRaw.ratio as number)}; ours / 2 queries: ${
+        Table.times(vsRaw.ratioTwoQueries as number)
+      }; full replay of ${Table.int(events)} events: ${full.roundTrips} round trips`
+    )
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // save: one event, strategy evaluated, snapshot in background mode, vs a bare INSERT
+  // ------------------------------------------------------------------------------------------------------
+  if (wants("save") && raw !== undefined) {
+    section(`save: repo.save of one event (${SnapshotStrategy.format(strategy)}, background) vs bare INSERT`)
+    const saveRepo = await repoOf(sql, { strategy, mode: "background" })
+    const encode = Schema.encodeSync(OrderDomain.OrderEvent)
+    const libId = "save-library"
+    const rawId = "save-raw"
+    await sql.runPromise(saveRepo.save(libId, 0, [historyEvent(1)]))
+    await raw.insert(rawId, 1, historyEvent(1), encode(historyEvent(1)))
+    // A command loads before it saves: the repository then knows the state it folds the new event onto.
+    await sql.runPromise(saveRepo.load(libId))
+    let libVersion = 1
+    let rawVersion = 1
+    const stats = await compare(
+      {
+        library: async () => {
+          const event = historyEvent(libVersion + 1)
+          const saved = await sql.runPromise(saveRepo.save(libId, libVersion, [event]))
+          libVersion = saved.version
+          return saved
+        },
+        raw: async () => {
+          const event = historyEvent(rawVersion + 1)
+          await raw.insert(rawId, rawVersion + 1, event, encode(event))
+          rawVersion++
+        }
+      },
+      { warmup: 20, iterations: options.saveIterations, budgetMs: undefined }
+    )
+    await sql.runPromise(saveRepo.flush)
+    const snapshots = await sql.runPromise(
+      Effect.flatMap(SnapshotStore.SnapshotStore, (store) => store.list(Order.type, libId))
+    )
+    const saveTrips = await RoundTrips.measure(async () => {
+      const saved = await sql.runPromise(saveRepo.save(libId, libVersion, [historyEvent(libVersion + 1)]))
+      libVersion = saved.version
+    })
+    save = {
+      libraryMs: round(stats.library.medianMs),
+      rawMs: round(stats.raw.medianMs),
+      ratio: round(stats.library.medianMs / stats.raw.medianMs),
+      libraryP99Ms: round(stats.library.p99Ms),
+      rawP99Ms: round(stats.raw.p99Ms),
+      iterations: stats.library.samples,
+      snapshotsWritten: snapshots.length,
+      libraryRoundTrips: saveTrips.roundTrips
+    }
+    log(
+      Table.render(["", "median ms", "p99 ms"], [
+        ["repo.save (ours)", Table.ms(stats.library.medianMs), Table.ms(stats.library.p99Ms)],
+        ["bare INSERT", Table.ms(stats.raw.medianMs), Table.ms(stats.raw.p99Ms)]
+      ])
+    )
+    log(
+      `  ratio ${Table.times(save.ratio as number)} (p99 ${
+        Table.times(stats.library.p99Ms / stats.raw.p99Ms)
+      }); ${stats.library.samples} saves, ${snapshots.length} snapshots written in the background; ` +
+        `${saveTrips.roundTrips} round trip(s) per save without a snapshot`
+    )
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // replay1M: a full replay in its own process, events/s and peak RSS
+  // ------------------------------------------------------------------------------------------------------
+  let replay1M: Record<string, unknown> | null = null
+  if (wants("replay1M") && url === undefined) {
+    skipped.push({ part: "replay1M", reason: "runs in a child process, which cannot reach the embedded PGlite" })
+  } else if (wants("replay1M")) {
+    section(`replay1M: full replay of ${Table.int(options.replayEvents)} events in a child process`)
+    const id = `replay-${options.replayEvents}`
+    await seedSql(id, options.replayEvents, options.replayEvents)
+    const child = Child.start<ReplayRequest, ReplayResponse>(new URL("./replay-child.ts", import.meta.url))
+    try {
+      const response = await child.request({ type: "replay", schema, id, rounds: 3 })
+      if (response.type !== "replayed") throw new Error("unexpected response")
+      if (response.events !== options.replayEvents) {
+        throw new Error(`replayed ${response.events} events, expected ${options.replayEvents}`)
+      }
+      const sorted = [...response.ms].sort((a, b) => a - b)
+      const medianMs = sorted[Math.floor(sorted.length / 2)]!
+      replay1M = {
+        events: response.events,
+        eventsPerSecond: Math.round(response.events / (medianMs / 1000)),
+        peakRssMb: response.peakRssMb,
+        ms: round(medianMs),
+        startRssMb: response.startRssMb,
+        rounds: response.ms.length
+      }
+      log(
+        `  ${Table.int(response.events)} events in ${Table.ms(medianMs)} ms (median of ${response.ms.length}): ` +
+          `${Table.int(replay1M.eventsPerSecond as number)} events/s; peak RSS ${response.peakRssMb} MB ` +
+          `(${response.startRssMb} MB before the first replay)`
+      )
+    } finally {
+      await child.close()
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // peer: Emmett, in its own process, on the same stream
+  // ------------------------------------------------------------------------------------------------------
+  let peer: Record<string, unknown> | null = null
+  if (wants("peer") && url === undefined) {
+    skipped.push({ part: "peer", reason: "Emmett runs in a child process, which cannot reach the embedded PGlite" })
+  } else if (wants("peer") && url !== undefined) {
+    section(`peer: the same ${Table.int(options.peerEvents)}-event Order stream, Emmett 0.42 vs ours`)
+    const events = options.peerEvents
+    const id = `load-${events}`
+    await seedSql(id, events, options.tail)
+    const child = Child.start<PeerRequest, PeerResponse>(new URL("./peer-child.ts", import.meta.url))
+    try {
+      await child.request({ type: "setup", url, database: `${schema}_emmett`, events })
+      const stats = await compare(
+        {
+          peer: async () => {
+            const response = await child.request({ type: "load" })
+            if (response.type !== "loaded") throw new Error("unexpected response")
+            return new SelfTimed(response.ms, response)
+          },
+          oursFullReplay: () => sql.runPromise(sqlReplay.load(id)),
+          oursWithSnapshot: () => sql.runPromise(sqlRepo.load(id))
+        },
+        measureOptions,
+        (name, result) => {
+          if (name === "peer") {
+            const response = result as Extract<PeerResponse, { type: "loaded" }>
+            const state = expectedState("x", events)
+            const got = `${response.version}:${response.itemCount}/${response.total}`
+            const want = `${events}:${state.itemCount}/${BigDecimal.format(state.total)}`
+            if (got !== want) throw new Error(`peer: loaded ${got}, expected ${want}`)
+          } else {
+            checkLoaded(events)(name, result)
+          }
+        }
+      )
+      peer = {
+        name: "@event-driven-io/emmett-postgresql 0.42.0",
+        events,
+        peerMs: round(stats.peer.medianMs),
+        oursFullReplayMs: round(stats.oursFullReplay.medianMs),
+        oursWithSnapshotMs: round(stats.oursWithSnapshot.medianMs),
+        fullReplayRatio: round(stats.oursFullReplay.medianMs / stats.peer.medianMs),
+        snapshotSpeedUp: round(stats.peer.medianMs / stats.oursWithSnapshot.medianMs),
+        samples: stats.peer.samples
+      }
+      log(
+        Table.render(["", "median ms", "p99 ms"], [
+          ["Emmett aggregateStream", Table.ms(stats.peer.medianMs), Table.ms(stats.peer.p99Ms)],
+          ["ours, full replay", Table.ms(stats.oursFullReplay.medianMs), Table.ms(stats.oursFullReplay.p99Ms)],
+          ["ours, with snapshot", Table.ms(stats.oursWithSnapshot.medianMs), Table.ms(stats.oursWithSnapshot.p99Ms)]
+        ])
+      )
+    } finally {
+      await child.close({ type: "close" })
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // largeState: a state that grows with the stream (one line per event)
+  // ------------------------------------------------------------------------------------------------------
+  let largeState: Record<string, unknown> | null = null
+  if (wants("largeState")) {
+    const skus = options.largeStateItems
+    const events = skus + 1
+    section(`largeState: ${Table.int(skus)} distinct items (the state grows with the stream), ${events} events`)
+    const id = `large-${skus}`
+    await seedSql(id, events, options.tail, skus)
+    const sizes = await sql.runPromise(
+      Effect.flatMap(SqlClient.SqlClient, (client) =>
+        client.unsafe<{ json_bytes: number; jsonb_bytes: number }>(
+          `SELECT octet_length(state::text) AS json_bytes, pg_column_size(state) AS jsonb_bytes
+FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version DESC LIMIT 1`,
+          [id]
+        ))
+    )
+    const stats = await compare(
+      {
+        withSnapshot: () => sql.runPromise(sqlRepo.load(id)),
+        fullReplay: () => sql.runPromise(sqlReplay.load(id))
+      },
+      measureOptions,
+      checkLoaded(events, skus)
+    )
+    largeState = {
+      items: skus,
+      events,
+      stateJsonBytes: Number(sizes[0]?.json_bytes ?? 0),
+      stateJsonbBytes: Number(sizes[0]?.jsonb_bytes ?? 0),
+      withSnapshotMs: round(stats.withSnapshot.medianMs),
+      fullReplayMs: round(stats.fullReplay.medianMs),
+      speedUp: round(stats.fullReplay.medianMs / stats.withSnapshot.medianMs)
+    }
+    log(
+      `  state ${Table.int(largeState.stateJsonBytes as number)} bytes of JSON (jsonb on disk ${
+        Table.int(largeState.stateJsonbBytes as number)
+      }): with snapshot ${Table.ms(stats.withSnapshot.medianMs)} ms, full replay ${
+        Table.ms(stats.fullReplay.medianMs)
+      } ms (${Table.times(largeState.speedUp as number)})`
+    )
+  }
+
+  await raw?.close()
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await sql.dispose()
+  await memory.dispose()
+  await dropBenchData()
+
+  // ------------------------------------------------------------------------------------------------------
+  // targets, JSON, chart
+  // ------------------------------------------------------------------------------------------------------
+  const targets: Array<Target> = []
+  const at = (events: number) => load.find((p) => p.events === events)
+  const at1k = at(1_000)
+  const at100k = at(100_000)
+  if (at1k !== undefined && at100k !== undefined) {
+    const growth = at100k.withSnapshotMs / at1k.withSnapshotMs
+    targets.push({
+      name: "with-snapshot load at 100,000 events vs at 1,000",
+      target: "<= 1.5x",
+      value: Table.times(growth),
+      met: growth <= 1.5
+    })
+    targets.push({
+      name: "full replay / with snapshot at 100,000 events",
+      target: ">= 100x",
+      value: Table.times(at100k.speedUp),
+      met: at100k.speedUp >= 100
+    })
+  }
+  if (vsRaw !== null) {
+    targets.push({
+      name: "vsRaw.ratio (ours / bare pg, 1 query)",
+      target: "<= 1.25",
+      value: Table.times(vsRaw.ratio as number),
+      met: (vsRaw.ratio as number) <= 1.25
+    })
+  }
+  if (replay1M !== null) {
+    targets.push({
+      name: `replay1M peak RSS (${Table.int(replay1M.events as number)} events)`,
+      target: "<= 300 MB",
+      value: `${replay1M.peakRssMb} MB`,
+      met: (replay1M.peakRssMb as number) <= 300
+    })
+  }
+  if (save !== null) {
+    targets.push({
+      name: "save.ratio (repo.save / bare INSERT, medians)",
+      target: "<= 1.3",
+      value: Table.times(save.ratio as number),
+      met: (save.ratio as number) <= 1.3
+    })
+  }
+  if (peer !== null) {
+    targets.push({
+      name: "peer: our full replay vs Emmett",
+      target: "no slower (<= 1x)",
+      value: Table.times(peer.fullReplayRatio as number),
+      met: (peer.fullReplayRatio as number) <= 1
+    })
+    targets.push({
+      name: "peer: Emmett / ours with snapshot",
+      target: ">= 50x",
+      value: Table.times(peer.snapshotSpeedUp as number),
+      met: (peer.snapshotSpeedUp as number) >= 50
+    })
+  }
+
+  section("summary")
+  if (load.length > 0 || loadMemory.length > 0) {
+    log(Table.render(
+      ["backend", "events", "with snapshot ms", "full replay ms", "speed-up", "snapshot at", "replayed"],
+      [...load.map((p) => [backend, p] as const), ...loadMemory.map((p) => ["memory", p] as const)].map((
+        [b, p]
+      ) => [
+        b,
+        Table.int(p.events),
+        Table.ms(p.withSnapshotMs),
+        Table.ms(p.fullReplayMs),
+        Table.times(p.speedUp),
+        p.snapshotVersion === null ? "-" : Table.int(p.snapshotVersion),
+        Table.int(p.replayedWithSnapshot)
+      ])
+    ))
+  }
+  if (targets.length > 0) {
+    log()
+    log(
+      Table.render(
+        ["target", "wanted", "measured", ""],
+        targets.map((t) => [t.name, t.target, t.value, t.met ? "met" : "MISSED"])
+      )
+    )
+  }
+  for (const s of skipped) log(`skipped ${s.part}: ${s.reason}`)
+
+  const finishedAt = new Date()
+  const results = {
+    backend,
+    backendDescription,
+    profile: options.profile,
+    date: startedAt.toISOString(),
+    durationSeconds: round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? null,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`
+    },
+    snapshotEvery: options.snapshotEvery,
+    tail: options.tail,
+    load,
+    loadMemory,
+    vsRaw,
+    roundTripsPerLoad,
+    roundTrips,
+    replay1M,
+    save,
+    peer,
+    largeState,
+    targets,
+    skipped
+  }
+  const out = resolve(options.out)
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
+  const chartPath = out.replace(/\.json$/i, "") + ".svg"
+  const points = [
+    ...load.map((p) => ({ backend: backend === "postgres" ? "PostgreSQL" : "PGlite", ...p })),
+    ...loadMemory.map((p) => ({ backend: "memory layers", ...p }))
+  ]
+  if (points.length > 0) {
+    writeFileSync(
+      chartPath,
+      await Chart.render(
+        points,
+        `effect-snapshots: load time vs history length (${startedAt.toISOString().slice(0, 10)})`
+      )
+    )
+  }
+  log(`\nwrote ${out}${points.length > 0 ? ` and ${chartPath}` : ""} (${results.durationSeconds} s)`)
+}
+
+let options: Cli.Options
+try {
+  options = Cli.parse(process.argv.slice(2))
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error))
+  process.exit(2)
+}
+main(options).then(
+  () => process.exit(0),
+  async (error: unknown) => {
+    console.error(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    await dropBenchData().catch(() => undefined)
+    process.exit(1)
+  }
+)
+
+export type { Stats }
