@@ -58,8 +58,23 @@ const quote = (identifier: string): string => `"${identifier}"`
 
 const invalidInput = (message: string) => new EventStoreError({ reason: "InvalidInput", message })
 
+/**
+ * An error's message followed by its causes' (`Failed to execute statement: relation "x" does not exist`), so
+ * the driver's words reach the caller.
+ */
+const describeError = (error: unknown): string => {
+  const messages: Array<string> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    const message = "message" in current ? String(current.message) : ""
+    if (message !== "" && !messages.includes(message)) messages.push(message)
+    current = "cause" in current ? current.cause : undefined
+  }
+  return messages.length > 0 ? messages.join(": ") : String(error)
+}
+
 const unavailable = (message: string) => (cause: SqlError) =>
-  new EventStoreError({ reason: "Unavailable", message: `${message}: ${cause.message}`, cause })
+  new EventStoreError({ reason: "Unavailable", message: `${message}: ${describeError(cause)}`, cause })
 
 const corrupt = (message: string, cause: unknown) =>
   new EventStoreError({
@@ -177,9 +192,7 @@ export const make = (options: Options = {}): Effect.Effect<EventStoreService, Ev
       Effect.mapError((cause) =>
         new EventStoreError({
           reason: "Unavailable",
-          message: `SqlEventStore: could not migrate table ${table}: ${
-            typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
-          }`,
+          message: `SqlEventStore: could not migrate table ${table}: ${describeError(cause)}`,
           cause
         })
       )

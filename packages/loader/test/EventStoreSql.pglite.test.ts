@@ -10,6 +10,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { contract, events, freshId, readAll } from "./utils/eventStoreContract.js"
 
 const pageSize = 4
@@ -20,6 +21,22 @@ const countRows = (table: string) =>
   Effect.flatMap(SqlClient, (sql) => sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`)).pipe(
     Effect.map((rows) => rows[0]!.n)
   )
+
+/** Runs `effect` and counts the SQL statements it executed (each is one `sql.execute` span, one round trip). */
+const countStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const inner = yield* Effect.tracer
+    let statements = 0
+    const counting = Tracer.make({
+      span: (name, parent, context, links, startTime, kind, options) => {
+        if (name === "sql.execute") statements++
+        return inner.span(name, parent, context, links, startTime, kind, options)
+      },
+      context: (f, fiber) => inner.context(f, fiber)
+    })
+    const result = yield* Effect.withTracer(effect, counting)
+    return [result, statements] as const
+  })
 
 describe("SqlEventStore on PGlite", () => {
   layer(TestLayer, { timeout: 120_000 })((it) => {
@@ -59,6 +76,24 @@ describe("SqlEventStore on PGlite", () => {
         assert.strictEqual(yield* countRows("custom_events"), 5)
       }))
 
+    it.effect("a database failure is Unavailable and carries the driver's message", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const store = yield* SqlEventStore.make({ table: "dropped_events" })
+        yield* sql`DROP TABLE dropped_events`
+        const failures = [
+          yield* Effect.flip(store.append("Order", "x", 0, events(1))),
+          yield* Effect.flip(Stream.runDrain(store.read("Order", "x"))),
+          yield* Effect.flip(Stream.runDrain(store.readAll())),
+          yield* Effect.flip(store.version("Order", "x"))
+        ]
+        for (const error of failures) {
+          assert.strictEqual(error._tag, "EventStoreError")
+          assert.strictEqual((error as EventStore.EventStoreError).reason, "Unavailable")
+          assert.include(error.message, "does not exist")
+        }
+      }))
+
     it.effect("a bad table name or page size is InvalidInput", () =>
       Effect.gen(function*() {
         for (
@@ -92,6 +127,31 @@ describe("SqlEventStore on PGlite", () => {
         )
         assert.deepStrictEqual(result.map((r) => r.version), [2, 3])
         assert.deepStrictEqual((yield* readAll("Order", id)).map((e) => e.version), [1, 2, 3])
+      }))
+
+    it.effect("round trips: one statement per append, per page, and per short read", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const id = freshId("trips")
+        const [, appendOne] = yield* countStatements(store.append("Order", id, 0, events(3)))
+        assert.strictEqual(appendOne, 1)
+        const [, stale] = yield* countStatements(Effect.flip(store.append("Order", id, 1, events(1))))
+        assert.strictEqual(stale, 1, "a stale expectedVersion is answered by the same statement")
+        const [short, readShort] = yield* countStatements(Stream.runCollect(store.read("Order", id)))
+        assert.deepStrictEqual([short.length, readShort], [3, 1])
+        const [tail, readTail] = yield* countStatements(Stream.runCollect(store.read("Order", id, { fromVersion: 2 })))
+        assert.deepStrictEqual([tail.length, readTail], [2, 1])
+        yield* store.append("Order", id, 3, events(7, 4))
+        // 10 events in pages of 4: 4 + 4 + 2
+        const [all, readAllPages] = yield* countStatements(Stream.runCollect(store.read("Order", id)))
+        assert.deepStrictEqual([all.length, readAllPages], [10, 3])
+        // 8 events ending at toVersion: the second full page is known to be the last
+        const [upTo, readUpTo] = yield* countStatements(Stream.runCollect(store.read("Order", id, { toVersion: 8 })))
+        assert.deepStrictEqual([upTo.length, readUpTo], [8, 2])
+        const [, version] = yield* countStatements(store.version("Order", id))
+        assert.strictEqual(version, 1)
+        const [, bad] = yield* countStatements(Effect.flip(store.append("Order", id, 10, [])))
+        assert.strictEqual(bad, 0, "bad input never reaches the database")
       }))
 
     it.effect("stores created_at as timestamptz and payloads as jsonb", () =>

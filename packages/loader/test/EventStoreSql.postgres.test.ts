@@ -248,6 +248,21 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
       120_000
     )
 
+    it.effect("several stores starting at once on a fresh table migrate it exactly once", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const table = `startup_${Math.random().toString(36).slice(2, 8)}`
+        const stores = yield* Effect.all(
+          Array.from({ length: 6 }, () => SqlEventStore.make({ table })),
+          { concurrency: "unbounded" }
+        )
+        const id = freshId("startup")
+        yield* stores[0]!.append("Order", id, 0, events(2))
+        for (const store of stores) assert.strictEqual(yield* store.version("Order", id), 2)
+        const applied = yield* sql.unsafe<{ name: string }>(`SELECT name FROM "${table}_migrations"`)
+        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events"])
+      }))
+
     it.effect("a 1,000,000-event stream replays through read in bounded memory", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient
