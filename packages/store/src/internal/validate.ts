@@ -26,24 +26,38 @@ const show = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0,
 
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
-const checkName = (what: string, value: unknown): string | undefined => {
+/**
+ * Limits in UTF-8 bytes, the same as the EventStore's: the primary key (type, id, version) must stay below
+ * Postgres' btree row limit, or a save fails on the server (SQLSTATE 54000) instead of as bad input.
+ *
+ * @internal
+ */
+export const maxAggregateTypeBytes = 256
+/** @internal */
+export const maxAggregateIdBytes = 2048
+
+const checkName = (what: string, value: unknown, maxBytes: number): string | undefined => {
   if (typeof value !== "string") return `${what} must be a string, got ${typeof value}`
   if (value.length === 0) return `${what} must not be empty`
   if (value.includes("\u0000")) return `${what} ${show(value)} contains a NUL character (\\u0000)`
   // A lone surrogate has no UTF-8 form: a driver would store U+FFFD instead and the key would change.
   if (loneSurrogate.test(value)) return `${what} ${show(value)} contains a lone UTF-16 surrogate`
+  if (value.length * 3 > maxBytes && Buffer.byteLength(value, "utf8") > maxBytes) {
+    return `${what} ${show(value)} is longer than ${maxBytes} UTF-8 bytes`
+  }
   return undefined
 }
 
 /** Checks an aggregate key; answers the error, or undefined when it is valid. @internal */
 export const checkKey = (aggregateType: unknown, aggregateId: unknown): SnapshotStoreError | undefined => {
-  const problem = checkName("aggregateType", aggregateType) ?? checkName("aggregateId", aggregateId)
+  const problem = checkName("aggregateType", aggregateType, maxAggregateTypeBytes) ??
+    checkName("aggregateId", aggregateId, maxAggregateIdBytes)
   return problem === undefined ? undefined : invalid(problem)
 }
 
 /** @internal */
 export const checkType = (aggregateType: unknown): SnapshotStoreError | undefined => {
-  const problem = checkName("aggregateType", aggregateType)
+  const problem = checkName("aggregateType", aggregateType, maxAggregateTypeBytes)
   return problem === undefined ? undefined : invalid(problem)
 }
 
