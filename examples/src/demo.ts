@@ -40,7 +40,7 @@ export interface DemoOptions {
 
 export const defaults: Omit<DemoOptions, "print" | "interactive"> = {
   events: 20_500,
-  batch: 50,
+  batch: 100,
   snapshotEvery: 1_000,
   keepLast: 3,
   rounds: 5
