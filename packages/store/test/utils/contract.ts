@@ -342,8 +342,8 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
         const type = freshType("Prop")
         yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 1, state }))
         const loaded = Option.getOrThrow(yield* store.load(type, "a"))
-        // Through JSON: -0 is 0 in every JSON store.
-        assert.deepStrictEqual(loaded.state, JSON.parse(JSON.stringify(state)))
+        // Compared as JSON: -0 is 0 in a JSON column, while the memory store keeps -0 as it was given.
+        assert.deepStrictEqual(JSON.parse(JSON.stringify(loaded.state)), JSON.parse(JSON.stringify(state)))
       }),
     { fastCheck: { numRuns: 40 } }
   )
