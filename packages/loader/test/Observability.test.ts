@@ -1,0 +1,74 @@
+import { SnapshotStrategy } from "@effect-snapshots/core"
+import { Aggregate, EventSourcedRepository, EventStore, SnapshotMetrics } from "@effect-snapshots/loader"
+import { SnapshotStore } from "@effect-snapshots/store"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
+import { Ledger } from "./utils/Ledger.js"
+import { deposits } from "./utils/repositorySuite.js"
+
+const memory = Layer.merge(EventStore.layerMemory, SnapshotStore.layerMemory)
+
+/** Records every span ended under `effect`, with its attributes. */
+const recordSpans = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const inner = yield* Effect.tracer
+    const spans: Array<Tracer.Span> = []
+    const recording = Tracer.make({
+      span: (name, parent, context, links, startTime, kind, options) => {
+        const span = inner.span(name, parent, context, links, startTime, kind, options)
+        spans.push(span)
+        return span
+      },
+      context: (f, fiber) => inner.context(f, fiber)
+    })
+    const result = yield* Effect.withTracer(effect, recording)
+    return [result, spans] as const
+  })
+
+describe("observability", () => {
+  it.effect("load and save run in spans with the aggregate type, id, snapshot version and events replayed", () =>
+    Effect.gen(function*() {
+      const [, spans] = yield* recordSpans(Effect.scoped(Effect.gen(function*() {
+        const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(5) })
+        yield* repo.save("obs", 0, deposits(6))
+        yield* repo.save("obs", 6, deposits(2, 7))
+        yield* repo.load("obs")
+      })))
+      const load = spans.find((s) => s.name === "EventSourcedRepository.load")!
+      assert.isDefined(load)
+      assert.strictEqual(load.attributes.get("aggregate.type"), "Ledger")
+      assert.strictEqual(load.attributes.get("aggregate.id"), "obs")
+      assert.strictEqual(load.attributes.get("snapshot.version"), 6)
+      assert.strictEqual(load.attributes.get("events.replayed"), 2)
+      const saves = spans.filter((s) => s.name === "EventSourcedRepository.save")
+      assert.deepStrictEqual(saves.map((s) => s.attributes.get("snapshot.outcome")), ["written", "none"])
+      assert.deepStrictEqual(saves.map((s) => s.attributes.get("aggregate.version")), [6, 8])
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("metrics: hits, misses, events replayed, load duration, snapshots written", () =>
+    Effect.gen(function*() {
+      const type = "MeteredLedger"
+      const metrics = SnapshotMetrics.forAggregateType(type)
+      const Metered = Aggregate.make({ ...Ledger, type })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const repo = yield* EventSourcedRepository.make(Metered, { strategy: SnapshotStrategy.everyNEvents(10) })
+        yield* repo.save("m", 0, deposits(4))
+        yield* repo.load("m") // miss, 4 replayed
+        yield* repo.save("m", 4, deposits(8, 5)) // crosses 10: written at 12
+        yield* repo.save("m", 12, deposits(3, 13))
+        const loaded = yield* repo.load("m") // hit, 3 replayed
+        assert.deepStrictEqual(loaded.snapshotVersion, Option.some(12))
+      }))
+      assert.strictEqual((yield* Metric.value(metrics.hits)).count, 1)
+      assert.strictEqual((yield* Metric.value(metrics.misses)).count, 1)
+      assert.strictEqual((yield* Metric.value(metrics.written)).count, 1)
+      const replayed = yield* Metric.value(metrics.replayed)
+      assert.strictEqual(replayed.count, 2)
+      assert.strictEqual(replayed.sum, 7)
+      assert.strictEqual((yield* Metric.value(metrics.duration)).count, 2)
+    }).pipe(Effect.provide(memory)))
+})
