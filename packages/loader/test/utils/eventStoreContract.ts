@@ -208,6 +208,15 @@ export const contract = <R>(
     ["Date in payload", "Order", "x", 0, [{ type: "A", payload: { at: new Date(0) } }], "Date"],
     ["Map in payload", "Order", "x", 0, [{ type: "A", payload: new Map() }], "Map"],
     ["NUL in a payload string", "Order", "x", 0, [{ type: "A", payload: { s: "a\u0000" } }], "NUL"],
+    ["lone surrogate in a payload key", "Order", "x", 0, [{ type: "A", payload: { "k\uDC00": 1 } }], "surrogate"],
+    [
+      "lone surrogate in metadata",
+      "Order",
+      "x",
+      0,
+      [{ type: "A", payload: 1, metadata: { s: "\uD83D" } }],
+      "surrogate"
+    ],
     ["undefined in an array", "Order", "x", 0, [{ type: "A", payload: [1, undefined] }], "undefined"],
     ["metadata not an object", "Order", "x", 0, [{ type: "A", payload: 1, metadata: [] as never }], "metadata"],
     ["symbol in metadata", "Order", "x", 0, [{ type: "A", payload: 1, metadata: { s: Symbol("s") } }], "symbol"],
