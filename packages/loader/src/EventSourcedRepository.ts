@@ -533,6 +533,8 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       })
 
     const queue = yield* Queue.dropping<Job<S>>(queueCapacity)
+    /** Opened when a job is queued; the writer closes it before it empties the queue. */
+    const wake = yield* Effect.makeLatch(false)
     const pending = yield* SubscriptionRef.make(0)
 
     /** Hand a job to the writer: inline, or to the background queue (dropped when full). */
@@ -541,7 +543,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       return Effect.flatMap(SubscriptionRef.update(pending, (n) => n + 1), () =>
         Effect.flatMap(Queue.offer(queue, job), (accepted) =>
           accepted
-            ? Effect.succeed("queued" as const)
+            ? Effect.as(wake.open, "queued" as const)
             : Effect.zipRight(
               Effect.zipRight(SubscriptionRef.update(pending, (n) => n - 1), Metric.increment(metrics.drops)),
               Effect.as(
@@ -567,11 +569,17 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     }
 
     if (background) {
-      // Taking from the queue is interruptible; writing a batch is not. Closing the scope interrupts the
-      // writer (which finishes its batch), then writes whatever is still queued: pending work is flushed, and
-      // the same aggregate is never snapshotted by two fibers at once.
+      // The writer waits (interruptibly) for the wake-up latch, then empties the queue and writes the batch
+      // (uninterruptibly). Waiting on the latch rather than in a blocking take means an interruption can never
+      // swallow a job a taker had already received. Closing the scope interrupts the writer (which finishes
+      // its batch), then writes whatever is still queued: pending work is flushed, and the same aggregate is
+      // never snapshotted by two fibers at once.
       const writer = Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(Queue.takeBetween(queue, 1, 256)), runBatch)
+        restore(wake.await).pipe(
+          Effect.zipRight(wake.close),
+          Effect.zipRight(Queue.takeAll(queue)),
+          Effect.flatMap(runBatch)
+        )
       ).pipe(Effect.forever)
       yield* Effect.acquireRelease(
         // acquireRelease acquires uninterruptibly, and a forked fiber inherits that: make the writer interruptible.

@@ -659,6 +659,18 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       assert.strictEqual(snapshot.version, 30)
       assert.strictEqual(canonical(snapshot.state), expected(id, events))
 
+      // Closing right after the last request, again and again: the last request is never lost, whatever the
+      // writer was doing (waiting, or just woken).
+      for (let round = 0; round < 20; round++) {
+        const rid = freshId("r")
+        yield* withRepository(
+          Ledger,
+          { strategy: SnapshotStrategy.always, mode: "background" },
+          (repo) => saveAll(repo, rid, Array.from({ length: 1 + (round % 4) }, (_, i) => [deposit(i + 1)]))
+        )
+        assert.strictEqual(Option.getOrThrow(yield* snapshotOf(rid)).version, 1 + (round % 4), `round ${round}`)
+      }
+
       // A writer that is stuck: the queue (capacity 2) fills, and further requests are dropped.
       const real = yield* SnapshotStore.SnapshotStore
       const gate = yield* Deferred.make<void>()
