@@ -114,7 +114,8 @@ const main = async (options: Cli.Options) => {
   )
   const sql = ManagedRuntime.make(sqlLayer)
   const memory = ManagedRuntime.make(Layer.mergeAll(EventStore.layerMemory, SnapshotStore.layerMemory))
-  const scope = Effect.runSync(Scope.make())
+  const sqlScope = Effect.runSync(Scope.make())
+  const memoryScope = Effect.runSync(Scope.make())
   const backendDescription = (await sql.runPromise(Postgres.Backend)).description
 
   const repoOf = <E, R>(
@@ -122,6 +123,7 @@ const main = async (options: Cli.Options) => {
     options: EventSourcedRepository.Options,
     snapshots?: Layer.Layer<SnapshotStore.SnapshotStore, never, never>
   ): Promise<Repo> => {
+    const scope = (runtime as unknown) === (memory as unknown) ? memoryScope : sqlScope
     const make = EventSourcedRepository.make(Order, options)
     return runtime.runPromise(
       Scope.extend(snapshots === undefined ? make : Effect.provide(make, snapshots), scope) as Effect.Effect<
@@ -174,7 +176,8 @@ const main = async (options: Cli.Options) => {
   const measureOptions = {
     warmup: options.warmup,
     iterations: options.iterations,
-    budgetMs: options.budgetMs
+    budgetMs: options.budgetMs,
+    minIterations: options.minIterations
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -234,9 +237,6 @@ const main = async (options: Cli.Options) => {
   const load = wants("load")
     ? await loadSeries(sql, backend, options.sqlSizes, sqlRepo, sqlReplay, seedSql)
     : []
-  const loadMemory = wants("memory")
-    ? await loadSeries(memory, "memory layers", options.memorySizes, memRepo, memReplay, seedMemory)
-    : []
 
   // ------------------------------------------------------------------------------------------------------
   // vsRaw and round trips
@@ -259,7 +259,8 @@ const main = async (options: Cli.Options) => {
       {
         library: () => sql.runPromise(sqlRepo.load(id)),
         rawOneQuery: () => raw.loadOneQuery(id),
-        rawTwoQueries: () => raw.loadTwoQueries(id)
+        rawTwoQueries: () => raw.loadTwoQueries(id),
+        effectOneQuery: () => sql.runPromise(Raw.effectOneQuery(id))
       },
       { ...measureOptions, iterations: options.iterations * 3 },
       checkLoaded(events)
@@ -285,6 +286,7 @@ const main = async (options: Cli.Options) => {
       ratioTwoQueries: round(stats.library.medianMs / stats.rawTwoQueries.medianMs),
       libraryP99Ms: round(stats.library.p99Ms),
       rawP99Ms: round(stats.rawOneQuery.p99Ms),
+      effectOneQueryMs: round(stats.effectOneQuery.medianMs),
       samples: stats.library.samples
     }
     log(
@@ -296,6 +298,12 @@ const main = async (options: Cli.Options) => {
           Table.ms(stats.rawTwoQueries.medianMs),
           Table.ms(stats.rawTwoQueries.p99Ms),
           two.roundTrips
+        ],
+        [
+          "@effect/sql, 1 query",
+          Table.ms(stats.effectOneQuery.medianMs),
+          Table.ms(stats.effectOneQuery.p99Ms),
+          one.roundTrips
         ]
       ])
     )
@@ -381,7 +389,7 @@ const main = async (options: Cli.Options) => {
     await seedSql(id, options.replayEvents, options.replayEvents)
     const child = Child.start<ReplayRequest, ReplayResponse>(new URL("./replay-child.ts", import.meta.url))
     try {
-      const response = await child.request({ type: "replay", schema, id, rounds: 3 })
+      const response = await child.request({ type: "replay", schema, id, rounds: options.replayRounds })
       if (response.type !== "replayed") throw new Error("unexpected response")
       if (response.events !== options.replayEvents) {
         throw new Error(`replayed ${response.events} events, expected ${options.replayEvents}`)
@@ -510,8 +518,15 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
   }
 
   await raw?.close()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await Effect.runPromise(Scope.close(sqlScope, Exit.void))
   await sql.dispose()
+
+  // The memory layers last: their streams (up to 1,000,000 events) live in this process's heap, which
+  // would slow every later measurement; they go when this runtime is disposed.
+  const loadMemory = wants("memory")
+    ? await loadSeries(memory, "memory layers", options.memorySizes, memRepo, memReplay, seedMemory)
+    : []
+  await Effect.runPromise(Scope.close(memoryScope, Exit.void))
   await memory.dispose()
   await dropBenchData()
 

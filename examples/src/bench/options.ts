@@ -27,6 +27,10 @@ export interface Options {
   readonly warmup: number
   readonly iterations: number
   readonly budgetMs: number
+  /** Timed rounds that run even when the budget is spent. */
+  readonly minIterations: number
+  /** Full replays of the `replay1M` stream (the median is reported). */
+  readonly replayRounds: number
 }
 
 export class UsageError extends Error {}
@@ -49,19 +53,23 @@ const profiles = {
     largeStateItems: 10_000,
     warmup: 20,
     iterations: 200,
-    budgetMs: 20_000
+    budgetMs: 20_000,
+    minIterations: 5,
+    replayRounds: 3
   },
   quick: {
     sqlSizes: [100, 1_000, 10_000, 100_000],
     memorySizes: [100, 1_000, 10_000, 100_000],
     vsRawEvents: 10_000,
     peerEvents: 10_000,
-    replayEvents: 200_000,
-    saveIterations: 500,
+    replayEvents: 100_000,
+    saveIterations: 400,
     largeStateItems: 2_000,
     warmup: 5,
-    iterations: 40,
-    budgetMs: 2_500
+    iterations: 30,
+    budgetMs: 2_000,
+    minIterations: 3,
+    replayRounds: 1
   },
   smoke: {
     sqlSizes: [100, 300],
@@ -73,7 +81,9 @@ const profiles = {
     largeStateItems: 200,
     warmup: 1,
     iterations: 3,
-    budgetMs: 500
+    budgetMs: 500,
+    minIterations: 1,
+    replayRounds: 1
   }
 } as const
 
