@@ -540,14 +540,22 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     /** Hand a job to the writer: inline, or to the background queue (dropped when full). */
     const request = (job: Job<S>): Effect.Effect<SnapshotOutcome> => {
       if (!background) return runJob(job)
+      // After the repository's scope closed, the queue is shut down (an offer would interrupt the caller):
+      // the request is dropped like one that finds the queue full.
+      const offer = Effect.flatMap(
+        Queue.isShutdown(queue),
+        (down) => down ? Effect.succeed(false) : Queue.offer(queue, job)
+      )
       return Effect.flatMap(SubscriptionRef.update(pending, (n) => n + 1), () =>
-        Effect.flatMap(Queue.offer(queue, job), (accepted) =>
+        Effect.flatMap(offer, (accepted) =>
           accepted
             ? Effect.as(wake.open, "queued" as const)
             : Effect.zipRight(
               Effect.zipRight(SubscriptionRef.update(pending, (n) => n - 1), Metric.increment(metrics.drops)),
               Effect.as(
-                Effect.logWarning(`Snapshot request for ${type} ${JSON.stringify(job.id)} dropped: queue full`),
+                Effect.logWarning(
+                  `Snapshot request for ${type} ${JSON.stringify(job.id)} dropped: queue full or repository closed`
+                ),
                 "dropped" as const
               )
             )))

@@ -659,6 +659,13 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       assert.strictEqual(snapshot.version, 30)
       assert.strictEqual(canonical(snapshot.state), expected(id, events))
 
+      // A repository used after its scope closed still commits; the snapshot request is dropped.
+      const late = yield* Effect.scoped(make(Ledger, { strategy: SnapshotStrategy.always, mode: "background" }))
+      const lateId = freshId()
+      const saved = yield* late.save(lateId, 0, deposits(2))
+      assert.strictEqual(saved.snapshot, "dropped")
+      assert.strictEqual((yield* late.load(lateId)).version, 2)
+
       // Closing right after the last request, again and again: the last request is never lost, whatever the
       // writer was doing (waiting, or just woken).
       for (let round = 0; round < 20; round++) {
