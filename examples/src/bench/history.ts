@@ -15,3 +15,19 @@ export const expectedState = (id: string, versions: number, skus = OrderDomain.c
   for (let v = 1; v <= versions; v++) state = OrderDomain.evolve(state, historyEvent(v, skus))
   return state
 }
+
+/**
+ * The Schema-encoded payload of `historyEvent(version)`, built directly (as the SQL seeding builds it),
+ * for seeding millions of events without a Schema walk per event.
+ */
+export const encodedHistoryEvent = (
+  version: number,
+  skus = OrderDomain.catalogSize
+): { readonly type: string; readonly payload: Record<string, unknown> } => {
+  if (version === 1) return { type: "OrderCreated", payload: { _tag: "OrderCreated", customerId } }
+  const item = OrderDomain.catalogItem(version - 2, skus)
+  return {
+    type: "ItemAdded",
+    payload: { _tag: "ItemAdded", sku: item.sku, quantity: item.quantity, unitPrice: item.unitPrice }
+  }
+}

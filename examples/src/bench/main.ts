@@ -73,6 +73,7 @@ let dropBenchData = async (): Promise<void> => {}
 
 const main = async (options: Cli.Options) => {
   const startedAt = new Date()
+  const loadAtStart = os.loadavg()
   const url = process.env.PG_URL !== undefined && process.env.PG_URL !== "" ? process.env.PG_URL : undefined
   const backend: "postgres" | "pglite" = url === undefined ? "pglite" : "postgres"
   const skipped: Array<{ readonly part: string; readonly reason: string }> = []
@@ -383,13 +384,13 @@ const main = async (options: Cli.Options) => {
   let replay1M: Record<string, unknown> | null = null
   if (wants("replay1M") && url === undefined) {
     skipped.push({ part: "replay1M", reason: "runs in a child process, which cannot reach the embedded PGlite" })
-  } else if (wants("replay1M")) {
+  } else if (wants("replay1M") && url !== undefined) {
     section(`replay1M: full replay of ${Table.int(options.replayEvents)} events in a child process`)
     const id = `replay-${options.replayEvents}`
     await seedSql(id, options.replayEvents, options.replayEvents)
     const child = Child.start<ReplayRequest, ReplayResponse>(new URL("./replay-child.ts", import.meta.url))
     try {
-      const response = await child.request({ type: "replay", schema, id, rounds: options.replayRounds })
+      const response = await child.request({ type: "replay", url, schema, id, rounds: options.replayRounds })
       if (response.type !== "replayed") throw new Error("unexpected response")
       if (response.events !== options.replayEvents) {
         throw new Error(`replayed ${response.events} events, expected ${options.replayEvents}`)
@@ -631,7 +632,9 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
       cpuModel: os.cpus()[0]?.model ?? null,
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
       node: process.version,
-      platform: `${os.platform()} ${os.release()}`
+      platform: `${os.platform()} ${os.release()}`,
+      // 1-minute load average at the start and at the end: other work on the machine shows here.
+      loadAverage: { start: round(loadAtStart[0]!), end: round(os.loadavg()[0]!) }
     },
     snapshotEvery: options.snapshotEvery,
     tail: options.tail,

@@ -8,10 +8,9 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import { Order } from "../Order.js"
 import * as OrderDomain from "../OrderDomain.js"
-import { customerId, historyEvent } from "./history.js"
+import { customerId, encodedHistoryEvent, historyEvent } from "./history.js"
 
 const eventsTable = SqlEventStore.defaultTable
 
@@ -42,14 +41,10 @@ FROM generate_series($4::int, $5::int) AS g`,
 export const appendRange = (id: string, from: number, to: number, skus = OrderDomain.catalogSize) =>
   Effect.flatMap(EventStore.EventStore, (store) =>
     Effect.gen(function*() {
-      const encode = Schema.encodeSync(OrderDomain.OrderEvent)
       const batch = 10_000
       for (let start = from; start <= to; start += batch) {
         const events: Array<EventStore.NewEvent> = []
-        for (let v = start; v <= Math.min(to, start + batch - 1); v++) {
-          const event = historyEvent(v, skus)
-          events.push({ type: event._tag, payload: encode(event) })
-        }
+        for (let v = start; v <= Math.min(to, start + batch - 1); v++) events.push(encodedHistoryEvent(v, skus))
         yield* store.append(Order.type, id, start - 1, events)
       }
     }))
