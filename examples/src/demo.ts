@@ -241,7 +241,7 @@ const reason = (error: unknown): string => {
     : typeof error === "object" && error !== null && "message" in error
     ? String(error.message)
     : String(error)
-  return `${message}${code}`
+  return message.includes(code.slice(2, -1)) ? message : `${message}${code}`
 }
 
 export const parseEvents = (argv: ReadonlyArray<string>, env: string | undefined): number | string => {
