@@ -609,6 +609,11 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
       ])
     ))
   }
+  if (backend !== "postgres") {
+    // The targets are judged on a real server; PGlite is one in-process connection.
+    targets.length = 0
+    log("\ntargets: judged on a real PostgreSQL server only (set PG_URL)")
+  }
   if (targets.length > 0) {
     log()
     log(
