@@ -28,6 +28,7 @@ import { dirname, resolve } from "node:path"
 import pg from "pg"
 import { Order } from "../Order.js"
 import * as OrderDomain from "../OrderDomain.js"
+import * as Breakdown from "./breakdown.js"
 import * as Chart from "./chart.js"
 import * as Child from "./child.js"
 import { expectedState, historyEvent } from "./history.js"
@@ -261,7 +262,10 @@ const main = async (options: Cli.Options) => {
         library: () => sql.runPromise(sqlRepo.load(id)),
         rawOneQuery: () => raw.loadOneQuery(id),
         rawTwoQueries: () => raw.loadTwoQueries(id),
-        effectOneQuery: () => sql.runPromise(Raw.effectOneQuery(id))
+        effectOneQuery: () => sql.runPromise(Raw.effectOneQuery(id)),
+        // The library's stores without the repository: where the time of `repo.load` goes.
+        servicesStream: () => sql.runPromise(Breakdown.servicesWithStream(id)),
+        servicesNoStream: () => sql.runPromise(Breakdown.servicesWithoutStream(id))
       },
       { ...measureOptions, iterations: options.iterations * 3 },
       checkLoaded(events)
@@ -288,6 +292,8 @@ const main = async (options: Cli.Options) => {
       libraryP99Ms: round(stats.library.p99Ms),
       rawP99Ms: round(stats.rawOneQuery.p99Ms),
       effectOneQueryMs: round(stats.effectOneQuery.medianMs),
+      servicesStreamMs: round(stats.servicesStream.medianMs),
+      servicesNoStreamMs: round(stats.servicesNoStream.medianMs),
       samples: stats.library.samples
     }
     log(
@@ -305,6 +311,18 @@ const main = async (options: Cli.Options) => {
           Table.ms(stats.effectOneQuery.medianMs),
           Table.ms(stats.effectOneQuery.p99Ms),
           one.roundTrips
+        ],
+        [
+          "our stores, tail as a Stream",
+          Table.ms(stats.servicesStream.medianMs),
+          Table.ms(stats.servicesStream.p99Ms),
+          library.roundTrips
+        ],
+        [
+          "our stores, tail in 1 sql call",
+          Table.ms(stats.servicesNoStream.medianMs),
+          Table.ms(stats.servicesNoStream.p99Ms),
+          library.roundTrips
         ]
       ])
     )
@@ -330,6 +348,11 @@ const main = async (options: Cli.Options) => {
     await sql.runPromise(saveRepo.load(libId))
     let libVersion = 1
     let rawVersion = 1
+    // Diagnostics, each on its own stream: the event store's append without the repository, and the
+    // append statement sent with bare pg, plain and from a PL/pgSQL function.
+    const versions = { store: 0, statement: 0, fn: 0 }
+    await Breakdown.createAppendFunction(raw.pool)
+    const eventStore = await sql.runPromise(EventStore.EventStore)
     const stats = await compare(
       {
         library: async () => {
@@ -342,6 +365,23 @@ const main = async (options: Cli.Options) => {
           const event = historyEvent(rawVersion + 1)
           await raw.insert(rawId, rawVersion + 1, event, encode(event))
           rawVersion++
+        },
+        eventStoreAppend: async () => {
+          const event = historyEvent(versions.store + 1)
+          const appended = await sql.runPromise(
+            eventStore.append(Order.type, "save-store", versions.store, [{ type: event._tag, payload: encode(event) }])
+          )
+          versions.store = appended.version
+        },
+        appendStatement: async () => {
+          const event = historyEvent(versions.statement + 1)
+          await Breakdown.appendWithStatement(raw.pool, "save-statement", versions.statement, event._tag, encode(event))
+          versions.statement++
+        },
+        appendFunction: async () => {
+          const event = historyEvent(versions.fn + 1)
+          await Breakdown.appendWithFunction(raw.pool, "save-function", versions.fn, event._tag, encode(event))
+          versions.fn++
         }
       },
       { warmup: 20, iterations: options.saveIterations, budgetMs: undefined }
@@ -362,12 +402,26 @@ const main = async (options: Cli.Options) => {
       rawP99Ms: round(stats.raw.p99Ms),
       iterations: stats.library.samples,
       snapshotsWritten: snapshots.length,
-      libraryRoundTrips: saveTrips.roundTrips
+      libraryRoundTrips: saveTrips.roundTrips,
+      eventStoreAppendMs: round(stats.eventStoreAppend.medianMs),
+      appendStatementMs: round(stats.appendStatement.medianMs),
+      appendFunctionMs: round(stats.appendFunction.medianMs)
     }
     log(
       Table.render(["", "median ms", "p99 ms"], [
         ["repo.save (ours)", Table.ms(stats.library.medianMs), Table.ms(stats.library.p99Ms)],
-        ["bare INSERT", Table.ms(stats.raw.medianMs), Table.ms(stats.raw.p99Ms)]
+        ["bare INSERT", Table.ms(stats.raw.medianMs), Table.ms(stats.raw.p99Ms)],
+        ["EventStore.append (ours)", Table.ms(stats.eventStoreAppend.medianMs), Table.ms(stats.eventStoreAppend.p99Ms)],
+        [
+          "bare pg, our append statement",
+          Table.ms(stats.appendStatement.medianMs),
+          Table.ms(stats.appendStatement.p99Ms)
+        ],
+        [
+          "bare pg, same in a PL/pgSQL fn",
+          Table.ms(stats.appendFunction.medianMs),
+          Table.ms(stats.appendFunction.p99Ms)
+        ]
       ])
     )
     log(
@@ -500,6 +554,26 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
       measureOptions,
       checkLoaded(events, skus)
     )
+    // Where a with-snapshot load of a large state goes, in process: parse the stored JSON, decode it with
+    // the state Schema, fold the tail onto it (the read itself is the rest).
+    const stateText = (await sql.runPromise(Effect.flatMap(SqlClient.SqlClient, (client) =>
+      client.unsafe<{ state: string }>(
+        `SELECT state::text AS state FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1
+ORDER BY version DESC LIMIT 1`,
+        [id]
+      ))))[0]!.state
+    const decodeState = Schema.decodeUnknownSync(OrderDomain.OrderState)
+    const decoded = decodeState(JSON.parse(stateText))
+    const tailEvents = Array.from({ length: options.tail }, (_, k) =>
+      historyEvent(events - options.tail + 1 + k, skus))
+    const steps = await compare(
+      {
+        parse: async () => JSON.parse(stateText),
+        decode: async () => decodeState(JSON.parse(stateText)),
+        foldTail: async () => tailEvents.reduce(OrderDomain.evolve, decoded)
+      },
+      measureOptions
+    )
     largeState = {
       items: skus,
       events,
@@ -507,7 +581,10 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
       stateJsonbBytes: Number(sizes[0]?.jsonb_bytes ?? 0),
       withSnapshotMs: round(stats.withSnapshot.medianMs),
       fullReplayMs: round(stats.fullReplay.medianMs),
-      speedUp: round(stats.fullReplay.medianMs / stats.withSnapshot.medianMs)
+      speedUp: round(stats.fullReplay.medianMs / stats.withSnapshot.medianMs),
+      parseMs: round(steps.parse.medianMs),
+      parseAndDecodeMs: round(steps.decode.medianMs),
+      foldTailMs: round(steps.foldTail.medianMs)
     }
     log(
       `  state ${Table.int(largeState.stateJsonBytes as number)} bytes of JSON (jsonb on disk ${
@@ -515,6 +592,11 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
       }): with snapshot ${Table.ms(stats.withSnapshot.medianMs)} ms, full replay ${
         Table.ms(stats.fullReplay.medianMs)
       } ms (${Table.times(largeState.speedUp as number)})`
+    )
+    log(
+      `  in process: JSON.parse ${Table.ms(steps.parse.medianMs)} ms, parse + Schema decode ${
+        Table.ms(steps.decode.medianMs)
+      } ms, fold of the ${options.tail}-event tail ${Table.ms(steps.foldTail.medianMs)} ms`
     )
   }
 
