@@ -224,6 +224,9 @@ const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.e
   Schedule.intersect(Schedule.recurs(8))
 )
 
+/** Events a tail read asks for in its first page (the SQL store's default page size). */
+const tailPageSize = 2000
+
 const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof ConcurrencyConflict
 
 const positiveInt = (name: string, value: number | undefined, fallback: number, min: number) => {
@@ -284,9 +287,8 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     // load
     // ---------------------------------------------------------------------------------------------------
 
-    const foldChunk = (id: string, acc: Acc<S>, chunk: Chunk.Chunk<StoredEvent>) => {
-      const rows = Chunk.toReadonlyArray(chunk)
-      for (let i = 0; i < rows.length; i++) {
+    const foldRows = (id: string, acc: Acc<S>, rows: ReadonlyArray<StoredEvent>, from: number) => {
+      for (let i = from; i < rows.length; i++) {
         const stored = rows[i]!
         if (stored.version !== acc.version + 1) {
           return Effect.fail(
@@ -309,6 +311,9 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       return Effect.void
     }
 
+    const foldChunk = (id: string, acc: Acc<S>, chunk: Chunk.Chunk<StoredEvent>) =>
+      foldRows(id, acc, Chunk.toReadonlyArray(chunk), 0)
+
     const replayAll = (id: string) =>
       Effect.suspend(() => {
         const acc: Acc<S> = { state: aggregate.initial(id), version: 0, position: 0, replayed: 0 }
@@ -317,52 +322,58 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         )
       }).pipe(fallback.withPermits(1))
 
-    /** Fold the tail onto a restored snapshot; the first row read must be the snapshot's own event. */
-    const replayTail = (id: string, snapshot: Snapshot.Snapshot, state: S) =>
-      Effect.suspend(() => {
-        const acc: Acc<S> = { state, version: snapshot.version, position: -1, replayed: 0 }
-        const expected = Aggregate.recordedPosition(snapshot.metadata)
-        let first = true
-        return Stream.runForEachChunk(events.read(type, id, { fromVersion: snapshot.version }), (
-          chunk
-        ): Effect.Effect<void, Aggregate.EventDecodeError | Unusable> => {
-          if (first) {
-            if (Chunk.isEmpty(chunk)) return Effect.void
-            first = false
-            const head = Chunk.unsafeHead(chunk)
-            if (head.version !== snapshot.version) {
-              // The stream has no event at the snapshot's version but has later ones: a gap, the stream is corrupt.
-              return Effect.fail(
-                new Aggregate.EventDecodeError({
-                  aggregateType: type,
-                  aggregateId: id,
-                  version: head.version,
-                  eventType: head.type,
-                  message: `version gap: expected ${snapshot.version}`
-                })
-              )
-            }
-            if (Option.isSome(expected) && expected.value !== head.position) {
-              return Effect.fail(
-                new Unusable(
-                  "StreamMismatch",
-                  `the event at version ${snapshot.version} has position ${head.position}, ` +
-                    `the snapshot was built at position ${expected.value}`
-                )
-              )
-            }
-            acc.position = head.position
-            return foldChunk(id, acc, Chunk.drop(chunk, 1))
-          }
-          return foldChunk(id, acc, chunk)
-        }).pipe(
-          Effect.flatMap(() =>
-            first
-              ? Effect.fail(
-                new Unusable("AboveStream", `the snapshot is at version ${snapshot.version}, above its stream`)
-              )
-              : Effect.succeed(acc)
+    /**
+     * Fold the tail onto a restored snapshot; the first row read must be the snapshot's own event. The first
+     * page is read as a plain Effect (a snapshot's tail nearly always fits in it); only a full page goes on
+     * with the `read` stream from the version after it.
+     */
+    const replayTail = (
+      id: string,
+      snapshot: Snapshot.Snapshot,
+      state: S
+    ): Effect.Effect<Acc<S>, Aggregate.EventDecodeError | EventStoreError | Unusable> =>
+      Effect.flatMap(events.readPage(type, id, { fromVersion: snapshot.version, limit: tailPageSize }), (
+        rows
+      ): Effect.Effect<Acc<S>, Aggregate.EventDecodeError | EventStoreError | Unusable> => {
+        if (rows.length === 0) {
+          return Effect.fail(
+            new Unusable("AboveStream", `the snapshot is at version ${snapshot.version}, above its stream`)
           )
+        }
+        const head = rows[0]!
+        if (head.version !== snapshot.version) {
+          // The stream has no event at the snapshot's version but has later ones: a gap, the stream is corrupt.
+          return Effect.fail(
+            new Aggregate.EventDecodeError({
+              aggregateType: type,
+              aggregateId: id,
+              version: head.version,
+              eventType: head.type,
+              message: `version gap: expected ${snapshot.version}`
+            })
+          )
+        }
+        const expected = Aggregate.recordedPosition(snapshot.metadata)
+        if (Option.isSome(expected) && expected.value !== head.position) {
+          return Effect.fail(
+            new Unusable(
+              "StreamMismatch",
+              `the event at version ${snapshot.version} has position ${head.position}, ` +
+                `the snapshot was built at position ${expected.value}`
+            )
+          )
+        }
+        const acc: Acc<S> = { state, version: snapshot.version, position: head.position, replayed: 0 }
+        const folded = foldRows(id, acc, rows, 1)
+        if (rows.length < tailPageSize) return Effect.as(folded, acc)
+        return folded.pipe(
+          Effect.zipRight(Effect.suspend(() =>
+            Stream.runForEachChunk(
+              events.read(type, id, { fromVersion: acc.version + 1 }),
+              (chunk) => foldChunk(id, acc, chunk)
+            )
+          )),
+          Effect.as(acc)
         )
       })
 
@@ -576,6 +587,16 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       )
     }
 
+    /**
+     * A batch runs to its end even when the writer is interrupted (its scope closing), yet stays interruptible
+     * inside: in an uninterruptible region a timeout cannot interrupt the call it times out, so a store call
+     * that hangs would stall the writer, `flush` and the scope's closing forever, whatever `resilient`'s
+     * timeout. The batch runs in its own interruptible fiber, joined uninterruptibly; a daemon, because an
+     * interruption sent to a fiber reaches its children at once, even while it is uninterruptible.
+     */
+    const runBatchToEnd = (batch: Chunk.Chunk<Job<S>>) =>
+      Effect.flatMap(Effect.forkDaemon(Effect.interruptible(runBatch(batch))), Fiber.join)
+
     if (background) {
       // The writer waits (interruptibly) for the wake-up latch, then empties the queue and writes the batch
       // (uninterruptibly). Waiting on the latch rather than in a blocking take means an interruption can never
@@ -586,7 +607,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         restore(wake.await).pipe(
           Effect.zipRight(wake.close),
           Effect.zipRight(Queue.takeAll(queue)),
-          Effect.flatMap(runBatch)
+          Effect.flatMap(runBatchToEnd)
         )
       ).pipe(Effect.forever)
       yield* Effect.acquireRelease(
@@ -594,7 +615,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         Effect.forkDaemon(Effect.interruptible(writer)),
         (fiber) =>
           Fiber.interrupt(fiber).pipe(
-            Effect.zipRight(Effect.flatMap(Queue.takeAll(queue), runBatch)),
+            Effect.zipRight(Effect.flatMap(Queue.takeAll(queue), runBatchToEnd)),
             Effect.zipRight(Queue.shutdown(queue))
           )
       )
