@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { checkCount, checkStreamKey, encodeAppend } from "./internal/eventInput.js"
+import { checkCount, checkLimit, checkStreamKey, encodeAppend } from "./internal/eventInput.js"
 
 /**
  * An event to append: its type and its Schema-encoded (JSON) payload.
@@ -107,6 +107,14 @@ export interface ReadOptions {
 /**
  * @since 0.1.0
  */
+export interface ReadPageOptions extends ReadOptions {
+  /** At most this many events (a positive integer; default: the store's page size). */
+  readonly limit?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
 export interface ReadAllOptions {
   /**
    * Resume right after the event at this position in `readAll`'s order: pass the position of the last event
@@ -143,6 +151,17 @@ export interface EventStoreService {
     aggregateId: string,
     options?: ReadOptions
   ) => Stream.Stream<StoredEvent, EventStoreError>
+  /**
+   * The first page of `read` as one plain Effect: at most `limit` events of one stream from `fromVersion`
+   * (up to `toVersion`) in version order, in one query on SQL. Fewer than `limit` events means the range
+   * ended; a full page may have more after it (continue with `read` from the last version + 1). Cheaper
+   * than running a `Stream` when the range usually fits in one page (a tail after a snapshot).
+   */
+  readonly readPage: (
+    aggregateType: string,
+    aggregateId: string,
+    options?: ReadPageOptions
+  ) => Effect.Effect<ReadonlyArray<StoredEvent>, EventStoreError>
   /**
    * Every stream in one global order, for projections: from `fromPosition` up to the events committed when
    * the stream reaches its end (it does not wait for new events; call it again with the last position).
@@ -266,6 +285,24 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
         })
       }))
 
+    const readPage: EventStoreService["readPage"] = (aggregateType, aggregateId, pageOptions = {}) =>
+      Effect.suspend(() => {
+        const problem = checkStreamKey(aggregateType, aggregateId) ??
+          checkCount("fromVersion", pageOptions.fromVersion) ?? checkCount("toVersion", pageOptions.toVersion) ??
+          checkLimit(pageOptions.limit)
+        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        return Effect.map(Ref.get(state), (current) => {
+          const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
+          const from = Math.max(pageOptions.fromVersion ?? 1, 1) - 1
+          const to = Math.min(
+            pageOptions.toVersion ?? stream.length,
+            stream.length,
+            from + (pageOptions.limit ?? pageSize)
+          )
+          return from >= to ? [] : stream.slice(from, to)
+        })
+      })
+
     const readAll: EventStoreService["readAll"] = (readOptions = {}) =>
       Stream.unwrap(Effect.suspend(() => {
         const problem = checkCount("fromPosition", readOptions.fromPosition)
@@ -286,7 +323,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
         )
       })
 
-    return EventStore.of({ append, read, readAll, version })
+    return EventStore.of({ append, read, readPage, readAll, version })
   })
 
 /**

@@ -27,7 +27,7 @@ import * as Stream from "effect/Stream"
 import type { AppendResult, EventStoreService, StoredEvent } from "./EventStore.js"
 import { ConcurrencyConflict, EventStore, EventStoreError } from "./EventStore.js"
 import type { EncodedEvent } from "./internal/eventInput.js"
-import { checkCount, checkStreamKey, encodeAppend, maxVersion } from "./internal/eventInput.js"
+import { checkCount, checkLimit, checkStreamKey, encodeAppend, maxVersion } from "./internal/eventInput.js"
 
 /**
  * @since 0.1.0
@@ -294,6 +294,36 @@ ORDER BY order_xid, position LIMIT $3`
         )
       })
 
+    /** Events `after < version <= toVersion` of one stream, at most `limit`, in version order (one query). */
+    const fetchPage = (aggregateType: string, aggregateId: string, after: number, toVersion: number, limit: number) =>
+      sql.unsafe(readSql, [aggregateType, aggregateId, after, toVersion, limit]).values.pipe(
+        Effect.mapError(unavailable(`SqlEventStore: read ${aggregateType} ${JSON.stringify(aggregateId)}`)),
+        Effect.flatMap((rows) =>
+          Effect.try({
+            try: () => {
+              const n = rows.length
+              const events = new Array<StoredEvent>(n)
+              const createdAt = makeCreatedAt()
+              for (let i = 0; i < n; i++) {
+                const row = rows[i]!
+                events[i] = {
+                  aggregateType,
+                  aggregateId,
+                  version: row[0] as number,
+                  position: toNumber(row[1]),
+                  type: row[2] as string,
+                  payload: row[3],
+                  metadata: (row[4] ?? emptyMetadata) as Record<string, unknown>,
+                  createdAt: createdAt(row[5])
+                }
+              }
+              return events
+            },
+            catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
+          })
+        )
+      )
+
     const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) => {
       const problem = checkStreamKey(aggregateType, aggregateId) ??
         checkCount("fromVersion", readOptions.fromVersion) ?? checkCount("toVersion", readOptions.toVersion)
@@ -302,36 +332,24 @@ ORDER BY order_xid, position LIMIT $3`
       const after = Math.max(readOptions.fromVersion ?? 1, 1) - 1
       if (after >= toVersion) return Stream.empty
       const page = (last: number) =>
-        sql.unsafe(readSql, [aggregateType, aggregateId, last, toVersion, pageSize]).values.pipe(
-          Effect.mapError(unavailable(`SqlEventStore: read ${aggregateType} ${JSON.stringify(aggregateId)}`)),
-          Effect.flatMap((rows) =>
-            Effect.try({
-              try: () => {
-                const n = rows.length
-                const events = new Array<StoredEvent>(n)
-                const createdAt = makeCreatedAt()
-                for (let i = 0; i < n; i++) {
-                  const row = rows[i]!
-                  events[i] = {
-                    aggregateType,
-                    aggregateId,
-                    version: row[0] as number,
-                    position: toNumber(row[1]),
-                    type: row[2] as string,
-                    payload: row[3],
-                    metadata: (row[4] ?? emptyMetadata) as Record<string, unknown>,
-                    createdAt: createdAt(row[5])
-                  }
-                }
-                const lastVersion = n === 0 ? last : events[n - 1]!.version
-                const more = n === pageSize && lastVersion < toVersion
-                return [Chunk.unsafeFromArray(events), more ? Option.some(lastVersion) : Option.none()] as const
-              },
-              catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
-            })
-          )
-        )
+        Effect.map(fetchPage(aggregateType, aggregateId, last, toVersion, pageSize), (events) => {
+          const n = events.length
+          const lastVersion = n === 0 ? last : events[n - 1]!.version
+          const more = n === pageSize && lastVersion < toVersion
+          return [Chunk.unsafeFromArray(events), more ? Option.some(lastVersion) : Option.none()] as const
+        })
       return Stream.paginateChunkEffect(after, page)
+    }
+
+    const readPage: EventStoreService["readPage"] = (aggregateType, aggregateId, pageOptions = {}) => {
+      const problem = checkStreamKey(aggregateType, aggregateId) ??
+        checkCount("fromVersion", pageOptions.fromVersion) ?? checkCount("toVersion", pageOptions.toVersion) ??
+        checkLimit(pageOptions.limit)
+      if (problem !== undefined) return Effect.fail(invalidInput(problem))
+      const toVersion = Math.min(pageOptions.toVersion ?? maxVersion, maxVersion)
+      const after = Math.max(pageOptions.fromVersion ?? 1, 1) - 1
+      if (after >= toVersion) return Effect.succeed([])
+      return fetchPage(aggregateType, aggregateId, after, toVersion, pageOptions.limit ?? pageSize)
     }
 
     interface Cursor {
@@ -389,7 +407,7 @@ ORDER BY order_xid, position LIMIT $3`
       )
     }
 
-    return EventStore.of({ append, read, readAll, version })
+    return EventStore.of({ append, read, readPage, readAll, version })
   })
 
 /**

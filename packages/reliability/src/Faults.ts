@@ -343,6 +343,7 @@ export const eventStore = (inner: EventStore["Type"], injector: Injector): Event
   return {
     append: (type, id, expected, events) => wrap("append", inner.append(type, id, expected, events)),
     read: (type, id, opts) => Stream.unwrap(Effect.map(wrap("read", Effect.void), () => inner.read(type, id, opts))),
+    readPage: (type, id, opts) => wrap("readPage", inner.readPage(type, id, opts)),
     readAll: (opts) => Stream.unwrap(Effect.map(wrap("readAll", Effect.void), () => inner.readAll(opts))),
     version: (type, id) => wrap("version", inner.version(type, id))
   }

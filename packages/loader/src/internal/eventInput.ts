@@ -51,6 +51,12 @@ export const checkCount = (what: string, value: unknown): string | undefined =>
     undefined :
     `${what} must be a non-negative integer, got ${describe(value)}`
 
+/** Checks `readPage`'s optional `limit`: a positive integer. */
+export const checkLimit = (value: unknown): string | undefined =>
+  value === undefined || (isNonNegativeInt(value) && value > 0) ?
+    undefined :
+    `limit must be a positive integer, got ${describe(value)}`
+
 const maxDepth = 512
 
 /**

@@ -303,6 +303,44 @@ export const contract = <R>(
       assert.deepStrictEqual(yield* versions({ toVersion: 0 }), [])
     }))
 
+  it.effect("readPage reads at most limit events of a range as one page, as read does", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const id = freshId("page")
+      yield* append("Order", id, 0, events(10))
+      const versions = (o?: EventStore.ReadPageOptions) =>
+        Effect.map(store.readPage("Order", id, o), (es) => es.map((e) => e.version))
+      assert.deepStrictEqual(
+        yield* versions({ limit: 100 }),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+      )
+      assert.deepStrictEqual(yield* versions({ fromVersion: 4, limit: 3 }), [4, 5, 6])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 8, limit: 5 }), [8, 9, 10])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 3, toVersion: 5, limit: 10 }), [3, 4, 5])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 0, limit: 1 }), [1])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 11 }), [])
+      assert.deepStrictEqual(yield* versions({ fromVersion: 6, toVersion: 5 }), [])
+      assert.deepStrictEqual(yield* store.readPage("Order", freshId("none")), [])
+      // the same events as read gives
+      const page = yield* store.readPage("Order", id, { fromVersion: 2, limit: 4 })
+      assert.deepStrictEqual(page, [...(yield* readAll("Order", id, { fromVersion: 2, toVersion: 5 }))])
+      // without a limit: one page of the store's page size
+      const longId = freshId("page-long")
+      yield* append("Order", longId, 0, events(options.pageSize + 1))
+      const first = yield* store.readPage("Order", longId)
+      assert.deepStrictEqual(first.map((e) => e.version), Array.from({ length: options.pageSize }, (_, i) => i + 1))
+      const failures = [
+        yield* Effect.flip(store.readPage("", "x")),
+        yield* Effect.flip(store.readPage("Order", "a\u0000")),
+        yield* Effect.flip(store.readPage("Order", "x", { fromVersion: -1 })),
+        yield* Effect.flip(store.readPage("Order", "x", { toVersion: 1.5 })),
+        yield* Effect.flip(store.readPage("Order", "x", { limit: 0 })),
+        yield* Effect.flip(store.readPage("Order", "x", { limit: 2.5 }))
+      ]
+      for (const error of failures) assert.strictEqual(error.reason, "InvalidInput")
+      assert.include(failures[4]!.message, "limit")
+    }))
+
   it.effect("read and readAll emit whole pages as chunks across several pages", () =>
     Effect.gen(function*() {
       const store = yield* EventStore.EventStore

@@ -295,6 +295,22 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       assert.strictEqual(encode(loaded.state), expected(id, events))
     }))
 
+  it.effect("a tail longer than the first page read goes on to the end of the stream", () =>
+    Effect.gen(function*() {
+      const id = freshId()
+      const events = deposits(2510)
+      yield* withRepository(Ledger, { strategy: SnapshotStrategy.everyNEvents(10) }, (repo) =>
+        saveAll(repo, id, [events.slice(0, 10)]))
+      yield* withRepository(Ledger, { strategy: SnapshotStrategy.never }, (repo) =>
+        saveAll(repo, id, [events.slice(10)], 10))
+      const loaded = yield* withRepository(Ledger, { strategy: SnapshotStrategy.never }, (repo) =>
+        repo.load(id))
+      assert.deepStrictEqual(loaded.snapshotVersion, Option.some(10))
+      assert.strictEqual(loaded.replayed, 2500)
+      assert.strictEqual(loaded.version, 2510)
+      assert.strictEqual(encode(loaded.state), expected(id, events))
+    }))
+
   it.effect("BigDecimal, Date and Option survive a snapshot round trip exactly", () =>
     Effect.gen(function*() {
       const id = freshId()
