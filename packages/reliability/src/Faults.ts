@@ -424,9 +424,26 @@ export const connection = (inner: Connection, injector: Injector, options: SqlCl
 }
 
 /**
- * A Postgres `SqlClient` whose statements go through `connection(...)`. Every statement reserves a pooled
- * connection of the inner client (so transactions keep one connection); the SQL dialect is Postgres'.
- * Provide it only to the store under test: `SqlSnapshotStore.layer.pipe(Layer.provide(Faults.layerSqlClient(i)))`.
+ * The inner client's own (non-transaction) statements, as a connection. Each statement is the inner
+ * client's: with `PgClient`, a `pool.query`, which gives its connection back by itself even when the fiber
+ * running it is interrupted.
+ */
+const plainConnection = (inner: SqlClient.SqlClient): Connection => ({
+  execute: (sql, params) => inner.unsafe(sql, params),
+  executeRaw: (sql, params) => inner.unsafe(sql, params).raw,
+  executeValues: (sql, params) => inner.unsafe(sql, params).values,
+  executeUnprepared: (sql, params) => inner.unsafe(sql, params).unprepared,
+  executeStream: (sql, params) => inner.unsafe(sql, params).stream
+})
+
+/**
+ * A Postgres `SqlClient` whose statements go through `connection(...)`. Plain statements run as the inner
+ * client's own; a transaction reserves one of its pooled connections. Provide it only to the store under test:
+ * `SqlSnapshotStore.layer.pipe(Layer.provide(Faults.layerSqlClient(injector)))`.
+ *
+ * Beware: `@effect/sql-pg` 0.53's `reserve` (what a transaction starts with) does not give the connection back
+ * when the fiber waiting for it is interrupted, so timeouts around transactions leak pooled connections. The
+ * plain path here never reserves; a fault-injected store should not use transactions under timeouts.
  *
  * @since 0.1.0
  */
@@ -437,13 +454,69 @@ export const layerSqlClient = (
   Layer.effect(
     SqlClient.SqlClient,
     Effect.gen(function*() {
-      const inner = yield* SqlClient.SqlClient
-      const acquirer = Effect.map(inner.reserve, (conn) => connection(conn, injector, options))
+      const inner = (yield* SqlClient.SqlClient).withoutTransforms()
+      const plain = connection(plainConnection(inner), injector, options)
       return yield* SqlClient.make({
-        acquirer,
-        transactionAcquirer: acquirer,
+        acquirer: Effect.succeed(plain),
+        transactionAcquirer: Effect.map(inner.reserve, (conn) => connection(conn, injector, options)),
         compiler: makeCompiler(),
         spanAttributes: [["reliability.faults", true]]
       })
     })
   ).pipe(Layer.provide(Reactivity.layer))
+
+// ---------------------------------------------------------------------------------------------------------------
+// Instrumentation
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * How many full replays (stream reads from the start) run at once, at most, and in all.
+ *
+ * @since 0.1.0
+ */
+export interface ReplayGauge {
+  /** Count only while true (switch off for checks that read streams themselves). */
+  active: boolean
+  current: number
+  max: number
+  total: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export const makeReplayGauge = (): ReplayGauge => ({ active: true, current: 0, max: 0, total: 0 })
+
+/**
+ * Wrap an EventStore so that every `read` without `fromVersion` (a full replay; a tail read after a
+ * snapshot always gives one) is counted while its stream runs.
+ *
+ * @since 0.1.0
+ */
+export const countFullReplays = (inner: EventStore["Type"], gauge: ReplayGauge): EventStore["Type"] => ({
+  ...inner,
+  read: (type, id, options) => {
+    if (options?.fromVersion !== undefined && options.fromVersion > 1) return inner.read(type, id, options)
+    return Stream.unwrapScoped(
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const counted = gauge.active
+          if (counted) {
+            gauge.current++
+            gauge.total++
+            if (gauge.current > gauge.max) gauge.max = gauge.current
+          }
+          return counted
+        }),
+        (counted) => Effect.sync(() => counted && gauge.current--)
+      ).pipe(Effect.as(inner.read(type, id, options)))
+    )
+  }
+})
+
+/**
+ * @since 0.1.0
+ */
+export const layerCountFullReplays =
+  (gauge: ReplayGauge) => <E, R>(inner: Layer.Layer<EventStore, E, R>): Layer.Layer<EventStore, E, R> =>
+    Layer.effect(EventStore, Effect.map(EventStore, (s) => countFullReplays(s, gauge))).pipe(Layer.provide(inner))
