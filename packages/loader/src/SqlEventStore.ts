@@ -5,7 +5,9 @@
  *   writers at the same version can never both commit (no check-then-insert).
  * - `append` is ONE statement (one round trip): an `INSERT ... SELECT` guarded by the stream's current
  *   version, so a stale or gapped `expectedVersion` inserts nothing and answers the actual version at once.
- *   Inside a caller's transaction it runs under a savepoint, so a lost race leaves that transaction usable.
+ *   It runs inside a PL/pgSQL function (`<table>_append`, created by the migrations) so that Postgres plans it
+ *   once per session instead of on every call. Inside a caller's transaction it runs under a savepoint, so
+ *   a lost race leaves that transaction usable.
  * - `read` pages by keyset (`version > last ORDER BY version LIMIT pageSize`) and emits each page as one
  *   chunk: bounded memory for any stream length, and exactly one query when the range fits in one page.
  * - `readAll` never skips an event that commits late (see `ReadAllOptions` in EventStore for the order).
@@ -146,9 +148,44 @@ const migrations = (sql: SqlClient.SqlClient, table: string) => {
   CONSTRAINT ${quote(`${table}_stream_key`)} UNIQUE (aggregate_type, aggregate_id, version)
 )`),
       sql.unsafe(`CREATE INDEX IF NOT EXISTS ${quote(`${table}_order_idx`)} ON ${t} (order_xid, position)`)
-    ], { discard: true }))
+    ], { discard: true })),
+    // The append statement as a PL/pgSQL function: Postgres caches its plan per session, where the same
+    // statement sent on its own (an unnamed statement) is planned on every call.
+    "0002_append_function": Effect.asVoid(sql.unsafe(`CREATE OR REPLACE FUNCTION ${quote(appendFunction(table))}(
+  p_type text, p_id text, p_expected integer, p_batch jsonb
+) RETURNS TABLE (actual integer, positions bigint[]) LANGUAGE plpgsql VOLATILE AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY ${appendStatement(t, "p_type", "p_id", "p_expected", "p_batch")};
+END
+$fn$`))
   }
 }
+
+/** The append function of a table (at most 47 characters: within Postgres' 63). */
+const appendFunction = (table: string): string => `${table}_append`
+
+/**
+ * The append: an `INSERT ... SELECT` guarded by the stream's current version. It inserts the batch only when
+ * the stream is at the expected version, and answers that version in the same statement, so a refused
+ * append needs no second query. `order_xid` never goes below the previous event's (see `readAll`).
+ */
+const appendStatement = (t: string, type: string, id: string, expected: string, batch: string): string =>
+  `WITH head AS (
+  SELECT h.version, h.order_xid FROM ${t} h
+  WHERE h.aggregate_type = ${type} AND h.aggregate_id = ${id}
+  ORDER BY h.version DESC LIMIT 1
+), inserted AS (
+  INSERT INTO ${t} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
+  SELECT ${type}, ${id}, ${expected} + e.ord::integer, e.value->>'t', e.value->'p', e.value->'m',
+    GREATEST(pg_current_xact_id(), (SELECT head.order_xid FROM head))
+  FROM jsonb_array_elements(${batch}) WITH ORDINALITY AS e(value, ord)
+  WHERE COALESCE((SELECT head.version FROM head), 0) = ${expected}
+  ORDER BY e.ord
+  RETURNING ${t}.position, ${t}.version
+)
+SELECT COALESCE((SELECT head.version FROM head), 0)::integer,
+  (SELECT array_agg(i.position ORDER BY i.version) FROM inserted i)`
 
 /**
  * Builds the store on the `SqlClient` in context and runs its migrations first.
@@ -199,21 +236,7 @@ export const make = (options: Options = {}): Effect.Effect<EventStoreService, Ev
     )
 
     const t = quote(table)
-    const appendSql = `WITH head AS (
-  SELECT version, order_xid FROM ${t}
-  WHERE aggregate_type = $1 AND aggregate_id = $2
-  ORDER BY version DESC LIMIT 1
-), inserted AS (
-  INSERT INTO ${t} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
-  SELECT $1, $2, $3::integer + e.ord::integer, e.value->>'t', e.value->'p', e.value->'m',
-    GREATEST(pg_current_xact_id(), (SELECT order_xid FROM head))
-  FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(value, ord)
-  WHERE COALESCE((SELECT version FROM head), 0) = $3::integer
-  ORDER BY e.ord
-  RETURNING position, version
-)
-SELECT COALESCE((SELECT version FROM head), 0) AS actual,
-  (SELECT array_agg(position ORDER BY version) FROM inserted) AS positions`
+    const appendSql = `SELECT actual, positions FROM ${quote(appendFunction(table))}($1, $2, $3, $4::jsonb)`
     const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2`
     // created_at as epoch milliseconds: a float parses several times faster than a timestamptz's text.

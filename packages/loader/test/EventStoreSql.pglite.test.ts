@@ -52,8 +52,9 @@ describe("SqlEventStore on PGlite", () => {
         assert.include(names, "effect_snapshots_events")
         assert.include(names, "effect_snapshots_event_migrations")
         assert.notInclude(names, "effect_sql_migrations")
-        const applied = yield* sql<{ name: string }>`SELECT name FROM effect_snapshots_event_migrations`
-        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events"])
+        const applied = yield* sql<{ name: string }>`
+          SELECT name FROM effect_snapshots_event_migrations ORDER BY migration_id`
+        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events", "append_function"])
       }))
 
     it.effect("building the store again is a no-op; a custom table gets its own migrations table", () =>
@@ -72,8 +73,36 @@ describe("SqlEventStore on PGlite", () => {
         // the default store does not see the custom table's events
         assert.strictEqual(yield* (yield* EventStore.EventStore).version("Order", id), 0)
         const [{ n }] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM custom_events_migrations`
-        assert.strictEqual(n, 1)
+        assert.strictEqual(n, 2)
         assert.strictEqual(yield* countRows("custom_events"), 5)
+        // each table has its own append function
+        const functions = yield* sql<{ name: string }>`
+          SELECT proname AS name FROM pg_proc
+          WHERE pronamespace = current_schema()::regnamespace AND proname LIKE '%append' ORDER BY proname`
+        assert.deepStrictEqual(functions.map((f) => f.name), ["custom_events_append", "effect_snapshots_events_append"])
+      }))
+
+    it.effect("a table migrated before the append function gets it on the next start, its events untouched", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const first = yield* SqlEventStore.make({ table: "older_events" })
+        const id = freshId("older")
+        yield* first.append("Order", id, 0, events(3))
+        // the state of a table created by a version with only the first migration
+        yield* sql`DROP FUNCTION older_events_append`
+        yield* sql`DELETE FROM older_events_migrations WHERE migration_id = 2`
+        const store = yield* SqlEventStore.make({ table: "older_events" })
+        yield* store.append("Order", id, 3, events(2, 4))
+        const stale = yield* Effect.flip(store.append("Order", id, 3, events(1)))
+        assert.strictEqual(stale._tag, "ConcurrencyConflict")
+        assert.deepStrictEqual(
+          (yield* Stream.runCollect(store.read("Order", id))).pipe((c) =>
+            [...c].map((e) => (e.payload as { n: number }).n)
+          ),
+          [1, 2, 3, 4, 5]
+        )
+        const [{ n }] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM older_events_migrations`
+        assert.strictEqual(n, 2)
       }))
 
     it.effect("a database failure is Unavailable and carries the driver's message", () =>

@@ -259,8 +259,10 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         const id = freshId("startup")
         yield* stores[0]!.append("Order", id, 0, events(2))
         for (const store of stores) assert.strictEqual(yield* store.version("Order", id), 2)
-        const applied = yield* sql.unsafe<{ name: string }>(`SELECT name FROM "${table}_migrations"`)
-        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events"])
+        const applied = yield* sql.unsafe<{ name: string }>(
+          `SELECT name FROM "${table}_migrations" ORDER BY migration_id`
+        )
+        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events", "append_function"])
       }))
 
     it.effect("a 1,000,000-event stream replays through read in bounded memory", () =>
