@@ -167,9 +167,11 @@ export class EventEncodeError extends Schema.TaggedError<EventEncodeError>(
  * - `StaleFingerprint`: written at the current `schemaVersion` by a state Schema of another shape.
  * - `NoMigration`: written at a `schemaVersion` with no migration path to the current one.
  * - `MigrationFailed`: a migration threw.
- * - `DecodeFailure`: its (migrated) state does not decode with the state Schema.
+ * - `DecodeFailure`: its (migrated) state does not decode with the state Schema, or the store could not read
+ *   it back at all (a `Corrupt` error: bad bytes, bad JSON).
  * - `AboveStream`: its version is above the stream's version.
- * - `StreamMismatch`: the event at its version is not the one it was built from (another timeline).
+ * - `StreamMismatch`: the event at its version is not the one it was built from (another timeline), or the
+ *   store answered a snapshot of another aggregate.
  * - `Unavailable`: the snapshot store failed; the load went on without it.
  *
  * @since 0.1.0

@@ -394,16 +394,38 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         const probe = yield* Effect.either(snapshots.load(type, id))
         let acc: Acc<S> | undefined
         let used: Snapshot.Snapshot | undefined
-        let unusable: Snapshot.Snapshot | undefined
+        /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
+        let unusable: number | undefined
         let migrated = false
         if (Either.isLeft(probe)) {
-          yield* skip(id, "Unavailable", probe.left.message, Option.none())
+          if (probe.left.reason === "Corrupt") {
+            // The store holds a snapshot it cannot read back (bad bytes, bad JSON): skip it like one that does
+            // not decode, and find its version (`list` reads no state) so that its replacement takes its place.
+            const history = yield* Effect.either(snapshots.list(type, id))
+            const newest = Either.isRight(history) ? history.right[history.right.length - 1] : undefined
+            unusable = newest === undefined ? -1 : newest.version
+            yield* skip(
+              id,
+              "DecodeFailure",
+              `the store could not read it: ${probe.left.message}`,
+              Option.fromNullable(newest?.version)
+            )
+          } else {
+            yield* skip(id, "Unavailable", probe.left.message, Option.none())
+          }
         } else if (Option.isSome(probe.right)) {
           const snapshot = probe.right.value
-          const restored = Aggregate.restoreState(aggregate, snapshot)
+          const restored = snapshot.aggregateType !== type || snapshot.aggregateId !== id
+            ? Either.left<Aggregate.Skipped>({
+              reason: "StreamMismatch",
+              message: `the store answered a snapshot of ${snapshot.aggregateType} ${
+                JSON.stringify(snapshot.aggregateId)
+              }`
+            })
+            : Aggregate.restoreState(aggregate, snapshot)
           if (Either.isLeft(restored)) {
             yield* skip(id, restored.left.reason, restored.left.message, Option.some(snapshot.version))
-            unusable = snapshot
+            unusable = snapshot.version
           } else {
             const tail = yield* replayTail(id, snapshot, restored.right.state).pipe(
               Effect.catchIf(
@@ -412,7 +434,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
               )
             )
             if (tail === undefined) {
-              unusable = snapshot
+              unusable = snapshot.version
             } else {
               acc = tail
               used = snapshot
@@ -443,13 +465,18 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         yield* remember(id, loaded)
         if (loaded.repaired) {
           // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
-          // higher version hides the old one; at the same or a lower version the old one must go first.
-          const old = unusable ?? used!
+          // higher version hides the old one; at the same or a lower version the old one must go first (of
+          // an unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
+          const old = unusable ?? used!.version
           yield* request({
             id,
             version: loaded.version,
             known: Option.some({ state: loaded.state, position: loaded.position }),
-            obsolete: old.version >= loaded.version ? Option.some(old.version) : Option.none()
+            obsolete: old === -1
+              ? Option.some(loaded.version)
+              : old >= loaded.version
+              ? Option.some(old)
+              : Option.none()
           })
         }
         return loaded
