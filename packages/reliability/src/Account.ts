@@ -81,7 +81,8 @@ const fnv = (seed: string, text: string): string => {
  * @since 0.1.0
  */
 export const evolve = (state: State, event: Event): State => {
-  const digest = fnv(state.digest, `${event._tag}|${event.tx}|${event.index}|${JSON.stringify(event)}`)
+  const detail = event._tag === "Noted" ? event.text : String(event.amount)
+  const digest = fnv(state.digest, `${event._tag}|${event.tx}|${event.index}|${event.size}|${detail}`)
   const batches = event.tx === state.lastTx ? state.batches : state.batches + 1
   const base = { ...state, events: state.events + 1, digest, batches, lastTx: event.tx }
   switch (event._tag) {

@@ -19,6 +19,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { record } from "./utils/figures.js"
 import { Model } from "./utils/model.js"
+import * as Stacks from "./utils/stacks.js"
 
 const BUDGET = 4
 
@@ -229,10 +230,11 @@ describe.skipIf(!Postgres.hasServer)("fault injection (real Postgres)", () => {
     const sqlFaults = Faults.makeInjector(3016, { failRate: 0.3, hangRate: 0.05, corruptRate: 0.05 })
     sqlFaults.enabled = false
     const faultySql = Faults.layerSqlClient(sqlFaults, { match: /"effect_snapshots"/ })
+    // The snapshot store on its own pool: a timed-out snapshot statement is cancelled by pid, and the cancel
+    // must not land on an event store statement (see `Stacks.ownPool`).
     const stack = Layer.merge(
       SqlEventStore.layer.pipe(Faults.layerCountFullReplays(instruments.gauge)),
-      SqlSnapshotStore.layer.pipe(
-        Layer.provide(faultySql),
+      Stacks.ownPool(SqlSnapshotStore.layer.pipe(Layer.provide(faultySql))).pipe(
         faulty(instruments),
         SnapshotStore.resilient(resilience("100 millis"))
       )

@@ -1,6 +1,8 @@
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlClient } from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
 /** The memory backends. */
@@ -9,5 +11,31 @@ export const memory = Layer.merge(EventStore.layerMemoryWith({ pageSize: 50 }), 
 /** The SQL backends on an isolated schema of the real server (or PGlite without PG_URL), with the SqlClient. */
 export const sql = (prefix: string, maxConnections = 8) =>
   Layer.merge(SqlEventStore.layer, SqlSnapshotStore.layer).pipe(
+    Layer.provideMerge(Postgres.layerTest(prefix, { maxConnections }))
+  )
+
+/**
+ * The snapshot store on its own pool (same server, same schema as the `SqlClient` it is given).
+ *
+ * `@effect/sql-pg` cancels an interrupted statement with `pg_cancel_backend(pid)` and then gives the
+ * connection back to the pool; the cancel can land on whatever that connection runs next (Effect-TS/effect
+ * #8068). Under `resilient`, a timed-out snapshot query is interrupted, so on a pool shared with the event
+ * store an append could be cancelled instead. On its own pool, only snapshot statements can be hit, and
+ * `resilient` absorbs those. Needs PG_URL (PGlite has one connection).
+ */
+export const ownPool = <E, R>(
+  snapshots: Layer.Layer<SnapshotStore.SnapshotStore, E, R | SqlClient>,
+  maxConnections = 4
+) =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const [row] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
+    const url = process.env.PG_URL ?? ""
+    return snapshots.pipe(Layer.provide(Postgres.layerUrl(url, { schema: row!.schema, maxConnections })))
+  }))
+
+/** `sql`, with the snapshot store on its own pool (see `ownPool`). */
+export const sqlTwoPools = (prefix: string, maxConnections = 8) =>
+  Layer.merge(SqlEventStore.layer, ownPool(SqlSnapshotStore.layer)).pipe(
     Layer.provideMerge(Postgres.layerTest(prefix, { maxConnections }))
   )
