@@ -23,6 +23,7 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Aggregate from "./Aggregate.js"
 import { ConcurrencyConflict, EventStore, type EventStoreError, type StoredEvent } from "./EventStore.js"
+import * as jsonDiff from "./internal/jsonDiff.js"
 import { Lru } from "./internal/lru.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
 
@@ -129,13 +130,87 @@ export interface Updated<S, E> {
 }
 
 /**
+ * Where the state loaded from snapshot + tail and the full replay differ: a JSON path into the encoded state
+ * (`$.items[3].qty`), and each side's value as JSON text (truncated; "(absent)" for a missing key).
+ *
+ * @since 0.1.0
+ */
+export interface Difference {
+  readonly path: string
+  readonly snapshot: string
+  readonly replay: string
+}
+
+/**
+ * What `verify` found.
+ *
  * @since 0.1.0
  */
 export interface Verified {
-  /** Whether snapshot + tail and a full replay encode to the same state. */
+  /** Whether snapshot + tail and a full replay (up to the same version) encode to the same state. */
   readonly consistent: boolean
+  /** The version compared (the load's; the full replay stops there, so concurrent appends do not count). */
   readonly version: number
+  /** The snapshot the load started from; none when there was no usable one (then both sides are replays). */
   readonly snapshotVersion: Option.Option<number>
+  /** Events folded after the snapshot. */
+  readonly replayed: number
+  /** Where the two states differ, at most 10 paths; empty when consistent. */
+  readonly differences: ReadonlyArray<Difference>
+  /** Whether the drifted snapshots were replaced by one of the full replay (`repair: true`). */
+  readonly repaired: boolean
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface VerifyOptions {
+  /**
+   * When the states differ, delete the aggregate's snapshots and write one of the full replay (default false:
+   * only report). A snapshot that cannot be used at all (stale fingerprint, corrupt, ...) is replaced by the
+   * load itself, as every load does.
+   */
+  readonly repair?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface VerifyAllOptions extends VerifyOptions {
+  /** How many aggregates are verified at once (default 4). */
+  readonly concurrency?: number | undefined
+  /** How many inconsistent and failed aggregates the summary lists (default 100; all are counted). */
+  readonly maxReported?: number | undefined
+}
+
+/**
+ * One aggregate's outcome in `verifyStream`: what `verify` found, or why it could not verify (an aggregate with
+ * a snapshot but no events is `AggregateNotFound`: an orphan snapshot).
+ *
+ * @since 0.1.0
+ */
+export interface VerifyResult {
+  readonly aggregateId: string
+  readonly result: Either.Either<Verified, AggregateNotFound | Aggregate.EventDecodeError | EventStoreError>
+}
+
+/**
+ * The summary of `verifyAll`.
+ *
+ * @since 0.1.0
+ */
+export interface VerifySummary {
+  /** Aggregates with at least one snapshot that were verified (or failed to). */
+  readonly checked: number
+  readonly consistent: number
+  /** How many were inconsistent, and (up to `maxReported`) which, with their differences. */
+  readonly inconsistentCount: number
+  readonly inconsistent: ReadonlyArray<{ readonly aggregateId: string; readonly verified: Verified }>
+  /** How many could not be verified, and (up to `maxReported`) why. */
+  readonly failedCount: number
+  readonly failed: ReadonlyArray<{ readonly aggregateId: string; readonly message: string }>
+  /** How many inconsistent aggregates were repaired (`repair: true`). */
+  readonly repaired: number
 }
 
 /**
@@ -165,10 +240,21 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
     Err | ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError | Aggregate.EventDecodeError,
     R
   >
-  /** Compare snapshot + tail with a full replay of the same stream. */
+  /**
+   * Compare snapshot + tail with a full replay of the same stream up to the same version, and report where they
+   * differ (snapshot drift: a snapshot written by an older fold, or corrupted in a way that still decodes).
+   */
   readonly verify: (
-    id: string
+    id: string,
+    options?: VerifyOptions
   ) => Effect.Effect<Verified, AggregateNotFound | Aggregate.EventDecodeError | EventStoreError>
+  /**
+   * `verify` every aggregate of this type that has a snapshot (`SnapshotStore.aggregates`, streamed in pages),
+   * `concurrency` at a time, as a stream of outcomes. Fails only when the store cannot list the aggregates.
+   */
+  readonly verifyStream: (options?: VerifyAllOptions) => Stream.Stream<VerifyResult, SnapshotStore.SnapshotStoreError>
+  /** `verifyStream` summed up: counts, and the inconsistent and failed aggregates (up to `maxReported`). */
+  readonly verifyAll: (options?: VerifyAllOptions) => Effect.Effect<VerifySummary, SnapshotStore.SnapshotStoreError>
   /** Background mode: wait until every queued snapshot request has been handled (immediate in inline mode). */
   readonly flush: Effect.Effect<void>
 }
@@ -314,12 +400,11 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     const foldChunk = (id: string, acc: Acc<S>, chunk: Chunk.Chunk<StoredEvent>) =>
       foldRows(id, acc, Chunk.toReadonlyArray(chunk), 0)
 
-    const replayAll = (id: string) =>
+    const replayAll = (id: string, toVersion?: number) =>
       Effect.suspend(() => {
         const acc: Acc<S> = { state: aggregate.initial(id), version: 0, position: 0, replayed: 0 }
-        return Stream.runForEachChunk(events.read(type, id), (chunk) => foldChunk(id, acc, chunk)).pipe(
-          Effect.as(acc)
-        )
+        const stream = toVersion === undefined ? events.read(type, id) : events.read(type, id, { toVersion })
+        return Stream.runForEachChunk(stream, (chunk) => foldChunk(id, acc, chunk)).pipe(Effect.as(acc))
       }).pipe(fallback.withPermits(1))
 
     /**
@@ -795,20 +880,120 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     // verify
     // ---------------------------------------------------------------------------------------------------
 
-    const verify = (id: string) =>
+    const verify = (id: string, options: VerifyOptions = {}) =>
       Effect.gen(function*() {
         const loaded = yield* loadInternal(id)
-        const replayed = yield* replayAll(id)
+        const replayed = yield* replayAll(id, loaded.version)
         const a = Aggregate.encodeState(aggregate, loaded.state)
         const b = Aggregate.encodeState(aggregate, replayed.state)
-        const consistent = loaded.version === replayed.version && Either.isRight(a) && Either.isRight(b) &&
-          JSON.stringify(a.right) === JSON.stringify(b.right)
-        const verified: Verified = { consistent, version: loaded.version, snapshotVersion: loaded.snapshotVersion }
+        const differences: Array<Difference> = Either.isRight(a) && Either.isRight(b)
+          ? jsonDiff.diff(a.right, b.right)
+          : [{
+            path: "$",
+            snapshot: Either.isLeft(a) ? `(does not encode: ${a.left})` : "(encodes)",
+            replay: Either.isLeft(b) ? `(does not encode: ${b.left})` : "(encodes)"
+          }]
+        if (loaded.version !== replayed.version) {
+          differences.unshift({ path: "(version)", snapshot: String(loaded.version), replay: String(replayed.version) })
+        }
+        const consistent = differences.length === 0
+        let repaired = false
+        if (!consistent && options.repair === true && replayed.version > 0) {
+          // Every snapshot of the aggregate is suspect: delete them all, then write one of the full replay.
+          const deleted = yield* Effect.either(snapshots.delete(type, id))
+          if (Either.isRight(deleted)) {
+            const outcome = yield* writeState(id, replayed.version, replayed.state, replayed.position, Option.none())
+            repaired = outcome === "written"
+            if (repaired) yield* Effect.sync(() => cache.delete(id))
+          } else {
+            yield* failed(id, replayed.version, `drifted snapshots not deleted: ${deleted.left.message}`, deleted.left)
+          }
+        }
+        if (!consistent) {
+          yield* Effect.logWarning(
+            `Snapshot of ${type} ${JSON.stringify(id)} at version ${
+              Option.getOrElse(loaded.snapshotVersion, () => "-")
+            } + ${loaded.replayedCount} events differs from the full replay at ${differences[0]!.path}`
+          ).pipe(Effect.annotateLogs({ aggregateType: type, aggregateId: id, repaired }))
+        }
+        const verified: Verified = {
+          consistent,
+          version: loaded.version,
+          snapshotVersion: loaded.snapshotVersion,
+          replayed: loaded.replayedCount,
+          differences,
+          repaired
+        }
         return verified
       }).pipe(
         Effect.withSpan("EventSourcedRepository.verify", { attributes: { "aggregate.type": type, "aggregate.id": id } })
       )
 
-    const repository: EventSourcedRepository<S, E> = { aggregateType: type, load, save, update, verify, flush }
+    const verifyStream = (
+      options: VerifyAllOptions = {}
+    ): Stream.Stream<VerifyResult, SnapshotStore.SnapshotStoreError> =>
+      snapshots.aggregates(type).pipe(
+        Stream.mapEffect(
+          (key) =>
+            Effect.map(Effect.either(verify(key.aggregateId, options)), (result): VerifyResult => ({
+              aggregateId: key.aggregateId,
+              result
+            })),
+          { concurrency: options.concurrency ?? 4 }
+        )
+      )
+
+    const verifyAll = (options: VerifyAllOptions = {}) => {
+      const maxReported = options.maxReported ?? 100
+      return Stream.runFold(
+        verifyStream(options),
+        {
+          checked: 0,
+          consistent: 0,
+          inconsistentCount: 0,
+          inconsistent: [] as Array<{ readonly aggregateId: string; readonly verified: Verified }>,
+          failedCount: 0,
+          failed: [] as Array<{ readonly aggregateId: string; readonly message: string }>,
+          repaired: 0
+        },
+        (summary, { aggregateId, result }) => {
+          summary.checked++
+          if (Either.isLeft(result)) {
+            summary.failedCount++
+            if (summary.failed.length < maxReported) {
+              summary.failed.push({
+                aggregateId,
+                message: result.left._tag === "AggregateNotFound"
+                  ? `${result.left.message} (an orphan snapshot)`
+                  : result.left.message
+              })
+            }
+          } else if (result.right.consistent) {
+            summary.consistent++
+          } else {
+            summary.inconsistentCount++
+            if (result.right.repaired) summary.repaired++
+            if (summary.inconsistent.length < maxReported) {
+              summary.inconsistent.push({ aggregateId, verified: result.right })
+            }
+          }
+          return summary
+        }
+      ).pipe(
+        Effect.map((summary): VerifySummary => summary),
+        Effect.withSpan("EventSourcedRepository.verifyAll", { attributes: { "aggregate.type": type } })
+      )
+    }
+
+    const repository: EventSourcedRepository<S, E> = {
+      aggregateType: type,
+      load,
+      save,
+      update,
+      verify,
+      verifyStream,
+      verifyAll,
+      flush
+    }
     return repository
   })
