@@ -145,6 +145,10 @@ describe.skipIf(!Postgres.hasServer)("crashes (SIGKILL, real Postgres)", () => {
           }
           if (failures.length === 0) record("crash", { killsSurvived: 1 })
         }
+        // The bulk check: every aggregate with a snapshot, snapshot + tail against the full replay.
+        const sweep = yield* repo.verifyAll({ concurrency: 4 })
+        assert.strictEqual(sweep.checked, IDS)
+        assert.strictEqual(sweep.consistent, IDS, JSON.stringify(sweep.inconsistent))
         const [{ events, snapshots }] = yield* sql<{ events: number; snapshots: number }>`
           SELECT (SELECT count(*)::int FROM effect_snapshots_events) AS events,
                  (SELECT count(*)::int FROM effect_snapshots) AS snapshots`
