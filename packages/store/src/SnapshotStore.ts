@@ -19,6 +19,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as compression from "./internal/compressed.js"
 import * as resilience from "./internal/resilient.js"
+import { withState } from "./internal/snapshot.js"
 import * as validate from "./internal/validate.js"
 import { Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
 
@@ -156,15 +157,7 @@ const historyOf = (
 
 // A caller may pass a structurally typed plain object; the store answers `Snapshot` instances.
 const toSnapshot = (snapshot: Snapshot): Snapshot =>
-  (snapshot as unknown) instanceof Snapshot ? snapshot : new Snapshot({
-    aggregateType: snapshot.aggregateType,
-    aggregateId: snapshot.aggregateId,
-    version: snapshot.version,
-    schemaVersion: snapshot.schemaVersion,
-    createdAt: snapshot.createdAt,
-    metadata: snapshot.metadata,
-    state: snapshot.state
-  }, true)
+  (snapshot as unknown) instanceof Snapshot ? snapshot : withState(snapshot, snapshot.state)
 
 const toInfo = (snapshot: Snapshot): SnapshotInfo =>
   new SnapshotInfo({

@@ -7,10 +7,12 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as zlib from "node:zlib"
-import { CompressedState, Snapshot } from "../Snapshot.js"
+import type { Snapshot } from "../Snapshot.js"
+import { CompressedState } from "../Snapshot.js"
 import type { CompressOptions, SnapshotStoreService } from "../SnapshotStore.js"
 import { SnapshotStoreError } from "../SnapshotStore.js"
 import * as errors from "./errors.js"
+import { withState } from "./snapshot.js"
 import * as validate from "./validate.js"
 
 type Algorithm = CompressedState["algorithm"]
@@ -49,17 +51,6 @@ const inflate = (state: CompressedState) =>
     else if (state.algorithm === "brotli") zlib.brotliDecompress(input, done)
     else done(new Error(`unknown algorithm ${String(state.algorithm)}`), Buffer.alloc(0))
   })
-
-const withState = (snapshot: Snapshot, state: unknown): Snapshot =>
-  new Snapshot({
-    aggregateType: snapshot.aggregateType,
-    aggregateId: snapshot.aggregateId,
-    version: snapshot.version,
-    schemaVersion: snapshot.schemaVersion,
-    createdAt: snapshot.createdAt,
-    metadata: snapshot.metadata,
-    state
-  }, true)
 
 const expand = (snapshot: Snapshot): Effect.Effect<Snapshot, SnapshotStoreError> => {
   const state: unknown = snapshot.state

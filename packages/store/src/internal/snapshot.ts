@@ -1,0 +1,13 @@
+import { Snapshot } from "../Snapshot.js"
+
+/** The same snapshot with another state; the fields were validated when the original was built. */
+export const withState = (snapshot: Snapshot, state: unknown): Snapshot =>
+  new Snapshot({
+    aggregateType: snapshot.aggregateType,
+    aggregateId: snapshot.aggregateId,
+    version: snapshot.version,
+    schemaVersion: snapshot.schemaVersion,
+    createdAt: snapshot.createdAt,
+    metadata: snapshot.metadata,
+    state
+  }, true)
