@@ -15,6 +15,7 @@ export default [
   project("store", "packages/store"),
   project("loader", "packages/loader"),
   project("postgres", "packages/postgres"),
+  project("admin", "packages/admin"),
   {
     test: {
       ...project("reliability", "packages/reliability").test,
