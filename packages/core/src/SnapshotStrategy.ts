@@ -7,195 +7,20 @@
  *
  * @since 0.1.0
  */
-import * as Arbitrary from "effect/Arbitrary"
-import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
-import type * as FastCheck from "effect/FastCheck"
-import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
-
-// -------------------------------------------------------------------------------------
-// field schemas
-// -------------------------------------------------------------------------------------
-
-const Count = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isSafeInteger(n) && n > 0) || `expected a positive integer, got ${n}`, {
-    identifier: "PositiveInteger",
-    arbitrary: () => (fc) => fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
-  })
-)
-
-const nonBlank = (what: string) =>
-  Schema.String.pipe(
-    Schema.filter((s) => s.trim().length > 0 || `${what} must not be empty, got ${JSON.stringify(s)}`, {
-      identifier: "NonEmptyString",
-      arbitrary: () => (fc) => fc.string({ minLength: 1 }).map((s) => s.trim().length > 0 ? s : `x${s}`)
-    })
-  )
-
-const EventType = nonBlank("an event type")
-const CustomName = nonBlank("a custom strategy name")
-const AggregateType = nonBlank("an aggregate type")
-
-const FiniteDuration = Schema.DurationFromSelf.pipe(
-  Schema.filter((d) => Duration.isFinite(d) || "a duration must be finite, got Infinity", {
-    identifier: "FiniteDuration",
-    arbitrary: () => (fc) =>
-      fc.oneof(fc.maxSafeNat().map(Duration.millis), fc.bigInt({ min: 0n, max: 2n ** 64n }).map(Duration.nanos))
-  })
-)
-
-const MILLIS_UNITS: ReadonlyArray<readonly [string, number]> = [
-  ["week", 604_800_000],
-  ["day", 86_400_000],
-  ["hour", 3_600_000],
-  ["minute", 60_000],
-  ["second", 1_000],
-  ["milli", 1]
-]
-
-const unit = (value: number | bigint, name: string): string =>
-  `${value} ${value === 1 || value === 1n ? name : `${name}s`}`
-
-const formatMillis = (millis: number): string => {
-  for (const [name, size] of MILLIS_UNITS) {
-    const value = millis / size
-    // A larger unit only when it is exact: decoding computes `value * size` again and must get `millis` back.
-    if (Number.isInteger(value) && value * size === millis && (value > 0 || size === 1)) {
-      return unit(value, name)
-    }
-  }
-  return unit(millis, "milli")
-}
-
-/**
- * The canonical text of a finite duration, in the largest unit that represents it exactly ("1 hour",
- * "90 seconds", "1500 micros"). Decoding it gives back a duration equal to the original.
- */
-const formatDuration = (self: Duration.Duration): string => {
-  const value = self.value
-  switch (value._tag) {
-    case "Millis":
-      return formatMillis(value.millis)
-    case "Nanos": {
-      const nanos = value.nanos
-      if (nanos % 1_000_000n === 0n) {
-        const millis = Number(nanos / 1_000_000n)
-        // Duration equality compares a millis value with a nanos one as `round(millis * 1e6)`.
-        if (BigInt(Math.round(millis * 1_000_000)) === nanos) return formatMillis(millis)
-      }
-      return nanos % 1_000n === 0n ? unit(nanos / 1_000n, "micro") : unit(nanos, "nano")
-    }
-    case "Infinity":
-      return "Infinity"
-  }
-}
-
-const DURATION_TEXT =
-  /^(-?)(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/i
-
-const MILLIS_PER: Readonly<Record<string, number>> = {
-  milli: 1,
-  second: 1_000,
-  minute: 60_000,
-  hour: 3_600_000,
-  day: 86_400_000,
-  week: 604_800_000
-}
-
-const EXPECTED_DURATION = `expected a duration such as "1 hour", "50 millis" or a number of milliseconds`
-
-const durationFromString = (text: string): Either.Either<Duration.Duration, string> => {
-  const match = DURATION_TEXT.exec(text.trim())
-  if (match === null) {
-    return Either.left(
-      /infinity/i.test(text) ?
-        `a duration must be finite, got ${JSON.stringify(text)}` :
-        `${EXPECTED_DURATION}, got ${JSON.stringify(text)}`
-    )
-  }
-  const [, sign, digits, rawUnit] = match as unknown as [string, string, string, string]
-  const value = Number(digits)
-  if (sign === "-" && value !== 0) return Either.left(`a duration must not be negative, got ${JSON.stringify(text)}`)
-  const name = rawUnit.toLowerCase().replace(/s$/, "")
-  const integral = /^\d+$/.test(digits)
-  const tooLarge = Either.left(`a duration must be finite, got ${JSON.stringify(text)}`)
-  switch (name) {
-    case "nano":
-      if (integral) return Either.right(Duration.nanos(BigInt(digits)))
-      return Number.isFinite(value) ? Either.right(Duration.nanos(BigInt(Math.round(value)))) : tooLarge
-    case "micro":
-      if (integral) return Either.right(Duration.nanos(BigInt(digits) * 1_000n))
-      return Number.isFinite(value * 1_000) ? Either.right(Duration.nanos(BigInt(Math.round(value * 1_000)))) : tooLarge
-    default: {
-      const millis = value * MILLIS_PER[name]!
-      return Number.isFinite(millis) ? Either.right(Duration.millis(millis)) : tooLarge
-    }
-  }
-}
-
-const durationFromMillis = (millis: number): Either.Either<Duration.Duration, string> =>
-  Number.isNaN(millis) ?
-    Either.left(`${EXPECTED_DURATION}, got NaN`) :
-    !Number.isFinite(millis) && millis > 0 ?
-    Either.left(`a duration must be finite, got ${millis}`) :
-    millis < 0 ?
-    Either.left(`a duration must not be negative, got ${millis}`) :
-    Either.right(Duration.millis(millis))
-
-/** Everything `Duration.DurationInput` allows, with negative, infinite and malformed values refused. */
-const durationFromInput = (input: unknown): Either.Either<Duration.Duration, string> => {
-  if (typeof input === "string") return durationFromString(input)
-  if (typeof input === "number") return durationFromMillis(input)
-  if (typeof input === "bigint") {
-    return input < 0n ?
-      Either.left(`a duration must not be negative, got ${input} nanos`) :
-      Either.right(Duration.nanos(input))
-  }
-  if (Duration.isDuration(input)) {
-    return Duration.isFinite(input) ? Either.right(input) : Either.left("a duration must be finite, got Infinity")
-  }
-  if (
-    Array.isArray(input) && input.length === 2 && typeof input[0] === "number" && typeof input[1] === "number"
-  ) {
-    const [seconds, nanos] = input as [number, number]
-    if (Number.isNaN(seconds) || Number.isNaN(nanos)) return Either.left(`${EXPECTED_DURATION}, got [${input}]`)
-    if (seconds < 0 || nanos < 0) return Either.left(`a duration must not be negative, got [${input}]`)
-    if (!Number.isFinite(seconds) || !Number.isFinite(nanos)) {
-      return Either.left(`a duration must be finite, got [${input}]`)
-    }
-    return Either.right(Duration.decode([seconds, nanos]))
-  }
-  return Either.left(`${EXPECTED_DURATION}, got ${String(input)}`)
-}
-
-/**
- * A finite, non-negative duration. Decodes from text ("1 hour", "90 seconds", "50 millis", "1500 micros")
- * or a number of milliseconds; encodes to the canonical text, losslessly.
- */
-const DurationField = Schema.transformOrFail(
-  Schema.Union(Schema.String, Schema.Number),
-  FiniteDuration,
-  {
-    strict: true,
-    decode: (input, _, ast) =>
-      Either.mapLeft(durationFromInput(input), (message) => new ParseResult.Type(ast, input, message)),
-    encode: (duration, _, ast) =>
-      Duration.isFinite(duration) ?
-        ParseResult.succeed(formatDuration(duration)) :
-        ParseResult.fail(new ParseResult.Type(ast, duration, "a duration must be finite, got Infinity"))
-  }
-).annotations({ identifier: "Duration" })
-
-const durationArgument = (constructor: string, input: Duration.DurationInput): Duration.Duration =>
-  Either.getOrThrowWith(
-    durationFromInput(input),
-    (message) => ParseResult.parseError(new ParseResult.Type(FiniteDuration.ast, input, `${constructor}: ${message}`))
-  )
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import type * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
+import * as config_ from "./internal/config.js"
+import * as decision from "./internal/decision.js"
+import * as issues from "./internal/issues.js"
+import * as strategy from "./internal/strategy.js"
+import * as SnapshotStrategyError from "./SnapshotStrategyError.js"
 
 // -------------------------------------------------------------------------------------
 // models
@@ -259,16 +84,6 @@ export interface PerAggregateTypeEncoded {
   readonly fallback: Encoded
 }
 
-const Strategy: Schema.Schema<SnapshotStrategy, Encoded> = Schema.suspend(
-  (): Schema.Schema<SnapshotStrategy, Encoded> => SnapshotStrategy
-)
-
-const Strategies = Schema.Array(Strategy).pipe(
-  Schema.filter((strategies) => strategies.length > 0 || "a composite needs at least one strategy, got none", {
-    identifier: "NonEmptyStrategies"
-  })
-)
-
 /**
  * Fires when the commit crosses a multiple of `n`: `previousVersion < k * n <= currentVersion` for some k.
  * A batch taking the version from 98 to 103 crosses 100, so `everyNEvents(100)` fires.
@@ -276,10 +91,13 @@ const Strategies = Schema.Array(Strategy).pipe(
  * @since 0.1.0
  * @category models
  */
-export class EveryNEvents extends Schema.Class<EveryNEvents>("EveryNEvents")({
-  _tag: Schema.tag("EveryNEvents"),
-  n: Count
-}) {}
+export const EveryNEvents: typeof strategy.EveryNEvents = strategy.EveryNEvents
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type EveryNEvents = strategy.EveryNEvents
 
 /**
  * Fires when at least `n` events were committed since the last snapshot (since version 0 when there is none).
@@ -287,10 +105,13 @@ export class EveryNEvents extends Schema.Class<EveryNEvents>("EveryNEvents")({
  * @since 0.1.0
  * @category models
  */
-export class EventsSinceSnapshot extends Schema.Class<EventsSinceSnapshot>("EventsSinceSnapshot")({
-  _tag: Schema.tag("EventsSinceSnapshot"),
-  n: Count
-}) {}
+export const EventsSinceSnapshot: typeof strategy.EventsSinceSnapshot = strategy.EventsSinceSnapshot
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type EventsSinceSnapshot = strategy.EventsSinceSnapshot
 
 /**
  * Fires when at least `duration` passed since the last snapshot was taken, and when there is none.
@@ -298,10 +119,13 @@ export class EventsSinceSnapshot extends Schema.Class<EventsSinceSnapshot>("Even
  * @since 0.1.0
  * @category models
  */
-export class AfterDuration extends Schema.Class<AfterDuration>("AfterDuration")({
-  _tag: Schema.tag("AfterDuration"),
-  duration: DurationField
-}) {}
+export const AfterDuration: typeof strategy.AfterDuration = strategy.AfterDuration
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AfterDuration = strategy.AfterDuration
 
 /**
  * Fires when the committed batch contains one of `types`.
@@ -309,14 +133,13 @@ export class AfterDuration extends Schema.Class<AfterDuration>("AfterDuration")(
  * @since 0.1.0
  * @category models
  */
-export class OnEventTypes extends Schema.Class<OnEventTypes>("OnEventTypes")({
-  _tag: Schema.tag("OnEventTypes"),
-  types: Schema.Array(EventType).pipe(
-    Schema.filter((types) => types.length > 0 || "at least one event type is required, got none", {
-      identifier: "NonEmptyEventTypes"
-    })
-  )
-}) {}
+export const OnEventTypes: typeof strategy.OnEventTypes = strategy.OnEventTypes
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type OnEventTypes = strategy.OnEventTypes
 
 /**
  * Fires when the last load of the aggregate replayed at least `n` events (unknown: does not fire).
@@ -324,10 +147,13 @@ export class OnEventTypes extends Schema.Class<OnEventTypes>("OnEventTypes")({
  * @since 0.1.0
  * @category models
  */
-export class ReplayedAtLeast extends Schema.Class<ReplayedAtLeast>("ReplayedAtLeast")({
-  _tag: Schema.tag("ReplayedAtLeast"),
-  n: Count
-}) {}
+export const ReplayedAtLeast: typeof strategy.ReplayedAtLeast = strategy.ReplayedAtLeast
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ReplayedAtLeast = strategy.ReplayedAtLeast
 
 /**
  * Fires when the last load of the aggregate took at least `duration` (unknown: does not fire).
@@ -335,10 +161,13 @@ export class ReplayedAtLeast extends Schema.Class<ReplayedAtLeast>("ReplayedAtLe
  * @since 0.1.0
  * @category models
  */
-export class LoadTimeAtLeast extends Schema.Class<LoadTimeAtLeast>("LoadTimeAtLeast")({
-  _tag: Schema.tag("LoadTimeAtLeast"),
-  duration: DurationField
-}) {}
+export const LoadTimeAtLeast: typeof strategy.LoadTimeAtLeast = strategy.LoadTimeAtLeast
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LoadTimeAtLeast = strategy.LoadTimeAtLeast
 
 /**
  * Fires when at least one of `strategies` fires.
@@ -346,10 +175,13 @@ export class LoadTimeAtLeast extends Schema.Class<LoadTimeAtLeast>("LoadTimeAtLe
  * @since 0.1.0
  * @category models
  */
-export class Any extends Schema.Class<Any>("Any")({
-  _tag: Schema.tag("Any"),
-  strategies: Strategies
-}) {}
+export const Any: typeof strategy.Any = strategy.Any
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Any = strategy.Any
 
 /**
  * Fires when every one of `strategies` fires.
@@ -357,10 +189,13 @@ export class Any extends Schema.Class<Any>("Any")({
  * @since 0.1.0
  * @category models
  */
-export class All extends Schema.Class<All>("All")({
-  _tag: Schema.tag("All"),
-  strategies: Strategies
-}) {}
+export const All: typeof strategy.All = strategy.All
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type All = strategy.All
 
 /**
  * Fires when `strategy` does not.
@@ -368,10 +203,13 @@ export class All extends Schema.Class<All>("All")({
  * @since 0.1.0
  * @category models
  */
-export class Not extends Schema.Class<Not>("Not")({
-  _tag: Schema.tag("Not"),
-  strategy: Strategy
-}) {}
+export const Not: typeof strategy.Not = strategy.Not
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Not = strategy.Not
 
 /**
  * Never fires.
@@ -379,9 +217,13 @@ export class Not extends Schema.Class<Not>("Not")({
  * @since 0.1.0
  * @category models
  */
-export class Never extends Schema.Class<Never>("Never")({
-  _tag: Schema.tag("Never")
-}) {}
+export const Never: typeof strategy.Never = strategy.Never
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Never = strategy.Never
 
 /**
  * Always fires.
@@ -389,9 +231,13 @@ export class Never extends Schema.Class<Never>("Never")({
  * @since 0.1.0
  * @category models
  */
-export class Always extends Schema.Class<Always>("Always")({
-  _tag: Schema.tag("Always")
-}) {}
+export const Always: typeof strategy.Always = strategy.Always
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Always = strategy.Always
 
 /**
  * Uses `strategies[aggregateType]`, or `fallback` for aggregate types without an entry.
@@ -399,16 +245,13 @@ export class Always extends Schema.Class<Always>("Always")({
  * @since 0.1.0
  * @category models
  */
-export class PerAggregateType extends Schema.Class<PerAggregateType>("PerAggregateType")({
-  _tag: Schema.tag("PerAggregateType"),
-  strategies: Schema.Record({ key: Schema.String, value: Strategy }).pipe(
-    Schema.filter((strategies) => {
-      const blank = Object.keys(strategies).find((type) => type.trim().length === 0)
-      return blank === undefined || `an aggregate type must not be empty, got ${JSON.stringify(blank)}`
-    }, { identifier: "StrategiesByAggregateType" })
-  ),
-  fallback: Strategy
-}) {}
+export const PerAggregateType: typeof strategy.PerAggregateType = strategy.PerAggregateType
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PerAggregateType = strategy.PerAggregateType
 
 /**
  * A named, user-defined predicate. The data holds only the name; the predicate is supplied when deciding
@@ -417,10 +260,13 @@ export class PerAggregateType extends Schema.Class<PerAggregateType>("PerAggrega
  * @since 0.1.0
  * @category models
  */
-export class Custom extends Schema.Class<Custom>("Custom")({
-  _tag: Schema.tag("Custom"),
-  name: CustomName
-}) {}
+export const Custom: typeof strategy.Custom = strategy.Custom
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Custom = strategy.Custom
 
 /**
  * A snapshot strategy.
@@ -428,205 +274,100 @@ export class Custom extends Schema.Class<Custom>("Custom")({
  * @since 0.1.0
  * @category models
  */
-export type SnapshotStrategy =
-  | EveryNEvents
-  | EventsSinceSnapshot
-  | AfterDuration
-  | OnEventTypes
-  | ReplayedAtLeast
-  | LoadTimeAtLeast
-  | Any
-  | All
-  | Not
-  | Never
-  | Always
-  | PerAggregateType
-  | Custom
+export type SnapshotStrategy = strategy.SnapshotStrategy
+
+// -------------------------------------------------------------------------------------
+// schemas
+// -------------------------------------------------------------------------------------
 
 /**
  * The Schema of strategies: `Schema.decodeUnknown(SnapshotStrategy)` validates an encoded (JSON) value,
- * `Schema.encode(SnapshotStrategy)` gives it back.
+ * `Schema.encode(SnapshotStrategy)` gives it back. It carries an arbitrary that builds trees of a few levels.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const SnapshotStrategy: Schema.Union<[
-  typeof EveryNEvents,
-  typeof EventsSinceSnapshot,
-  typeof AfterDuration,
-  typeof OnEventTypes,
-  typeof ReplayedAtLeast,
-  typeof LoadTimeAtLeast,
-  typeof Any,
-  typeof All,
-  typeof Not,
-  typeof Never,
-  typeof Always,
-  typeof PerAggregateType,
-  typeof Custom
-]> = Schema.Union(
-  EveryNEvents,
-  EventsSinceSnapshot,
-  AfterDuration,
-  OnEventTypes,
-  ReplayedAtLeast,
-  LoadTimeAtLeast,
-  Any,
-  All,
-  Not,
-  Never,
-  Always,
-  PerAggregateType,
-  Custom
-).annotations({
-  identifier: "SnapshotStrategy",
-  // The derived arbitrary would recurse without bound (through `not` and `fallback`) and keep drawing empty
-  // composites at its depth limit; this one builds trees of at most a few levels.
-  arbitrary: () => (fc) => {
-    const leaf: FastCheck.Arbitrary<SnapshotStrategy> = fc.oneof(
-      Arbitrary.makeLazy(EveryNEvents)(fc),
-      Arbitrary.makeLazy(EventsSinceSnapshot)(fc),
-      Arbitrary.makeLazy(AfterDuration)(fc),
-      Arbitrary.makeLazy(OnEventTypes)(fc),
-      Arbitrary.makeLazy(ReplayedAtLeast)(fc),
-      Arbitrary.makeLazy(LoadTimeAtLeast)(fc),
-      Arbitrary.makeLazy(Custom)(fc),
-      fc.constant(never),
-      fc.constant(always)
-    )
-    const aggregateType = Arbitrary.makeLazy(AggregateType)(fc).filter((type) => type !== "__proto__")
-    return fc.letrec<{ strategy: SnapshotStrategy }>((tie) => ({
-      strategy: fc.oneof(
-        { maxDepth: 3, depthIdentifier: "SnapshotStrategy" },
-        leaf,
-        fc.array(tie("strategy"), { minLength: 1, maxLength: 3 }).map((strategies) => new Any({ strategies })),
-        fc.array(tie("strategy"), { minLength: 1, maxLength: 3 }).map((strategies) => new All({ strategies })),
-        tie("strategy").map((strategy) => new Not({ strategy })),
-        fc.tuple(fc.dictionary(aggregateType, tie("strategy"), { maxKeys: 3 }), tie("strategy")).map(
-          ([strategies, fallback]) => new PerAggregateType({ strategies, fallback })
-        )
-      )
-    })).strategy
-  }
-})
+export const SnapshotStrategy: typeof strategy.SnapshotStrategy = strategy.SnapshotStrategy
 
 /**
  * A strategy as a JSON string: `Schema.decode(FromJson)(text)`, `Schema.encode(FromJson)(strategy)`.
+ * A `"__proto__"` key is refused (assigning it would drop the entry silently).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const FromJson: Schema.Schema<SnapshotStrategy, string> = Schema.parseJson(SnapshotStrategy, {
-  // Decoding an object assigns its keys, and assigning "__proto__" would drop the entry silently.
-  reviver: (key, value) => {
-    if (key === "__proto__") throw new Error("\"__proto__\" is not allowed as a key (nor as an aggregate type)")
-    return value
-  }
-})
+export const FromJson: Schema.Schema<SnapshotStrategy, string> = strategy.FromJson
 
 // -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
 
 /**
- * A class constructor validates through `typeAST`, which rebuilds its parser on every call when a field holds a
- * suspended or transformed schema (a fifth of a millisecond per composite); this validator is built once and gives
- * the same errors.
- */
-const validator = <Fields extends Schema.Struct.Fields>(identifier: string, fields: Fields) =>
-  ParseResult.validateSync(Schema.Struct(fields).annotations({ title: `${identifier} (Constructor)` }))
-
-const everyNEventsProps = validator("EveryNEvents", EveryNEvents.fields)
-const eventsSinceSnapshotProps = validator("EventsSinceSnapshot", EventsSinceSnapshot.fields)
-const afterDurationProps = validator("AfterDuration", AfterDuration.fields)
-const onEventTypesProps = validator("OnEventTypes", OnEventTypes.fields)
-const replayedAtLeastProps = validator("ReplayedAtLeast", ReplayedAtLeast.fields)
-const loadTimeAtLeastProps = validator("LoadTimeAtLeast", LoadTimeAtLeast.fields)
-const anyProps = validator("Any", Any.fields)
-const allProps = validator("All", All.fields)
-const notProps = validator("Not", Not.fields)
-const perAggregateTypeProps = validator("PerAggregateType", PerAggregateType.fields)
-const customProps = validator("Custom", Custom.fields)
-
-/**
- * The commit crosses a multiple of `n`. Throws a `ParseError` unless `n` is a positive integer.
+ * The commit crosses a multiple of `n`. Throws a `BadArgument` unless `n` is a positive integer.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const everyNEvents = (n: number): EveryNEvents =>
-  new EveryNEvents(everyNEventsProps({ _tag: "EveryNEvents", n }), true)
+export const everyNEvents: (n: number) => EveryNEvents = strategy.everyNEvents
 
 /**
- * At least `n` events since the last snapshot. Throws a `ParseError` unless `n` is a positive integer.
+ * At least `n` events since the last snapshot. Throws a `BadArgument` unless `n` is a positive integer.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const eventsSinceSnapshot = (n: number): EventsSinceSnapshot =>
-  new EventsSinceSnapshot(eventsSinceSnapshotProps({ _tag: "EventsSinceSnapshot", n }), true)
+export const eventsSinceSnapshot: (n: number) => EventsSinceSnapshot = strategy.eventsSinceSnapshot
 
 /**
- * At least `duration` since the last snapshot; fires when there is none. Throws a `ParseError` for a
- * negative, infinite or malformed duration.
+ * At least `duration` since the last snapshot; fires when there is none. Takes what `Duration.decodeUnknown`
+ * takes (text as `Config.duration` reads it, e.g. `"1 hour"`). Throws a `BadArgument` for a negative, infinite
+ * or malformed duration.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const afterDuration = (duration: Duration.DurationInput): AfterDuration =>
-  new AfterDuration(
-    afterDurationProps({ _tag: "AfterDuration", duration: durationArgument("afterDuration", duration) }),
-    true
-  )
+export const afterDuration: (duration: Duration.DurationInput) => AfterDuration = strategy.afterDuration
 
 /**
- * The committed batch contains one of `types`. Throws a `ParseError` for no types or an empty type.
+ * The committed batch contains one of `types`. Throws a `BadArgument` for no types or an empty type.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const onEventTypes = (...types: ReadonlyArray<string>): OnEventTypes =>
-  new OnEventTypes(onEventTypesProps({ _tag: "OnEventTypes", types }), true)
+export const onEventTypes: (...types: ReadonlyArray<string>) => OnEventTypes = strategy.onEventTypes
 
 /**
- * The last load replayed at least `n` events. Throws a `ParseError` unless `n` is a positive integer.
+ * The last load replayed at least `n` events. Throws a `BadArgument` unless `n` is a positive integer.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const replayedAtLeast = (n: number): ReplayedAtLeast =>
-  new ReplayedAtLeast(replayedAtLeastProps({ _tag: "ReplayedAtLeast", n }), true)
+export const replayedAtLeast: (n: number) => ReplayedAtLeast = strategy.replayedAtLeast
 
 /**
- * The last load took at least `duration`. Throws a `ParseError` for a negative, infinite or malformed
- * duration.
+ * The last load took at least `duration` (read as by `afterDuration`). Throws a `BadArgument` for a negative,
+ * infinite or malformed duration.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const loadTimeAtLeast = (duration: Duration.DurationInput): LoadTimeAtLeast =>
-  new LoadTimeAtLeast(
-    loadTimeAtLeastProps({ _tag: "LoadTimeAtLeast", duration: durationArgument("loadTimeAtLeast", duration) }),
-    true
-  )
+export const loadTimeAtLeast: (duration: Duration.DurationInput) => LoadTimeAtLeast = strategy.loadTimeAtLeast
 
 /**
- * At least one of `strategies` fires. Throws a `ParseError` when given none.
+ * At least one of `strategies` fires. Throws a `BadArgument` when given none.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const any = (...strategies: ReadonlyArray<SnapshotStrategy>): Any =>
-  new Any(anyProps({ _tag: "Any", strategies }), true)
+export const any: (...strategies: ReadonlyArray<SnapshotStrategy>) => Any = strategy.any
 
 /**
- * Every one of `strategies` fires. Throws a `ParseError` when given none.
+ * Every one of `strategies` fires. Throws a `BadArgument` when given none.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const all = (...strategies: ReadonlyArray<SnapshotStrategy>): All =>
-  new All(allProps({ _tag: "All", strategies }), true)
+export const all: (...strategies: ReadonlyArray<SnapshotStrategy>) => All = strategy.all
 
 /**
  * `strategy` does not fire.
@@ -634,46 +375,43 @@ export const all = (...strategies: ReadonlyArray<SnapshotStrategy>): All =>
  * @since 0.1.0
  * @category constructors
  */
-export const not = (strategy: SnapshotStrategy): Not => new Not(notProps({ _tag: "Not", strategy }), true)
+export const not: (strategy: SnapshotStrategy) => Not = strategy.not
 
 /**
  * @since 0.1.0
  * @category constructors
  */
-export const never: Never = new Never()
+export const never: Never = strategy.never
 
 /**
  * @since 0.1.0
  * @category constructors
  */
-export const always: Always = new Always()
+export const always: Always = strategy.always
 
 /**
- * One strategy per aggregate type, and `fallback` for the others. Throws a `ParseError` for an empty
+ * One strategy per aggregate type, and `fallback` for the others. Throws a `BadArgument` for an empty
  * aggregate type name.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const perAggregateType = (
+export const perAggregateType: (
   strategies: { readonly [aggregateType: string]: SnapshotStrategy },
   fallback: SnapshotStrategy
-): PerAggregateType =>
-  new PerAggregateType(perAggregateTypeProps({ _tag: "PerAggregateType", strategies, fallback }), true)
+) => PerAggregateType = strategy.perAggregateType
 
 /**
- * A named user predicate, supplied to `compile` / `decide`. Throws a `ParseError` for an empty name.
+ * A named user predicate, supplied to `compile` / `decide`. Throws a `BadArgument` for an empty name.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const custom = (name: string): Custom => new Custom(customProps({ _tag: "Custom", name }), true)
+export const custom: (name: string) => Custom = strategy.custom
 
 // -------------------------------------------------------------------------------------
 // rendering
 // -------------------------------------------------------------------------------------
-
-const quote = (s: string): string => JSON.stringify(s)
 
 /**
  * A strategy written as the constructor calls that build it, e.g.
@@ -682,57 +420,32 @@ const quote = (s: string): string => JSON.stringify(s)
  * @since 0.1.0
  * @category rendering
  */
-export const format = (self: SnapshotStrategy): string => {
-  switch (self._tag) {
-    case "EveryNEvents":
-      return `everyNEvents(${self.n})`
-    case "EventsSinceSnapshot":
-      return `eventsSinceSnapshot(${self.n})`
-    case "AfterDuration":
-      return `afterDuration(${quote(formatDuration(self.duration))})`
-    case "OnEventTypes":
-      return `onEventTypes(${self.types.map(quote).join(", ")})`
-    case "ReplayedAtLeast":
-      return `replayedAtLeast(${self.n})`
-    case "LoadTimeAtLeast":
-      return `loadTimeAtLeast(${quote(formatDuration(self.duration))})`
-    case "Any":
-      return `any(${self.strategies.map(format).join(", ")})`
-    case "All":
-      return `all(${self.strategies.map(format).join(", ")})`
-    case "Not":
-      return `not(${format(self.strategy)})`
-    case "Never":
-      return "never"
-    case "Always":
-      return "always"
-    case "PerAggregateType": {
-      const entries = Object.entries(self.strategies).map(([type, strategy]) => `${quote(type)}: ${format(strategy)}`)
-      return `perAggregateType({${entries.length === 0 ? "" : ` ${entries.join(", ")} `}}, ${format(self.fallback)})`
-    }
-    case "Custom":
-      return `custom(${quote(self.name)})`
-  }
-}
+export const format: (self: SnapshotStrategy) => string = strategy.format
+
+/**
+ * Every problem of a `ParseError`, each with the path where the Schema found it, in one line and without the
+ * Schema's type tree: `strategies[0].n: expected a positive integer, got 0` for one problem,
+ * `2 problems: strategies[0].n: ...; strategies[1].duration: ...` for more. Decode with `{ errors: "all" }` to
+ * get every problem rather than the first.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const formatIssues: (error: ParseResult.ParseError | ParseResult.ParseIssue) => string = issues.formatIssues
 
 // -------------------------------------------------------------------------------------
 // configuration
 // -------------------------------------------------------------------------------------
 
-const decodeJson = Schema.decodeEither(FromJson)
-
 /**
  * Reads one strategy, written as JSON, from the configuration key `name`, e.g.
  * `SNAPSHOT_STRATEGY='{"_tag":"EveryNEvents","n":100}'`. Bad JSON or a bad strategy is a `ConfigError`
- * (InvalidData at `name`) whose message is the parse error.
+ * (InvalidData at `name`) whose message lists every problem with its path (see `formatIssues`).
  *
  * @since 0.1.0
  * @category configuration
  */
-export const config = (name: string): Config.Config<SnapshotStrategy> =>
-  Config.string(name).pipe(
-    Config.mapOrFail((text) => Either.mapLeft(decodeJson(text), (error) => ConfigError.InvalidData([], error.message)))
-  )
+export const config: (name: string) => Config.Config<SnapshotStrategy> = config_.config
 
 /**
  * @since 0.1.0
@@ -741,6 +454,11 @@ export const config = (name: string): Config.Config<SnapshotStrategy> =>
 export interface PerAggregateTypeConfigOptions {
   /** Used when the key `name` itself is not set; without it, `name` is required. */
   readonly fallback?: SnapshotStrategy | undefined
+  /**
+   * A default per aggregate type, used when `${name}_${aggregateType}` is not set. Its aggregate types are read
+   * too, as if they were listed in `aggregateTypes`.
+   */
+  readonly defaults?: { readonly [aggregateType: string]: SnapshotStrategy } | undefined
 }
 
 /**
@@ -754,34 +472,22 @@ export interface PerAggregateTypeConfigOptions {
  *
  * gives `perAggregateType({ Order: everyNEvents(20) }, everyNEvents(100))`. The aggregate types are listed by
  * the application (configuration providers cannot enumerate environment variables without changing their
- * case). Each key is validated on its own; a bad one fails the whole Config with an InvalidData at that key.
+ * case). An aggregate type without its key uses `options.defaults[aggregateType]` when there is one, else the
+ * default strategy. Each key is validated on its own; a bad one fails with an InvalidData at that key.
+ *
+ * Keys are case-sensitive: for the type `Cart` the key is `SNAPSHOT_STRATEGY_Cart`. A key that matches a type
+ * only case-insensitively (`SNAPSHOT_STRATEGY_CART`, `SNAPSHOT_STRATEGY_cart`) is not used, and is reported
+ * with `Effect.logWarning`, so a strategy an operator set is never ignored silently. This is why the result is
+ * an Effect (reading from the current `ConfigProvider`) rather than a `Config`.
  *
  * @since 0.1.0
  * @category configuration
  */
-export const configPerAggregateType = (
+export const configPerAggregateType: (
   name: string,
   aggregateTypes: Iterable<string>,
   options?: PerAggregateTypeConfigOptions
-): Config.Config<PerAggregateType> => {
-  const types = Array.from(new Set(aggregateTypes))
-  const blank = types.find((type) => type.trim().length === 0)
-  if (blank !== undefined) {
-    return Config.succeed(undefined).pipe(
-      Config.mapOrFail(() =>
-        Either.left(ConfigError.InvalidData([], `an aggregate type must not be empty, got ${quote(blank)}`))
-      )
-    )
-  }
-  const fallback = options?.fallback === undefined ? config(name) : Config.withDefault(config(name), options.fallback)
-  const overrides = Config.all(
-    types.map((type) => Config.map(Config.option(config(`${name}_${type}`)), Option.map((s) => [type, s] as const)))
-  )
-  return Config.map(
-    Config.all([fallback, overrides]),
-    ([fallback, entries]) => perAggregateType(Object.fromEntries(entries.flatMap(Option.toArray)), fallback)
-  )
-}
+) => Effect.Effect<PerAggregateType, ConfigError.ConfigError> = config_.configPerAggregateType
 
 // -------------------------------------------------------------------------------------
 // decisions
@@ -844,162 +550,19 @@ export type Decider = (context: DecisionContext) => Decision
 export type CustomPredicates = Readonly<Record<string, (context: DecisionContext) => boolean>>
 
 /**
- * A strategy names custom predicates that were not supplied.
+ * A strategy names custom predicates that were not supplied (also `SnapshotStrategyError.UnknownCustomStrategy`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class UnknownCustomStrategy extends Schema.TaggedError<UnknownCustomStrategy>(
-  "@effect-snapshots/core/UnknownCustomStrategy"
-)("UnknownCustomStrategy", {
-  /** The names the strategy uses that have no predicate. */
-  names: Schema.Array(Schema.String),
-  /** The names that have a predicate. */
-  known: Schema.Array(Schema.String)
-}) {
-  override get message(): string {
-    const known = this.known.length === 0 ? "none were supplied" : `known: ${this.known.map(quote).join(", ")}`
-    return `unknown custom snapshot strategy ${this.names.map(quote).join(", ")} (${known})`
-  }
-}
+export const UnknownCustomStrategy: typeof SnapshotStrategyError.UnknownCustomStrategy =
+  SnapshotStrategyError.UnknownCustomStrategy
 
-/** The reasons when the strategy holds, `undefined` when it does not. */
-type Node = (context: DecisionContext) => ReadonlyArray<string> | undefined
-
-const NOT_TAKEN: Decision = Object.freeze({ take: false, reasons: Object.freeze([]) })
-
-const holds = (self: SnapshotStrategy): ReadonlyArray<string> => Object.freeze([format(self)])
-
-/** `a` followed by the entries of `b` not already in it; allocates only when something is added. */
-const merge = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): ReadonlyArray<string> => {
-  let out: Array<string> | undefined
-  for (let i = 0; i < b.length; i++) {
-    const reason = b[i]!
-    if (!(out ?? a).includes(reason)) {
-      out ??= a.slice()
-      out.push(reason)
-    }
-  }
-  return out ?? a
-}
-
-const compileNode = (self: SnapshotStrategy, predicates: CustomPredicates): Node => {
-  switch (self._tag) {
-    case "EveryNEvents": {
-      const n = self.n
-      const reasons = holds(self)
-      // The highest multiple of n at or below the new version lies above the old one.
-      return (c) => c.currentVersion - (c.currentVersion % n) > c.previousVersion ? reasons : undefined
-    }
-    case "EventsSinceSnapshot": {
-      const n = self.n
-      const reasons = holds(self)
-      return (c) =>
-        c.currentVersion - (Option.isSome(c.lastSnapshotVersion) ? c.lastSnapshotVersion.value : 0) >= n ?
-          reasons :
-          undefined
-    }
-    case "AfterDuration": {
-      const millis = Duration.toMillis(self.duration)
-      const reasons = holds(self)
-      return (c) =>
-        Option.isNone(c.lastSnapshotAt) || c.now.epochMillis - c.lastSnapshotAt.value.epochMillis >= millis ?
-          reasons :
-          undefined
-    }
-    case "OnEventTypes": {
-      const types = new Set(self.types)
-      const reasons = holds(self)
-      return (c) => {
-        const batch = c.eventTypes
-        for (let i = 0; i < batch.length; i++) {
-          if (types.has(batch[i]!)) return reasons
-        }
-        return undefined
-      }
-    }
-    case "ReplayedAtLeast": {
-      const n = self.n
-      const reasons = holds(self)
-      return (c) => Option.isSome(c.replayedEvents) && c.replayedEvents.value >= n ? reasons : undefined
-    }
-    case "LoadTimeAtLeast": {
-      const duration = self.duration
-      const reasons = holds(self)
-      return (c) =>
-        Option.isSome(c.replayDuration) && Duration.greaterThanOrEqualTo(c.replayDuration.value, duration) ?
-          reasons :
-          undefined
-    }
-    case "Any": {
-      const children = self.strategies.map((s) => compileNode(s, predicates))
-      // Every child is asked, so that the reasons name every condition that held.
-      return (c) => {
-        let reasons: ReadonlyArray<string> | undefined
-        for (let i = 0; i < children.length; i++) {
-          const r = children[i]!(c)
-          if (r !== undefined) reasons = reasons === undefined ? r : merge(reasons, r)
-        }
-        return reasons
-      }
-    }
-    case "All": {
-      const children = self.strategies.map((s) => compileNode(s, predicates))
-      return (c) => {
-        let reasons: ReadonlyArray<string> | undefined
-        for (let i = 0; i < children.length; i++) {
-          const r = children[i]!(c)
-          if (r === undefined) return undefined
-          reasons = reasons === undefined ? r : merge(reasons, r)
-        }
-        return reasons
-      }
-    }
-    case "Not": {
-      const inner = compileNode(self.strategy, predicates)
-      const reasons = holds(self)
-      return (c) => inner(c) === undefined ? reasons : undefined
-    }
-    case "Never":
-      return () => undefined
-    case "Always": {
-      const reasons = holds(self)
-      return () => reasons
-    }
-    case "PerAggregateType": {
-      const table = new Map(
-        Object.entries(self.strategies).map(([type, strategy]) => [type, compileNode(strategy, predicates)] as const)
-      )
-      const fallback = compileNode(self.fallback, predicates)
-      return (c) => (table.get(c.aggregateType) ?? fallback)(c)
-    }
-    case "Custom": {
-      const predicate = predicates[self.name]!
-      const reasons = holds(self)
-      return (c) => predicate(c) ? reasons : undefined
-    }
-  }
-}
-
-const collectCustomNames = (self: SnapshotStrategy, into: Set<string>): Set<string> => {
-  switch (self._tag) {
-    case "Custom":
-      into.add(self.name)
-      break
-    case "Any":
-    case "All":
-      for (const s of self.strategies) collectCustomNames(s, into)
-      break
-    case "Not":
-      collectCustomNames(self.strategy, into)
-      break
-    case "PerAggregateType":
-      for (const s of Object.values(self.strategies)) collectCustomNames(s, into)
-      collectCustomNames(self.fallback, into)
-      break
-  }
-  return into
-}
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type UnknownCustomStrategy = SnapshotStrategyError.UnknownCustomStrategy
 
 /**
  * The custom predicate names a strategy uses, in order of first appearance.
@@ -1007,8 +570,7 @@ const collectCustomNames = (self: SnapshotStrategy, into: Set<string>): Set<stri
  * @since 0.1.0
  * @category getters
  */
-export const customNames = (self: SnapshotStrategy): ReadonlyArray<string> =>
-  Array.from(collectCustomNames(self, new Set()))
+export const customNames: (self: SnapshotStrategy) => ReadonlyArray<string> = decision.customNames
 
 /**
  * Turns a strategy into a decision function. Every `custom(name)` is checked against `predicates` here,
@@ -1018,20 +580,10 @@ export const customNames = (self: SnapshotStrategy): ReadonlyArray<string> =>
  * @since 0.1.0
  * @category decisions
  */
-export const compile = (
+export const compile: (
   self: SnapshotStrategy,
-  predicates: CustomPredicates = {}
-): Either.Either<Decider, UnknownCustomStrategy> => {
-  const unknown = customNames(self).filter((name) => !Object.hasOwn(predicates, name))
-  if (unknown.length > 0) {
-    return Either.left(new UnknownCustomStrategy({ names: unknown, known: Object.keys(predicates) }))
-  }
-  const node = compileNode(self, predicates)
-  return Either.right((context) => {
-    const reasons = node(context)
-    return reasons === undefined ? NOT_TAKEN : { take: true, reasons }
-  })
-}
+  predicates?: CustomPredicates
+) => Either.Either<Decider, UnknownCustomStrategy> = decision.compile
 
 /**
  * Decides one context. For repeated decisions, `compile` once instead.
@@ -1039,12 +591,11 @@ export const compile = (
  * @since 0.1.0
  * @category decisions
  */
-export const decide = (
+export const decide: (
   self: SnapshotStrategy,
   context: DecisionContext,
   predicates?: CustomPredicates
-): Either.Either<Decision, UnknownCustomStrategy> =>
-  Either.map(compile(self, predicates), (decider) => decider(context))
+) => Either.Either<Decision, UnknownCustomStrategy> = decision.decide
 
 /**
  * Whether to snapshot: `decide(...).take`.
@@ -1052,8 +603,8 @@ export const decide = (
  * @since 0.1.0
  * @category decisions
  */
-export const shouldSnapshot = (
+export const shouldSnapshot: (
   self: SnapshotStrategy,
   context: DecisionContext,
   predicates?: CustomPredicates
-): Either.Either<boolean, UnknownCustomStrategy> => Either.map(decide(self, context, predicates), (d) => d.take)
+) => Either.Either<boolean, UnknownCustomStrategy> = decision.shouldSnapshot

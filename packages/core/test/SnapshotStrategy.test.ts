@@ -1,5 +1,7 @@
 import { SnapshotStrategy as S } from "@effect-snapshots/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -445,7 +447,7 @@ describe("SnapshotStrategy", () => {
         ["120 minutes", Duration.hours(2), "2 hours"],
         ["50 millis", Duration.millis(50), "50 millis"],
         ["1.5 seconds", Duration.millis(1500), "1500 millis"],
-        [" 2 days " as Duration.DurationInput, Duration.days(2), "2 days"],
+        ["2  days", Duration.days(2), "2 days"],
         ["14 days", Duration.weeks(2), "2 weeks"],
         ["1500 micros", Duration.micros(1500n), "1500 micros"],
         ["0.5 millis", Duration.micros(500n), "500 micros"],
@@ -463,6 +465,81 @@ describe("SnapshotStrategy", () => {
       }
       const decoded = Schema.decodeUnknownSync(S.SnapshotStrategy)({ _tag: "LoadTimeAtLeast", duration: 250 })
       assert.isTrue(decoded._tag === "LoadTimeAtLeast" && Duration.equals(decoded.duration, Duration.millis(250)))
+    })
+
+    /** What `Config.duration` reads from the text: the duration, or undefined when it refuses it. */
+    const configDuration = (text: string): Duration.Duration | undefined =>
+      Effect.runSync(
+        Config.duration("D").pipe(
+          Effect.option,
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["D", text]]))),
+          Effect.map(Option.getOrUndefined)
+        )
+      )
+
+    /** What a strategy reads from the text in JSON: the duration, or undefined when it refuses it. */
+    const strategyDuration = (text: string): Duration.Duration | undefined =>
+      Either.match(Schema.decodeUnknownEither(S.SnapshotStrategy)({ _tag: "AfterDuration", duration: text }), {
+        onLeft: () => undefined,
+        onRight: (strategy) =>
+          strategy._tag === "AfterDuration" ? strategy.duration : assert.fail("decoded another tag")
+      })
+
+    it("text: what Config.duration refuses is refused (no unit, no space, other case, blanks, exponents)", () => {
+      for (
+        const text of ["1hour", "1 Hour", "1 HOURS", " 2 days", "2 days ", "1e3 hours", "100", "1 hr", "one hour", ""]
+      ) {
+        assert.isUndefined(configDuration(text), `Config.duration accepts ${JSON.stringify(text)}`)
+        assert.isUndefined(strategyDuration(text), `a strategy accepts ${JSON.stringify(text)}`)
+        assert.throws(() => S.afterDuration(text as Duration.DurationInput))
+      }
+    })
+
+    it("text: negative and infinite durations are refused although Config.duration reads them", () => {
+      // Config.duration reads "-1 hours" as zero and a number too large for a double as Infinity.
+      for (const text of ["-1 hours", "-0.5 millis", `1${"0".repeat(400)} hours`]) {
+        assert.isDefined(configDuration(text), text)
+        assert.isUndefined(strategyDuration(text), text)
+      }
+      assert.isTrue(Duration.equals(strategyDuration("-0 seconds")!, Duration.zero), "minus zero is zero")
+    })
+
+    const unitArb = fc.constantFrom(
+      ..."nano micro milli second minute hour day week".split(" ").flatMap((u) => [u, `${u}s`])
+    )
+    const numberArb = fc.oneof(
+      fc.nat().map(String),
+      fc.tuple(fc.nat(), fc.nat()).map(([a, b]) => `${a}.${b}`),
+      fc.double({ min: 0, max: 1e30, noNaN: true }).map(String),
+      fc.constantFrom("1e3", ".5", "5.", "+1", "0x10", "1_000", "")
+    )
+    const textArb = fc.tuple(
+      fc.constantFrom("", "-", " "),
+      numberArb,
+      fc.constantFrom(" ", "  ", "\t", "", "_"),
+      fc.oneof(unitArb, unitArb.map((u) => u.toUpperCase()), unitArb.map((u) => u.slice(0, 3))),
+      fc.constantFrom("", " ", "\n")
+    ).map((parts) => parts.join(""))
+
+    it.prop("text: a strategy reads exactly what Config.duration reads, when it is finite and not negative", [
+      textArb
+    ], ([text]) => {
+      const config = configDuration(text)
+      const strategy = strategyDuration(text)
+      if (config === undefined || !Duration.isFinite(config) || /^-[\d.]*[1-9]/.test(text)) {
+        assert.isUndefined(strategy)
+      } else {
+        assert.isDefined(strategy)
+        assert.isTrue(Duration.equals(strategy!, config))
+      }
+    })
+
+    it("huge durations are encoded in plain digits, never in exponent notation", () => {
+      for (const duration of [Duration.millis(2 ** 70), Duration.millis(1e300), Duration.millis(1.7e308)]) {
+        const text = encodedDuration(duration)
+        assert.match(String(text), /^\d+ [a-z]+$/)
+        assert.isTrue(Duration.equals(strategyDuration(String(text))!, duration), String(text))
+      }
     })
 
     it.prop("round-trip losslessly, below a millisecond and far above a year", [durationArb], ([duration]) => {

@@ -4,10 +4,28 @@ import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import { context } from "./utils/arbitraries.js"
 
 const withConfig = (entries: Record<string, string>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))
+
+/** Runs the effect and gives back what it logged at Warning, as `message` (and the annotations). */
+const warnings = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const logged: Array<{ readonly message: string; readonly annotations: Record<string, unknown> }> = []
+    const logger = Logger.make(({ annotations, logLevel, message }) => {
+      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) {
+        logged.push({
+          message: (Array.isArray(message) ? message : [message]).join(" "),
+          annotations: Object.fromEntries(annotations)
+        })
+      }
+    })
+    const result = yield* effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    return [result, logged] as const
+  })
 
 const EVERY_100 = "{\"_tag\":\"EveryNEvents\",\"n\":100}"
 const EVERY_20 = "{\"_tag\":\"EveryNEvents\",\"n\":20}"
@@ -105,6 +123,82 @@ describe("Config", () => {
         )
         assert.strictEqual(error._op, "InvalidData")
         assert.include(String(error), "an aggregate type must not be empty")
+      }))
+
+    it.effect("per-type defaults, used when the type's own key is not set", () =>
+      Effect.gen(function*() {
+        const strategy = yield* S.configPerAggregateType("SNAPSHOT_STRATEGY", ["Order"], {
+          defaults: { Order: S.everyNEvents(50), AuditLog: S.never, Invoice: S.always }
+        }).pipe(withConfig({ SNAPSHOT_STRATEGY: EVERY_100, SNAPSHOT_STRATEGY_Invoice: EVERY_20 }))
+        assert.strictEqual(
+          S.format(strategy),
+          "perAggregateType({ \"Order\": everyNEvents(50), \"AuditLog\": never, \"Invoice\": everyNEvents(20) }, " +
+            "everyNEvents(100))"
+        )
+      }))
+
+    it.effect("a bad key fails even when the type has a default", () =>
+      Effect.gen(function*() {
+        const error = yield* S.configPerAggregateType("SNAPSHOT_STRATEGY", [], { defaults: { Order: S.never } }).pipe(
+          Effect.flip,
+          withConfig({ SNAPSHOT_STRATEGY: EVERY_100, SNAPSHOT_STRATEGY_Order: "{\"_tag\":\"Nope\"}" })
+        )
+        assert.include(String(error), "Invalid data at SNAPSHOT_STRATEGY_Order")
+      }))
+
+    it.effect("warns about a key that matches a type only case-insensitively, and does not use it", () =>
+      Effect.gen(function*() {
+        const [strategy, logged] = yield* warnings(
+          S.configPerAggregateType("SNAPSHOT_STRATEGY", ["Cart", "Order"]).pipe(
+            withConfig({
+              SNAPSHOT_STRATEGY: EVERY_100,
+              SNAPSHOT_STRATEGY_CART: EVERY_20,
+              snapshot_strategy_order: EVERY_20
+            })
+          )
+        )
+        assert.strictEqual(S.format(strategy), "perAggregateType({}, everyNEvents(100))")
+        assert.deepStrictEqual(logged.map((l) => l.annotations), [
+          { key: "SNAPSHOT_STRATEGY_CART", aggregateType: "Cart" },
+          { key: "snapshot_strategy_order", aggregateType: "Order" }
+        ])
+        assert.include(logged[0]!.message, "SNAPSHOT_STRATEGY_CART is set but not used")
+        assert.include(logged[0]!.message, "the key for the aggregate type \"Cart\" is SNAPSHOT_STRATEGY_Cart")
+      }))
+
+    it.effect("no warning when the keys match the types exactly, or are unrelated", () =>
+      Effect.gen(function*() {
+        const [strategy, logged] = yield* warnings(
+          perType.pipe(
+            withConfig({
+              SNAPSHOT_STRATEGY: EVERY_100,
+              SNAPSHOT_STRATEGY_Order: EVERY_20,
+              SNAPSHOT_STRATEGY_CARTS: EVERY_20
+            })
+          )
+        )
+        assert.strictEqual(S.format(strategy), "perAggregateType({ \"Order\": everyNEvents(20) }, everyNEvents(100))")
+        assert.deepStrictEqual(logged, [])
+      }))
+
+    it.effect("warns about an upper-case environment variable", () =>
+      Effect.gen(function*() {
+        const prefix = "EFFECT_SNAPSHOTS_CORE_TEST_WARN"
+        const variables = { [prefix]: EVERY_100, [`${prefix}_ORDER`]: EVERY_20 }
+        const [strategy, logged] = yield* Effect.acquireUseRelease(
+          Effect.sync(() => Object.assign(process.env, variables)),
+          () =>
+            warnings(
+              S.configPerAggregateType(prefix, ["Order"]).pipe(Effect.withConfigProvider(ConfigProvider.fromEnv()))
+            ),
+          () =>
+            Effect.sync(() => {
+              for (const key of Object.keys(variables)) delete process.env[key]
+            })
+        )
+        assert.strictEqual(S.format(strategy), "perAggregateType({}, everyNEvents(100))")
+        assert.strictEqual(logged.length, 1)
+        assert.include(logged[0]!.message, `${prefix}_ORDER is set but not used`)
       }))
 
     it.effect("works with environment variables, keeping the aggregate type's case", () =>

@@ -1,4 +1,4 @@
-import { SnapshotStrategy as S } from "@effect-snapshots/core"
+import { BadArgument, SnapshotStrategy as S } from "@effect-snapshots/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -8,8 +8,20 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
-/** The message of the ParseError a constructor throws; fails the test when it does not throw one. */
+/** The message of the BadArgument a constructor throws; fails the test when it does not throw one. */
 const constructionError = (build: () => unknown): string => {
+  try {
+    build()
+  } catch (error) {
+    assert.instanceOf(error, BadArgument.BadArgument)
+    assert.match(error.module, /^SnapshotStrategy\.[a-zA-Z]+$/)
+    return error.message
+  }
+  return assert.fail("expected the constructor to reject its argument")
+}
+
+/** The message of the ParseError a Schema class constructor (`new S.Any(...)`) throws. */
+const classConstructionError = (build: () => unknown): string => {
   try {
     build()
   } catch (error) {
@@ -91,15 +103,23 @@ const badValues: ReadonlyArray<BadValue> = [
   },
   {
     name: "a duration too large to be finite",
-    build: () => S.afterDuration("1e400 hours" as never),
-    json: { _tag: "AfterDuration", duration: "1e400 hours" },
+    build: () => S.afterDuration(`1${"0".repeat(400)} hours` as never),
+    json: { _tag: "AfterDuration", duration: `1${"0".repeat(400)} hours` },
     message: "a duration must be finite"
   },
   {
     name: "a malformed duration",
     build: () => S.afterDuration("soon" as never),
     json: { _tag: "AfterDuration", duration: "soon" },
-    message: "expected a duration such as \"1 hour\", \"50 millis\" or a number of milliseconds, got \"soon\""
+    message: "expected a duration as Config.duration reads it (a number, a space and a unit, e.g. \"1 hour\", " +
+      "\"90 seconds\", \"1.5 millis\", with the units nanos, micros, millis, seconds, minutes, hours, days, " +
+      "weeks) or a number of milliseconds, got \"soon\""
+  },
+  {
+    name: "a duration without a space before its unit",
+    build: () => S.afterDuration("1hour" as never),
+    json: { _tag: "AfterDuration", duration: "1hour" },
+    message: "expected a duration as Config.duration reads it"
   },
   {
     name: "no event types",
@@ -165,14 +185,14 @@ describe("bad values are rejected", () => {
   }
 
   it("names the constructor of a bad duration", () => {
-    assert.include(constructionError(() => S.loadTimeAtLeast("-3 seconds")), "loadTimeAtLeast: ")
-    assert.include(constructionError(() => S.afterDuration([-1, 0])), "afterDuration: ")
+    assert.include(constructionError(() => S.loadTimeAtLeast("-3 seconds")), "SnapshotStrategy.loadTimeAtLeast: ")
+    assert.include(constructionError(() => S.afterDuration([-1, 0])), "SnapshotStrategy.afterDuration: duration: ")
     assert.include(constructionError(() => S.afterDuration(-1n)), "must not be negative")
   })
 
   it("the classes' own constructors validate too", () => {
-    assert.include(constructionError(() => new S.Any({ strategies: [] })), "at least one strategy")
-    assert.include(constructionError(() => new S.EveryNEvents({ n: 0 })), "expected a positive integer, got 0")
+    assert.include(classConstructionError(() => new S.Any({ strategies: [] })), "at least one strategy")
+    assert.include(classConstructionError(() => new S.EveryNEvents({ n: 0 })), "expected a positive integer, got 0")
     assert.include(constructionError(() => S.not({ _tag: "Always" } as never)), "Expected Always")
   })
 
@@ -215,10 +235,63 @@ describe("bad values are rejected", () => {
     ([millis]) => {
       assert.include(constructionError(() => S.afterDuration(millis)), "must not be negative")
       assert.include(jsonError({ _tag: "LoadTimeAtLeast", duration: millis }), "must not be negative")
-      assert.include(
-        jsonError({ _tag: "LoadTimeAtLeast", duration: `${-millis} seconds`.replace(/^/, "-") }),
-        "negative"
-      )
     }
   )
+
+  it.prop(
+    "every negative duration written as text, at construction and in JSON",
+    [fc.tuple(fc.nat(), fc.nat()).filter(([a, b]) => a + b > 0), fc.constantFrom("nanos", "seconds", "weeks")],
+    ([[whole, fraction], unit]) => {
+      const text = `-${whole}.${fraction} ${unit}`
+      assert.include(constructionError(() => S.afterDuration(text as never)), "must not be negative")
+      assert.include(jsonError({ _tag: "LoadTimeAtLeast", duration: text }), "must not be negative")
+    }
+  )
+})
+
+describe("messages", () => {
+  const twoProblems = {
+    _tag: "Any",
+    strategies: [
+      { _tag: "EveryNEvents", n: 0 },
+      { _tag: "PerAggregateType", strategies: { Order: { _tag: "AfterDuration", duration: "1hour" } }, fallback: NEVER }
+    ]
+  }
+
+  it.effect("Config lists every problem with its path, without the Schema's type tree", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(JSON.stringify(twoProblems))
+      const message = String(error)
+      assert.include(message, "2 problems: strategies[0].n: expected a positive integer, got 0; ")
+      assert.include(
+        message,
+        "strategies[1].strategies.Order.duration: expected a duration as Config.duration reads it"
+      )
+      for (const dump of ["{ readonly", "Encoded side", "└─", "SnapshotStrategy ("]) assert.notInclude(message, dump)
+    }))
+
+  it("formatIssues: one problem is one line with its path; a problem at the root has no path", () => {
+    const decode = Schema.decodeUnknownEither(S.FromJson, { errors: "all" })
+    const format = (text: string) =>
+      Either.match(decode(text), { onLeft: S.formatIssues, onRight: () => assert.fail("decoded") })
+    assert.strictEqual(format(JSON.stringify(twoProblems)).split("; ").length, 2)
+    assert.strictEqual(format("{\"_tag\":\"Not\",\"strategy\":5}"), "strategy: Expected SnapshotStrategy, actual 5")
+    assert.strictEqual(
+      format(
+        "{\"_tag\":\"PerAggregateType\",\"strategies\":{\"Order Line\":{\"_tag\":\"Custom\",\"name\":\"\"}},\"fallback\":{\"_tag\":\"Never\"}}"
+      ),
+      "strategies[\"Order Line\"].name: a custom strategy name must not be empty, got \"\""
+    )
+    assert.strictEqual(format("{\"_tag\":\"PerAggregateType\",\"strategies\":{}}"), "fallback: is missing")
+    assert.strictEqual(format("5"), "Expected SnapshotStrategy, actual 5")
+  })
+
+  it("constructors list every problem too, in a BadArgument naming the constructor", () => {
+    const message = constructionError(() => S.onEventTypes("Submitted", "", " "))
+    assert.strictEqual(
+      message,
+      "SnapshotStrategy.onEventTypes: 2 problems: types[1]: an event type must not be empty, got \"\"; " +
+        "types[2]: an event type must not be empty, got \" \""
+    )
+  })
 })
