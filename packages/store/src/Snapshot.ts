@@ -9,6 +9,7 @@ import * as Schema from "effect/Schema"
  * A JSON value, as a snapshot's `state` and `metadata` hold it.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
@@ -16,6 +17,7 @@ export type Json = null | boolean | number | string | ReadonlyArray<Json> | { re
  * The key of one aggregate's snapshot history.
  *
  * @since 0.1.0
+ * @category models
  */
 export class SnapshotKey extends Schema.Class<SnapshotKey>("@effect-snapshots/store/SnapshotKey")({
   aggregateType: Schema.NonEmptyString,
@@ -37,6 +39,7 @@ const infoFields = {
  * A snapshot without its state, as `SnapshotStore.list` returns the history.
  *
  * @since 0.1.0
+ * @category models
  */
 export class SnapshotInfo extends Schema.Class<SnapshotInfo>("@effect-snapshots/store/SnapshotInfo")(infoFields) {}
 
@@ -45,6 +48,7 @@ export class SnapshotInfo extends Schema.Class<SnapshotInfo>("@effect-snapshots/
  * consumes it (on load); backends persist it as bytes (`bytea` in Postgres) next to the algorithm.
  *
  * @since 0.1.0
+ * @category models
  */
 export class CompressedState extends Schema.TaggedClass<CompressedState>("@effect-snapshots/store/CompressedState")(
   "CompressedState",
@@ -60,6 +64,7 @@ export class CompressedState extends Schema.TaggedClass<CompressedState>("@effec
  * large state does not walk it; stores check it is JSON when saving.
  *
  * @since 0.1.0
+ * @category models
  */
 export class Snapshot extends Schema.Class<Snapshot>("@effect-snapshots/store/Snapshot")({
   ...infoFields,

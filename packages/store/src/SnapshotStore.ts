@@ -3,57 +3,32 @@
  *
  * @since 0.1.0
  */
-import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
+import type { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import type * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
+import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import * as compression from "./internal/compressed.js"
+import * as memory from "./internal/memory.js"
 import * as resilience from "./internal/resilient.js"
-import { withState } from "./internal/snapshot.js"
-import * as validate from "./internal/validate.js"
-import { Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
+import type { Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
+import type { SnapshotStoreError } from "./SnapshotStoreError.js"
 
 /**
- * Why a store call failed:
- * - `InvalidInput`: the caller's arguments are wrong (empty id, version 0, a state that is not JSON); nothing was written.
- * - `Unavailable`: the backend could not be reached, failed, or timed out; retrying may help.
- * - `Corrupt`: a stored snapshot could not be read back (bad bytes, bad JSON, bad row).
- * - `Conflict`: the backend refused the write as conflicting (a constraint violation).
+ * The store's error, from its own module (`SnapshotStoreError.ts`).
  *
  * @since 0.1.0
+ * @category errors
  */
-export const SnapshotStoreErrorReason = Schema.Literal("InvalidInput", "Unavailable", "Corrupt", "Conflict")
+export { SnapshotStoreError, SnapshotStoreErrorReason } from "./SnapshotStoreError.js"
 
 /**
  * @since 0.1.0
- */
-export type SnapshotStoreErrorReason = typeof SnapshotStoreErrorReason.Type
-
-/**
- * The one error type of every SnapshotStore method.
- *
- * @since 0.1.0
- */
-export class SnapshotStoreError extends Schema.TaggedError<SnapshotStoreError>(
-  "@effect-snapshots/store/SnapshotStoreError"
-)("SnapshotStoreError", {
-  reason: SnapshotStoreErrorReason,
-  message: Schema.String,
-  cause: Schema.optional(Schema.Defect)
-}) {}
-
-/**
- * @since 0.1.0
+ * @category models
  */
 export interface LoadOptions {
   /** Return the newest snapshot whose version is at or below this one. */
@@ -62,6 +37,7 @@ export interface LoadOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface DeleteOptions {
   /** Delete only this version; without it, the aggregate's whole history. */
@@ -74,6 +50,7 @@ export interface DeleteOptions {
  * given. `keepLast` is an integer >= 1, so the newest snapshot of an aggregate is never pruned.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface PruneOptions {
   readonly keepLast: number
@@ -83,6 +60,7 @@ export interface PruneOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface PruneResult {
   /** How many snapshots were deleted. */
@@ -91,6 +69,7 @@ export interface PruneResult {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface SnapshotStoreService {
   /**
@@ -125,217 +104,30 @@ export interface SnapshotStoreService {
 
 /**
  * @since 0.1.0
+ * @category tags
  */
 export class SnapshotStore extends Context.Tag("@effect-snapshots/store/SnapshotStore")<
   SnapshotStore,
   SnapshotStoreService
 >() {}
 
-// ---------------------------------------------------------------------------------------------------------
-// In-memory backend
-// ---------------------------------------------------------------------------------------------------------
-
-/** One aggregate's history, oldest first. */
-interface History {
-  readonly aggregateType: string
-  readonly aggregateId: string
-  readonly snapshots: ReadonlyArray<Snapshot>
-}
-
-// NUL is rejected in types and ids, so it separates them unambiguously.
-const memoryKey = (aggregateType: string, aggregateId: string): string => `${aggregateType}\u0000${aggregateId}`
-
-const historyOf = (
-  histories: HashMap.HashMap<string, History>,
-  aggregateType: string,
-  aggregateId: string
-): ReadonlyArray<Snapshot> =>
-  Option.match(HashMap.get(histories, memoryKey(aggregateType, aggregateId)), {
-    onNone: () => [],
-    onSome: (history) => history.snapshots
-  })
-
-// A caller may pass a structurally typed plain object; the store answers `Snapshot` instances.
-const toSnapshot = (snapshot: Snapshot): Snapshot =>
-  (snapshot as unknown) instanceof Snapshot ? snapshot : withState(snapshot, snapshot.state)
-
-const toInfo = (snapshot: Snapshot): SnapshotInfo =>
-  new SnapshotInfo({
-    aggregateType: snapshot.aggregateType,
-    aggregateId: snapshot.aggregateId,
-    version: snapshot.version,
-    schemaVersion: snapshot.schemaVersion,
-    createdAt: snapshot.createdAt,
-    metadata: snapshot.metadata
-  }, true)
-
-// Which of two snapshots of one type `latestForType` prefers: later createdAt, then higher version, then id.
-const isLater = (a: Snapshot, b: Snapshot): boolean => {
-  const ta = DateTime.toEpochMillis(a.createdAt)
-  const tb = DateTime.toEpochMillis(b.createdAt)
-  if (ta !== tb) return ta > tb
-  if (a.version !== b.version) return a.version > b.version
-  return a.aggregateId > b.aggregateId
-}
-
 /**
  * An in-memory store: a `Ref` of histories, no dependencies. States are kept by reference (not copied), so
  * a caller must not mutate a state after saving it — Effect code treats states as immutable anyway.
- * It validates its input exactly like the SQL backend.
+ * It validates its input exactly like the SQL backend. Inside a unit of work (`UnitOfWork.transaction`), each
+ * write (`save`, `delete`, `prune`) registers its undo with the unit, so a failed unit leaves no trace here;
+ * outside one, a write is one `Ref` update.
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const makeMemory: Effect.Effect<SnapshotStoreService> = Effect.map(
-  Ref.make(HashMap.empty<string, History>()),
-  (ref): SnapshotStoreService => {
-    type Histories = HashMap.HashMap<string, History>
-    // A persistent map: a reader holding it sees a consistent state while writers replace it.
-    const update = <A>(f: (histories: Histories) => readonly [A, Histories | undefined]) =>
-      Ref.modify(ref, (histories) => {
-        const [result, next] = f(histories)
-        return [result, next ?? histories]
-      })
-    return {
-      save: (snapshot) =>
-        Effect.suspend(() => {
-          const error = validate.checkSnapshot(snapshot)
-          if (error !== undefined) return Effect.fail(error)
-          const stored = toSnapshot(snapshot)
-          const key = memoryKey(stored.aggregateType, stored.aggregateId)
-          return update((histories) => {
-            const snapshots = Option.match(HashMap.get(histories, key), {
-              onNone: () => [] as ReadonlyArray<Snapshot>,
-              onSome: (history) => history.snapshots
-            })
-            // Insert at its place in version order; an existing version is kept as it is (idempotent).
-            let index = snapshots.length
-            while (index > 0 && snapshots[index - 1]!.version > stored.version) index--
-            if (index > 0 && snapshots[index - 1]!.version === stored.version) return [undefined, undefined]
-            return [
-              undefined,
-              HashMap.set(histories, key, {
-                aggregateType: stored.aggregateType,
-                aggregateId: stored.aggregateId,
-                snapshots: [...snapshots.slice(0, index), stored, ...snapshots.slice(index)]
-              })
-            ]
-          })
-        }),
-      load: (aggregateType, aggregateId, options) =>
-        Effect.suspend(() => {
-          const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkMaxVersion(options?.maxVersion)
-          if (error !== undefined) return Effect.fail(error)
-          const maxVersion = options?.maxVersion ?? Number.POSITIVE_INFINITY
-          return Effect.map(Ref.get(ref), (histories) => {
-            const snapshots = historyOf(histories, aggregateType, aggregateId)
-            for (let i = snapshots.length - 1; i >= 0; i--) {
-              if (snapshots[i]!.version <= maxVersion) return Option.some(snapshots[i]!)
-            }
-            return Option.none()
-          })
-        }),
-      list: (aggregateType, aggregateId) =>
-        Effect.suspend(() => {
-          const error = validate.checkKey(aggregateType, aggregateId)
-          if (error !== undefined) return Effect.fail(error)
-          return Effect.map(
-            Ref.get(ref),
-            (histories) => historyOf(histories, aggregateType, aggregateId).map(toInfo)
-          )
-        }),
-      delete: (aggregateType, aggregateId, options) =>
-        Effect.suspend(() => {
-          const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkDeleteVersion(options?.version)
-          if (error !== undefined) return Effect.fail(error)
-          const key = memoryKey(aggregateType, aggregateId)
-          return update((histories) => {
-            const history = Option.getOrUndefined(HashMap.get(histories, key))
-            if (history === undefined) return [0, undefined]
-            const version = options?.version
-            const kept = version === undefined ? [] : history.snapshots.filter((s) => s.version !== version)
-            const deleted = history.snapshots.length - kept.length
-            if (deleted === 0) return [0, undefined]
-            return [
-              deleted,
-              kept.length === 0
-                ? HashMap.remove(histories, key)
-                : HashMap.set(histories, key, { ...history, snapshots: kept })
-            ]
-          })
-        }),
-      latestForType: (aggregateType) =>
-        Effect.suspend(() => {
-          const error = validate.checkType(aggregateType)
-          if (error !== undefined) return Effect.fail(error)
-          return Effect.map(Ref.get(ref), (histories) => {
-            let latest: Snapshot | undefined
-            for (const history of HashMap.values(histories)) {
-              if (history.aggregateType !== aggregateType) continue
-              for (const snapshot of history.snapshots) {
-                if (latest === undefined || isLater(snapshot, latest)) latest = snapshot
-              }
-            }
-            return Option.fromNullable(latest)
-          })
-        }),
-      aggregates: (aggregateType) =>
-        Stream.unwrap(Effect.suspend(() => {
-          const error = aggregateType === undefined ? undefined : validate.checkType(aggregateType)
-          if (error !== undefined) return Effect.fail(error)
-          return Effect.map(Ref.get(ref), (histories) => {
-            const keys: Array<SnapshotKey> = []
-            for (const history of HashMap.values(histories)) {
-              if (aggregateType === undefined || history.aggregateType === aggregateType) {
-                keys.push(
-                  new SnapshotKey({ aggregateType: history.aggregateType, aggregateId: history.aggregateId }, true)
-                )
-              }
-            }
-            keys.sort((a, b) =>
-              a.aggregateType < b.aggregateType ? -1 : a.aggregateType > b.aggregateType ?
-                1 :
-                a.aggregateId < b.aggregateId
-                ? -1
-                : a.aggregateId > b.aggregateId
-                ? 1
-                : 0
-            )
-            return Stream.fromChunk(Chunk.unsafeFromArray(keys))
-          })
-        })),
-      prune: (options) =>
-        Effect.suspend(() => {
-          const checked = validate.checkPrune(options)
-          if (checked instanceof SnapshotStoreError) return Effect.fail(checked)
-          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const cutoff = checked.olderThanMillis === undefined ? undefined : now - checked.olderThanMillis
-            return update((histories): readonly [PruneResult, Histories | undefined] => {
-              let deleted = 0
-              let next = histories
-              for (const [key, history] of histories) {
-                if (options.aggregateType !== undefined && history.aggregateType !== options.aggregateType) continue
-                const snapshots = history.snapshots
-                const firstKept = snapshots.length - options.keepLast
-                if (firstKept <= 0) continue
-                const kept = snapshots.filter((snapshot, index) =>
-                  index >= firstKept || (cutoff !== undefined && DateTime.toEpochMillis(snapshot.createdAt) >= cutoff)
-                )
-                if (kept.length === snapshots.length) continue
-                deleted += snapshots.length - kept.length
-                next = HashMap.set(next, key, { ...history, snapshots: kept })
-              }
-              return [{ deleted }, next]
-            })
-          })
-        })
-    }
-  }
-)
+export const makeMemory: Effect.Effect<SnapshotStoreService> = memory.make
 
 /**
  * The in-memory store as a layer: the one to swap in for tests. Each build is a fresh, empty store.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemory: Layer.Layer<SnapshotStore> = Layer.effect(SnapshotStore, makeMemory)
 
@@ -347,6 +139,7 @@ export const layerMemory: Layer.Layer<SnapshotStore> = Layer.effect(SnapshotStor
  * Options of the `compressed` decorator.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CompressOptions {
   /** States whose JSON is larger than this many bytes (UTF-8) are stored compressed; others untouched. */
@@ -363,15 +156,16 @@ export interface CompressOptions {
 /**
  * The `compressed` decorator as a function on services: states above `thresholdBytes` are saved as
  * `CompressedState` (node:zlib) and inflated on `load` and `latestForType`; a payload that does not inflate
- * to JSON is a `Corrupt` error. The other methods are the inner store's. Fails with `InvalidInput` on bad
- * options.
+ * to JSON is a `Corrupt` error. The other methods are the inner store's. Fails with core's `BadArgument` on
+ * bad options.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeCompressed = (
   inner: SnapshotStoreService,
   options: CompressOptions
-): Effect.Effect<SnapshotStoreService, SnapshotStoreError> =>
+): Effect.Effect<SnapshotStoreService, BadArgument> =>
   Effect.suspend(() => {
     const error = compression.checkOptions(options)
     return error === undefined ? Effect.succeed(compression.make(inner, options)) : Effect.fail(error)
@@ -385,11 +179,12 @@ export const makeCompressed = (
  * ```
  *
  * @since 0.1.0
+ * @category decorators
  */
 export const compressed = (options: CompressOptions) =>
 <E, R>(
   inner: Layer.Layer<SnapshotStore, E, R>
-): Layer.Layer<SnapshotStore, E | SnapshotStoreError, R> =>
+): Layer.Layer<SnapshotStore, E | BadArgument, R> =>
   Layer.effect(SnapshotStore, Effect.flatMap(SnapshotStore, (service) => makeCompressed(service, options))).pipe(
     Layer.provide(inner)
   )
@@ -398,6 +193,7 @@ export const compressed = (options: CompressOptions) =>
  * Options of the `resilient` decorator.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ResilientOptions {
   /** Timeout of each attempt of `save` and `load` (default 2 seconds). */
@@ -411,8 +207,9 @@ export interface ResilientOptions {
   readonly retry?: Schedule.Schedule<unknown, SnapshotStoreError> | undefined
   /**
    * After `failureThreshold` consecutive `Unavailable` outcomes of `save`/`load` (after their retries) the
-   * breaker opens: calls skip the store for `resetAfter`; then one trial call goes through, closing the
-   * breaker on success or opening it again. Defaults: 5 failures, 30 seconds. `false` disables it.
+   * breaker opens: calls fail fast with `Unavailable` ("circuit open") without reaching the store for
+   * `resetAfter`; then one trial call goes through, closing the breaker on success or opening it again.
+   * Defaults: 5 failures, 30 seconds. `false` disables it.
    */
   readonly circuitBreaker?:
     | {
@@ -424,44 +221,61 @@ export interface ResilientOptions {
 }
 
 /**
- * Counts what `resilient` swallowed, tagged `operation` (save | load) and `reason` (Unavailable, Corrupt,
- * InvalidInput, Conflict, CircuitOpen when the breaker skipped the call, Defect).
+ * Counts the `save` and `load` failures that `resilient` passed on to its caller, after its retries, tagged
+ * `operation` (save | load) and `reason` (Unavailable — timeouts included —, Corrupt, InvalidInput, Conflict,
+ * CircuitOpen when the open breaker failed the call fast, Defect). `resilient` swallows nothing: the caller
+ * (the repository) decides what a failure means.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category metrics
  */
-export const failuresSwallowed: Metric.Metric.Counter<number> = resilience.failuresSwallowed
+export const resilientFailures: Metric.Metric.Counter<number> = resilience.failures
+
+/**
+ * The old name of `resilientFailures` (the same counter, `effect_snapshots_store_resilient_failures`), from
+ * when `resilient` swallowed the failures it counted. It swallows nothing any more.
+ *
+ * @deprecated use `resilientFailures`
+ * @since 0.1.0
+ * @category metrics
+ */
+export const failuresSwallowed: Metric.Metric.Counter<number> = resilience.failures
 
 /**
  * Counts how often the `resilient` circuit breaker opened.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const circuitOpened: Metric.Metric.Counter<number> = resilience.circuitOpened
 
 /**
- * The `resilient` decorator as a function on services; see `resilient`. Fails with `InvalidInput` on bad
- * options.
+ * The `resilient` decorator as a function on services; see `resilient`. Fails with core's `BadArgument` on
+ * bad options.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeResilient: (
   inner: SnapshotStoreService,
   options?: ResilientOptions
-) => Effect.Effect<SnapshotStoreService, SnapshotStoreError> = resilience.make
+) => Effect.Effect<SnapshotStoreService, BadArgument> = resilience.make
 
 /**
- * Layer -> Layer for the command path: a failed `save` is logged and swallowed; a failed or timed-out
- * `load` is logged and answered with `Option.none()` (the caller replays events instead). Each attempt has
- * a timeout, `Unavailable` failures are retried on a Schedule, and a circuit breaker stops calling a store
- * that keeps failing. What was swallowed is logged and counted in `failuresSwallowed`. The maintenance
- * methods (`list`, `delete`, `latestForType`, `aggregates`, `prune`) still fail normally, with a timeout.
+ * Layer -> Layer: each `save` and `load` attempt has a timeout, `Unavailable` failures (timeouts included)
+ * are retried on a Schedule, and a circuit breaker stops calling a store that keeps being unavailable (an
+ * open breaker fails calls fast with `Unavailable`, "circuit open"). Transparent otherwise: every failure
+ * reaches the caller, nothing is swallowed (the repository owns that policy); failures are counted in
+ * `resilientFailures`. The maintenance methods (`list`, `delete`, `latestForType`, `aggregates`, `prune`)
+ * get a timeout only.
  *
  * @since 0.1.0
+ * @category decorators
  */
 export const resilient = (options: ResilientOptions = {}) =>
 <E, R>(
   inner: Layer.Layer<SnapshotStore, E, R>
-): Layer.Layer<SnapshotStore, E | SnapshotStoreError, R> =>
+): Layer.Layer<SnapshotStore, E | BadArgument, R> =>
   Layer.effect(SnapshotStore, Effect.flatMap(SnapshotStore, (service) => makeResilient(service, options))).pipe(
     Layer.provide(inner)
   )

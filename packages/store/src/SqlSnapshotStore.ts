@@ -1,10 +1,11 @@
 /**
  * A SnapshotStore on `@effect/sql`'s `SqlClient` (Postgres): one table keyed by (aggregate_type,
- * aggregate_id, version), created by its own Migrator run when the layer is built.
+ * aggregate_id, version), created by its own Migrator run (under an advisory lock, `SqlSupport.migrate`) when
+ * the layer is built. Inside the caller's transaction every statement runs under a savepoint.
  *
  * @since 0.1.0
  */
-import * as Migrator from "@effect/sql/Migrator"
+import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Chunk from "effect/Chunk"
@@ -13,22 +14,25 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as errors from "./internal/errors.js"
+import * as sqlSupport from "./internal/sqlSupport.js"
+import * as storable from "./internal/storable.js"
 import * as validate from "./internal/validate.js"
 import { CompressedState, Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
-import { SnapshotStore, SnapshotStoreError } from "./SnapshotStore.js"
+import { SnapshotStore } from "./SnapshotStore.js"
 import type { PruneResult, SnapshotStoreService } from "./SnapshotStore.js"
+import { SnapshotStoreError } from "./SnapshotStoreError.js"
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /**
    * The table, optionally schema-qualified (`"snapshots"`, `"app.snapshots"`); default `"effect_snapshots"`.
-   * Its migrations are tracked in `<table>_migrations`, never in `@effect/sql`'s default
+   * Its migrations are tracked in `<table>_migrations` (in lower case), never in `@effect/sql`'s default
    * `effect_sql_migrations`, so the store's migrations cannot collide with the application's.
    */
   readonly table?: string | undefined
@@ -40,8 +44,11 @@ export interface Options {
  * The default table name.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaultTable = "effect_snapshots"
+
+const badArgument = (message: string) => new BadArgument({ module: "SqlSnapshotStore.layerWith", message })
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/
 
@@ -173,27 +180,20 @@ const migrations = (sql: SqlClient.SqlClient, table: string) => {
   }
 }
 
+// In lower case: the Migrator looks for its table with `'<name>'::regclass`, which folds an unquoted name to
+// lower case, so a mixed-case name would never be found (and the probe's error would abort the migration's
+// transaction).
+const migrationsTableOf = (table: string): string => `${table.toLowerCase()}_migrations`
+
+// Under an advisory lock, in one transaction (`SqlSupport.migrate`, as SqlEventStore does): processes
+// starting at once wait for each other instead of racing on CREATE TABLE.
 const migrate = (sql: SqlClient.SqlClient, table: string) =>
-  Migrator.make({})({
-    loader: Migrator.fromRecord(migrations(sql, table)),
-    table: `${table}_migrations`
-  }).pipe(
-    Effect.provideService(SqlClient.SqlClient, sql),
-    // Two processes starting at once can both find no migrations table and both CREATE it; the loser
-    // fails with a duplicate-object error and succeeds on a retry (the migrations themselves run under
-    // the Migrator's table lock).
-    Effect.retry({
-      while: (error) => error._tag === "SqlError",
-      schedule: Schedule.exponential("20 millis").pipe(Schedule.jittered),
-      times: 5
-    }),
-    // The Migrator turns a failed migration into a defect; here it is a typed failure of the layer.
-    Effect.catchAllDefect((defect) => Effect.fail(defect)),
-    Effect.mapError((cause) =>
+  sqlSupport.migrate({ sql, migrationsTable: migrationsTableOf(table), migrations: migrations(sql, table) }).pipe(
+    Effect.mapError((failed) =>
       new SnapshotStoreError({
         reason: "Unavailable",
-        message: `Could not create the snapshot table ${table}: ${errors.describe(cause)}`,
-        cause
+        message: `Could not create the snapshot table ${table}: ${failed.message}`,
+        cause: failed.cause
       })
     ),
     Effect.withSpan("SqlSnapshotStore.migrate")
@@ -208,29 +208,37 @@ const migrate = (sql: SqlClient.SqlClient, table: string) =>
  * if needed), then answers the service. Queries run without the client's name transforms.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<SnapshotStoreService, SnapshotStoreError, SqlClient.SqlClient> =>
+): Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const table = options.table ?? defaultTable
     if (!identifier.test(table)) {
-      return yield* validate.invalid(`table must be an identifier, optionally schema-qualified, got ${table}`)
+      return yield* badArgument(
+        `table must be an identifier, optionally schema-qualified, got ${storable.show(String(table))}`
+      )
     }
     const pageSize = options.pageSize ?? 1000
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-      return yield* validate.invalid(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
+      return yield* badArgument(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
     }
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* migrate(sql, table)
     const t = sql(table)
+
+    // Inside the caller's transaction (`sql.withTransaction`, or a unit of work on SQL), every statement runs
+    // under a savepoint (a nested `withTransaction`): a statement Postgres refuses rolls back to it and
+    // leaves the caller's transaction usable. Outside one, a statement is atomic on its own (one round trip).
+    const guarded = sqlSupport.withSavepoint(sql)
 
     const run = <A>(
       operation: string,
       query: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
       decode: (rows: ReadonlyArray<unknown>) => Effect.Effect<A, SnapshotStoreError>
     ): Effect.Effect<A, SnapshotStoreError> =>
-      query.pipe(
+      guarded(query).pipe(
         Effect.mapError(errors.fromSqlError(operation)),
         Effect.flatMap(decode)
       )
@@ -440,14 +448,17 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
  * The store as a layer with options; building it runs the migrations.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerWith = (
   options: Options
-): Layer.Layer<SnapshotStore, SnapshotStoreError, SqlClient.SqlClient> => Layer.effect(SnapshotStore, make(options))
+): Layer.Layer<SnapshotStore, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
+  Layer.effect(SnapshotStore, make(options))
 
 /**
  * The store on the default table `effect_snapshots`; building it runs the migrations.
  *
  * @since 0.1.0
+ * @category layers
  */
-export const layer: Layer.Layer<SnapshotStore, SnapshotStoreError, SqlClient.SqlClient> = layerWith({})
+export const layer: Layer.Layer<SnapshotStore, SnapshotStoreError | BadArgument, SqlClient.SqlClient> = layerWith({})

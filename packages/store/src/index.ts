@@ -9,6 +9,31 @@ export * as Snapshot from "./Snapshot.js"
 export * as SnapshotStore from "./SnapshotStore.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as SnapshotStoreError from "./SnapshotStoreError.js"
+
+/**
  * @since 0.1.0
  */
 export * as SqlSnapshotStore from "./SqlSnapshotStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SqlSupport from "./SqlSupport.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Storable from "./Storable.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SqlUnitOfWork from "./SqlUnitOfWork.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as UnitOfWork from "./UnitOfWork.js"

@@ -17,7 +17,7 @@ describe("SnapshotStore contract", () => {
 
   layer(SnapshotStore.layerMemory.pipe(SnapshotStore.resilient()))(
     "layerMemory + resilient",
-    (it) => contract(it, { resilient: true })
+    (it) => contract(it)
   )
 
   layer(
@@ -25,12 +25,12 @@ describe("SnapshotStore contract", () => {
       SnapshotStore.compressed({ thresholdBytes: 256 }),
       SnapshotStore.resilient({ timeout: "5 seconds" })
     )
-  )("layerMemory + compressed + resilient", (it) => contract(it, { resilient: true }))
+  )("layerMemory + compressed + resilient", (it) => contract(it))
 
   layer(
     SnapshotStore.layerMemory.pipe(
       SnapshotStore.resilient(),
       SnapshotStore.compressed({ thresholdBytes: 256 })
     )
-  )("layerMemory + resilient + compressed", (it) => contract(it, { resilient: "inner" }))
+  )("layerMemory + resilient + compressed", (it) => contract(it))
 })

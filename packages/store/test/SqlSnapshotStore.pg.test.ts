@@ -60,6 +60,9 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
           transformQueryNames: String.camelToSnake,
           transformResultNames: String.snakeToCamel
         })
+        // Built twice, as a restarted process would: the migrations are found the second time.
+        yield* Layer.build(SqlSnapshotStore.layerWith({ table: "camelCaseSnapshots" }).pipe(Layer.provide(transformed)))
+          .pipe(Effect.scoped)
         const loaded = yield* SnapshotStore.SnapshotStore.pipe(
           Effect.flatMap((store) =>
             Effect.zipRight(

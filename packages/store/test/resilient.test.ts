@@ -1,6 +1,8 @@
 import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -39,46 +41,39 @@ const controlled = (behave: Effect.Effect<void, SnapshotStore.SnapshotStoreError
     return { service, memory, calls: Ref.get(calls) }
   })
 
-const swallowed = (operation: "save" | "load", reason: string) =>
+const failures = (operation: "save" | "load", reason: string) =>
   Metric.value(
-    Metric.tagged(Metric.tagged(SnapshotStore.failuresSwallowed, "operation", operation), "reason", reason)
+    Metric.tagged(Metric.tagged(SnapshotStore.resilientFailures, "operation", operation), "reason", reason)
   ).pipe(Effect.map((state) => state.count))
 
 const snapshot = make({ aggregateType: "T", aggregateId: "a", version: 1 })
 const noRetry = Schedule.recurs(0)
 
 describe("SnapshotStore.resilient", () => {
-  it.effect("a store failing every call: save and load keep working, failures are counted and logged", () =>
+  it.effect("a store failing every call: save and load fail with its error (nothing swallowed), counted", () =>
     Effect.gen(function*() {
       const { calls, service } = yield* controlled(Effect.fail(failure("Unavailable")))
       const store = yield* SnapshotStore.makeResilient(service, { retry: noRetry, circuitBreaker: false })
-      const logs: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
-      const logger = Logger.make(({ annotations, message }) => {
-        logs.push({ message, annotations: Object.fromEntries(annotations) })
+      const logs: Array<unknown> = []
+      const logger = Logger.make(({ message }) => {
+        logs.push(message)
       })
-      const savesBefore = yield* swallowed("save", "Unavailable")
-      const loadsBefore = yield* swallowed("load", "Unavailable")
+      const savesBefore = yield* failures("save", "Unavailable")
+      const loadsBefore = yield* failures("load", "Unavailable")
 
-      yield* Effect.gen(function*() {
-        yield* store.save(snapshot)
-        assert.isTrue(Option.isNone(yield* store.load("T", "a")))
-        assert.isTrue(Option.isNone(yield* store.load("T", "a", { maxVersion: 3 })))
-      }).pipe(Effect.provide(Logger.add(logger)))
+      const errors = yield* Effect.all([
+        Effect.flip(store.save(snapshot)),
+        Effect.flip(store.load("T", "a")),
+        Effect.flip(store.load("T", "a", { maxVersion: 3 }))
+      ]).pipe(Effect.provide(Logger.add(logger)))
+      for (const error of errors) assert.strictEqual(error.message, "inner: Unavailable")
 
       assert.strictEqual(yield* calls, 3)
-      assert.strictEqual((yield* swallowed("save", "Unavailable")) - savesBefore, 1)
-      assert.strictEqual((yield* swallowed("load", "Unavailable")) - loadsBefore, 2)
-      assert.strictEqual(logs.length, 3)
-      assert.deepInclude(logs[0]!.annotations, {
-        operation: "save",
-        reason: "Unavailable",
-        aggregateType: "T",
-        aggregateId: "a",
-        version: 1
-      })
-      assert.deepInclude(logs[1]!.annotations, { operation: "load", reason: "Unavailable", aggregateId: "a" })
+      assert.strictEqual((yield* failures("save", "Unavailable")) - savesBefore, 1)
+      assert.strictEqual((yield* failures("load", "Unavailable")) - loadsBefore, 2)
+      // The caller decides what a failure means, and logs it: the decorator does not log it a second time.
+      assert.deepStrictEqual(logs, [])
 
-      // Maintenance methods are not on the command path: they fail normally.
       for (
         const call of [
           store.list("T", "a"),
@@ -101,18 +96,20 @@ describe("SnapshotStore.resilient", () => {
         retry: Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(1))),
         circuitBreaker: false
       })
-      const before = yield* swallowed("load", "Unavailable")
-      const save = yield* Effect.fork(store.save(snapshot))
-      const load = yield* Effect.fork(store.load("T", "a"))
+      const before = yield* failures("load", "Unavailable")
+      const save = yield* Effect.fork(Effect.flip(store.save(snapshot)))
+      const load = yield* Effect.fork(Effect.flip(store.load("T", "a")))
       const list = yield* Effect.fork(Effect.flip(store.list("T", "a")))
       // Attempt (100 ms) + spacing (10 ms) + retry (100 ms).
       yield* TestClock.adjust("100 millis")
       yield* TestClock.adjust("10 millis")
       assert.isTrue(Option.isNone(yield* Fiber.poll(load)), "still retrying")
       yield* TestClock.adjust("100 millis")
-      yield* Fiber.join(save)
-      assert.isTrue(Option.isNone(yield* Fiber.join(load)))
-      assert.strictEqual((yield* swallowed("load", "Unavailable")) - before, 1)
+      for (const error of [yield* Fiber.join(save), yield* Fiber.join(load)]) {
+        assert.strictEqual(error.reason, "Unavailable")
+        assert.match(error.message, /timed out after 100ms/)
+      }
+      assert.strictEqual((yield* failures("load", "Unavailable")) - before, 1)
       yield* TestClock.adjust("1 second")
       const listError = yield* Fiber.join(list)
       assert.strictEqual(listError.reason, "Unavailable")
@@ -136,22 +133,22 @@ describe("SnapshotStore.resilient", () => {
       for (const reason of ["InvalidInput", "Corrupt", "Conflict"] as const) {
         const broken = yield* controlled(Effect.fail(failure(reason)))
         const resilient = yield* SnapshotStore.makeResilient(broken.service, { retry: Schedule.recurs(3) })
-        const before = yield* swallowed("load", reason)
-        assert.isTrue(Option.isNone(yield* resilient.load("T", "a")))
-        yield* resilient.save(snapshot)
+        const before = yield* failures("load", reason)
+        assert.strictEqual((yield* Effect.flip(resilient.load("T", "a"))).reason, reason)
+        assert.strictEqual((yield* Effect.flip(resilient.save(snapshot))).reason, reason)
         assert.strictEqual(yield* broken.calls, 2, reason)
-        assert.strictEqual((yield* swallowed("load", reason)) - before, 1)
+        assert.strictEqual((yield* failures("load", reason)) - before, 1)
       }
     }))
 
-  it.effect("a defect in the store is swallowed too (reason Defect)", () =>
+  it.effect("a defect in the store stays a defect (counted as Defect)", () =>
     Effect.gen(function*() {
       const { service } = yield* controlled(Effect.die(new Error("bug in a driver")))
       const store = yield* SnapshotStore.makeResilient(service, { retry: noRetry })
-      const before = yield* swallowed("save", "Defect")
-      yield* store.save(snapshot)
-      assert.isTrue(Option.isNone(yield* store.load("T", "a")))
-      assert.strictEqual((yield* swallowed("save", "Defect")) - before, 1)
+      const before = yield* failures("save", "Defect")
+      const exit = yield* Effect.exit(store.save(snapshot))
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.strictEqual((yield* failures("save", "Defect")) - before, 1)
     }))
 
   it.effect("the circuit breaker opens after N failures, half-opens after the cool-down, closes on success", () =>
@@ -166,27 +163,32 @@ describe("SnapshotStore.resilient", () => {
         circuitBreaker: { failureThreshold: 3, resetAfter: "10 seconds" }
       })
       const opened = (yield* Metric.value(SnapshotStore.circuitOpened)).count
-      const skippedBefore = yield* swallowed("load", "CircuitOpen")
+      const skippedBefore = yield* failures("load", "CircuitOpen")
+      const unavailable = (call: Effect.Effect<unknown, SnapshotStore.SnapshotStoreError>) =>
+        Effect.map(Effect.flip(call), (error) => {
+          assert.strictEqual(error.reason, "Unavailable")
+          return error.message
+        })
 
       // Closed: three failures reach the store, then it opens.
-      for (let i = 0; i < 3; i++) assert.isTrue(Option.isNone(yield* store.load("T", "a")))
+      for (let i = 0; i < 3; i++) assert.strictEqual(yield* unavailable(store.load("T", "a")), "inner: Unavailable")
       assert.strictEqual(yield* calls, 3)
       assert.strictEqual((yield* Metric.value(SnapshotStore.circuitOpened)).count, opened + 1)
-      // Open: calls skip the store.
-      assert.isTrue(Option.isNone(yield* store.load("T", "a")))
-      yield* store.save(snapshot)
+      // Open: calls fail fast, without reaching the store.
+      assert.match(yield* unavailable(store.load("T", "a")), /circuit open/)
+      assert.match(yield* unavailable(store.save(snapshot)), /circuit open/)
       assert.strictEqual(yield* calls, 3)
-      assert.strictEqual((yield* swallowed("load", "CircuitOpen")) - skippedBefore, 1)
+      assert.strictEqual((yield* failures("load", "CircuitOpen")) - skippedBefore, 1)
       yield* TestClock.adjust("9 seconds")
-      assert.isTrue(Option.isNone(yield* store.load("T", "a")))
+      assert.match(yield* unavailable(store.load("T", "a")), /circuit open/)
       assert.strictEqual(yield* calls, 3)
 
       // Half-open after the cool-down: one trial; it fails, so the breaker opens again.
       yield* TestClock.adjust("1 second")
-      assert.isTrue(Option.isNone(yield* store.load("T", "a")))
+      assert.strictEqual(yield* unavailable(store.load("T", "a")), "inner: Unavailable")
       assert.strictEqual(yield* calls, 4)
       assert.strictEqual((yield* Metric.value(SnapshotStore.circuitOpened)).count, opened + 2)
-      assert.isTrue(Option.isNone(yield* store.load("T", "a")))
+      assert.match(yield* unavailable(store.load("T", "a")), /circuit open/)
       assert.strictEqual(yield* calls, 4)
 
       // The store recovers: the next trial succeeds and closes the breaker.
@@ -200,7 +202,7 @@ describe("SnapshotStore.resilient", () => {
 
       // Closed again, with a fresh failure count: two failures do not open it.
       yield* Ref.set(healthy, false)
-      for (let i = 0; i < 2; i++) yield* store.save(snapshot)
+      for (let i = 0; i < 2; i++) yield* unavailable(store.save(snapshot))
       yield* Ref.set(healthy, true)
       assert.strictEqual(Option.getOrThrow(yield* store.load("T", "a")).version, 2)
       assert.strictEqual(yield* calls, 10)
@@ -221,19 +223,19 @@ describe("SnapshotStore.resilient", () => {
         timeout: "5 seconds",
         circuitBreaker: { failureThreshold: 1, resetAfter: "1 minute" }
       })
-      yield* store.save(snapshot) // fails: open
+      yield* Effect.flip(store.save(snapshot)) // fails: open
       assert.strictEqual(yield* calls, 1)
       yield* Ref.set(slow, true)
       yield* TestClock.adjust("1 minute")
       const trial = yield* Effect.fork(store.load("T", "a"))
       while ((yield* calls) < 2) yield* Effect.yieldNow() // the trial has reached the store
-      assert.isTrue(Option.isNone(yield* store.load("T", "a")), "skipped while the trial runs")
+      assert.match((yield* Effect.flip(store.load("T", "a"))).message, /circuit open \(a trial call is running\)/)
       assert.strictEqual(yield* calls, 2)
       yield* TestClock.adjust("1 second")
       assert.strictEqual(Option.getOrThrow(yield* Fiber.join(trial)).version, 1)
       // Closed: calls reach the store again.
       yield* Ref.set(slow, false)
-      yield* store.save(snapshot)
+      assert.strictEqual((yield* Effect.flip(store.save(snapshot))).message, "inner: Unavailable")
       assert.strictEqual(yield* calls, 3)
     }))
 
@@ -243,11 +245,12 @@ describe("SnapshotStore.resilient", () => {
         SnapshotStore.SnapshotStore,
         Effect.map(controlled(Effect.fail(failure("Unavailable"))), (c) => c.service)
       )
-      const loaded = yield* SnapshotStore.SnapshotStore.pipe(
-        Effect.flatMap((store) => Effect.zipRight(store.save(snapshot), store.load("T", "a"))),
-        Effect.provide(failing.pipe(SnapshotStore.resilient({ retry: noRetry })))
+      const error = yield* SnapshotStore.SnapshotStore.pipe(
+        Effect.flatMap((store) => store.load("T", "a")),
+        Effect.provide(failing.pipe(SnapshotStore.resilient({ retry: noRetry }))),
+        Effect.flip
       )
-      assert.isTrue(Option.isNone(loaded))
+      assert.strictEqual(error.message, "inner: Unavailable")
       for (
         const options of [
           { timeout: 0 },
@@ -259,7 +262,8 @@ describe("SnapshotStore.resilient", () => {
         const error = yield* Effect.flip(
           Layer.build(SnapshotStore.layerMemory.pipe(SnapshotStore.resilient(options))).pipe(Effect.scoped)
         )
-        assert.strictEqual(error.reason, "InvalidInput", JSON.stringify(options))
+        assert.strictEqual(error._tag, "BadArgument", JSON.stringify(options))
+        assert.match(error.message, /^SnapshotStore\.resilient: /)
       }
     }))
 

@@ -4,13 +4,14 @@
  *
  * @internal
  */
+import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as zlib from "node:zlib"
 import type { Snapshot } from "../Snapshot.js"
 import { CompressedState } from "../Snapshot.js"
 import type { CompressOptions, SnapshotStoreService } from "../SnapshotStore.js"
-import { SnapshotStoreError } from "../SnapshotStore.js"
+import { SnapshotStoreError } from "../SnapshotStoreError.js"
 import * as errors from "./errors.js"
 import { withState } from "./snapshot.js"
 import * as validate from "./validate.js"
@@ -67,19 +68,22 @@ const expand = (snapshot: Snapshot): Effect.Effect<Snapshot, SnapshotStoreError>
 const expandOption = (snapshot: Option.Option<Snapshot>) =>
   Option.isNone(snapshot) ? Effect.succeed(snapshot) : Effect.asSome(expand(snapshot.value))
 
+const badArgument = (message: string) => new BadArgument({ module: "SnapshotStore.compressed", message })
+
 /** Checks the decorator's options. @internal */
-export const checkOptions = (options: CompressOptions): SnapshotStoreError | undefined => {
+export const checkOptions = (options: CompressOptions): BadArgument | undefined => {
+  if (typeof options !== "object" || options === null) return badArgument("needs options { thresholdBytes }")
   if (typeof options.thresholdBytes !== "number" || !(options.thresholdBytes >= 0)) {
-    return validate.invalid(`compressed: thresholdBytes must be a number >= 0, got ${String(options.thresholdBytes)}`)
+    return badArgument(`thresholdBytes must be a number >= 0, got ${String(options.thresholdBytes)}`)
   }
   const algorithm = options.algorithm ?? "gzip"
   if (algorithm !== "gzip" && algorithm !== "brotli") {
-    return validate.invalid(`compressed: algorithm must be "gzip" or "brotli", got ${String(algorithm)}`)
+    return badArgument(`algorithm must be "gzip" or "brotli", got ${String(algorithm)}`)
   }
   const level = options.level
   const [min, max] = algorithm === "gzip" ? [0, 9] : [0, 11]
   if (level !== undefined && (!Number.isInteger(level) || level < min || level > max)) {
-    return validate.invalid(`compressed: ${algorithm} level must be an integer in ${min}..${max}, got ${String(level)}`)
+    return badArgument(`${algorithm} level must be an integer in ${min}..${max}, got ${String(level)}`)
   }
   return undefined
 }

@@ -1,0 +1,43 @@
+/**
+ * The error of every SnapshotStore method, in a module of its own (as `@effect/sql`'s `SqlError`), so that
+ * the stores, the decorators and their internal modules share it without importing each other.
+ *
+ * @since 0.2.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Why a store call failed:
+ * - `InvalidInput`: the data the call was given cannot be stored (empty id, version 0, a state that is not
+ *   storable JSON, see `Storable`); nothing was written.
+ * - `Unavailable`: the backend could not be reached, failed, or timed out; retrying may help.
+ * - `Corrupt`: a stored snapshot could not be read back (bad bytes, bad JSON, bad row).
+ * - `Conflict`: the backend refused the write as conflicting (a constraint violation).
+ *
+ * Bad options of a layer or decorator are a programmer's mistake, not a reason: they fail with core's
+ * `BadArgument`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const SnapshotStoreErrorReason = Schema.Literal("InvalidInput", "Unavailable", "Corrupt", "Conflict")
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SnapshotStoreErrorReason = typeof SnapshotStoreErrorReason.Type
+
+/**
+ * The one error type of every SnapshotStore method.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SnapshotStoreError extends Schema.TaggedError<SnapshotStoreError>(
+  "@effect-snapshots/store/SnapshotStoreError"
+)("SnapshotStoreError", {
+  reason: SnapshotStoreErrorReason,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}

@@ -1,0 +1,141 @@
+/**
+ * A unit of work: what an application runs as one transaction (its events, its read-model rows, the
+ * snapshots a repository writes along), and what must wait until that transaction has committed (a
+ * repository's cache of known states, background snapshot requests).
+ *
+ * ```ts
+ * yield* UnitOfWork.transaction(Effect.gen(function*() {
+ *   yield* carts.update(id, addItem(item))            // events appended in the unit
+ *   yield* sql`UPDATE cart_totals SET ...`              // the read model, same transaction
+ * }))
+ * // committed: the repository's cache and background snapshots see it only now; on failure, nothing of it
+ * ```
+ *
+ * - `SqlUnitOfWork.layer`: the unit is `sql.withTransaction` on the application's `SqlClient`; after-commit
+ *   actions run once the outermost unit has committed.
+ * - `UnitOfWork.layerMemory`: the same semantics for the in-memory stores (tests): a failed unit's writes are
+ *   undone in the memory stores (each registers the undo of its writes with the unit). Other fibers see the
+ *   writes while the unit runs (no isolation, only atomicity).
+ *
+ * Nested units are savepoints: a failed inner unit undoes only its own writes and drops its after-commit
+ * actions; a succeeded one hands them to the unit around it. Inside a transaction the application opened
+ * itself (`sql.withTransaction` without a unit), a SQL unit is a savepoint and nothing can be deferred to the
+ * commit: `enclosing` then answers `Transaction`, and the stores and repositories act accordingly.
+ *
+ * Note: `@effect/sql`'s transaction connection is one context entry for every client, so inside a
+ * transaction every `SqlClient` (even one built on another pool) runs its statements on the transaction's
+ * connection.
+ *
+ * @since 0.2.0
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as internal from "./internal/unitOfWork.js"
+
+/**
+ * The unit the current fiber runs in, as seen by the stores and repositories.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Unit {
+  /**
+   * Run `action` once the outermost unit has committed (in registration order); never after a rollback. A
+   * failure or defect of the action is logged, never raised.
+   */
+  readonly afterCommit: (action: Effect.Effect<void>) => Effect.Effect<void>
+  /**
+   * Register the undo of a write (memory backends), run newest first if the unit fails. SQL backends need
+   * none: the database rolls back.
+   */
+  readonly onRollback: (undo: Effect.Effect<void>) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.2.0
+ * @category tags
+ */
+export interface CurrentUnit {
+  readonly _: unique symbol
+}
+
+/**
+ * Provided by `transaction` to the effect it runs.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export const CurrentUnit: Context.Tag<CurrentUnit, Unit> = internal.currentUnitTag
+
+/**
+ * Where the current fiber runs: in no transaction, in a unit (after-commit actions available), or in a
+ * transaction the application opened itself with `sql.withTransaction` (nothing can wait for its commit).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Enclosing =
+  | { readonly _tag: "None" }
+  | { readonly _tag: "Unit"; readonly unit: Unit }
+  | { readonly _tag: "Transaction" }
+
+/**
+ * Where the current fiber runs (one context lookup, no I/O).
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const enclosing: Effect.Effect<Enclosing> = internal.enclosing
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface UnitOfWorkService {
+  /**
+   * Run `effect` as one unit: all of its writes, or none of them. Nested units are savepoints.
+   */
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+}
+
+/**
+ * @since 0.2.0
+ * @category tags
+ */
+export interface UnitOfWork {
+  readonly _: unique symbol
+}
+
+/**
+ * @since 0.2.0
+ * @category tags
+ */
+export const UnitOfWork: Context.Tag<UnitOfWork, UnitOfWorkService> = internal.unitOfWorkTag
+
+/**
+ * Run `effect` as one unit of the `UnitOfWork` in context.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | UnitOfWork> =>
+  Effect.flatMap(UnitOfWork, (unitOfWork) => unitOfWork.transaction(effect))
+
+/**
+ * The in-memory unit of work: atomicity for the memory stores (a failed unit's writes are undone), after-commit
+ * actions once the outermost unit succeeded.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<UnitOfWork> = internal.layerMemory
+
+/**
+ * The in-memory unit of work as a plain service.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeMemory: UnitOfWorkService = internal.makeMemory

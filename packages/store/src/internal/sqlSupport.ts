@@ -1,0 +1,101 @@
+/**
+ * SQL helpers shared by the SQL stores; see `../SqlSupport.ts`.
+ *
+ * @internal
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as SqlSupport from "../SqlSupport.js"
+
+/** @internal */
+export const sqlState = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/** @internal */
+export const constraintOf = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const constraint = (current as { constraint?: unknown }).constraint
+    if (typeof constraint === "string") return constraint
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/** @internal */
+export const describeError = (error: unknown): string => {
+  const messages: Array<string> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const message = (current as { message?: unknown }).message
+    if (typeof message === "string" && message !== "" && !messages.includes(message)) messages.push(message)
+    current = (current as { cause?: unknown }).cause
+  }
+  const text = messages.length > 0 ? messages.join(": ") : String(error)
+  const state = sqlState(error)
+  return state === undefined ? text : `${text} (SQLSTATE ${state})`
+}
+
+/** @internal */
+export const classify = (error: unknown): SqlSupport.Classification => {
+  const state = sqlState(error)
+  if (state === undefined) return "Unavailable"
+  if (state.startsWith("23")) return "Conflict"
+  if (state.startsWith("22")) return "InvalidInput"
+  return "Unavailable"
+}
+
+/** @internal */
+export const withSavepoint = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(
+    Effect.serviceOption(SqlClient.TransactionConnection),
+    (transaction): Effect.Effect<A, E | SqlError, R> =>
+      Option.isSome(transaction) ? sql.withTransaction(effect) : effect
+  )
+
+/** @internal */
+export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
+  readonly table: string
+  readonly message: string
+  readonly cause: unknown
+}> {}
+
+/** @internal */
+export const migrate = (options: SqlSupport.MigrateOptions): Effect.Effect<void, MigrationFailed> => {
+  const sql = options.sql.withoutTransforms()
+  const table = options.migrationsTable
+  return sql.withTransaction(
+    Effect.all([
+      // Two processes starting at once: the second waits here until the first has committed its migrations.
+      sql`SELECT pg_advisory_xact_lock(hashtext(${`effect-snapshots:${table}`}))`,
+      // The Migrator probes for its table with a query that fails when it is missing, which would abort this
+      // transaction: create it first, with the Migrator's own layout.
+      sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+  migration_id integer PRIMARY KEY,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  name text NOT NULL
+)`,
+      Migrator.make({})({ loader: Migrator.fromRecord(options.migrations), table }).pipe(
+        Effect.provideService(SqlClient.SqlClient, sql)
+      )
+    ], { discard: true })
+  ).pipe(
+    // The Migrator turns a failed migration into a defect; here it is a typed failure.
+    Effect.catchAllDefect((defect) => Effect.fail(defect)),
+    Effect.mapError((cause) =>
+      new MigrationFailed({ table, message: `migrations of ${table} failed: ${describeError(cause)}`, cause })
+    ),
+    Effect.withSpan("SqlSupport.migrate", { attributes: { table } })
+  )
+}

@@ -1,0 +1,120 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as UnitOfWork from "../UnitOfWork.js"
+
+/** @internal */
+export const currentUnitTag = Context.GenericTag<UnitOfWork.CurrentUnit, UnitOfWork.Unit>(
+  "@effect-snapshots/store/UnitOfWork/CurrentUnit"
+)
+
+/** @internal */
+export const unitOfWorkTag = Context.GenericTag<UnitOfWork.UnitOfWork, UnitOfWork.UnitOfWorkService>(
+  "@effect-snapshots/store/UnitOfWork"
+)
+
+const none: UnitOfWork.Enclosing = { _tag: "None" }
+const bareTransaction: UnitOfWork.Enclosing = { _tag: "Transaction" }
+
+/**
+ * One context lookup: the unit first (a unit's SQL transaction also provides a TransactionConnection), then
+ * a transaction the application opened itself.
+ *
+ * @internal
+ */
+export const enclosing: Effect.Effect<UnitOfWork.Enclosing> = Effect.contextWith((context) => {
+  const unit = Context.getOption(context, currentUnitTag)
+  if (Option.isSome(unit)) return { _tag: "Unit", unit: unit.value } as const
+  return Option.isSome(Context.getOption(context, SqlClient.TransactionConnection)) ? bareTransaction : none
+})
+
+/** What one unit collected while it ran. */
+interface Collected {
+  readonly afterCommit: Array<Effect.Effect<void>>
+  readonly onRollback: Array<Effect.Effect<void>>
+}
+
+const unitOf = (collected: Collected): UnitOfWork.Unit => ({
+  afterCommit: (action) => Effect.sync(() => void collected.afterCommit.push(action)),
+  onRollback: (undo) => Effect.sync(() => void collected.onRollback.push(undo))
+})
+
+/** Each action runs on its own: one that fails or dies is logged, and the next ones still run. */
+const runAll = (actions: ReadonlyArray<Effect.Effect<void>>, what: string) =>
+  Effect.forEach(
+    actions,
+    (action) =>
+      Effect.catchAllCause(action, (cause) => Effect.logWarning(`UnitOfWork: an ${what} action failed`, cause)),
+    { discard: true }
+  )
+
+/**
+ * A unit around `effect`, inside `transact` (the identity for memory, `sql.withTransaction` for SQL, which
+ * nests as a savepoint). On failure (or interruption) the unit's undo actions run, newest first, and its
+ * after-commit actions are dropped. On success an outermost unit runs its after-commit actions; a nested one
+ * hands both lists to the unit around it, whose own outcome decides.
+ */
+const runUnit = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  transact: <A1, E1, R1>(inner: Effect.Effect<A1, E1, R1>) => Effect.Effect<A1, E1 | E2, R1>,
+  outer: Option.Option<UnitOfWork.Unit>
+): Effect.Effect<A, E | E2, R> =>
+  Effect.uninterruptibleMask((restore) => {
+    const collected: Collected = { afterCommit: [], onRollback: [] }
+    return restore(transact(Effect.provideService(effect, currentUnitTag, unitOf(collected)))).pipe(
+      Effect.exit,
+      Effect.flatMap((exit) => {
+        if (Exit.isFailure(exit)) return Effect.zipRight(runAll(collected.onRollback.reverse(), "undo"), exit)
+        if (Option.isSome(outer)) {
+          const unit = outer.value
+          return Effect.zipRight(
+            Effect.zipRight(
+              Effect.forEach(collected.afterCommit, unit.afterCommit, { discard: true }),
+              Effect.forEach(collected.onRollback, unit.onRollback, { discard: true })
+            ),
+            exit
+          )
+        }
+        return Effect.zipRight(runAll(collected.afterCommit, "after-commit"), exit)
+      })
+    )
+  })
+
+/** @internal */
+export const makeMemory: UnitOfWork.UnitOfWorkService = {
+  transaction: (effect) =>
+    Effect.flatMap(Effect.serviceOption(currentUnitTag), (outer) => runUnit(effect, (inner) => inner, outer))
+}
+
+/** @internal */
+export const layerMemory: Layer.Layer<UnitOfWork.UnitOfWork> = Layer.succeed(unitOfWorkTag, makeMemory)
+
+/** @internal */
+export const makeSql: Effect.Effect<UnitOfWork.UnitOfWorkService, never, SqlClient.SqlClient> = Effect.map(
+  SqlClient.SqlClient,
+  (sql): UnitOfWork.UnitOfWorkService => ({
+    transaction: <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+      Effect.flatMap(enclosing, (around) => {
+        switch (around._tag) {
+          case "None":
+            return runUnit(effect, sql.withTransaction, Option.none())
+          case "Unit":
+            return runUnit(effect, sql.withTransaction, Option.some(around.unit))
+          case "Transaction":
+            // Inside a transaction the application opened itself nothing says when (or whether) it commits,
+            // so there is no unit to defer work to: a savepoint, and the stores see a bare transaction.
+            return sql.withTransaction(effect)
+        }
+      })
+  })
+)
+
+/** @internal */
+export const layerSql: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlClient.SqlClient> = Layer.effect(
+  unitOfWorkTag,
+  makeSql
+)

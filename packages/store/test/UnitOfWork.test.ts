@@ -1,0 +1,227 @@
+/**
+ * UnitOfWork: the memory layer's semantics (undo on failure, after-commit on success, nested units as
+ * savepoints), and the SQL layer on a real server (PG_URL) or PGlite: one transaction, rolled back whole,
+ * after-commit actions only once the outermost unit committed.
+ */
+import { Postgres } from "@effect-snapshots/postgres"
+import { SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+
+/** A memory "store" that registers the undo of its writes with the enclosing unit, as the memory stores do. */
+const makeLog = () => {
+  const rows: Array<string> = []
+  const write = (row: string) =>
+    Effect.flatMap(UnitOfWork.enclosing, (around) => {
+      rows.push(row)
+      return around._tag === "Unit"
+        ? around.unit.onRollback(Effect.sync(() => void rows.splice(rows.lastIndexOf(row), 1)))
+        : Effect.void
+    })
+  const afterCommit = (note: string, notes: Array<string>) =>
+    Effect.flatMap(UnitOfWork.enclosing, (around) =>
+      around._tag === "Unit"
+        ? around.unit.afterCommit(Effect.sync(() => void notes.push(note)))
+        : Effect.sync(() => void notes.push(`${note} (now)`)))
+  return { rows, write, afterCommit }
+}
+
+describe("UnitOfWork.layerMemory", () => {
+  it.effect("a unit that succeeds keeps its writes and then runs its after-commit actions in order", () =>
+    Effect.gen(function*() {
+      const log = makeLog()
+      const notes: Array<string> = []
+      const result = yield* UnitOfWork.transaction(Effect.gen(function*() {
+        yield* log.write("a")
+        yield* log.afterCommit("first", notes)
+        yield* log.write("b")
+        yield* log.afterCommit("second", notes)
+        assert.deepStrictEqual(notes, [], "nothing runs before the unit ends")
+        return 42
+      }))
+      assert.strictEqual(result, 42)
+      assert.deepStrictEqual(log.rows, ["a", "b"])
+      assert.deepStrictEqual(notes, ["first", "second"])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("a unit that fails undoes its writes, newest first, and drops its after-commit actions", () =>
+    Effect.gen(function*() {
+      const log = makeLog()
+      log.rows.push("before")
+      const notes: Array<string> = []
+      const order: Array<string> = []
+      const result = yield* UnitOfWork.transaction(Effect.gen(function*() {
+        yield* log.write("a")
+        const around = yield* UnitOfWork.enclosing
+        if (around._tag === "Unit") {
+          yield* around.unit.onRollback(Effect.sync(() => void order.push("undo 1")))
+          yield* around.unit.onRollback(Effect.sync(() => void order.push("undo 2")))
+        }
+        yield* log.afterCommit("never", notes)
+        return yield* Effect.fail("boom" as const)
+      })).pipe(Effect.either)
+      assert.deepStrictEqual(result, Either.left("boom"))
+      assert.deepStrictEqual(log.rows, ["before"])
+      assert.deepStrictEqual(order, ["undo 2", "undo 1"])
+      assert.deepStrictEqual(notes, [])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("a defect or an interruption rolls back too", () =>
+    Effect.gen(function*() {
+      const log = makeLog()
+      const died = yield* UnitOfWork.transaction(Effect.zipRight(log.write("x"), Effect.die("bug"))).pipe(
+        Effect.exit
+      )
+      assert.isTrue(died._tag === "Failure")
+      const interrupted = yield* UnitOfWork.transaction(Effect.zipRight(log.write("y"), Effect.interrupt)).pipe(
+        Effect.exit
+      )
+      assert.isTrue(interrupted._tag === "Failure")
+      assert.deepStrictEqual(log.rows, [])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("nested units are savepoints: a failed inner unit undoes only its own writes", () =>
+    Effect.gen(function*() {
+      const log = makeLog()
+      const notes: Array<string> = []
+      yield* UnitOfWork.transaction(Effect.gen(function*() {
+        yield* log.write("outer")
+        yield* log.afterCommit("outer", notes)
+        const inner = yield* UnitOfWork.transaction(Effect.gen(function*() {
+          yield* log.write("inner-failed")
+          yield* log.afterCommit("inner-failed", notes)
+          return yield* Effect.fail("no")
+        })).pipe(Effect.either)
+        assert.isTrue(Either.isLeft(inner))
+        yield* UnitOfWork.transaction(Effect.zipRight(log.write("inner-ok"), log.afterCommit("inner-ok", notes)))
+        assert.deepStrictEqual(notes, [], "a nested unit's after-commit waits for the outermost unit")
+      }))
+      assert.deepStrictEqual(log.rows, ["outer", "inner-ok"])
+      assert.deepStrictEqual(notes, ["outer", "inner-ok"])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("a succeeded inner unit's writes are undone when the outer unit fails", () =>
+    Effect.gen(function*() {
+      const log = makeLog()
+      const notes: Array<string> = []
+      const result = yield* UnitOfWork.transaction(Effect.gen(function*() {
+        yield* UnitOfWork.transaction(Effect.zipRight(log.write("inner"), log.afterCommit("inner", notes)))
+        return yield* Effect.fail("outer fails")
+      })).pipe(Effect.either)
+      assert.isTrue(Either.isLeft(result))
+      assert.deepStrictEqual(log.rows, [])
+      assert.deepStrictEqual(notes, [])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("a failing after-commit action is logged, does not fail the unit, and the next ones still run", () =>
+    Effect.gen(function*() {
+      const notes: Array<string> = []
+      const result = yield* UnitOfWork.transaction(Effect.gen(function*() {
+        const around = yield* UnitOfWork.enclosing
+        assert.strictEqual(around._tag, "Unit")
+        if (around._tag === "Unit") {
+          yield* around.unit.afterCommit(Effect.die("broken action"))
+          yield* around.unit.afterCommit(Effect.sync(() => void notes.push("still runs")))
+        }
+        return "ok"
+      }))
+      assert.strictEqual(result, "ok")
+      assert.deepStrictEqual(notes, ["still runs"])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("outside a unit, enclosing is None", () =>
+    Effect.map(UnitOfWork.enclosing, (around) => assert.strictEqual(around._tag, "None")))
+})
+
+const SqlLayers = Layer.provideMerge(SqlUnitOfWork.layer, Postgres.layerTest("unit_of_work"))
+
+describe("SqlUnitOfWork.layer (PG_URL, or PGlite)", () => {
+  layer(SqlLayers, { timeout: 120_000 })((it) => {
+    const rows = (table: string) =>
+      Effect.flatMap(SqlClient, (sql) => sql.unsafe<{ v: string }>(`SELECT v FROM ${table} ORDER BY v`)).pipe(
+        Effect.map((result) => result.map((row) => row.v))
+      )
+    const createTable = (table: string) =>
+      Effect.flatMap(SqlClient, (sql) => sql.unsafe(`CREATE TABLE ${table} (v text PRIMARY KEY)`))
+    const insert = (table: string, v: string) =>
+      Effect.flatMap(SqlClient, (sql) => sql.unsafe(`INSERT INTO ${table} (v) VALUES ($1)`, [v]))
+
+    it.effect("one transaction: committed whole, after-commit actions only after the commit", () =>
+      Effect.gen(function*() {
+        yield* createTable("uow_commit")
+        const seen: Array<ReadonlyArray<string>> = []
+        yield* UnitOfWork.transaction(Effect.gen(function*() {
+          yield* insert("uow_commit", "a")
+          const around = yield* UnitOfWork.enclosing
+          assert.strictEqual(around._tag, "Unit")
+          if (around._tag === "Unit") {
+            // Runs outside the transaction, once it committed: it sees the row from a fresh connection.
+            const sql = yield* SqlClient
+            yield* around.unit.afterCommit(
+              Effect.orDie(Effect.map(rows("uow_commit"), (r) => void seen.push(r))).pipe(
+                Effect.provideService(SqlClient, sql)
+              )
+            )
+          }
+          yield* insert("uow_commit", "b")
+        }))
+        assert.deepStrictEqual(seen, [["a", "b"]])
+        assert.deepStrictEqual(yield* rows("uow_commit"), ["a", "b"])
+      }))
+
+    it.effect("a failed unit rolls back every statement and runs no after-commit action", () =>
+      Effect.gen(function*() {
+        yield* createTable("uow_rollback")
+        const notes: Array<string> = []
+        const result = yield* UnitOfWork.transaction(Effect.gen(function*() {
+          yield* insert("uow_rollback", "a")
+          const around = yield* UnitOfWork.enclosing
+          if (around._tag === "Unit") yield* around.unit.afterCommit(Effect.sync(() => void notes.push("no")))
+          return yield* Effect.fail("rolled back")
+        })).pipe(Effect.either)
+        assert.deepStrictEqual(result, Either.left("rolled back"))
+        assert.deepStrictEqual(yield* rows("uow_rollback"), [])
+        assert.deepStrictEqual(notes, [])
+      }))
+
+    it.effect("a failed nested unit rolls back to its savepoint; the outer unit goes on and commits", () =>
+      Effect.gen(function*() {
+        yield* createTable("uow_nested")
+        yield* UnitOfWork.transaction(Effect.gen(function*() {
+          yield* insert("uow_nested", "outer")
+          const inner = yield* UnitOfWork.transaction(
+            Effect.zipRight(insert("uow_nested", "inner"), Effect.fail("inner fails"))
+          ).pipe(Effect.either)
+          assert.isTrue(Either.isLeft(inner))
+          // A duplicate key inside a nested unit: the statement fails, the savepoint keeps the outer usable.
+          const duplicate = yield* UnitOfWork.transaction(insert("uow_nested", "outer")).pipe(Effect.either)
+          assert.isTrue(Either.isLeft(duplicate))
+          yield* insert("uow_nested", "after")
+        }))
+        assert.deepStrictEqual(yield* rows("uow_nested"), ["after", "outer"])
+      }))
+
+    it.effect("inside the application's own sql.withTransaction: enclosing is Transaction, a unit is a savepoint", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        yield* createTable("uow_bare")
+        const notes: Array<string> = []
+        const result = yield* sql.withTransaction(Effect.gen(function*() {
+          assert.strictEqual((yield* UnitOfWork.enclosing)._tag, "Transaction")
+          yield* insert("uow_bare", "app")
+          yield* UnitOfWork.transaction(Effect.gen(function*() {
+            assert.strictEqual((yield* UnitOfWork.enclosing)._tag, "Transaction", "nothing to defer to")
+            yield* insert("uow_bare", "unit")
+          }))
+          notes.push("in transaction")
+          return yield* Effect.fail("the application rolls back")
+        })).pipe(Effect.either)
+        assert.isTrue(Either.isLeft(result))
+        assert.deepStrictEqual(notes, ["in transaction"])
+        assert.deepStrictEqual(yield* rows("uow_bare"), [])
+      }))
+  })
+})
