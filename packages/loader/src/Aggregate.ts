@@ -124,6 +124,14 @@ export interface Codec<S, E> {
   readonly decodeState: (encoded: unknown) => Either.Either<S, ParseResult.ParseIssue>
   readonly encodeState: (state: S) => Either.Either<unknown, ParseResult.ParseIssue>
   readonly decodeEvent: (payload: unknown) => Either.Either<E, ParseResult.ParseIssue>
+  /**
+   * The decoder of one event type's member of the event union, when the union's members are told apart by
+   * their `_tag` (undefined otherwise, or for an unknown type). It decodes what `decodeEvent` decodes to an
+   * event of that type, and fails on anything else.
+   */
+  readonly decodeEventOfType: (
+    type: string
+  ) => ((payload: unknown) => Either.Either<E, ParseResult.ParseIssue>) | undefined
   readonly encodeEvent: (event: E) => Either.Either<unknown, ParseResult.ParseIssue>
   /** Current payload version per event type with upcasters; types not listed are at version 1. */
   readonly eventVersions: ReadonlyMap<string, number>
@@ -230,6 +238,10 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   for (const [type, chain] of Object.entries(upcasters)) {
     if (chain.length > 0) eventVersions.set(type, chain.length + 1)
   }
+  const byType = new Map<string, (payload: unknown) => Either.Either<E, ParseResult.ParseIssue>>()
+  for (const [type, member] of membersByTag(options.events.ast) ?? []) {
+    byType.set(type, compileDecoder(Schema.make<E, unknown, never>(member)))
+  }
   return {
     type: options.type,
     state: options.state,
@@ -241,9 +253,10 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     upcasters,
     fingerprint: fingerprint(options.state),
     codec: {
-      decodeState: ParseResult.decodeUnknownEither(options.state),
+      decodeState: compileDecoder(options.state),
       encodeState: ParseResult.encodeEither(options.state),
-      decodeEvent: ParseResult.decodeUnknownEither(options.events),
+      decodeEvent: compileDecoder(options.events),
+      decodeEventOfType: (type) => byType.get(type),
       encodeEvent: ParseResult.encodeEither(options.events),
       eventVersions
     }
@@ -286,6 +299,13 @@ export const decodeEvent = <S, SI, E extends { readonly _tag: string }, EI>(
     } catch (cause) {
       return Either.left(decodeError(aggregate, stored, `upcaster from version ${version} failed: ${String(cause)}`))
     }
+  }
+  // Its own type's decoder first (no union dispatch); anything it does not decode goes through the union,
+  // which says what is wrong.
+  const ofType = aggregate.codec.decodeEventOfType(stored.type)
+  if (ofType !== undefined) {
+    const fast = ofType(payload)
+    if (Either.isRight(fast) && fast.right._tag === stored.type) return Either.right(fast.right)
   }
   const decoded = aggregate.codec.decodeEvent(payload)
   if (Either.isLeft(decoded)) return Either.left(decodeError(aggregate, stored, formatIssue(decoded.left)))
@@ -485,4 +505,263 @@ const describe = (ast: AST.AST, seen: Map<AST.AST, number>): string => {
     default:
       return ast._tag
   }
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// compiled decoders
+// -----------------------------------------------------------------------------------------------------------
+
+/** What a compiled decoder answers for a value it does not decode (or is not sure it decodes the same way). */
+const Miss: unique symbol = Symbol.for("@effect-snapshots/loader/Aggregate/Miss")
+type Fast = (input: unknown) => unknown
+
+/**
+ * A decoder with the result of `ParseResult.decodeUnknownEither(schema)` for every input, built once per
+ * aggregate. The AST is compiled into plain functions for the nodes whose decoding it reproduces exactly
+ * (keywords, literals, refinements, transformations and declarations by their own functions, structs, arrays,
+ * unions whose members accept disjoint kinds of input); any other node is decoded by Schema's own parser for
+ * that node. A compiled function answers `Miss` whenever Schema's answer might differ (a failure, an effectful
+ * transformation), and then the value is decoded by Schema, which also describes the failure.
+ */
+const compileDecoder = <A, I>(
+  schema: Schema.Schema<A, I>
+): (u: unknown) => Either.Either<A, ParseResult.ParseIssue> => {
+  const slow = ParseResult.decodeUnknownEither(schema)
+  const fast = compile(schema.ast, new Map())
+  return (u) => {
+    const a = fast(u)
+    return a === Miss ? slow(u) : Either.right(a as A)
+  }
+}
+
+const bySchema = (ast: AST.AST): Fast => {
+  const parse = ParseResult.decodeUnknownEither(Schema.make(ast))
+  return (u) => {
+    const result = parse(u)
+    return Either.isRight(result) ? result.right : Miss
+  }
+}
+
+const compile = (ast: AST.AST, memo: Map<AST.AST, Fast>): Fast => {
+  let fast = memo.get(ast)
+  if (fast === undefined) {
+    fast = compileNode(ast, memo)
+    memo.set(ast, fast)
+  }
+  return fast
+}
+
+const hasOwn = Object.prototype.hasOwnProperty
+
+const compileNode = (ast: AST.AST, memo: Map<AST.AST, Fast>): Fast => {
+  // Parse options and decoding fallbacks set on a node change how Schema decodes it: Schema's own parser.
+  if (Option.isSome(AST.getParseOptionsAnnotation(ast)) || Option.isSome(AST.getDecodingFallbackAnnotation(ast))) {
+    return bySchema(ast)
+  }
+  switch (ast._tag) {
+    case "StringKeyword":
+      return (u) => typeof u === "string" ? u : Miss
+    case "NumberKeyword":
+      return (u) => typeof u === "number" ? u : Miss
+    case "BooleanKeyword":
+      return (u) => typeof u === "boolean" ? u : Miss
+    case "UndefinedKeyword":
+      return (u) => u === undefined ? u : Miss
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return (u) => u
+    case "Literal": {
+      const literal = ast.literal
+      return (u) => u === literal ? u : Miss
+    }
+    case "Refinement": {
+      const from = compile(ast.from, memo)
+      const filter = ast.filter
+      return (u) => {
+        const a = from(u)
+        return a === Miss || Option.isSome(filter(a, AST.defaultParseOption, ast)) ? Miss : a
+      }
+    }
+    case "Transformation": {
+      const kind = ast.transformation
+      if (kind._tag === "TypeLiteralTransformation") return bySchema(ast)
+      const from = compile(ast.from, memo)
+      const to = compile(ast.to, memo)
+      if (kind._tag === "ComposeTransformation") {
+        return (u) => {
+          const a = from(u)
+          return a === Miss ? Miss : to(a)
+        }
+      }
+      const decode = kind.decode
+      return (u) => {
+        const a = from(u)
+        if (a === Miss) return Miss
+        const b: unknown = decode(a, AST.defaultParseOption, ast, u)
+        return Either.isEither(b) && Either.isRight(b) ? to(b.right) : Miss
+      }
+    }
+    case "Declaration": {
+      const parse = ast.decodeUnknown(...ast.typeParameters)
+      return (u) => {
+        const result: unknown = parse(u, AST.defaultParseOption, ast)
+        return Either.isEither(result) && Either.isRight(result) ? result.right : Miss
+      }
+    }
+    case "TupleType": {
+      if (ast.elements.length > 0 || ast.rest.length !== 1) return bySchema(ast)
+      const item = compile(ast.rest[0]!.type, memo)
+      return (u) => {
+        if (!Array.isArray(u)) return Miss
+        const out: Array<unknown> = []
+        for (let i = 0; i < u.length; i++) {
+          const a = item(u[i])
+          if (a === Miss) return Miss
+          out.push(a)
+        }
+        return out
+      }
+    }
+    case "TypeLiteral": {
+      const signatures = ast.propertySignatures
+      if (
+        ast.indexSignatures.length > 0 || signatures.length === 0 ||
+        signatures.some((ps) => typeof ps.name !== "string")
+      ) return bySchema(ast)
+      const names = signatures.map((ps) => ps.name as string)
+      const optional = signatures.map((ps) => ps.isOptional)
+      const decoders = signatures.map((ps) => compile(ps.type, memo))
+      const count = names.length
+      return (u) => {
+        if (typeof u !== "object" || u === null || Array.isArray(u)) return Miss
+        const input = u as Record<string, unknown>
+        const out: Record<string, unknown> = {}
+        for (let i = 0; i < count; i++) {
+          const name = names[i]!
+          if (optional[i] && !hasOwn.call(input, name)) continue
+          const a = decoders[i]!(input[name])
+          if (a === Miss) return Miss
+          out[name] = a
+        }
+        return out
+      }
+    }
+    case "Union": {
+      // Schema tries the members in an order of its own; when at most one member can accept any input,
+      // the order does not matter.
+      if (!disjoint(ast.types)) return bySchema(ast)
+      const decoders = ast.types.map((member) => compile(member, memo))
+      const count = decoders.length
+      return (u) => {
+        for (let i = 0; i < count; i++) {
+          const a = decoders[i]!(u)
+          if (a !== Miss) return a
+        }
+        return Miss
+      }
+    }
+    case "Suspend": {
+      let inner: Fast | undefined
+      return (u) => (inner ??= compile(ast.f(), memo))(u)
+    }
+    default:
+      return bySchema(ast)
+  }
+}
+
+/** Kinds of input a node can accept when decoding: a category (`string`, `object`, ...) or a literal. */
+type Kind = { readonly category: string; readonly literal?: { readonly value: unknown } }
+
+/** Undefined: any input, as far as this analysis can tell. */
+const kindsOf = (ast: AST.AST): ReadonlyArray<Kind> | undefined => {
+  switch (ast._tag) {
+    case "Literal":
+      return [{
+        category: ast.literal === null ? "null" : typeof ast.literal,
+        literal: { value: ast.literal }
+      }]
+    case "StringKeyword":
+    case "TemplateLiteral":
+      return [{ category: "string" }]
+    case "NumberKeyword":
+      return [{ category: "number" }]
+    case "BooleanKeyword":
+      return [{ category: "boolean" }]
+    case "UndefinedKeyword":
+      return [{ category: "undefined" }]
+    case "TypeLiteral":
+      return ast.propertySignatures.length === 0 && ast.indexSignatures.length === 0
+        ? undefined
+        : [{ category: "object" }]
+    case "TupleType":
+      return [{ category: "array" }]
+    case "Refinement":
+    case "Transformation":
+      return kindsOf(ast.from)
+    case "Union": {
+      const kinds: Array<Kind> = []
+      for (const member of ast.types) {
+        const memberKinds = kindsOf(member)
+        if (memberKinds === undefined) return undefined
+        kinds.push(...memberKinds)
+      }
+      return kinds
+    }
+    default:
+      return undefined
+  }
+}
+
+const overlaps = (a: Kind, b: Kind): boolean =>
+  a.category === b.category &&
+  (a.literal === undefined || b.literal === undefined || a.literal.value === b.literal.value)
+
+const disjoint = (members: ReadonlyArray<AST.AST>): boolean => {
+  const kinds: Array<ReadonlyArray<Kind>> = []
+  for (const member of members) {
+    const memberKinds = kindsOf(member)
+    if (memberKinds === undefined) return false
+    kinds.push(memberKinds)
+  }
+  for (let i = 0; i < kinds.length; i++) {
+    for (let j = i + 1; j < kinds.length; j++) {
+      if (kinds[i]!.some((a) => kinds[j]!.some((b) => overlaps(a, b)))) return false
+    }
+  }
+  return true
+}
+
+/** The required string literal `_tag` a member's encoded side has, if any. */
+const encodedTag = (ast: AST.AST): string | undefined => {
+  switch (ast._tag) {
+    case "TypeLiteral": {
+      const tag = ast.propertySignatures.find((ps) => ps.name === "_tag")
+      return tag !== undefined && !tag.isOptional && AST.isLiteral(tag.type) && typeof tag.type.literal === "string"
+        ? tag.type.literal
+        : undefined
+    }
+    case "Refinement":
+    case "Transformation":
+      return encodedTag(ast.from)
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The members of an event union by their encoded `_tag`, when every member has a distinct one: then a payload
+ * with a given `_tag` can only decode as that member, and its member's decoder decodes it as the union does.
+ */
+const membersByTag = (ast: AST.AST): ReadonlyMap<string, AST.AST> | undefined => {
+  if (Option.isSome(AST.getParseOptionsAnnotation(ast)) || Option.isSome(AST.getDecodingFallbackAnnotation(ast))) {
+    return undefined
+  }
+  const members = ast._tag === "Union" ? ast.types : [ast]
+  const byTag = new Map<string, AST.AST>()
+  for (const member of members) {
+    const tag = encodedTag(member)
+    if (tag === undefined || byTag.has(tag)) return undefined
+    byTag.set(tag, member)
+  }
+  return byTag
 }

@@ -1,56 +1,70 @@
 /**
- * The event-sourced repository: `load` = newest snapshot + the events after it, `save` = append + a snapshot
- * decision taken after the commit, `update` = load, decide, save, retried on conflicts.
+ * The event-sourced repository: `load` = newest snapshot + the events after it (or only the events after a
+ * state this process knows, proven current by the stream), `save` = append + a snapshot decision taken after
+ * the commit, `update` = load, decide, save, retried on conflicts. Commit-aware: inside a unit of work or a
+ * SQL transaction nothing it remembers or writes outside that transaction changes before the commit.
+ *
+ * This module is the composition; the parts live in `internal/`: `restore` (probe, classify, restore, first-row
+ * check), `replay` (tail and full replay), `decision`, `snapshotWriter`, `knownStateCache`, `commit`, `verify`.
  *
  * @since 0.1.0
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
-import * as Chunk from "effect/Chunk"
+import { SnapshotStore } from "@effect-snapshots/store"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
+import type * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
-import { ConcurrencyConflict, EventStore, type EventStoreError, type StoredEvent } from "./EventStore.js"
-import * as jsonDiff from "./internal/jsonDiff.js"
-import { Lru } from "./internal/lru.js"
+import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
+import * as Commit from "./internal/commit.js"
+import * as Decision from "./internal/decision.js"
+import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
+import * as Ops from "./internal/ops.js"
+import * as Replay from "./internal/replay.js"
+import * as Restore from "./internal/restore.js"
+import * as SnapshotWriter from "./internal/snapshotWriter.js"
+import { cut, quote } from "./internal/text.js"
+import * as Verify from "./internal/verify.js"
+import { AggregateNotFound, InvalidRepositoryOptions } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
+import type { StreamCorrupt } from "./StreamCorrupt.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  AggregateNotFound,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidRepositoryOptions
+} from "./RepositoryError.js"
+
+export {
+  /**
+   * @since 0.2.0
+   * @category errors
+   */
+  StreamCorrupt
+} from "./StreamCorrupt.js"
 
 /**
- * The aggregate has no events.
+ * Why a load failed: no events, a stream that cannot be read (an event that does not decode, a version gap), or
+ * the event store failed (`InvalidInput` for an id it refuses, such as `""`).
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
  */
-export class AggregateNotFound extends Schema.TaggedError<AggregateNotFound>(
-  "@effect-snapshots/loader/AggregateNotFound"
-)("AggregateNotFound", {
-  aggregateType: Schema.String,
-  aggregateId: Schema.String
-}) {
-  override get message(): string {
-    return `${this.aggregateType} ${JSON.stringify(this.aggregateId)} has no events`
-  }
-}
-
-/**
- * The repository options are invalid (a non-positive budget, a negative capacity).
- *
- * @since 0.1.0
- */
-export class InvalidRepositoryOptions extends Schema.TaggedError<InvalidRepositoryOptions>(
-  "@effect-snapshots/loader/InvalidRepositoryOptions"
-)("InvalidRepositoryOptions", { message: Schema.String }) {}
+export type LoadError = AggregateNotFound | Aggregate.EventDecodeError | StreamCorrupt | EventStoreError
 
 /**
  * @since 0.1.0
@@ -72,8 +86,15 @@ export interface Options {
   /** Background mode: how many snapshots (of distinct aggregates) are written at once (default 4). */
   readonly backgroundConcurrency?: number | undefined
   /**
-   * How many aggregates' latest state the repository remembers (default 4096, 0 disables), so that `save`
-   * can fold the new events onto the known state instead of reading it back when a snapshot is due.
+   * The bound of the known-state cache, in bytes of the states' estimated encoded size (default 64 MiB,
+   * 0 disables the cache). The cache lets a load read only the events after a state this process already
+   * knows (one query, no snapshot, no state decode), and `save` fold the new events onto it; an entry is used
+   * only when the stream proves it current. See the README for how the size is estimated.
+   */
+  readonly cacheMaxBytes?: number | undefined
+  /**
+   * @deprecated Bound the cache by bytes with `cacheMaxBytes`. Still honoured as an additional bound on the
+   * number of entries (0 disables the cache).
    */
   readonly cacheCapacity?: number | undefined
   /**
@@ -94,14 +115,21 @@ export interface Loaded<S> {
   readonly version: number
   /** The version of the snapshot the load started from, if one was used. */
   readonly snapshotVersion: Option.Option<number>
-  /** How many events were folded (after the snapshot, or all of them). */
+  /** How many events were folded (after the snapshot or the cached state, or all of them). */
   readonly replayed: number
+  /**
+   * Where the load started: `cache` (a state this process knew, proven current by the stream: one query, no
+   * snapshot read), `snapshot`, or `replay` (the whole stream).
+   */
+  readonly source: "cache" | "snapshot" | "replay"
 }
 
 /**
  * What happened to the snapshot after a commit:
- * `none` (the strategy said no), `written` (inline), `queued` / `dropped` (background), `failed` (logged and
- * counted; the commit stands).
+ * `none` (the strategy said no, or the snapshot was already there), `written` (inline: the store stored it;
+ * inside a transaction, stored in it), `queued` / `dropped` (background; in a unit of work, `queued` means
+ * requested after the commit), `failed` (the store, or the state's encoding, failed: logged and counted; the
+ * commit stands).
  *
  * @since 0.1.0
  */
@@ -191,7 +219,7 @@ export interface VerifyAllOptions extends VerifyOptions {
  */
 export interface VerifyResult {
   readonly aggregateId: string
-  readonly result: Either.Either<Verified, AggregateNotFound | Aggregate.EventDecodeError | EventStoreError>
+  readonly result: Either.Either<Verified, LoadError>
 }
 
 /**
@@ -219,9 +247,7 @@ export interface VerifySummary {
 export interface EventSourcedRepository<S, E extends { readonly _tag: string }> {
   readonly aggregateType: string
   /** Newest usable snapshot + the events after it; a full replay (within the fallback budget) otherwise. */
-  readonly load: (
-    id: string
-  ) => Effect.Effect<Loaded<S>, AggregateNotFound | Aggregate.EventDecodeError | EventStoreError>
+  readonly load: (id: string) => Effect.Effect<Loaded<S>, LoadError>
   /** Append with optimistic concurrency; then decide and (maybe) snapshot. A snapshot failure never fails it. */
   readonly save: (
     id: string,
@@ -237,17 +263,14 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
     decide: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>
   ) => Effect.Effect<
     Updated<S, E>,
-    Err | ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError | Aggregate.EventDecodeError,
+    Err | ConcurrencyConflict | Aggregate.EventEncodeError | Exclude<LoadError, AggregateNotFound>,
     R
   >
   /**
    * Compare snapshot + tail with a full replay of the same stream up to the same version, and report where they
    * differ (snapshot drift: a snapshot written by an older fold, or corrupted in a way that still decodes).
    */
-  readonly verify: (
-    id: string,
-    options?: VerifyOptions
-  ) => Effect.Effect<Verified, AggregateNotFound | Aggregate.EventDecodeError | EventStoreError>
+  readonly verify: (id: string, options?: VerifyOptions) => Effect.Effect<Verified, LoadError>
   /**
    * `verify` every aggregate of this type that has a snapshot (`SnapshotStore.aggregates`, streamed in pages),
    * `concurrency` at a time, as a stream of outcomes. Fails only when the store cannot list the aggregates.
@@ -260,49 +283,15 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
 }
 
 // -----------------------------------------------------------------------------------------------------------
-// internals
+// the composition
 // -----------------------------------------------------------------------------------------------------------
-
-/** What the repository knows about an aggregate after a load or a save. */
-interface Known<S> {
-  readonly version: number
-  readonly state: S
-  /** Global position of the event at `version`. */
-  readonly position: number
-  readonly lastSnapshotVersion: Option.Option<number>
-  readonly lastSnapshotAt: Option.Option<DateTime.Utc>
-  /** The last load's replay count and duration, cleared once a snapshot has been written after it. */
-  readonly replayed: Option.Option<number>
-  readonly duration: Option.Option<Duration.Duration>
-}
-
-/** A snapshot to write. Without a state, the writer loads the aggregate first. */
-interface Job<S> {
-  readonly id: string
-  readonly version: number
-  readonly known: Option.Option<{ readonly state: S; readonly position: number }>
-  /** A stored snapshot to delete first (an unusable one that a new snapshot at the same version would not hide). */
-  readonly obsolete: Option.Option<number>
-}
-
-/** Raised inside a tail fold when the snapshot cannot be used; caught by `load`, which replays. */
-class Unusable {
-  readonly _tag = "Unusable"
-  constructor(readonly reason: Aggregate.SkipReason, readonly message: string) {}
-}
-
-interface Acc<S> {
-  state: S
-  version: number
-  position: number
-  replayed: number
-}
 
 interface LoadedInternal<S> extends Known<S> {
   readonly snapshotVersion: Option.Option<number>
   readonly replayedCount: number
-  /** Whether this load already wrote or queued a replacement for an unusable snapshot. */
-  readonly repaired: boolean
+  readonly source: Loaded<S>["source"]
+  /** The outcome of the replacement this load requested for an unusable (or migrated) snapshot. */
+  readonly repaired: SnapshotOutcome | undefined
 }
 
 const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.exponential("2 millis").pipe(
@@ -310,23 +299,26 @@ const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.e
   Schedule.intersect(Schedule.recurs(8))
 )
 
-/** Events a tail read asks for in its first page (the SQL store's default page size). */
-const tailPageSize = 2000
+const defaultCacheMaxBytes = 64 * 1024 * 1024
 
 const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof ConcurrencyConflict
 
-const positiveInt = (name: string, value: number | undefined, fallback: number, min: number) => {
+const intOption = (name: string, value: number | undefined, fallback: number, min: number) => {
   const n = value ?? fallback
   return Number.isInteger(n) && n >= min
     ? Either.right(n)
     : Either.left(new InvalidRepositoryOptions({ message: `${name} must be an integer >= ${min}, got ${value}` }))
 }
 
+const hint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
+  last === undefined || last.source === "hint" ? last : { ...last, source: "hint" }
+
 /**
  * Build a repository for one aggregate. The strategy is compiled here, once; in background mode the
  * snapshot writer is a fiber of the caller's scope, and pending requests are written when the scope closes.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
@@ -337,490 +329,268 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   EventStore | SnapshotStore.SnapshotStore | Scope.Scope
 > =>
   Effect.gen(function*() {
-    const decide = yield* SnapshotStrategy.compile(options.strategy, options.predicates)
-    const fallbackConcurrency = yield* positiveInt("fallbackConcurrency", options.fallbackConcurrency, 16, 1)
-    const queueCapacity = yield* positiveInt("queueCapacity", options.queueCapacity, 1024, 1)
-    const backgroundConcurrency = yield* positiveInt("backgroundConcurrency", options.backgroundConcurrency, 4, 1)
-    const cacheCapacity = yield* positiveInt("cacheCapacity", options.cacheCapacity, 4096, 0)
+    const decider = yield* SnapshotStrategy.compile(options.strategy, options.predicates)
+    const fallbackConcurrency = yield* intOption("fallbackConcurrency", options.fallbackConcurrency, 16, 1)
+    const queueCapacity = yield* intOption("queueCapacity", options.queueCapacity, 1024, 1)
+    const backgroundConcurrency = yield* intOption("backgroundConcurrency", options.backgroundConcurrency, 4, 1)
+    const cacheMaxBytes = yield* intOption("cacheMaxBytes", options.cacheMaxBytes, defaultCacheMaxBytes, 0)
+    const cacheCapacity = yield* intOption("cacheCapacity", options.cacheCapacity, Number.MAX_SAFE_INTEGER, 0)
     const retry = options.retry ?? defaultRetry
-    const background = options.mode === "background"
 
     const events = yield* EventStore
     const snapshots = yield* SnapshotStore.SnapshotStore
     const fallback = yield* Effect.makeSemaphore(fallbackConcurrency)
-    const cache = new Lru<string, Known<S>>(cacheCapacity)
+    const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
     const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
+    const ops = Ops.make(aggregate, Aggregate)
     const type = aggregate.type
+    const decide = Decision.make({
+      type,
+      decider,
+      monotone: Decision.isMonotone(options.strategy),
+      readLast: Decision.readLast(snapshots, type)
+    })
 
     /** A stream without events: its state is known without reading anything. */
     const empty = (id: string): Known<S> => ({
       version: 0,
       state: aggregate.initial(id),
       position: 0,
-      lastSnapshotVersion: Option.none(),
-      lastSnapshotAt: Option.none(),
+      lastSnapshot: undefined,
       replayed: Option.none(),
-      duration: Option.none()
+      duration: Option.none(),
+      bytes: 0
     })
 
-    const remember = (id: string, known: Known<S>) =>
-      Effect.sync(() => {
-        const current = cache.get(id)
-        if (current === undefined || current.version <= known.version) cache.set(id, known)
-      })
+    /** Remember what this fiber learned, once it is committed; never inside a bare transaction. */
+    const remember = (id: string, known: Known<S>, route: Commit.Route) =>
+      route.cacheable
+        ? route.afterCommit(Effect.sync(() => cache.set(id, { ...known, lastSnapshot: hint(known.lastSnapshot) })))
+        : Effect.sync(() => cache.delete(id))
 
     // ---------------------------------------------------------------------------------------------------
     // load
     // ---------------------------------------------------------------------------------------------------
 
-    const foldRows = (id: string, acc: Acc<S>, rows: ReadonlyArray<StoredEvent>, from: number) => {
-      for (let i = from; i < rows.length; i++) {
-        const stored = rows[i]!
-        if (stored.version !== acc.version + 1) {
-          return Effect.fail(
-            new Aggregate.EventDecodeError({
-              aggregateType: type,
-              aggregateId: id,
-              version: stored.version,
-              eventType: stored.type,
-              message: `version gap: expected ${acc.version + 1}`
-            })
-          )
+    const finish = (id: string, loaded: LoadedInternal<S>, start: bigint, route: Commit.Route) =>
+      Effect.gen(function*() {
+        const duration = Duration.nanos((yield* Clock.currentTimeNanos) - start)
+        const result: LoadedInternal<S> = {
+          ...loaded,
+          replayed: loaded.source === "cache" ? loaded.replayed : Option.some(loaded.replayedCount),
+          duration: loaded.source === "cache" ? loaded.duration : Option.some(duration)
         }
-        const decoded = Aggregate.decodeEvent(aggregate, stored)
-        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-        acc.state = aggregate.evolve(acc.state, decoded.right)
-        acc.version = stored.version
-        acc.position = stored.position
-        acc.replayed++
-      }
-      return Effect.void
-    }
-
-    const foldChunk = (id: string, acc: Acc<S>, chunk: Chunk.Chunk<StoredEvent>) =>
-      foldRows(id, acc, Chunk.toReadonlyArray(chunk), 0)
-
-    const replayAll = (id: string, toVersion?: number) =>
-      Effect.suspend(() => {
-        const acc: Acc<S> = { state: aggregate.initial(id), version: 0, position: 0, replayed: 0 }
-        const stream = toVersion === undefined ? events.read(type, id) : events.read(type, id, { toVersion })
-        return Stream.runForEachChunk(stream, (chunk) => foldChunk(id, acc, chunk)).pipe(Effect.as(acc))
-      }).pipe(fallback.withPermits(1))
-
-    /**
-     * Fold the tail onto a restored snapshot; the first row read must be the snapshot's own event. The first
-     * page is read as a plain Effect (a snapshot's tail nearly always fits in it); only a full page goes on
-     * with the `read` stream from the version after it.
-     */
-    const replayTail = (
-      id: string,
-      snapshot: Snapshot.Snapshot,
-      state: S
-    ): Effect.Effect<Acc<S>, Aggregate.EventDecodeError | EventStoreError | Unusable> =>
-      Effect.flatMap(events.readPage(type, id, { fromVersion: snapshot.version, limit: tailPageSize }), (
-        rows
-      ): Effect.Effect<Acc<S>, Aggregate.EventDecodeError | EventStoreError | Unusable> => {
-        if (rows.length === 0) {
-          return Effect.fail(
-            new Unusable("AboveStream", `the snapshot is at version ${snapshot.version}, above its stream`)
-          )
-        }
-        const head = rows[0]!
-        if (head.version !== snapshot.version) {
-          // The stream has no event at the snapshot's version but has later ones: a gap, the stream is corrupt.
-          return Effect.fail(
-            new Aggregate.EventDecodeError({
-              aggregateType: type,
-              aggregateId: id,
-              version: head.version,
-              eventType: head.type,
-              message: `version gap: expected ${snapshot.version}`
-            })
-          )
-        }
-        const expected = Aggregate.recordedPosition(snapshot.metadata)
-        if (Option.isSome(expected) && expected.value !== head.position) {
-          return Effect.fail(
-            new Unusable(
-              "StreamMismatch",
-              `the event at version ${snapshot.version} has position ${head.position}, ` +
-                `the snapshot was built at position ${expected.value}`
-            )
-          )
-        }
-        const acc: Acc<S> = { state, version: snapshot.version, position: head.position, replayed: 0 }
-        const folded = foldRows(id, acc, rows, 1)
-        if (rows.length < tailPageSize) return Effect.as(folded, acc)
-        return folded.pipe(
-          Effect.zipRight(Effect.suspend(() =>
-            Stream.runForEachChunk(
-              events.read(type, id, { fromVersion: acc.version + 1 }),
-              (chunk) => foldChunk(id, acc, chunk)
-            )
-          )),
-          Effect.as(acc)
+        yield* Metric.increment(
+          loaded.source === "cache" ? metrics.cacheHits : loaded.source === "snapshot" ? metrics.hits : metrics.misses
         )
+        yield* Metric.update(metrics.replayed, loaded.replayedCount)
+        yield* Metric.update(metrics.duration, duration)
+        if (loaded.source !== "cache" || loaded.replayedCount > 0) yield* remember(id, result, route)
+        return result
       })
 
-    const skip = (id: string, reason: Aggregate.SkipReason, message: string, version: Option.Option<number>) =>
-      Effect.zipRight(
-        Metric.increment(metrics.skipped(reason)),
-        Effect.logWarning(`Snapshot of ${type} ${JSON.stringify(id)} not used (${reason}): ${message}`).pipe(
-          Effect.annotateLogs({ aggregateType: type, aggregateId: id, snapshotVersion: Option.getOrNull(version) })
-        )
+    /** The hot path: only the events after a cached state, in one query; none when the stream disproves it. */
+    const fromCache = (id: string, cached: Known<S>) =>
+      Replay.tail(events, ops, id, { state: cached.state, version: cached.version, position: cached.position }).pipe(
+        Effect.map((acc): LoadedInternal<S> | undefined => ({
+          ...cached,
+          version: acc.version,
+          state: acc.state,
+          position: acc.position,
+          lastSnapshot: hint(cached.lastSnapshot),
+          bytes: cached.bytes + acc.replayed * eventBytesEstimate,
+          snapshotVersion: Option.none(),
+          replayedCount: acc.replayed,
+          source: "cache",
+          repaired: undefined
+        })),
+        Effect.catchTag("Unusable", () => Effect.as(Effect.sync(() => cache.delete(id)), undefined))
       )
 
-    const loadInternal = (id: string): Effect.Effect<
-      LoadedInternal<S>,
-      AggregateNotFound | Aggregate.EventDecodeError | EventStoreError
-    > =>
+    /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */
+    const fromStores = (id: string, route: Commit.Route) =>
       Effect.gen(function*() {
-        const start = yield* Clock.currentTimeNanos
-        const probe = yield* Effect.either(snapshots.load(type, id))
-        let acc: Acc<S> | undefined
-        let used: Snapshot.Snapshot | undefined
+        const probed = yield* Restore.probe(snapshots, ops, id, metrics.skipped)
+        let acc: Replay.Acc<S> | undefined
         /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
-        let unusable: number | undefined
-        let migrated = false
-        if (Either.isLeft(probe)) {
-          if (probe.left.reason === "Corrupt") {
-            // The store holds a snapshot it cannot read back (bad bytes, bad JSON): skip it like one that does
-            // not decode, and find its version (`list` reads no state) so that its replacement takes its place.
-            const history = yield* Effect.either(snapshots.list(type, id))
-            const newest = Either.isRight(history) ? history.right[history.right.length - 1] : undefined
-            unusable = newest === undefined ? -1 : newest.version
-            yield* skip(
-              id,
-              "DecodeFailure",
-              `the store could not read it: ${probe.left.message}`,
-              Option.fromNullable(newest?.version)
+        let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
+        if (probed._tag === "Usable") {
+          const { snapshot } = probed
+          acc = yield* Replay.tail(events, ops, id, {
+            state: probed.state,
+            version: snapshot.version,
+            position: ops.recordedPosition(snapshot.metadata)
+          }).pipe(
+            Effect.catchTag(
+              "Unusable",
+              (e) =>
+                Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
             )
-          } else {
-            yield* skip(id, "Unavailable", probe.left.message, Option.none())
-          }
-        } else if (Option.isSome(probe.right)) {
-          const snapshot = probe.right.value
-          const restored = snapshot.aggregateType !== type || snapshot.aggregateId !== id
-            ? Either.left<Aggregate.Skipped>({
-              reason: "StreamMismatch",
-              message: `the store answered a snapshot of ${snapshot.aggregateType} ${
-                JSON.stringify(snapshot.aggregateId)
-              }`
-            })
-            : Aggregate.restoreState(aggregate, snapshot)
-          if (Either.isLeft(restored)) {
-            yield* skip(id, restored.left.reason, restored.left.message, Option.some(snapshot.version))
-            unusable = snapshot.version
-          } else {
-            const tail = yield* replayTail(id, snapshot, restored.right.state).pipe(
-              Effect.catchIf(
-                (e): e is Unusable => e instanceof Unusable,
-                (e) => Effect.as(skip(id, e.reason, e.message, Option.some(snapshot.version)), undefined)
-              )
-            )
-            if (tail === undefined) {
-              unusable = snapshot.version
-            } else {
-              acc = tail
-              used = snapshot
-              migrated = restored.right.migrated
-            }
-          }
+          )
+          if (acc === undefined) unusable = snapshot.version
         }
+        const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
         if (acc === undefined) {
-          acc = yield* replayAll(id)
+          acc = yield* Replay.full(events, ops, id, fallback)
           if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
         }
-        const duration = Duration.nanos((yield* Clock.currentTimeNanos) - start)
+        const lastSnapshot: LastSnapshot | undefined = used !== undefined
+          ? { version: Option.some(used.snapshot.version), at: Option.some(used.snapshot.createdAt), source: "real" }
+          : probed._tag === "Absent" && !probed.known
+          ? undefined
+          : { version: Option.none(), at: Option.none(), source: "real" }
+        const stateBytes = used !== undefined && cacheMaxBytes > 0 ? JSON.stringify(used.snapshot.state).length : 0
         const loaded: LoadedInternal<S> = {
           version: acc.version,
           state: acc.state,
           position: acc.position,
-          lastSnapshotVersion: used === undefined ? Option.none() : Option.some(used.version),
-          lastSnapshotAt: used === undefined ? Option.none() : Option.some(used.createdAt),
-          replayed: Option.some(acc.replayed),
-          duration: Option.some(duration),
-          snapshotVersion: used === undefined ? Option.none() : Option.some(used.version),
+          lastSnapshot,
+          replayed: Option.none(),
+          duration: Option.none(),
+          bytes: stateBytes + acc.replayed * eventBytesEstimate,
+          snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
           replayedCount: acc.replayed,
-          repaired: unusable !== undefined || migrated
+          source: used === undefined ? "replay" : "snapshot",
+          repaired: undefined
         }
-        yield* Metric.increment(used === undefined ? metrics.misses : metrics.hits)
-        yield* Metric.update(metrics.replayed, acc.replayed)
-        yield* Metric.update(metrics.duration, duration)
-        yield* remember(id, loaded)
-        if (loaded.repaired) {
-          // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
-          // higher version hides the old one; at the same or a lower version the old one must go first (of
-          // an unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
-          const old = unusable ?? used!.version
-          yield* request({
-            id,
-            version: loaded.version,
-            known: Option.some({ state: loaded.state, position: loaded.position }),
-            obsolete: old === -1
-              ? Option.some(loaded.version)
-              : old >= loaded.version
-              ? Option.some(old)
-              : Option.none()
-          })
-        }
-        return loaded
+        if (unusable === undefined && !used?.migrated) return loaded
+        // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
+        // higher version hides the old one; at the same or a lower version the old one must go first (of an
+        // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
+        const old = unusable ?? used!.snapshot.version
+        const repaired = yield* writer.submit({
+          id,
+          version: loaded.version,
+          known: Option.some({ version: loaded.version, state: loaded.state, position: loaded.position }),
+          obsolete: old === -1 ? [loaded.version] : old >= loaded.version ? [old] : [],
+          decide: Option.none()
+        }, route)
+        return { ...loaded, repaired }
+      })
+
+    /** `useCache: false` reads the stores (verify compares what they hold). */
+    const loadInternal = (
+      id: string,
+      route: Commit.Route,
+      useCache = true
+    ): Effect.Effect<LoadedInternal<S>, LoadError> =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeNanos
+        const cached = useCache ? cache.get(id) : undefined
+        const hot = cached === undefined ? undefined : yield* fromCache(id, cached)
+        return yield* finish(id, hot ?? (yield* fromStores(id, route)), start, route)
       })
 
     const load = (id: string) =>
-      Effect.tap(loadInternal(id), (loaded) =>
-        Effect.annotateCurrentSpan({
-          "snapshot.version": Option.getOrElse(loaded.snapshotVersion, () => -1),
-          "events.replayed": loaded.replayedCount,
-          "aggregate.version": loaded.version
-        })).pipe(
-          Effect.map((loaded): Loaded<S> => ({
-            state: loaded.state,
-            version: loaded.version,
-            snapshotVersion: loaded.snapshotVersion,
-            replayed: loaded.replayedCount
-          })),
-          Effect.withSpan("EventSourcedRepository.load", {
-            attributes: { "aggregate.type": type, "aggregate.id": id },
-            // A stack trace per call is measurable on a sub-millisecond hot path; the span name says where.
-            captureStackTrace: false
+      Effect.flatMap(Commit.current, (route) => loadInternal(id, route)).pipe(
+        Effect.tap((loaded) =>
+          Effect.annotateCurrentSpan({
+            "snapshot.version": Option.getOrElse(loaded.snapshotVersion, () => -1),
+            "events.replayed": loaded.replayedCount,
+            "aggregate.version": loaded.version,
+            "load.source": loaded.source
           })
-        )
-
-    // ---------------------------------------------------------------------------------------------------
-    // snapshot writing
-    // ---------------------------------------------------------------------------------------------------
-
-    const failed = (id: string, version: number, message: string, cause?: unknown) =>
-      Effect.zipRight(
-        Metric.increment(metrics.failures),
-        Effect.logWarning(`Snapshot of ${type} ${JSON.stringify(id)} at version ${version} not written: ${message}`)
-          .pipe(Effect.annotateLogs({ aggregateType: type, aggregateId: id, version, cause: String(cause) }))
-      ).pipe(Effect.as("failed" as const))
-
-    const writeState = (id: string, version: number, state: S, position: number, obsolete: Option.Option<number>) =>
-      Effect.gen(function*() {
-        const encoded = Aggregate.encodeState(aggregate, state)
-        if (Either.isLeft(encoded)) return yield* failed(id, version, `the state does not encode: ${encoded.left}`)
-        const createdAt = yield* DateTime.now
-        const snapshot = yield* Effect.try(() =>
-          Snapshot.Snapshot.make({
-            aggregateType: type,
-            aggregateId: id,
-            version,
-            state: encoded.right,
-            schemaVersion: aggregate.schemaVersion,
-            createdAt,
-            metadata: Aggregate.snapshotMetadata(aggregate, position)
-          })
-        ).pipe(Effect.either)
-        if (Either.isLeft(snapshot)) return yield* failed(id, version, "invalid snapshot", snapshot.left)
-        const saved = yield* Effect.either(
-          Option.match(obsolete, {
-            onNone: () => snapshots.save(snapshot.right),
-            onSome: (old) =>
-              Effect.zipRight(snapshots.delete(type, id, { version: old }), snapshots.save(snapshot.right))
-          })
-        )
-        if (Either.isLeft(saved)) return yield* failed(id, version, saved.left.message, saved.left)
-        yield* Metric.increment(metrics.written)
-        yield* Effect.sync(() => {
-          const known = cache.get(id)
-          if (known !== undefined && Option.getOrElse(known.lastSnapshotVersion, () => 0) <= version) {
-            cache.set(id, {
-              ...known,
-              lastSnapshotVersion: Option.some(version),
-              lastSnapshotAt: Option.some(createdAt),
-              replayed: Option.none(),
-              duration: Option.none()
-            })
-          }
+        ),
+        Effect.map((loaded): Loaded<S> => ({
+          state: loaded.state,
+          version: loaded.version,
+          snapshotVersion: loaded.snapshotVersion,
+          replayed: loaded.replayedCount,
+          source: loaded.source
+        })),
+        Effect.withSpan("EventSourcedRepository.load", {
+          attributes: { "aggregate.type": type, "aggregate.id": cut(id) },
+          // A stack trace per call is measurable on a sub-millisecond hot path; the span name says where.
+          captureStackTrace: false
         })
-        return "written" as const
-      })
+      )
 
-    /** Write one job: with its state when known, otherwise after loading the aggregate. */
-    const runJob = (job: Job<S>): Effect.Effect<"written" | "failed" | "none"> =>
-      Option.match(job.known, {
-        onSome: ({ position, state }) => writeState(job.id, job.version, state, position, job.obsolete),
-        onNone: () =>
-          loadInternal(job.id).pipe(
-            Effect.matchEffect({
-              onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`, e),
-              onSuccess: (loaded) =>
-                loaded.repaired || Option.getOrElse(loaded.lastSnapshotVersion, () => 0) >= loaded.version
-                  ? Effect.succeed("none" as const)
-                  : writeState(job.id, loaded.version, loaded.state, loaded.position, Option.none())
+    // ---------------------------------------------------------------------------------------------------
+    // the snapshot writer
+    // ---------------------------------------------------------------------------------------------------
+
+    const writer: SnapshotWriter.Writer<S> = yield* SnapshotWriter.make({
+      ops,
+      snapshots,
+      metrics,
+      decide,
+      load: (id, route) => loadInternal(id, route),
+      written: (id, version, at, bytes) =>
+        Effect.sync(() =>
+          cache.modify(id, (known) =>
+            Option.getOrElse(known.lastSnapshot?.version ?? Option.none(), () => 0) > version ? known : {
+              ...known,
+              lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
+              replayed: Option.none(),
+              duration: Option.none(),
+              bytes: known.version === version ? bytes : known.bytes
             })
-          )
-      })
-
-    const queue = yield* Queue.dropping<Job<S>>(queueCapacity)
-    /** Opened when a job is queued; the writer closes it before it empties the queue. */
-    const wake = yield* Effect.makeLatch(false)
-    const pending = yield* SubscriptionRef.make(0)
-
-    /** Hand a job to the writer: inline, or to the background queue (dropped when full). */
-    const request = (job: Job<S>): Effect.Effect<SnapshotOutcome> => {
-      if (!background) return runJob(job)
-      // After the repository's scope closed, the queue is shut down (an offer would interrupt the caller):
-      // the request is dropped like one that finds the queue full.
-      const offer = Effect.flatMap(
-        Queue.isShutdown(queue),
-        (down) => down ? Effect.succeed(false) : Queue.offer(queue, job)
-      )
-      return Effect.flatMap(SubscriptionRef.update(pending, (n) => n + 1), () =>
-        Effect.flatMap(offer, (accepted) =>
-          accepted
-            ? Effect.as(wake.open, "queued" as const)
-            : Effect.zipRight(
-              Effect.zipRight(SubscriptionRef.update(pending, (n) => n - 1), Metric.increment(metrics.drops)),
-              Effect.as(
-                Effect.logWarning(
-                  `Snapshot request for ${type} ${JSON.stringify(job.id)} dropped: queue full or repository closed`
-                ),
-                "dropped" as const
-              )
-            )))
-    }
-
-    /** One batch: the newest job per aggregate, distinct aggregates written concurrently. */
-    const runBatch = (batch: Chunk.Chunk<Job<S>>) => {
-      const newest = new Map<string, Job<S>>()
-      for (const job of batch) {
-        const seen = newest.get(job.id)
-        if (seen === undefined || seen.version < job.version || Option.isSome(job.obsolete)) {
-          newest.set(job.id, job)
-        }
-      }
-      return Effect.forEach(newest.values(), runJob, { concurrency: backgroundConcurrency, discard: true }).pipe(
-        Effect.ensuring(SubscriptionRef.update(pending, (n) =>
-          n - Chunk.size(batch)))
-      )
-    }
-
-    /**
-     * A batch runs to its end even when the writer is interrupted (its scope closing), yet stays interruptible
-     * inside: in an uninterruptible region a timeout cannot interrupt the call it times out, so a store call
-     * that hangs would stall the writer, `flush` and the scope's closing forever, whatever `resilient`'s
-     * timeout. The batch runs in its own interruptible fiber, joined uninterruptibly; a daemon, because an
-     * interruption sent to a fiber reaches its children at once, even while it is uninterruptible.
-     */
-    const runBatchToEnd = (batch: Chunk.Chunk<Job<S>>) =>
-      Effect.flatMap(Effect.forkDaemon(Effect.interruptible(runBatch(batch))), Fiber.join)
-
-    if (background) {
-      // The writer waits (interruptibly) for the wake-up latch, then empties the queue and writes the batch
-      // (uninterruptibly). Waiting on the latch rather than in a blocking take means an interruption can never
-      // swallow a job a taker had already received. Closing the scope interrupts the writer (which finishes
-      // its batch), then writes whatever is still queued: pending work is flushed, and the same aggregate is
-      // never snapshotted by two fibers at once.
-      const writer = Effect.uninterruptibleMask((restore) =>
-        restore(wake.await).pipe(
-          Effect.zipRight(wake.close),
-          Effect.zipRight(Queue.takeAll(queue)),
-          Effect.flatMap(runBatchToEnd)
-        )
-      ).pipe(Effect.forever)
-      yield* Effect.acquireRelease(
-        // acquireRelease acquires uninterruptibly, and a forked fiber inherits that: make the writer interruptible.
-        Effect.forkDaemon(Effect.interruptible(writer)),
-        (fiber) =>
-          Fiber.interrupt(fiber).pipe(
-            Effect.zipRight(Effect.flatMap(Queue.takeAll(queue), runBatchToEnd)),
-            Effect.zipRight(Queue.shutdown(queue))
-          )
-      )
-    }
-
-    const flush: Effect.Effect<void> = background
-      ? pending.changes.pipe(Stream.takeUntil((n) => n <= 0), Stream.runDrain)
-      : Effect.void
+        ),
+      background: options.mode === "background"
+        ? { capacity: queueCapacity, concurrency: backgroundConcurrency }
+        : false
+    })
 
     // ---------------------------------------------------------------------------------------------------
     // save
     // ---------------------------------------------------------------------------------------------------
 
-    const contextOf = (
-      id: string,
-      previousVersion: number,
-      currentVersion: number,
-      eventTypes: ReadonlyArray<string>,
-      known: Known<S> | undefined,
-      now: DateTime.Utc
-    ): SnapshotStrategy.DecisionContext => ({
-      aggregateType: type,
-      aggregateId: id,
-      previousVersion,
-      currentVersion,
-      eventTypes,
-      lastSnapshotVersion: known === undefined ? Option.none() : known.lastSnapshotVersion,
-      lastSnapshotAt: known === undefined ? Option.none() : known.lastSnapshotAt,
-      now,
-      replayedEvents: known === undefined ? Option.none() : known.replayed,
-      replayDuration: known === undefined ? Option.none() : known.duration
-    })
-
     const commit = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, given: Known<S> | undefined) =>
       Effect.gen(function*() {
         const encoded = Aggregate.encodeEvents(aggregate, id, batch)
-        if (Either.isLeft(encoded)) return yield* encoded.left
+        if (Either.isLeft(encoded)) {
+          return yield* encoded.left
+        }
         const result = yield* events.append(type, id, expectedVersion, encoded.right)
         // The commit stands from here on: nothing below may fail the save.
-        const base = given ?? (yield* Effect.sync(() => expectedVersion === 0 ? empty(id) : cache.get(id)))
-        const known: Known<S> | undefined = base !== undefined && base.version === expectedVersion
-          ? {
+        const route = yield* Commit.current
+        const base = given ?? (expectedVersion === 0 ? empty(id) : cache.get(id))
+        // The state at expectedVersion is known only when the append proves it: the event it appended after
+        // is the one that state was built from (a rolled-back transaction's positions are never reused).
+        const proven = base !== undefined && base.version === expectedVersion &&
+          base.position === result.previousPosition
+        const input: Decision.Input = {
+          id,
+          previousVersion: result.previousVersion,
+          currentVersion: result.version,
+          eventTypes: batch.map((event) =>
+            event._tag
+          ),
+          now: yield* DateTime.now,
+          replayed: proven ? base.replayed : Option.none(),
+          duration: proven ? base.duration : Option.none(),
+          last: base?.lastSnapshot
+        }
+        const decided = yield* decide(input)
+        let known: Known<S> | undefined
+        if (proven) {
+          known = {
             ...base,
             version: result.version,
             state: Aggregate.fold(aggregate, base.state, batch),
-            position: result.positions[result.positions.length - 1] ?? base.position
+            position: result.positions[result.positions.length - 1] ?? base.position,
+            lastSnapshot: decided.last,
+            bytes: base.bytes + batch.length * eventBytesEstimate
           }
-          : undefined
-        if (known === undefined) yield* Effect.sync(() => cache.delete(id))
-        else yield* remember(id, known)
-        const eventTypes = batch.map((event) => event._tag)
-        const now = yield* DateTime.now
-        let decision = decide(contextOf(id, result.previousVersion, result.version, eventTypes, known, now))
-        let outcome: SnapshotOutcome = "none"
-        if (decision.take) {
-          if (known !== undefined) {
-            outcome = yield* request({
-              id,
-              version: known.version,
-              known: Option.some({ state: known.state, position: known.position }),
-              obsolete: Option.none()
-            })
-          } else if (background) {
-            outcome = yield* request({ id, version: result.version, known: Option.none(), obsolete: Option.none() })
-          } else {
-            // The state at the commit is unknown here: read it back (snapshot + tail), then decide again with
-            // what that load taught us about the last snapshot.
-            const loaded = yield* Effect.either(loadInternal(id))
-            if (Either.isLeft(loaded)) {
-              outcome = yield* failed(id, result.version, `the aggregate could not be loaded: ${loaded.left.message}`)
-            } else if (!loaded.right.repaired) {
-              decision = decide(contextOf(id, result.previousVersion, result.version, eventTypes, loaded.right, now))
-              if (
-                decision.take && Option.getOrElse(loaded.right.lastSnapshotVersion, () => 0) < loaded.right.version
-              ) {
-                outcome = yield* writeState(
-                  id,
-                  loaded.right.version,
-                  loaded.right.state,
-                  loaded.right.position,
-                  Option.none()
-                )
-              }
-            } else {
-              outcome = "written"
-            }
-          }
+          yield* remember(id, known, route)
+        } else {
+          yield* Effect.sync(() => cache.delete(id))
         }
+        const outcome: SnapshotOutcome = decided.decision.take
+          ? yield* writer.submit({
+            id,
+            version: result.version,
+            known: known === undefined ? Option.none() : Option.some(known),
+            obsolete: [],
+            // Without the state, the writer loads it and decides again on what that load learned.
+            decide: known === undefined ? Option.some(input) : Option.none()
+          }, route)
+          : "none"
         yield* Effect.annotateCurrentSpan({
           "aggregate.version": result.version,
           "events.appended": batch.length,
           "snapshot.outcome": outcome,
-          "snapshot.reasons": decision.reasons.join(",")
+          "snapshot.reasons": decided.decision.reasons.join(",")
         })
         const saved: Saved = {
           previousVersion: result.previousVersion,
@@ -831,7 +601,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         return saved
       }).pipe(
         Effect.withSpan("EventSourcedRepository.save", {
-          attributes: { "aggregate.type": type, "aggregate.id": id, "expected.version": expectedVersion },
+          attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
           captureStackTrace: false
         })
       )
@@ -843,16 +613,13 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     // update
     // ---------------------------------------------------------------------------------------------------
 
-    const loadOrInitial = (id: string) =>
-      Effect.catchTag(loadInternal(id), "AggregateNotFound", () => Effect.sync((): Known<S> => empty(id)))
-
-    const update = <Err, R>(
-      id: string,
-      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>
-    ) => {
-      type Other = Err | EventStoreError | Aggregate.EventEncodeError | Aggregate.EventDecodeError
-      const attempt = Effect.gen(function*() {
-        const known = yield* loadOrInitial(id)
+    const attempt = <Err, R>(id: string, f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>) =>
+      Effect.gen(function*() {
+        const route = yield* Commit.current
+        const known = yield* Effect.catchTag(loadInternal(id, route), "AggregateNotFound", () =>
+          Effect.sync(() =>
+            empty(id)
+          ))
         const batch = yield* f(known.state, known.version)
         if (batch.length === 0) {
           return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
@@ -865,135 +632,43 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
           snapshot: saved.snapshot
         } as Updated<S, E>
       })
-      // Only conflicts are retried: every other failure is moved out of the error channel around the retry.
-      const conflictsOnly: Effect.Effect<Either.Either<Updated<S, E>, Other>, ConcurrencyConflict, R> = attempt.pipe(
+
+    const update = <Err, R>(id: string, f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>) =>
+      // Only conflicts reach the retry policy (a user's schedule may look at the conflict): every other failure
+      // leaves the error channel around the retry, and comes back after it.
+      attempt(id, f).pipe(
         Effect.map(Either.right),
-        Effect.catchAll((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e as Other)))
-      )
-      return Effect.retry(conflictsOnly, retry).pipe(
+        Effect.catchAll((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))),
+        Effect.retry(retry),
         Effect.flatMap((result) => result),
-        Effect.withSpan("EventSourcedRepository.update", { attributes: { "aggregate.type": type, "aggregate.id": id } })
-      )
-    }
-
-    // ---------------------------------------------------------------------------------------------------
-    // verify
-    // ---------------------------------------------------------------------------------------------------
-
-    const verify = (id: string, options: VerifyOptions = {}) =>
-      Effect.gen(function*() {
-        const loaded = yield* loadInternal(id)
-        const replayed = yield* replayAll(id, loaded.version)
-        const a = Aggregate.encodeState(aggregate, loaded.state)
-        const b = Aggregate.encodeState(aggregate, replayed.state)
-        const differences: Array<Difference> = Either.isRight(a) && Either.isRight(b)
-          ? jsonDiff.diff(a.right, b.right)
-          : [{
-            path: "$",
-            snapshot: Either.isLeft(a) ? `(does not encode: ${a.left})` : "(encodes)",
-            replay: Either.isLeft(b) ? `(does not encode: ${b.left})` : "(encodes)"
-          }]
-        if (loaded.version !== replayed.version) {
-          differences.unshift({ path: "(version)", snapshot: String(loaded.version), replay: String(replayed.version) })
-        }
-        const consistent = differences.length === 0
-        let repaired = false
-        if (!consistent && options.repair === true && replayed.version > 0) {
-          // Every snapshot of the aggregate is suspect: delete them all, then write one of the full replay.
-          const deleted = yield* Effect.either(snapshots.delete(type, id))
-          if (Either.isRight(deleted)) {
-            const outcome = yield* writeState(id, replayed.version, replayed.state, replayed.position, Option.none())
-            repaired = outcome === "written"
-            if (repaired) yield* Effect.sync(() => cache.delete(id))
-          } else {
-            yield* failed(id, replayed.version, `drifted snapshots not deleted: ${deleted.left.message}`, deleted.left)
-          }
-        }
-        if (!consistent) {
-          yield* Effect.logWarning(
-            `Snapshot of ${type} ${JSON.stringify(id)} at version ${
-              Option.getOrElse(loaded.snapshotVersion, () => "-")
-            } + ${loaded.replayedCount} events differs from the full replay at ${differences[0]!.path}`
-          ).pipe(Effect.annotateLogs({ aggregateType: type, aggregateId: id, repaired }))
-        }
-        const verified: Verified = {
-          consistent,
-          version: loaded.version,
-          snapshotVersion: loaded.snapshotVersion,
-          replayed: loaded.replayedCount,
-          differences,
-          repaired
-        }
-        return verified
-      }).pipe(
-        Effect.withSpan("EventSourcedRepository.verify", { attributes: { "aggregate.type": type, "aggregate.id": id } })
+        Effect.withSpan("EventSourcedRepository.update", {
+          attributes: { "aggregate.type": type, "aggregate.id": cut(id) }
+        })
       )
 
-    const verifyStream = (
-      options: VerifyAllOptions = {}
-    ): Stream.Stream<VerifyResult, SnapshotStore.SnapshotStoreError> =>
-      snapshots.aggregates(type).pipe(
-        Stream.mapEffect(
-          (key) =>
-            Effect.map(Effect.either(verify(key.aggregateId, options)), (result): VerifyResult => ({
-              aggregateId: key.aggregateId,
-              result
-            })),
-          { concurrency: options.concurrency ?? 4 }
+    const verifier = Verify.make({
+      ops,
+      snapshots,
+      load: (id) => Effect.flatMap(Commit.current, (route) => loadInternal(id, route, false)),
+      replayAll: (id, toVersion) => Replay.full(events, ops, id, fallback, toVersion),
+      writer,
+      forget: (id) => Effect.sync(() => cache.delete(id)),
+      failed: (id, version, message) =>
+        Effect.zipRight(
+          Metric.increment(metrics.failures),
+          Effect.logWarning(`Snapshot of ${type} ${quote(id)} at version ${version}: ${message}`)
         )
-      )
-
-    const verifyAll = (options: VerifyAllOptions = {}) => {
-      const maxReported = options.maxReported ?? 100
-      return Stream.runFold(
-        verifyStream(options),
-        {
-          checked: 0,
-          consistent: 0,
-          inconsistentCount: 0,
-          inconsistent: [] as Array<{ readonly aggregateId: string; readonly verified: Verified }>,
-          failedCount: 0,
-          failed: [] as Array<{ readonly aggregateId: string; readonly message: string }>,
-          repaired: 0
-        },
-        (summary, { aggregateId, result }) => {
-          summary.checked++
-          if (Either.isLeft(result)) {
-            summary.failedCount++
-            if (summary.failed.length < maxReported) {
-              summary.failed.push({
-                aggregateId,
-                message: result.left._tag === "AggregateNotFound"
-                  ? `${result.left.message} (an orphan snapshot)`
-                  : result.left.message
-              })
-            }
-          } else if (result.right.consistent) {
-            summary.consistent++
-          } else {
-            summary.inconsistentCount++
-            if (result.right.repaired) summary.repaired++
-            if (summary.inconsistent.length < maxReported) {
-              summary.inconsistent.push({ aggregateId, verified: result.right })
-            }
-          }
-          return summary
-        }
-      ).pipe(
-        Effect.map((summary): VerifySummary => summary),
-        Effect.withSpan("EventSourcedRepository.verifyAll", { attributes: { "aggregate.type": type } })
-      )
-    }
+    })
 
     const repository: EventSourcedRepository<S, E> = {
       aggregateType: type,
       load,
       save,
       update,
-      verify,
-      verifyStream,
-      verifyAll,
-      flush
+      verify: verifier.verify,
+      verifyStream: verifier.verifyStream,
+      verifyAll: verifier.verifyAll,
+      flush: writer.flush
     }
     return repository
   })

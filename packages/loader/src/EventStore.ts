@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import * as UnitOfWork from "@effect-snapshots/store/UnitOfWork"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -51,6 +52,12 @@ export interface StoredEvent {
 export interface AppendResult {
   /** The stream's version before the append (the `expectedVersion`). */
   readonly previousVersion: number
+  /**
+   * The global position of the stream's event at `previousVersion` (its head before the append), 0 for a new
+   * stream. With `positions`, it lets a caller prove that a state it holds at `previousVersion` is the one
+   * this append built on.
+   */
+  readonly previousPosition: number
   /** The stream's version after the append. */
   readonly version: number
   /** The global positions of the appended events, in order. */
@@ -185,9 +192,17 @@ export interface MemoryOptions {
 }
 
 interface MemoryState {
-  /** Every event in position order: `all[p - 1]` has position `p`. Append-only. */
-  readonly all: Array<StoredEvent>
-  /** Each stream's events in version order: `events[v - 1]` has version `v`. Append-only. */
+  /**
+   * Every event in position order: `all[p - 1]` has position `p`, or is empty where a failed unit's append
+   * was undone (positions are never reused, as in SQL). Appends push onto it; an undo replaces it.
+   */
+  readonly all: Array<StoredEvent | undefined>
+  /** How many entries of `all` are empty (0 unless a unit failed). */
+  readonly holes: number
+  /**
+   * Each stream's events in version order: `events[v - 1]` has version `v`. Appends push onto it; an undo
+   * replaces it with a shorter copy, so a read that started earlier keeps its view.
+   */
   readonly streams: Map<string, Array<StoredEvent>>
 }
 
@@ -212,10 +227,48 @@ const emitSlice = (
       start + pageSize
     ]))
 
+/** `emitSlice` over `all` with empty entries (undone appends) left out, in chunks of `pageSize`. */
+const emitPresent = (
+  events: ReadonlyArray<StoredEvent | undefined>,
+  from: number,
+  to: number,
+  pageSize: number
+): Stream.Stream<StoredEvent> =>
+  Stream.unfoldChunk(from, (start) => {
+    const chunk: Array<StoredEvent> = []
+    let i = start
+    for (; i < to && chunk.length < pageSize; i++) {
+      const event = events[i]
+      if (event !== undefined) chunk.push(event)
+    }
+    return chunk.length === 0 ? Option.none() : Option.some([Chunk.unsafeFromArray(chunk), i])
+  })
+
+/**
+ * Undoes one append (a failed unit's): the stream goes back to `previousVersion` and the appended events
+ * leave `all`, their positions left empty. Events another fiber appended on top of them in the meantime go
+ * too: they were built on a version that never committed (on SQL that writer would have waited for the
+ * unit and then met a conflict).
+ */
+const undoAppend = (current: MemoryState, key: string, previousVersion: number): MemoryState => {
+  const stream = current.streams.get(key)
+  if (stream === undefined || stream.length <= previousVersion) return current
+  const all = current.all.slice()
+  for (let v = previousVersion; v < stream.length; v++) all[stream[v]!.position - 1] = undefined
+  const streams = new Map(current.streams)
+  streams.set(key, stream.slice(0, previousVersion))
+  return { all, holes: current.holes + stream.length - previousVersion, streams }
+}
+
 /**
  * An in-memory EventStore, for tests and prototypes: the same validation, optimistic concurrency and global
  * positions as the SQL store. Stored payloads and metadata are JSON copies of what was appended, so later
  * mutation of the caller's objects does not change the history.
+ *
+ * Inside a `UnitOfWork` unit (e.g. `UnitOfWork.layerMemory`), a failed unit's appends are undone: its events
+ * leave the streams and `readAll` (their positions stay unused, as on SQL), and so do events another fiber
+ * appended on top of them meanwhile (built on a version that never committed). Unlike SQL, the unit's events
+ * are visible to other fibers before it ends.
  *
  * @since 0.1.0
  */
@@ -227,56 +280,93 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
     }
     // The state object is only ever mutated inside `Ref.modify`, which runs synchronously: an append is
     // atomic with respect to every other fiber.
-    const state = yield* Ref.make<MemoryState>({ all: [], streams: new Map() })
+    const state = yield* Ref.make<MemoryState>({ all: [], holes: 0, streams: new Map() })
+
+    /**
+     * In a unit, the undo of a successful append is registered with it, in the same uninterruptible step
+     * as the write (a unit that fails after the append removes it). Outside a unit: one context lookup.
+     */
+    const inUnit = (
+      key: string,
+      expectedVersion: number,
+      write: Effect.Effect<AppendResult, ConcurrencyConflict>
+    ): Effect.Effect<AppendResult, ConcurrencyConflict> =>
+      Effect.flatMap(UnitOfWork.enclosing, (enclosing) =>
+        enclosing._tag !== "Unit" ? write : Effect.uninterruptible(Effect.tap(
+          write,
+          () =>
+            enclosing.unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion)))
+        )))
 
     const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
       Effect.suspend((): Effect.Effect<AppendResult, ConcurrencyConflict | EventStoreError> => {
         const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
-        if (Either.isLeft(encoded)) return Effect.fail(invalidInput(encoded.left))
+        if (Either.isLeft(encoded)) {
+          return Effect.fail(invalidInput(encoded.left))
+        }
+        const key = streamKey(aggregateType, aggregateId)
         return Effect.flatMap(DateTime.now, (createdAt) =>
-          Effect.flatten(Ref.modify(state, (current): readonly [
-            Effect.Effect<AppendResult, ConcurrencyConflict>,
-            MemoryState
-          ] => {
-            const key = streamKey(aggregateType, aggregateId)
-            const stream = current.streams.get(key) ?? []
-            if (stream.length !== expectedVersion) {
+          inUnit(
+            key,
+            expectedVersion,
+            Effect.flatten(Ref.modify(state, (current): readonly [
+              Effect.Effect<AppendResult, ConcurrencyConflict>,
+              MemoryState
+            ] => {
+              const stream = current.streams.get(key) ?? []
+              if (stream.length !== expectedVersion) {
+                return [
+                  Effect.fail(
+                    new ConcurrencyConflict({
+                      aggregateType,
+                      aggregateId,
+                      expectedVersion,
+                      actualVersion: stream.length
+                    })
+                  ),
+                  current
+                ]
+              }
+              if (stream.length === 0) {
+                current.streams.set(key, stream)
+              }
+              const previousPosition = stream.length === 0 ? 0 : stream[stream.length - 1]!.position
+              const positions: Array<number> = []
+              for (const event of encoded.right) {
+                const stored: StoredEvent = {
+                  aggregateType,
+                  aggregateId,
+                  version: stream.length + 1,
+                  position: current.all.length + 1,
+                  type: event.type,
+                  payload: JSON.parse(event.payload),
+                  metadata: JSON.parse(event.metadata),
+                  createdAt
+                }
+                stream.push(stored)
+                current.all.push(stored)
+                positions.push(stored.position)
+              }
               return [
-                Effect.fail(
-                  new ConcurrencyConflict({ aggregateType, aggregateId, expectedVersion, actualVersion: stream.length })
-                ),
+                Effect.succeed({
+                  previousVersion: expectedVersion,
+                  previousPosition,
+                  version: stream.length,
+                  positions
+                }),
                 current
               ]
-            }
-            if (stream.length === 0) current.streams.set(key, stream)
-            const positions: Array<number> = []
-            for (const event of encoded.right) {
-              const stored: StoredEvent = {
-                aggregateType,
-                aggregateId,
-                version: stream.length + 1,
-                position: current.all.length + 1,
-                type: event.type,
-                payload: JSON.parse(event.payload),
-                metadata: JSON.parse(event.metadata),
-                createdAt
-              }
-              stream.push(stored)
-              current.all.push(stored)
-              positions.push(stored.position)
-            }
-            return [
-              Effect.succeed({ previousVersion: expectedVersion, version: stream.length, positions }),
-              current
-            ]
-          })))
+            }))
+          ))
       })
 
     const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) =>
       Stream.unwrap(Effect.suspend(() => {
         const problem = checkStreamKey(aggregateType, aggregateId) ??
           checkCount("fromVersion", readOptions.fromVersion) ?? checkCount("toVersion", readOptions.toVersion)
-        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        if (problem !== undefined) {
+          return Effect.fail(invalidInput(problem))
+        }
         return Effect.map(Ref.get(state), (current) => {
           const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
           const from = Math.max(readOptions.fromVersion ?? 1, 1) - 1
@@ -290,7 +380,9 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
         const problem = checkStreamKey(aggregateType, aggregateId) ??
           checkCount("fromVersion", pageOptions.fromVersion) ?? checkCount("toVersion", pageOptions.toVersion) ??
           checkLimit(pageOptions.limit)
-        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        if (problem !== undefined) {
+          return Effect.fail(invalidInput(problem))
+        }
         return Effect.map(Ref.get(state), (current) => {
           const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
           const from = Math.max(pageOptions.fromVersion ?? 1, 1) - 1
@@ -306,20 +398,33 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
     const readAll: EventStoreService["readAll"] = (readOptions = {}) =>
       Stream.unwrap(Effect.suspend(() => {
         const problem = checkCount("fromPosition", readOptions.fromPosition)
-        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        if (problem !== undefined) {
+          return Effect.fail(invalidInput(problem))
+        }
         return Effect.map(
           Ref.get(state),
-          (current) => emitSlice(current.all, readOptions.fromPosition ?? 0, current.all.length, pageSize)
+          (current) =>
+            current.holes === 0
+              ? emitSlice(
+                current.all as ReadonlyArray<StoredEvent>,
+                readOptions.fromPosition ?? 0,
+                current.all.length,
+                pageSize
+              )
+              : emitPresent(current.all, readOptions.fromPosition ?? 0, current.all.length, pageSize)
         )
       }))
 
     const version: EventStoreService["version"] = (aggregateType, aggregateId) =>
       Effect.suspend(() => {
         const problem = checkStreamKey(aggregateType, aggregateId)
-        if (problem !== undefined) return Effect.fail(invalidInput(problem))
+        if (problem !== undefined) {
+          return Effect.fail(invalidInput(problem))
+        }
         return Effect.map(
           Ref.get(state),
-          (current) => current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
+          (current) =>
+            current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
         )
       })
 

@@ -13,6 +13,12 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
 import { EventStore, type EventStoreError, type StoredEvent } from "./EventStore.js"
+import * as Ops from "./internal/ops.js"
+import { tailPageSize } from "./internal/replay.js"
+import * as Restore from "./internal/restore.js"
+import { cut } from "./internal/text.js"
+import * as SnapshotMetrics from "./SnapshotMetrics.js"
+import { StreamCorrupt } from "./StreamCorrupt.js"
 
 /**
  * A decoded event with where it sits in its stream and in the global order.
@@ -117,58 +123,106 @@ export const streamAll = <S, SI, E extends { readonly _tag: string }, EI>(
   )
 
 /**
- * Rebuild one aggregate's projection: apply its newest usable snapshot (checked as `load` checks it: fingerprint,
- * migrations, decoding, and that the stream holds the event the snapshot was built from), then handle only
- * the events after it. Without a usable snapshot, start from the initial state and handle every event.
+ * @since 0.2.0
+ * @category models
+ */
+export interface RebuildOptions {
+  /**
+   * The fallback budget: full replays (no usable snapshot) hold one permit while they run. Default: one budget
+   * of 16 permits shared by every `rebuild` of the process, so that a mass snapshot failure does not turn
+   * into a replay storm.
+   */
+  readonly fallback?: Effect.Semaphore | undefined
+}
+
+const defaultFallback = Effect.unsafeMakeSemaphore(16)
+
+/**
+ * Rebuild one aggregate's projection: apply its newest usable snapshot (checked as `load` checks it: the
+ * aggregate type and id the store answered, fingerprint, migrations, decoding, and that the stream holds the
+ * event the snapshot was built from, at the position it recorded), then handle only the events after it.
+ * Without a usable snapshot, start from the initial state and handle every event, inside the fallback budget.
+ * Two round trips with a snapshot on SQL (the probe, and the first page of the tail read from the snapshot's
+ * version, whose first row is the check).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const rebuild = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
   aggregateId: string,
-  handler: Handler<S, E, Err, R>
+  handler: Handler<S, E, Err, R>,
+  options: RebuildOptions = {}
 ): Effect.Effect<
   Rebuilt,
-  Err | EventStoreError | Aggregate.EventDecodeError,
+  Err | EventStoreError | Aggregate.EventDecodeError | StreamCorrupt,
   R | EventStore | SnapshotStore.SnapshotStore
 > =>
   Effect.gen(function*() {
     const events = yield* EventStore
     const snapshots = yield* SnapshotStore.SnapshotStore
-    const probe = yield* Effect.option(snapshots.load(aggregate.type, aggregateId))
-    let start: { readonly state: S; readonly version: number } | undefined
-    if (Option.isSome(probe) && Option.isSome(probe.value)) {
-      const snapshot = probe.value.value
-      const restored = Aggregate.restoreState(aggregate, snapshot)
-      if (Either.isRight(restored)) {
-        // The stream must hold the very event the snapshot was built from.
-        const head = yield* Stream.runHead(
-          events.read(aggregate.type, aggregateId, { fromVersion: snapshot.version, toVersion: snapshot.version })
-        )
-        const expected = Aggregate.recordedPosition(snapshot.metadata)
-        const matches = Option.isSome(head) && head.value.version === snapshot.version &&
-          (Option.isNone(expected) || expected.value === head.value.position)
-        if (matches) start = { state: restored.right.state, version: snapshot.version }
-      }
-    }
-    const from = start ?? { state: aggregate.initial(aggregateId), version: 0 }
-    yield* handler.applySnapshot(aggregateId, from.state, from.version)
-    let version = from.version
+    const type = aggregate.type
+    const ops = Ops.make(aggregate, Aggregate)
+    const probed = yield* Restore.probe(snapshots, ops, aggregateId, SnapshotMetrics.forAggregateType(type).skipped)
+    let version = 0
     let handled = 0
-    yield* Stream.runForEach(stream(aggregate, aggregateId, { fromVersion: from.version + 1 }), (env) =>
-      Effect.map(handler.handle(env), () => {
-        version = env.version
-        handled++
-      }))
-    const rebuilt: Rebuilt = {
-      version,
-      snapshotVersion: start === undefined ? Option.none() : Option.some(start.version),
-      handled
+    const handleAll = (rows: Iterable<Envelope<E>>): Effect.Effect<void, Err | StreamCorrupt, R> =>
+      Effect.forEach(rows, (env): Effect.Effect<void, Err | StreamCorrupt, R> => {
+        if (env.version !== version + 1) {
+          return Effect.fail(
+            new StreamCorrupt({
+              aggregateType: type,
+              aggregateId,
+              expectedVersion: version + 1,
+              actualVersion: env.version
+            })
+          )
+        }
+        return Effect.map(handler.handle(env), () => {
+          version = env.version
+          handled++
+        })
+      }, { discard: true })
+    const handleFrom = (fromVersion: number) =>
+      Stream.runForEachChunk(stream(aggregate, aggregateId, { fromVersion }), handleAll)
+
+    if (probed._tag === "Usable") {
+      const { snapshot } = probed
+      const rows = yield* events.readPage(type, aggregateId, { fromVersion: snapshot.version, limit: tailPageSize })
+      const bad = Restore.checkHead(type, aggregateId, snapshot.version, ops.recordedPosition(snapshot.metadata), rows)
+      if (bad?._tag === "StreamCorrupt") return yield* bad
+      if (bad === undefined) {
+        yield* handler.applySnapshot(aggregateId, probed.state, snapshot.version)
+        version = snapshot.version
+        const decoded: Array<Envelope<E>> = []
+        for (let i = 1; i < rows.length; i++) {
+          const event = Aggregate.decodeEvent(aggregate, rows[i]!)
+          if (Either.isLeft(event)) return yield* event.left
+          decoded.push(envelope(rows[i]!, event.right))
+        }
+        yield* handleAll(decoded)
+        if (rows.length === tailPageSize) yield* handleFrom(version + 1)
+        return { version, snapshotVersion: Option.some(snapshot.version), handled }
+      }
+      yield* Restore.skip(
+        type,
+        aggregateId,
+        SnapshotMetrics.forAggregateType(type).skipped,
+        bad.reason,
+        bad.message,
+        snapshot.version
+      )
     }
-    return rebuilt
+    // No usable snapshot: the initial state and every event, holding a permit of the fallback budget.
+    return yield* Effect.gen(function*() {
+      yield* handler.applySnapshot(aggregateId, aggregate.initial(aggregateId), 0)
+      yield* handleFrom(1)
+      const rebuilt: Rebuilt = { version, snapshotVersion: Option.none(), handled }
+      return rebuilt
+    }).pipe((options.fallback ?? defaultFallback).withPermits(1))
   }).pipe(
     Effect.withSpan("Projection.rebuild", {
-      attributes: { "aggregate.type": aggregate.type, "aggregate.id": aggregateId }
+      attributes: { "aggregate.type": aggregate.type, "aggregate.id": cut(aggregateId) }
     })
   )
 

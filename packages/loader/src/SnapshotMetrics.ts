@@ -20,6 +20,18 @@ export const snapshotHits = Metric.counter("effect_snapshots_snapshot_hits", {
 })
 
 /**
+ * Loads that started from a state the repository knew (its cache), proven current by the stream: no snapshot
+ * was read.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const cacheHits = Metric.counter("effect_snapshots_cache_hits", {
+  description: "Loads that started from a cached state proven current by the stream",
+  incremental: true
+})
+
+/**
  * Loads that found no usable snapshot and replayed the whole stream.
  *
  * @since 0.1.0
@@ -101,6 +113,7 @@ export const forAggregateType = (aggregateType: string) => {
   const byReason = new Map<SkipReason, Metric.Metric.Counter<number>>()
   return {
     hits: Metric.tagged(snapshotHits, "aggregate_type", aggregateType),
+    cacheHits: Metric.tagged(cacheHits, "aggregate_type", aggregateType),
     misses: Metric.tagged(snapshotMisses, "aggregate_type", aggregateType),
     replayed: Metric.tagged(eventsReplayed, "aggregate_type", aggregateType),
     duration: Metric.tagged(loadDuration, "aggregate_type", aggregateType),

@@ -156,9 +156,23 @@ const migrations = (sql: SqlClient.SqlClient, table: string) => {
 ) RETURNS TABLE (actual integer, positions bigint[]) LANGUAGE plpgsql VOLATILE AS $fn$
 #variable_conflict use_column
 BEGIN
-  RETURN QUERY ${appendStatement(t, "p_type", "p_id", "p_expected", "p_batch")};
+  RETURN QUERY ${appendStatement(t, "p_type", "p_id", "p_expected", "p_batch", false)};
 END
-$fn$`))
+$fn$`)),
+    // The append function also answers the position of the stream's head before the append (its return type
+    // changes, so it is dropped and created again, in the migration's transaction). Callers that select
+    // `actual, positions` by name keep working.
+    "0003_append_previous_position": Effect.asVoid(Effect.all([
+      sql.unsafe(`DROP FUNCTION IF EXISTS ${quote(appendFunction(table))}(text, text, integer, jsonb)`),
+      sql.unsafe(`CREATE FUNCTION ${quote(appendFunction(table))}(
+  p_type text, p_id text, p_expected integer, p_batch jsonb
+) RETURNS TABLE (actual integer, positions bigint[], previous_position bigint) LANGUAGE plpgsql VOLATILE AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY ${appendStatement(t, "p_type", "p_id", "p_expected", "p_batch", true)};
+END
+$fn$`)
+    ], { discard: true }))
   }
 }
 
@@ -170,9 +184,16 @@ const appendFunction = (table: string): string => `${table}_append`
  * the stream is at the expected version, and answers that version in the same statement, so a refused
  * append needs no second query. `order_xid` never goes below the previous event's (see `readAll`).
  */
-const appendStatement = (t: string, type: string, id: string, expected: string, batch: string): string =>
+const appendStatement = (
+  t: string,
+  type: string,
+  id: string,
+  expected: string,
+  batch: string,
+  withPreviousPosition: boolean
+): string =>
   `WITH head AS (
-  SELECT h.version, h.order_xid FROM ${t} h
+  SELECT h.version, h.position, h.order_xid FROM ${t} h
   WHERE h.aggregate_type = ${type} AND h.aggregate_id = ${id}
   ORDER BY h.version DESC LIMIT 1
 ), inserted AS (
@@ -185,7 +206,12 @@ const appendStatement = (t: string, type: string, id: string, expected: string, 
   RETURNING ${t}.position, ${t}.version
 )
 SELECT COALESCE((SELECT head.version FROM head), 0)::integer,
-  (SELECT array_agg(i.position ORDER BY i.version) FROM inserted i)`
+  (SELECT array_agg(i.position ORDER BY i.version) FROM inserted i)${
+    withPreviousPosition ?
+      `,
+  COALESCE((SELECT head.position FROM head), 0)::bigint` :
+      ""
+  }`
 
 /**
  * Builds the store on the `SqlClient` in context and runs its migrations first.
@@ -236,30 +262,40 @@ export const make = (options: Options = {}): Effect.Effect<EventStoreService, Ev
     )
 
     const t = quote(table)
-    const appendSql = `SELECT actual, positions FROM ${quote(appendFunction(table))}($1, $2, $3, $4::jsonb)`
+    const appendSql = `SELECT actual, positions, previous_position FROM ${
+      quote(appendFunction(table))
+    }($1, $2, $3, $4::jsonb)`
     const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2`
     // created_at as epoch milliseconds: a float parses several times faster than a timestamptz's text.
-    const createdAtMillis = `floor(extract(epoch FROM created_at) * 1000)::float8`
-    const metadataOrNull = `NULLIF(metadata, '{}'::jsonb)`
+    const createdAtMillis = `floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms`
+    const metadataOrNull = `NULLIF(metadata, '{}'::jsonb) AS metadata`
     const readSql = `SELECT version, position, type, payload, ${metadataOrNull}, ${createdAtMillis} FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 AND version <= $4
 ORDER BY version LIMIT $5`
+    // The cursor's transaction id travels as text (`cursor_xid`, a JS number cannot hold every xid8) and
+    // comes back with a `::xid8` cast: every comparison and the order use the xid8 column itself (sorting its
+    // text would put "100000" before "99999").
     const readAllColumns =
-      `position, aggregate_type, aggregate_id, version, type, payload, ${metadataOrNull}, ${createdAtMillis}, order_xid::text`
-    // Only events of transactions older than every running one: no transaction still running can add an
-    // event before them in (order_xid, position) order, so a cursor moving forward in that order skips nothing.
+      `e.position, e.aggregate_type, e.aggregate_id, e.version, e.type, e.payload, ${metadataOrNull}, ${createdAtMillis}, e.order_xid::text AS cursor_xid`
+    // Only events of transactions older than every running one (below the horizon, the snapshot's xmin): no
+    // transaction still running can add an event before them in (order_xid, position) order, so a cursor
+    // moving forward in that order skips nothing.
+    const horizon = `pg_snapshot_xmin(pg_current_snapshot())`
+    // Resuming from a position: after that event in readAll's order. A position with no event (a rolled-back
+    // append's) resumes after the event just below it. When that event is not visible yet, every visible
+    // event is before it, so the page is empty either way and no cursor beyond the horizon is handed out.
     const readAllFromSql = `WITH c AS (
   SELECT order_xid, position FROM ${t} WHERE position <= $1 ORDER BY position DESC LIMIT 1
 )
-SELECT ${readAllColumns} FROM ${t}
-WHERE (order_xid, position) > (COALESCE((SELECT order_xid FROM c), '0'::xid8), COALESCE((SELECT position FROM c), 0))
-  AND order_xid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY order_xid, position LIMIT $2`
-    const readAllAfterSql = `SELECT ${readAllColumns} FROM ${t}
-WHERE (order_xid, position) > ($1::xid8, $2::bigint)
-  AND order_xid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY order_xid, position LIMIT $3`
+SELECT ${readAllColumns} FROM ${t} e
+WHERE (e.order_xid, e.position) > (COALESCE((SELECT order_xid FROM c), '0'::xid8), COALESCE((SELECT position FROM c), 0))
+  AND e.order_xid < ${horizon}
+ORDER BY e.order_xid, e.position LIMIT $2`
+    const readAllAfterSql = `SELECT ${readAllColumns} FROM ${t} e
+WHERE (e.order_xid, e.position) > ($1::xid8, $2::bigint)
+  AND e.order_xid < ${horizon}
+ORDER BY e.order_xid, e.position LIMIT $3`
 
     const currentVersion = (aggregateType: string, aggregateId: string) =>
       Effect.map(
@@ -274,12 +310,13 @@ ORDER BY order_xid, position LIMIT $3`
       Effect.flatMap(
         sql.unsafe(appendSql, [aggregateType, aggregateId, expectedVersion, json]).values,
         (rows): Effect.Effect<AppendResult, ConcurrencyConflict> => {
-          const [actual, positions] = rows[0] as [unknown, ReadonlyArray<unknown> | null]
+          const [actual, positions, previousPosition] = rows[0] as [unknown, ReadonlyArray<unknown> | null, unknown]
           if (positions === null) {
             return Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, toNumber(actual)))
           }
           return Effect.succeed({
             previousVersion: expectedVersion,
+            previousPosition: toNumber(previousPosition),
             version: expectedVersion + positions.length,
             positions: positions.map(toNumber)
           })

@@ -22,6 +22,13 @@ const countRows = (table: string) =>
     Effect.map((rows) => rows[0]!.n)
   )
 
+const readAllOf = (
+  store: EventStore.EventStoreService,
+  type: string,
+  id: string,
+  options?: EventStore.ReadOptions
+) => Effect.map(Stream.runCollect(store.read(type, id, options)), (chunk) => [...chunk])
+
 /** Runs `effect` and counts the SQL statements it executed (each is one `sql.execute` span, one round trip). */
 const countStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
@@ -54,7 +61,11 @@ describe("SqlEventStore on PGlite", () => {
         assert.notInclude(names, "effect_sql_migrations")
         const applied = yield* sql<{ name: string }>`
           SELECT name FROM effect_snapshots_event_migrations ORDER BY migration_id`
-        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events", "append_function"])
+        assert.deepStrictEqual(applied.map((m) => m.name), [
+          "create_events",
+          "append_function",
+          "append_previous_position"
+        ])
       }))
 
     it.effect("building the store again is a no-op; a custom table gets its own migrations table", () =>
@@ -73,7 +84,7 @@ describe("SqlEventStore on PGlite", () => {
         // the default store does not see the custom table's events
         assert.strictEqual(yield* (yield* EventStore.EventStore).version("Order", id), 0)
         const [{ n }] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM custom_events_migrations`
-        assert.strictEqual(n, 2)
+        assert.strictEqual(n, 3)
         assert.strictEqual(yield* countRows("custom_events"), 5)
         // each table has its own append function
         const functions = yield* sql<{ name: string }>`
@@ -90,9 +101,11 @@ describe("SqlEventStore on PGlite", () => {
         yield* first.append("Order", id, 0, events(3))
         // the state of a table created by a version with only the first migration
         yield* sql`DROP FUNCTION older_events_append`
-        yield* sql`DELETE FROM older_events_migrations WHERE migration_id = 2`
+        yield* sql`DELETE FROM older_events_migrations WHERE migration_id >= 2`
         const store = yield* SqlEventStore.make({ table: "older_events" })
-        yield* store.append("Order", id, 3, events(2, 4))
+        const [head] = yield* readAllOf(store, "Order", id, { fromVersion: 3 })
+        const appended = yield* store.append("Order", id, 3, events(2, 4))
+        assert.strictEqual(appended.previousPosition, head!.position)
         const stale = yield* Effect.flip(store.append("Order", id, 3, events(1)))
         assert.strictEqual(stale._tag, "ConcurrencyConflict")
         assert.deepStrictEqual(
@@ -102,7 +115,26 @@ describe("SqlEventStore on PGlite", () => {
           [1, 2, 3, 4, 5]
         )
         const [{ n }] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM older_events_migrations`
-        assert.strictEqual(n, 2)
+        assert.strictEqual(n, 3)
+      }))
+
+    it.effect("a table at the second migration gets the append function that answers previousPosition", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const first = yield* SqlEventStore.make({ table: "second_events" })
+        const id = freshId("second")
+        const written = yield* first.append("Order", id, 0, events(2))
+        // the function as the second migration left it: two result columns
+        yield* sql`DROP FUNCTION second_events_append`
+        yield* sql.unsafe(
+          `CREATE FUNCTION second_events_append(p_type text, p_id text, p_expected integer, p_batch jsonb)
+RETURNS TABLE (actual integer, positions bigint[]) LANGUAGE sql AS $$ SELECT 0, NULL::bigint[] $$`
+        )
+        yield* sql`DELETE FROM second_events_migrations WHERE migration_id = 3`
+        const store = yield* SqlEventStore.make({ table: "second_events" })
+        const appended = yield* store.append("Order", id, 2, events(1, 3))
+        assert.deepStrictEqual([appended.previousVersion, appended.previousPosition], [2, written.positions[1]])
+        assert.deepStrictEqual((yield* readAllOf(store, "Order", id)).map((e) => e.version), [1, 2, 3])
       }))
 
     it.effect("a database failure is Unavailable and carries the driver's message", () =>

@@ -262,7 +262,11 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         const applied = yield* sql.unsafe<{ name: string }>(
           `SELECT name FROM "${table}_migrations" ORDER BY migration_id`
         )
-        assert.deepStrictEqual(applied.map((m) => m.name), ["create_events", "append_function"])
+        assert.deepStrictEqual(applied.map((m) => m.name), [
+          "create_events",
+          "append_function",
+          "append_previous_position"
+        ])
       }))
 
     it.effect("a 1,000,000-event stream replays through read in bounded memory", () =>

@@ -30,26 +30,43 @@ const recordSpans = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   })
 
 describe("observability", () => {
-  it.effect("load and save run in spans with the aggregate type, id, snapshot version and events replayed", () =>
+  it.effect("load and save run in spans with the aggregate type, id, source, snapshot version and events replayed", () =>
     Effect.gen(function*() {
       const [, spans] = yield* recordSpans(Effect.scoped(Effect.gen(function*() {
         const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(5) })
         yield* repo.save("obs", 0, deposits(6))
         yield* repo.save("obs", 6, deposits(2, 7))
-        yield* repo.load("obs")
+        yield* repo.load("obs") // from the state this repository knows: no snapshot read
+        const fresh = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.never })
+        yield* fresh.load("obs") // snapshot at 6 + 2 events
       })))
-      const load = spans.find((s) => s.name === "EventSourcedRepository.load")!
-      assert.isDefined(load)
+      const loads = spans.filter((s) => s.name === "EventSourcedRepository.load")
+      assert.strictEqual(loads.length, 2)
+      assert.deepStrictEqual(loads.map((s) => s.attributes.get("load.source")), ["cache", "snapshot"])
+      const load = loads[1]!
       assert.strictEqual(load.attributes.get("aggregate.type"), "Ledger")
       assert.strictEqual(load.attributes.get("aggregate.id"), "obs")
       assert.strictEqual(load.attributes.get("snapshot.version"), 6)
       assert.strictEqual(load.attributes.get("events.replayed"), 2)
+      assert.strictEqual(loads[0]!.attributes.get("snapshot.version"), -1)
+      assert.strictEqual(loads[0]!.attributes.get("events.replayed"), 0)
       const saves = spans.filter((s) => s.name === "EventSourcedRepository.save")
       assert.deepStrictEqual(saves.map((s) => s.attributes.get("snapshot.outcome")), ["written", "none"])
       assert.deepStrictEqual(saves.map((s) => s.attributes.get("aggregate.version")), [6, 8])
     }).pipe(Effect.provide(memory)))
 
-  it.effect("metrics: hits, misses, events replayed, load duration, snapshots written", () =>
+  it.effect("a long id is cut to 200 characters in span attributes", () =>
+    Effect.gen(function*() {
+      const id = "x".repeat(1_000)
+      const [, spans] = yield* recordSpans(Effect.scoped(Effect.gen(function*() {
+        const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.never })
+        yield* repo.save(id, 0, deposits(1))
+      })))
+      const save = spans.find((s) => s.name === "EventSourcedRepository.save")!
+      assert.strictEqual(save.attributes.get("aggregate.id"), "x".repeat(200) + "…")
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("metrics: cache hits, snapshot hits, misses, events replayed, load duration, snapshots written", () =>
     Effect.gen(function*() {
       const type = "MeteredLedger"
       const metrics = SnapshotMetrics.forAggregateType(type)
@@ -57,18 +74,24 @@ describe("observability", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const repo = yield* EventSourcedRepository.make(Metered, { strategy: SnapshotStrategy.everyNEvents(10) })
         yield* repo.save("m", 0, deposits(4))
-        yield* repo.load("m") // miss, 4 replayed
+        assert.strictEqual((yield* repo.load("m")).source, "cache") // cache hit, 0 replayed
         yield* repo.save("m", 4, deposits(8, 5)) // crosses 10: written at 12
         yield* repo.save("m", 12, deposits(3, 13))
-        const loaded = yield* repo.load("m") // hit, 3 replayed
+        const fresh = yield* EventSourcedRepository.make(Metered, { strategy: SnapshotStrategy.never })
+        const loaded = yield* fresh.load("m") // snapshot hit, 3 replayed
         assert.deepStrictEqual(loaded.snapshotVersion, Option.some(12))
+        assert.strictEqual(loaded.source, "snapshot")
+        yield* fresh.save("n", 0, deposits(2))
+        const other = yield* EventSourcedRepository.make(Metered, { strategy: SnapshotStrategy.never })
+        assert.strictEqual((yield* other.load("n")).source, "replay") // miss, 2 replayed
       }))
+      assert.strictEqual((yield* Metric.value(metrics.cacheHits)).count, 1)
       assert.strictEqual((yield* Metric.value(metrics.hits)).count, 1)
       assert.strictEqual((yield* Metric.value(metrics.misses)).count, 1)
       assert.strictEqual((yield* Metric.value(metrics.written)).count, 1)
       const replayed = yield* Metric.value(metrics.replayed)
-      assert.strictEqual(replayed.count, 2)
-      assert.strictEqual(replayed.sum, 7)
-      assert.strictEqual((yield* Metric.value(metrics.duration)).count, 2)
+      assert.strictEqual(replayed.count, 3)
+      assert.strictEqual(replayed.sum, 5)
+      assert.strictEqual((yield* Metric.value(metrics.duration)).count, 3)
     }).pipe(Effect.provide(memory)))
 })

@@ -21,24 +21,46 @@ describe.skipIf(!Postgres.hasServer)("EventSourcedRepository on PostgreSQL", () 
   layer(TestLayer, { timeout: 120_000 })((it) => {
     repositorySuite(it, { propertyRuns: 100, multiConnection: true })
 
-    it.effect("round trips: load = 2 (snapshot probe + tail or full read); save = 1, + 1 when it snapshots a known state", () =>
+    it.effect("round trips: hot load = 1 (the tail from the cached state); cold load = 2 (probe + tail or full read); save = 1, + 1 when it snapshots a known state", () =>
       Effect.gen(function*() {
         const id = freshId()
         const events = deposits(30)
         yield* Effect.scoped(Effect.gen(function*() {
           const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(20) })
+          const cold = yield* EventSourcedRepository.make(Ledger, {
+            strategy: SnapshotStrategy.never,
+            cacheMaxBytes: 0
+          })
           const [first, firstStatements] = yield* countStatements(repo.save(id, 0, events.slice(0, 10)))
           assert.strictEqual(first.snapshot, "none")
           assert.strictEqual(firstStatements, 1)
-          const [noSnapshot, loadStatements] = yield* countStatements(repo.load(id))
+          const [hot, hotStatements] = yield* countStatements(repo.load(id))
+          assert.strictEqual(hot.source, "cache")
+          assert.strictEqual(hot.version, 10)
+          assert.strictEqual(hotStatements, 1) // the tail read from the cached version (its first row is the proof)
+          const [noSnapshot, loadStatements] = yield* countStatements(cold.load(id))
           assert.deepStrictEqual(noSnapshot.snapshotVersion, Option.none())
           assert.strictEqual(loadStatements, 2) // the snapshot probe (empty) + the full read
           const [second, secondStatements] = yield* countStatements(repo.save(id, 10, events.slice(10, 25)))
           assert.strictEqual(second.snapshot, "written")
           assert.strictEqual(secondStatements, 2) // append + snapshot insert (the state was known)
-          const [loaded, withSnapshot] = yield* countStatements(repo.load(id))
+          const [loaded, withSnapshot] = yield* countStatements(cold.load(id))
           assert.deepStrictEqual(loaded.snapshotVersion, Option.some(25))
           assert.strictEqual(withSnapshot, 2)
+        }))
+      }))
+
+    it.effect("round trips: a positive decision that rests on a remembered last snapshot reads the real one (list) first", () =>
+      Effect.gen(function*() {
+        const id = freshId()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.eventsSinceSnapshot(5) })
+          const [small, smallStatements] = yield* countStatements(repo.save(id, 0, deposits(3)))
+          assert.strictEqual(small.snapshot, "none")
+          assert.strictEqual(smallStatements, 1) // a "no" even without a snapshot: nothing to read
+          const [due, dueStatements] = yield* countStatements(repo.save(id, 3, deposits(3, 4)))
+          assert.strictEqual(due.snapshot, "written")
+          assert.strictEqual(dueStatements, 3) // append + list (the real last snapshot) + snapshot insert
         }))
       }))
   })

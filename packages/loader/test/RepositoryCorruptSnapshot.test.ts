@@ -21,7 +21,10 @@ describe("EventSourcedRepository and unreadable or foreign snapshots", () => {
     Effect.gen(function*() {
       const inner = yield* SnapshotStore.makeMemory
       const store = yield* SnapshotStore.makeCompressed(inner, { thresholdBytes: 0 })
-      const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(3) }).pipe(
+      const repo = yield* EventSourcedRepository.make(Ledger, {
+        strategy: SnapshotStrategy.everyNEvents(3),
+        cacheMaxBytes: 0 // every load reads the snapshot store (no state remembered)
+      }).pipe(
         Effect.provideService(SnapshotStore.SnapshotStore, store)
       )
       yield* repo.save("a", 0, [deposit(1), deposit(2), deposit(3)])
@@ -65,7 +68,10 @@ describe("EventSourcedRepository and unreadable or foreign snapshots", () => {
             return answer
           })
       }
-      const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(2) }).pipe(
+      const repo = yield* EventSourcedRepository.make(Ledger, {
+        strategy: SnapshotStrategy.everyNEvents(2),
+        cacheMaxBytes: 0 // every load reads the snapshot store (no state remembered)
+      }).pipe(
         Effect.provideService(SnapshotStore.SnapshotStore, mislabelled)
       )
       yield* repo.save("a", 0, [deposit(1), deposit(2)])

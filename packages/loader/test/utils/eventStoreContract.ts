@@ -3,7 +3,8 @@
  * Tests share one store per backend, so each uses its own aggregate ids and measures `readAll` from the
  * position it saw before it started.
  */
-import { EventStore } from "@effect-snapshots/loader"
+import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -83,17 +84,25 @@ export const contract = <R>(
         { type: "ItemAdded", payload: { sku: "é-✓-🙂", qty: 2 }, metadata: { traceId: "t-1", user: { id: 7 } } }
       ])
       assert.strictEqual(first.previousVersion, 0)
+      assert.strictEqual(first.previousPosition, 0, "a new stream has no head")
       assert.strictEqual(first.version, 2)
       assert.strictEqual(first.positions.length, 2)
       assert.isTrue(first.positions[0]! > before && first.positions[1]! > first.positions[0]!)
       const second = yield* append("Order", id, 2, [{ type: "Submitted", payload: null }])
       assert.deepStrictEqual([second.previousVersion, second.version], [2, 3])
+      assert.strictEqual(second.previousPosition, first.positions[1], "the position of the event at version 2")
+      // another stream's appends in between do not change what the head was
+      const other = yield* append("Order", freshId("other"), 0, events(2))
+      assert.strictEqual(other.previousPosition, 0)
+      const third = yield* append("Order", id, 3, [{ type: "Paid", payload: 1 }])
+      assert.strictEqual(third.previousPosition, second.positions[0])
+      assert.isTrue(third.positions[0]! > other.positions[1]!)
       assert.isTrue(second.positions[0]! > first.positions[1]!)
 
       const read = yield* readAll("Order", id)
-      assert.deepStrictEqual(read.map((e) => e.version), [1, 2, 3])
-      assert.deepStrictEqual(read.map((e) => e.position), [...first.positions, ...second.positions])
-      assert.deepStrictEqual(read.map((e) => e.type), ["Created", "ItemAdded", "Submitted"])
+      assert.deepStrictEqual(read.map((e) => e.version), [1, 2, 3, 4])
+      assert.deepStrictEqual(read.map((e) => e.position), [...first.positions, ...second.positions, ...third.positions])
+      assert.deepStrictEqual(read.map((e) => e.type), ["Created", "ItemAdded", "Submitted", "Paid"])
       assert.deepStrictEqual(read[0]!.payload, {
         customer: "ada",
         total: 12.5,
@@ -109,7 +118,7 @@ export const contract = <R>(
         assert.strictEqual(e.aggregateId, id)
         assert.isTrue(DateTime.isDateTime(e.createdAt) && DateTime.isUtc(e.createdAt))
       }
-      assert.strictEqual(yield* versionOf("Order", id), 3)
+      assert.strictEqual(yield* versionOf("Order", id), 4)
     }))
 
   it.effect("an unknown stream is empty at version 0", () =>
@@ -173,6 +182,8 @@ export const contract = <R>(
         )
         const winners = results.filter(Either.isRight)
         assert.strictEqual(winners.length, 1)
+        const head = (yield* readAll("Order", id, { fromVersion: 2, toVersion: 2 }))[0]!
+        assert.strictEqual(winners[0]!.right.previousPosition, head.position)
         for (const result of results) {
           if (Either.isLeft(result)) {
             assert.strictEqual(result.left._tag, "ConcurrencyConflict")
@@ -429,10 +440,13 @@ export const contract = <R>(
       Effect.gen(function*() {
         const id = freshId("prop")
         let expected = 0
+        let head = 0
         const written: Array<unknown> = []
         for (const batch of batches) {
           const result = yield* append("Prop", id, expected, batch.map((payload) => ({ type: "P", payload })))
           assert.strictEqual(result.version, expected + batch.length)
+          assert.strictEqual(result.previousPosition, head)
+          head = result.positions[result.positions.length - 1]!
           expected = result.version
           // JSON normalizes -0 to 0, as every backend must
           written.push(...batch.map((p) => JSON.parse(JSON.stringify(p))))
@@ -444,3 +458,54 @@ export const contract = <R>(
     { fastCheck: { numRuns: options.propertyRuns } }
   )
 }
+
+/**
+ * readAll across a transaction-id digit boundary (e.g. 99,999 → 100,000), where ordering by the id's text
+ * would put "100003" before "99998". The next transaction id must be just below `boundary` (within 14): the
+ * events are appended one commit at a time (16 commits), so their transaction ids straddle it. Then
+ * readAll, through stores with pages of 1, 2 and 3 events, must give every event once in commit order, and
+ * resuming from EVERY event's position must give exactly the events after it.
+ */
+export const readAllAcrossXidBoundary = (boundary: number, table: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const stores = yield* Effect.forEach([1, 2, 3], (pageSize) => SqlEventStore.make({ table, pageSize }))
+    const [{ next }] = yield* sql.unsafe<{ next: string }>(`SELECT pg_current_xact_id()::text AS next`)
+    const start = Number(next)
+    const appends = 16
+    assert.isTrue(
+      start < boundary && start > boundary - appends + 2,
+      `next transaction id ${start}, boundary ${boundary}`
+    )
+    const streams = [freshId("xid-a"), freshId("xid-b"), freshId("xid-c")]
+    const versions = [0, 0, 0]
+    const expected: Array<number> = []
+    for (let i = 0; i < appends; i++) {
+      const s = i % 3
+      const batch = events(i % 4 === 0 ? 2 : 1, versions[s]! + 1)
+      const result = yield* stores[0]!.append("Xid", streams[s]!, versions[s]!, batch)
+      versions[s] = result.version
+      expected.push(...result.positions)
+    }
+    // the events' transaction ids really straddle the boundary, and every event is visible to readAll
+    const [range] = yield* sql.unsafe<{ low: string; high: string; visible: number }>(
+      `SELECT min(order_xid)::text AS low, max(order_xid)::text AS high,
+         count(*) FILTER (WHERE order_xid < pg_snapshot_xmin(pg_current_snapshot()))::int AS visible
+       FROM "${table}"`
+    )
+    assert.isTrue(Number(range!.low) < boundary && Number(range!.high) >= boundary, JSON.stringify(range))
+    assert.strictEqual(range!.visible, expected.length)
+    for (const [i, store] of stores.entries()) {
+      const positions = (fromPosition?: number) =>
+        Effect.map(
+          Stream.runCollect(store.readAll(fromPosition === undefined ? {} : { fromPosition })),
+          (chunk) => Chunk.toReadonlyArray(chunk).map((e) => e.position)
+        )
+      const label = `page size ${i + 1}`
+      assert.deepStrictEqual(yield* positions(), expected, label)
+      assert.deepStrictEqual(yield* positions(0), expected, label)
+      for (const [k, position] of expected.entries()) {
+        assert.deepStrictEqual(yield* positions(position), expected.slice(k + 1), `${label}, after ${position}`)
+      }
+    }
+  })

@@ -849,6 +849,135 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       )
     }))
 
+  it.effect("two instances with their own caches: a cached state is used only once the stream proves it current", () =>
+    Effect.gen(function*() {
+      const id = freshId("two")
+      const events = deposits(9)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const a = yield* make(Ledger, { strategy: SnapshotStrategy.never })
+        const b = yield* make(Ledger, { strategy: SnapshotStrategy.never })
+        yield* a.save(id, 0, events.slice(0, 3))
+        assert.strictEqual((yield* b.load(id)).source, "replay")
+        // A writes on; B's cached state (version 3) is a prefix of the stream: proven, and the tail folded onto it.
+        yield* a.save(id, 3, events.slice(3, 5))
+        const hot = yield* b.load(id)
+        assert.strictEqual(hot.source, "cache")
+        assert.strictEqual(hot.version, 5)
+        assert.strictEqual(hot.replayed, 2)
+        assert.strictEqual(encode(hot.state), expected(id, events.slice(0, 5)))
+        // B saves on top: the append's previous position proves B's state at 5; A's cache (at 5) is then stale,
+        // and A's next load folds B's events onto it.
+        yield* b.save(id, 5, events.slice(5, 7))
+        const fromA = yield* a.load(id)
+        assert.strictEqual(fromA.source, "cache")
+        assert.strictEqual(fromA.version, 7)
+        assert.strictEqual(encode(fromA.state), expected(id, events.slice(0, 7)))
+        // A saves without loading first while its cache is behind (B wrote): a conflict, nothing folded.
+        yield* b.save(id, 7, events.slice(7, 8))
+        const conflict = yield* Effect.flip(a.save(id, 7, events.slice(8)))
+        assert.strictEqual(conflict._tag, "ConcurrencyConflict")
+        assert.strictEqual(encode((yield* a.load(id)).state), expected(id, events.slice(0, 8)))
+      }))
+    }))
+
+  it.effect("the proof fails when the event at the cached version is not the one the state was built from", () =>
+    Effect.gen(function*() {
+      const id = freshId("timeline")
+      const real = yield* EventStore.EventStore
+      // Another timeline of the stream (a restore from a backup, a stream rewritten by another instance): the same
+      // versions at other global positions.
+      let shift = 0
+      const moved = (e: EventStore.StoredEvent): EventStore.StoredEvent =>
+        shift === 0 ? e : { ...e, position: e.position + shift }
+      const timelines: EventStore.EventStoreService = {
+        ...real,
+        readPage: (type, aid, options) => Effect.map(real.readPage(type, aid, options), (rows) => rows.map(moved)),
+        read: (type, aid, options) => Stream.map(real.read(type, aid, options), moved)
+      }
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const repo = yield* make(Ledger, { strategy: SnapshotStrategy.never })
+          yield* repo.save(id, 0, deposits(4))
+          assert.strictEqual((yield* repo.load(id)).source, "cache")
+          shift = 1_000_000
+          const loaded = yield* repo.load(id)
+          assert.strictEqual(loaded.source, "replay") // the cached state was dropped, the stream replayed
+          assert.strictEqual(encode(loaded.state), expected(id, deposits(4)))
+          assert.strictEqual((yield* repo.load(id)).source, "cache") // cached again, at the new timeline's position
+        }).pipe(Effect.provideService(EventStore.EventStore, timelines))
+      )
+    }))
+
+  for (const mode of ["inline", "background"] as const) {
+    it.effect(`${mode}: two instances alternating saves snapshot as often as the strategy says, not more`, () =>
+      Effect.gen(function*() {
+        const id = freshId("alt")
+        const events = deposits(100)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const a = yield* make(Ledger, { strategy: SnapshotStrategy.eventsSinceSnapshot(10), mode })
+          const b = yield* make(Ledger, { strategy: SnapshotStrategy.eventsSinceSnapshot(10), mode })
+          for (let version = 0; version < 100; version++) {
+            const repo = version % 2 === 0 ? a : b
+            yield* repo.save(id, version, [events[version]!])
+            // Each background writer has decided (on what its load saw) before the other instance saves: two
+            // writers deciding at the same moment can both write, a race the reliability suite measures.
+            yield* repo.flush
+          }
+        }))
+        const versions = (yield* historyOf(id)).map((info) => info.version)
+        for (let i = 1; i < versions.length; i++) assert.isAtLeast(versions[i]! - versions[i - 1]!, 10, `${versions}`)
+        assert.deepStrictEqual(versions, [10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
+        for (const version of versions) {
+          const at = Option.getOrThrow(
+            yield* Effect.flatMap(
+              SnapshotStore.SnapshotStore,
+              (store) => store.load("Ledger", id, { maxVersion: version })
+            )
+          )
+          assert.strictEqual(canonical(at.state), expected(id, events.slice(0, version)))
+        }
+      }))
+  }
+
+  it.effect("load(\"\") fails with the event store's InvalidInput, and no snapshot is reported skipped", () =>
+    Effect.gen(function*() {
+      const before = yield* skippedCount("Unavailable")
+      const error = yield* withRepository(
+        Ledger,
+        { strategy: SnapshotStrategy.never },
+        (repo) => Effect.flip(repo.load(""))
+      )
+      assert.strictEqual(error._tag, "EventStoreError")
+      if (error._tag === "EventStoreError") assert.strictEqual(error.reason, "InvalidInput")
+      assert.strictEqual((yield* skippedCount("Unavailable")) - before, 0)
+    }))
+
+  it.effect("a version gap in the stream is StreamCorrupt, not an EventDecodeError", () =>
+    Effect.gen(function*() {
+      const id = freshId("gap")
+      const real = yield* EventStore.EventStore
+      yield* real.append(
+        "Ledger",
+        id,
+        0,
+        deposits(4).map((d) => ({ type: "Deposited", payload: Schema.encodeSync(Deposited)(d) }))
+      )
+      // The store answers the stream without its version 2.
+      const gappy: EventStore.EventStoreService = {
+        ...real,
+        read: (type, aid, options) => Stream.filter(real.read(type, aid, options), (e) => e.version !== 2),
+        readPage: (type, aid, options) =>
+          Effect.map(real.readPage(type, aid, options), (rows) => rows.filter((e) => e.version !== 2))
+      }
+      const error = yield* withRepository(Ledger, { strategy: SnapshotStrategy.never }, (repo) =>
+        Effect.flip(repo.load(id))).pipe(Effect.provideService(EventStore.EventStore, gappy))
+      assert.strictEqual(error._tag, "StreamCorrupt")
+      if (error._tag === "StreamCorrupt") {
+        assert.strictEqual(error.expectedVersion, 2)
+        assert.strictEqual(error.actualVersion, 3)
+      }
+    }))
+
   it.effect("event upcasters: old payloads are upgraded on read; new events record their version", () =>
     Effect.gen(function*() {
       const type = "UpcastLedger"

@@ -1,0 +1,149 @@
+/**
+ * Restoring a snapshot, shared by the repository and `Projection.rebuild`: probe the store, classify what it
+ * answered, restore the state (fingerprint, migrations, decoding), and check the first row of the tail read
+ * from the snapshot's version (its version AND the position recorded in the snapshot).
+ *
+ * @internal
+ */
+import type { Snapshot, SnapshotStore } from "@effect-snapshots/store"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type { SkipReason } from "../Aggregate.js"
+import type { StoredEvent } from "../EventStore.js"
+import { StreamCorrupt } from "../StreamCorrupt.js"
+import type { Ops } from "./ops.js"
+import { cut, quote } from "./text.js"
+
+/** A snapshot, or a cached state, that the stream does not confirm: the caller replays instead. @internal */
+export class Unusable extends Data.TaggedError("Unusable")<{
+  readonly reason: SkipReason
+  readonly message: string
+}> {}
+
+/** What the probe found. @internal */
+export type Probed<S> =
+  /** Nothing stored, or the store's answer could not be had (unavailable, or the id was refused). */
+  | { readonly _tag: "Absent"; readonly known: boolean }
+  | { readonly _tag: "Usable"; readonly snapshot: Snapshot.Snapshot; readonly state: S; readonly migrated: boolean }
+  /** A stored snapshot that cannot be used; `version` undefined when even that is unknown. */
+  | { readonly _tag: "Unusable"; readonly version: number | undefined }
+
+/** Counts and logs a snapshot that was found but not used. @internal */
+export const skip = (
+  type: string,
+  id: string,
+  skipped: (reason: SkipReason) => Metric.Metric.Counter<number>,
+  reason: SkipReason,
+  message: string,
+  version: number | undefined
+): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.logWarning(`Snapshot of ${type} ${quote(id)} not used (${reason}): ${message}`).pipe(
+      Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), snapshotVersion: version ?? null })
+    ),
+    Metric.increment(skipped(reason))
+  )
+
+/**
+ * Probe → classify → restore. Never fails: a snapshot problem costs a replay, never an error. An id the store
+ * refuses (`InvalidInput`) is not a snapshot problem: it is answered `Absent`, and the event store refuses it
+ * with its own `InvalidInput`.
+ *
+ * @internal
+ */
+export const probe = <S, E>(
+  snapshots: SnapshotStore.SnapshotStoreService,
+  ops: Ops<S, E>,
+  id: string,
+  skipped: (reason: SkipReason) => Metric.Metric.Counter<number>
+): Effect.Effect<Probed<S>> =>
+  Effect.matchEffect(snapshots.load(ops.type, id), {
+    onFailure: (error): Effect.Effect<Probed<S>> => {
+      switch (error.reason) {
+        case "InvalidInput":
+          return Effect.succeed({ _tag: "Absent", known: false })
+        case "Corrupt":
+          // The store holds a snapshot it cannot read back (bad bytes, bad JSON): skip it like one that does not
+          // decode, and find its version (`list` reads no state) so that its replacement takes its place.
+          return Effect.flatMap(Effect.either(snapshots.list(ops.type, id)), (history) => {
+            const newest = Either.isRight(history) ? history.right[history.right.length - 1] : undefined
+            return Effect.as(
+              skip(
+                ops.type,
+                id,
+                skipped,
+                "DecodeFailure",
+                `the store could not read it: ${error.message}`,
+                newest?.version
+              ),
+              { _tag: "Unusable", version: newest?.version } as const
+            )
+          })
+        default:
+          return Effect.as(
+            skip(ops.type, id, skipped, "Unavailable", error.message, undefined),
+            { _tag: "Absent", known: false } as const
+          )
+      }
+    },
+    onSuccess: (found): Effect.Effect<Probed<S>> => {
+      if (Option.isNone(found)) return Effect.succeed({ _tag: "Absent", known: true })
+      const snapshot = found.value
+      const restored = snapshot.aggregateType !== ops.type || snapshot.aggregateId !== id
+        ? Either.left({
+          reason: "StreamMismatch" as const,
+          message: `the store answered a snapshot of ${snapshot.aggregateType} ${quote(snapshot.aggregateId)}`
+        })
+        : ops.restoreState(snapshot)
+      if (Either.isLeft(restored)) {
+        return Effect.as(
+          skip(ops.type, id, skipped, restored.left.reason, restored.left.message, snapshot.version),
+          { _tag: "Unusable", version: snapshot.version } as const
+        )
+      }
+      return Effect.succeed({
+        _tag: "Usable",
+        snapshot,
+        state: restored.right.state,
+        migrated: restored.right.migrated
+      })
+    }
+  })
+
+/**
+ * The first row of a tail read from `version`: it must be the event at `version` (none: the stream is below
+ * it; a later one: a gap) at the global position recorded when the state was built (when recorded).
+ *
+ * @internal
+ */
+export const checkHead = (
+  type: string,
+  id: string,
+  version: number,
+  position: number | undefined,
+  rows: ReadonlyArray<StoredEvent>
+): Unusable | StreamCorrupt | undefined => {
+  const head = rows[0]
+  if (head === undefined) {
+    return new Unusable({ reason: "AboveStream", message: `the state is at version ${version}, above its stream` })
+  }
+  if (head.version !== version) {
+    return new StreamCorrupt({
+      aggregateType: type,
+      aggregateId: id,
+      expectedVersion: version,
+      actualVersion: head.version
+    })
+  }
+  if (position !== undefined && position !== head.position) {
+    return new Unusable({
+      reason: "StreamMismatch",
+      message:
+        `the event at version ${version} has position ${head.position}, the state was built at position ${position}`
+    })
+  }
+  return undefined
+}

@@ -1,0 +1,268 @@
+/**
+ * The one snapshot writer, for inline and background mode: it writes a job's state, or loads the aggregate and
+ * decides again with what it learned. In background mode jobs go through a bounded, dropping `Mailbox` drained
+ * by one fiber of the repository's scope.
+ *
+ * What it guarantees (tested in test/SnapshotWriter.test.ts):
+ * - every accepted request is written, failed (logged, counted) or merged into a newer request for the same
+ *   aggregate of its batch; a request offered after the scope began to close is refused ("dropped", counted):
+ *   `Mailbox.offer` answers false once the mailbox is ended, and nothing is ever interrupted to close it;
+ * - closing the scope ends the mailbox and waits until the writer has drained it;
+ * - `flush` returns once every request accepted before it has been handled (a synchronous counter, raised in
+ *   the same step as the offer that it counts, so no interruption can leave it raised);
+ * - merging a batch keeps every `obsolete` delete of the merged requests.
+ *
+ * @internal
+ */
+import { Snapshot, type SnapshotStore } from "@effect-snapshots/store"
+import * as Chunk from "effect/Chunk"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Mailbox from "effect/Mailbox"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { SnapshotOutcome } from "../EventSourcedRepository.js"
+import type * as SnapshotMetrics from "../SnapshotMetrics.js"
+import * as Commit from "./commit.js"
+import type * as Decision from "./decision.js"
+import type { LastSnapshot } from "./knownStateCache.js"
+import type { Ops } from "./ops.js"
+import { cut, quote } from "./text.js"
+
+/** A state to write. @internal */
+export interface State<S> {
+  readonly version: number
+  readonly state: S
+  /** Global position of the event at `version`. */
+  readonly position: number
+}
+
+/** A snapshot request. @internal */
+export interface Job<S> {
+  readonly id: string
+  /** The version it is for (the newest request per aggregate wins a batch). */
+  readonly version: number
+  /** The state to write; none: load the aggregate, then decide again on what the load learned. */
+  readonly known: Option.Option<State<S>>
+  /** Stored versions to delete first (unusable snapshots that a new one would not hide). */
+  readonly obsolete: ReadonlyArray<number>
+  /** For a job without a state: the decision's input, taken again after the load. */
+  readonly decide: Option.Option<Decision.Input>
+}
+
+/** What the writer needs to load an aggregate it has no state of. @internal */
+export interface Loaded<S> extends State<S> {
+  readonly lastSnapshot: LastSnapshot | undefined
+  /** The load wrote (or queued) a replacement of an unusable snapshot itself. */
+  readonly repaired: SnapshotOutcome | undefined
+}
+
+/** @internal */
+export interface Writer<S> {
+  /** Write now (inline, or inside a bare transaction), or hand to the background writer (after the commit in a unit). */
+  readonly submit: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
+  /** Write now, whatever the mode (verify's repair). */
+  readonly run: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
+  /** Wait until every request accepted before has been handled (immediate in inline mode). */
+  readonly flush: Effect.Effect<void>
+}
+
+/** @internal */
+export interface Options<S, E> {
+  readonly ops: Ops<S, E>
+  readonly snapshots: SnapshotStore.SnapshotStoreService
+  readonly metrics: ReturnType<typeof SnapshotMetrics.forAggregateType>
+  readonly decide: Decision.Decide
+  readonly load: (id: string, route: Commit.Route) => Effect.Effect<Loaded<S>, { readonly message: string }>
+  /** A snapshot of `id` at `version` was stored (runs after the commit in a unit). */
+  readonly written: (id: string, version: number, at: DateTime.Utc, bytes: number) => Effect.Effect<void>
+  readonly background: false | { readonly capacity: number; readonly concurrency: number }
+}
+
+const asHint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
+  last === undefined ? undefined : { ...last, source: "hint" }
+
+/** Merge a batch: the newest request per aggregate, with every obsolete version of the merged ones. @internal */
+export const merge = <S>(batch: Iterable<Job<S>>): Array<Job<S>> => {
+  const newest = new Map<string, Job<S>>()
+  for (const job of batch) {
+    const seen = newest.get(job.id)
+    if (seen === undefined) {
+      newest.set(job.id, job)
+      continue
+    }
+    const winner = job.version >= seen.version ? job : seen
+    const obsolete = seen.obsolete.length === 0 && job.obsolete.length === 0
+      ? winner.obsolete
+      : Array.from(new Set([...seen.obsolete, ...job.obsolete]))
+    newest.set(job.id, obsolete === winner.obsolete ? winner : { ...winner, obsolete })
+  }
+  return Array.from(newest.values())
+}
+
+/** @internal */
+export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { metrics, ops, snapshots } = options
+    const type = ops.type
+
+    const failed = (id: string, version: number, message: string) =>
+      Effect.zipRight(
+        Metric.increment(metrics.failures),
+        Effect.logWarning(`Snapshot of ${type} ${quote(id)} at version ${version} not written: ${message}`).pipe(
+          Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), version })
+        )
+      ).pipe(Effect.as("failed" as const))
+
+    const write = (id: string, known: State<S>, obsolete: ReadonlyArray<number>, route: Commit.Route) =>
+      Effect.gen(function*() {
+        const encoded = ops.encodeState(known.state)
+        if (Either.isLeft(encoded)) {
+          return yield* failed(id, known.version, `the state does not encode: ${encoded.left}`)
+        }
+        const createdAt = yield* DateTime.now
+        const snapshot = yield* Effect.try({
+          try: () =>
+            Snapshot.Snapshot.make({
+              aggregateType: type,
+              aggregateId: id,
+              version: known.version,
+              state: encoded.right,
+              schemaVersion: ops.schemaVersion,
+              createdAt,
+              metadata: ops.snapshotMetadata(known.position)
+            }),
+          catch: (cause) => String(cause)
+        }).pipe(Effect.either)
+        if (Either.isLeft(snapshot)) return yield* failed(id, known.version, `invalid snapshot: ${snapshot.left}`)
+        const saved = yield* Effect.either(
+          Effect.zipRight(
+            Effect.forEach(obsolete, (version) => snapshots.delete(type, id, { version }), { discard: true }),
+            snapshots.save(snapshot.right)
+          )
+        )
+        if (Either.isLeft(saved)) return yield* failed(id, known.version, saved.left.message)
+        // Written once the store answered; in a unit, counted and remembered once the unit committed.
+        const bytes = JSON.stringify(encoded.right).length
+        yield* route.afterCommit(
+          Effect.zipRight(
+            Metric.increment(metrics.written),
+            route.cacheable ? options.written(id, known.version, createdAt, bytes) : Effect.void
+          )
+        )
+        return "written" as const
+      })
+
+    /** A job: write its state, or load the aggregate and decide again on what the load learned. */
+    const run = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> =>
+      Option.match(job.known, {
+        onSome: (known) => write(job.id, known, job.obsolete, route),
+        onNone: () =>
+          Effect.matchEffect(options.load(job.id, route), {
+            onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
+            onSuccess: (loaded) => {
+              if (loaded.repaired !== undefined) return Effect.succeed(loaded.repaired)
+              const redecide = Option.match(job.decide, {
+                onNone: () => Effect.succeed(true),
+                onSome: (input) =>
+                  Effect.map(
+                    options.decide({
+                      ...input,
+                      currentVersion: loaded.version,
+                      // In the background another instance's writer may be deciding at the same time: a yes is
+                      // confirmed with a fresh read of the real last snapshot, right before the write.
+                      last: options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
+                    }),
+                    ({ decision }) => decision.take
+                  )
+              })
+              return Effect.flatMap(redecide, (take) => {
+                const last = loaded.lastSnapshot === undefined
+                  ? 0
+                  : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
+                return take && last < loaded.version
+                  ? write(job.id, loaded, job.obsolete, route)
+                  : Effect.succeed("none" as const)
+              })
+            }
+          })
+      }).pipe(
+        // A defect in a job (a throwing fold, a store's bug) is a failed snapshot, never a failed command.
+        Effect.catchAllDefect((defect) => failed(job.id, job.version, `defect: ${String(defect)}`))
+      )
+
+    if (options.background === false) {
+      const writer: Writer<S> = { submit: run, run, flush: Effect.void }
+      return writer
+    }
+
+    const { capacity, concurrency } = options.background
+    const mailbox = yield* Mailbox.make<Job<S>>({ capacity, strategy: "dropping" })
+    let pending = 0
+    const idle = new Set<(done: Effect.Effect<void>) => void>()
+    const handled = (n: number) =>
+      Effect.sync(() => {
+        pending -= n
+        if (pending === 0) {
+          for (const resume of idle) resume(Effect.void)
+          idle.clear()
+        }
+      })
+
+    const runBatch = (batch: Chunk.Chunk<Job<S>>) =>
+      Effect.forEach(merge(batch), (job) => run(job, Commit.none), { concurrency, discard: true }).pipe(
+        Effect.ensuring(handled(Chunk.size(batch)))
+      )
+    // The writer takes whatever is queued, writes it, and stops once the mailbox is ended and empty. It is never
+    // interrupted (closing ends the mailbox instead), so no request it took can be lost; it stays interruptible
+    // inside, so a timeout (resilient's) can cut a store call that hangs.
+    const loop: Effect.Effect<void> = Effect.flatMap(
+      mailbox.takeAll,
+      ([batch, done]) => Effect.zipRight(runBatch(batch), done ? Effect.void : loop)
+    )
+    yield* Effect.acquireRelease(
+      Effect.forkDaemon(Effect.interruptible(loop)),
+      (fiber) => Effect.zipRight(mailbox.end, Fiber.await(fiber))
+    )
+
+    const offer = (job: Job<S>): Effect.Effect<SnapshotOutcome> =>
+      Effect.suspend(() => {
+        if (mailbox.unsafeOffer(job)) {
+          pending++
+          return Effect.succeed("queued" as const)
+        }
+        return Effect.zipRight(
+          Metric.increment(metrics.drops),
+          Effect.as(
+            Effect.logWarning(`Snapshot request for ${type} ${quote(job.id)} dropped: queue full or repository closed`),
+            "dropped" as const
+          )
+        )
+      })
+
+    const flush: Effect.Effect<void> = Effect.async<void>((resume) => {
+      if (pending === 0) return resume(Effect.void)
+      idle.add(resume)
+      return Effect.sync(() => {
+        idle.delete(resume)
+      })
+    })
+
+    const submit = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> => {
+      switch (route._tag) {
+        case "None":
+          return offer(job)
+        case "Unit":
+          // Requested once the unit committed; the outcome then is the offer's (counted when dropped).
+          return Effect.as(route.afterCommit(Effect.asVoid(offer(job))), "queued" as const)
+        case "Transaction":
+          // No after-commit in a bare transaction: written inside it (the store's savepoint), never outside.
+          return run(job, route)
+      }
+    }
+    const writer: Writer<S> = { submit, run, flush }
+    return writer
+  })

@@ -1,0 +1,25 @@
+/**
+ * The repository the way an application uses it (issue 9), on the embedded PGlite (one connection). Runs only
+ * when no real server is configured: with PG_URL, Application.postgres.test.ts runs the same scenarios.
+ */
+import { SqlEventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SqlSnapshotStore, SqlUnitOfWork } from "@effect-snapshots/store"
+import { describe, layer } from "@effect/vitest"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import { bareTransaction, sharedScenarios, sqlScenarios, unitOfWork } from "./ApplicationScenarios.js"
+
+const TestLayer = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer, SqlUnitOfWork.layer).pipe(
+  Layer.provideMerge(Logger.minimumLogLevel(LogLevel.Error)),
+  Layer.provideMerge(Postgres.layerEmbedded())
+)
+
+describe.skipIf(Postgres.hasServer)("the repository in an application, on PGlite", () => {
+  layer(TestLayer, { timeout: 120_000, excludeTestServices: true })((it) => {
+    sqlScenarios(it, "Lite", bareTransaction)
+    sqlScenarios(it, "LiteUnit", unitOfWork)
+    sharedScenarios(it, "Lite")
+  })
+})
