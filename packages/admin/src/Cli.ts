@@ -1,0 +1,270 @@
+/**
+ * The admin CLI, built with `@effect/cli`, mounted by an application in its own bin with its registry of
+ * aggregates:
+ *
+ * ```ts
+ * // bin/admin.ts
+ * import { Cli } from "@effect-snapshots/admin"
+ * Cli.runMain([Cli.register(Order, { strategy: SnapshotStrategy.everyNEvents(100) })])
+ * ```
+ *
+ * Commands: `stats`, `list <type> <id>`, `inspect <type> <id> [--version]`,
+ * `prune --keep-last N [--older-than D] [--type] [--dry-run]` (store-only: they need no aggregate
+ * definitions) and `verify [--type] [--repair] [--concurrency]` (over the registry). `--json` on each.
+ * Exit codes: 0 ok, 1 inconsistencies found, 2 bad input, not found, or cannot connect (one line on stderr).
+ *
+ * @since 0.1.0
+ */
+import type { SnapshotStrategy } from "@effect-snapshots/core"
+import type { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
+import type { SnapshotStore } from "@effect-snapshots/store"
+import type * as CliApp from "@effect/cli/CliApp"
+import type * as Command from "@effect/cli/Command"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { AdminError, InconsistenciesFound } from "./AdminError.js"
+import * as internal from "./internal/cli.js"
+
+/**
+ * One aggregate type the CLI knows: what `stats` compares the stored snapshots with, and how `verify` builds
+ * its repository. Build it with `register`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Registration {
+  readonly aggregateType: string
+  /** What the running code writes: `Aggregate.schemaVersion` and `Aggregate.fingerprint`. */
+  readonly current: { readonly schemaVersion: number; readonly fingerprint: string }
+  /** The type's repository (inline snapshots, no cache), as `verify` uses it. */
+  readonly repository: Effect.Effect<
+    Pick<EventSourcedRepository.EventSourcedRepository<unknown, { readonly _tag: string }>, "verifyStream">,
+    SnapshotStrategy.UnknownCustomStrategy | EventSourcedRepository.InvalidRepositoryOptions,
+    EventStore.EventStore | SnapshotStore.SnapshotStore | Scope.Scope
+  >
+}
+
+/**
+ * The application's aggregates, one `Registration` each.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Registry = ReadonlyArray<Registration>
+
+/**
+ * Register an aggregate with the options the application builds its repository with (the strategy and its
+ * predicates; `verify` forces inline snapshots and no cache).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const register: <S, SI, E extends { readonly _tag: string }, EI>(
+  aggregate: Aggregate.Aggregate<S, SI, E, EI>,
+  options: EventSourcedRepository.Options
+) => Registration = internal.register
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions {
+  /** The program name in the help (default `effect-snapshots admin`). */
+  readonly name?: string | undefined
+  readonly version?: string | undefined
+  /**
+   * The database. Default: `PgClient` on `PG_URL` when it is set, otherwise an embedded Postgres (PGlite), as
+   * `@effect-snapshots/postgres`'s `Postgres.layer()`. Built only when a command runs (not for `--help`).
+   */
+  readonly connection?: Layer.Layer<SqlClient.SqlClient, unknown> | undefined
+  /** SqlSnapshotStore's table (default `effect_snapshots`). */
+  readonly snapshotTable?: string | undefined
+  /** SqlEventStore's table (default `effect_snapshots_events`), for `verify`. */
+  readonly eventTable?: string | undefined
+  /**
+   * The `compressed` decorator's options for snapshots that `verify --repair` writes (default: never compress).
+   * Compressed states are inflated on read whatever these are.
+   */
+  readonly compression?: SnapshotStore.CompressOptions | undefined
+}
+
+/**
+ * How the process should exit: 0 ok, 1 inconsistencies found, 2 bad input, not found, or cannot connect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ExitCode = 0 | 1 | 2
+
+/**
+ * The `admin` command with its subcommands, to nest in a larger `@effect/cli` application. Its handlers fail
+ * with `AdminError` (exit code 2) or `InconsistenciesFound` (exit code 1) after printing their report.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const command: (
+  registry: Registry,
+  options?: RunOptions
+) => Command.Command<"admin", never, AdminError | InconsistenciesFound, { readonly subcommand: unknown }> = internal
+  .command as never
+
+/**
+ * The CLI as an Effect: give it `process.argv`; it prints the report on stdout, progress and errors on
+ * stderr (one line, no stack trace), and answers the exit code. It needs `@effect/cli`'s environment
+ * (`NodeContext.layer`).
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run: (
+  registry: Registry,
+  options?: RunOptions
+) => (argv: ReadonlyArray<string>) => Effect.Effect<ExitCode, never, CliApp.CliApp.Environment> = internal.run
+
+/**
+ * The bin: `run` on `process.argv` with `NodeContext`, exiting the process with its exit code.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runMain = (registry: Registry, options?: RunOptions): void =>
+  run(registry, options)(process.argv).pipe(
+    Effect.provide(NodeContext.layer),
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 2)
+    })
+  )
+
+// ---------------------------------------------------------------------------------------------------------
+// The JSON reports (`--json`): their field names are stable
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * `stats --json`. Types in the table and registered types, ordered by name.
+ *
+ * @since 0.1.0
+ * @category reports
+ */
+export interface StatsReport {
+  readonly table: string
+  readonly types: ReadonlyArray<{
+    readonly aggregateType: string
+    /** Whether the type is in the registry (then the stale fields are numbers, else null). */
+    readonly registered: boolean
+    readonly aggregates: number
+    readonly snapshots: number
+    /** What Postgres stores for the states (`pg_column_size`, after TOAST compression). */
+    readonly bytes: number
+    /** ISO timestamps of the oldest and newest `createdAt`; null without snapshots. */
+    readonly oldest: string | null
+    readonly newest: string | null
+    readonly current: { readonly schemaVersion: number; readonly fingerprint: string } | null
+    /** Snapshots at another schemaVersion, or at the current one with another state fingerprint. */
+    readonly staleSnapshots: number | null
+    /** staleSnapshots / snapshots (0 without snapshots). */
+    readonly staleShare: number | null
+    /** Aggregates whose newest snapshot is stale. */
+    readonly staleAggregates: number | null
+  }>
+  readonly total: { readonly aggregates: number; readonly snapshots: number; readonly bytes: number }
+}
+
+/**
+ * `list <type> <id> --json`: the history without states, oldest first (empty when there is none).
+ *
+ * @since 0.1.0
+ * @category reports
+ */
+export interface ListReport {
+  readonly aggregateType: string
+  readonly aggregateId: string
+  readonly snapshots: ReadonlyArray<{
+    readonly version: number
+    readonly schemaVersion: number
+    readonly createdAt: string
+    readonly metadata: Readonly<Record<string, unknown>>
+  }>
+}
+
+/**
+ * `inspect <type> <id> --json`: one snapshot with its whole state (compressed states inflated).
+ *
+ * @since 0.1.0
+ * @category reports
+ */
+export interface InspectReport {
+  readonly aggregateType: string
+  readonly aggregateId: string
+  readonly version: number
+  readonly schemaVersion: number
+  readonly createdAt: string
+  readonly metadata: Readonly<Record<string, unknown>>
+  /** UTF-8 bytes of the state's JSON. */
+  readonly stateBytes: number
+  readonly state: unknown
+}
+
+/**
+ * `prune --json`: per type, the snapshots deleted (with `--dry-run`: that would be deleted, and how many
+ * aggregates would lose one).
+ *
+ * @since 0.1.0
+ * @category reports
+ */
+export interface PruneReport {
+  readonly dryRun: boolean
+  readonly keepLast: number
+  readonly olderThan: string | null
+  readonly aggregateType: string | null
+  readonly types: ReadonlyArray<{
+    readonly aggregateType: string
+    readonly deleted: number
+    /** Only with `--dry-run`. */
+    readonly aggregates?: number
+  }>
+  readonly deleted: number
+}
+
+/**
+ * `verify --json`. `ok` is false (and the exit code 1) when any aggregate is inconsistent or failed; an orphan
+ * snapshot (no events) is a failure with reason `OrphanSnapshot`.
+ *
+ * @since 0.1.0
+ * @category reports
+ */
+export interface VerifyReport {
+  readonly ok: boolean
+  readonly repair: boolean
+  readonly types: ReadonlyArray<{
+    readonly aggregateType: string
+    readonly checked: number
+    readonly consistent: number
+    readonly inconsistent: number
+    readonly failed: number
+    readonly repaired: number
+  }>
+  /** At most `--max-reported`. */
+  readonly inconsistent: ReadonlyArray<{
+    readonly aggregateType: string
+    readonly aggregateId: string
+    readonly version: number
+    readonly snapshotVersion: number | null
+    readonly replayed: number
+    readonly differences: ReadonlyArray<{ readonly path: string; readonly snapshot: string; readonly replay: string }>
+    readonly repaired: boolean
+  }>
+  /** At most `--max-reported`. `reason`: `OrphanSnapshot`, `EventDecodeError` or `EventStoreError`. */
+  readonly failed: ReadonlyArray<{
+    readonly aggregateType: string
+    readonly aggregateId: string
+    readonly reason: string
+    readonly message: string
+  }>
+}

@@ -1,0 +1,637 @@
+import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import type { EventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import * as Args from "@effect/cli/Args"
+import type * as CliApp from "@effect/cli/CliApp"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { AdminError, InconsistenciesFound } from "../AdminError.js"
+import type * as Cli from "../Cli.js"
+import * as format from "./format.js"
+import * as progress from "./progress.js"
+import * as sqlStats from "./sqlStats.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// Registry
+// ---------------------------------------------------------------------------------------------------------
+
+/** @internal */
+export const register: typeof Cli.register = (aggregate, options) => ({
+  aggregateType: aggregate.type,
+  current: { schemaVersion: aggregate.schemaVersion, fingerprint: aggregate.fingerprint },
+  // A sweep over every aggregate: snapshots are written before verify answers, and no state is cached.
+  repository: EventSourcedRepository.make(aggregate, { ...options, mode: "inline", cacheCapacity: 0 })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Environment
+// ---------------------------------------------------------------------------------------------------------
+
+const target = (): string => {
+  const url = process.env.PG_URL ?? ""
+  if (url === "") return "the embedded Postgres (PGlite)"
+  try {
+    const parsed = new URL(url)
+    return `PostgreSQL at ${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname} (PG_URL)`
+  } catch {
+    return "PostgreSQL (PG_URL is not a URL)"
+  }
+}
+
+interface Environment {
+  readonly database: Layer.Layer<SqlClient.SqlClient, AdminError>
+  readonly store: Layer.Layer<SnapshotStore.SnapshotStore | SqlClient.SqlClient, AdminError>
+  readonly events: Layer.Layer<EventStore.EventStore, AdminError, SqlClient.SqlClient>
+  readonly table: string
+}
+
+const environment = (options: Cli.RunOptions): Environment => {
+  const table = options.snapshotTable ?? SqlSnapshotStore.defaultTable
+  const database: Layer.Layer<SqlClient.SqlClient, AdminError> = (options.connection ?? Postgres.layer()).pipe(
+    Layer.catchAll((error: unknown) =>
+      Layer.fail(
+        new AdminError({
+          reason: "Unavailable",
+          message: `cannot connect to ${options.connection === undefined ? target() : "the database"}: ${
+            sqlStats.describe(error)
+          }`,
+          cause: error
+        })
+      )
+    )
+  )
+  const store = SqlSnapshotStore.layerWith({ table }).pipe(
+    // Inflates compressed states on load whatever the threshold; with the default threshold it never compresses.
+    SnapshotStore.compressed(options.compression ?? { thresholdBytes: Number.POSITIVE_INFINITY }),
+    Layer.catchAll((error) =>
+      Layer.fail(
+        new AdminError({
+          reason: error._tag === "BadArgument" || error.reason === "InvalidInput" ? "BadInput" : "Unavailable",
+          message: sqlStats.describe(error),
+          cause: error
+        })
+      )
+    ),
+    Layer.provideMerge(database)
+  )
+  const events = (options.eventTable === undefined
+    ? SqlEventStore.layer
+    : SqlEventStore.layerWith({ table: options.eventTable })).pipe(
+      Layer.catchAll((error) =>
+        Layer.fail(new AdminError({ reason: "Unavailable", message: sqlStats.describe(error), cause: error }))
+      )
+    )
+  return { database, store, events, table }
+}
+
+const storeError = (what: string) => (error: SnapshotStore.SnapshotStoreError) =>
+  new AdminError({
+    reason: error.reason === "InvalidInput" ? "BadInput" : "Unavailable",
+    message: `${what}: ${error.message}`,
+    cause: error
+  })
+
+const bad = (message: string) => new AdminError({ reason: "BadInput", message })
+
+const print = (text: string) => Console.log(text)
+
+const iso = (dateTime: DateTime.Utc): string => DateTime.formatIso(dateTime)
+
+// ---------------------------------------------------------------------------------------------------------
+// Options shared by the commands
+// ---------------------------------------------------------------------------------------------------------
+
+const json = Options.boolean("json").pipe(
+  Options.withDescription("Print the report as JSON on stdout (stable field names; see the README).")
+)
+const noProgress = Options.boolean("no-progress").pipe(
+  Options.withDescription("Do not print progress on stderr.")
+)
+const typeOption = Options.text("type").pipe(
+  Options.withDescription("Only this aggregate type."),
+  Options.optional
+)
+const typeArg = Args.text({ name: "type" }).pipe(Args.withDescription("The aggregate type."))
+const idArg = Args.text({ name: "id" }).pipe(Args.withDescription("The aggregate id."))
+
+// ---------------------------------------------------------------------------------------------------------
+// stats
+// ---------------------------------------------------------------------------------------------------------
+
+type StatsRow = Cli.StatsReport["types"][number]
+
+const stats = (registry: Cli.Registry, env: Environment) =>
+  Command.make("stats", { json }, (flags) =>
+    Effect.gen(function*() {
+      const options = { table: env.table }
+      const found = yield* sqlStats.stats(options)
+      const byType = new Map(found.map((row) => [row.aggregateType, row]))
+      const types = [...new Set([...found.map((row) => row.aggregateType), ...registry.map((r) => r.aggregateType)])]
+        .sort()
+      const rows: Array<StatsRow> = []
+      for (const aggregateType of types) {
+        const row = byType.get(aggregateType)
+        const registration = registry.find((r) => r.aggregateType === aggregateType)
+        const stale = registration === undefined || row === undefined
+          ? undefined
+          : yield* sqlStats.stale(aggregateType, registration.current, options)
+        const snapshots = row?.snapshots ?? 0
+        rows.push({
+          aggregateType,
+          registered: registration !== undefined,
+          aggregates: row?.aggregates ?? 0,
+          snapshots,
+          bytes: row?.bytes ?? 0,
+          oldest: row === undefined ? null : iso(row.oldest),
+          newest: row === undefined ? null : iso(row.newest),
+          current: registration?.current ?? null,
+          staleSnapshots: registration === undefined ? null : stale?.staleSnapshots ?? 0,
+          staleShare: registration === undefined
+            ? null
+            : snapshots === 0
+            ? 0
+            : (stale?.staleSnapshots ?? 0) / snapshots,
+          staleAggregates: registration === undefined ? null : stale?.staleAggregates ?? 0
+        })
+      }
+      const total = {
+        aggregates: rows.reduce((n, row) => n + row.aggregates, 0),
+        snapshots: rows.reduce((n, row) => n + row.snapshots, 0),
+        bytes: rows.reduce((n, row) => n + row.bytes, 0)
+      }
+      const report: Cli.StatsReport = { table: env.table, types: rows, total }
+      if (flags.json) return yield* print(format.json(report))
+      if (rows.length === 0) return yield* print(`No snapshots in ${env.table}.`)
+      yield* print(format.table(
+        [
+          { header: "aggregate type" },
+          { header: "aggregates", align: "right" },
+          { header: "snapshots", align: "right" },
+          { header: "bytes", align: "right" },
+          { header: "oldest" },
+          { header: "newest" },
+          { header: "stale" }
+        ],
+        rows.map((row) => [
+          format.short(row.aggregateType, 40),
+          String(row.aggregates),
+          String(row.snapshots),
+          format.bytes(row.bytes),
+          row.oldest ?? "-",
+          row.newest ?? "-",
+          row.staleSnapshots === null
+            ? "- (not registered)"
+            : row.snapshots === 0
+            ? "-"
+            : `${
+              format.percent(row.staleSnapshots, row.snapshots)
+            } (${row.staleSnapshots} of ${row.snapshots}; ${row.staleAggregates} aggregates load from a stale one)`
+        ])
+      ))
+      yield* print(
+        `total: ${total.aggregates} aggregates, ${total.snapshots} snapshots, ${
+          format.bytes(total.bytes)
+        } in ${env.table}`
+      )
+    }).pipe(Effect.provide(env.store))).pipe(
+      Command.withDescription(
+        "Per aggregate type: aggregates, snapshots, bytes, oldest and newest; the stale share for registered types."
+      )
+    )
+
+// ---------------------------------------------------------------------------------------------------------
+// list
+// ---------------------------------------------------------------------------------------------------------
+
+const list = (env: Environment) =>
+  Command.make("list", { type: typeArg, id: idArg, json }, (flags) =>
+    Effect.gen(function*() {
+      const store = yield* SnapshotStore.SnapshotStore
+      const history = yield* store.list(flags.type, flags.id).pipe(Effect.mapError(storeError("list")))
+      const snapshots: Cli.ListReport["snapshots"] = history.map((info) => ({
+        version: info.version,
+        schemaVersion: info.schemaVersion,
+        createdAt: iso(info.createdAt),
+        metadata: info.metadata
+      }))
+      if (flags.json) {
+        return yield* print(format.json({ aggregateType: flags.type, aggregateId: flags.id, snapshots }))
+      }
+      const who = `${format.short(flags.type, 40)} ${JSON.stringify(format.short(flags.id))}`
+      if (snapshots.length === 0) return yield* print(`No snapshots of ${who}.`)
+      yield* print(`${snapshots.length} snapshot${snapshots.length === 1 ? "" : "s"} of ${who}, oldest first:`)
+      yield* print(format.table(
+        [
+          { header: "version", align: "right" },
+          { header: "schema", align: "right" },
+          { header: "created at" },
+          { header: "metadata" }
+        ],
+        snapshots.map((s) => [
+          String(s.version),
+          String(s.schemaVersion),
+          s.createdAt,
+          format.short(JSON.stringify(s.metadata), 100)
+        ])
+      ))
+    }).pipe(Effect.provide(env.store))).pipe(
+      Command.withDescription("The snapshot history of one aggregate (no states), oldest first.")
+    )
+
+// ---------------------------------------------------------------------------------------------------------
+// inspect
+// ---------------------------------------------------------------------------------------------------------
+
+const inspect = (env: Environment) =>
+  Command.make("inspect", {
+    type: typeArg,
+    id: idArg,
+    version: Options.integer("at-version").pipe(
+      Options.withDescription("This version (default: the newest); `--version N` works too."),
+      Options.optional
+    ),
+    maxLines: Options.integer("max-lines").pipe(
+      Options.withDescription("Show at most this many lines of the state, each cut at 200 characters; 0: all."),
+      Options.withDefault(60)
+    ),
+    json
+  }, (flags) =>
+    Effect.gen(function*() {
+      if (Option.isSome(flags.version) && flags.version.value < 1) {
+        return yield* bad(`--version must be >= 1, got ${flags.version.value}`)
+      }
+      if (flags.maxLines < 0) return yield* bad(`--max-lines must be >= 0, got ${flags.maxLines}`)
+      const store = yield* SnapshotStore.SnapshotStore
+      const loaded = yield* store.load(flags.type, flags.id, { maxVersion: Option.getOrUndefined(flags.version) })
+        .pipe(Effect.mapError(storeError("inspect")))
+      const who = `${format.short(flags.type, 40)} ${JSON.stringify(format.short(flags.id))}`
+      const snapshot = Option.filter(
+        loaded,
+        (s) => Option.isNone(flags.version) || s.version === flags.version.value
+      )
+      if (Option.isNone(snapshot)) {
+        return yield* new AdminError({
+          reason: "NotFound",
+          message: Option.isSome(flags.version)
+            ? `no snapshot of ${who} at version ${flags.version.value}`
+            : `no snapshot of ${who}`
+        })
+      }
+      const s = snapshot.value
+      const stateJson = JSON.stringify(s.state)
+      const report: Cli.InspectReport = {
+        aggregateType: s.aggregateType,
+        aggregateId: s.aggregateId,
+        version: s.version,
+        schemaVersion: s.schemaVersion,
+        createdAt: iso(s.createdAt),
+        metadata: s.metadata,
+        stateBytes: Buffer.byteLength(stateJson, "utf8"),
+        state: s.state
+      }
+      if (flags.json) return yield* print(format.json(report))
+      yield* print(`${who} at version ${s.version} (schema version ${s.schemaVersion})`)
+      yield* print(`created at: ${report.createdAt}`)
+      yield* print(`metadata:   ${format.short(JSON.stringify(s.metadata), 200)}`)
+      yield* print(`state:      ${format.bytes(report.stateBytes)} of JSON`)
+      const shown = format.truncate(format.json(s.state), flags.maxLines, 200)
+      yield* print(shown.text)
+      if (shown.shownLines < shown.totalLines || shown.cutLines > 0) {
+        yield* print(
+          `… showing ${shown.shownLines} of ${shown.totalLines} lines${
+            shown.cutLines > 0 ? `, ${shown.cutLines} cut` : ""
+          }; --max-lines 0 or --json for the whole state`
+        )
+      }
+    }).pipe(Effect.provide(env.store))).pipe(
+      Command.withDescription("One snapshot (the newest, or --version) with its state pretty-printed.")
+    )
+
+// ---------------------------------------------------------------------------------------------------------
+// prune
+// ---------------------------------------------------------------------------------------------------------
+
+const prune = (env: Environment) =>
+  Command.make("prune", {
+    keepLast: Options.integer("keep-last").pipe(
+      Options.withDescription("Keep this many newest snapshots of every aggregate (>= 1).")
+    ),
+    olderThan: Options.text("older-than").pipe(
+      Options.withDescription("Delete an older snapshot only once it is older than this (\"30 days\", \"12 hours\")."),
+      Options.optional
+    ),
+    type: typeOption,
+    dryRun: Options.boolean("dry-run").pipe(
+      Options.withDescription("Report what would be deleted; delete nothing.")
+    ),
+    noProgress,
+    json
+  }, (flags) =>
+    Effect.gen(function*() {
+      if (flags.keepLast < 1) return yield* bad(`--keep-last must be >= 1, got ${flags.keepLast}`)
+      const olderThan = Option.map(flags.olderThan, (text) => [text, Duration.decodeUnknown(text)] as const)
+      if (Option.isSome(olderThan) && Option.isNone(olderThan.value[1])) {
+        return yield* bad(
+          `--older-than is not a duration: ${JSON.stringify(format.short(olderThan.value[0]))} (try "30 days")`
+        )
+      }
+      const duration = Option.flatMap(olderThan, ([, d]) => d)
+      const aggregateType = Option.getOrUndefined(flags.type)
+      const options = { table: env.table }
+      const plan = {
+        keepLast: flags.keepLast,
+        olderThan: Option.getOrUndefined(duration),
+        aggregateType
+      }
+      const header = {
+        dryRun: flags.dryRun,
+        keepLast: flags.keepLast,
+        olderThan: Option.getOrNull(flags.olderThan),
+        aggregateType: aggregateType ?? null
+      }
+      let types: ReadonlyArray<
+        { readonly aggregateType: string; readonly deleted: number; readonly aggregates?: number }
+      >
+      if (flags.dryRun) {
+        const planned = yield* sqlStats.prunePlan(plan, options)
+        types = planned.map((p) => ({ aggregateType: p.aggregateType, deleted: p.snapshots, aggregates: p.aggregates }))
+      } else {
+        // One set-based prune per type, so the report (and the progress) is per type.
+        const store = yield* SnapshotStore.SnapshotStore
+        const present = (yield* sqlStats.stats(options)).map((row) => row.aggregateType)
+        const selected = aggregateType === undefined ? present : present.filter((t) => t === aggregateType)
+        const bar = yield* progress.make({ label: "prune", total: selected.length, enabled: !flags.noProgress })
+        const done: Array<{ aggregateType: string; deleted: number }> = []
+        for (const type of selected) {
+          const result = yield* store.prune({ ...plan, aggregateType: type }).pipe(Effect.mapError(storeError("prune")))
+          done.push({ aggregateType: type, deleted: result.deleted })
+          yield* bar.advance(1)
+        }
+        yield* bar.done
+        types = done
+      }
+      const deleted = types.reduce((n, t) => n + t.deleted, 0)
+      const report: Cli.PruneReport = { ...header, types, deleted }
+      if (flags.json) return yield* print(format.json(report))
+      const rule = `keep the ${flags.keepLast} newest of every aggregate${
+        Option.isSome(flags.olderThan) ? `, delete older ones only past ${flags.olderThan.value}` : ""
+      }`
+      if (types.length === 0 || deleted === 0) {
+        return yield* print(`${flags.dryRun ? "Would delete" : "Deleted"} no snapshots (${rule}).`)
+      }
+      yield* print(`${flags.dryRun ? "Would delete (dry run, nothing deleted)" : "Deleted"}: ${rule}`)
+      yield* print(format.table(
+        flags.dryRun
+          ? [{ header: "aggregate type" }, { header: "snapshots", align: "right" }, {
+            header: "aggregates",
+            align: "right"
+          }]
+          : [{ header: "aggregate type" }, { header: "snapshots", align: "right" }],
+        types.map((t) =>
+          flags.dryRun
+            ? [format.short(t.aggregateType, 40), String(t.deleted), String(t.aggregates ?? 0)]
+            : [format.short(t.aggregateType, 40), String(t.deleted)]
+        )
+      ))
+      yield* print(`total: ${deleted} snapshot${deleted === 1 ? "" : "s"}`)
+    }).pipe(Effect.provide(env.store))).pipe(
+      Command.withDescription(
+        "Retention: keep the N newest snapshots of every aggregate, optionally only delete old ones."
+      )
+    )
+
+// ---------------------------------------------------------------------------------------------------------
+// verify
+// ---------------------------------------------------------------------------------------------------------
+
+type TypeVerified = { -readonly [K in keyof Cli.VerifyReport["types"][number]]: Cli.VerifyReport["types"][number][K] }
+
+const verify = (registry: Cli.Registry, env: Environment) =>
+  Command.make("verify", {
+    type: typeOption,
+    repair: Options.boolean("repair").pipe(
+      Options.withDescription("Replace drifted snapshots by one of the full replay.")
+    ),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("Aggregates verified at once."),
+      Options.withDefault(4)
+    ),
+    maxReported: Options.integer("max-reported").pipe(
+      Options.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
+      Options.withDefault(100)
+    ),
+    noProgress,
+    json
+  }, (flags) =>
+    Effect.gen(function*() {
+      if (registry.length === 0) {
+        return yield* bad("verify needs the application's aggregates: mount Cli.run(registry) in the application's bin")
+      }
+      if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
+      if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
+      const selected = Option.match(flags.type, {
+        onNone: () => registry,
+        onSome: (type) => registry.filter((r) => r.aggregateType === type)
+      })
+      if (selected.length === 0) {
+        return yield* bad(
+          `unknown aggregate type ${
+            JSON.stringify(format.short(Option.getOrElse(flags.type, () => "")))
+          }; registered: ${registry.map((r) => r.aggregateType).join(", ")}`
+        )
+      }
+      const counts = new Map((yield* sqlStats.stats({ table: env.table })).map((row) => [row.aggregateType, row]))
+      const types: Array<TypeVerified> = []
+      const inconsistent: Array<Cli.VerifyReport["inconsistent"][number]> = []
+      const failed: Array<Cli.VerifyReport["failed"][number]> = []
+      for (const registration of selected) {
+        const type = registration.aggregateType
+        const summary: TypeVerified = {
+          aggregateType: type,
+          checked: 0,
+          consistent: 0,
+          inconsistent: 0,
+          failed: 0,
+          repaired: 0
+        }
+        const bar = yield* progress.make({
+          label: `verify ${format.short(type, 40)}`,
+          total: counts.get(type)?.aggregates,
+          enabled: !flags.noProgress
+        })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const repository = yield* registration.repository.pipe(
+            Effect.mapError((error) => bad(`${type}: ${error.message}`))
+          )
+          yield* repository.verifyStream({ repair: flags.repair, concurrency: flags.concurrency }).pipe(
+            Stream.runForEach(({ aggregateId, result }) => {
+              summary.checked++
+              if (Either.isLeft(result)) {
+                summary.failed++
+                if (failed.length < flags.maxReported) {
+                  failed.push({
+                    aggregateType: type,
+                    aggregateId,
+                    reason: result.left._tag === "AggregateNotFound" ? "OrphanSnapshot" : result.left._tag,
+                    message: result.left.message
+                  })
+                }
+              } else if (result.right.consistent) {
+                summary.consistent++
+              } else {
+                summary.inconsistent++
+                if (result.right.repaired) summary.repaired++
+                if (inconsistent.length < flags.maxReported) {
+                  inconsistent.push({
+                    aggregateType: type,
+                    aggregateId,
+                    version: result.right.version,
+                    snapshotVersion: Option.getOrNull(result.right.snapshotVersion),
+                    replayed: result.right.replayed,
+                    differences: result.right.differences,
+                    repaired: result.right.repaired
+                  })
+                }
+              }
+              return bar.advance(1)
+            }),
+            Effect.mapError(storeError(`verify ${type}`))
+          )
+        }))
+        yield* bar.done
+        types.push(summary)
+      }
+      const problems = types.reduce((n, t) => n + t.inconsistent + t.failed, 0)
+      const ok = problems === 0
+      if (flags.json) {
+        const report: Cli.VerifyReport = { ok, repair: flags.repair, types, inconsistent, failed }
+        yield* print(format.json(report))
+      } else {
+        yield* print(format.table(
+          [
+            { header: "aggregate type" },
+            { header: "checked", align: "right" },
+            { header: "consistent", align: "right" },
+            { header: "inconsistent", align: "right" },
+            { header: "failed", align: "right" },
+            { header: "repaired", align: "right" }
+          ],
+          types.map((t) => [
+            format.short(t.aggregateType, 40),
+            String(t.checked),
+            String(t.consistent),
+            String(t.inconsistent),
+            String(t.failed),
+            String(t.repaired)
+          ])
+        ))
+        for (
+          const item of inconsistent as Array<{
+            aggregateType: string
+            aggregateId: string
+            version: number
+            snapshotVersion: number | null
+            differences: ReadonlyArray<{ path: string; snapshot: string; replay: string }>
+            repaired: boolean
+          }>
+        ) {
+          yield* print(
+            `inconsistent: ${item.aggregateType} ${
+              JSON.stringify(format.short(item.aggregateId))
+            } at version ${item.version} (snapshot ${item.snapshotVersion ?? "-"})${item.repaired ? ", repaired" : ""}`
+          )
+          for (const d of item.differences) {
+            yield* print(`  ${d.path}: snapshot ${format.short(d.snapshot, 80)}, replay ${format.short(d.replay, 80)}`)
+          }
+        }
+        for (const item of failed) {
+          yield* print(
+            `failed: ${item.aggregateType} ${JSON.stringify(format.short(item.aggregateId))}: ${
+              format.short(item.message, 200)
+            }`
+          )
+        }
+        yield* print(ok ? "All snapshots are consistent with their events." : `${problems} inconsistencies found.`)
+      }
+      if (!ok) return yield* new InconsistenciesFound({ message: `${problems} inconsistencies found` })
+    }).pipe(
+      Effect.provide(Layer.provideMerge(env.events, env.store))
+    )).pipe(
+      Command.withDescription(
+        "Compare each aggregate's snapshot + tail with a full replay of its events (needs the registry)."
+      )
+    )
+
+// ---------------------------------------------------------------------------------------------------------
+// The application
+// ---------------------------------------------------------------------------------------------------------
+
+/** @internal */
+export const command = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
+  const env = environment(options)
+  return Command.make("admin").pipe(
+    Command.withDescription("Snapshot administration: stats, list, inspect, prune, verify."),
+    Command.withSubcommands([stats(registry, env), list(env), inspect(env), prune(env), verify(registry, env)])
+  )
+}
+
+// `pnpm admin -- stats` hands the script a literal `--`. And @effect/cli reads `--version` as its built-in
+// (print the program's version) before any command's own options, so `inspect ... --version N` is passed on
+// as inspect's `--at-version N`.
+const normalize = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const args = argv[2] === "--" ? [...argv.slice(0, 2), ...argv.slice(3)] : [...argv]
+  if (args[2] !== "inspect") return args
+  return args.map((arg, i) =>
+    i <= 2 ? arg : arg === "--version" ? "--at-version" : arg.startsWith("--version=") ? `--at-${arg.slice(2)}` : arg
+  )
+}
+
+// Logs never go to stdout, which carries the report (and the JSON): this replaces every logger, including
+// the pretty one `NodeRuntime.runMain` installs, by one on stderr.
+const logsToStderr = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.locally(effect, FiberRef.currentLoggers, HashSet.make(Logger.prettyLogger({ stderr: true })))
+
+/** @internal */
+export const run = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
+  const cli = Command.run(command(registry, options), {
+    name: options.name ?? "effect-snapshots admin",
+    version: options.version ?? "0.1.0"
+  })
+  return (argv: ReadonlyArray<string>): Effect.Effect<Cli.ExitCode, never, CliApp.CliApp.Environment> =>
+    cli(normalize(argv)).pipe(
+      Effect.exit,
+      Effect.flatMap((exit): Effect.Effect<Cli.ExitCode> => {
+        if (Exit.isSuccess(exit)) return Effect.succeed(0)
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure)) {
+          const error = failure.value
+          if (error instanceof InconsistenciesFound) return Effect.succeed(1)
+          // @effect/cli has printed the usage error already.
+          if (ValidationError.isValidationError(error)) return Effect.succeed(2)
+          return Effect.as(Console.error(`error: ${error.message}`), 2)
+        }
+        if (Cause.isInterruptedOnly(exit.cause)) return Effect.as(Console.error("error: interrupted"), 2)
+        const defect = Cause.squash(exit.cause)
+        return Effect.as(Console.error(`error: unexpected failure: ${sqlStats.describe(defect)}`), 2)
+      }),
+      logsToStderr,
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
+}

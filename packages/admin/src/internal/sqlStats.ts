@@ -1,0 +1,190 @@
+import { SqlSnapshotStore } from "@effect-snapshots/store"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { AdminError } from "../AdminError.js"
+import type * as SqlSnapshotStats from "../SqlSnapshotStats.js"
+
+// `bigint` / `count(*)` arrive as strings from `pg`.
+const Int = Schema.Union(Schema.Number, Schema.NumberFromString)
+const Timestamp = Schema.Union(Schema.DateTimeUtcFromDate, Schema.DateTimeUtc)
+
+const TypeRow = Schema.Struct({
+  aggregate_type: Schema.String,
+  aggregates: Int,
+  snapshots: Int,
+  bytes: Int,
+  oldest: Timestamp,
+  newest: Timestamp
+})
+const StaleRow = Schema.Struct({ stale_snapshots: Int, stale_aggregates: Int })
+const PlanRow = Schema.Struct({ aggregate_type: Schema.String, snapshots: Int, aggregates: Int })
+
+const decodeTypeRows = Schema.decodeUnknown(Schema.Array(TypeRow))
+const decodeStaleRows = Schema.decodeUnknown(Schema.Tuple(StaleRow))
+const decodePlanRows = Schema.decodeUnknown(Schema.Array(PlanRow))
+
+/** The first useful message of an error and its causes (an AggregateError of `net` has an empty one). */
+export const describe = (error: unknown): string => {
+  const seen = new Set<unknown>()
+  let current: unknown = error
+  const parts: Array<string> = []
+  while (current !== undefined && current !== null && !seen.has(current) && parts.length < 3) {
+    seen.add(current)
+    if (current instanceof AggregateError && current.errors.length > 0) {
+      current = current.errors[0]
+      continue
+    }
+    const message = typeof current === "object" && "message" in current ? String(current.message) : String(current)
+    if (message !== "" && !parts.includes(message)) parts.push(message)
+    current = typeof current === "object" && "cause" in current ? current.cause : undefined
+  }
+  const text = parts.join(": ")
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text
+}
+
+const unavailable = (what: string) => (cause: unknown) =>
+  new AdminError({ reason: "Unavailable", message: `${what} failed: ${describe(cause)}`, cause })
+
+const run = <A, E>(
+  what: string,
+  query: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
+  decode: (rows: ReadonlyArray<unknown>) => Effect.Effect<A, E>
+): Effect.Effect<A, AdminError> => query.pipe(Effect.flatMap(decode), Effect.mapError(unavailable(what)))
+
+const client = Effect.map(SqlClient.SqlClient, (sql) => sql.withoutTransforms())
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/
+
+const tableOf = (options: SqlSnapshotStats.Options | undefined): Effect.Effect<string, AdminError> => {
+  const table = options?.table ?? SqlSnapshotStore.defaultTable
+  return identifier.test(table)
+    ? Effect.succeed(table)
+    : Effect.fail(
+      new AdminError({
+        reason: "BadInput",
+        message: `table must be an identifier, optionally schema-qualified, got ${table}`
+      })
+    )
+}
+
+/** @internal */
+export const stats = (
+  options?: SqlSnapshotStats.Options
+): Effect.Effect<ReadonlyArray<SqlSnapshotStats.TypeStats>, AdminError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* client
+    const table = yield* tableOf(options)
+    const rows = yield* run(
+      "stats",
+      // One pass over the table, grouped by type. `bytes` is what Postgres stores for the states
+      // (pg_column_size: after TOAST compression), jsonb and bytea columns together.
+      sql`SELECT aggregate_type,
+  count(DISTINCT aggregate_id) AS aggregates,
+  count(*) AS snapshots,
+  coalesce(sum(coalesce(pg_column_size(state), 0) + coalesce(pg_column_size(state_bytes), 0)), 0) AS bytes,
+  min(created_at) AS oldest,
+  max(created_at) AS newest
+FROM ${sql(table)}
+GROUP BY aggregate_type
+ORDER BY aggregate_type`,
+      decodeTypeRows
+    )
+    return rows.map((row): SqlSnapshotStats.TypeStats => ({
+      aggregateType: row.aggregate_type,
+      aggregates: row.aggregates,
+      snapshots: row.snapshots,
+      bytes: row.bytes,
+      oldest: row.oldest,
+      newest: row.newest
+    }))
+  })
+
+/** @internal */
+export const stale = (
+  aggregateType: string,
+  current: SqlSnapshotStats.Current,
+  options?: SqlSnapshotStats.Options
+): Effect.Effect<SqlSnapshotStats.Stale, AdminError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* client
+    const table = yield* tableOf(options)
+    const [row] = yield* run(
+      "stats (stale)",
+      // Stale: written at another schemaVersion, or at this one by a state Schema with another fingerprint
+      // (a snapshot that records no fingerprint is not stale, as the repository reads it). `newest` marks
+      // each aggregate's newest snapshot: the one its loads start from.
+      sql`SELECT count(*) FILTER (WHERE stale) AS stale_snapshots,
+  count(*) FILTER (WHERE stale AND newest) AS stale_aggregates
+FROM (
+  SELECT schema_version <> ${current.schemaVersion}
+      OR (metadata -> 'fingerprint' IS NOT NULL AND metadata -> 'fingerprint' <> to_jsonb(${current.fingerprint}::text))
+      AS stale,
+    row_number() OVER (PARTITION BY aggregate_id ORDER BY version DESC) = 1 AS newest
+  FROM ${sql(table)}
+  WHERE aggregate_type = ${aggregateType}
+) AS s`,
+      decodeStaleRows
+    )
+    return { staleSnapshots: row.stale_snapshots, staleAggregates: row.stale_aggregates }
+  })
+
+/** The age cutoff of `prune`, computed as the store computes it; none: no age condition; null: nothing is old enough. */
+export const cutoff = (olderThan: Duration.Duration | undefined) =>
+  Effect.map(Clock.currentTimeMillis, (now): Option.Option<Date | null> => {
+    if (olderThan === undefined) return Option.none()
+    const millis = now - Duration.toMillis(olderThan)
+    return Option.some(millis > -8.64e15 ? new Date(millis) : null)
+  })
+
+/** @internal */
+export const prunePlan = (
+  plan: SqlSnapshotStats.PruneOptions,
+  options?: SqlSnapshotStats.Options
+): Effect.Effect<ReadonlyArray<SqlSnapshotStats.PrunePlan>, AdminError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* client
+    const table = yield* tableOf(options)
+    if (!Number.isSafeInteger(plan.keepLast) || plan.keepLast < 1) {
+      return yield* new AdminError({
+        reason: "BadInput",
+        message: `keepLast must be an integer >= 1, got ${plan.keepLast}`
+      })
+    }
+    const olderThan = plan.olderThan === undefined ? undefined : Duration.decodeUnknown(plan.olderThan)
+    if (olderThan !== undefined && Option.isNone(olderThan)) {
+      return yield* new AdminError({
+        reason: "BadInput",
+        message: `olderThan is not a duration: ${String(plan.olderThan)}`
+      })
+    }
+    const limit = yield* cutoff(olderThan === undefined ? undefined : olderThan.value)
+    if (Option.isSome(limit) && limit.value === null) return []
+    const before = Option.match(limit, { onNone: () => null, onSome: (date) => date!.toISOString() })
+    const type = plan.aggregateType ?? null
+    const rows = yield* run(
+      "prune (dry run)",
+      // The selection of SqlSnapshotStore's prune statement, counted instead of deleted.
+      sql`WITH ranked AS (
+  SELECT aggregate_type, aggregate_id, created_at,
+         row_number() OVER (PARTITION BY aggregate_type, aggregate_id ORDER BY version DESC) AS rank
+  FROM ${sql(table)}
+  WHERE ${type}::text IS NULL OR aggregate_type = ${type}::text
+)
+SELECT aggregate_type, count(*) AS snapshots, count(DISTINCT aggregate_id) AS aggregates
+FROM ranked
+WHERE rank > ${plan.keepLast} AND (${before}::timestamptz IS NULL OR created_at < ${before}::timestamptz)
+GROUP BY aggregate_type
+ORDER BY aggregate_type`,
+      decodePlanRows
+    )
+    return rows.map((row): SqlSnapshotStats.PrunePlan => ({
+      aggregateType: row.aggregate_type,
+      snapshots: row.snapshots,
+      aggregates: row.aggregates
+    }))
+  })
