@@ -2,9 +2,33 @@
  * Command-line options of `pnpm bench`.
  */
 
-export type Part = "load" | "memory" | "vsRaw" | "save" | "replay1M" | "peer" | "largeState"
+export type Part =
+  | "load"
+  | "memory"
+  | "vsRaw"
+  | "loadHot"
+  | "loadCold"
+  | "save"
+  | "replay1M"
+  | "peer"
+  | "largeState"
+  | "restore"
+  | "seedScenario"
 
-export const allParts: ReadonlyArray<Part> = ["load", "memory", "vsRaw", "save", "replay1M", "peer", "largeState"]
+/** `replay1M` and `peer` each carry their bare-`pg` floor (the `replayFloor` rows). */
+export const allParts: ReadonlyArray<Part> = [
+  "load",
+  "memory",
+  "vsRaw",
+  "loadHot",
+  "loadCold",
+  "save",
+  "replay1M",
+  "peer",
+  "largeState",
+  "restore",
+  "seedScenario"
+]
 
 export interface Options {
   readonly profile: "full" | "quick" | "smoke"
@@ -23,6 +47,11 @@ export interface Options {
   readonly replayEvents: number
   readonly saveIterations: number
   readonly largeStateItems: number
+  /** `restore`: states of this many lines (one event per line), loaded from a snapshot and by replay. */
+  readonly restoreLines: ReadonlyArray<number>
+  /** `seedScenario`: items in the order before its snapshot, and items added after it. */
+  readonly seedItems: number
+  readonly seedMore: number
   /** Warm-up rounds and timed rounds of each side-by-side comparison, and a time budget per comparison (ms). */
   readonly warmup: number
   readonly iterations: number
@@ -51,6 +80,9 @@ const profiles = {
     replayEvents: 1_000_000,
     saveIterations: 2_000,
     largeStateItems: 10_000,
+    restoreLines: [1_000, 10_000],
+    seedItems: 1_000,
+    seedMore: 100,
     warmup: 20,
     iterations: 200,
     budgetMs: 20_000,
@@ -65,9 +97,12 @@ const profiles = {
     replayEvents: 100_000,
     saveIterations: 400,
     largeStateItems: 2_000,
+    restoreLines: [1_000, 2_000],
+    seedItems: 1_000,
+    seedMore: 100,
     warmup: 5,
     iterations: 30,
-    budgetMs: 2_000,
+    budgetMs: 1_500,
     minIterations: 3,
     replayRounds: 1
   },
@@ -79,6 +114,9 @@ const profiles = {
     replayEvents: 2_000,
     saveIterations: 20,
     largeStateItems: 200,
+    restoreLines: [100, 200],
+    seedItems: 100,
+    seedMore: 10,
     warmup: 1,
     iterations: 3,
     budgetMs: 500,

@@ -3,19 +3,70 @@
  * would write to load an Order from its newest snapshot and the events after it (read the snapshot row, read
  * the tail, JSON.parse, decode with the same Schemas, fold with the same `evolve`), and to append one event.
  */
-import { SqlEventStore } from "@effect-snapshots/loader"
+import { Aggregate, SqlEventStore } from "@effect-snapshots/loader"
 import { SqlSnapshotStore } from "@effect-snapshots/store"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import pg from "pg"
+import { Order } from "../Order.js"
 import * as OrderDomain from "../OrderDomain.js"
 
 const snapshots = SqlSnapshotStore.defaultTable
 const events = SqlEventStore.defaultTable
 
-const decodeState = Schema.decodeUnknownSync(OrderDomain.OrderState)
-const decodeEvent = Schema.decodeUnknownSync(OrderDomain.OrderEvent)
+/** How a baseline decodes the snapshot state and the events. */
+export interface Decoders {
+  readonly state: (encoded: unknown) => OrderDomain.OrderState
+  readonly event: (payload: unknown) => OrderDomain.OrderEvent
+}
+
+/** Schema's own decoders, as an application writes them by hand. */
+export const schemaDecoders: Decoders = {
+  state: Schema.decodeUnknownSync(OrderDomain.OrderState),
+  event: Schema.decodeUnknownSync(OrderDomain.OrderEvent)
+}
+
+/** The decoders the library uses (compiled once per aggregate): the baseline then differs from ours only
+ * in what is around the decoding. */
+export const aggregateDecoders: Decoders = {
+  state: (encoded) =>
+    Either.getOrThrowWith(
+      Aggregate.restoreState(Order, { schemaVersion: Order.schemaVersion, state: encoded, metadata: {} }),
+      (skipped) => new Error(skipped.message)
+    ).state,
+  event: (payload) => {
+    const type = (payload as { readonly _tag?: unknown } | null)?._tag
+    return Either.getOrThrow(Aggregate.decodeEvent(Order, {
+      aggregateType: Order.type,
+      aggregateId: "raw",
+      version: 1,
+      position: 1,
+      type: typeof type === "string" ? type : "?",
+      payload,
+      metadata: {},
+      createdAt: epoch
+    }))
+  }
+}
+const epoch = DateTime.unsafeMake(0)
+
+const decodeState = schemaDecoders.state
+
+/** What a process holding an aggregate in memory knows of it. */
+export interface Known {
+  readonly state: OrderDomain.OrderState
+  readonly version: number
+  readonly position: number
+}
+
+export const hotTailSql = `SELECT version, position, payload FROM ${events}
+WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= $3 ORDER BY version`
+
+export const pageSql = `SELECT version, payload FROM ${events}
+WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version LIMIT $4`
 
 export interface RawLoaded {
   readonly state: OrderDomain.OrderState
@@ -42,6 +93,7 @@ WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > COALESCE((SELECT v
 ORDER BY kind, version`
 
 const fold = (
+  decoders: Decoders,
   id: string,
   base: OrderDomain.OrderState | undefined,
   baseVersion: number,
@@ -53,7 +105,7 @@ const fold = (
   let state = base ?? OrderDomain.initial(id)
   let version = baseVersion
   for (const row of rows) {
-    state = OrderDomain.evolve(state, decodeEvent(JSON.parse(row.body)))
+    state = OrderDomain.evolve(state, decoders.event(JSON.parse(row.body)))
     version = row.version
   }
   return { state, version, replayed: rows.length }
@@ -70,13 +122,14 @@ export const effectOneQuery = (id: string) =>
       const first = rows[0]
       if (first !== undefined && first[0] === 0) {
         return fold(
+          schemaDecoders,
           id,
           decodeState(JSON.parse(first[2] as string)),
           Number(first[1]),
           rows.slice(1).map((r) => ({ version: Number(r[1]), body: r[2] as string }))
         )
       }
-      return fold(id, undefined, 0, rows.map((r) => ({ version: Number(r[1]), body: r[2] as string })))
+      return fold(schemaDecoders, id, undefined, 0, rows.map((r) => ({ version: Number(r[1]), body: r[2] as string })))
     }))
 
 export const makeRaw = (url: string, schema: string | undefined) => {
@@ -91,11 +144,11 @@ export const makeRaw = (url: string, schema: string | undefined) => {
     const base = row === undefined ? undefined : decodeState(JSON.parse(row.state))
     const baseVersion = row === undefined ? 0 : Number(row.version)
     const tail = await pool.query<{ version: number; payload: string }>(tailSql, ["Order", id, baseVersion])
-    return fold(id, base, baseVersion, tail.rows.map((r) => ({ version: r.version, body: r.payload })))
+    return fold(schemaDecoders, id, base, baseVersion, tail.rows.map((r) => ({ version: r.version, body: r.payload })))
   }
 
   /** One query: snapshot UNION ALL tail. */
-  const loadOneQuery = async (id: string): Promise<RawLoaded> => {
+  const loadOneQuery = async (id: string, decoders: Decoders = schemaDecoders): Promise<RawLoaded> => {
     const result = await pool.query<{ kind: number; version: string | number; body: string }>(oneQuerySql, [
       "Order",
       id
@@ -104,13 +157,61 @@ export const makeRaw = (url: string, schema: string | undefined) => {
     const first = rows[0]
     if (first !== undefined && first.kind === 0) {
       return fold(
+        decoders,
         id,
-        decodeState(JSON.parse(first.body)),
+        decoders.state(JSON.parse(first.body)),
         Number(first.version),
         rows.slice(1).map((r) => ({ version: Number(r.version), body: r.body }))
       )
     }
-    return fold(id, undefined, 0, rows.map((r) => ({ version: Number(r.version), body: r.body })))
+    return fold(decoders, id, undefined, 0, rows.map((r) => ({ version: Number(r.version), body: r.body })))
+  }
+
+  /**
+   * A hot load by hand: the process holds the state at `known.version` (and the position of that event),
+   * so one query reads the events from that version on; the first row proves the held state is current
+   * (same event at the same position), the others fold onto it.
+   */
+  const loadTail = async (id: string, known: Known, decoders: Decoders = schemaDecoders): Promise<RawLoaded> => {
+    const result = await pool.query<{ version: number; position: string; payload: unknown }>(hotTailSql, [
+      "Order",
+      id,
+      known.version
+    ])
+    const rows = result.rows
+    const head = rows[0]
+    if (head === undefined || Number(head.position) !== known.position) throw new Error("the held state is stale")
+    let state = known.state
+    let version = known.version
+    for (let i = 1; i < rows.length; i++) {
+      state = OrderDomain.evolve(state, decoders.event(rows[i]!.payload))
+      version = rows[i]!.version
+    }
+    return { state, version, replayed: rows.length - 1 }
+  }
+
+  /**
+   * A full replay by hand, the same work as ours: pages of `pageSize` events by keyset (`version > last`),
+   * the payload parsed by the driver (jsonb), decoded (with Schema's own decoder unless told),
+   * folded with the same `evolve`.
+   */
+  const fullReplay = async (
+    id: string,
+    decoders: Decoders = schemaDecoders,
+    pageSize = 2000
+  ): Promise<RawLoaded> => {
+    let state = OrderDomain.initial(id)
+    let version = 0
+    let replayed = 0
+    for (;;) {
+      const page = await pool.query<{ version: number; payload: unknown }>(pageSql, ["Order", id, version, pageSize])
+      for (const row of page.rows) {
+        state = OrderDomain.evolve(state, decoders.event(row.payload))
+        version = row.version
+      }
+      replayed += page.rows.length
+      if (page.rows.length < pageSize) return { state, version, replayed }
+    }
   }
 
   /** A bare INSERT of one event row, as `SqlEventStore` stores it. */
@@ -122,7 +223,7 @@ VALUES ($1, $2, $3, $4, $5::jsonb, '{}'::jsonb, pg_current_xact_id())`,
     )
   }
 
-  return { pool, loadTwoQueries, loadOneQuery, insert, close: () => pool.end() }
+  return { pool, loadTwoQueries, loadOneQuery, loadTail, fullReplay, insert, close: () => pool.end() }
 }
 
 export type Raw = ReturnType<typeof makeRaw>

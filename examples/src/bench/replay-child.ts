@@ -1,23 +1,27 @@
 /**
  * `replay1M` in its own process, so its peak RSS is the replay's and not the benchmark's: a full replay of
- * one long stream through `repo.load` (`SqlEventStore.read` pages it; the fold consumes page by page).
+ * one long stream, either through `repo.load` (`SqlEventStore.read` pages it; the fold consumes page by page)
+ * or, for the floor, by hand on bare `pg`: the same pages (keyset, 2,000 events), the payload parsed by the
+ * driver, Schema's own decoder, the same `evolve`. The floor's process loads only `pg` and the Order's
+ * domain code, never the library.
  *
- *   parent -> { type: "replay", schema, id, rounds }   child -> { type: "replayed", ... }
+ *   parent -> { type: "replay", mode, url, schema, table, id, rounds }   child -> { type: "replayed", ... }
+ *   (as many times as asked; the child exits when the parent disconnects)
  */
-import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
-import { SnapshotStore } from "@effect-snapshots/store"
-import { PgClient } from "@effect/sql-pg"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { performance } from "node:perf_hooks"
-import { Order } from "../Order.js"
+import pg from "pg"
+import * as OrderDomain from "../OrderDomain.js"
 
 export type ReplayRequest = {
   readonly type: "replay"
+  /** `library`: `repo.load` over `SqlEventStore`; `floor`: bare `pg`. */
+  readonly mode: "library" | "floor"
   readonly url: string
   readonly schema: string
+  /** The events table (for the floor, which does not load the library). */
+  readonly table: string
   readonly id: string
   readonly rounds: number
 }
@@ -30,7 +34,7 @@ export type ReplayResponse =
     readonly ms: ReadonlyArray<number>
     /** RSS before the first replay (runtime, modules, connection). */
     readonly startRssMb: number
-    /** Peak RSS of the whole process (`process.resourceUsage().maxRSS`). */
+    /** Peak RSS of the whole process so far (`process.resourceUsage().maxRSS`). */
     readonly peakRssMb: number
   }
   | { readonly type: "error"; readonly message: string }
@@ -43,47 +47,105 @@ const withSearchPath = (url: string, schema: string) => {
 
 const mb = (bytes: number) => Math.round((bytes / (1024 * 1024)) * 10) / 10
 
-const replay = (request: ReplayRequest) =>
-  Effect.gen(function*() {
-    const repo = yield* EventSourcedRepository.make(Order, { strategy: SnapshotStrategy.never })
-    const startRssMb = mb(process.memoryUsage().rss)
-    const ms: Array<number> = []
-    let events = 0
-    let itemCount = 0
-    for (let round = 0; round < request.rounds; round++) {
-      const t0 = performance.now()
-      const loaded = yield* repo.load(request.id)
-      ms.push(performance.now() - t0)
-      events = loaded.replayed
-      itemCount = loaded.state.itemCount
-    }
-    const response: ReplayResponse = {
-      type: "replayed",
-      events,
-      itemCount,
-      ms,
-      startRssMb,
-      peakRssMb: mb(process.resourceUsage().maxRSS * 1024)
-    }
-    return response
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(
-      Layer.mergeAll(SqlEventStore.layer, SnapshotStore.layerMemory).pipe(
-        // PgClient directly (not `Postgres.layer`): this runs only against a real server, and loading the
-        // embedded Postgres's module would add ~40 MB to the RSS being measured.
-        Layer.provide(
-          PgClient.layer({ url: Redacted.make(withSearchPath(request.url, request.schema)), maxConnections: 2 })
-        )
+interface Replayer {
+  readonly replay: () => Promise<{ readonly events: number; readonly itemCount: number }>
+}
+
+const library = async (request: ReplayRequest): Promise<Replayer> => {
+  const { SnapshotStrategy } = await import("@effect-snapshots/core")
+  const { EventSourcedRepository, SqlEventStore } = await import("@effect-snapshots/loader")
+  const { SnapshotStore } = await import("@effect-snapshots/store")
+  const { PgClient } = await import("@effect/sql-pg")
+  const Layer = await import("effect/Layer")
+  const ManagedRuntime = await import("effect/ManagedRuntime")
+  const Redacted = await import("effect/Redacted")
+  const { Order } = await import("../Order.js")
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(SqlEventStore.layer, SnapshotStore.layerMemory).pipe(
+      // PgClient directly (not `Postgres.layer`): this runs only against a real server, and loading the
+      // embedded Postgres's module would add ~40 MB to the RSS being measured.
+      Layer.provide(
+        PgClient.layer({ url: Redacted.make(withSearchPath(request.url, request.schema)), maxConnections: 2 })
       )
     )
   )
+  const Scope = await import("effect/Scope")
+  const scope = Effect.runSync(Scope.make())
+  const repo = await runtime.runPromise(
+    // No cache: every round is a full replay.
+    Scope.extend(EventSourcedRepository.make(Order, { strategy: SnapshotStrategy.never, cacheCapacity: 0 }), scope)
+  )
+  return {
+    replay: () =>
+      runtime.runPromise(
+        Effect.map(repo.load(request.id), (loaded) => ({
+          events: loaded.replayed,
+          itemCount: loaded.state.itemCount
+        }))
+      )
+  }
+}
+
+const floor = async (request: ReplayRequest): Promise<Replayer> => {
+  const client = new pg.Client({ connectionString: withSearchPath(request.url, request.schema) })
+  await client.connect()
+  const decodeEvent = Schema.decodeUnknownSync(OrderDomain.OrderEvent)
+  const pageSize = 2000
+  const pageSql = `SELECT version, payload FROM ${request.table}
+WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version LIMIT $4`
+  return {
+    replay: async () => {
+      let state = OrderDomain.initial(request.id)
+      let version = 0
+      let events = 0
+      for (;;) {
+        const page = await client.query<{ version: number; payload: unknown }>(pageSql, [
+          "Order",
+          request.id,
+          version,
+          pageSize
+        ])
+        for (const row of page.rows) {
+          state = OrderDomain.evolve(state, decodeEvent(row.payload))
+          version = row.version
+        }
+        events += page.rows.length
+        if (page.rows.length < pageSize) return { events, itemCount: state.itemCount }
+      }
+    }
+  }
+}
+
+let replayer: Promise<Replayer> | undefined
+let startRssMb = 0
+
+const handle = async (request: ReplayRequest): Promise<ReplayResponse> => {
+  if (replayer === undefined) {
+    replayer = request.mode === "library" ? library(request) : floor(request)
+    await replayer
+    startRssMb = mb(process.memoryUsage().rss)
+  }
+  const { replay } = await replayer
+  const ms: Array<number> = []
+  let events = 0
+  let itemCount = 0
+  for (let round = 0; round < request.rounds; round++) {
+    const t0 = performance.now()
+    const replayed = await replay()
+    ms.push(performance.now() - t0)
+    events = replayed.events
+    itemCount = replayed.itemCount
+  }
+  return { type: "replayed", events, itemCount, ms, startRssMb, peakRssMb: mb(process.resourceUsage().maxRSS * 1024) }
+}
 
 if (process.send !== undefined) {
-  process.once("message", (request: ReplayRequest) => {
-    Effect.runPromise(replay(request)).then(
-      (response) => process.send!(response, () => process.disconnect()),
-      (error: unknown) => process.send!({ type: "error", message: String(error) }, () => process.disconnect())
+  process.on("message", (request: ReplayRequest) => {
+    handle(request).then(
+      (response) => process.send!(response),
+      (error: unknown) => process.send!({ type: "error", message: String(error) })
     )
   })
+  // The parent disconnecting ends the child (the pool's sockets would keep it alive).
+  process.once("disconnect", () => process.exit(0))
 }

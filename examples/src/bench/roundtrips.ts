@@ -1,19 +1,22 @@
 /**
- * Counting round trips: every time a `pg` connection sends Sync (end of an extended-protocol query), Flush
- * (a cursor asking for more rows) or a simple-protocol Query, it then waits for the server. `@effect/sql-pg`
- * and the bare baselines share this one `pg` module, so the count covers both.
+ * Counting round trips and statements. Round trips: every time a `pg` connection sends Sync (end of an
+ * extended-protocol query), Flush (a cursor asking for more rows) or a simple-protocol Query, it then waits
+ * for the server. Statements: every `Client.query` call (a `Pool.query` is one), whatever it sends. `@effect/sql-pg`
+ * and the bare baselines share this one `pg` module, so the counts cover both.
  */
 import pg from "pg"
 
-let count = 0
+let roundTrips = 0
+let statements = 0
 let installed = false
 
-const wrap = (name: "sync" | "flush" | "query") => {
-  const proto = (pg as unknown as { Connection: { prototype: Record<string, (...args: Array<unknown>) => unknown> } })
-    .Connection.prototype
+type Methods = { prototype: Record<string, (...args: Array<unknown>) => unknown> }
+
+const wrap = (target: Methods, name: string, count: () => void) => {
+  const proto = target.prototype
   const original = proto[name]!
   proto[name] = function(this: unknown, ...args: Array<unknown>) {
-    count++
+    count()
     return original.apply(this, args)
   }
 }
@@ -21,15 +24,17 @@ const wrap = (name: "sync" | "flush" | "query") => {
 export const install = (): void => {
   if (installed) return
   installed = true
-  wrap("sync")
-  wrap("flush")
-  wrap("query")
+  const connection = (pg as unknown as { Connection: Methods }).Connection
+  for (const name of ["sync", "flush", "query"]) wrap(connection, name, () => roundTrips++)
+  wrap(pg.Client as unknown as Methods, "query", () => statements++)
 }
 
-/** Round trips made while `f` ran (nothing else may use the database meanwhile). */
-export const measure = async <A>(f: () => Promise<A>): Promise<{ readonly value: A; readonly roundTrips: number }> => {
+/** Round trips and statements made while `f` ran (nothing else may use the database meanwhile). */
+export const measure = async <A>(
+  f: () => Promise<A>
+): Promise<{ readonly value: A; readonly roundTrips: number; readonly statements: number }> => {
   install()
-  const before = count
+  const before = { roundTrips, statements }
   const value = await f()
-  return { value, roundTrips: count - before }
+  return { value, roundTrips: roundTrips - before.roundTrips, statements: statements - before.statements }
 }
