@@ -39,7 +39,10 @@ export const program = (orderId = `order_123-${Date.now().toString(36)}`) =>
       yield* orders.update(orderId, (order) => OrderDomain.addItems(order, items))
     }
 
-    const order = yield* orders.load(orderId)
+    // Another instance (a process that just started, with an empty cache) loads the order: the newest
+    // snapshot, at 1,001, plus the 50 events after it. This one would answer from its cache.
+    const elsewhere = yield* EventSourcedRepository.make(Order, { strategy })
+    const order = yield* elsewhere.load(orderId)
     const snapshotVersion = Option.getOrNull(order.snapshotVersion)
     yield* Effect.log(
       `${orderId} at version ${order.version}: loaded from the snapshot at ${snapshotVersion} ` +

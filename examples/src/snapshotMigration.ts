@@ -100,7 +100,11 @@ export const program = Effect.gen(function*() {
     strategy: SnapshotStrategy.everyNEvents(100)
   })
   const rebuilt = yield* careless.load("order-2")
-  const repaired = yield* careless.load("order-2")
+  // The next process to load it (this instance would answer from its cache) uses the fresh snapshot.
+  const nextProcess = yield* EventSourcedRepository.make(OrderForgotToBump, {
+    strategy: SnapshotStrategy.everyNEvents(100)
+  })
+  const repaired = yield* nextProcess.load("order-2")
   yield* Effect.log(
     `order-2: the stale snapshot was skipped; rebuilt by replaying ${rebuilt.replayed} events, ` +
       `then loaded from the fresh snapshot at v${Option.getOrNull(repaired.snapshotVersion)}`
