@@ -26,6 +26,10 @@ export interface Figures {
   readonly mismatches: number
   /** Acknowledged events missing afterwards, or rows changed by a refused input. Must be 0. */
   readonly rowsLost: number
+  /** Events of rolled-back (or never committed) transactions found in a stream, a snapshot or a load. Must be 0. */
+  readonly phantomEvents: number
+  /** Snapshots written beyond what the strategies call for over the committed history (the application section). */
+  readonly snapshotsOverIdeal: number
 }
 
 /**
@@ -38,7 +42,9 @@ export const keys: ReadonlyArray<keyof Figures> = [
   "conflictsRetried",
   "badInputsRejected",
   "mismatches",
-  "rowsLost"
+  "rowsLost",
+  "phantomEvents",
+  "snapshotsOverIdeal"
 ]
 
 /**
@@ -51,7 +57,9 @@ export const empty: Figures = {
   conflictsRetried: 0,
   badInputsRejected: 0,
   mismatches: 0,
-  rowsLost: 0
+  rowsLost: 0,
+  phantomEvents: 0,
+  snapshotsOverIdeal: 0
 }
 
 /**
@@ -117,7 +125,9 @@ const labels: Record<keyof Figures, string> = {
   conflictsRetried: "conflicts retried",
   badInputsRejected: "bad inputs rejected",
   mismatches: "mismatches (must be 0)",
-  rowsLost: "rows lost (must be 0)"
+  rowsLost: "rows lost (must be 0)",
+  phantomEvents: "phantom events (must be 0)",
+  snapshotsOverIdeal: "snapshots over ideal"
 }
 
 /**
@@ -130,9 +140,9 @@ export const format = (entries: ReadonlyArray<Entry>, options: { backend: string
   const lines = [
     "==================== reliability figures ====================",
     `backend: ${options.backend} · wall time ${(options.wallMs / 1000).toFixed(1)} s`,
-    ...keys.map((key) => `${labels[key].padEnd(24)} ${String(total[key]).padStart(10)}`),
+    ...keys.map((key) => `${labels[key].padEnd(26)} ${String(total[key]).padStart(8)}`),
     "-------------------------------------------------------------",
-    "section                     cases   faults  kills conflicts  bad  mism lost    s",
+    "section                     cases   faults  kills conflicts  bad  mism lost phan  over    s",
     ...entries.map(({ durationMs, figures: f, section }) =>
       [
         section.padEnd(24),
@@ -143,6 +153,8 @@ export const format = (entries: ReadonlyArray<Entry>, options: { backend: string
         String(f.badInputsRejected).padStart(4),
         String(f.mismatches).padStart(5),
         String(f.rowsLost).padStart(4),
+        String(f.phantomEvents).padStart(4),
+        String(f.snapshotsOverIdeal).padStart(5),
         (durationMs / 1000).toFixed(0).padStart(4)
       ].join(" ")
     ),
