@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import type { SnapshotStrategy } from "@effect-snapshots/core"
+import type { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import type { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import type { SnapshotStore } from "@effect-snapshots/store"
 import type * as CliApp from "@effect/cli/CliApp"
@@ -44,7 +44,7 @@ export interface Registration {
   /** The type's repository (inline snapshots, no cache), as `verify` uses it. */
   readonly repository: Effect.Effect<
     Pick<EventSourcedRepository.EventSourcedRepository<unknown, { readonly _tag: string }>, "verifyStream">,
-    SnapshotStrategy.UnknownCustomStrategy | EventSourcedRepository.InvalidRepositoryOptions,
+    SnapshotStrategy.UnknownCustomStrategy | BadArgument.BadArgument,
     EventStore.EventStore | SnapshotStore.SnapshotStore | Scope.Scope
   >
 }

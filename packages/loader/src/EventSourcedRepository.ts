@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { SnapshotStrategy } from "@effect-snapshots/core"
+import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
@@ -32,7 +32,7 @@ import * as Restore from "./internal/restore.js"
 import * as SnapshotWriter from "./internal/snapshotWriter.js"
 import { cut, quote } from "./internal/text.js"
 import * as Verify from "./internal/verify.js"
-import { AggregateNotFound, InvalidRepositoryOptions } from "./RepositoryError.js"
+import { AggregateNotFound } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
 import type { StreamCorrupt } from "./StreamCorrupt.js"
 
@@ -307,7 +307,12 @@ const intOption = (name: string, value: number | undefined, fallback: number, mi
   const n = value ?? fallback
   return Number.isInteger(n) && n >= min
     ? Either.right(n)
-    : Either.left(new InvalidRepositoryOptions({ message: `${name} must be an integer >= ${min}, got ${value}` }))
+    : Either.left(
+      new BadArgument.BadArgument({
+        module: "EventSourcedRepository.make",
+        message: `${name} must be an integer >= ${min}, got ${value}`
+      })
+    )
 }
 
 const hint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
@@ -325,7 +330,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   options: Options
 ): Effect.Effect<
   EventSourcedRepository<S, E>,
-  SnapshotStrategy.UnknownCustomStrategy | InvalidRepositoryOptions,
+  SnapshotStrategy.UnknownCustomStrategy | BadArgument.BadArgument,
   EventStore | SnapshotStore.SnapshotStore | Scope.Scope
 > =>
   Effect.gen(function*() {

@@ -3,6 +3,7 @@
  *
  * @since 0.2.0
  */
+import { BadArgument } from "@effect-snapshots/core"
 import * as Schema from "effect/Schema"
 import { quote } from "./internal/text.js"
 
@@ -24,11 +25,19 @@ export class AggregateNotFound extends Schema.TaggedError<AggregateNotFound>(
 }
 
 /**
- * The repository options are invalid (a non-positive budget, a negative capacity).
+ * The old error for bad repository options. `EventSourcedRepository.make` now fails with core's `BadArgument`
+ * (module `"EventSourcedRepository.make"`), the one error for a programmer's mistake in every package; this
+ * name is kept as an alias of it so existing `catchTag`s on the type still compile.
  *
  * @since 0.1.0
  * @category errors
+ * @deprecated use `BadArgument` from `@effect-snapshots/core`
  */
-export class InvalidRepositoryOptions extends Schema.TaggedError<InvalidRepositoryOptions>(
-  "@effect-snapshots/loader/InvalidRepositoryOptions"
-)("InvalidRepositoryOptions", { message: Schema.String }) {}
+export const InvalidRepositoryOptions = BadArgument.BadArgument
+
+/**
+ * @since 0.1.0
+ * @category errors
+ * @deprecated use `BadArgument` from `@effect-snapshots/core`
+ */
+export type InvalidRepositoryOptions = BadArgument.BadArgument

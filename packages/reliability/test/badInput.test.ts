@@ -364,8 +364,8 @@ describe("bad input: ids, events and versions (SQL stores)", () => {
                 fallbackConcurrency: 0
               })
             ),
-            tag: "InvalidRepositoryOptions",
-            message: /fallbackConcurrency.*0/
+            tag: "BadArgument",
+            message: /^EventSourcedRepository\.make: fallbackConcurrency.*0/
           },
           {
             name: "repository with a custom strategy and no predicate",
