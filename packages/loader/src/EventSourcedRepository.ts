@@ -346,6 +346,8 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     const snapshots = yield* SnapshotStore.SnapshotStore
     const fallback = yield* Effect.makeSemaphore(fallbackConcurrency)
     const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
+    // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
+    const caching = cacheMaxBytes > 0 && cacheCapacity > 0
     const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
     const ops = Ops.make(aggregate, Aggregate)
     const type = aggregate.type
@@ -444,7 +446,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
           : probed._tag === "Absent" && !probed.known
           ? undefined
           : { version: Option.none(), at: Option.none(), source: "real" }
-        const stateBytes = used !== undefined && cacheMaxBytes > 0 ? JSON.stringify(used.snapshot.state).length : 0
+        const stateBytes = used !== undefined && caching ? JSON.stringify(used.snapshot.state).length : 0
         const loaded: LoadedInternal<S> = {
           version: acc.version,
           state: acc.state,
