@@ -18,6 +18,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { record } from "./utils/figures.js"
 import { Model } from "./utils/model.js"
+import { scaled } from "./utils/scale.js"
 import * as Stacks from "./utils/stacks.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -216,10 +217,7 @@ const runAll = (section: string, histories: ReadonlyArray<History>, concurrency:
 
 const quiet = Logger.withMinimumLogLevel(LogLevel.None)
 
-// CI runs the memory section at full scale; a newcomer's `pnpm test` (no CI variable) runs a fifth of it, so
-// the whole suite stays within a few minutes on two cores.
-const onCi = (process.env.CI ?? "") !== "" && process.env.CI !== "false"
-const memoryHistories = onCi ? 10_000 : 2_000
+const memoryHistories = scaled(10_000, 2_000)
 
 describe("equivalence at scale", () => {
   it.live(`${memoryHistories.toLocaleString("en-US")} random histories on memory: snapshot + tail == full replay`, () =>
