@@ -44,6 +44,13 @@ import * as RoundTrips from "./roundtrips.js"
 import * as Seed from "./seed.js"
 import * as Table from "./table.js"
 
+/** A row of the round-trip tables: median, p99, round trips and statements of one case. */
+const tripsRow = (
+  label: string,
+  stats: Stats,
+  trips: { readonly roundTrips: number; readonly statements: number }
+) => [label, Table.ms(stats.medianMs), Table.ms(stats.p99Ms), trips.roundTrips, trips.statements]
+
 type Repo = EventSourcedRepository.EventSourcedRepository<OrderDomain.OrderState, OrderDomain.OrderEvent>
 
 export interface LoadPoint {
@@ -387,20 +394,8 @@ const main = async (options: Cli.Options) => {
     }
     log(
       Table.render(["", "median ms", "p99 ms", "round trips", "statements"], [
-        [
-          "repo.load, known aggregate (ours)",
-          Table.ms(stats.library.medianMs),
-          Table.ms(stats.library.p99Ms),
-          library.roundTrips,
-          library.statements
-        ],
-        [
-          "bare pg, 1 query for the tail",
-          Table.ms(stats.rawTail.medianMs),
-          Table.ms(stats.rawTail.p99Ms),
-          bare.roundTrips,
-          bare.statements
-        ]
+        tripsRow("repo.load, known aggregate (ours)", stats.library, library),
+        tripsRow("bare pg, 1 query for the tail", stats.rawTail, bare)
       ])
     )
     log(`  ratio ours / bare: ${Table.times(loadHot.ratio as number)}`)
@@ -439,27 +434,9 @@ const main = async (options: Cli.Options) => {
     }
     log(
       Table.render(["", "median ms", "p99 ms", "round trips", "statements"], [
-        [
-          "repo.load, cold (ours)",
-          Table.ms(stats.library.medianMs),
-          Table.ms(stats.library.p99Ms),
-          library.roundTrips,
-          library.statements
-        ],
-        [
-          "bare pg, 1 query (Schema's decoders)",
-          Table.ms(stats.rawOneQuery.medianMs),
-          Table.ms(stats.rawOneQuery.p99Ms),
-          bare.roundTrips,
-          bare.statements
-        ],
-        [
-          "bare pg, 1 query (our decoders)",
-          Table.ms(stats.rawSameDecoders.medianMs),
-          Table.ms(stats.rawSameDecoders.p99Ms),
-          bare.roundTrips,
-          bare.statements
-        ]
+        tripsRow("repo.load, cold (ours)", stats.library, library),
+        tripsRow("bare pg, 1 query (Schema's decoders)", stats.rawOneQuery, bare),
+        tripsRow("bare pg, 1 query (our decoders)", stats.rawSameDecoders, bare)
       ])
     )
     log(
