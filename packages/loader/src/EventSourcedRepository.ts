@@ -23,6 +23,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
 import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
+import * as ColdRead from "./internal/coldRead.js"
 import * as Commit from "./internal/commit.js"
 import * as Decision from "./internal/decision.js"
 import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
@@ -344,6 +345,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
 
     const events = yield* EventStore
     const snapshots = yield* SnapshotStore.SnapshotStore
+    const coldRead = ColdRead.make(events, snapshots)
     const fallback = yield* Effect.makeSemaphore(fallbackConcurrency)
     const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
     // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
@@ -414,31 +416,50 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         Effect.catchTag("Unusable", () => Effect.as(Effect.sync(() => cache.delete(id)), undefined))
       )
 
+    /**
+     * The stores' newest snapshot and first page of events in one statement, when they are SQL on one client;
+     * none otherwise, or when that statement failed (the two calls then find out what is wrong, as on any
+     * other stores).
+     */
+    const readCold = (id: string): Effect.Effect<Option.Option<ColdRead.ColdRows>> =>
+      Option.match(coldRead, {
+        onNone: () => Effect.succeedNone,
+        onSome: (read) => Effect.orElseSucceed(read(type, id, Replay.tailPageSize), Option.none)
+      })
+
     /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */
     const fromStores = (id: string, route: Commit.Route) =>
       Effect.gen(function*() {
-        const probed = yield* Restore.probe(snapshots, ops, id, metrics.skipped)
+        const cold = Option.getOrUndefined(yield* readCold(id))
+        const probed = cold === undefined
+          ? yield* Restore.probe(snapshots, ops, id, metrics.skipped)
+          : yield* Restore.classify(snapshots, ops, id, metrics.skipped, cold.snapshot)
         let acc: Replay.Acc<S> | undefined
         /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
         let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
         if (probed._tag === "Usable") {
           const { snapshot } = probed
-          acc = yield* Replay.tail(events, ops, id, {
+          const from = {
             state: probed.state,
             version: snapshot.version,
             position: ops.recordedPosition(snapshot.metadata)
-          }).pipe(
-            Effect.catchTag(
-              "Unusable",
-              (e) =>
-                Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
+          }
+          acc = yield* (cold === undefined
+            ? Replay.tail(events, ops, id, from)
+            : Replay.tailFrom(events, ops, id, from, cold.events, Replay.tailPageSize)).pipe(
+              Effect.catchTag(
+                "Unusable",
+                (e) =>
+                  Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
+              )
             )
-          )
           if (acc === undefined) unusable = snapshot.version
         }
         const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
         if (acc === undefined) {
-          acc = yield* Replay.full(events, ops, id, fallback)
+          acc = yield* (cold !== undefined && probed._tag === "Absent"
+            ? Replay.fullFrom(events, ops, id, fallback, cold.events, Replay.tailPageSize)
+            : Replay.full(events, ops, id, fallback))
           if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
         }
         const lastSnapshot: LastSnapshot | undefined = used !== undefined
@@ -446,7 +467,11 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
           : probed._tag === "Absent" && !probed.known
           ? undefined
           : { version: Option.none(), at: Option.none(), source: "real" }
-        const stateBytes = used !== undefined && caching ? JSON.stringify(used.snapshot.state).length : 0
+        const stateBytes = used === undefined || !caching
+          ? 0
+          : cold !== undefined
+          ? cold.stateBytes
+          : JSON.stringify(used.snapshot.state).length
         const loaded: LoadedInternal<S> = {
           version: acc.version,
           state: acc.state,
@@ -525,13 +550,15 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       written: (id, version, at, bytes) =>
         Effect.sync(() =>
           cache.modify(id, (known) =>
-            Option.getOrElse(known.lastSnapshot?.version ?? Option.none(), () => 0) > version ? known : {
-              ...known,
-              lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
-              replayed: Option.none(),
-              duration: Option.none(),
-              bytes: known.version === version ? bytes : known.bytes
-            })
+            Option.getOrElse(known.lastSnapshot?.version ?? Option.none(), () => 0) > version ?
+              known :
+              {
+                ...known,
+                lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
+                replayed: Option.none(),
+                duration: Option.none(),
+                bytes: known.version === version ? bytes : known.bytes
+              })
         ),
       background: options.mode === "background"
         ? { capacity: queueCapacity, concurrency: backgroundConcurrency }
@@ -560,9 +587,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
           id,
           previousVersion: result.previousVersion,
           currentVersion: result.version,
-          eventTypes: batch.map((event) =>
-            event._tag
-          ),
+          eventTypes: batch.map((event) => event._tag),
           now: yield* DateTime.now,
           replayed: proven ? base.replayed : Option.none(),
           duration: proven ? base.duration : Option.none(),

@@ -232,7 +232,8 @@ export const make = (options: Options = {}): Effect.Effect<EventStoreService, Ev
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* invalidInput(`SqlEventStore: pageSize must be a positive integer, got ${pageSize}`)
     }
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const client = yield* SqlClient.SqlClient
+    const sql = client.withoutTransforms()
     const migrationsTable = table === defaultTable ? "effect_snapshots_event_migrations" : `${table}_migrations`
     const streamKey = `${table}_stream_key`
 
@@ -270,7 +271,8 @@ WHERE aggregate_type = $1 AND aggregate_id = $2`
     // created_at as epoch milliseconds: a float parses several times faster than a timestamptz's text.
     const createdAtMillis = `floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms`
     const metadataOrNull = `NULLIF(metadata, '{}'::jsonb) AS metadata`
-    const readSql = `SELECT version, position, type, payload, ${metadataOrNull}, ${createdAtMillis} FROM ${t}
+    const streamColumns = `version, position, type, payload, ${metadataOrNull}, ${createdAtMillis}`
+    const readSql = `SELECT ${streamColumns} FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 AND version <= $4
 ORDER BY version LIMIT $5`
     // The cursor's transaction id travels as text (`cursor_xid`, a JS number cannot hold every xid8) and
@@ -354,34 +356,41 @@ ORDER BY e.order_xid, e.position LIMIT $3`
         )
       })
 
+    /** The events in rows of `streamColumns` (from column `offset`) of one stream. */
+    const toEvents = (
+      aggregateType: string,
+      aggregateId: string,
+      rows: ReadonlyArray<ReadonlyArray<unknown>>,
+      offset: number
+    ): Effect.Effect<Array<StoredEvent>, EventStoreError> =>
+      Effect.try({
+        try: () => {
+          const n = rows.length
+          const events = new Array<StoredEvent>(n)
+          const createdAt = makeCreatedAt()
+          for (let i = 0; i < n; i++) {
+            const row = rows[i]!
+            events[i] = {
+              aggregateType,
+              aggregateId,
+              version: row[offset] as number,
+              position: toNumber(row[offset + 1]),
+              type: row[offset + 2] as string,
+              payload: row[offset + 3],
+              metadata: (row[offset + 4] ?? emptyMetadata) as Record<string, unknown>,
+              createdAt: createdAt(row[offset + 5])
+            }
+          }
+          return events
+        },
+        catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
+      })
+
     /** Events `after < version <= toVersion` of one stream, at most `limit`, in version order (one query). */
     const fetchPage = (aggregateType: string, aggregateId: string, after: number, toVersion: number, limit: number) =>
       sql.unsafe(readSql, [aggregateType, aggregateId, after, toVersion, limit]).values.pipe(
         Effect.mapError(unavailable(`SqlEventStore: read ${aggregateType} ${JSON.stringify(aggregateId)}`)),
-        Effect.flatMap((rows) =>
-          Effect.try({
-            try: () => {
-              const n = rows.length
-              const events = new Array<StoredEvent>(n)
-              const createdAt = makeCreatedAt()
-              for (let i = 0; i < n; i++) {
-                const row = rows[i]!
-                events[i] = {
-                  aggregateType,
-                  aggregateId,
-                  version: row[0] as number,
-                  position: toNumber(row[1]),
-                  type: row[2] as string,
-                  payload: row[3],
-                  metadata: (row[4] ?? emptyMetadata) as Record<string, unknown>,
-                  createdAt: createdAt(row[5])
-                }
-              }
-              return events
-            },
-            catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
-          })
-        )
+        Effect.flatMap((rows) => toEvents(aggregateType, aggregateId, rows, 0))
       )
 
     const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) => {
@@ -467,8 +476,62 @@ ORDER BY e.order_xid, e.position LIMIT $3`
       )
     }
 
-    return EventStore.of({ append, read, readPage, readAll, version })
+    const service = EventStore.of({ append, read, readPage, readAll, version })
+    sources.set(service, {
+      client,
+      sql,
+      table: t,
+      columns: streamColumns,
+      columnTypes: streamColumnTypes,
+      checkKey: checkStreamKey,
+      toEvents,
+      unavailable: (message) => unavailable(`SqlEventStore: ${message}`)
+    })
+    return service
   })
+
+/**
+ * What a store built by `make` tells a reader on the same client, so that the reader can read a stream's
+ * events inside a statement of its own (the repository's cold load reads the newest snapshot and the event
+ * tail in one statement).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SqlSource {
+  /** The client the store was built on, as found in context (compare by identity). */
+  readonly client: SqlClient.SqlClient
+  /** The client the store runs its statements on (without name transforms). */
+  readonly sql: SqlClient.SqlClient
+  /** The events table, quoted. */
+  readonly table: string
+  /** The columns of one event, as `read` selects them from `table` (types: `columnTypes`). */
+  readonly columns: string
+  readonly columnTypes: ReadonlyArray<string>
+  /** The key check of `read`: the problem with a key `read` refuses, or undefined. */
+  readonly checkKey: (aggregateType: string, aggregateId: string) => string | undefined
+  /** The events in rows of `columns` starting at column `offset`, as `read` would answer them. */
+  readonly toEvents: (
+    aggregateType: string,
+    aggregateId: string,
+    rows: ReadonlyArray<ReadonlyArray<unknown>>,
+    offset: number
+  ) => Effect.Effect<Array<StoredEvent>, EventStoreError>
+  /** The error of a failed statement, as the store reports it. */
+  readonly unavailable: (message: string) => (cause: SqlError) => EventStoreError
+}
+
+const streamColumnTypes = ["integer", "bigint", "text", "jsonb", "jsonb", "float8"] as const
+
+const sources = new WeakMap<EventStoreService, SqlSource>()
+
+/**
+ * The `SqlSource` of a store built by this module's `make` (or layers); none for any other store.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const sqlSource = (store: EventStoreService): Option.Option<SqlSource> => Option.fromNullable(sources.get(store))
 
 /**
  * The EventStore on the `SqlClient` in context, with the default table and page size.

@@ -5,12 +5,13 @@
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { Ledger } from "./utils/Ledger.js"
+import { encode, expected, Ledger } from "./utils/Ledger.js"
 import { countStatements, deposits, freshId, repositorySuite } from "./utils/repositorySuite.js"
 
 const TestLayer = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer).pipe(
@@ -21,7 +22,7 @@ describe.skipIf(!Postgres.hasServer)("EventSourcedRepository on PostgreSQL", () 
   layer(TestLayer, { timeout: 120_000 })((it) => {
     repositorySuite(it, { propertyRuns: 100, multiConnection: true })
 
-    it.effect("round trips: hot load = 1 (the tail from the cached state); cold load = 2 (probe + tail or full read); save = 1, + 1 when it snapshots a known state", () =>
+    it.effect("round trips: hot load = 1 (the tail from the cached state); cold load = 1 (the newest snapshot and its tail, or the stream, in one statement); save = 1, + 1 when it snapshots a known state", () =>
       Effect.gen(function*() {
         const id = freshId()
         const events = deposits(30)
@@ -40,14 +41,104 @@ describe.skipIf(!Postgres.hasServer)("EventSourcedRepository on PostgreSQL", () 
           assert.strictEqual(hotStatements, 1) // the tail read from the cached version (its first row is the proof)
           const [noSnapshot, loadStatements] = yield* countStatements(cold.load(id))
           assert.deepStrictEqual(noSnapshot.snapshotVersion, Option.none())
-          assert.strictEqual(loadStatements, 2) // the snapshot probe (empty) + the full read
+          assert.strictEqual(loadStatements, 1) // no snapshot: the same statement answers the stream
           const [second, secondStatements] = yield* countStatements(repo.save(id, 10, events.slice(10, 25)))
           assert.strictEqual(second.snapshot, "written")
           assert.strictEqual(secondStatements, 2) // append + snapshot insert (the state was known)
           const [loaded, withSnapshot] = yield* countStatements(cold.load(id))
           assert.deepStrictEqual(loaded.snapshotVersion, Option.some(25))
-          assert.strictEqual(withSnapshot, 2)
+          assert.strictEqual(withSnapshot, 1)
         }))
+      }))
+
+    it.effect("cold load over several pages: a full replay of 4,500 events, then a snapshot at 100 and a 4,400-event tail", () =>
+      Effect.gen(function*() {
+        const id = freshId()
+        const all = deposits(4500)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const writer = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.never })
+          for (let from = 0; from < all.length; from += 500) {
+            yield* writer.save(id, from, all.slice(from, from + 500))
+          }
+          const cold = yield* EventSourcedRepository.make(Ledger, {
+            strategy: SnapshotStrategy.never,
+            cacheMaxBytes: 0
+          })
+          const replayed = yield* cold.load(id)
+          assert.strictEqual(replayed.source, "replay")
+          assert.strictEqual(replayed.version, 4500)
+          assert.strictEqual(replayed.replayed, 4500)
+          assert.strictEqual(encode(replayed.state), expected(id, all))
+
+          const other = freshId()
+          const snapshotting = yield* EventSourcedRepository.make(Ledger, {
+            strategy: SnapshotStrategy.everyNEvents(100)
+          })
+          assert.strictEqual((yield* snapshotting.save(other, 0, all.slice(0, 100))).snapshot, "written")
+          for (let from = 100; from < all.length; from += 550) {
+            yield* writer.save(other, from, all.slice(from, from + 550))
+          }
+          const [restored, statements] = yield* countStatements(cold.load(other))
+          assert.strictEqual(restored.source, "snapshot")
+          assert.deepStrictEqual(restored.snapshotVersion, Option.some(100))
+          assert.strictEqual(restored.replayed, 4400)
+          assert.strictEqual(encode(restored.state), expected(other, all))
+          assert.strictEqual(statements, 3) // one statement answers 2,000 events; two more pages follow
+        }))
+      }))
+
+    it.effect("cold load: a snapshot row that does not decode costs a replay (and is replaced), never a wrong state", () =>
+      Effect.gen(function*() {
+        const id = freshId()
+        const all = deposits(30)
+        const sql = yield* SqlClient.SqlClient
+        yield* Effect.scoped(Effect.gen(function*() {
+          const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(20) })
+          yield* repo.save(id, 0, all.slice(0, 25))
+          yield* repo.save(id, 25, all.slice(25))
+          yield* sql`UPDATE effect_snapshots SET state = '{"bogus": true}'::jsonb
+WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
+          const cold = yield* EventSourcedRepository.make(Ledger, {
+            strategy: SnapshotStrategy.never,
+            cacheMaxBytes: 0
+          })
+          const loaded = yield* cold.load(id)
+          assert.strictEqual(loaded.source, "replay")
+          assert.strictEqual(loaded.version, 30)
+          assert.strictEqual(encode(loaded.state), expected(id, all))
+          yield* cold.flush
+          const again = yield* cold.load(id)
+          assert.strictEqual(again.source, "snapshot")
+          assert.strictEqual(encode(again.state), expected(id, all))
+        }))
+      }))
+
+    it.effect("cold load through a decorated snapshot store (compressed): two statements, and compressed rows inflate", () =>
+      Effect.gen(function*() {
+        const id = freshId()
+        const all = deposits(30)
+        const compressed = SnapshotStore.compressed({ algorithm: "gzip", thresholdBytes: 0 })(SqlSnapshotStore.layer)
+        yield* Effect.scoped(
+          Effect.gen(function*() {
+            const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(20) })
+            assert.strictEqual((yield* repo.save(id, 0, all.slice(0, 25))).snapshot, "written")
+            yield* repo.save(id, 25, all.slice(25))
+            const cold = yield* EventSourcedRepository.make(Ledger, {
+              strategy: SnapshotStrategy.never,
+              cacheMaxBytes: 0
+            })
+            const [loaded, statements] = yield* countStatements(cold.load(id))
+            assert.strictEqual(loaded.source, "snapshot")
+            assert.deepStrictEqual(loaded.snapshotVersion, Option.some(25))
+            assert.strictEqual(encode(loaded.state), expected(id, all))
+            assert.strictEqual(statements, 2) // the decorated store's load, then the tail
+          }).pipe(Effect.provide(compressed))
+        )
+        const [encoding] = yield* (yield* SqlClient.SqlClient)<
+          { encoding: string }
+        >`SELECT encoding FROM effect_snapshots
+WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
+        assert.strictEqual(encoding?.encoding, "gzip")
       }))
 
     it.effect("round trips: a positive decision that rests on a remembered last snapshot reads the real one (list) first", () =>

@@ -146,6 +146,90 @@ const toSnapshot = (row: typeof SnapshotRow.Type) =>
       state
     }, true))
 
+const decodeSnapshotRow = Schema.decodeUnknown(SnapshotRow)
+
+/**
+ * What a store built by `make` tells a reader on the same client, so that the reader can fetch the newest
+ * snapshot inside a statement of its own (the repository's cold load reads it and the event tail in one
+ * statement). Decorated stores have none: a reader then calls `load`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SqlSource {
+  /** The client the store was built on, as found in context (compare by identity). */
+  readonly client: SqlClient.SqlClient
+  /**
+   * The newest snapshot of one aggregate, as a SELECT taking the type and id as the given placeholders; its
+   * columns are `columnTypes`, `version` among them.
+   */
+  readonly newestSql: (typeParam: string, idParam: string) => string
+  /** The Postgres types of the columns `newestSql` selects, in order. */
+  readonly columnTypes: ReadonlyArray<string>
+  /** The key check of `load`: a key `load` refuses is refused here with the same error. */
+  readonly checkKey: (aggregateType: string, aggregateId: string) => SnapshotStoreError | undefined
+  /**
+   * The snapshot in the columns of one row of `newestSql` that start at `offset`, and the size of its stored
+   * state in bytes (its JSON text, or its compressed bytes), as `load` would answer it.
+   */
+  readonly decode: (
+    aggregateType: string,
+    aggregateId: string,
+    row: ReadonlyArray<unknown>,
+    offset: number
+  ) => Effect.Effect<{ readonly snapshot: Snapshot; readonly stateBytes: number }, SnapshotStoreError>
+}
+
+const sources = new WeakMap<SnapshotStoreService, SqlSource>()
+
+/**
+ * The `SqlSource` of a store built by this module's `make` (or layers); none for any other store, including a
+ * SQL store behind a decorator.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const sqlSource = (store: SnapshotStoreService): Option.Option<SqlSource> =>
+  Option.fromNullable(sources.get(store))
+
+const sourceColumns =
+  `version, schema_version, created_at, metadata::text AS metadata, encoding, state::text AS state, state_bytes`
+const sourceColumnTypes = ["integer", "integer", "timestamptz", "text", "text", "text", "bytea"] as const
+
+const quotedTable = (table: string): string => table.split(".").map((part) => `"${part}"`).join(".")
+
+const makeSource = (client: SqlClient.SqlClient, table: string): SqlSource => {
+  const quoted = quotedTable(table)
+  return {
+    client,
+    newestSql: (typeParam, idParam) =>
+      `SELECT ${sourceColumns} FROM ${quoted}
+WHERE aggregate_type = ${typeParam} AND aggregate_id = ${idParam} ORDER BY version DESC LIMIT 1`,
+    columnTypes: sourceColumnTypes,
+    checkKey: validate.checkKey,
+    decode: (aggregateType, aggregateId, row, offset) =>
+      decodeSnapshotRow({
+        aggregate_type: aggregateType,
+        aggregate_id: aggregateId,
+        version: row[offset],
+        schema_version: row[offset + 1],
+        created_at: row[offset + 2],
+        metadata: row[offset + 3],
+        encoding: row[offset + 4],
+        state: row[offset + 5],
+        state_bytes: row[offset + 6]
+      }).pipe(
+        Effect.mapError(errors.fromParseError("load")),
+        Effect.flatMap((decoded) =>
+          Effect.map(toSnapshot(decoded), (snapshot) => ({
+            snapshot,
+            stateBytes: decoded.state !== null ? decoded.state.length : decoded.state_bytes?.byteLength ?? 0
+          }))
+        )
+      )
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Migrations
 // ---------------------------------------------------------------------------------------------------------
@@ -224,7 +308,8 @@ export const make = (
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* badArgument(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
     }
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const client = yield* SqlClient.SqlClient
+    const sql = client.withoutTransforms()
     yield* migrate(sql, table)
     const t = sql(table)
 
@@ -433,7 +518,7 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
         })
       })
 
-    return {
+    const service: SnapshotStoreService = {
       save,
       load,
       list,
@@ -441,7 +526,9 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
       latestForType,
       aggregates,
       prune
-    } satisfies SnapshotStoreService
+    }
+    sources.set(service, makeSource(client, table))
+    return service
   })
 
 /**

@@ -6,6 +6,7 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Stream from "effect/Stream"
 import type * as Aggregate from "../Aggregate.js"
 import type { EventStoreError, EventStoreService, StoredEvent } from "../EventStore.js"
@@ -80,16 +81,43 @@ export const tail = <S, E>(
 ): Effect.Effect<Acc<S>, Unusable | StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> =>
   Effect.flatMap(
     events.readPage(ops.type, id, { fromVersion: from.version, limit: pageSize }),
-    (rows): Effect.Effect<Acc<S>, Unusable | StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> => {
-      const bad = checkHead(ops.type, id, from.version, from.position, rows)
-      if (bad !== undefined) return Effect.fail(bad)
-      const acc: Acc<S> = { state: from.state, version: from.version, position: rows[0]!.position, replayed: 0 }
-      const error = foldRows(ops, id, acc, rows, 1)
-      if (error !== undefined) return Effect.fail(error)
-      if (rows.length < pageSize) return Effect.succeed(acc)
-      return Effect.as(Effect.suspend(() => foldStream(events, ops, id, acc, { fromVersion: acc.version + 1 })), acc)
-    }
+    (rows) => tailFrom(events, ops, id, from, rows, pageSize)
   )
+
+/**
+ * `tail` with its first page already read (`rows`: the events from `from.version` on, at most `pageSize`).
+ *
+ * @internal
+ */
+export const tailFrom = <S, E>(
+  events: EventStoreService,
+  ops: Ops<S, E>,
+  id: string,
+  from: { readonly state: S; readonly version: number; readonly position: number | undefined },
+  rows: ReadonlyArray<StoredEvent>,
+  pageSize: number
+): Effect.Effect<Acc<S>, Unusable | StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> => {
+  const bad = checkHead(ops.type, id, from.version, from.position, rows)
+  if (bad !== undefined) return Effect.fail(bad)
+  const acc: Acc<S> = { state: from.state, version: from.version, position: rows[0]!.position, replayed: 0 }
+  return continueFold(events, ops, id, acc, rows, 1, pageSize)
+}
+
+/** Folds `rows[from..]`, then, when `rows` was a full page, the stream after it. */
+const continueFold = <S, E>(
+  events: EventStoreService,
+  ops: Ops<S, E>,
+  id: string,
+  acc: Acc<S>,
+  rows: ReadonlyArray<StoredEvent>,
+  from: number,
+  pageSize: number
+): Effect.Effect<Acc<S>, StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> => {
+  const error = foldRows(ops, id, acc, rows, from)
+  if (error !== undefined) return Effect.fail(error)
+  if (rows.length < pageSize) return Effect.succeed(acc)
+  return Effect.as(Effect.suspend(() => foldStream(events, ops, id, acc, { fromVersion: acc.version + 1 })), acc)
+}
 
 /**
  * The whole stream (up to `toVersion`) from the initial state, holding one permit of the fallback budget.
@@ -107,3 +135,22 @@ export const full = <S, E>(
     const acc: Acc<S> = { state: ops.initial(id), version: 0, position: 0, replayed: 0 }
     return Effect.as(foldStream(events, ops, id, acc, toVersion === undefined ? {} : { toVersion }), acc)
   }).pipe(fallback.withPermits(1))
+
+/**
+ * `full` with its first page already read (`rows`: the stream's events from version 1 on, at most
+ * `pageSize`); the rest, if any, is read holding a permit of the fallback budget.
+ *
+ * @internal
+ */
+export const fullFrom = <S, E>(
+  events: EventStoreService,
+  ops: Ops<S, E>,
+  id: string,
+  fallback: Effect.Semaphore,
+  rows: ReadonlyArray<StoredEvent>,
+  pageSize: number
+): Effect.Effect<Acc<S>, StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> =>
+  Effect.suspend(() => {
+    const acc: Acc<S> = { state: ops.initial(id), version: 0, position: 0, replayed: 0 }
+    return continueFold(events, ops, id, acc, rows, 0, pageSize)
+  }).pipe(rows.length < pageSize ? identity : fallback.withPermits(1))

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type { Snapshot, SnapshotStore } from "@effect-snapshots/store"
+import type { Snapshot, SnapshotStore, SnapshotStoreError } from "@effect-snapshots/store"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -60,8 +60,23 @@ export const probe = <S, E>(
   id: string,
   skipped: (reason: SkipReason) => Metric.Metric.Counter<number>
 ): Effect.Effect<Probed<S>> =>
-  Effect.matchEffect(snapshots.load(ops.type, id), {
-    onFailure: (error): Effect.Effect<Probed<S>> => {
+  Effect.flatMap(Effect.either(snapshots.load(ops.type, id)), (found) => classify(snapshots, ops, id, skipped, found))
+
+/**
+ * Classify → restore what the store answered for the newest snapshot (by `load`, or within a statement of the
+ * caller's). Never fails, as `probe`.
+ *
+ * @internal
+ */
+export const classify = <S, E>(
+  snapshots: SnapshotStore.SnapshotStoreService,
+  ops: Ops<S, E>,
+  id: string,
+  skipped: (reason: SkipReason) => Metric.Metric.Counter<number>,
+  answered: Either.Either<Option.Option<Snapshot.Snapshot>, SnapshotStoreError.SnapshotStoreError>
+): Effect.Effect<Probed<S>> =>
+  Either.match(answered, {
+    onLeft: (error): Effect.Effect<Probed<S>> => {
       switch (error.reason) {
         case "InvalidInput":
           return Effect.succeed({ _tag: "Absent", known: false })
@@ -89,7 +104,7 @@ export const probe = <S, E>(
           )
       }
     },
-    onSuccess: (found): Effect.Effect<Probed<S>> => {
+    onRight: (found): Effect.Effect<Probed<S>> => {
       if (Option.isNone(found)) return Effect.succeed({ _tag: "Absent", known: true })
       const snapshot = found.value
       const restored = snapshot.aggregateType !== ops.type || snapshot.aggregateId !== id
