@@ -7,8 +7,9 @@ import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, layer, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { encode, expected, Ledger } from "./utils/Ledger.js"
@@ -139,6 +140,48 @@ WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
         >`SELECT encoding FROM effect_snapshots
 WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
         assert.strictEqual(encoding?.encoding, "gzip")
+      }))
+
+    it.effect("a snapshot write stringifies its state once, also through the compressed decorator", () =>
+      Effect.gen(function*() {
+        const all = deposits(400)
+        const stringifiedStates = (write: Effect.Effect<unknown, unknown, never>) =>
+          Effect.acquireUseRelease(
+            Effect.sync(() => {
+              const original = JSON.stringify
+              let count = 0
+              const spy = vi.spyOn(JSON, "stringify").mockImplementation((...args: Parameters<typeof original>) => {
+                const text = original(...args)
+                // The Ledger's state (only it has a checksum; events and snapshot metadata do not).
+                if (typeof text === "string" && text.includes(`"checksum":`)) count++
+                return text
+              })
+              return { spy, count: () => count }
+            }),
+            ({ count }) => Effect.as(write, undefined).pipe(Effect.map(() => count())),
+            ({ spy }) => Effect.sync(() => spy.mockRestore())
+          )
+        const compressed = SnapshotStore.compressed({ algorithm: "gzip", thresholdBytes: 0 })(SqlSnapshotStore.layer)
+        for (const stores of ["sql", "compressed"] as const) {
+          const id = freshId()
+          yield* Effect.scoped(
+            Effect.gen(function*() {
+              const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(400) })
+              yield* repo.save(id, 0, all.slice(0, 399))
+              const counted = yield* stringifiedStates(
+                Effect.map(repo.save(id, 399, all.slice(399)), (saved) => assert.strictEqual(saved.snapshot, "written"))
+              )
+              assert.strictEqual(counted, 1, stores)
+              const cold = yield* EventSourcedRepository.make(Ledger, {
+                strategy: SnapshotStrategy.never,
+                cacheMaxBytes: 0
+              })
+              const loaded = yield* cold.load(id)
+              assert.strictEqual(loaded.source, "snapshot")
+              assert.strictEqual(encode(loaded.state), expected(id, all))
+            }).pipe(stores === "compressed" ? Effect.provide(compressed) : identity)
+          )
+        }
       }))
 
     it.effect("round trips: a positive decision that rests on a remembered last snapshot reads the real one (list) first", () =>

@@ -354,7 +354,7 @@ export const make = (
         if (error !== undefined) return Effect.fail(error)
         const state: unknown = snapshot.state
         const compressed = state instanceof CompressedState ? state : undefined
-        const json = compressed === undefined ? JSON.stringify(state) : null
+        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
         // ON CONFLICT DO NOTHING: saving a stored version again is a no-op, and an older version never
         // hides a newer one because `load` reads the highest version.
         return run(

@@ -4,6 +4,7 @@
  */
 import { Storable } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
 
 describe("Storable", () => {
   it("keys: non-empty, no NUL, no lone surrogate, within the byte limits", () => {
@@ -49,6 +50,14 @@ describe("Storable", () => {
     assert.isUndefined(Storable.objectProblem(bare))
     assert.match(Storable.objectProblem([1])!, /must be a plain JSON object/)
     assert.match(Storable.nameProblem("events[0].type", "")!, /^events\[0\]\.type must not be empty$/)
+  })
+
+  it("toJson: the JSON text of a storable value, or the same problem jsonProblem names", () => {
+    assert.deepStrictEqual(Storable.toJson({ a: [1, "x", null], b: undefined }), Either.right(`{"a":[1,"x",null]}`))
+    assert.deepStrictEqual(Storable.toJson(3), Either.right("3"))
+    const hostile = { list: [1, undefined] }
+    assert.deepStrictEqual(Storable.toJson(hostile), Either.left(Storable.jsonProblem(hostile)!))
+    assert.deepStrictEqual(Storable.toJson({ s: "\ud800" }), Either.left(Storable.jsonProblem({ s: "\ud800" })!))
   })
 
   it("depth: 512 levels are fine, 513 are not; never a stack overflow", () => {

@@ -14,7 +14,7 @@
  *
  * @internal
  */
-import { Snapshot, type SnapshotStore } from "@effect-snapshots/store"
+import { Snapshot, type SnapshotStore, Storable } from "@effect-snapshots/store"
 import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -123,6 +123,11 @@ export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, nev
         if (Either.isLeft(encoded)) {
           return yield* failed(id, known.version, `the state does not encode: ${encoded.left}`)
         }
+        // Checked and stringified once: the stores reuse this text instead of walking the state again.
+        const json = Storable.toJson(encoded.right)
+        if (Either.isLeft(json)) {
+          return yield* failed(id, known.version, `invalid snapshot: the state is not JSON: ${json.left}`)
+        }
         const createdAt = yield* DateTime.now
         const snapshot = yield* Effect.try({
           try: () =>
@@ -146,7 +151,7 @@ export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, nev
         )
         if (Either.isLeft(saved)) return yield* failed(id, known.version, saved.left.message)
         // Written once the store answered; in a unit, counted and remembered once the unit committed.
-        const bytes = JSON.stringify(encoded.right).length
+        const bytes = json.right.length
         yield* route.afterCommit(
           Effect.zipRight(
             Metric.increment(metrics.written),

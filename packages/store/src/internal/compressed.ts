@@ -14,6 +14,7 @@ import type { CompressOptions, SnapshotStoreService } from "../SnapshotStore.js"
 import { SnapshotStoreError } from "../SnapshotStoreError.js"
 import * as errors from "./errors.js"
 import { withState } from "./snapshot.js"
+import * as storable from "./storable.js"
 import * as validate from "./validate.js"
 
 type Algorithm = CompressedState["algorithm"]
@@ -100,7 +101,7 @@ export const make = (inner: SnapshotStoreService, options: CompressOptions): Sna
         // Checked before stringifying: JSON.stringify silently drops undefined and functions.
         const error = validate.checkSnapshot(snapshot)
         if (error !== undefined) return Effect.fail(error)
-        const json = JSON.stringify(state)
+        const json = storable.checkedJson(state) ?? JSON.stringify(state)
         // A UTF-16 length is at most the UTF-8 byte length: skip measuring states that are surely small.
         if (json.length * 3 <= options.thresholdBytes) return inner.save(snapshot)
         const bytes = Buffer.from(json, "utf8")

@@ -170,3 +170,22 @@ export const isPlainObject = (value: unknown): value is Record<string, unknown> 
 /** Metadata: a plain object of storable JSON. @internal */
 export const objectProblem = (value: unknown): string | undefined =>
   isPlainObject(value) ? jsonProblem(value) : "must be a plain JSON object"
+
+/** The JSON text of values `toJson` checked (objects only: a primitive is cheap to check and stringify). */
+const checkedText = new WeakMap<object, string>()
+
+/**
+ * Why `value` is not storable JSON, or its JSON text: one walk and one `JSON.stringify`. The text of an object
+ * is remembered, so that a store saving this same object next reuses it (`checkedJson`). @internal
+ */
+export const toJson = (value: unknown): { readonly problem: string } | { readonly text: string } => {
+  const problem = jsonProblem(value)
+  if (problem !== undefined) return { problem }
+  const text = JSON.stringify(value)
+  if (typeof value === "object" && value !== null) checkedText.set(value, text)
+  return { text }
+}
+
+/** The text `toJson` answered for this very object, if it did. @internal */
+export const checkedJson = (value: unknown): string | undefined =>
+  typeof value === "object" && value !== null ? checkedText.get(value) : undefined

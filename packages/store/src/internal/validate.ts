@@ -83,6 +83,7 @@ export const checkSnapshot = (snapshot: Snapshot): SnapshotStoreError | undefine
     }
     return undefined
   }
+  if (storable.checkedJson(state) !== undefined) return undefined
   const stateProblem = storable.jsonProblem(state)
   return stateProblem === undefined ? undefined : invalid(`${where}: state is not JSON: ${stateProblem}`)
 }
