@@ -19,12 +19,14 @@ import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
 import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
 import * as Commit from "./internal/commit.js"
 import * as Decision from "./internal/decision.js"
+import * as Metadata from "./internal/metadata.js"
 import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
 import * as Ops from "./internal/ops.js"
 import * as Replay from "./internal/replay.js"
@@ -32,7 +34,7 @@ import * as Restore from "./internal/restore.js"
 import * as SnapshotWriter from "./internal/snapshotWriter.js"
 import { cut, quote } from "./internal/text.js"
 import * as Verify from "./internal/verify.js"
-import { AggregateNotFound } from "./RepositoryError.js"
+import { AggregateNotFound, type InvalidMetadata } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
 import type { StreamCorrupt } from "./StreamCorrupt.js"
 
@@ -42,6 +44,11 @@ export {
    * @category errors
    */
   AggregateNotFound,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidMetadata,
   /**
    * @since 0.1.0
    * @category errors
@@ -70,6 +77,12 @@ export type LoadError = AggregateNotFound | Aggregate.EventDecodeError | StreamC
  * @since 0.1.0
  */
 export interface Options {
+  /**
+   * What `save` / `update` accept as `metadata`: the Schema encodes it (its encoded side is what is stored with
+   * each event) and refuses what does not match with `InvalidMetadata`. Without one, any plain JSON object is
+   * stored as it is.
+   */
+  readonly metadataSchema?: Schema.Schema<any, Readonly<Record<string, unknown>>> | undefined
   /** When to snapshot, decided after every commit. */
   readonly strategy: SnapshotStrategy.SnapshotStrategy
   /** The named predicates of `SnapshotStrategy.custom` strategies. */
@@ -102,6 +115,31 @@ export interface Options {
    * from 2 ms). When it gives up, `update` fails with the last conflict.
    */
   readonly retry?: Schedule.Schedule<unknown, ConcurrencyConflict> | undefined
+}
+
+/**
+ * Metadata stored with every event of a commit (visible in `EventStore.read`, `readAll` and projection
+ * envelopes). `correlationId` and `causationId` are conventions (strings when present); any other JSON field
+ * may sit next to them. The key `eventVersion` is the library's.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface EventMetadata {
+  readonly correlationId?: string | undefined
+  readonly causationId?: string | undefined
+  readonly [key: string]: unknown
+}
+
+/**
+ * The optional last argument of `save` and `update`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SaveOptions {
+  /** Stored with every event of the commit; checked (and encoded by `metadataSchema`) before anything is written. */
+  readonly metadata?: EventMetadata | undefined
 }
 
 /**
@@ -252,18 +290,20 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
   readonly save: (
     id: string,
     expectedVersion: number,
-    events: ReadonlyArray<E>
-  ) => Effect.Effect<Saved, ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError>
+    events: ReadonlyArray<E>,
+    options?: SaveOptions
+  ) => Effect.Effect<Saved, ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError | InvalidMetadata>
   /**
    * Load (or start from the initial state at version 0), decide, save; on `ConcurrencyConflict` reload and
    * decide again, as the retry policy allows.
    */
   readonly update: <Err, R>(
     id: string,
-    decide: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>
+    decide: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+    options?: SaveOptions
   ) => Effect.Effect<
     Updated<S, E>,
-    Err | ConcurrencyConflict | Aggregate.EventEncodeError | Exclude<LoadError, AggregateNotFound>,
+    Err | ConcurrencyConflict | Aggregate.EventEncodeError | InvalidMetadata | Exclude<LoadError, AggregateNotFound>,
     R
   >
   /**
@@ -341,6 +381,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     const cacheMaxBytes = yield* intOption("cacheMaxBytes", options.cacheMaxBytes, defaultCacheMaxBytes, 0)
     const cacheCapacity = yield* intOption("cacheCapacity", options.cacheCapacity, Number.MAX_SAFE_INTEGER, 0)
     const retry = options.retry ?? defaultRetry
+    const encodeMetadata = Metadata.make(aggregate.type, options.metadataSchema)
 
     const events = yield* EventStore
     const snapshots = yield* SnapshotStore.SnapshotStore
@@ -542,13 +583,23 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     // save
     // ---------------------------------------------------------------------------------------------------
 
-    const commit = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, given: Known<S> | undefined) =>
+    const commit = (
+      id: string,
+      expectedVersion: number,
+      batch: ReadonlyArray<E>,
+      given: Known<S> | undefined,
+      saveOptions: SaveOptions | undefined
+    ) =>
       Effect.gen(function*() {
         const encoded = Aggregate.encodeEvents(aggregate, id, batch)
         if (Either.isLeft(encoded)) {
           return yield* encoded.left
         }
-        const result = yield* events.append(type, id, expectedVersion, encoded.right)
+        const metadata = encodeMetadata(id, saveOptions?.metadata)
+        if (Either.isLeft(metadata)) {
+          return yield* metadata.left
+        }
+        const result = yield* events.append(type, id, expectedVersion, Metadata.attach(encoded.right, metadata.right))
         // The commit stands from here on: nothing below may fail the save.
         const route = yield* Commit.current
         const base = given ?? (expectedVersion === 0 ? empty(id) : cache.get(id))
@@ -613,14 +664,18 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         })
       )
 
-    const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>) =>
-      commit(id, expectedVersion, batch, undefined)
+    const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
+      commit(id, expectedVersion, batch, undefined, saveOptions)
 
     // ---------------------------------------------------------------------------------------------------
     // update
     // ---------------------------------------------------------------------------------------------------
 
-    const attempt = <Err, R>(id: string, f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>) =>
+    const attempt = <Err, R>(
+      id: string,
+      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+      saveOptions: SaveOptions | undefined
+    ) =>
       Effect.gen(function*() {
         const route = yield* Commit.current
         const known = yield* Effect.catchTag(loadInternal(id, route), "AggregateNotFound", () =>
@@ -631,7 +686,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         if (batch.length === 0) {
           return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
         }
-        const saved = yield* commit(id, known.version, batch, known)
+        const saved = yield* commit(id, known.version, batch, known, saveOptions)
         return {
           state: Aggregate.fold(aggregate, known.state, batch),
           version: saved.version,
@@ -640,10 +695,14 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         } as Updated<S, E>
       })
 
-    const update = <Err, R>(id: string, f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>) =>
+    const update = <Err, R>(
+      id: string,
+      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+      saveOptions?: SaveOptions
+    ) =>
       // Only conflicts reach the retry policy (a user's schedule may look at the conflict): every other failure
       // leaves the error channel around the retry, and comes back after it.
-      attempt(id, f).pipe(
+      attempt(id, f, saveOptions).pipe(
         Effect.map(Either.right),
         Effect.catchAll((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))),
         Effect.retry(retry),
