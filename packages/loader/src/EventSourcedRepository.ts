@@ -12,10 +12,12 @@
 import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -26,9 +28,10 @@ import * as Aggregate from "./Aggregate.js"
 import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
 import * as Commit from "./internal/commit.js"
 import * as Decision from "./internal/decision.js"
-import * as Metadata from "./internal/metadata.js"
 import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
+import * as Metadata from "./internal/metadata.js"
 import * as Ops from "./internal/ops.js"
+import * as Rebuild from "./internal/rebuild.js"
 import * as Replay from "./internal/replay.js"
 import * as Restore from "./internal/restore.js"
 import * as SnapshotWriter from "./internal/snapshotWriter.js"
@@ -82,7 +85,7 @@ export interface Options {
    * each event) and refuses what does not match with `InvalidMetadata`. Without one, any plain JSON object is
    * stored as it is.
    */
-  readonly metadataSchema?: Schema.Schema<any, Readonly<Record<string, unknown>>> | undefined
+  readonly metadataSchema?: Schema.Schema.AnyNoContext | undefined
   /** When to snapshot, decided after every commit. */
   readonly strategy: SnapshotStrategy.SnapshotStrategy
   /** The named predicates of `SnapshotStrategy.custom` strategies. */
@@ -280,6 +283,85 @@ export interface VerifySummary {
 }
 
 /**
+ * @since 0.3.0
+ * @category models
+ */
+export interface RebuildOptions {
+  /**
+   * Only aggregates without a usable snapshot at the current state fingerprint and schema version (none, stale,
+   * corrupt, from an older schema version); default false: also move usable snapshots up to the stream's head.
+   */
+  readonly onlyStale?: boolean | undefined
+  /** How many aggregates are rebuilt at once (default 4). */
+  readonly concurrency?: number | undefined
+  /** At most this many aggregates started per second (`effect/RateLimiter`, token bucket); default: no limit. */
+  readonly perSecond?: number | undefined
+  /** Start after this aggregate id: the `checkpoint` of an earlier, interrupted rebuild. */
+  readonly resumeFrom?: string | undefined
+  /** `rebuild`: how many failed aggregates the summary lists (default 100; all are counted). */
+  readonly maxReported?: number | undefined
+}
+
+/**
+ * What `rebuild` did with one aggregate: `written` (a fresh snapshot is stored), `skipped` (a usable snapshot was
+ * there: at the stream's head, or any with `onlyStale`), `queued` / `dropped` (a background-mode repository's
+ * load handed the replacement of an unusable snapshot to its writer), `failed` (logged; see `message`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type RebuildOutcome = "written" | "skipped" | "queued" | "dropped" | "failed"
+
+/**
+ * One element of `rebuildStream`: the aggregate just finished and the running totals.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RebuildProgress {
+  readonly aggregateId: string
+  readonly outcome: RebuildOutcome
+  /** Why it failed (`failed` only). */
+  readonly message?: string | undefined
+  /** Aggregates finished so far, and of each outcome. */
+  readonly done: number
+  readonly written: number
+  readonly skipped: number
+  readonly queued: number
+  readonly dropped: number
+  readonly failed: number
+  /** Streams of the type (after `resumeFrom`) when the rebuild started; more may have been created since. */
+  readonly total: number
+  /** Aggregates finished per second since the start. */
+  readonly ratePerSecond: number
+  /** Seconds to go at that rate. */
+  readonly etaSeconds: number
+  /** This aggregate and every one before it are finished: pass it as `resumeFrom` to continue after it. */
+  readonly checkpoint: string
+}
+
+/**
+ * The summary of `rebuild`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RebuildSummary {
+  readonly total: number
+  readonly done: number
+  readonly written: number
+  readonly skipped: number
+  readonly queued: number
+  readonly dropped: number
+  readonly failed: number
+  /** Up to `maxReported` failed aggregates and why. */
+  readonly failures: ReadonlyArray<{ readonly aggregateId: string; readonly message: string }>
+  readonly ratePerSecond: number
+  /** The last aggregate finished (none when there was nothing to do). */
+  readonly checkpoint: Option.Option<string>
+}
+
+/**
  * @since 0.1.0
  */
 export interface EventSourcedRepository<S, E extends { readonly _tag: string }> {
@@ -318,6 +400,21 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
   readonly verifyStream: (options?: VerifyAllOptions) => Stream.Stream<VerifyResult, SnapshotStore.SnapshotStoreError>
   /** `verifyStream` summed up: counts, and the inconsistent and failed aggregates (up to `maxReported`). */
   readonly verifyAll: (options?: VerifyAllOptions) => Effect.Effect<VerifySummary, SnapshotStore.SnapshotStoreError>
+  /**
+   * Bulk re-snapshot after a deploy: every stream of this type in the EVENT store (keyset-paged, in id order),
+   * loaded and written as a fresh snapshot with the current fingerprint and schema version, `concurrency` at a
+   * time and at most `perSecond` started per second. Each element is one finished aggregate with the running
+   * totals, in id order, so its `checkpoint` can resume an interrupted rebuild. Interrupted, it lets the
+   * aggregates in flight finish and stops: no snapshot is half-written. Fails only when the event store cannot
+   * list the streams, or on bad options (`BadArgument`); an aggregate that fails is an element (`failed`).
+   */
+  readonly rebuildStream: (
+    options?: RebuildOptions
+  ) => Stream.Stream<RebuildProgress, EventStoreError | BadArgument.BadArgument>
+  /** `rebuildStream` summed up. */
+  readonly rebuild: (
+    options?: RebuildOptions
+  ) => Effect.Effect<RebuildSummary, EventStoreError | BadArgument.BadArgument>
   /** Background mode: wait until every queued snapshot request has been handled (immediate in inline mode). */
   readonly flush: Effect.Effect<void>
 }
@@ -679,9 +776,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       Effect.gen(function*() {
         const route = yield* Commit.current
         const known = yield* Effect.catchTag(loadInternal(id, route), "AggregateNotFound", () =>
-          Effect.sync(() =>
-            empty(id)
-          ))
+          Effect.sync(() => empty(id)))
         const batch = yield* f(known.state, known.version)
         if (batch.length === 0) {
           return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
@@ -704,7 +799,9 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       // leaves the error channel around the retry, and comes back after it.
       attempt(id, f, saveOptions).pipe(
         Effect.map(Either.right),
-        Effect.catchAll((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))),
+        Effect.catchAll((e) =>
+          isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))
+        ),
         Effect.retry(retry),
         Effect.flatMap((result) => result),
         Effect.withSpan("EventSourcedRepository.update", {
@@ -726,6 +823,8 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         )
     })
 
+    const rebuilder = Rebuild.make({ type, events, load: (id, route) => loadInternal(id, route, false), writer })
+
     const repository: EventSourcedRepository<S, E> = {
       aggregateType: type,
       load,
@@ -734,7 +833,63 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       verify: verifier.verify,
       verifyStream: verifier.verifyStream,
       verifyAll: verifier.verifyAll,
+      rebuildStream: rebuilder.rebuildStream,
+      rebuild: rebuilder.rebuild,
       flush: writer.flush
     }
     return repository
   })
+
+// -----------------------------------------------------------------------------------------------------------
+// the repository as a service
+// -----------------------------------------------------------------------------------------------------------
+
+/**
+ * The class `Tag` returns: a `Context.Tag` of the aggregate's repository, with its aggregate and its layer.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface TagClass<Self, Id extends string, S, SI, E extends { readonly _tag: string }, EI>
+  extends Context.TagClass<Self, Id, EventSourcedRepository<S, E>>
+{
+  readonly aggregate: Aggregate.Aggregate<S, SI, E, EI>
+  /**
+   * The repository (`make(aggregate, options)`) in the layer's scope: a background writer drains its queue when
+   * the layer is released. The options may come from an Effect (e.g. a strategy read from Config).
+   */
+  readonly layer: <OE = never, OR = never>(
+    options: Options | Effect.Effect<Options, OE, OR>
+  ) => Layer.Layer<
+    Self,
+    SnapshotStrategy.UnknownCustomStrategy | BadArgument.BadArgument | OE,
+    EventStore | SnapshotStore.SnapshotStore | OR
+  >
+}
+
+/**
+ * Declare a repository as a service in one line:
+ *
+ * ```ts
+ * class Carts extends EventSourcedRepository.Tag<Carts>()("app/Carts", Cart) {}
+ * const CartsLive = Carts.layer({ strategy: SnapshotStrategy.everyNEvents(50) })
+ * // yield* Carts: the EventSourcedRepository of Cart
+ * ```
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const Tag = <Self>() =>
+<const Id extends string, S, SI, E extends { readonly _tag: string }, EI>(
+  id: Id,
+  aggregate: Aggregate.Aggregate<S, SI, E, EI>
+): TagClass<Self, Id, S, SI, E, EI> => {
+  const tag = Context.Tag(id)<Self, EventSourcedRepository<S, E>>()
+  const layer = <OE, OR>(options: Options | Effect.Effect<Options, OE, OR>) =>
+    Layer.scoped(
+      tag,
+      Effect.flatMap(Effect.isEffect(options) ? options : Effect.succeed(options), (resolved) =>
+        make(aggregate, resolved))
+    )
+  return Object.assign(tag, { aggregate, layer }) as TagClass<Self, Id, S, SI, E, EI>
+}

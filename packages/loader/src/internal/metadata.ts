@@ -29,7 +29,7 @@ export type Encode = (
 /** @internal */
 export const make = (
   aggregateType: string,
-  schema: Schema.Schema<any, Readonly<Record<string, unknown>>> | undefined
+  schema: Schema.Schema.AnyNoContext | undefined
 ): Encode => {
   const encode = schema === undefined ? undefined : Schema.encodeUnknownEither(schema)
   return (id, metadata) => {
