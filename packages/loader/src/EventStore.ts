@@ -480,7 +480,6 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
     return EventStore.of({ append, read, readPage, readAll, version, streams })
   })
 
-
 /**
  * A fresh in-memory EventStore per build of the layer.
  *

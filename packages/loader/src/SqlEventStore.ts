@@ -491,7 +491,10 @@ GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMI
                 version: toNumber(row[2])
               }))
               const last = listed[listed.length - 1]
-              return [Chunk.unsafeFromArray(listed), listed.length === pageSize ? Option.fromNullable(last) : Option.none()] as const
+              return [
+                Chunk.unsafeFromArray(listed),
+                listed.length === pageSize ? Option.fromNullable(last) : Option.none()
+              ] as const
             })
           )
       return Stream.paginateChunkEffect(after ?? { aggregateType: type ?? "", aggregateId: "" }, page)
