@@ -10,13 +10,14 @@
  *
  * Commands: `stats`, `list <type> <id>`, `inspect <type> <id> [--version]`,
  * `prune --keep-last N [--older-than D] [--type] [--dry-run]` (store-only: they need no aggregate
- * definitions) and `verify [--type] [--repair] [--concurrency]` (over the registry). `--json` on each.
+ * definitions), `verify [--type] [--repair] [--concurrency]` and
+ * `rebuild [--type] [--per-second] [--only-stale] [--concurrency] [--resume-from]` (over the registry). `--json` on each.
  * Exit codes: 0 ok, 1 inconsistencies found, 2 bad input, not found, or cannot connect (one line on stderr).
  *
  * @since 0.1.0
  */
 import type { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
-import type { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
+import type { Aggregate, Aggregates, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import type { SnapshotStore } from "@effect-snapshots/store"
 import type * as CliApp from "@effect/cli/CliApp"
 import type * as Command from "@effect/cli/Command"
@@ -43,19 +44,24 @@ export interface Registration {
   readonly current: { readonly schemaVersion: number; readonly fingerprint: string }
   /** The type's repository (inline snapshots, no cache), as `verify` uses it. */
   readonly repository: Effect.Effect<
-    Pick<EventSourcedRepository.EventSourcedRepository<unknown, { readonly _tag: string }>, "verifyStream">,
+    Pick<
+      EventSourcedRepository.EventSourcedRepository<unknown, { readonly _tag: string }>,
+      "verifyStream" | "rebuildStream"
+    >,
     SnapshotStrategy.UnknownCustomStrategy | BadArgument.BadArgument,
     EventStore.EventStore | SnapshotStore.SnapshotStore | Scope.Scope
   >
 }
 
 /**
- * The application's aggregates, one `Registration` each.
+ * The application's aggregates: one `Registration` each, or the loader's `Aggregates` registry (then the
+ * repositories' strategies come from Config, `SNAPSHOT_STRATEGY` and `SNAPSHOT_STRATEGY_<type>`, default never:
+ * `verify --repair` and `rebuild` write whatever the strategy says).
  *
  * @since 0.1.0
  * @category models
  */
-export type Registry = ReadonlyArray<Registration>
+export type Registry = ReadonlyArray<Registration> | Aggregates.Registry
 
 /**
  * Register an aggregate with the options the application builds its repository with (the strategy and its
@@ -267,4 +273,31 @@ export interface VerifyReport {
     readonly reason: string
     readonly message: string
   }>
+}
+
+/**
+ * `rebuild --json`. `ok` is false (and the exit code 1) when any aggregate failed. `checkpoint`: the last
+ * aggregate finished of the last type rebuilt (with `--type`, resume there with `--resume-from`).
+ *
+ * @since 0.3.0
+ * @category reports
+ */
+export interface RebuildReport {
+  readonly ok: boolean
+  readonly onlyStale: boolean
+  readonly perSecond: number | null
+  readonly types: ReadonlyArray<{
+    readonly aggregateType: string
+    readonly total: number
+    readonly done: number
+    readonly written: number
+    readonly skipped: number
+    readonly failed: number
+    readonly ratePerSecond: number
+    readonly checkpoint: string | null
+  }>
+  /** At most `--max-reported`. */
+  readonly failed: ReadonlyArray<
+    { readonly aggregateType: string; readonly aggregateId: string; readonly message: string }
+  >
 }

@@ -12,13 +12,16 @@
 import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
@@ -27,13 +30,15 @@ import * as ColdRead from "./internal/coldRead.js"
 import * as Commit from "./internal/commit.js"
 import * as Decision from "./internal/decision.js"
 import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
+import * as Metadata from "./internal/metadata.js"
 import * as Ops from "./internal/ops.js"
+import * as Rebuild from "./internal/rebuild.js"
 import * as Replay from "./internal/replay.js"
 import * as Restore from "./internal/restore.js"
 import * as SnapshotWriter from "./internal/snapshotWriter.js"
 import { cut, quote } from "./internal/text.js"
 import * as Verify from "./internal/verify.js"
-import { AggregateNotFound } from "./RepositoryError.js"
+import { AggregateNotFound, type InvalidMetadata } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
 import type { StreamCorrupt } from "./StreamCorrupt.js"
 
@@ -43,6 +48,11 @@ export {
    * @category errors
    */
   AggregateNotFound,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidMetadata,
   /**
    * @since 0.1.0
    * @category errors
@@ -71,6 +81,12 @@ export type LoadError = AggregateNotFound | Aggregate.EventDecodeError | StreamC
  * @since 0.1.0
  */
 export interface Options {
+  /**
+   * What `save` / `update` accept as `metadata`: the Schema encodes it (its encoded side is what is stored with
+   * each event) and refuses what does not match with `InvalidMetadata`. Without one, any plain JSON object is
+   * stored as it is.
+   */
+  readonly metadataSchema?: Schema.Schema.AnyNoContext | undefined
   /** When to snapshot, decided after every commit. */
   readonly strategy: SnapshotStrategy.SnapshotStrategy
   /** The named predicates of `SnapshotStrategy.custom` strategies. */
@@ -103,6 +119,31 @@ export interface Options {
    * from 2 ms). When it gives up, `update` fails with the last conflict.
    */
   readonly retry?: Schedule.Schedule<unknown, ConcurrencyConflict> | undefined
+}
+
+/**
+ * Metadata stored with every event of a commit (visible in `EventStore.read`, `readAll` and projection
+ * envelopes). `correlationId` and `causationId` are conventions (strings when present); any other JSON field
+ * may sit next to them. The key `eventVersion` is the library's.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface EventMetadata {
+  readonly correlationId?: string | undefined
+  readonly causationId?: string | undefined
+  readonly [key: string]: unknown
+}
+
+/**
+ * The optional last argument of `save` and `update`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SaveOptions {
+  /** Stored with every event of the commit; checked (and encoded by `metadataSchema`) before anything is written. */
+  readonly metadata?: EventMetadata | undefined
 }
 
 /**
@@ -243,6 +284,85 @@ export interface VerifySummary {
 }
 
 /**
+ * @since 0.3.0
+ * @category models
+ */
+export interface RebuildOptions {
+  /**
+   * Only aggregates without a usable snapshot at the current state fingerprint and schema version (none, stale,
+   * corrupt, from an older schema version); default false: also move usable snapshots up to the stream's head.
+   */
+  readonly onlyStale?: boolean | undefined
+  /** How many aggregates are rebuilt at once (default 4). */
+  readonly concurrency?: number | undefined
+  /** At most this many aggregates started per second (`effect/RateLimiter`, token bucket); default: no limit. */
+  readonly perSecond?: number | undefined
+  /** Start after this aggregate id: the `checkpoint` of an earlier, interrupted rebuild. */
+  readonly resumeFrom?: string | undefined
+  /** `rebuild`: how many failed aggregates the summary lists (default 100; all are counted). */
+  readonly maxReported?: number | undefined
+}
+
+/**
+ * What `rebuild` did with one aggregate: `written` (a fresh snapshot is stored), `skipped` (a usable snapshot was
+ * there: at the stream's head, or any with `onlyStale`), `queued` / `dropped` (a background-mode repository's
+ * load handed the replacement of an unusable snapshot to its writer), `failed` (logged; see `message`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type RebuildOutcome = "written" | "skipped" | "queued" | "dropped" | "failed"
+
+/**
+ * One element of `rebuildStream`: the aggregate just finished and the running totals.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RebuildProgress {
+  readonly aggregateId: string
+  readonly outcome: RebuildOutcome
+  /** Why it failed (`failed` only). */
+  readonly message?: string | undefined
+  /** Aggregates finished so far, and of each outcome. */
+  readonly done: number
+  readonly written: number
+  readonly skipped: number
+  readonly queued: number
+  readonly dropped: number
+  readonly failed: number
+  /** Streams of the type (after `resumeFrom`) when the rebuild started; more may have been created since. */
+  readonly total: number
+  /** Aggregates finished per second since the start. */
+  readonly ratePerSecond: number
+  /** Seconds to go at that rate. */
+  readonly etaSeconds: number
+  /** This aggregate and every one before it are finished: pass it as `resumeFrom` to continue after it. */
+  readonly checkpoint: string
+}
+
+/**
+ * The summary of `rebuild`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RebuildSummary {
+  readonly total: number
+  readonly done: number
+  readonly written: number
+  readonly skipped: number
+  readonly queued: number
+  readonly dropped: number
+  readonly failed: number
+  /** Up to `maxReported` failed aggregates and why. */
+  readonly failures: ReadonlyArray<{ readonly aggregateId: string; readonly message: string }>
+  readonly ratePerSecond: number
+  /** The last aggregate finished (none when there was nothing to do). */
+  readonly checkpoint: Option.Option<string>
+}
+
+/**
  * @since 0.1.0
  */
 export interface EventSourcedRepository<S, E extends { readonly _tag: string }> {
@@ -253,18 +373,20 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
   readonly save: (
     id: string,
     expectedVersion: number,
-    events: ReadonlyArray<E>
-  ) => Effect.Effect<Saved, ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError>
+    events: ReadonlyArray<E>,
+    options?: SaveOptions
+  ) => Effect.Effect<Saved, ConcurrencyConflict | EventStoreError | Aggregate.EventEncodeError | InvalidMetadata>
   /**
    * Load (or start from the initial state at version 0), decide, save; on `ConcurrencyConflict` reload and
    * decide again, as the retry policy allows.
    */
   readonly update: <Err, R>(
     id: string,
-    decide: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>
+    decide: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+    options?: SaveOptions
   ) => Effect.Effect<
     Updated<S, E>,
-    Err | ConcurrencyConflict | Aggregate.EventEncodeError | Exclude<LoadError, AggregateNotFound>,
+    Err | ConcurrencyConflict | Aggregate.EventEncodeError | InvalidMetadata | Exclude<LoadError, AggregateNotFound>,
     R
   >
   /**
@@ -279,6 +401,21 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
   readonly verifyStream: (options?: VerifyAllOptions) => Stream.Stream<VerifyResult, SnapshotStore.SnapshotStoreError>
   /** `verifyStream` summed up: counts, and the inconsistent and failed aggregates (up to `maxReported`). */
   readonly verifyAll: (options?: VerifyAllOptions) => Effect.Effect<VerifySummary, SnapshotStore.SnapshotStoreError>
+  /**
+   * Bulk re-snapshot after a deploy: every stream of this type in the EVENT store (keyset-paged, in id order),
+   * loaded and written as a fresh snapshot with the current fingerprint and schema version, `concurrency` at a
+   * time and at most `perSecond` started per second. Each element is one finished aggregate with the running
+   * totals, in id order, so its `checkpoint` can resume an interrupted rebuild. Interrupted, it lets the
+   * aggregates in flight finish and stops: no snapshot is half-written. Fails only when the event store cannot
+   * list the streams, or on bad options (`BadArgument`); an aggregate that fails is an element (`failed`).
+   */
+  readonly rebuildStream: (
+    options?: RebuildOptions
+  ) => Stream.Stream<RebuildProgress, EventStoreError | BadArgument.BadArgument>
+  /** `rebuildStream` summed up. */
+  readonly rebuild: (
+    options?: RebuildOptions
+  ) => Effect.Effect<RebuildSummary, EventStoreError | BadArgument.BadArgument>
   /** Background mode: wait until every queued snapshot request has been handled (immediate in inline mode). */
   readonly flush: Effect.Effect<void>
 }
@@ -342,6 +479,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     const cacheMaxBytes = yield* intOption("cacheMaxBytes", options.cacheMaxBytes, defaultCacheMaxBytes, 0)
     const cacheCapacity = yield* intOption("cacheCapacity", options.cacheCapacity, Number.MAX_SAFE_INTEGER, 0)
     const retry = options.retry ?? defaultRetry
+    const encodeMetadata = Metadata.make(aggregate.type, options.metadataSchema)
 
     const events = yield* EventStore
     const snapshots = yield* SnapshotStore.SnapshotStore
@@ -569,13 +707,23 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     // save
     // ---------------------------------------------------------------------------------------------------
 
-    const commit = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, given: Known<S> | undefined) =>
+    const commit = (
+      id: string,
+      expectedVersion: number,
+      batch: ReadonlyArray<E>,
+      given: Known<S> | undefined,
+      saveOptions: SaveOptions | undefined
+    ) =>
       Effect.gen(function*() {
         const encoded = Aggregate.encodeEvents(aggregate, id, batch)
         if (Either.isLeft(encoded)) {
           return yield* encoded.left
         }
-        const result = yield* events.append(type, id, expectedVersion, encoded.right)
+        const metadata = encodeMetadata(id, saveOptions?.metadata)
+        if (Either.isLeft(metadata)) {
+          return yield* metadata.left
+        }
+        const result = yield* events.append(type, id, expectedVersion, Metadata.attach(encoded.right, metadata.right))
         // The commit stands from here on: nothing below may fail the save.
         const route = yield* Commit.current
         const base = given ?? (expectedVersion === 0 ? empty(id) : cache.get(id))
@@ -638,25 +786,27 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         })
       )
 
-    const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>) =>
-      commit(id, expectedVersion, batch, undefined)
+    const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
+      commit(id, expectedVersion, batch, undefined, saveOptions)
 
     // ---------------------------------------------------------------------------------------------------
     // update
     // ---------------------------------------------------------------------------------------------------
 
-    const attempt = <Err, R>(id: string, f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>) =>
+    const attempt = <Err, R>(
+      id: string,
+      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+      saveOptions: SaveOptions | undefined
+    ) =>
       Effect.gen(function*() {
         const route = yield* Commit.current
         const known = yield* Effect.catchTag(loadInternal(id, route), "AggregateNotFound", () =>
-          Effect.sync(() =>
-            empty(id)
-          ))
+          Effect.sync(() => empty(id)))
         const batch = yield* f(known.state, known.version)
         if (batch.length === 0) {
           return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
         }
-        const saved = yield* commit(id, known.version, batch, known)
+        const saved = yield* commit(id, known.version, batch, known, saveOptions)
         return {
           state: Aggregate.fold(aggregate, known.state, batch),
           version: saved.version,
@@ -665,12 +815,18 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         } as Updated<S, E>
       })
 
-    const update = <Err, R>(id: string, f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>) =>
+    const update = <Err, R>(
+      id: string,
+      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+      saveOptions?: SaveOptions
+    ) =>
       // Only conflicts reach the retry policy (a user's schedule may look at the conflict): every other failure
       // leaves the error channel around the retry, and comes back after it.
-      attempt(id, f).pipe(
+      attempt(id, f, saveOptions).pipe(
         Effect.map(Either.right),
-        Effect.catchAll((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))),
+        Effect.catchAll((e) =>
+          isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))
+        ),
         Effect.retry(retry),
         Effect.flatMap((result) => result),
         Effect.withSpan("EventSourcedRepository.update", {
@@ -692,6 +848,8 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
         )
     })
 
+    const rebuilder = Rebuild.make({ type, events, load: (id, route) => loadInternal(id, route, false), writer })
+
     const repository: EventSourcedRepository<S, E> = {
       aggregateType: type,
       load,
@@ -700,7 +858,63 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       verify: verifier.verify,
       verifyStream: verifier.verifyStream,
       verifyAll: verifier.verifyAll,
+      rebuildStream: rebuilder.rebuildStream,
+      rebuild: rebuilder.rebuild,
       flush: writer.flush
     }
     return repository
   })
+
+// -----------------------------------------------------------------------------------------------------------
+// the repository as a service
+// -----------------------------------------------------------------------------------------------------------
+
+/**
+ * The class `Tag` returns: a `Context.Tag` of the aggregate's repository, with its aggregate and its layer.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface TagClass<Self, Id extends string, S, SI, E extends { readonly _tag: string }, EI>
+  extends Context.TagClass<Self, Id, EventSourcedRepository<S, E>>
+{
+  readonly aggregate: Aggregate.Aggregate<S, SI, E, EI>
+  /**
+   * The repository (`make(aggregate, options)`) in the layer's scope: a background writer drains its queue when
+   * the layer is released. The options may come from an Effect (e.g. a strategy read from Config).
+   */
+  readonly layer: <OE = never, OR = never>(
+    options: Options | Effect.Effect<Options, OE, OR>
+  ) => Layer.Layer<
+    Self,
+    SnapshotStrategy.UnknownCustomStrategy | BadArgument.BadArgument | OE,
+    EventStore | SnapshotStore.SnapshotStore | OR
+  >
+}
+
+/**
+ * Declare a repository as a service in one line:
+ *
+ * ```ts
+ * class Carts extends EventSourcedRepository.Tag<Carts>()("app/Carts", Cart) {}
+ * const CartsLive = Carts.layer({ strategy: SnapshotStrategy.everyNEvents(50) })
+ * // yield* Carts: the EventSourcedRepository of Cart
+ * ```
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const Tag = <Self>() =>
+<const Id extends string, S, SI, E extends { readonly _tag: string }, EI>(
+  id: Id,
+  aggregate: Aggregate.Aggregate<S, SI, E, EI>
+): TagClass<Self, Id, S, SI, E, EI> => {
+  const tag = Context.Tag(id)<Self, EventSourcedRepository<S, E>>()
+  const layer = <OE, OR>(options: Options | Effect.Effect<Options, OE, OR>) =>
+    Layer.scoped(
+      tag,
+      Effect.flatMap(Effect.isEffect(options) ? options : Effect.succeed(options), (resolved) =>
+        make(aggregate, resolved))
+    )
+  return Object.assign(tag, { aggregate, layer }) as TagClass<Self, Id, S, SI, E, EI>
+}

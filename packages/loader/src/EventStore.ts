@@ -15,6 +15,7 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { checkCount, checkLimit, checkStreamKey, encodeAppend } from "./internal/eventInput.js"
+import { compareStreams, streamsAfter } from "./internal/streamsListing.js"
 
 /**
  * An event to append: its type and its Schema-encoded (JSON) payload.
@@ -139,6 +140,31 @@ export interface ReadAllOptions {
 }
 
 /**
+ * @since 0.3.0
+ */
+export interface StreamsOptions {
+  /** Only the streams of this aggregate type. */
+  readonly aggregateType?: string | undefined
+  /**
+   * Resume after this stream in the listing's order (aggregate type, then aggregate id, by code unit on the
+   * memory store and by the database's collation on SQL): pass the last one a previous listing gave.
+   * With `aggregateType`, a plain id is enough.
+   */
+  readonly after?: string | { readonly aggregateType: string; readonly aggregateId: string } | undefined
+}
+
+/**
+ * One stream of `streams`: its key and its version when it was listed.
+ *
+ * @since 0.3.0
+ */
+export interface StreamInfo {
+  readonly aggregateType: string
+  readonly aggregateId: string
+  readonly version: number
+}
+
+/**
  * @since 0.1.0
  */
 export interface EventStoreService {
@@ -176,6 +202,11 @@ export interface EventStoreService {
   readonly readAll: (options?: ReadAllOptions) => Stream.Stream<StoredEvent, EventStoreError>
   /** The stream's current version; 0 when it has no events. */
   readonly version: (aggregateType: string, aggregateId: string) => Effect.Effect<number, EventStoreError>
+  /**
+   * Every stream that has events, ordered by (aggregate type, aggregate id) and read in keyset pages, so a
+   * listing of millions runs in bounded memory and resumes with `after`.
+   */
+  readonly streams: (options?: StreamsOptions) => Stream.Stream<StreamInfo, EventStoreError>
 }
 
 /**
@@ -215,12 +246,12 @@ const invalidInput = (message: string) => new EventStoreError({ reason: "Invalid
  * Emits `events[from, to)` in chunks of `pageSize`. The arrays are append-only, so the slice read here is
  * exactly the events that existed when the read started.
  */
-const emitSlice = (
-  events: ReadonlyArray<StoredEvent>,
+const emitSlice = <A>(
+  events: ReadonlyArray<A>,
   from: number,
   to: number,
   pageSize: number
-): Stream.Stream<StoredEvent> =>
+): Stream.Stream<A> =>
   Stream.unfoldChunk(from, (start) =>
     start >= to ? Option.none() : Option.some([
       Chunk.unsafeFromArray(events.slice(start, Math.min(start + pageSize, to))),
@@ -428,7 +459,25 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
         )
       })
 
-    return EventStore.of({ append, read, readPage, readAll, version })
+    const streams: EventStoreService["streams"] = (listOptions = {}) =>
+      Stream.unwrap(Effect.suspend(() => {
+        const after = streamsAfter(listOptions)
+        if (typeof after === "string") return Effect.fail(invalidInput(after))
+        return Effect.map(Ref.get(state), (current) => {
+          const listed: Array<StreamInfo> = []
+          for (const stream of current.streams.values()) {
+            const head = stream[stream.length - 1]
+            if (head === undefined) continue
+            if (listOptions.aggregateType !== undefined && head.aggregateType !== listOptions.aggregateType) continue
+            if (after !== undefined && compareStreams(head, after) <= 0) continue
+            listed.push({ aggregateType: head.aggregateType, aggregateId: head.aggregateId, version: stream.length })
+          }
+          listed.sort(compareStreams)
+          return emitSlice(listed, 0, listed.length, pageSize)
+        })
+      }))
+
+    return EventStore.of({ append, read, readPage, readAll, version, streams })
   })
 
 /**

@@ -41,3 +41,22 @@ export const InvalidRepositoryOptions = BadArgument.BadArgument
  * @deprecated use `BadArgument` from `@effect-snapshots/core`
  */
 export type InvalidRepositoryOptions = BadArgument.BadArgument
+
+/**
+ * The metadata given to `save` or `update` was refused (it does not match the repository's `metadataSchema`,
+ * is not plain JSON data, or uses a key the library writes itself); nothing was written.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class InvalidMetadata extends Schema.TaggedError<InvalidMetadata>(
+  "@effect-snapshots/loader/InvalidMetadata"
+)("InvalidMetadata", {
+  aggregateType: Schema.String,
+  aggregateId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Metadata for ${this.aggregateType} ${quote(this.aggregateId)} refused: ${this.reason}`
+  }
+}

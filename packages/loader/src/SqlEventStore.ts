@@ -26,10 +26,11 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type { AppendResult, EventStoreService, StoredEvent } from "./EventStore.js"
+import type { AppendResult, EventStoreService, StoredEvent, StreamInfo } from "./EventStore.js"
 import { ConcurrencyConflict, EventStore, EventStoreError } from "./EventStore.js"
 import type { EncodedEvent } from "./internal/eventInput.js"
 import { checkCount, checkLimit, checkStreamKey, encodeAppend, maxVersion } from "./internal/eventInput.js"
+import { streamsAfter } from "./internal/streamsListing.js"
 
 /**
  * @since 0.1.0
@@ -476,7 +477,39 @@ ORDER BY e.order_xid, e.position LIMIT $3`
       )
     }
 
-    const service = EventStore.of({ append, read, readPage, readAll, version })
+    // Keyset pages over the stream key's index: (type, id) after the last listed, each group's max version.
+    const streamsOfTypeSql = `SELECT aggregate_type, aggregate_id, max(version) AS version FROM ${t}
+WHERE aggregate_type = $1 AND aggregate_id > $2
+GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMIT $3`
+    const streamsAllSql = `SELECT aggregate_type, aggregate_id, max(version) AS version FROM ${t}
+WHERE (aggregate_type, aggregate_id) > ($1, $2)
+GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMIT $3`
+    const streams: EventStoreService["streams"] = (listOptions = {}) => {
+      const after = streamsAfter(listOptions)
+      if (typeof after === "string") return Stream.fail(invalidInput(after))
+      const type = listOptions.aggregateType
+      const page = (from: { readonly aggregateType: string; readonly aggregateId: string }) =>
+        (type === undefined
+          ? sql.unsafe(streamsAllSql, [from.aggregateType, from.aggregateId, pageSize]).values
+          : sql.unsafe(streamsOfTypeSql, [type, from.aggregateId, pageSize]).values).pipe(
+            Effect.mapError(unavailable(`SqlEventStore: streams`)),
+            Effect.map((rows) => {
+              const listed = rows.map((row): StreamInfo => ({
+                aggregateType: row[0] as string,
+                aggregateId: row[1] as string,
+                version: toNumber(row[2])
+              }))
+              const last = listed[listed.length - 1]
+              return [
+                Chunk.unsafeFromArray(listed),
+                listed.length === pageSize ? Option.fromNullable(last) : Option.none()
+              ] as const
+            })
+          )
+      return Stream.paginateChunkEffect(after ?? { aggregateType: type ?? "", aggregateId: "" }, page)
+    }
+
+    const service = EventStore.of({ append, read, readPage, readAll, version, streams })
     sources.set(service, {
       client,
       sql,

@@ -37,3 +37,10 @@ export * as EventSourcedRepository from "./EventSourcedRepository.js"
  * @since 0.1.0
  */
 export * as Projection from "./Projection.js"
+
+/**
+ * A registry of the application's aggregates, for per-type strategies from Config and the operator tools.
+ *
+ * @since 0.3.0
+ */
+export * as Aggregates from "./Aggregates.js"

@@ -9,7 +9,6 @@ import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, layer, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { encode, expected, Ledger } from "./utils/Ledger.js"
@@ -145,7 +144,7 @@ WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
     it.effect("a snapshot write stringifies its state once, also through the compressed decorator", () =>
       Effect.gen(function*() {
         const all = deposits(400)
-        const stringifiedStates = (write: Effect.Effect<unknown, unknown, never>) =>
+        const stringifiedStates = <E, R>(write: Effect.Effect<unknown, E, R>) =>
           Effect.acquireUseRelease(
             Effect.sync(() => {
               const original = JSON.stringify
@@ -164,7 +163,7 @@ WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
         const compressed = SnapshotStore.compressed({ algorithm: "gzip", thresholdBytes: 0 })(SqlSnapshotStore.layer)
         for (const stores of ["sql", "compressed"] as const) {
           const id = freshId()
-          yield* Effect.scoped(
+          const scenario = Effect.scoped(
             Effect.gen(function*() {
               const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(400) })
               yield* repo.save(id, 0, all.slice(0, 399))
@@ -179,8 +178,9 @@ WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
               const loaded = yield* cold.load(id)
               assert.strictEqual(loaded.source, "snapshot")
               assert.strictEqual(encode(loaded.state), expected(id, all))
-            }).pipe(stores === "compressed" ? Effect.provide(compressed) : identity)
+            })
           )
+          yield* (stores === "compressed" ? Effect.provide(scenario, compressed) : scenario)
         }
       }))
 

@@ -345,7 +345,8 @@ export const eventStore = (inner: EventStore["Type"], injector: Injector): Event
     read: (type, id, opts) => Stream.unwrap(Effect.map(wrap("read", Effect.void), () => inner.read(type, id, opts))),
     readPage: (type, id, opts) => wrap("readPage", inner.readPage(type, id, opts)),
     readAll: (opts) => Stream.unwrap(Effect.map(wrap("readAll", Effect.void), () => inner.readAll(opts))),
-    version: (type, id) => wrap("version", inner.version(type, id))
+    version: (type, id) => wrap("version", inner.version(type, id)),
+    streams: (opts) => Stream.unwrap(Effect.map(wrap("streams", Effect.void), () => inner.streams(opts)))
   }
 }
 

@@ -1,4 +1,5 @@
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
+import { Aggregates, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import type { EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
@@ -39,6 +40,26 @@ export const register: typeof Cli.register = (aggregate, options) => ({
   // A sweep over every aggregate: snapshots are written before verify answers, and no state is cached.
   repository: EventSourcedRepository.make(aggregate, { ...options, mode: "inline", cacheCapacity: 0 })
 })
+
+/** The registrations of an `Aggregates` registry: strategies from Config (default never), read when a command runs. */
+const registrations = (registry: Cli.Registry): ReadonlyArray<Cli.Registration> => {
+  if (!Aggregates.isRegistry(registry)) return registry
+  const strategy = Aggregates.strategy(registry, { fallback: SnapshotStrategy.never }).pipe(
+    Effect.mapError((error) =>
+      BadArgument.isBadArgument(error)
+        ? error
+        : new BadArgument.BadArgument({ module: "Aggregates.strategy", message: String(error) })
+    )
+  )
+  return registry.aggregates.map((aggregate): Cli.Registration => ({
+    aggregateType: aggregate.type,
+    current: { schemaVersion: aggregate.schemaVersion, fingerprint: aggregate.fingerprint },
+    repository: Effect.flatMap(
+      strategy,
+      (resolved) => EventSourcedRepository.make(aggregate, { strategy: resolved, mode: "inline", cacheCapacity: 0 })
+    )
+  }))
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Environment
@@ -137,7 +158,7 @@ const idArg = Args.text({ name: "id" }).pipe(Args.withDescription("The aggregate
 
 type StatsRow = Cli.StatsReport["types"][number]
 
-const stats = (registry: Cli.Registry, env: Environment) =>
+const stats = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
   Command.make("stats", { json }, (flags) =>
     Effect.gen(function*() {
       const options = { table: env.table }
@@ -423,7 +444,7 @@ const prune = (env: Environment) =>
 
 type TypeVerified = { -readonly [K in keyof Cli.VerifyReport["types"][number]]: Cli.VerifyReport["types"][number][K] }
 
-const verify = (registry: Cli.Registry, env: Environment) =>
+const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
   Command.make("verify", {
     type: typeOption,
     repair: Options.boolean("repair").pipe(
@@ -580,15 +601,204 @@ const verify = (registry: Cli.Registry, env: Environment) =>
     )
 
 // ---------------------------------------------------------------------------------------------------------
+// rebuild
+// ---------------------------------------------------------------------------------------------------------
+
+type TypeRebuilt = { -readonly [K in keyof Cli.RebuildReport["types"][number]]: Cli.RebuildReport["types"][number][K] }
+
+const selectTypes = (registry: ReadonlyArray<Cli.Registration>, type: Option.Option<string>, command: string) =>
+  Effect.gen(function*() {
+    if (registry.length === 0) {
+      return yield* bad(
+        `${command} needs the application's aggregates: mount Cli.run(registry) in the application's bin`
+      )
+    }
+    const selected = Option.match(type, {
+      onNone: () => registry,
+      onSome: (t) => registry.filter((r) => r.aggregateType === t)
+    })
+    if (selected.length === 0) {
+      return yield* bad(
+        `unknown aggregate type ${JSON.stringify(format.short(Option.getOrElse(type, () => "")))}; registered: ${
+          registry.map((r) => r.aggregateType).join(", ")
+        }`
+      )
+    }
+    return selected
+  })
+
+const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
+  Command.make("rebuild", {
+    type: typeOption,
+    perSecond: Options.float("per-second").pipe(
+      Options.withDescription("Start at most this many aggregates per second (default: no limit)."),
+      Options.optional
+    ),
+    onlyStale: Options.boolean("only-stale").pipe(
+      Options.withDescription(
+        "Only aggregates without a usable snapshot at the current fingerprint and schema version."
+      )
+    ),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("Aggregates rebuilt at once."),
+      Options.withDefault(4)
+    ),
+    resumeFrom: Options.text("resume-from").pipe(
+      Options.withDescription(
+        "Start after this aggregate id (the checkpoint of an interrupted rebuild; needs --type)."
+      ),
+      Options.optional
+    ),
+    maxReported: Options.integer("max-reported").pipe(
+      Options.withDescription("List at most this many failed aggregates (all are counted)."),
+      Options.withDefault(100)
+    ),
+    noProgress,
+    json
+  }, (flags) =>
+    Effect.gen(function*() {
+      const selected = yield* selectTypes(registry, flags.type, "rebuild")
+      if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
+      if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
+      if (Option.isSome(flags.perSecond) && !(flags.perSecond.value > 0)) {
+        return yield* bad(`--per-second must be > 0, got ${flags.perSecond.value}`)
+      }
+      if (Option.isSome(flags.resumeFrom) && Option.isNone(flags.type)) {
+        return yield* bad("--resume-from needs --type (a checkpoint is an id of one aggregate type)")
+      }
+      const types: Array<TypeRebuilt> = []
+      const failed: Array<Cli.RebuildReport["failed"][number]> = []
+      for (const registration of selected) {
+        const type = registration.aggregateType
+        const summary: TypeRebuilt = {
+          aggregateType: type,
+          total: 0,
+          done: 0,
+          written: 0,
+          skipped: 0,
+          failed: 0,
+          ratePerSecond: 0,
+          checkpoint: null
+        }
+        types.push(summary)
+        let bar: progress.Progress | undefined
+        yield* Effect.scoped(Effect.gen(function*() {
+          const repository = yield* registration.repository.pipe(
+            Effect.mapError((error) => bad(`${type}: ${error.message}`))
+          )
+          yield* repository.rebuildStream({
+            onlyStale: flags.onlyStale,
+            concurrency: flags.concurrency,
+            perSecond: Option.getOrUndefined(flags.perSecond),
+            resumeFrom: Option.getOrUndefined(flags.resumeFrom)
+          }).pipe(
+            Stream.runForEach((p) =>
+              Effect.gen(function*() {
+                if (bar === undefined) {
+                  bar = yield* progress.make({
+                    label: `rebuild ${format.short(type, 40)}`,
+                    total: p.total,
+                    enabled: !flags.noProgress
+                  })
+                }
+                summary.total = p.total
+                summary.done = p.done
+                summary.written = p.written + p.queued
+                summary.skipped = p.skipped
+                summary.failed = p.failed + p.dropped
+                summary.ratePerSecond = p.ratePerSecond
+                summary.checkpoint = p.checkpoint
+                if ((p.outcome === "failed" || p.outcome === "dropped") && failed.length < flags.maxReported) {
+                  failed.push({ aggregateType: type, aggregateId: p.aggregateId, message: p.message ?? p.outcome })
+                }
+                yield* bar.advance(1)
+              })
+            ),
+            Effect.mapError((error) =>
+              error._tag === "BadArgument"
+                ? bad(error.message)
+                : new AdminError({ reason: "Unavailable", message: `rebuild ${type}: ${error.message}`, cause: error })
+            ),
+            // Stopped (Ctrl-C): the aggregates in flight finish first; say where to resume.
+            Effect.onInterrupt(() =>
+              Console.error(
+                `rebuild of ${type} interrupted after ${summary.done} aggregates${
+                  summary.checkpoint === null ? "" : `; resume with --type ${type} --resume-from ${summary.checkpoint}`
+                }`
+              )
+            )
+          )
+        }))
+        if (bar !== undefined) yield* bar.done
+      }
+      const problems = types.reduce((n, t) => n + t.failed, 0)
+      const ok = problems === 0
+      if (flags.json) {
+        const report: Cli.RebuildReport = {
+          ok,
+          onlyStale: flags.onlyStale,
+          perSecond: Option.getOrNull(flags.perSecond),
+          types,
+          failed
+        }
+        yield* print(format.json(report))
+      } else {
+        yield* print(format.table(
+          [
+            { header: "aggregate type" },
+            { header: "streams", align: "right" },
+            { header: "written", align: "right" },
+            { header: "skipped", align: "right" },
+            { header: "failed", align: "right" },
+            { header: "per second", align: "right" },
+            { header: "checkpoint" }
+          ],
+          types.map((t) => [
+            format.short(t.aggregateType, 40),
+            String(t.total),
+            String(t.written),
+            String(t.skipped),
+            String(t.failed),
+            t.ratePerSecond.toFixed(1),
+            t.checkpoint === null ? "-" : format.short(t.checkpoint, 40)
+          ])
+        ))
+        for (const item of failed) {
+          yield* print(
+            `failed: ${item.aggregateType} ${JSON.stringify(format.short(item.aggregateId))}: ${
+              format.short(item.message, 200)
+            }`
+          )
+        }
+        yield* print(ok ? "Every aggregate has a fresh snapshot." : `${problems} aggregates failed.`)
+      }
+      if (!ok) return yield* new InconsistenciesFound({ message: `${problems} aggregates failed` })
+    }).pipe(
+      Effect.provide(Layer.provideMerge(env.events, env.store))
+    )).pipe(
+      Command.withDescription(
+        "Write a fresh snapshot (current fingerprint and schema version) of every stream in the event store (needs the registry)."
+      )
+    )
+
+// ---------------------------------------------------------------------------------------------------------
 // The application
 // ---------------------------------------------------------------------------------------------------------
 
 /** @internal */
-export const command = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
+export const command = (given: Cli.Registry, options: Cli.RunOptions = {}) => {
+  const registry = registrations(given)
   const env = environment(options)
   return Command.make("admin").pipe(
-    Command.withDescription("Snapshot administration: stats, list, inspect, prune, verify."),
-    Command.withSubcommands([stats(registry, env), list(env), inspect(env), prune(env), verify(registry, env)])
+    Command.withDescription("Snapshot administration: stats, list, inspect, prune, verify, rebuild."),
+    Command.withSubcommands([
+      stats(registry, env),
+      list(env),
+      inspect(env),
+      prune(env),
+      verify(registry, env),
+      rebuild(registry, env)
+    ])
   )
 }
 

@@ -64,7 +64,7 @@ const maxDepth = 512
  * and plain objects of those. Properties whose value is `undefined` are allowed in objects (JSON drops them,
  * as an optional field's encoding does). Answers a path to the first offending value, or undefined.
  */
-const findNonJson = (value: unknown, path: string, depth: number): string | undefined => {
+export const findNonJson = (value: unknown, path: string, depth: number): string | undefined => {
   switch (typeof value) {
     case "string":
       return badCharacters.test(value) ? `${path} contains a NUL character or an unpaired UTF-16 surrogate` : undefined

@@ -1,0 +1,187 @@
+/**
+ * `rebuild`: a fresh snapshot (current fingerprint and schema version) for every stream of the type in the event
+ * store, throttled, resumable from the last finished id, with progress; interruption lets the aggregates in
+ * flight finish (each one's write is whole or absent) and stops there.
+ *
+ * @internal
+ */
+import { BadArgument } from "@effect-snapshots/core"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as RateLimiter from "effect/RateLimiter"
+import * as Stream from "effect/Stream"
+import type {
+  RebuildOptions,
+  RebuildOutcome,
+  RebuildProgress,
+  RebuildSummary,
+  SnapshotOutcome
+} from "../EventSourcedRepository.js"
+import type { EventStoreError, EventStoreService } from "../EventStore.js"
+import * as Commit from "./commit.js"
+import type * as SnapshotWriter from "./snapshotWriter.js"
+
+/** What rebuild needs of the repository. @internal */
+export interface Deps<S, Err> {
+  readonly type: string
+  readonly events: EventStoreService
+  /** The repository's load from the stores (no cache): snapshot + tail, or a full replay. */
+  readonly load: (id: string, route: Commit.Route) => Effect.Effect<
+    {
+      readonly version: number
+      readonly state: S
+      readonly position: number
+      readonly source: "cache" | "snapshot" | "replay"
+      readonly snapshotVersion: Option.Option<number>
+      /** The load replaced an unusable (or migrated) snapshot itself: that write's outcome. */
+      readonly repaired: SnapshotOutcome | undefined
+    },
+    Err
+  >
+  readonly writer: SnapshotWriter.Writer<S>
+}
+
+const module = "EventSourcedRepository.rebuild"
+
+const check = (options: RebuildOptions): BadArgument.BadArgument | undefined => {
+  const { concurrency, perSecond, resumeFrom } = options
+  if (concurrency !== undefined && !(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
+    return new BadArgument.BadArgument({ module, message: `concurrency must be an integer >= 1, got ${concurrency}` })
+  }
+  if (perSecond !== undefined && !(Number.isFinite(perSecond) && perSecond > 0)) {
+    return new BadArgument.BadArgument({ module, message: `perSecond must be a finite number > 0, got ${perSecond}` })
+  }
+  if (resumeFrom !== undefined && (typeof resumeFrom !== "string" || resumeFrom === "")) {
+    return new BadArgument.BadArgument({ module, message: `resumeFrom must be a non-empty aggregate id` })
+  }
+  return undefined
+}
+
+/**
+ * Runs `effect` to its end even when the caller is interrupted: the caller then waits for it (a clean stop),
+ * while the effect itself stays interruptible inside, so a store's timeout can still cut a call that hangs.
+ */
+const finishing = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(
+      Effect.forkDaemon(Effect.interruptible(effect)),
+      (fiber) => Effect.onInterrupt(restore(Fiber.join(fiber)), () => Fiber.await(fiber))
+    )
+  )
+
+/** @internal */
+export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, Err>) => {
+  const { events, type } = deps
+
+  const one = (
+    id: string,
+    onlyStale: boolean
+  ): Effect.Effect<{ readonly outcome: RebuildOutcome; readonly message?: string | undefined }> =>
+    Effect.gen(function*() {
+      const route = yield* Commit.current
+      const loaded = yield* Effect.either(deps.load(id, route))
+      if (Either.isLeft(loaded)) return { outcome: "failed" as const, message: loaded.left.message }
+      const { repaired, snapshotVersion, source, version } = loaded.right
+      // An unusable or migrated snapshot was already replaced by the load, at the version just rebuilt.
+      if (repaired !== undefined) return { outcome: repaired === "none" ? "skipped" as const : repaired }
+      const usable = source === "snapshot"
+      if (usable && (onlyStale || Option.getOrElse(snapshotVersion, () => -1) === version)) {
+        return { outcome: "skipped" as const }
+      }
+      const outcome = yield* deps.writer.run({
+        id,
+        version,
+        known: Option.some({ version, state: loaded.right.state, position: loaded.right.position }),
+        obsolete: [],
+        decide: Option.none()
+      }, route)
+      return outcome === "failed"
+        ? { outcome, message: `the snapshot at version ${version} could not be written (see the log)` }
+        : { outcome: outcome === "none" ? "skipped" as const : outcome }
+    })
+
+  const rebuildStream = (
+    options: RebuildOptions = {}
+  ): Stream.Stream<RebuildProgress, EventStoreError | BadArgument.BadArgument> =>
+    Stream.unwrapScoped(Effect.gen(function*() {
+      const problem = check(options)
+      if (problem !== undefined) return yield* problem
+      const listing = { aggregateType: type, after: options.resumeFrom }
+      const total = yield* Stream.runCount(events.streams(listing))
+      const limit = options.perSecond === undefined
+        ? undefined
+        : yield* RateLimiter.make({ limit: Math.max(1, Math.round(options.perSecond)), interval: "1 second" })
+      const throttle = limit === undefined ? Effect.void : limit(Effect.void)
+      const onlyStale = options.onlyStale === true
+      const start = yield* Clock.currentTimeMillis
+      const counts = { done: 0, written: 0, skipped: 0, queued: 0, dropped: 0, failed: 0 }
+      return events.streams(listing).pipe(
+        // Ordered: an element comes out only once every aggregate before it is finished, so its id is a
+        // checkpoint that `resumeFrom` can start after without skipping any.
+        Stream.mapEffect(
+          (info) =>
+            Effect.zipRight(
+              throttle,
+              Effect.map(finishing(one(info.aggregateId, onlyStale)), (result) => ({ ...result, id: info.aggregateId }))
+            ),
+          { concurrency: options.concurrency ?? 4 }
+        ),
+        Stream.mapEffect((result) =>
+          Effect.map(Clock.currentTimeMillis, (now): RebuildProgress => {
+            counts.done++
+            counts[result.outcome]++
+            const ratePerSecond = counts.done / (Math.max(now - start, 1) / 1000)
+            return {
+              ...counts,
+              total: Math.max(total, counts.done),
+              ratePerSecond,
+              etaSeconds: Math.max(total - counts.done, 0) / ratePerSecond,
+              aggregateId: result.id,
+              outcome: result.outcome,
+              message: result.message,
+              checkpoint: result.id
+            }
+          })
+        )
+      )
+    }))
+
+  const rebuild = (
+    options: RebuildOptions = {}
+  ): Effect.Effect<RebuildSummary, EventStoreError | BadArgument.BadArgument> => {
+    const maxReported = options.maxReported ?? 100
+    return Stream.runFold(
+      rebuildStream(options),
+      {
+        summary: undefined as RebuildProgress | undefined,
+        failures: [] as Array<{ readonly aggregateId: string; readonly message: string }>
+      },
+      (acc, progress) => {
+        if (progress.outcome === "failed" && acc.failures.length < maxReported) {
+          acc.failures.push({ aggregateId: progress.aggregateId, message: progress.message ?? "failed" })
+        }
+        acc.summary = progress
+        return acc
+      }
+    ).pipe(
+      Effect.map(({ failures, summary }): RebuildSummary => ({
+        total: summary?.total ?? 0,
+        done: summary?.done ?? 0,
+        written: summary?.written ?? 0,
+        skipped: summary?.skipped ?? 0,
+        queued: summary?.queued ?? 0,
+        dropped: summary?.dropped ?? 0,
+        failed: summary?.failed ?? 0,
+        failures,
+        ratePerSecond: summary?.ratePerSecond ?? 0,
+        checkpoint: Option.fromNullable(summary?.checkpoint)
+      })),
+      Effect.withSpan("EventSourcedRepository.rebuild", { attributes: { "aggregate.type": type } })
+    )
+  }
+
+  return { rebuild, rebuildStream }
+}

@@ -1,0 +1,22 @@
+/**
+ * `rebuild` and `EventStore.streams` on PostgreSQL (PG_URL; the embedded PGlite without it): SqlEventStore with
+ * a small page size (so the stream listing pages) + SqlSnapshotStore, in a schema of this file's own.
+ */
+import { SqlEventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { describe, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { rebuildSuite } from "./utils/rebuildSuite.js"
+
+const Database = Postgres.layerTest("loader_rebuild_pg", { maxConnections: 8 })
+
+describe("EventSourcedRepository.rebuild on PostgreSQL", () => {
+  layer(Database, { timeout: 120_000 })((it) => {
+    rebuildSuite(
+      it,
+      (effect) => Effect.provide(effect, Layer.merge(SqlEventStore.layerWith({ pageSize: 4 }), SqlSnapshotStore.layer))
+    )
+  })
+})
