@@ -13,6 +13,8 @@
  * - `readAll` never skips an event that commits late (see `ReadAllOptions` in EventStore for the order).
  * - Its own migrations, tracked in their own table (`effect_snapshots_event_migrations`, or
  *   `<table>_migrations` for a custom table), serialized by an advisory lock so processes may start at once.
+ * - On Citus (`distributed: true`) the table is hash-distributed by `aggregate_id`, colocated with the
+ *   snapshots table; appends go to the stream's shard and `readAll` is refused (see `Options.distributed`).
  *
  * @since 0.1.0
  */
@@ -44,6 +46,18 @@ export interface Options {
   readonly table?: string | undefined
   /** How many events one page of `read` / `readAll` fetches and emits as one chunk (default 2000). */
   readonly pageSize?: number | undefined
+  /**
+   * Citus: distribute the table by `aggregate_id` (hash, Citus' default colocation group, which the snapshots
+   * table of `SqlSnapshotStore.layerWith({ distributed: true })` joins too: both distribution columns are
+   * `text COLLATE "C"`), and append through a function that Citus delegates to the worker holding the
+   * stream's shard (one worker, no two-phase commit). The layer must connect to the coordinator, where the
+   * `citus` extension is installed; otherwise building it fails with an `EventStoreError`.
+   *
+   * What changes: positions stay unique but are only ordered within a stream (each node numbers from its own
+   * range), and `readAll` fails with an `EventStoreError` (its cursor compares transaction ids, which each
+   * node counts on its own). A table found distributed is treated this way even without the option.
+   */
+  readonly distributed?: boolean | undefined
 }
 
 /**
@@ -173,6 +187,28 @@ BEGIN
   RETURN QUERY ${appendStatement(t, "p_type", "p_id", "p_expected", "p_batch", true)};
 END
 $fn$`)
+    ], { discard: true })),
+    // A key that Citus can distribute by aggregate_id: the stream key becomes the primary key (position has a
+    // plain index, for readAll's resume probe), and both key columns sort as "C", the collation of the
+    // snapshots table, which Citus requires of colocated distribution columns. Equality, the only comparison
+    // on these columns, is the same under both collations. It checks before it changes, so a table already in
+    // this layout is left as it is.
+    "0004_distribution_key": Effect.asVoid(Effect.all([
+      sql.unsafe(`CREATE INDEX IF NOT EXISTS ${quote(`${table}_position_idx`)} ON ${t} (position)`),
+      sql.unsafe(`DO $migrate$
+BEGIN
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_constraint WHERE conrelid = '${t}'::regclass AND contype = 'p' AND conname = '${table}_stream_key'
+  ) THEN
+    ALTER TABLE ${t}
+      DROP CONSTRAINT IF EXISTS ${quote(`${table}_pkey`)},
+      DROP CONSTRAINT ${quote(`${table}_stream_key`)},
+      ALTER COLUMN aggregate_type TYPE text COLLATE "C",
+      ALTER COLUMN aggregate_id TYPE text COLLATE "C",
+      ADD CONSTRAINT ${quote(`${table}_stream_key`)} PRIMARY KEY (aggregate_type, aggregate_id, version);
+  END IF;
+END
+$migrate$`)
     ], { discard: true }))
   }
 }
@@ -214,6 +250,155 @@ SELECT COALESCE((SELECT head.version FROM head), 0)::integer,
       ""
   }`
 
+/** The append function that Citus delegates to a stream's worker (at most 54 characters). */
+const routedAppendFunction = (table: string): string => `${table}_append_routed`
+
+/**
+ * The append on a distributed table: the same answer as `appendStatement`, as statements that each filter on
+ * (or insert) one `aggregate_id`, so Citus routes every one to the stream's shard. Called outside a
+ * transaction, Citus runs the whole function on the worker that holds the shard (one round trip from the
+ * coordinator, a local commit there). `search_path` is pinned so that the worker resolves the table as the
+ * coordinator did.
+ */
+const routedAppendDefinition = (table: string): string => {
+  const t = quote(table)
+  return `CREATE OR REPLACE FUNCTION ${quote(routedAppendFunction(table))}(
+  p_type text, p_id text, p_expected integer, p_batch jsonb
+) RETURNS TABLE (actual integer, positions bigint[], previous_position bigint) LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT AS $fn$
+DECLARE
+  head_version integer;
+  head_position bigint;
+  head_xid xid8;
+  event jsonb;
+  inserted bigint;
+  offset_in_batch integer := 0;
+BEGIN
+  SELECT h.version, h.position, h.order_xid INTO head_version, head_position, head_xid FROM ${t} h
+  WHERE h.aggregate_type = p_type AND h.aggregate_id = p_id ORDER BY h.version DESC LIMIT 1;
+  actual := COALESCE(head_version, 0);
+  previous_position := COALESCE(head_position, 0);
+  IF actual = p_expected THEN
+    head_xid := GREATEST(pg_current_xact_id(), head_xid);
+    positions := '{}';
+    -- One single-row INSERT per event: Citus plans an INSERT ... SELECT from a function through the
+    -- coordinator, with a two-phase commit.
+    FOR event IN SELECT e.value FROM jsonb_array_elements(p_batch) AS e(value) LOOP
+      offset_in_batch := offset_in_batch + 1;
+      INSERT INTO ${t} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
+      VALUES (p_type, p_id, p_expected + offset_in_batch, event->>'t', event->'p', event->'m', head_xid)
+      RETURNING position INTO inserted;
+      positions := positions || inserted;
+    END LOOP;
+  END IF;
+  RETURN NEXT;
+END
+$fn$`
+}
+
+const notDistributable = (message: string) => new EventStoreError({ reason: "Unavailable", message })
+
+/** How the table is laid out: on one server, or hash-distributed by Citus. */
+type Layout = "local" | "distributed"
+
+const citusSetupFailed = (table: string) => (cause: SqlError) =>
+  new EventStoreError({
+    reason: "Unavailable",
+    message: `SqlEventStore: could not distribute table ${table} with Citus: ${describeError(cause)}`,
+    cause
+  })
+
+/**
+ * Before the migrations of a distributed store: the `citus` extension is there and this is the coordinator
+ * (on a worker the migrations would create a table that only that worker sees).
+ */
+const checkCoordinator = (sql: SqlClient.SqlClient, table: string): Effect.Effect<void, EventStoreError> =>
+  Effect.gen(function*() {
+    const [[hasCitus]] = yield* sql.unsafe(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).values
+    if (hasCitus !== true) {
+      return yield* notDistributable(
+        `SqlEventStore: distributed: true needs Citus, but the extension "citus" is not installed in this database (CREATE EXTENSION citus on the coordinator and every worker)`
+      )
+    }
+    const [[coordinator]] = yield* sql.unsafe(`SELECT citus_is_coordinator()`).values
+    if (coordinator !== true) {
+      return yield* notDistributable(
+        `SqlEventStore: connected to a Citus worker; connect the distributed store to the coordinator, which creates the distributed table and its append function`
+      )
+    }
+  }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(citusSetupFailed(table)(cause))))
+
+/**
+ * Decides the layout and, for a distributed store, distributes the table and creates its routed append
+ * function (once, under the migrations' advisory lock). A table that is already distributed counts as
+ * distributed without the option: its readAll would otherwise compare transaction ids of different nodes.
+ */
+const prepareLayout = (
+  sql: SqlClient.SqlClient,
+  table: string,
+  migrationsTable: string,
+  requested: boolean
+): Effect.Effect<Layout, EventStoreError> =>
+  Effect.gen(function*() {
+    if (!requested) {
+      const [[hasCitus]] = yield* sql.unsafe(
+        `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`
+      ).values
+      if (hasCitus !== true) return "local"
+    }
+    const distribution = sql.unsafe(
+      `SELECT partmethod::text, column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition
+WHERE logicalrelid = $1::regclass`,
+      [quote(table)]
+    ).values
+    const current = (yield* distribution)[0]
+    if (current === undefined && !requested) return "local"
+    if (current !== undefined && !(current[0] === "h" && current[1] === "aggregate_id")) {
+      return yield* notDistributable(
+        `SqlEventStore: table ${table} is a Citus table of another kind (method ${String(current[0])}, column ${
+          String(current[1])
+        }); the store needs it hash-distributed by aggregate_id`
+      )
+    }
+    if (!requested) yield* checkCoordinator(sql, table)
+    const routed = `${quote(routedAppendFunction(table))}(text, text, integer, jsonb)`
+    yield* sql.withTransaction(Effect.gen(function*() {
+      // Creating a distributed function after a parallel (multi-shard) command in one transaction is refused.
+      yield* sql.unsafe(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`)
+      yield* sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`effect-snapshots:${migrationsTable}`])
+      if ((yield* distribution).length === 0) {
+        yield* sql.unsafe(`SELECT create_distributed_table($1, 'aggregate_id', colocate_with => 'default')`, [
+          quote(table)
+        ])
+        // The rows of a table distributed with data were copied to the shards; the coordinator's copy goes.
+        yield* sql.unsafe(`SELECT truncate_local_data_after_distributing_table($1)`, [quote(table)])
+      }
+      const [[delegated]] = yield* sql.unsafe(
+        `SELECT EXISTS (SELECT 1 FROM pg_dist_object
+WHERE classid = 'pg_proc'::regclass AND objid = to_regprocedure($1) AND distribution_argument_index IS NOT NULL)`,
+        [routed]
+      ).values
+      if (delegated !== true) {
+        yield* sql.unsafe(routedAppendDefinition(table))
+        yield* sql.unsafe(
+          `SELECT create_distributed_function($1, distribution_arg_name := 'p_id', colocate_with := $2)`,
+          [routed, quote(table)]
+        )
+      }
+    }))
+    return "distributed" as const
+  }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(citusSetupFailed(table)(cause))))
+
+/**
+ * readAll's cursor orders events by the transaction id of their commit and holds back those above the oldest
+ * running transaction; on Citus each node has its own transaction ids, so that order and horizon mean nothing
+ * across shards, and a cursor would skip or miss committed events.
+ */
+const readAllRefused = (table: string) =>
+  invalidInput(
+    `SqlEventStore: readAll is not available on ${table}, a table distributed with Citus: its cursor orders events by transaction ids and a snapshot horizon, which every Citus node counts on its own, so it would skip committed events. Read each stream with read or readPage (one shard), or feed projections from Citus change data capture (citus.enable_change_data_capture, a logical replication slot on every node)`
+  )
+
 /**
  * Builds the store on the `SqlClient` in context and runs its migrations first.
  *
@@ -237,6 +422,12 @@ export const make = (options: Options = {}): Effect.Effect<EventStoreService, Ev
     const sql = client.withoutTransforms()
     const migrationsTable = table === defaultTable ? "effect_snapshots_event_migrations" : `${table}_migrations`
     const streamKey = `${table}_stream_key`
+    // On Citus the constraint of a shard carries the shard's id: `<table>_stream_key_102008`.
+    const isStreamKey = (constraint: string) =>
+      constraint === streamKey ||
+      (constraint.startsWith(`${streamKey}_`) && /^\d+$/.test(constraint.slice(streamKey.length + 1)))
+
+    if (options.distributed === true) yield* checkCoordinator(sql, table)
 
     // Two processes starting at once: the advisory lock makes the second wait for the first's migrations
     // (the Migrator's own bookkeeping would otherwise race on creating its table). The Migrator probes for
@@ -263,9 +454,11 @@ export const make = (options: Options = {}): Effect.Effect<EventStoreService, Ev
       )
     )
 
+    const layout = yield* prepareLayout(sql, table, migrationsTable, options.distributed === true)
+
     const t = quote(table)
     const appendSql = `SELECT actual, positions, previous_position FROM ${
-      quote(appendFunction(table))
+      quote(layout === "distributed" ? routedAppendFunction(table) : appendFunction(table))
     }($1, $2, $3, $4::jsonb)`
     const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2`
@@ -340,7 +533,7 @@ ORDER BY e.order_xid, e.position LIMIT $3`
           Effect.catchTag(
             "SqlError",
             (error) =>
-              sqlState(error) === "23505" && (constraintOf(error) ?? streamKey) === streamKey
+              sqlState(error) === "23505" && isStreamKey(constraintOf(error) ?? streamKey)
                 // A concurrent writer committed the same versions first: read what it left.
                 ? Effect.flatMap(
                   currentVersion(aggregateType, aggregateId).pipe(
@@ -430,6 +623,7 @@ ORDER BY e.order_xid, e.position LIMIT $3`
     const readAll: EventStoreService["readAll"] = (readOptions = {}) => {
       const problem = checkCount("fromPosition", readOptions.fromPosition)
       if (problem !== undefined) return Stream.fail(invalidInput(problem))
+      if (layout === "distributed") return Stream.fail(readAllRefused(table))
       const page = (cursor: Cursor | number) =>
         (typeof cursor === "number"
           ? sql.unsafe(readAllFromSql, [cursor, pageSize]).values

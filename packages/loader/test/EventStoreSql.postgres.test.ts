@@ -265,7 +265,8 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         assert.deepStrictEqual(applied.map((m) => m.name), [
           "create_events",
           "append_function",
-          "append_previous_position"
+          "append_previous_position",
+          "distribution_key"
         ])
       }))
 

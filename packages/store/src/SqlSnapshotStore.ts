@@ -38,6 +38,13 @@ export interface Options {
   readonly table?: string | undefined
   /** How many keys `aggregates` reads per query (keyset pagination); default 1000. */
   readonly pageSize?: number | undefined
+  /**
+   * Citus: hash-distribute the table by `aggregate_id` once, after the migrations, in Citus' default colocation
+   * group, which `SqlEventStore.layerWith({ distributed: true })` puts the events table in too (both
+   * distribution columns are `text COLLATE "C"`), so a stream's events and snapshots share a shard. The layer
+   * must connect to the coordinator, with the `citus` extension installed; otherwise building it fails.
+   */
+  readonly distributed?: boolean | undefined
 }
 
 /**
@@ -283,6 +290,49 @@ const migrate = (sql: SqlClient.SqlClient, table: string) =>
     Effect.withSpan("SqlSnapshotStore.migrate")
   )
 
+const citusFailure = (table: string, message: string, cause?: unknown) =>
+  new SnapshotStoreError({
+    reason: "Unavailable",
+    message: `Could not distribute the snapshot table ${table} with Citus: ${message}`,
+    cause
+  })
+
+// Before the migrations: on a Citus worker they would create a table that only that worker sees.
+const checkCoordinator = (sql: SqlClient.SqlClient, table: string) =>
+  Effect.gen(function*() {
+    const [[hasCitus]] = yield* sql`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`.values
+    if (hasCitus !== true) {
+      return yield* citusFailure(table, `the extension "citus" is not installed in this database`)
+    }
+    const [[coordinator]] = yield* sql`SELECT citus_is_coordinator()`.values
+    if (coordinator !== true) {
+      return yield* citusFailure(table, `this is a Citus worker; connect the distributed store to the coordinator`)
+    }
+  }).pipe(
+    Effect.catchTag("SqlError", (cause) => Effect.fail(citusFailure(table, sqlSupport.describeError(cause), cause)))
+  )
+
+// After the migrations, under their advisory lock: distributed by aggregate_id once; a table already
+// distributed by aggregate_id is left as it is.
+const distribute = (sql: SqlClient.SqlClient, table: string) => {
+  const name = table.split(".").map((part) => `"${part}"`).join(".")
+  return sql.withTransaction(Effect.gen(function*() {
+    yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`effect-snapshots:${migrationsTableOf(table)}`}))`
+    const current = yield* sql`SELECT partmethod::text, column_to_column_name(logicalrelid, partkey)
+FROM pg_dist_partition WHERE logicalrelid = ${name}::regclass`.values
+    if (current.length === 0) {
+      yield* sql`SELECT create_distributed_table(${name}, 'aggregate_id', colocate_with => 'default')`
+      // The rows of a table distributed with data were copied to the shards; the coordinator's copy goes.
+      yield* sql`SELECT truncate_local_data_after_distributing_table(${name})`
+    } else if (!(current[0]![0] === "h" && current[0]![1] === "aggregate_id")) {
+      return yield* citusFailure(table, `it is a Citus table of another kind (method ${String(current[0]![0])})`)
+    }
+  })).pipe(
+    Effect.catchTag("SqlError", (cause) => Effect.fail(citusFailure(table, sqlSupport.describeError(cause), cause))),
+    Effect.withSpan("SqlSnapshotStore.distribute")
+  )
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The store
 // ---------------------------------------------------------------------------------------------------------
@@ -310,7 +360,9 @@ export const make = (
     }
     const client = yield* SqlClient.SqlClient
     const sql = client.withoutTransforms()
+    if (options.distributed === true) yield* checkCoordinator(sql, table)
     yield* migrate(sql, table)
+    if (options.distributed === true) yield* distribute(sql, table)
     const t = sql(table)
 
     // Inside the caller's transaction (`sql.withTransaction`, or a unit of work on SQL), every statement runs

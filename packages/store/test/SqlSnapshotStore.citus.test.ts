@@ -1,0 +1,98 @@
+/**
+ * SqlSnapshotStore distributed on a Citus cluster (CITUS_URL, the coordinator): the store contract (with the
+ * 20 MB state and more keys than one page) on the distributed table, plain and under the compressed +
+ * resilient stack, and one-task plans for the per-aggregate statements. Skipped without CITUS_URL.
+ */
+import { Postgres } from "@effect-snapshots/postgres"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { PgClient } from "@effect/sql-pg"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { assert, describe, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { contract, freshType, make } from "./utils/contract.js"
+
+const citusUrl = process.env.CITUS_URL ?? ""
+
+const schema = `citus_store_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+
+const dropSchema = Layer.scopedDiscard(
+  Effect.addFinalizer(() =>
+    Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(citusUrl), maxConnections: 1 })),
+      Effect.scoped,
+      Effect.ignore
+    )
+  )
+)
+
+const Citus = Layer.merge(Postgres.layerUrl(citusUrl, { schema, maxConnections: 8 }), dropSchema)
+
+const explain = (query: string, parameters: ReadonlyArray<unknown>) =>
+  Effect.flatMap(SqlClient, (sql) => sql.unsafe<Record<string, unknown>>(`EXPLAIN ${query}`, [...parameters])).pipe(
+    Effect.map((rows) => rows.map((row) => String(Object.values(row)[0])).join("\n"))
+  )
+
+describe.skipIf(citusUrl === "")("SqlSnapshotStore distributed on Citus", () => {
+  layer(Citus, { timeout: 180_000 })((it) => {
+    it.layer(SqlSnapshotStore.layerWith({ pageSize: 50, distributed: true }))(
+      "contract: SqlSnapshotStore.layerWith({ distributed: true })",
+      (it) => {
+        contract(it, { large: true, manyKeys: 120 })
+
+        it.effect("the table is hash-distributed by aggregate_id; save, load, list and delete are one task", () =>
+          Effect.gen(function*() {
+            const sql = yield* SqlClient
+            const [row] = yield* sql<{ method: string; column: string }>`
+              SELECT partmethod::text AS method, column_to_column_name(logicalrelid, partkey) AS column
+              FROM pg_dist_partition WHERE logicalrelid = 'effect_snapshots'::regclass`
+            assert.deepStrictEqual([row?.method, row?.column], ["h", "aggregate_id"])
+            const store = yield* SnapshotStore.SnapshotStore
+            const type = freshType("plan")
+            yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 3 }))
+            const key = [type, "a"]
+            const plans = [
+              yield* explain(
+                `INSERT INTO effect_snapshots (aggregate_type, aggregate_id, version, schema_version, encoding, state, created_at)
+                 VALUES ($1, $2, 4, 1, 'json', '{}'::jsonb, now()) ON CONFLICT DO NOTHING`,
+                key
+              ),
+              yield* explain(
+                `SELECT version FROM effect_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2 AND version <= 9
+                 ORDER BY version DESC LIMIT 1`,
+                key
+              ),
+              yield* explain(
+                `SELECT version FROM effect_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version`,
+                key
+              ),
+              yield* explain(`DELETE FROM effect_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2`, key)
+            ]
+            for (const plan of plans) assert.match(plan, /Task Count: 1\b/, plan)
+          }))
+      }
+    )
+
+    it.layer(
+      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50, distributed: true }).pipe(
+        SnapshotStore.compressed({ thresholdBytes: 512 }),
+        SnapshotStore.resilient({ timeout: "30 seconds" })
+      )
+    )(
+      "contract: distributed + compressed + resilient",
+      (it) => contract(it, { large: false, manyKeys: 120 })
+    )
+
+    it.effect("building the distributed store again (a restart) keeps the table and its snapshots", () =>
+      Effect.gen(function*() {
+        const type = freshType("restart")
+        const layer = SqlSnapshotStore.layerWith({ table: "restart_snapshots", distributed: true })
+        const once = <A, E>(f: (store: SnapshotStore.SnapshotStoreService) => Effect.Effect<A, E>) =>
+          Effect.flatMap(SnapshotStore.SnapshotStore, f).pipe(Effect.provide(layer))
+        yield* once((store) => store.save(make({ aggregateType: type, aggregateId: "a", version: 2 })))
+        const loaded = yield* once((store) => store.load(type, "a"))
+        assert.strictEqual(loaded._tag, "Some")
+      }))
+  })
+})
