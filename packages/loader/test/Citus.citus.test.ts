@@ -43,7 +43,9 @@ const TestLayer = Layer.mergeAll(
   SqlEventStore.layerWith({ distributed: true, pageSize }),
   SqlSnapshotStore.layerWith({ distributed: true })
 ).pipe(
-  Layer.provideMerge(Layer.merge(Postgres.layerUrl(citusUrl, { schema, maxConnections: 16 }), dropSchema))
+  Layer.provideMerge(
+    Layer.merge(Layer.suspend(() => Postgres.layerUrl(citusUrl, { schema, maxConnections: 16 })), dropSchema)
+  )
 )
 
 const notOnCitus: ReadonlyMap<string, string> = new Map([

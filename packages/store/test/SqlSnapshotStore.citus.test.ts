@@ -27,7 +27,7 @@ const dropSchema = Layer.scopedDiscard(
   )
 )
 
-const Citus = Layer.merge(Postgres.layerUrl(citusUrl, { schema, maxConnections: 8 }), dropSchema)
+const Citus = Layer.merge(Layer.suspend(() => Postgres.layerUrl(citusUrl, { schema, maxConnections: 8 })), dropSchema)
 
 const explain = (query: string, parameters: ReadonlyArray<unknown>) =>
   Effect.flatMap(SqlClient, (sql) => sql.unsafe<Record<string, unknown>>(`EXPLAIN ${query}`, [...parameters])).pipe(
