@@ -314,23 +314,31 @@ export interface RebuildOptions {
 export type RebuildOutcome = "written" | "skipped" | "queued" | "dropped" | "failed"
 
 /**
- * One element of `rebuildStream`: the aggregate just finished and the running totals.
+ * Aggregates a rebuild finished so far, and of each outcome.
  *
  * @since 0.3.0
  * @category models
  */
-export interface RebuildProgress {
-  readonly aggregateId: string
-  readonly outcome: RebuildOutcome
-  /** Why it failed (`failed` only). */
-  readonly message?: string | undefined
-  /** Aggregates finished so far, and of each outcome. */
+export interface RebuildCounts {
   readonly done: number
   readonly written: number
   readonly skipped: number
   readonly queued: number
   readonly dropped: number
   readonly failed: number
+}
+
+/**
+ * One element of `rebuildStream`: the aggregate just finished and the running totals.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RebuildProgress extends RebuildCounts {
+  readonly aggregateId: string
+  readonly outcome: RebuildOutcome
+  /** Why it failed (`failed` only). */
+  readonly message?: string | undefined
   /** Streams of the type (after `resumeFrom`) when the rebuild started; more may have been created since. */
   readonly total: number
   /** Aggregates finished per second since the start. */
@@ -347,14 +355,8 @@ export interface RebuildProgress {
  * @since 0.3.0
  * @category models
  */
-export interface RebuildSummary {
+export interface RebuildSummary extends RebuildCounts {
   readonly total: number
-  readonly done: number
-  readonly written: number
-  readonly skipped: number
-  readonly queued: number
-  readonly dropped: number
-  readonly failed: number
   /** Up to `maxReported` failed aggregates and why. */
   readonly failures: ReadonlyArray<{ readonly aggregateId: string; readonly message: string }>
   readonly ratePerSecond: number
