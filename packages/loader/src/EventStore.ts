@@ -326,12 +326,14 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
       expectedVersion: number,
       write: Effect.Effect<AppendResult, ConcurrencyConflict>
     ): Effect.Effect<AppendResult, ConcurrencyConflict> =>
-      Effect.flatMap(UnitOfWork.enclosing, (enclosing) =>
-        enclosing._tag !== "Unit" ? write : Effect.uninterruptible(Effect.tap(
-          write,
-          () =>
-            enclosing.unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion)))
-        )))
+      Effect.flatMap(
+        UnitOfWork.enclosing,
+        (enclosing) =>
+          enclosing._tag !== "Unit" ? write : Effect.uninterruptible(Effect.tap(
+            write,
+            () => enclosing.unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion)))
+          ))
+      )
 
     const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
       Effect.suspend((): Effect.Effect<AppendResult, ConcurrencyConflict | EventStoreError> => {
@@ -458,8 +460,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
         }
         return Effect.map(
           Ref.get(state),
-          (current) =>
-            current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
+          (current) => current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
         )
       })
 

@@ -20,8 +20,7 @@ export const maxVersion = 2_147_483_647
 const describe = (value: unknown): string => typeof value === "string" ? Storable.show(value) : String(value)
 
 /** Checks an aggregate type and id (used by every method). */
-export const checkStreamKey: (aggregateType: unknown, aggregateId: unknown) => string | undefined =
-  Storable.keyProblem
+export const checkStreamKey: (aggregateType: unknown, aggregateId: unknown) => string | undefined = Storable.keyProblem
 
 const isNonNegativeInt = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0
 
