@@ -474,8 +474,9 @@ ORDER BY version LIMIT $5`
     // The cursor's transaction id travels as text (`cursor_xid`, a JS number cannot hold every xid8) and
     // comes back with a `::xid8` cast: every comparison and the order use the xid8 column itself (sorting its
     // text would put "100000" before "99999").
+    // The stream key, then the columns of one stream's read (decoded by the same `eventsOf`), then the cursor.
     const readAllColumns =
-      `e.position, e.aggregate_type, e.aggregate_id, e.version, e.type, e.payload, ${metadataOrNull}, ${createdAtMillis}, e.order_xid::text AS cursor_xid`
+      `e.aggregate_type, e.aggregate_id, e.version, e.position, e.type, e.payload, ${metadataOrNull}, ${createdAtMillis}, e.order_xid::text AS cursor_xid`
     // Only events of transactions older than every running one (below the horizon, the snapshot's xmin): no
     // transaction still running can add an event before them in (order_xid, position) order, so a cursor
     // moving forward in that order skips nothing.
@@ -552,6 +553,34 @@ ORDER BY e.order_xid, e.position LIMIT $3`
         )
       })
 
+    /**
+     * The events in rows of `streamColumns` from column `offset`: of one stream (`key`), or of the stream
+     * named by each row's first two columns (readAll).
+     */
+    const eventsOf = (
+      rows: ReadonlyArray<ReadonlyArray<unknown>>,
+      offset: number,
+      key: { readonly aggregateType: string; readonly aggregateId: string } | undefined
+    ): Array<StoredEvent> => {
+      const n = rows.length
+      const events = new Array<StoredEvent>(n)
+      const createdAt = makeCreatedAt()
+      for (let i = 0; i < n; i++) {
+        const row = rows[i]!
+        events[i] = {
+          aggregateType: key === undefined ? row[0] as string : key.aggregateType,
+          aggregateId: key === undefined ? row[1] as string : key.aggregateId,
+          version: row[offset] as number,
+          position: toNumber(row[offset + 1]),
+          type: row[offset + 2] as string,
+          payload: row[offset + 3],
+          metadata: (row[offset + 4] ?? emptyMetadata) as Record<string, unknown>,
+          createdAt: createdAt(row[offset + 5])
+        }
+      }
+      return events
+    }
+
     /** The events in rows of `streamColumns` (from column `offset`) of one stream. */
     const toEvents = (
       aggregateType: string,
@@ -560,25 +589,7 @@ ORDER BY e.order_xid, e.position LIMIT $3`
       offset: number
     ): Effect.Effect<Array<StoredEvent>, EventStoreError> =>
       Effect.try({
-        try: () => {
-          const n = rows.length
-          const events = new Array<StoredEvent>(n)
-          const createdAt = makeCreatedAt()
-          for (let i = 0; i < n; i++) {
-            const row = rows[i]!
-            events[i] = {
-              aggregateType,
-              aggregateId,
-              version: row[offset] as number,
-              position: toNumber(row[offset + 1]),
-              type: row[offset + 2] as string,
-              payload: row[offset + 3],
-              metadata: (row[offset + 4] ?? emptyMetadata) as Record<string, unknown>,
-              createdAt: createdAt(row[offset + 5])
-            }
-          }
-          return events
-        },
+        try: () => eventsOf(rows, offset, { aggregateType, aggregateId }),
         catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
       })
 
@@ -634,22 +645,8 @@ ORDER BY e.order_xid, e.position LIMIT $3`
             Effect.flatMap((rows) =>
               Effect.try({
                 try: () => {
-                  const n = rows.length
-                  const events = new Array<StoredEvent>(n)
-                  const createdAt = makeCreatedAt()
-                  for (let i = 0; i < n; i++) {
-                    const row = rows[i]!
-                    events[i] = {
-                      aggregateType: row[1] as string,
-                      aggregateId: row[2] as string,
-                      version: row[3] as number,
-                      position: toNumber(row[0]),
-                      type: row[4] as string,
-                      payload: row[5],
-                      metadata: (row[6] ?? emptyMetadata) as Record<string, unknown>,
-                      createdAt: createdAt(row[7])
-                    }
-                  }
+                  const events = eventsOf(rows, 2, undefined)
+                  const n = events.length
                   const next: Option.Option<Cursor> = n === pageSize
                     ? Option.some({ orderXid: rows[n - 1]![8] as string, position: events[n - 1]!.position })
                     : Option.none()
