@@ -2,10 +2,12 @@
  * The snapshot writer (internal/snapshotWriter.ts) on its own: what closing its scope guarantees, that `flush`
  * always returns, and that merging a batch keeps every obsolete delete.
  */
-import { Aggregate, SnapshotMetrics } from "@effect-snapshots/loader"
+import { SnapshotStrategy } from "@effect-snapshots/core"
+import { Aggregate, EventSourcedRepository, EventStore, SnapshotMetrics } from "@effect-snapshots/loader"
 import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -16,6 +18,7 @@ import * as Commit from "../src/internal/commit.js"
 import * as Ops from "../src/internal/ops.js"
 import * as SnapshotWriter from "../src/internal/snapshotWriter.js"
 import { initial, Ledger, type LedgerState } from "./utils/Ledger.js"
+import { deposits } from "./utils/repositorySuite.js"
 
 const type = "WriterLedger"
 const WriterLedger = Aggregate.make({ ...Ledger, type })
@@ -143,4 +146,41 @@ describe("the snapshot writer", () => {
       const stored = Option.getOrThrow(yield* store.load(type, "obsolete"))
       assert.strictEqual(stored.version, 6) // the junk above the stream is gone
     }))
+
+  it.effect(
+    "background: saves past a due point while the writer is busy write one snapshot for it, not one per save",
+    () =>
+      Effect.gen(function*() {
+        const inner = yield* SnapshotStore.makeMemory
+        const gate = yield* Deferred.make<void>()
+        const entered = yield* Deferred.make<void>()
+        // The first snapshot write waits at the gate: the saves after it decide while it is in flight.
+        const gated: SnapshotStore.SnapshotStoreService = {
+          ...inner,
+          save: (snapshot) =>
+            Effect.zipRight(
+              Effect.zipRight(Deferred.succeed(entered, undefined), Deferred.await(gate)),
+              inner.save(snapshot)
+            )
+        }
+        const id = "busy-writer"
+        const versions = yield* Effect.scoped(Effect.gen(function*() {
+          const repo = yield* EventSourcedRepository.make(Aggregate.make({ ...Ledger, type: "BusyWriterLedger" }), {
+            strategy: SnapshotStrategy.eventsSinceSnapshot(10),
+            mode: "background"
+          }).pipe(Effect.provideService(SnapshotStore.SnapshotStore, gated))
+          yield* repo.save(id, 0, deposits(9))
+          yield* repo.load(id) // the repository knows the state, and that no snapshot is stored
+          assert.strictEqual((yield* repo.save(id, 9, deposits(1, 10))).snapshot, "queued") // due at 10
+          yield* Deferred.await(entered)
+          // Each of these saves still knows "no snapshot stored" from the load: each says due.
+          yield* repo.save(id, 10, deposits(1, 11))
+          yield* repo.save(id, 11, deposits(1, 12))
+          yield* Deferred.succeed(gate, undefined)
+          yield* repo.flush
+          return (yield* inner.list("BusyWriterLedger", id)).map((s) => s.version)
+        }))
+        assert.deepStrictEqual(versions, [10])
+      }).pipe(Effect.provide(EventStore.layerMemory))
+  )
 })

@@ -49,7 +49,10 @@ export interface Job<S> {
   readonly known: Option.Option<State<S>>
   /** Stored versions to delete first (unusable snapshots that a new one would not hide). */
   readonly obsolete: ReadonlyArray<number>
-  /** For a job without a state: the decision's input, taken again after the load. */
+  /**
+   * The decision's input: for a job without a state, taken again after the load; for one with a state, in
+   * background mode, confirmed right before the write.
+   */
   readonly decide: Option.Option<Decision.Input>
 }
 
@@ -161,10 +164,29 @@ export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, nev
         return "written" as const
       })
 
+    /**
+     * In the background, a yes taken at save time is confirmed right before the write: since the decision, this
+     * writer (an earlier job) or another instance's may have written the snapshot it called for, and what the
+     * save knew of the last snapshot, even read from the store, is then out of date.
+     */
+    const confirmed = (job: Job<S>, known: State<S>): Effect.Effect<boolean> =>
+      options.background === false ? Effect.succeed(true) : Option.match(job.decide, {
+        onNone: () => Effect.succeed(true),
+        onSome: (input) =>
+          Effect.map(
+            options.decide({ ...input, currentVersion: known.version, last: asHint(input.last) }),
+            ({ decision }) => decision.take
+          )
+      })
+
     /** A job: write its state, or load the aggregate and decide again on what the load learned. */
     const run = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> =>
       Option.match(job.known, {
-        onSome: (known) => write(job.id, known, job.obsolete, route),
+        onSome: (known) =>
+          Effect.flatMap(
+            confirmed(job, known),
+            (take) => take ? write(job.id, known, job.obsolete, route) : Effect.succeed("none" as const)
+          ),
         onNone: () =>
           Effect.matchEffect(options.load(job.id, route), {
             onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
