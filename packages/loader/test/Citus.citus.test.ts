@@ -10,16 +10,19 @@
  */
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql/SqlClient"
 import type { Vitest } from "@effect/vitest"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as ColdRead from "../src/internal/coldRead.js"
 import { contract, events, freshId, readAll } from "./utils/eventStoreContract.js"
 import { repositorySuite } from "./utils/repositorySuite.js"
 
@@ -153,6 +156,39 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
         ]
         for (const text of plans) assert.match(text, /Task Count: 1\b/, text)
         assert.match(plans[0]!, /Function Scan on effect_snapshots_events_append_routed/, plans[0])
+      }))
+
+    it.effect("the cold load's one statement (newest snapshot + first page of events) is one task on one worker", () =>
+      Effect.gen(function*() {
+        const id = freshId("cold")
+        const store = yield* EventStore.EventStore
+        const snapshots = yield* SnapshotStore.SnapshotStore
+        yield* store.append("Order", id, 0, events(6))
+        yield* snapshots.save(Snapshot.Snapshot.make({
+          aggregateType: "Order",
+          aggregateId: id,
+          version: 4,
+          schemaVersion: 1,
+          state: { n: 4 },
+          createdAt: yield* DateTime.now,
+          metadata: {}
+        }))
+        const statement = ColdRead.statement(
+          Option.getOrThrow(SqlEventStore.sqlSource(store)),
+          Option.getOrThrow(SqlSnapshotStore.sqlSource(snapshots))
+        )
+        const text = yield* plan(statement, ["Order", id, pageSize])
+        assert.match(text, /Task Count: 1\b/, text)
+        assert.notMatch(text, /Subplan|Subquery Scan on intermediate_result/, text)
+        // and it answers what the repository folds: the snapshot row, then the events from its version
+        const sql = yield* SqlClient
+        const rows = yield* sql.unsafe(statement, ["Order", id, pageSize]).values
+        assert.deepStrictEqual(rows.map((row) => [row[0], Number(row[0] === 0 ? row[7] : row[1])]), [
+          [0, 4],
+          [1, 4],
+          [1, 5],
+          [1, 6]
+        ])
       }))
 
     it.effect("a stream's events keep ascending positions; positions are unique across streams", () =>
