@@ -251,6 +251,22 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
         assert.include(error.message, "distributed with Citus")
       }))
 
+    it.effect("streams lists every stream of a type once, in key order, across shards and pages (readAll's alternative)", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const type = `Listed${Math.random().toString(36).slice(2, 8)}`
+        const ids = Array.from({ length: 11 }, (_, i) => `stream-${String(i).padStart(2, "0")}`)
+        for (const [i, id] of ids.entries()) yield* store.append(type, id, 0, events(1 + (i % 3)))
+        const listed = yield* collect(store.streams({ aggregateType: type }))
+        assert.deepStrictEqual(listed.map((s) => [s.aggregateId, s.version]), ids.map((id, i) => [id, 1 + (i % 3)]))
+        const after = yield* collect(store.streams({ aggregateType: type, after: ids[6] }))
+        assert.deepStrictEqual(after.map((s) => s.aggregateId), ids.slice(7))
+        // and each listed stream reads back from its one shard
+        for (const s of listed) {
+          assert.strictEqual((yield* collect(store.read(type, s.aggregateId))).length, s.version)
+        }
+      }))
+
     it.effect("a table of the old layout (position as primary key) is migrated and distributed, its events kept", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient
