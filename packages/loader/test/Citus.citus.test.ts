@@ -29,26 +29,12 @@ import { repositorySuite } from "./utils/repositorySuite.js"
 const citusUrl = process.env.CITUS_URL ?? ""
 const pgUrl = process.env.PG_URL ?? ""
 
-const schema = `citus_loader_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-
-const dropSchema = Layer.scopedDiscard(
-  Effect.addFinalizer(() =>
-    Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).pipe(
-      Effect.provide(PgClient.layer({ url: Redacted.make(citusUrl), maxConnections: 1 })),
-      Effect.scoped,
-      Effect.ignore
-    )
-  )
-)
-
 const pageSize = 4
 const TestLayer = Layer.mergeAll(
   SqlEventStore.layerWith({ distributed: true, pageSize }),
   SqlSnapshotStore.layerWith({ distributed: true })
 ).pipe(
-  Layer.provideMerge(
-    Layer.merge(Layer.suspend(() => Postgres.layerUrl(citusUrl, { schema, maxConnections: 16 })), dropSchema)
-  )
+  Layer.provideMerge(Postgres.layerUrlTest(citusUrl, "citus_loader", { maxConnections: 16 }))
 )
 
 const notOnCitus: ReadonlyMap<string, string> = new Map([
@@ -321,7 +307,7 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
       "on a server without Citus the distributed layers fail with a clear error",
       () =>
         Effect.gen(function*() {
-          const plain = Postgres.layerUrl(pgUrl, { schema: `${schema}_plain`, maxConnections: 1 })
+          const plain = Postgres.layerUrlTest(pgUrl, "citus_loader_plain", { maxConnections: 1 })
           const events = yield* Effect.flip(SqlEventStore.make({ distributed: true }).pipe(Effect.provide(plain)))
           assert.strictEqual(events._tag, "EventStoreError")
           assert.include(events.message, `the extension "citus" is not installed`)
@@ -330,9 +316,6 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
           )
           assert.strictEqual(snapshots._tag, "SnapshotStoreError")
           assert.include(snapshots.message, `the extension "citus" is not installed`)
-          yield* Effect.flatMap(SqlClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}_plain" CASCADE`)).pipe(
-            Effect.provide(plain)
-          )
         })
     )
   })
