@@ -1,77 +1,140 @@
 /**
- * The admin CLI on the embedded Postgres (PGlite): each run is a subprocess (fixtures/embedded.ts) that seeds
- * a fresh PGlite, runs the CLI on it through `RunOptions.connection`, and reports how many snapshots are left.
+ * The admin CLI on the embedded Postgres (PGlite). The data commands run in this process (`Cli.run` on a
+ * PGlite shared by the file, each command on a freshly seeded schema, its console captured): starting a
+ * PGlite and a tsx subprocess per command made this the slowest file of a newcomer's run. As an operator runs
+ * it, a subprocess: the examples' bin on the embedded Postgres (its exit code and JSON). The subprocess runs of
+ * every data command, and the process exit codes, are the Postgres suite's (Cli.postgres.test.ts, on CI).
  */
-import { assert, describe, it } from "@effect/vitest"
+import { Postgres } from "@effect-snapshots/postgres"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it, layer } from "@effect/vitest"
+import type * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { fileURLToPath } from "node:url"
-import type { Cli } from "../src/index.js"
-import { fixture, parsed, runCli } from "./utils/cli.js"
+import { Cli } from "../src/index.js"
+import { registry } from "./fixtures/aggregates.js"
+import { parsed, runCli } from "./utils/cli.js"
+import { seed } from "./utils/seed.js"
 
-// Each command is a node + tsx subprocess: ~10 s each on an idle 2-CPU machine, ~100 s at a load average of 25.
+// A node + tsx subprocess: ~10 s on an idle 2-CPU machine, ~100 s at a load average of 25.
 const timeout = 600_000
 
-const embedded = fixture("embedded.ts")
-const admin = (...args: ReadonlyArray<string>) => runCli(embedded, args, { PG_URL: "" })
-const left = (stderr: string): number => Number(/^fixture: snapshots=(\d+)$/m.exec(stderr)?.[1] ?? Number.NaN)
+/** What a command printed, as the subprocess helpers answer it. */
+interface Captured {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+  /** Snapshots left in the command's schema afterwards. */
+  readonly left: number
+}
+
+const capturing = (base: Console.Console, out: Array<string>, err: Array<string>): Console.Console => {
+  const line = (sink: Array<string>) => (...args: ReadonlyArray<unknown>) =>
+    Effect.sync(() => void sink.push(args.map(String).join(" ")))
+  return {
+    ...base,
+    log: line(out),
+    info: line(out),
+    error: line(err),
+    warn: line(err),
+    unsafe: {
+      ...base.unsafe,
+      log: (...args) => void out.push(args.map(String).join(" ")),
+      error: (...args) => void err.push(args.map(String).join(" "))
+    }
+  }
+}
+
+let schemas = 0
+
+/** `admin <args>` on a fresh schema of the file's PGlite, seeded as utils/seed.ts says. */
+const admin = (...args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<SqlClient.SqlClient>()
+    const sql = yield* SqlClient.SqlClient
+    const schema = `cli_${++schemas}`
+    yield* sql.unsafe(`CREATE SCHEMA ${schema}`)
+    yield* sql.unsafe(`SET search_path TO ${schema}`)
+    yield* seed
+    const out: Array<string> = []
+    const err: Array<string> = []
+    const code = yield* Cli.run(registry, { connection: Layer.succeedContext(context) })(["node", "admin", ...args])
+      .pipe(Effect.withConsole(capturing(yield* Effect.console, out, err)), Effect.provide(NodeContext.layer))
+    const rows = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM effect_snapshots`
+    return { code, stdout: out.join("\n"), stderr: err.join("\n"), left: rows[0]!.n } satisfies Captured
+  })
 
 describe("admin CLI on PGlite", () => {
-  it.effect("stats --json, prune --dry-run (deletes nothing) and prune, verify (exit 1)", () =>
-    Effect.gen(function*() {
-      const [stats, dryRun, pruned, verify] = yield* Effect.all([
-        admin("stats", "--json"),
-        admin("prune", "--keep-last", "1", "--dry-run", "--json"),
-        admin("prune", "--keep-last", "1", "--json"),
-        admin("verify", "--json")
-      ], { concurrency: 2 })
+  layer(Layer.mapError(Postgres.layerEmbedded(), (e) => new Error(e.message)), { timeout: 120_000 })((it) => {
+    it.effect(
+      "stats --json, prune --dry-run (deletes nothing) and prune, verify (exit 1)",
+      () =>
+        Effect.gen(function*() {
+          const stats = yield* admin("stats", "--json")
+          const dryRun = yield* admin("prune", "--keep-last", "1", "--dry-run", "--json")
+          const pruned = yield* admin("prune", "--keep-last", "1", "--json")
+          const verify = yield* admin("verify", "--json")
 
-      assert.strictEqual(stats.code, 0, stats.stderr)
-      const types = parsed<Cli.StatsReport>(stats).types.map((
-        t
-      ) => [t.aggregateType, t.aggregates, t.snapshots, t.staleSnapshots])
-      assert.deepStrictEqual(types, [["Counter", 3, 4, 1], ["Gauge", 1, 1, 0], ["Other", 1, 4, null]])
-      assert.strictEqual(left(stats.stderr), 9)
+          assert.strictEqual(stats.code, 0, stats.stderr)
+          const types = parsed<Cli.StatsReport>(stats).types.map((
+            t
+          ) => [t.aggregateType, t.aggregates, t.snapshots, t.staleSnapshots])
+          assert.deepStrictEqual(types, [["Counter", 3, 4, 1], ["Gauge", 1, 1, 0], ["Other", 1, 4, null]])
+          assert.strictEqual(stats.left, 9)
 
-      assert.strictEqual(dryRun.code, 0, dryRun.stderr)
-      assert.strictEqual(parsed<Cli.PruneReport>(dryRun).deleted, 4)
-      assert.strictEqual(left(dryRun.stderr), 9)
-      assert.strictEqual(pruned.code, 0, pruned.stderr)
-      assert.deepStrictEqual(parsed<Cli.PruneReport>(pruned).types, [
-        { aggregateType: "Counter", deleted: 1 },
-        { aggregateType: "Gauge", deleted: 0 },
-        { aggregateType: "Other", deleted: 3 }
-      ])
-      assert.strictEqual(left(pruned.stderr), 5)
+          assert.strictEqual(dryRun.code, 0, dryRun.stderr)
+          assert.strictEqual(parsed<Cli.PruneReport>(dryRun).deleted, 4)
+          assert.strictEqual(dryRun.left, 9)
+          assert.strictEqual(pruned.code, 0, pruned.stderr)
+          assert.deepStrictEqual(parsed<Cli.PruneReport>(pruned).types, [
+            { aggregateType: "Counter", deleted: 1 },
+            { aggregateType: "Gauge", deleted: 0 },
+            { aggregateType: "Other", deleted: 3 }
+          ])
+          assert.strictEqual(pruned.left, 5)
 
-      assert.strictEqual(verify.code, 1, verify.stderr)
-      const report = parsed<Cli.VerifyReport>(verify)
-      assert.deepStrictEqual(report.types.map((t) => [t.aggregateType, t.consistent, t.inconsistent, t.failed]), [
-        ["Counter", 2, 1, 0],
-        ["Gauge", 0, 0, 1]
-      ])
-      assert.deepStrictEqual(report.inconsistent[0]!.differences, [{ path: "$.count", snapshot: "99", replay: "3" }])
-    }), timeout)
+          assert.strictEqual(verify.code, 1, verify.stderr)
+          const report = parsed<Cli.VerifyReport>(verify)
+          assert.deepStrictEqual(report.types.map((t) => [t.aggregateType, t.consistent, t.inconsistent, t.failed]), [
+            ["Counter", 2, 1, 0],
+            ["Gauge", 0, 0, 1]
+          ])
+          assert.deepStrictEqual(report.inconsistent[0]!.differences, [{
+            path: "$.count",
+            snapshot: "99",
+            replay: "3"
+          }])
+        }),
+      timeout
+    )
 
-  it.effect("a bad flag exits 2 with the usage error", () =>
-    Effect.gen(function*() {
-      const ran = yield* admin("prune", "--keep-last", "many")
-      assert.strictEqual(ran.code, 2, ran.stdout + ran.stderr)
-      assert.include(ran.stderr, "many")
-      assert.strictEqual(ran.stdout, "")
-    }), timeout)
+    it.effect(
+      "a bad flag is exit code 2 with the usage error, nothing on stdout, nothing deleted",
+      () =>
+        Effect.gen(function*() {
+          const ran = yield* admin("prune", "--keep-last", "many")
+          assert.strictEqual(ran.code, 2, ran.stdout + ran.stderr)
+          assert.include(ran.stderr, "many")
+          assert.strictEqual(ran.stdout, "")
+          assert.strictEqual(ran.left, 9)
+        }),
+      timeout
+    )
+  })
+
+  const bin = fileURLToPath(new URL("../../../examples/src/admin.ts", import.meta.url))
 
   it.effect(
     "the examples' bin: `admin.ts -- stats --json` on the embedded Postgres when PG_URL is unset",
     () =>
       Effect.gen(function*() {
-        const bin = fileURLToPath(new URL("../../../examples/src/admin.ts", import.meta.url))
         const ran = yield* runCli(bin, ["--", "stats", "--json"], { PG_URL: "" })
         assert.strictEqual(ran.code, 0, ran.stdout + ran.stderr)
         assert.deepStrictEqual(
           parsed<Cli.StatsReport>(ran).types.map((t) => [t.aggregateType, t.registered, t.snapshots]),
-          [
-            ["Order", true, 0]
-          ]
+          [["Order", true, 0]]
         )
       }),
     timeout

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as UnitOfWork from "@effect-snapshots/store/UnitOfWork"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -303,11 +304,14 @@ const undoAppend = (current: MemoryState, key: string, previousVersion: number):
  *
  * @since 0.1.0
  */
-export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStoreService> =>
+export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStoreService, BadArgument> =>
   Effect.gen(function*() {
     const pageSize = options.pageSize ?? 1000
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-      return yield* Effect.dieMessage(`EventStore.makeMemory: pageSize must be a positive integer, got ${pageSize}`)
+      return yield* new BadArgument({
+        module: "EventStore.makeMemory",
+        message: `pageSize must be a positive integer, got ${pageSize}`
+      })
     }
     // The state object is only ever mutated inside `Ref.modify`, which runs synchronously: an append is
     // atomic with respect to every other fiber.
@@ -322,12 +326,14 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
       expectedVersion: number,
       write: Effect.Effect<AppendResult, ConcurrencyConflict>
     ): Effect.Effect<AppendResult, ConcurrencyConflict> =>
-      Effect.flatMap(UnitOfWork.enclosing, (enclosing) =>
-        enclosing._tag !== "Unit" ? write : Effect.uninterruptible(Effect.tap(
-          write,
-          () =>
-            enclosing.unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion)))
-        )))
+      Effect.flatMap(
+        UnitOfWork.enclosing,
+        (enclosing) =>
+          enclosing._tag !== "Unit" ? write : Effect.uninterruptible(Effect.tap(
+            write,
+            () => enclosing.unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion)))
+          ))
+      )
 
     const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
       Effect.suspend((): Effect.Effect<AppendResult, ConcurrencyConflict | EventStoreError> => {
@@ -454,8 +460,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
         }
         return Effect.map(
           Ref.get(state),
-          (current) =>
-            current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
+          (current) => current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
         )
       })
 
@@ -481,16 +486,16 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
   })
 
 /**
- * A fresh in-memory EventStore per build of the layer.
+ * A fresh in-memory EventStore per build of the layer (its default options are valid, so it cannot fail).
  *
  * @since 0.1.0
  */
-export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, makeMemory())
+export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, Effect.orDie(makeMemory()))
 
 /**
  * An in-memory EventStore with options (e.g. a small `pageSize` to exercise paging in tests).
  *
  * @since 0.1.0
  */
-export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<EventStore> =>
+export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<EventStore, BadArgument> =>
   Layer.effect(EventStore, makeMemory(options))

@@ -5,9 +5,40 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import * as MetricLabel from "effect/MetricLabel"
+import type * as MetricState from "effect/MetricState"
 import type { SkipReason } from "./Aggregate.js"
+
+/**
+ * `metric` (an untagged one, as built by `Metric.counter` / `Metric.histogram`) with `labels` fixed, the same
+ * metric as `Metric.tagged` gives. `Metric.tagged` builds a new label array on every update, so Effect finds the
+ * metric's state anew each time (a key, its hash, a registry lookup: about 10 µs per load of three updates);
+ * here the array is the same on every update, which Effect caches, unless the fiber adds labels of its own.
+ */
+const withLabels = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>
+): Metric.Metric<Type, In, Out> => {
+  const all = (extra: ReadonlyArray<MetricLabel.MetricLabel>) => extra.length === 0 ? labels : [...labels, ...extra]
+  return Metric.make(
+    metric.keyType,
+    (input, extra) => metric.unsafeUpdate(input, all(extra)),
+    (extra) => metric.unsafeValue(all(extra)),
+    (input, extra) => metric.unsafeModify(input, all(extra))
+  )
+}
+
+const loadDurationHistogram = Metric.histogram(
+  "effect_snapshots_load_duration",
+  MetricBoundaries.fromIterable([0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000]),
+  "Duration of a load (snapshot probe + tail + fold)"
+)
+
+const timeUnit = MetricLabel.make("time_unit", "milliseconds")
 
 /**
  * Loads that used a snapshot.
@@ -57,11 +88,17 @@ export const eventsReplayed = Metric.histogram(
  *
  * @since 0.1.0
  */
-export const loadDuration = Metric.timerWithBoundaries(
-  "effect_snapshots_load_duration",
-  [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
-  "Duration of a load (snapshot probe + tail + fold)"
-)
+export const loadDuration: Metric.Metric<
+  MetricKeyType.MetricKeyType.Histogram,
+  Duration.Duration,
+  MetricState.MetricState.Histogram
+> =
+  // What `Metric.timerWithBoundaries` builds (a histogram in milliseconds tagged `time_unit`), made here so that
+  // `forAggregateType` can update the same histogram with fixed labels (see `withLabels`).
+  Metric.mapInput(
+    withLabels(loadDurationHistogram, [timeUnit]),
+    Duration.toMillis
+  )
 
 /**
  * Snapshots written (by the strategy after a commit, or to replace an unusable one).
@@ -109,21 +146,25 @@ export const snapshotsSkipped = Metric.counter("effect_snapshots_snapshots_skipp
  * @since 0.1.0
  */
 export const forAggregateType = (aggregateType: string) => {
-  const skipped = Metric.tagged(snapshotsSkipped, "aggregate_type", aggregateType)
+  const typeLabel = MetricLabel.make("aggregate_type", aggregateType)
+  const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => withLabels(metric, [typeLabel])
   const byReason = new Map<SkipReason, Metric.Metric.Counter<number>>()
   return {
-    hits: Metric.tagged(snapshotHits, "aggregate_type", aggregateType),
-    cacheHits: Metric.tagged(cacheHits, "aggregate_type", aggregateType),
-    misses: Metric.tagged(snapshotMisses, "aggregate_type", aggregateType),
-    replayed: Metric.tagged(eventsReplayed, "aggregate_type", aggregateType),
-    duration: Metric.tagged(loadDuration, "aggregate_type", aggregateType),
-    written: Metric.tagged(snapshotsWritten, "aggregate_type", aggregateType),
-    failures: Metric.tagged(snapshotFailures, "aggregate_type", aggregateType),
-    drops: Metric.tagged(queueDrops, "aggregate_type", aggregateType),
+    hits: tagged(snapshotHits),
+    cacheHits: tagged(cacheHits),
+    misses: tagged(snapshotMisses),
+    replayed: tagged(eventsReplayed),
+    duration: Metric.mapInput(
+      withLabels(loadDurationHistogram, [timeUnit, typeLabel]),
+      Duration.toMillis
+    ),
+    written: tagged(snapshotsWritten),
+    failures: tagged(snapshotFailures),
+    drops: tagged(queueDrops),
     skipped: (reason: SkipReason): Metric.Metric.Counter<number> => {
       let metric = byReason.get(reason)
       if (metric === undefined) {
-        metric = Metric.tagged(skipped, "reason", reason)
+        metric = withLabels(snapshotsSkipped, [typeLabel, MetricLabel.make("reason", reason)])
         byReason.set(reason, metric)
       }
       return metric

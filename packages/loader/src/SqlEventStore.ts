@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import { SqlSupport } from "@effect-snapshots/store"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -75,6 +76,7 @@ const identifierPattern = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/
 const quote = (identifier: string): string => `"${identifier}"`
 
 const invalidInput = (message: string) => new EventStoreError({ reason: "InvalidInput", message })
+const badArgument = (message: string) => new BadArgument({ module: "SqlEventStore.make", message })
 
 /**
  * An error's message followed by its causes' (`Failed to execute statement: relation "x" does not exist`), so
@@ -394,19 +396,19 @@ const readAllRefused = (table: string) =>
  *
  * @since 0.1.0
  */
-export const make = (options: Options = {}): Effect.Effect<EventStoreService, EventStoreError, SqlClient.SqlClient> =>
+export const make = (
+  options: Options = {}
+): Effect.Effect<EventStoreService, EventStoreError | BadArgument, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const table = options.table ?? defaultTable
     const pageSize = options.pageSize ?? defaultPageSize
     if (!identifierPattern.test(table)) {
-      return yield* invalidInput(
-        `SqlEventStore: table must be a plain identifier of at most 40 characters (letters, digits, _), got ${
-          JSON.stringify(table)
-        }`
+      return yield* badArgument(
+        `table must be a plain identifier of at most 40 characters (letters, digits, _), got ${JSON.stringify(table)}`
       )
     }
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-      return yield* invalidInput(`SqlEventStore: pageSize must be a positive integer, got ${pageSize}`)
+      return yield* badArgument(`pageSize must be a positive integer, got ${pageSize}`)
     }
     const client = yield* SqlClient.SqlClient
     const sql = client.withoutTransforms()
@@ -755,12 +757,17 @@ export const sqlSource = (store: EventStoreService): Option.Option<SqlSource> =>
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<EventStore, EventStoreError, SqlClient.SqlClient> = Layer.effect(EventStore, make())
+export const layer: Layer.Layer<EventStore, EventStoreError | BadArgument, SqlClient.SqlClient> = Layer.effect(
+  EventStore,
+  make()
+)
 
 /**
  * The EventStore with a custom table and/or page size.
  *
  * @since 0.1.0
  */
-export const layerWith = (options: Options): Layer.Layer<EventStore, EventStoreError, SqlClient.SqlClient> =>
+export const layerWith = (
+  options: Options
+): Layer.Layer<EventStore, EventStoreError | BadArgument, SqlClient.SqlClient> =>
   Layer.effect(EventStore, make(options))

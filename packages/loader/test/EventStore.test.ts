@@ -1,3 +1,4 @@
+import { BadArgument } from "@effect-snapshots/core"
 import { EventStore } from "@effect-snapshots/loader"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -15,6 +16,15 @@ describe("EventStore.layerMemory", () => {
   layer(EventStore.layerMemory)("contract (default page size)", (it) => {
     contract(it, { pageSize: 1000, countEvents: countAll, propertyRuns: 20 })
   })
+
+  it.effect("a bad page size is a BadArgument of EventStore.makeMemory (a typed failure, not a defect)", () =>
+    Effect.gen(function*() {
+      for (const pageSize of [0, -1, 1.5, Number.NaN]) {
+        const error = yield* Effect.flip(EventStore.makeMemory({ pageSize }))
+        assert.isTrue(BadArgument.isBadArgument(error))
+        assert.match(error.message, /^EventStore\.makeMemory: pageSize must be a positive integer/)
+      }
+    }))
 
   it.effect("each build of layerMemory is a fresh store; positions start at 1", () =>
     Effect.gen(function*() {

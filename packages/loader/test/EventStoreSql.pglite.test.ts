@@ -2,6 +2,7 @@
  * SqlEventStore on the embedded PGlite (always, with or without PG_URL): the contract plus the SQL-specific
  * behaviour that one connection can show (migrations, custom tables, joining the caller's transaction).
  */
+import { BadArgument } from "@effect-snapshots/core"
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlClient } from "@effect/sql/SqlClient"
@@ -156,13 +157,19 @@ RETURNS TABLE (actual integer, positions bigint[]) LANGUAGE sql AS $$ SELECT 0, 
         }
       }))
 
-    it.effect("a bad table name or page size is InvalidInput", () =>
+    it.effect("a bad table name or page size is a BadArgument of SqlEventStore.make, as on the snapshot store", () =>
       Effect.gen(function*() {
         for (
-          const options of [{ table: "x; DROP TABLE y" }, { table: "" }, { table: "a".repeat(41) }, { pageSize: 0 }]
+          const [options, option] of [
+            [{ table: "x; DROP TABLE y" }, "table"],
+            [{ table: "" }, "table"],
+            [{ table: "a".repeat(41) }, "table"],
+            [{ pageSize: 0 }, "pageSize"]
+          ] as const
         ) {
           const error = yield* Effect.flip(SqlEventStore.make(options))
-          assert.strictEqual(error.reason, "InvalidInput")
+          assert.isTrue(BadArgument.isBadArgument(error))
+          assert.match(error.message, new RegExp(`^SqlEventStore.make: ${option} must be`))
         }
       }))
 

@@ -93,5 +93,16 @@ describe("observability", () => {
       assert.strictEqual(replayed.count, 3)
       assert.strictEqual(replayed.sum, 5)
       assert.strictEqual((yield* Metric.value(metrics.duration)).count, 3)
+      // An application reading the exported metrics with Metric.tagged sees the same state.
+      const byType = <T, I, O>(metric: Metric.Metric<T, I, O>) => Metric.tagged(metric, "aggregate_type", type)
+      assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.cacheHits))).count, 1)
+      assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.snapshotHits))).count, 1)
+      assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.eventsReplayed))).sum, 5)
+      assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.loadDuration))).count, 3)
+      assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.snapshotsWritten))).count, 1)
+      // Labels the fiber adds (Effect.tagMetrics) still reach the metric, after the type.
+      yield* Effect.tagMetrics(Metric.increment(metrics.drops), "tenant", "t1")
+      const tenant = Metric.tagged(byType(SnapshotMetrics.queueDrops), "tenant", "t1")
+      assert.strictEqual((yield* Metric.value(tenant)).count, 1)
     }).pipe(Effect.provide(memory)))
 })

@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { PCGRandom } from "effect/Utils"
 import { record } from "./utils/figures.js"
+import { scaled } from "./utils/scale.js"
 import * as Stacks from "./utils/stacks.js"
 
 /** Retry conflicts until the update goes through (the default gives up after 8 retries); ~1 ms apart, jittered. */
@@ -143,22 +144,27 @@ const quiet = Logger.withMinimumLogLevel(LogLevel.Error)
 
 const oneAggregate = { aggregates: 1, writers: 16, perWriter: 250, watch: 1 }
 const manyAggregates = { aggregates: 1000, writers: 2, perWriter: 2, watch: 50 }
+// The memory sections at a newcomer's scale (see utils/scale.ts): the same shapes, fewer updates.
+const memoryOne = { ...oneAggregate, perWriter: scaled(250, 100) }
+const memoryMany = { ...manyAggregates, aggregates: scaled(1000, 400) }
+const updatesOf = (shape: { aggregates: number; writers: number; perWriter: number }) =>
+  shape.aggregates * shape.writers * shape.perWriter
 
 describe("concurrency (memory)", () => {
   for (const mode of ["inline", "background"] as const) {
-    it.live(`${mode}: 16 fibers x 250 updates on one aggregate`, () =>
+    it.live(`${mode}: 16 fibers x ${memoryOne.perWriter} updates on one aggregate`, () =>
       Effect.gen(function*() {
-        const run = yield* scenario("concurrency (memory)", { ...oneAggregate, mode, seed: 16 })
+        const run = yield* scenario("concurrency (memory)", { ...memoryOne, mode, seed: 16 })
         assert.deepStrictEqual(run.problems, [])
-        assert.strictEqual(run.updates, 4000)
+        assert.strictEqual(run.updates, updatesOf(memoryOne))
         assert.isAbove(run.polls, 0)
       }).pipe(Effect.provide(Stacks.memory), quiet))
 
-    it.live(`${mode}: 1,000 aggregates, two writers each, in parallel`, () =>
+    it.live(`${mode}: ${memoryMany.aggregates} aggregates, two writers each, in parallel`, () =>
       Effect.gen(function*() {
-        const run = yield* scenario("concurrency (memory)", { ...manyAggregates, mode, seed: 1000 })
+        const run = yield* scenario("concurrency (memory)", { ...memoryMany, mode, seed: 1000 })
         assert.deepStrictEqual(run.problems, [])
-        assert.strictEqual(run.updates, 4000)
+        assert.strictEqual(run.updates, updatesOf(memoryMany))
       }).pipe(Effect.provide(Stacks.memory), quiet))
   }
 })

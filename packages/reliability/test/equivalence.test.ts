@@ -217,7 +217,7 @@ const runAll = (section: string, histories: ReadonlyArray<History>, concurrency:
 
 const quiet = Logger.withMinimumLogLevel(LogLevel.None)
 
-const memoryHistories = scaled(10_000, 2_000)
+const memoryHistories = scaled(10_000, 1_000)
 
 describe("equivalence at scale", () => {
   it.live(`${memoryHistories.toLocaleString("en-US")} random histories on memory: snapshot + tail == full replay`, () =>

@@ -189,8 +189,8 @@ const assertRun = (run: Effect.Effect.Success<ReturnType<typeof workload>>) => {
   assert.isAbove(run.snapshotsChecked, 0)
 }
 
-/** Rounds of the memory sections: 6 on CI, 3 in a newcomer's run (see utils/scale.ts). */
-const memoryRounds = scaled(6, 3)
+/** Rounds of the memory sections: 6 on CI, 2 in a newcomer's run (see utils/scale.ts). */
+const memoryRounds = scaled(6, 2)
 
 describe("fault injection (memory)", () => {
   it.live("snapshot store failing 30% and hanging 5% under resilient(): loads exact, updates never fail", () => {

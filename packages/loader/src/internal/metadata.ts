@@ -4,21 +4,15 @@
  *
  * @internal
  */
+import { Storable } from "@effect-snapshots/store"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { NewEvent } from "../EventStore.js"
 import { InvalidMetadata } from "../RepositoryError.js"
-import { findNonJson } from "./eventInput.js"
 
 /** Keys the library writes into an event's metadata itself (`Aggregate.EventVersionKey`). @internal */
 export const reservedKeys: ReadonlyArray<string> = ["eventVersion"]
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false
-  const proto: unknown = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
 
 /** @internal */
 export type Encode = (
@@ -41,16 +35,17 @@ export const make = (
       if (Either.isLeft(result)) return refuse(ParseResult.TreeFormatter.formatErrorSync(result.left))
       encoded = result.right
     }
-    if (!isPlainObject(encoded)) return refuse("metadata must be a plain object")
+    const problem = Storable.objectProblem(encoded)
+    if (problem !== undefined) return refuse(`metadata: ${problem}`)
+    const fields = encoded as Readonly<Record<string, unknown>>
     for (const key of reservedKeys) {
-      if (key in encoded) return refuse(`the key ${JSON.stringify(key)} is written by the library`)
+      if (key in fields) return refuse(`the key ${JSON.stringify(key)} is written by the library`)
     }
     for (const key of ["correlationId", "causationId"]) {
-      const value = encoded[key]
+      const value = fields[key]
       if (value !== undefined && typeof value !== "string") return refuse(`${key} must be a string`)
     }
-    const problem = findNonJson(encoded, "metadata", 0)
-    return problem === undefined ? Either.right(encoded) : refuse(problem)
+    return Either.right(fields)
   }
 }
 

@@ -4,6 +4,7 @@
  * position it saw before it started.
  */
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Storable } from "@effect-snapshots/store"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
@@ -252,6 +253,43 @@ export const contract = <R>(
       const cycleError = yield* Effect.flip(append("Order", freshId("cycle"), 0, [{ type: "A", payload: cyclic }]))
       assert.strictEqual((cycleError as EventStore.EventStoreError).reason, "InvalidInput")
       assert.strictEqual(yield* options.countEvents, before)
+    }))
+
+  it.effect("refuses exactly the keys and values the snapshot stores refuse, with Storable's message", () =>
+    Effect.gen(function*() {
+      const deep = (levels: number): unknown => levels === 0 ? 1 : { d: deep(levels - 1) }
+      const hostileKeys: ReadonlyArray<readonly [unknown, unknown]> = [
+        ["", "x"],
+        ["Order", "a\u0000"],
+        ["Order", "\uDFFFb"],
+        ["é".repeat(129), "x"],
+        ["Order", `${"y".repeat(10_000)}\u0000`]
+      ]
+      for (const [type, id] of hostileKeys) {
+        const error = yield* Effect.flip(append(type as string, id as string, 0, events(1)))
+        assert.strictEqual(error.message, Storable.keyProblem(type, id))
+      }
+      const hostileValues: ReadonlyArray<unknown> = [
+        { lines: [{ qty: Number.NaN }] },
+        { s: "\uD800" },
+        { ["k\u0000"]: 1 },
+        [1, undefined],
+        { at: new Date(0) },
+        deep(Storable.maxDepth + 1)
+      ]
+      for (const payload of hostileValues) {
+        const error = yield* Effect.flip(append("Order", freshId("hostile"), 0, [{ type: "A", payload }]))
+        assert.strictEqual(error.message, `events[0].payload: ${Storable.jsonProblem(payload)}`)
+        const inMetadata = yield* Effect.flip(
+          append("Order", freshId("hostile"), 0, [{ type: "A", payload: 1, metadata: { m: payload } }])
+        )
+        assert.strictEqual(inMetadata.message, `events[0].metadata: ${Storable.jsonProblem({ m: payload })}`)
+      }
+      // What the policy accepts, every event store stores: an optional field left undefined, 512 levels.
+      for (const payload of [{ qty: 1, note: undefined }, deep(Storable.maxDepth - 1)]) {
+        assert.isUndefined(Storable.jsonProblem(payload))
+        yield* append("Order", freshId("storable"), 0, [{ type: "A", payload }])
+      }
     }))
 
   it.effect("read, readAll and version refuse bad arguments as InvalidInput", () =>
