@@ -21,6 +21,7 @@ describe("bench", () => {
       "restore",
       "seedScenario"
     ])
+    assert.deepStrictEqual(Cli.parse(["--only", "citus"]).parts, ["citus"])
     assert.throws(() => Cli.parse(["--only", "nope"]), /unknown part/)
     assert.throws(() => Cli.parse(["--frobnicate"]), /unknown argument/)
     assert.throws(() => Cli.parse(["--out"]), /needs a value/)
@@ -140,6 +141,24 @@ describe("bench", () => {
         assert.hasAllKeys(row, ["backend", "items", "more", "withoutMs", "withMs", "ratio", "samples"])
         assert.strictEqual(row.items, 100)
         assert.strictEqual(row.more, 10)
+      }
+      // citus: measured side by side when CITUS_URL and a plain server are set, else skipped with the reason.
+      const plainUrl = process.env.CITUS_PLAIN_URL || process.env.PG_URL || ""
+      if ((process.env.CITUS_URL ?? "") !== "" && plainUrl !== "") {
+        assert.includeMembers(Object.keys(results.citus), [
+          "servers",
+          "loadCold",
+          "loadHot",
+          "save",
+          "append",
+          "appendInTransaction",
+          "readAllPoll",
+          "routing"
+        ])
+        assert.include(results.citus.readAllPoll.citus, "refused")
+      } else {
+        assert.isNull(results.citus)
+        assert.include(results.skipped.map((s: { part: string }) => s.part), "citus")
       }
       const svg = readFileSync(join(dir, "bench.svg"), "utf8")
       assert.match(svg, /^<svg/)

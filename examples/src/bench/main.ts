@@ -1,7 +1,8 @@
 /**
  * `pnpm bench`: load time with and without snapshots against history length, our load against a bare-`pg`
  * baseline, round trips per load, a 1,000,000-event replay, save against a bare INSERT, and Emmett as the
- * peer. On the server at PG_URL when set, else on the embedded PGlite; and on the memory layers.
+ * peer. On the server at PG_URL when set, else on the embedded PGlite; and on the memory layers. With
+ * CITUS_URL, the stores distributed on Citus against a plain server (`--only citus`, see `citus.ts`).
  *
  *   pnpm bench [--quick | --smoke] [--out FILE] [--only part,...]
  *
@@ -34,6 +35,7 @@ import * as OrderDomain from "../OrderDomain.js"
 import * as Breakdown from "./breakdown.js"
 import * as Chart from "./chart.js"
 import * as Child from "./child.js"
+import * as Citus from "./citus.js"
 import { expectedState, historyEvent } from "./history.js"
 import { compare, round, SelfTimed, type Stats } from "./measure.js"
 import * as Cli from "./options.js"
@@ -961,6 +963,29 @@ ORDER BY version DESC LIMIT 1`,
     }
   }
 
+  // ------------------------------------------------------------------------------------------------------
+  // citus: the stores distributed on a Citus cluster vs a plain server, side by side
+  // ------------------------------------------------------------------------------------------------------
+  let citus: Record<string, unknown> | null = null
+  if (wants("citus")) {
+    section(`citus: Citus (CITUS_URL) vs a plain server, repository load/save, append, readAll poll`)
+    const outcome = await Citus.run({
+      events: options.citusEvents,
+      tail: options.tail,
+      snapshotEvery: options.snapshotEvery,
+      writeIterations: options.saveIterations,
+      measure: measureOptions,
+      schema: options.profile === "smoke"
+        ? `effect_snapshots_bench_citus_${process.pid}`
+        : "effect_snapshots_bench_citus",
+      log
+    })
+    if (outcome._tag === "Skipped") {
+      log(`  skipped: ${outcome.reason}`)
+      skipped.push({ part: "citus", reason: outcome.reason })
+    } else citus = outcome.result
+  }
+
   await raw?.close()
   await Effect.runPromise(Scope.close(sqlScope, Exit.void))
   await sql.dispose()
@@ -1086,6 +1111,24 @@ ORDER BY version DESC LIMIT 1`,
     })
   }
 
+  if (citus !== null) {
+    const ratio = (key: string) => (citus![key] as { readonly ratio: number }).ratio
+    targets.push({
+      name: "citus: EventStore.append p50, Citus / plain",
+      target: "<= 2x",
+      value: Table.times(ratio("append")),
+      met: ratio("append") <= 2
+    })
+    for (const key of ["loadCold", "loadHot"]) {
+      targets.push({
+        name: `citus: ${key} p50, Citus / plain`,
+        target: "<= 1.5x",
+        value: Table.times(ratio(key)),
+        met: ratio(key) <= 1.5
+      })
+    }
+  }
+
   section("summary")
   if (load.length > 0 || loadMemory.length > 0) {
     log(Table.render(
@@ -1151,6 +1194,7 @@ ORDER BY version DESC LIMIT 1`,
     largeState,
     restore,
     seedScenario,
+    citus,
     targets,
     skipped
   }

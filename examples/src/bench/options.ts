@@ -14,6 +14,7 @@ export type Part =
   | "largeState"
   | "restore"
   | "seedScenario"
+  | "citus"
 
 /** `replay1M` and `peer` each carry their bare-`pg` floor (the `replayFloor` rows). */
 export const allParts: ReadonlyArray<Part> = [
@@ -27,7 +28,8 @@ export const allParts: ReadonlyArray<Part> = [
   "peer",
   "largeState",
   "restore",
-  "seedScenario"
+  "seedScenario",
+  "citus"
 ]
 
 export interface Options {
@@ -52,6 +54,8 @@ export interface Options {
   /** `seedScenario`: items in the order before its snapshot, and items added after it. */
   readonly seedItems: number
   readonly seedMore: number
+  /** `citus`: events in the stream loaded on Citus and on the plain server (snapshot `tail` events back). */
+  readonly citusEvents: number
   /** Warm-up rounds and timed rounds of each side-by-side comparison, and a time budget per comparison (ms). */
   readonly warmup: number
   readonly iterations: number
@@ -69,7 +73,8 @@ const usage = `usage: pnpm bench [--quick | --smoke] [--out FILE] [--only part,p
   --smoke        tiny sizes, for the test that keeps the bench from rotting
   --out FILE     write the JSON there (default examples/bench-results/bench.json) and the chart next to it (.svg)
   --only PARTS   run only these parts: ${allParts.join(", ")}
-Runs on PostgreSQL at PG_URL when it is set, else on the embedded PGlite; the memory layers always.`
+Runs on PostgreSQL at PG_URL when it is set, else on the embedded PGlite; the memory layers always.
+The citus part runs when CITUS_URL (a Citus coordinator) is set, against CITUS_PLAIN_URL (default PG_URL).`
 
 const profiles = {
   full: {
@@ -83,6 +88,7 @@ const profiles = {
     restoreLines: [1_000, 10_000],
     seedItems: 1_000,
     seedMore: 100,
+    citusEvents: 1_000,
     warmup: 20,
     iterations: 200,
     budgetMs: 20_000,
@@ -100,6 +106,7 @@ const profiles = {
     restoreLines: [1_000, 2_000],
     seedItems: 1_000,
     seedMore: 100,
+    citusEvents: 1_000,
     warmup: 5,
     iterations: 30,
     budgetMs: 1_500,
@@ -117,6 +124,7 @@ const profiles = {
     restoreLines: [100, 200],
     seedItems: 100,
     seedMore: 10,
+    citusEvents: 200,
     warmup: 1,
     iterations: 3,
     budgetMs: 500,

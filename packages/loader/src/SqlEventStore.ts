@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
+import { SqlSupport } from "@effect-snapshots/store"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -315,20 +316,26 @@ const citusSetupFailed = (table: string) => (cause: SqlError) =>
  * (on a worker the migrations would create a table that only that worker sees).
  */
 const checkCoordinator = (sql: SqlClient.SqlClient, table: string): Effect.Effect<void, EventStoreError> =>
-  Effect.gen(function*() {
-    const [[hasCitus]] = yield* sql.unsafe(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).values
-    if (hasCitus !== true) {
-      return yield* notDistributable(
+  Effect.flatMap(SqlSupport.citusCoordinatorProblem(sql), (problem) => {
+    if (problem === "NoCitus") {
+      return Effect.fail(notDistributable(
         `SqlEventStore: distributed: true needs Citus, but the extension "citus" is not installed in this database (CREATE EXTENSION citus on the coordinator and every worker)`
-      )
+      ))
     }
-    const [[coordinator]] = yield* sql.unsafe(`SELECT citus_is_coordinator()`).values
-    if (coordinator !== true) {
-      return yield* notDistributable(
+    if (problem === "Worker") {
+      return Effect.fail(notDistributable(
         `SqlEventStore: connected to a Citus worker; connect the distributed store to the coordinator, which creates the distributed table and its append function`
-      )
+      ))
     }
+    return Effect.void
   }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(citusSetupFailed(table)(cause))))
+
+const otherKind = (table: string, distribution: SqlSupport.CitusDistribution) =>
+  notDistributable(
+    `SqlEventStore: table ${table} is a Citus table of another kind (method ${distribution.method}, column ${
+      String(distribution.column)
+    }); the store needs it hash-distributed by aggregate_id`
+  )
 
 /**
  * Decides the layout and, for a distributed store, distributes the table and creates its routed append
@@ -342,25 +349,11 @@ const prepareLayout = (
   requested: boolean
 ): Effect.Effect<Layout, EventStoreError> =>
   Effect.gen(function*() {
-    if (!requested) {
-      const [[hasCitus]] = yield* sql.unsafe(
-        `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`
-      ).values
-      if (hasCitus !== true) return "local"
-    }
-    const distribution = sql.unsafe(
-      `SELECT partmethod::text, column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition
-WHERE logicalrelid = $1::regclass`,
-      [quote(table)]
-    ).values
-    const current = (yield* distribution)[0]
-    if (current === undefined && !requested) return "local"
-    if (current !== undefined && !(current[0] === "h" && current[1] === "aggregate_id")) {
-      return yield* notDistributable(
-        `SqlEventStore: table ${table} is a Citus table of another kind (method ${String(current[0])}, column ${
-          String(current[1])
-        }); the store needs it hash-distributed by aggregate_id`
-      )
+    if (!requested && !(yield* SqlSupport.hasCitus(sql))) return "local"
+    const current = yield* SqlSupport.citusDistribution(sql, quote(table))
+    if (Option.isNone(current) && !requested) return "local"
+    if (Option.isSome(current) && !SqlSupport.isByAggregateId(current.value)) {
+      return yield* otherKind(table, current.value)
     }
     if (!requested) yield* checkCoordinator(sql, table)
     const routed = `${quote(routedAppendFunction(table))}(text, text, integer, jsonb)`
@@ -368,12 +361,9 @@ WHERE logicalrelid = $1::regclass`,
       // Creating a distributed function after a parallel (multi-shard) command in one transaction is refused.
       yield* sql.unsafe(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`)
       yield* sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`effect-snapshots:${migrationsTable}`])
-      if ((yield* distribution).length === 0) {
-        yield* sql.unsafe(`SELECT create_distributed_table($1, 'aggregate_id', colocate_with => 'default')`, [
-          quote(table)
-        ])
-        // The rows of a table distributed with data were copied to the shards; the coordinator's copy goes.
-        yield* sql.unsafe(`SELECT truncate_local_data_after_distributing_table($1)`, [quote(table)])
+      const done = yield* SqlSupport.distributeByAggregateId(sql, quote(table))
+      if (done._tag === "OtherKind") {
+        return yield* otherKind(table, done)
       }
       const [[delegated]] = yield* sql.unsafe(
         `SELECT EXISTS (SELECT 1 FROM pg_dist_object

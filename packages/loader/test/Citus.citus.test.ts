@@ -10,42 +10,31 @@
  */
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql/SqlClient"
 import type { Vitest } from "@effect/vitest"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as ColdRead from "../src/internal/coldRead.js"
 import { contract, events, freshId, readAll } from "./utils/eventStoreContract.js"
 import { repositorySuite } from "./utils/repositorySuite.js"
 
 const citusUrl = process.env.CITUS_URL ?? ""
 const pgUrl = process.env.PG_URL ?? ""
 
-const schema = `citus_loader_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-
-const dropSchema = Layer.scopedDiscard(
-  Effect.addFinalizer(() =>
-    Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).pipe(
-      Effect.provide(PgClient.layer({ url: Redacted.make(citusUrl), maxConnections: 1 })),
-      Effect.scoped,
-      Effect.ignore
-    )
-  )
-)
-
 const pageSize = 4
 const TestLayer = Layer.mergeAll(
   SqlEventStore.layerWith({ distributed: true, pageSize }),
   SqlSnapshotStore.layerWith({ distributed: true })
 ).pipe(
-  Layer.provideMerge(
-    Layer.merge(Layer.suspend(() => Postgres.layerUrl(citusUrl, { schema, maxConnections: 16 })), dropSchema)
-  )
+  Layer.provideMerge(Postgres.layerUrlTest(citusUrl, "citus_loader", { maxConnections: 16 }))
 )
 
 const notOnCitus: ReadonlyMap<string, string> = new Map([
@@ -155,6 +144,39 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
         assert.match(plans[0]!, /Function Scan on effect_snapshots_events_append_routed/, plans[0])
       }))
 
+    it.effect("the cold load's one statement (newest snapshot + first page of events) is one task on one worker", () =>
+      Effect.gen(function*() {
+        const id = freshId("cold")
+        const store = yield* EventStore.EventStore
+        const snapshots = yield* SnapshotStore.SnapshotStore
+        yield* store.append("Order", id, 0, events(6))
+        yield* snapshots.save(Snapshot.Snapshot.make({
+          aggregateType: "Order",
+          aggregateId: id,
+          version: 4,
+          schemaVersion: 1,
+          state: { n: 4 },
+          createdAt: yield* DateTime.now,
+          metadata: {}
+        }))
+        const statement = ColdRead.statement(
+          Option.getOrThrow(SqlEventStore.sqlSource(store)),
+          Option.getOrThrow(SqlSnapshotStore.sqlSource(snapshots))
+        )
+        const text = yield* plan(statement, ["Order", id, pageSize])
+        assert.match(text, /Task Count: 1\b/, text)
+        assert.notMatch(text, /Subplan|Subquery Scan on intermediate_result/, text)
+        // and it answers what the repository folds: the snapshot row, then the events from its version
+        const sql = yield* SqlClient
+        const rows = yield* sql.unsafe(statement, ["Order", id, pageSize]).values
+        assert.deepStrictEqual(rows.map((row) => [row[0], Number(row[0] === 0 ? row[7] : row[1])]), [
+          [0, 4],
+          [1, 4],
+          [1, 5],
+          [1, 6]
+        ])
+      }))
+
     it.effect("a stream's events keep ascending positions; positions are unique across streams", () =>
       Effect.gen(function*() {
         const store = yield* EventStore.EventStore
@@ -215,6 +237,22 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
         assert.include(error.message, "distributed with Citus")
       }))
 
+    it.effect("streams lists every stream of a type once, in key order, across shards and pages (readAll's alternative)", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const type = `Listed${Math.random().toString(36).slice(2, 8)}`
+        const ids = Array.from({ length: 11 }, (_, i) => `stream-${String(i).padStart(2, "0")}`)
+        for (const [i, id] of ids.entries()) yield* store.append(type, id, 0, events(1 + (i % 3)))
+        const listed = yield* collect(store.streams({ aggregateType: type }))
+        assert.deepStrictEqual(listed.map((s) => [s.aggregateId, s.version]), ids.map((id, i) => [id, 1 + (i % 3)]))
+        const after = yield* collect(store.streams({ aggregateType: type, after: ids[6] }))
+        assert.deepStrictEqual(after.map((s) => s.aggregateId), ids.slice(7))
+        // and each listed stream reads back from its one shard
+        for (const s of listed) {
+          assert.strictEqual((yield* collect(store.read(type, s.aggregateId))).length, s.version)
+        }
+      }))
+
     it.effect("a table of the old layout (position as primary key) is migrated and distributed, its events kept", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient
@@ -269,7 +307,7 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
       "on a server without Citus the distributed layers fail with a clear error",
       () =>
         Effect.gen(function*() {
-          const plain = Postgres.layerUrl(pgUrl, { schema: `${schema}_plain`, maxConnections: 1 })
+          const plain = Postgres.layerUrlTest(pgUrl, "citus_loader_plain", { maxConnections: 1 })
           const events = yield* Effect.flip(SqlEventStore.make({ distributed: true }).pipe(Effect.provide(plain)))
           assert.strictEqual(events._tag, "EventStoreError")
           assert.include(events.message, `the extension "citus" is not installed`)
@@ -278,9 +316,6 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
           )
           assert.strictEqual(snapshots._tag, "SnapshotStoreError")
           assert.include(snapshots.message, `the extension "citus" is not installed`)
-          yield* Effect.flatMap(SqlClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}_plain" CASCADE`)).pipe(
-            Effect.provide(plain)
-          )
         })
     )
   })

@@ -158,8 +158,35 @@ export const layer = (options: Options = {}): Layer.Layer<Services, SqlError | C
   )
 
 /**
+ * A fresh schema named after `prefix` (and a random suffix) on the server at `url`, dropped when the layer is
+ * released: the isolation `layerTest` gives on `PG_URL`, for a test file on another server (the Citus suites
+ * on `CITUS_URL`). Nothing is read or connected before the layer is built, so a suite may define it with an
+ * empty URL and skip.
+ *
+ * @since 0.3.0
+ */
+export const layerUrlTest = (
+  url: string,
+  prefix: string,
+  options: Pick<Options, "maxConnections"> = {}
+): Layer.Layer<Services, SqlError> =>
+  Layer.suspend(() => {
+    const schema = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, "_")}_${Date.now().toString(36)}_${
+      Math.random().toString(36).slice(2, 8)
+    }`
+    const drop = Layer.scopedDiscard(Effect.addFinalizer(() =>
+      Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).pipe(
+        Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })),
+        Effect.scoped,
+        Effect.ignore
+      )
+    ))
+    return Layer.merge(layerUrl(url, { ...options, schema }), drop)
+  })
+
+/**
  * An isolated database for one test file: on a real server (`PG_URL`) a fresh schema named after
- * `prefix`, dropped when the layer is released; without one, a fresh embedded instance.
+ * `prefix`, dropped when the layer is released (`layerUrlTest`); without one, a fresh embedded instance.
  *
  * @since 0.1.0
  */
@@ -172,19 +199,7 @@ export const layerTest = (
       Config.option(Config.nonEmptyString("PG_URL")),
       Option.match({
         onNone: () => layerEmbedded(),
-        onSome: (url) => {
-          const schema = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, "_")}_${Date.now().toString(36)}_${
-            Math.random().toString(36).slice(2, 8)
-          }`
-          const drop = Layer.scopedDiscard(Effect.addFinalizer(() =>
-            Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).pipe(
-              Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })),
-              Effect.scoped,
-              Effect.ignore
-            )
-          ))
-          return Layer.merge(layerUrl(url, { ...options, schema }), drop)
-        }
+        onSome: (url) => layerUrlTest(url, prefix, options)
       })
     )
   )

@@ -299,15 +299,16 @@ const citusFailure = (table: string, message: string, cause?: unknown) =>
 
 // Before the migrations: on a Citus worker they would create a table that only that worker sees.
 const checkCoordinator = (sql: SqlClient.SqlClient, table: string) =>
-  Effect.gen(function*() {
-    const [[hasCitus]] = yield* sql`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`.values
-    if (hasCitus !== true) {
-      return yield* citusFailure(table, `the extension "citus" is not installed in this database`)
+  Effect.flatMap(sqlSupport.citusCoordinatorProblem(sql), (problem) => {
+    if (problem === "NoCitus") {
+      return Effect.fail(citusFailure(table, `the extension "citus" is not installed in this database`))
     }
-    const [[coordinator]] = yield* sql`SELECT citus_is_coordinator()`.values
-    if (coordinator !== true) {
-      return yield* citusFailure(table, `this is a Citus worker; connect the distributed store to the coordinator`)
+    if (problem === "Worker") {
+      return Effect.fail(
+        citusFailure(table, `this is a Citus worker; connect the distributed store to the coordinator`)
+      )
     }
+    return Effect.void
   }).pipe(
     Effect.catchTag("SqlError", (cause) => Effect.fail(citusFailure(table, sqlSupport.describeError(cause), cause)))
   )
@@ -318,14 +319,9 @@ const distribute = (sql: SqlClient.SqlClient, table: string) => {
   const name = table.split(".").map((part) => `"${part}"`).join(".")
   return sql.withTransaction(Effect.gen(function*() {
     yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`effect-snapshots:${migrationsTableOf(table)}`}))`
-    const current = yield* sql`SELECT partmethod::text, column_to_column_name(logicalrelid, partkey)
-FROM pg_dist_partition WHERE logicalrelid = ${name}::regclass`.values
-    if (current.length === 0) {
-      yield* sql`SELECT create_distributed_table(${name}, 'aggregate_id', colocate_with => 'default')`
-      // The rows of a table distributed with data were copied to the shards; the coordinator's copy goes.
-      yield* sql`SELECT truncate_local_data_after_distributing_table(${name})`
-    } else if (!(current[0]![0] === "h" && current[0]![1] === "aggregate_id")) {
-      return yield* citusFailure(table, `it is a Citus table of another kind (method ${String(current[0]![0])})`)
+    const done = yield* sqlSupport.distributeByAggregateId(sql, name)
+    if (done._tag === "OtherKind") {
+      return yield* citusFailure(table, `it is a Citus table of another kind (method ${done.method})`)
     }
   })).pipe(
     Effect.catchTag("SqlError", (cause) => Effect.fail(citusFailure(table, sqlSupport.describeError(cause), cause))),

@@ -1,7 +1,8 @@
 /**
  * What the SQL stores (`SqlSnapshotStore` here, `SqlEventStore` in the loader) do the same way: migrations
- * under an advisory lock, SQLSTATE classification, driver-error descriptions, and a savepoint around each
- * statement inside the caller's transaction. Everything works on `sql.withoutTransforms()`, so an
+ * under an advisory lock, SQLSTATE classification, driver-error descriptions, a savepoint around each
+ * statement inside the caller's transaction, and the Citus checks of `distributed: true` (extension,
+ * coordinator, distribution by `aggregate_id` in the default colocation group). Everything works on `sql.withoutTransforms()`, so an
  * application's name transforms cannot break a store's queries.
  *
  * @since 0.2.0
@@ -9,6 +10,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as internal from "./internal/sqlSupport.js"
 
 /**
@@ -102,3 +104,89 @@ export type MigrationFailed = internal.MigrationFailed
  * @category migrations
  */
 export const migrate: (options: MigrateOptions) => Effect.Effect<void, MigrationFailed> = internal.migrate
+
+/**
+ * Why a connection cannot distribute a table: the `citus` extension is not installed in its database
+ * (`NoCitus`), or it is a Citus worker, where a migration would create a table only that worker sees
+ * (`Worker`).
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export type CitusProblem = "NoCitus" | "Worker"
+
+/**
+ * How Citus distributes a table: `method` as in `pg_dist_partition.partmethod` (`h` hash, `n` reference or
+ * none), `column` the distribution column (null for a table without one).
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export interface CitusDistribution {
+  readonly method: string
+  readonly column: string | null
+}
+
+/**
+ * What `distributeByAggregateId` did.
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export type CitusDistributed =
+  | { readonly _tag: "Distributed" }
+  | { readonly _tag: "AlreadyDistributed" }
+  | ({ readonly _tag: "OtherKind" } & CitusDistribution)
+
+/**
+ * Whether the `citus` extension is installed in the connection's database.
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export const hasCitus: (sql: SqlClient.SqlClient) => Effect.Effect<boolean, SqlError> = internal.hasCitus
+
+/**
+ * What stands in the way of distributing a table on this connection (see `CitusProblem`), or undefined on a
+ * Citus coordinator. A store checks it before its migrations and maps it to its own error.
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export const citusCoordinatorProblem: (
+  sql: SqlClient.SqlClient
+) => Effect.Effect<CitusProblem | undefined, SqlError> = internal.citusCoordinatorProblem
+
+/**
+ * How Citus distributes `table` (a name as `regclass` reads it: quoted, optionally schema-qualified); none
+ * for a table Citus does not know. Needs the `citus` extension.
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export const citusDistribution: (
+  sql: SqlClient.SqlClient,
+  table: string
+) => Effect.Effect<Option.Option<CitusDistribution>, SqlError> = internal.citusDistribution
+
+/**
+ * Whether a distribution is the one the stores need: hash by `aggregate_id`.
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export const isByAggregateId: (distribution: CitusDistribution) => boolean = internal.isByAggregateId
+
+/**
+ * Hash-distributes `table` by `aggregate_id` in Citus' default colocation group (where both stores' tables
+ * go: their distribution columns are `text COLLATE "C"`) and drops the coordinator's copy of rows it had; a
+ * table already distributed by `aggregate_id` is left as it is, one distributed otherwise is reported
+ * (`OtherKind`) and left too. Run it under the migrations' advisory lock, on the coordinator.
+ *
+ * @since 0.3.0
+ * @category citus
+ */
+export const distributeByAggregateId: (
+  sql: SqlClient.SqlClient,
+  table: string
+) => Effect.Effect<CitusDistributed, SqlError> = internal.distributeByAggregateId

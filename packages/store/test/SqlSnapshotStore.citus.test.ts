@@ -4,30 +4,16 @@
  * resilient stack, and one-task plans for the per-aggregate statements. Skipped without CITUS_URL.
  */
 import { Postgres } from "@effect-snapshots/postgres"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { PgClient } from "@effect/sql-pg"
+import { SnapshotStore, SqlSnapshotStore, SqlSupport } from "@effect-snapshots/store"
 import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
+import * as Option from "effect/Option"
 import { contract, freshType, make } from "./utils/contract.js"
 
 const citusUrl = process.env.CITUS_URL ?? ""
 
-const schema = `citus_store_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-
-const dropSchema = Layer.scopedDiscard(
-  Effect.addFinalizer(() =>
-    Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).pipe(
-      Effect.provide(PgClient.layer({ url: Redacted.make(citusUrl), maxConnections: 1 })),
-      Effect.scoped,
-      Effect.ignore
-    )
-  )
-)
-
-const Citus = Layer.merge(Layer.suspend(() => Postgres.layerUrl(citusUrl, { schema, maxConnections: 8 })), dropSchema)
+const Citus = Postgres.layerUrlTest(citusUrl, "citus_store", { maxConnections: 8 })
 
 const explain = (query: string, parameters: ReadonlyArray<unknown>) =>
   Effect.flatMap(SqlClient, (sql) => sql.unsafe<Record<string, unknown>>(`EXPLAIN ${query}`, [...parameters])).pipe(
@@ -83,6 +69,43 @@ describe.skipIf(citusUrl === "")("SqlSnapshotStore distributed on Citus", () => 
       "contract: distributed + compressed + resilient",
       (it) => contract(it, { large: false, manyKeys: 120 })
     )
+
+    it.effect("SqlSupport's Citus checks: coordinator, distribution by aggregate_id once, another kind reported", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        assert.isTrue(yield* SqlSupport.hasCitus(sql))
+        assert.isUndefined(yield* SqlSupport.citusCoordinatorProblem(sql))
+        const table = `support_${Math.random().toString(36).slice(2, 8)}`
+        yield* sql.unsafe(`CREATE TABLE "${table}" (aggregate_type text COLLATE "C" NOT NULL,
+          aggregate_id text COLLATE "C" NOT NULL, version bigint NOT NULL,
+          PRIMARY KEY (aggregate_type, aggregate_id, version))`)
+        yield* sql.unsafe(`INSERT INTO "${table}" SELECT 'T', 'id-' || g, 1 FROM generate_series(1, 20) AS g`)
+        assert.isTrue(Option.isNone(yield* SqlSupport.citusDistribution(sql, `"${table}"`)))
+        assert.deepStrictEqual(yield* SqlSupport.distributeByAggregateId(sql, `"${table}"`), { _tag: "Distributed" })
+        const distribution = yield* SqlSupport.citusDistribution(sql, `"${table}"`)
+        assert.deepStrictEqual(Option.getOrNull(distribution), { method: "h", column: "aggregate_id" })
+        assert.deepStrictEqual(yield* SqlSupport.distributeByAggregateId(sql, `"${table}"`), {
+          _tag: "AlreadyDistributed"
+        })
+        // the rows moved to the shards: all there, the coordinator's own copy emptied
+        const [{ n }] = yield* sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`)
+        assert.strictEqual(n, 20)
+        const [{ size }] = yield* sql.unsafe<{ size: number }>(
+          `SELECT pg_relation_size('"${table}"'::regclass)::int AS size`
+        )
+        assert.strictEqual(size, 0)
+        // the colocation group the stores share
+        const [{ same }] = yield* sql.unsafe<{ same: boolean }>(`SELECT
+          (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = '"${table}"'::regclass) =
+          (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'effect_snapshots'::regclass) AS same`)
+        assert.isTrue(same)
+        const reference = `${table}_ref`
+        yield* sql.unsafe(`CREATE TABLE "${reference}" (aggregate_id text PRIMARY KEY)`)
+        yield* sql.unsafe(`SELECT create_reference_table('"${reference}"')`)
+        const other = yield* SqlSupport.distributeByAggregateId(sql, `"${reference}"`)
+        assert.strictEqual(other._tag, "OtherKind")
+        assert.isFalse(SqlSupport.isByAggregateId(other as SqlSupport.CitusDistribution))
+      }))
 
     it.effect("building the distributed store again (a restart) keeps the table and its snapshots", () =>
       Effect.gen(function*() {

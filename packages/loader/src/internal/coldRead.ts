@@ -49,20 +49,29 @@ export const make = (
 
 const nulls = (types: ReadonlyArray<string>): string => types.map((type) => `NULL::${type}`).join(", ")
 
-const fromSources = (ev: SqlEventStore.SqlSource, snap: SqlSnapshotStore.SqlSource): ColdRead => {
-  // Row layout: kind (0 snapshot, 1 event), the event's columns, the snapshot's columns.
-  const snapshotOffset = 1 + ev.columnTypes.length
-  const statement = `WITH s AS (${snap.newestSql("$1", "$2")})
+/**
+ * The one statement, with parameters $1 (aggregate type), $2 (aggregate id) and $3 (page size). Rows: kind (0
+ * snapshot, 1 event), the event's columns, the snapshot's columns. Every branch filters on one
+ * `aggregate_id`, so on colocated Citus tables it runs as one task on the stream's worker.
+ *
+ * @internal
+ */
+export const statement = (ev: SqlEventStore.SqlSource, snap: SqlSnapshotStore.SqlSource): string =>
+  `WITH s AS (${snap.newestSql("$1", "$2")})
 SELECT 0 AS kind, ${nulls(ev.columnTypes)}, s.* FROM s
 UNION ALL
 (SELECT 1, ${ev.columns}, ${nulls(snap.columnTypes)} FROM ${ev.table}
   WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= COALESCE((SELECT version FROM s), 1)
   ORDER BY version LIMIT $3)`
+
+const fromSources = (ev: SqlEventStore.SqlSource, snap: SqlSnapshotStore.SqlSource): ColdRead => {
+  const snapshotOffset = 1 + ev.columnTypes.length
+  const text = statement(ev, snap)
   return (aggregateType, aggregateId, pageSize) =>
     Effect.suspend(() => {
       if (ev.checkKey(aggregateType, aggregateId) !== undefined) return Effect.succeedNone
       if (snap.checkKey(aggregateType, aggregateId) !== undefined) return Effect.succeedNone
-      return ev.sql.unsafe(statement, [aggregateType, aggregateId, pageSize]).values.pipe(
+      return ev.sql.unsafe(text, [aggregateType, aggregateId, pageSize]).values.pipe(
         Effect.mapError(ev.unavailable(`read ${aggregateType} ${JSON.stringify(aggregateId).slice(0, 200)}`)),
         Effect.flatMap((rows) => {
           let snapshotRow: ReadonlyArray<unknown> | undefined

@@ -99,3 +99,68 @@ export const migrate = (options: SqlSupport.MigrateOptions): Effect.Effect<void,
     Effect.withSpan("SqlSupport.migrate", { attributes: { table } })
   )
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Citus
+// ---------------------------------------------------------------------------------------------------------
+
+/** @internal */
+export const hasCitus = (sql: SqlClient.SqlClient): Effect.Effect<boolean, SqlError> =>
+  Effect.map(
+    sql.unsafe(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).values,
+    (rows) => rows[0]?.[0] === true
+  )
+
+/** @internal */
+export const citusCoordinatorProblem = (
+  sql: SqlClient.SqlClient
+): Effect.Effect<SqlSupport.CitusProblem | undefined, SqlError> =>
+  Effect.flatMap(hasCitus(sql), (installed) =>
+    installed
+      ? Effect.map(
+        sql.unsafe(`SELECT citus_is_coordinator()`).values,
+        (rows) => rows[0]?.[0] === true ? undefined : "Worker" as const
+      )
+      : Effect.succeed("NoCitus" as const))
+
+/** @internal */
+export const citusDistribution = (
+  sql: SqlClient.SqlClient,
+  table: string
+): Effect.Effect<Option.Option<SqlSupport.CitusDistribution>, SqlError> =>
+  Effect.map(
+    sql.unsafe(
+      `SELECT partmethod::text, column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition
+WHERE logicalrelid = $1::regclass`,
+      [table]
+    ).values,
+    (rows) =>
+      rows.length === 0
+        ? Option.none()
+        : Option.some({ method: String(rows[0]![0]), column: rows[0]![1] === null ? null : String(rows[0]![1]) })
+  )
+
+/** @internal */
+export const isByAggregateId = (distribution: SqlSupport.CitusDistribution): boolean =>
+  distribution.method === "h" && distribution.column === "aggregate_id"
+
+/** @internal */
+export const distributeByAggregateId = (
+  sql: SqlClient.SqlClient,
+  table: string
+): Effect.Effect<SqlSupport.CitusDistributed, SqlError> =>
+  Effect.flatMap(citusDistribution(sql, table), (current) => {
+    if (Option.isSome(current)) {
+      return Effect.succeed<SqlSupport.CitusDistributed>(
+        isByAggregateId(current.value) ? { _tag: "AlreadyDistributed" } : { _tag: "OtherKind", ...current.value }
+      )
+    }
+    return Effect.as(
+      Effect.zipRight(
+        sql.unsafe(`SELECT create_distributed_table($1, 'aggregate_id', colocate_with => 'default')`, [table]),
+        // The rows of a table distributed with data were copied to the shards; the coordinator's copy goes.
+        sql.unsafe(`SELECT truncate_local_data_after_distributing_table($1)`, [table])
+      ),
+      { _tag: "Distributed" } as const
+    )
+  })
