@@ -201,7 +201,7 @@ export const sqlSource = (store: SnapshotStoreService): Option.Option<SqlSource>
 
 const sourceColumns =
   `version, schema_version, created_at, metadata::text AS metadata, encoding, state::text AS state, state_bytes`
-const sourceColumnTypes = ["integer", "integer", "timestamptz", "text", "text", "text", "bytea"] as const
+const sourceColumnTypes = ["bigint", "bigint", "timestamptz", "text", "text", "text", "bytea"] as const
 
 const quotedTable = (table: string): string => table.split(".").map((part) => `"${part}"`).join(".")
 
