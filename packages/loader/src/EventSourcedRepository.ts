@@ -564,7 +564,14 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     const readCold = (id: string): Effect.Effect<Option.Option<ColdRead.ColdRows>> =>
       Option.match(coldRead, {
         onNone: () => Effect.succeedNone,
-        onSome: (read) => Effect.orElseSucceed(read(type, id, Replay.tailPageSize), Option.none)
+        onSome: (read) =>
+          Effect.catchAll(read(type, id, Replay.tailPageSize), (error) =>
+            Effect.as(
+              Effect.logDebug(`Cold load of ${type} ${quote(id)} in one statement failed, reading with two calls`).pipe(
+                Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), cause: error.message })
+              ),
+              Option.none()
+            ))
       })
 
     /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
+import * as Storable from "@effect-snapshots/store/Storable"
 import * as UnitOfWork from "@effect-snapshots/store/UnitOfWork"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -80,7 +81,7 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
   actualVersion: Schema.Int
 }) {
   override get message(): string {
-    return `${this.aggregateType} ${JSON.stringify(this.aggregateId)}: expected version ${this.expectedVersion}, ` +
+    return `${this.aggregateType} ${Storable.show(this.aggregateId)}: expected version ${this.expectedVersion}, ` +
       `but the stream is at ${this.actualVersion}`
   }
 }

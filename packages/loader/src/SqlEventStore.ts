@@ -19,7 +19,7 @@
  * @since 0.1.0
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
-import { SqlSupport } from "@effect-snapshots/store"
+import { SqlSupport, Storable } from "@effect-snapshots/store"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -535,7 +535,7 @@ ORDER BY e.order_xid, e.position LIMIT $3`
                   (actual) => Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, actual))
                 )
                 : Effect.fail(
-                  unavailable(`SqlEventStore: append to ${aggregateType} ${JSON.stringify(aggregateId)}`)(
+                  unavailable(`SqlEventStore: append to ${aggregateType} ${Storable.show(aggregateId)}`)(
                     error
                   )
                 )
@@ -586,7 +586,10 @@ ORDER BY e.order_xid, e.position LIMIT $3`
     /** Events `after < version <= toVersion` of one stream, at most `limit`, in version order (one query). */
     const fetchPage = (aggregateType: string, aggregateId: string, after: number, toVersion: number, limit: number) =>
       sql.unsafe(readSql, [aggregateType, aggregateId, after, toVersion, limit]).values.pipe(
-        Effect.mapError(unavailable(`SqlEventStore: read ${aggregateType} ${JSON.stringify(aggregateId)}`)),
+        // The message is built only on a failure (an id's quoting costs more than the rest of the call's setup).
+        Effect.mapError((cause) =>
+          unavailable(`SqlEventStore: read ${aggregateType} ${Storable.show(aggregateId)}`)(cause)
+        ),
         Effect.flatMap((rows) => toEvents(aggregateType, aggregateId, rows, 0))
       )
 
@@ -656,7 +659,9 @@ ORDER BY e.order_xid, e.position LIMIT $3`
       const problem = checkStreamKey(aggregateType, aggregateId)
       if (problem !== undefined) return Effect.fail(invalidInput(problem))
       return currentVersion(aggregateType, aggregateId).pipe(
-        Effect.mapError(unavailable(`SqlEventStore: version of ${aggregateType} ${JSON.stringify(aggregateId)}`))
+        Effect.mapError((cause) =>
+          unavailable(`SqlEventStore: version of ${aggregateType} ${Storable.show(aggregateId)}`)(cause)
+        )
       )
     }
 

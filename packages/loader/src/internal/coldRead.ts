@@ -7,7 +7,13 @@
  *
  * @internal
  */
-import { type Snapshot, type SnapshotStore, type SnapshotStoreError, SqlSnapshotStore } from "@effect-snapshots/store"
+import {
+  type Snapshot,
+  type SnapshotStore,
+  type SnapshotStoreError,
+  SqlSnapshotStore,
+  Storable
+} from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -72,7 +78,7 @@ const fromSources = (ev: SqlEventStore.SqlSource, snap: SqlSnapshotStore.SqlSour
       if (ev.checkKey(aggregateType, aggregateId) !== undefined) return Effect.succeedNone
       if (snap.checkKey(aggregateType, aggregateId) !== undefined) return Effect.succeedNone
       return ev.sql.unsafe(text, [aggregateType, aggregateId, pageSize]).values.pipe(
-        Effect.mapError(ev.unavailable(`read ${aggregateType} ${JSON.stringify(aggregateId).slice(0, 200)}`)),
+        Effect.mapError((cause) => ev.unavailable(`read ${aggregateType} ${Storable.show(aggregateId)}`)(cause)),
         Effect.flatMap((rows) => {
           let snapshotRow: ReadonlyArray<unknown> | undefined
           const eventRows: Array<ReadonlyArray<unknown>> = []

@@ -292,6 +292,16 @@ export const contract = <R>(
       }
     }))
 
+  it.effect("a long id is cut to 200 characters, with its length, in a conflict's message", () =>
+    Effect.gen(function*() {
+      const id = `${freshId("long")}-${"x".repeat(1_900)}`
+      yield* append("Order", id, 0, events(1))
+      const conflict = yield* Effect.flip(append("Order", id, 0, events(1)))
+      assert.strictEqual(conflict._tag, "ConcurrencyConflict")
+      assert.include(conflict.message, `(${id.length} characters)`)
+      assert.isBelow(conflict.message.length, 400)
+    }))
+
   it.effect("read, readAll and version refuse bad arguments as InvalidInput", () =>
     Effect.gen(function*() {
       const store = yield* EventStore.EventStore
