@@ -94,10 +94,15 @@ describe.skipIf(citusUrl === "")("SqlSnapshotStore distributed on Citus", () => 
           `SELECT pg_relation_size('"${table}"'::regclass)::int AS size`
         )
         assert.strictEqual(size, 0)
-        // the colocation group the stores share
+        // One colocation group for every table it distributes (as both stores' tables), whatever this file
+        // created before: a second table, distributed the same way, lands in the same group.
+        const peer = `${table}_peer`
+        yield* sql.unsafe(`CREATE TABLE "${peer}" (aggregate_type text COLLATE "C" NOT NULL,
+          aggregate_id text COLLATE "C" NOT NULL, PRIMARY KEY (aggregate_type, aggregate_id))`)
+        assert.deepStrictEqual(yield* SqlSupport.distributeByAggregateId(sql, `"${peer}"`), { _tag: "Distributed" })
         const [{ same }] = yield* sql.unsafe<{ same: boolean }>(`SELECT
           (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = '"${table}"'::regclass) =
-          (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'effect_snapshots'::regclass) AS same`)
+          (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = '"${peer}"'::regclass) AS same`)
         assert.isTrue(same)
         const reference = `${table}_ref`
         yield* sql.unsafe(`CREATE TABLE "${reference}" (aggregate_id text PRIMARY KEY)`)
