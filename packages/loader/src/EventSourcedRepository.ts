@@ -771,8 +771,8 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
             version: result.version,
             known: known === undefined ? Option.none() : Option.some(known),
             obsolete: [],
-            // Without the state, the writer loads it and decides again on what that load learned; with it, a
-            // background writer confirms the decision right before it writes.
+            // Without the state, the writer loads it and decides again on what that load learned; with it, the
+            // background writer confirms the decision right before it writes a queued job.
             decide: Option.some(input)
           }, route)
           : "none"

@@ -316,7 +316,7 @@ const checkCoordinator = (sql: SqlClient.SqlClient, table: string) =>
 // After the migrations, under their advisory lock: distributed by aggregate_id once; a table already
 // distributed by aggregate_id is left as it is.
 const distribute = (sql: SqlClient.SqlClient, table: string) => {
-  const name = table.split(".").map((part) => `"${part}"`).join(".")
+  const name = quotedTable(table)
   return sql.withTransaction(Effect.gen(function*() {
     yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`effect-snapshots:${migrationsTableOf(table)}`}))`
     const done = yield* sqlSupport.distributeByAggregateId(sql, name)

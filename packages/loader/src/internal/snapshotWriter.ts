@@ -50,8 +50,8 @@ export interface Job<S> {
   /** Stored versions to delete first (unusable snapshots that a new one would not hide). */
   readonly obsolete: ReadonlyArray<number>
   /**
-   * The decision's input: for a job without a state, taken again after the load; for one with a state, in
-   * background mode, confirmed right before the write.
+   * The decision's input: for a job without a state, taken again after the load; for one with a state that
+   * waited in the background writer's mailbox, confirmed right before the write.
    */
   readonly decide: Option.Option<Decision.Input>
 }
@@ -164,29 +164,25 @@ export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, nev
         return "written" as const
       })
 
-    /**
-     * In the background, a yes taken at save time is confirmed right before the write: since the decision, this
-     * writer (an earlier job) or another instance's may have written the snapshot it called for, and what the
-     * save knew of the last snapshot, even read from the store, is then out of date.
-     */
-    const confirmed = (job: Job<S>, known: State<S>): Effect.Effect<boolean> =>
-      options.background === false ? Effect.succeed(true) : Option.match(job.decide, {
-        onNone: () => Effect.succeed(true),
-        onSome: (input) =>
-          Effect.map(
-            options.decide({ ...input, currentVersion: known.version, last: asHint(input.last) }),
-            ({ decision }) => decision.take
-          )
-      })
+    /** The strategy's decision on `input` taken again at `currentVersion`, on what is known of `last`. */
+    const decidesAgain = (input: Decision.Input, currentVersion: number, last: LastSnapshot | undefined) =>
+      Effect.map(options.decide({ ...input, currentVersion, last }), ({ decision }) => decision.take)
 
-    /** A job: write its state, or load the aggregate and decide again on what the load learned. */
-    const run = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> =>
+    /**
+     * A job: write its state, or load the aggregate and decide again on what the load learned. `queued`: the job
+     * waited in the background writer's mailbox, so a yes taken at save time is confirmed right before the
+     * write (since the decision, this writer or another instance's may have written the snapshot it called for,
+     * and what the save knew of the last snapshot, even read from the store, is then out of date).
+     */
+    const run = (job: Job<S>, route: Commit.Route, queued = false): Effect.Effect<SnapshotOutcome> =>
       Option.match(job.known, {
         onSome: (known) =>
-          Effect.flatMap(
-            confirmed(job, known),
-            (take) => take ? write(job.id, known, job.obsolete, route) : Effect.succeed("none" as const)
-          ),
+          queued && Option.isSome(job.decide)
+            ? Effect.flatMap(
+              decidesAgain(job.decide.value, known.version, asHint(job.decide.value.last)),
+              (take) => take ? write(job.id, known, job.obsolete, route) : Effect.succeed("none" as const)
+            )
+            : write(job.id, known, job.obsolete, route),
         onNone: () =>
           Effect.matchEffect(options.load(job.id, route), {
             onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
@@ -195,15 +191,12 @@ export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, nev
               const redecide = Option.match(job.decide, {
                 onNone: () => Effect.succeed(true),
                 onSome: (input) =>
-                  Effect.map(
-                    options.decide({
-                      ...input,
-                      currentVersion: loaded.version,
-                      // In the background another instance's writer may be deciding at the same time: a yes is
-                      // confirmed with a fresh read of the real last snapshot, right before the write.
-                      last: options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
-                    }),
-                    ({ decision }) => decision.take
+                  decidesAgain(
+                    input,
+                    loaded.version,
+                    // In the background another instance's writer may be deciding at the same time: a yes is
+                    // confirmed with a fresh read of the real last snapshot, right before the write.
+                    options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
                   )
               })
               return Effect.flatMap(redecide, (take) => {
@@ -240,7 +233,7 @@ export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, nev
       })
 
     const runBatch = (batch: Chunk.Chunk<Job<S>>) =>
-      Effect.forEach(merge(batch), (job) => run(job, Commit.none), { concurrency, discard: true }).pipe(
+      Effect.forEach(merge(batch), (job) => run(job, Commit.none, true), { concurrency, discard: true }).pipe(
         Effect.ensuring(handled(Chunk.size(batch)))
       )
     // The writer takes whatever is queued, writes it, and stops once the mailbox is ended and empty. It is never
