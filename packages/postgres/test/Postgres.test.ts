@@ -1,7 +1,7 @@
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { SqlClient } from "effect/sql/SqlClient"
 
 describe("Postgres.layerTest", () => {
   layer(Postgres.layerTest("postgres_test"), { timeout: 60_000 })((it) => {
