@@ -52,6 +52,11 @@ export interface Options {
    * Test files use it to isolate themselves on a shared server.
    */
   readonly schema?: string | undefined
+  /**
+   * Keep the embedded database in this folder (created if missing) instead of in memory, so a later run finds
+   * what an earlier one wrote. Ignored on a real server. One process at a time may open a folder.
+   */
+  readonly dataDir?: string | undefined
 }
 
 type Services = PgClient.PgClient | SqlClient | Backend
@@ -107,11 +112,11 @@ export const layerUrl = (url: string, options: Options = {}): Layer.Layer<Servic
  *
  * @since 0.1.0
  */
-export const layerEmbedded = (options: Pick<Options, "schema"> = {}): Layer.Layer<Services, SqlError> => {
+export const layerEmbedded = (options: Pick<Options, "schema" | "dataDir"> = {}): Layer.Layer<Services, SqlError> => {
   const server = Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const db = await PGlite.create()
+        const db = options.dataDir === undefined ? await PGlite.create() : await PGlite.create(options.dataDir)
         const server = new PGLiteSocketServer({ db, port: 0, host: "127.0.0.1", maxConnections: 1 })
         await server.start()
         const [host, port] = server.getServerConn().split(":")
@@ -136,7 +141,9 @@ export const layerEmbedded = (options: Pick<Options, "schema"> = {}): Layer.Laye
     ))
     const backend = Layer.succeed(Backend, {
       kind: "pglite",
-      description: "embedded PGlite (one connection)",
+      description: options.dataDir === undefined
+        ? "embedded PGlite (one connection)"
+        : `embedded PGlite in ${options.dataDir} (one connection)`,
       multiConnection: false
     })
     return Layer.mergeAll(client, backend, Layer.provide(setup, client))
