@@ -16,13 +16,14 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
 import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
@@ -86,7 +87,7 @@ export interface Options {
    * each event) and refuses what does not match with `InvalidMetadata`. Without one, any plain JSON object is
    * stored as it is.
    */
-  readonly metadataSchema?: Schema.Schema.AnyNoContext | undefined
+  readonly metadataSchema?: Schema.Codec<unknown, unknown> | undefined
   /** When to snapshot, decided after every commit. */
   readonly strategy: SnapshotStrategy.SnapshotStrategy
   /** The named predicates of `SnapshotStrategy.custom` strategies. */
@@ -261,7 +262,7 @@ export interface VerifyAllOptions extends VerifyOptions {
  */
 export interface VerifyResult {
   readonly aggregateId: string
-  readonly result: Either.Either<Verified, LoadError>
+  readonly result: Result.Result<Verified, LoadError>
 }
 
 /**
@@ -295,7 +296,7 @@ export interface RebuildOptions {
   readonly onlyStale?: boolean | undefined
   /** How many aggregates are rebuilt at once (default 4). */
   readonly concurrency?: number | undefined
-  /** At most this many aggregates started per second (`effect/RateLimiter`, token bucket); default: no limit. */
+  /** At most this many aggregates started per second (a token bucket, `Stream.throttle`); default: no limit. */
   readonly perSecond?: number | undefined
   /** Start after this aggregate id: the `checkpoint` of an earlier, interrupted rebuild. */
   readonly resumeFrom?: string | undefined
@@ -434,10 +435,10 @@ interface LoadedInternal<S> extends Known<S> {
   readonly repaired: SnapshotOutcome | undefined
 }
 
-const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.exponential("2 millis").pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(8))
-)
+const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.max([
+  Schedule.jittered(Schedule.exponential("2 millis")),
+  Schedule.recurs(8)
+])
 
 const defaultCacheMaxBytes = 64 * 1024 * 1024
 
@@ -446,8 +447,8 @@ const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof Concur
 const intOption = (name: string, value: number | undefined, fallback: number, min: number) => {
   const n = value ?? fallback
   return Number.isInteger(n) && n >= min
-    ? Either.right(n)
-    : Either.left(
+    ? Effect.succeed(n)
+    : Effect.fail(
       new BadArgument.BadArgument({
         module: "EventSourcedRepository.make",
         message: `${name} must be an integer >= ${min}, got ${value}`
@@ -486,7 +487,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     const events = yield* EventStore
     const snapshots = yield* SnapshotStore.SnapshotStore
     const coldRead = ColdRead.make(events, snapshots)
-    const fallback = yield* Effect.makeSemaphore(fallbackConcurrency)
+    const fallback = yield* Semaphore.make(fallbackConcurrency)
     const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
     // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
     const caching = cacheMaxBytes > 0 && cacheCapacity > 0
@@ -521,22 +522,24 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     // load
     // ---------------------------------------------------------------------------------------------------
 
-    const finish = (id: string, loaded: LoadedInternal<S>, start: bigint, route: Commit.Route) =>
-      Effect.gen(function*() {
+    const finish = Effect.fnUntraced(
+      function*(id: string, loaded: LoadedInternal<S>, start: bigint, route: Commit.Route) {
         const duration = Duration.nanos((yield* Clock.currentTimeNanos) - start)
         const result: LoadedInternal<S> = {
           ...loaded,
           replayed: loaded.source === "cache" ? loaded.replayed : Option.some(loaded.replayedCount),
           duration: loaded.source === "cache" ? loaded.duration : Option.some(duration)
         }
-        yield* Metric.increment(
-          loaded.source === "cache" ? metrics.cacheHits : loaded.source === "snapshot" ? metrics.hits : metrics.misses
+        yield* Metric.update(
+          loaded.source === "cache" ? metrics.cacheHits : loaded.source === "snapshot" ? metrics.hits : metrics.misses,
+          1
         )
         yield* Metric.update(metrics.replayed, loaded.replayedCount)
         yield* Metric.update(metrics.duration, duration)
         if (loaded.source !== "cache" || loaded.replayedCount > 0) yield* remember(id, result, route)
         return result
-      })
+      }
+    )
 
     /** The hot path: only the events after a cached state, in one query; none when the stream disproves it. */
     const fromCache = (id: string, cached: Known<S>) =>
@@ -565,7 +568,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       Option.match(coldRead, {
         onNone: () => Effect.succeedNone,
         onSome: (read) =>
-          Effect.catchAll(read(type, id, Replay.tailPageSize), (error) =>
+          Effect.catch(read(type, id, Replay.tailPageSize), (error) =>
             Effect.as(
               Effect.logDebug(`Cold load of ${type} ${quote(id)} in one statement failed, reading with two calls`).pipe(
                 Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), cause: error.message })
@@ -575,90 +578,90 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       })
 
     /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */
-    const fromStores = (id: string, route: Commit.Route) =>
-      Effect.gen(function*() {
-        const cold = Option.getOrUndefined(yield* readCold(id))
-        const probed = cold === undefined
-          ? yield* Restore.probe(snapshots, ops, id, metrics.skipped)
-          : yield* Restore.classify(snapshots, ops, id, metrics.skipped, cold.snapshot)
-        let acc: Replay.Acc<S> | undefined
-        /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
-        let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
-        if (probed._tag === "Usable") {
-          const { snapshot } = probed
-          const from = {
-            state: probed.state,
-            version: snapshot.version,
-            position: ops.recordedPosition(snapshot.metadata)
-          }
-          acc = yield* (cold === undefined
-            ? Replay.tail(events, ops, id, from)
-            : Replay.tailFrom(events, ops, id, from, cold.events, Replay.tailPageSize)).pipe(
-              Effect.catchTag(
-                "Unusable",
-                (e) =>
-                  Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
-              )
+    const fromStores = Effect.fnUntraced(function*(id: string, route: Commit.Route) {
+      const cold = Option.getOrUndefined(yield* readCold(id))
+      const probed = cold === undefined
+        ? yield* Restore.probe(snapshots, ops, id, metrics.skipped)
+        : yield* Restore.classify(snapshots, ops, id, metrics.skipped, cold.snapshot)
+      let acc: Replay.Acc<S> | undefined
+      /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
+      let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
+      if (probed._tag === "Usable") {
+        const { snapshot } = probed
+        const from = {
+          state: probed.state,
+          version: snapshot.version,
+          position: ops.recordedPosition(snapshot.metadata)
+        }
+        acc = yield* (cold === undefined
+          ? Replay.tail(events, ops, id, from)
+          : Replay.tailFrom(events, ops, id, from, cold.events, Replay.tailPageSize)).pipe(
+            Effect.catchTag(
+              "Unusable",
+              (e) =>
+                Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
             )
-          if (acc === undefined) unusable = snapshot.version
-        }
-        const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
-        if (acc === undefined) {
-          acc = yield* (cold !== undefined && probed._tag === "Absent"
-            ? Replay.fullFrom(events, ops, id, fallback, cold.events, Replay.tailPageSize)
-            : Replay.full(events, ops, id, fallback))
-          if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
-        }
-        const lastSnapshot: LastSnapshot | undefined = used !== undefined
-          ? { version: Option.some(used.snapshot.version), at: Option.some(used.snapshot.createdAt), source: "real" }
-          : probed._tag === "Absent" && !probed.known
-          ? undefined
-          : { version: Option.none(), at: Option.none(), source: "real" }
-        const stateBytes = used === undefined || !caching
-          ? 0
-          : cold !== undefined
-          ? cold.stateBytes
-          : JSON.stringify(used.snapshot.state).length
-        const loaded: LoadedInternal<S> = {
-          version: acc.version,
-          state: acc.state,
-          position: acc.position,
-          lastSnapshot,
-          replayed: Option.none(),
-          duration: Option.none(),
-          bytes: stateBytes + acc.replayed * eventBytesEstimate,
-          snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
-          replayedCount: acc.replayed,
-          source: used === undefined ? "replay" : "snapshot",
-          repaired: undefined
-        }
-        if (unusable === undefined && !used?.migrated) return loaded
-        // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
-        // higher version hides the old one; at the same or a lower version the old one must go first (of an
-        // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
-        const old = unusable ?? used!.snapshot.version
-        const repaired = yield* writer.submit({
-          id,
-          version: loaded.version,
-          known: Option.some({ version: loaded.version, state: loaded.state, position: loaded.position }),
-          obsolete: old === -1 ? [loaded.version] : old >= loaded.version ? [old] : [],
-          decide: Option.none()
-        }, route)
-        return { ...loaded, repaired }
-      })
+          )
+        if (acc === undefined) unusable = snapshot.version
+      }
+      const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
+      if (acc === undefined) {
+        acc = yield* (cold !== undefined && probed._tag === "Absent"
+          ? Replay.fullFrom(events, ops, id, fallback, cold.events, Replay.tailPageSize)
+          : Replay.full(events, ops, id, fallback))
+        if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
+      }
+      const lastSnapshot: LastSnapshot | undefined = used !== undefined
+        ? { version: Option.some(used.snapshot.version), at: Option.some(used.snapshot.createdAt), source: "real" }
+        : probed._tag === "Absent" && !probed.known
+        ? undefined
+        : { version: Option.none(), at: Option.none(), source: "real" }
+      const stateBytes = used === undefined || !caching
+        ? 0
+        : cold !== undefined
+        ? cold.stateBytes
+        : JSON.stringify(used.snapshot.state).length
+      const loaded: LoadedInternal<S> = {
+        version: acc.version,
+        state: acc.state,
+        position: acc.position,
+        lastSnapshot,
+        replayed: Option.none(),
+        duration: Option.none(),
+        bytes: stateBytes + acc.replayed * eventBytesEstimate,
+        snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
+        replayedCount: acc.replayed,
+        source: used === undefined ? "replay" : "snapshot",
+        repaired: undefined
+      }
+      if (unusable === undefined && !used?.migrated) return loaded
+      // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
+      // higher version hides the old one; at the same or a lower version the old one must go first (of an
+      // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
+      const old = unusable ?? used!.snapshot.version
+      const repaired = yield* writer.submit({
+        id,
+        version: loaded.version,
+        known: Option.some({ version: loaded.version, state: loaded.state, position: loaded.position }),
+        obsolete: old === -1 ? [loaded.version] : old >= loaded.version ? [old] : [],
+        decide: Option.none()
+      }, route)
+      return { ...loaded, repaired }
+    })
 
     /** `useCache: false` reads the stores (verify compares what they hold). */
-    const loadInternal = (
+    const loadInternal: (
       id: string,
       route: Commit.Route,
-      useCache = true
-    ): Effect.Effect<LoadedInternal<S>, LoadError> =>
-      Effect.gen(function*() {
+      useCache?: boolean
+    ) => Effect.Effect<LoadedInternal<S>, LoadError> = Effect.fnUntraced(
+      function*(id: string, route: Commit.Route, useCache = true) {
         const start = yield* Clock.currentTimeNanos
         const cached = useCache ? cache.get(id) : undefined
         const hot = cached === undefined ? undefined : yield* fromCache(id, cached)
         return yield* finish(id, hot ?? (yield* fromStores(id, route)), start, route)
-      })
+      }
+    )
 
     const load = (id: string) =>
       Effect.flatMap(Commit.current, (route) => loadInternal(id, route)).pipe(
@@ -677,11 +680,12 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
           replayed: loaded.replayedCount,
           source: loaded.source
         })),
-        Effect.withSpan("EventSourcedRepository.load", {
-          attributes: { "aggregate.type": type, "aggregate.id": cut(id) },
+        Effect.withSpan(
+          "EventSourcedRepository.load",
+          { attributes: { "aggregate.type": type, "aggregate.id": cut(id) } },
           // A stack trace per call is measurable on a sub-millisecond hot path; the span name says where.
-          captureStackTrace: false
-        })
+          { captureStackTrace: false }
+        )
       )
 
     // ---------------------------------------------------------------------------------------------------
@@ -716,23 +720,28 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     // save
     // ---------------------------------------------------------------------------------------------------
 
-    const commit = (
-      id: string,
-      expectedVersion: number,
-      batch: ReadonlyArray<E>,
-      given: Known<S> | undefined,
-      saveOptions: SaveOptions | undefined
-    ) =>
-      Effect.gen(function*() {
+    const commit = Effect.fnUntraced(
+      function*(
+        id: string,
+        expectedVersion: number,
+        batch: ReadonlyArray<E>,
+        given: Known<S> | undefined,
+        saveOptions: SaveOptions | undefined
+      ) {
         const encoded = Aggregate.encodeEvents(aggregate, id, batch)
-        if (Either.isLeft(encoded)) {
-          return yield* encoded.left
+        if (Result.isFailure(encoded)) {
+          return yield* encoded.failure
         }
         const metadata = encodeMetadata(id, saveOptions?.metadata)
-        if (Either.isLeft(metadata)) {
-          return yield* metadata.left
+        if (Result.isFailure(metadata)) {
+          return yield* metadata.failure
         }
-        const result = yield* events.append(type, id, expectedVersion, Metadata.attach(encoded.right, metadata.right))
+        const result = yield* events.append(
+          type,
+          id,
+          expectedVersion,
+          Metadata.attach(encoded.success, metadata.success)
+        )
         // The commit stands from here on: nothing below may fail the save.
         const route = yield* Commit.current
         const base = given ?? (expectedVersion === 0 ? empty(id) : cache.get(id))
@@ -789,12 +798,17 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
           snapshot: outcome
         }
         return saved
-      }).pipe(
-        Effect.withSpan("EventSourcedRepository.save", {
-          attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
-          captureStackTrace: false
-        })
-      )
+      },
+      (effect, id, expectedVersion) =>
+        Effect.withSpan(
+          effect,
+          "EventSourcedRepository.save",
+          {
+            attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
+            captureStackTrace: false
+          }
+        )
+    )
 
     const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
       commit(id, expectedVersion, batch, undefined, saveOptions)
@@ -833,12 +847,10 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       // Only conflicts reach the retry policy (a user's schedule may look at the conflict): every other failure
       // leaves the error channel around the retry, and comes back after it.
       attempt(id, f, saveOptions).pipe(
-        Effect.map(Either.right),
-        Effect.catchAll((e) =>
-          isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))
-        ),
+        Effect.map(Result.succeed),
+        Effect.catch((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Result.fail(e))),
         Effect.retry(retry),
-        Effect.flatMap((result) => result),
+        Effect.flatMap(Effect.fromResult),
         Effect.withSpan("EventSourcedRepository.update", {
           attributes: { "aggregate.type": type, "aggregate.id": cut(id) }
         })
@@ -852,8 +864,8 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
       writer,
       forget: (id) => Effect.sync(() => cache.delete(id)),
       failed: (id, version, message) =>
-        Effect.zipRight(
-          Metric.increment(metrics.failures),
+        Effect.andThen(
+          Metric.update(metrics.failures, 1),
           Effect.logWarning(`Snapshot of ${type} ${quote(id)} at version ${version}: ${message}`)
         )
     })
@@ -880,13 +892,14 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
 // -----------------------------------------------------------------------------------------------------------
 
 /**
- * The class `Tag` returns: a `Context.Tag` of the aggregate's repository, with its aggregate and its layer.
+ * The class `Tag` returns: a `Context.Service` key of the aggregate's repository, with its aggregate and its
+ * layer.
  *
  * @since 0.3.0
  * @category models
  */
 export interface TagClass<Self, Id extends string, S, SI, E extends { readonly _tag: string }, EI>
-  extends Context.TagClass<Self, Id, EventSourcedRepository<S, E>>
+  extends Context.ServiceClass<Self, Id, EventSourcedRepository<S, E>>
 {
   readonly aggregate: Aggregate.Aggregate<S, SI, E, EI>
   /**
@@ -919,12 +932,12 @@ export const Tag = <Self>() =>
   id: Id,
   aggregate: Aggregate.Aggregate<S, SI, E, EI>
 ): TagClass<Self, Id, S, SI, E, EI> => {
-  const tag = Context.Tag(id)<Self, EventSourcedRepository<S, E>>()
+  const service = Context.Service<Self, EventSourcedRepository<S, E>>()(id)
   const layer = <OE, OR>(options: Options | Effect.Effect<Options, OE, OR>) =>
-    Layer.scoped(
-      tag,
+    Layer.effect(
+      service,
       Effect.flatMap(Effect.isEffect(options) ? options : Effect.succeed(options), (resolved) =>
         make(aggregate, resolved))
     )
-  return Object.assign(tag, { aggregate, layer }) as TagClass<Self, Id, S, SI, E, EI>
+  return Object.assign(service, { aggregate, layer }) as TagClass<Self, Id, S, SI, E, EI>
 }
