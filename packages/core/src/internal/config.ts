@@ -15,7 +15,7 @@ import { FromJson, perAggregateType, SnapshotStrategy as StrategySchema } from "
 
 const quote = (s: string): string => JSON.stringify(s)
 
-const decodeJson = Schema.decodeUnknownResult(FromJson, { errors: "all" })
+const decodeJson = Schema.decodeUnknownResult(FromJson, { errors: "all", reportInput: true })
 const encodeJson = Schema.encodeUnknownResult(FromJson)
 
 /**

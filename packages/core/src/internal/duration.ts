@@ -20,7 +20,6 @@ const NOT_FINITE = "a duration must be finite, got Infinity"
  */
 export const FiniteDuration = Schema.Duration.check(
   Schema.makeFilter((d: Duration.Duration) => Duration.isFinite(d) || NOT_FINITE, {
-    identifier: "FiniteDuration",
     expected: "a finite duration"
   }),
   Schema.makeFilter(

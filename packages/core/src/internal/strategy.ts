@@ -3,8 +3,11 @@
  * The strategy classes, their Schema, the validating constructors and the text form.
  */
 import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { BadArgument } from "../BadArgument.js"
 import type { Encoded } from "../SnapshotStrategy.js"
 import { durationArgument, DurationField, formatDuration } from "./duration.js"
@@ -14,7 +17,6 @@ const quote = (s: string): string => JSON.stringify(s)
 
 const Count = Schema.Number.check(
   Schema.makeFilter((n: number) => (Number.isSafeInteger(n) && n > 0) || `expected a positive integer, got ${n}`, {
-    identifier: "PositiveInteger",
     expected: "a positive integer",
     arbitraryConstraint: { number: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER }
   })
@@ -23,7 +25,6 @@ const Count = Schema.Number.check(
 const nonBlank = (what: string) =>
   Schema.String.check(
     Schema.makeFilter((s: string) => s.trim().length > 0 || `${what} must not be empty, got ${quote(s)}`, {
-      identifier: "NonEmptyString",
       expected: "a non-blank string",
       arbitraryConstraint: { minLength: 1 }
     })
@@ -124,7 +125,7 @@ export class PerAggregateType extends Schema.TaggedClass<PerAggregateType>()("Pe
     Schema.makeFilter((strategies: { readonly [aggregateType: string]: SnapshotStrategy }) => {
       const blank = Object.keys(strategies).find((type) => type.trim().length === 0)
       return blank === undefined || `an aggregate type must not be empty, got ${quote(blank)}`
-    }, { identifier: "StrategiesByAggregateType", expected: "non-blank aggregate types" })
+    }, { expected: "non-blank aggregate types" })
   ),
   fallback: Strategy
 }) {}
@@ -186,23 +187,46 @@ export const SnapshotStrategy: Schema.Union<readonly [
   Custom
 ]).annotate({ identifier: "SnapshotStrategy", expected: "SnapshotStrategy" })
 
+const PROTO_KEY = "\"__proto__\" is not allowed as a key (nor as an aggregate type)"
+
+class ProtoKey extends Error {}
+
+// Decoding an object assigns its keys, and assigning "__proto__" would drop the entry silently.
+const reviver = (key: string, value: unknown): unknown => {
+  if (key === "__proto__") throw new ProtoKey(PROTO_KEY)
+  return value
+}
+
+const parseJson = (text: string): Effect.Effect<Encoded, SchemaIssue.Issue> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(JSON.parse(text, reviver) as Encoded)
+    } catch (error) {
+      const message = error instanceof ProtoKey ? error.message : `expected a valid JSON string (${String(error)})`
+      return Effect.fail(new SchemaIssue.InvalidValue({ message }, text))
+    }
+  })
+
 /**
  * A strategy as a JSON string: `Schema.decodeUnknownEffect(FromJson)(text)`, `Schema.encodeEffect(FromJson)(strategy)`.
+ * The text is `JSON.stringify` of the encoded strategy, as it was under Effect 3.
  */
-export const FromJson: Schema.Codec<SnapshotStrategy, string> = Schema.fromJsonString(SnapshotStrategy, {
-  // Decoding an object assigns its keys, and assigning "__proto__" would drop the entry silently.
-  reviver: (key, value) => {
-    if (key === "__proto__") throw new Error("\"__proto__\" is not allowed as a key (nor as an aggregate type)")
-    return value
-  }
-})
+export const FromJson: Schema.Codec<SnapshotStrategy, string> = Schema.String.pipe(
+  Schema.decodeTo(
+    SnapshotStrategy,
+    SchemaTransformation.transformEffect<Encoded, string>({
+      decode: parseJson,
+      encode: (encoded) => Effect.succeed(JSON.stringify(encoded))
+    })
+  )
+)
 
 /**
  * Validates a constructor's arguments against the class's fields, once built, and throws a `BadArgument`
  * listing every problem with its path.
  */
 const validator = <Fields extends Schema.Struct.Fields>(constructor: string, fields: Fields) => {
-  const validate = Schema.decodeUnknownResult(Schema.toType(Schema.Struct(fields)), { errors: "all" })
+  const validate = Schema.decodeUnknownResult(Schema.toType(Schema.Struct(fields)), { errors: "all", reportInput: true })
   return (props: unknown): Schema.Struct.Type<Fields> =>
     Result.getOrThrowWith(
       validate(props),
