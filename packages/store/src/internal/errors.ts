@@ -3,8 +3,8 @@
  *
  * @internal
  */
-import type { SqlError } from "@effect/sql/SqlError"
-import type { ParseError } from "effect/ParseResult"
+import type { SchemaError } from "effect/Schema"
+import type { SqlError } from "effect/sql/SqlError"
 import { SnapshotStoreError } from "../SnapshotStoreError.js"
 import * as sqlSupport from "./sqlSupport.js"
 
@@ -20,7 +20,7 @@ export const fromSqlError = (operation: string) => (error: SqlError): SnapshotSt
   })
 
 /** A row that does not decode: the stored data is corrupt. @internal */
-export const fromParseError = (operation: string) => (error: ParseError): SnapshotStoreError =>
+export const fromSchemaError = (operation: string) => (error: SchemaError): SnapshotStoreError =>
   new SnapshotStoreError({
     reason: "Corrupt",
     message: `${operation}: a stored row could not be decoded: ${error.message}`,
