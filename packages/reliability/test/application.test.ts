@@ -19,24 +19,22 @@
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import type { Account } from "@effect-snapshots/reliability"
+import { type Account, Pcg } from "@effect-snapshots/reliability"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
+import { SqlClient } from "effect/sql"
 import * as Stream from "effect/Stream"
-import { PCGRandom } from "effect/Utils"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { accountOf, describePlan, idsOf, plan, refusedSuffix } from "./fixtures/applicationPlan.js"
 import { record } from "./utils/figures.js"
+import { nodeBinary } from "./utils/node.js"
 
 const SEED = 20_261_201
 const ROUNDS = 2
@@ -55,8 +53,8 @@ interface WorkerRun {
 
 /** Run one worker to its end, or SIGKILL it `killAfterMs` after it is ready. */
 const runWorker = (env: Record<string, string>, killAfterMs: number | undefined) =>
-  Effect.async<WorkerRun, Error>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", worker], {
+  Effect.callback<WorkerRun, Error>((resume) => {
+    const child = spawn(nodeBinary(), ["--import", "tsx", worker], {
       cwd: packageRoot,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"]
@@ -100,7 +98,11 @@ const runWorker = (env: Record<string, string>, killAfterMs: number | undefined)
   })
 
 const Db = Postgres.layerTest("reliability_application", { maxConnections: 4 })
-const Stores = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer, Logger.minimumLogLevel(LogLevel.Error)).pipe(
+const Stores = Layer.mergeAll(
+  SqlEventStore.layer,
+  SqlSnapshotStore.layer,
+  Layer.succeed(References.MinimumLogLevel, "Error")
+).pipe(
   Layer.provideMerge(Db)
 )
 
@@ -117,10 +119,10 @@ const encode = (state: Account.State) => JSON.stringify(state)
 
 describe.skipIf(!Postgres.hasServer)("application: 4 processes, transactions with rollbacks, one database", () => {
   layer(Stores, { timeout: "300 seconds", excludeTestServices: true })((it) => {
-    it.scoped(`${WORKERS} processes x ${ROUNDS} rounds: no phantom event, read model = readAll projection, snapshots <= 1.2x ideal`, () =>
+    it.effect(`${WORKERS} processes x ${ROUNDS} rounds: no phantom event, read model = readAll projection, snapshots <= 1.2x ideal`, () =>
       Effect.gen(function*() {
         const started = Date.now()
-        const sql = yield* SqlClient
+        const sql = yield* SqlClient.SqlClient
         const events = yield* EventStore.EventStore
         const store = yield* SnapshotStore.SnapshotStore
         const [{ schema }] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
@@ -138,7 +140,7 @@ describe.skipIf(!Postgres.hasServer)("application: 4 processes, transactions wit
           FOR EACH ROW EXECUTE FUNCTION app_refuse_snapshot()`
 
         // ---- the runs
-        const rng = new PCGRandom(SEED)
+        const rng = new Pcg.Pcg(SEED)
         const rolledBack = new Set<string>()
         let kills = 0
         let faults = 0
@@ -190,10 +192,10 @@ describe.skipIf(!Postgres.hasServer)("application: 4 processes, transactions wit
         for (const { strategy, type } of types) {
           const Acc = accountOf(type)
           const repo = yield* EventSourcedRepository.make(Acc, { strategy: SnapshotStrategy.never })
-          const decide = Either.getOrThrow(SnapshotStrategy.compile(strategy))
+          const decide = Result.getOrThrow(SnapshotStrategy.compile(strategy))
           for (const id of idsOf(type)) {
             cases++
-            const rows = Chunk.toReadonlyArray(yield* Stream.runCollect(events.read(type, id)))
+            const rows = yield* Stream.runCollect(events.read(type, id))
             // the stream: contiguous; every batch committed (has its read-model row), none rolled back
             const states: Array<Account.State> = [Acc.initial(id)]
             let state = Acc.initial(id)
@@ -203,13 +205,13 @@ describe.skipIf(!Postgres.hasServer)("application: 4 processes, transactions wit
             for (const [i, row] of rows.entries()) {
               if (row.version !== i + 1) problems.push(`${key(type, id)}: version ${row.version} at index ${i}`)
               const decoded = Aggregate.decodeEvent(Acc, row)
-              if (Either.isLeft(decoded)) {
-                problems.push(`${key(type, id)}@${row.version}: ${decoded.left.message}`)
+              if (Result.isFailure(decoded)) {
+                problems.push(`${key(type, id)}@${row.version}: ${decoded.failure.message}`)
                 continue
               }
-              state = Acc.evolve(state, decoded.right)
+              state = Acc.evolve(state, decoded.success)
               states.push(state)
-              const tx = decoded.right.tx
+              const tx = decoded.success.tx
               const current = txs[txs.length - 1]
               if (current !== undefined && current.tx === tx) {
                 current.last = row.version
@@ -256,14 +258,16 @@ describe.skipIf(!Postgres.hasServer)("application: 4 processes, transactions wit
             for (const info of history) {
               const snapshot = yield* store.load(type, id, { maxVersion: info.version })
               const restored = Option.isSome(snapshot) ? Aggregate.restoreState(Acc, snapshot.value) : undefined
-              if (restored === undefined || Either.isLeft(restored)) {
+              if (restored === undefined || Result.isFailure(restored)) {
                 problems.push(`${key(type, id)}: snapshot ${info.version} does not restore`)
                 continue
               }
               const expected = states[info.version]
-              if (expected === undefined || encode(restored.right.state) !== encode(expected)) {
+              if (expected === undefined || encode(restored.success.state) !== encode(expected)) {
                 mismatches++
-                if (isRolledBack(restored.right.state.lastTx) || !committed.has(restored.right.state.lastTx)) phantom++
+                if (isRolledBack(restored.success.state.lastTx) || !committed.has(restored.success.state.lastTx)) {
+                  phantom++
+                }
                 problems.push(`${key(type, id)}: snapshot ${info.version} differs from the replay at its version`)
               }
             }

@@ -1,9 +1,9 @@
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { SqlClient } from "effect/sql"
 
 /** The memory backends. */
 export const memory = Layer.merge(EventStore.layerMemoryWith({ pageSize: 50 }), SnapshotStore.layerMemory)
@@ -24,11 +24,11 @@ export const sql = (prefix: string, maxConnections = 8) =>
  * `resilient` absorbs those. Needs PG_URL (PGlite has one connection).
  */
 export const ownPool = <E, R>(
-  snapshots: Layer.Layer<SnapshotStore.SnapshotStore, E, R | SqlClient>,
+  snapshots: Layer.Layer<SnapshotStore.SnapshotStore, E, R | SqlClient.SqlClient>,
   maxConnections = 4
 ) =>
-  Layer.unwrapScoped(Effect.gen(function*() {
-    const sql = yield* SqlClient
+  Layer.unwrap(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
     const [row] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
     const url = process.env.PG_URL ?? ""
     return snapshots.pipe(Layer.provide(Postgres.layerUrl(url, { schema: row!.schema, maxConnections })))
