@@ -43,8 +43,8 @@ export const makeReadModel = Effect.map(Ref.make(new Map<string, OrderSummary>()
             return set({ ...row, status: "Open", version })
           case "ItemAdded": {
             const total = BigDecimal.sum(
-              BigDecimal.unsafeFromString(row.total),
-              BigDecimal.multiply(event.unitPrice, BigDecimal.fromNumber(event.quantity))
+              BigDecimal.fromStringUnsafe(row.total),
+              BigDecimal.multiply(event.unitPrice, BigDecimal.fromBigInt(BigInt(event.quantity)))
             )
             return set({ ...row, items: row.items + event.quantity, total: BigDecimal.format(total), version })
           }

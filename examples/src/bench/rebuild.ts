@@ -16,12 +16,12 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import * as os from "node:os"
 
@@ -44,7 +44,7 @@ const meter = (type: string) =>
   Aggregate.make({
     type,
     state: Schema.Struct({ total: Schema.Number, ticks: Schema.Number }),
-    events: Schema.Union(Ticked),
+    events: Schema.Union([Ticked]),
     initial: () => ({ total: 0, ticks: 0 }),
     evolve: (state, event) => ({ total: state.total + event.by, ticks: state.ticks + 1 })
   })
@@ -152,7 +152,7 @@ const program = Effect.gen(function*() {
   const withRebuild = (options: EventSourcedRepository.RebuildOptions) =>
     Effect.gen(function*() {
       yield* truncateSnapshots
-      const fiber = yield* Effect.fork(meters.rebuild(options))
+      const fiber = yield* Effect.forkChild(meters.rebuild(options))
       const measured = yield* loadWorkload(gauges)
       yield* Fiber.interrupt(fiber)
       return measured
@@ -202,6 +202,6 @@ void Effect.runPromise(
     Effect.scoped,
     Effect.provide(Stores),
     Effect.ensuring(dropSchema),
-    Effect.tapErrorCause(Effect.logError)
+    Effect.tapCause(Effect.logError)
   )
 )
