@@ -6,12 +6,12 @@
  * every data command, and the process exit codes, are the Postgres suite's (Cli.postgres.test.ts, on CI).
  */
 import { Postgres } from "@effect-snapshots/postgres"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as SqlClient from "@effect/sql/SqlClient"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it, layer } from "@effect/vitest"
-import type * as Console from "effect/Console"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as SqlClient from "effect/sql/SqlClient"
 import { fileURLToPath } from "node:url"
 import { Cli } from "../src/index.js"
 import { registry } from "./fixtures/aggregates.js"
@@ -30,21 +30,15 @@ interface Captured {
   readonly left: number
 }
 
+/** The console of `Cli.run`, its lines kept: what the CLI prints on stdout (log, info) and stderr (error, warn). */
 const capturing = (base: Console.Console, out: Array<string>, err: Array<string>): Console.Console => {
-  const line = (sink: Array<string>) => (...args: ReadonlyArray<unknown>) =>
-    Effect.sync(() => void sink.push(args.map(String).join(" ")))
-  return {
-    ...base,
+  const line = (sink: Array<string>) => (...args: ReadonlyArray<unknown>) => void sink.push(args.map(String).join(" "))
+  return Object.assign(Object.create(base) as Console.Console, {
     log: line(out),
     info: line(out),
     error: line(err),
-    warn: line(err),
-    unsafe: {
-      ...base.unsafe,
-      log: (...args) => void out.push(args.map(String).join(" ")),
-      error: (...args) => void err.push(args.map(String).join(" "))
-    }
-  }
+    warn: line(err)
+  })
 }
 
 let schemas = 0
@@ -61,13 +55,16 @@ const admin = (...args: ReadonlyArray<string>) =>
     const out: Array<string> = []
     const err: Array<string> = []
     const code = yield* Cli.run(registry, { connection: Layer.succeedContext(context) })(["node", "admin", ...args])
-      .pipe(Effect.withConsole(capturing(yield* Effect.console, out, err)), Effect.provide(NodeContext.layer))
+      .pipe(
+        Effect.provideService(Console.Console, capturing(yield* Console.Console, out, err)),
+        Effect.provide(NodeServices.layer)
+      )
     const rows = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM effect_snapshots`
     return { code, stdout: out.join("\n"), stderr: err.join("\n"), left: rows[0]!.n } satisfies Captured
   })
 
 describe("admin CLI on PGlite", () => {
-  layer(Layer.mapError(Postgres.layerEmbedded(), (e) => new Error(e.message)), { timeout: 120_000 })((it) => {
+  layer(Postgres.layerEmbedded(), { timeout: 120_000 })((it) => {
     it.effect(
       "stats --json, prune --dry-run (deletes nothing) and prune, verify (exit 1)",
       () =>

@@ -3,25 +3,24 @@ import { Aggregates, EventSourcedRepository, SqlEventStore } from "@effect-snaps
 import type { EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import * as Args from "@effect/cli/Args"
-import type * as CliApp from "@effect/cli/CliApp"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
+import * as Argument from "effect/cli/Argument"
+import * as CliError from "effect/cli/CliError"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import * as Console from "effect/Console"
+import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
-import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
+import type * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { AdminError, InconsistenciesFound } from "../AdminError.js"
 import type * as Cli from "../Cli.js"
@@ -83,42 +82,45 @@ interface Environment {
   readonly table: string
 }
 
+/** A layer whose failure is mapped (Effect 4's Layer has `catch`, no `mapError`). */
+const mapLayerError = <ROut, E, RIn>(
+  layer: Layer.Layer<ROut, E, RIn>,
+  f: (error: E) => AdminError
+): Layer.Layer<ROut, AdminError, RIn> =>
+  Layer.catch(
+    layer,
+    (error) => Layer.effectContext(Effect.fail(f(error)) as Effect.Effect<Context.Context<ROut>, AdminError>)
+  )
+
 const environment = (options: Cli.RunOptions): Environment => {
   const table = options.snapshotTable ?? SqlSnapshotStore.defaultTable
-  const database: Layer.Layer<SqlClient.SqlClient, AdminError> = (options.connection ?? Postgres.layer()).pipe(
-    Layer.catchAll((error: unknown) =>
-      Layer.fail(
-        new AdminError({
-          reason: "Unavailable",
-          message: `cannot connect to ${options.connection === undefined ? target() : "the database"}: ${
-            sqlStats.describe(error)
-          }`,
-          cause: error
-        })
-      )
-    )
+  const database: Layer.Layer<SqlClient.SqlClient, AdminError> = mapLayerError(
+    options.connection ?? Postgres.layer(),
+    (error: unknown) =>
+      new AdminError({
+        reason: "Unavailable",
+        message: `cannot connect to ${options.connection === undefined ? target() : "the database"}: ${
+          sqlStats.describe(error)
+        }`,
+        cause: error
+      })
   )
-  const store = SqlSnapshotStore.layerWith({ table }).pipe(
-    // Inflates compressed states on load whatever the threshold; with the default threshold it never compresses.
-    SnapshotStore.compressed(options.compression ?? { thresholdBytes: Number.POSITIVE_INFINITY }),
-    Layer.catchAll((error) =>
-      Layer.fail(
-        new AdminError({
-          reason: error._tag === "BadArgument" || error.reason === "InvalidInput" ? "BadInput" : "Unavailable",
-          message: sqlStats.describe(error),
-          cause: error
-        })
-      )
+  const store = mapLayerError(
+    SqlSnapshotStore.layerWith({ table }).pipe(
+      // Inflates compressed states on load whatever the threshold; with the default threshold it never compresses.
+      SnapshotStore.compressed(options.compression ?? { thresholdBytes: Number.POSITIVE_INFINITY })
     ),
-    Layer.provideMerge(database)
+    (error) =>
+      new AdminError({
+        reason: error._tag === "BadArgument" || error.reason === "InvalidInput" ? "BadInput" : "Unavailable",
+        message: sqlStats.describe(error),
+        cause: error
+      })
+  ).pipe(Layer.provideMerge(database))
+  const events = mapLayerError(
+    options.eventTable === undefined ? SqlEventStore.layer : SqlEventStore.layerWith({ table: options.eventTable }),
+    (error) => new AdminError({ reason: "Unavailable", message: sqlStats.describe(error), cause: error })
   )
-  const events = (options.eventTable === undefined
-    ? SqlEventStore.layer
-    : SqlEventStore.layerWith({ table: options.eventTable })).pipe(
-      Layer.catchAll((error) =>
-        Layer.fail(new AdminError({ reason: "Unavailable", message: sqlStats.describe(error), cause: error }))
-      )
-    )
   return { database, store, events, table }
 }
 
@@ -139,18 +141,18 @@ const iso = (dateTime: DateTime.Utc): string => DateTime.formatIso(dateTime)
 // Options shared by the commands
 // ---------------------------------------------------------------------------------------------------------
 
-const json = Options.boolean("json").pipe(
-  Options.withDescription("Print the report as JSON on stdout (stable field names; see the README).")
+/** A switch: false unless given (Effect 4's boolean flags are required unless they have a default). */
+const toggle = (name: string, description: string) =>
+  Flag.Boolean(name).pipe(Flag.withDefault(false), Flag.withDescription(description))
+
+const json = toggle("json", "Print the report as JSON on stdout (stable field names; see the README).")
+const noProgress = toggle("no-progress", "Do not print progress on stderr.")
+const typeOption = Flag.String("type").pipe(
+  Flag.withDescription("Only this aggregate type."),
+  Flag.optional
 )
-const noProgress = Options.boolean("no-progress").pipe(
-  Options.withDescription("Do not print progress on stderr.")
-)
-const typeOption = Options.text("type").pipe(
-  Options.withDescription("Only this aggregate type."),
-  Options.optional
-)
-const typeArg = Args.text({ name: "type" }).pipe(Args.withDescription("The aggregate type."))
-const idArg = Args.text({ name: "id" }).pipe(Args.withDescription("The aggregate id."))
+const typeArg = Argument.String("type").pipe(Argument.withDescription("The aggregate type."))
+const idArg = Argument.String("id").pipe(Argument.withDescription("The aggregate id."))
 
 // ---------------------------------------------------------------------------------------------------------
 // stats
@@ -284,13 +286,13 @@ const inspect = (env: Environment) =>
   Command.make("inspect", {
     type: typeArg,
     id: idArg,
-    version: Options.integer("at-version").pipe(
-      Options.withDescription("This version (default: the newest); `--version N` works too."),
-      Options.optional
+    version: Flag.Int("at-version").pipe(
+      Flag.withDescription("This version (default: the newest); `--version N` works too."),
+      Flag.optional
     ),
-    maxLines: Options.integer("max-lines").pipe(
-      Options.withDescription("Show at most this many lines of the state, each cut at 200 characters; 0: all."),
-      Options.withDefault(60)
+    maxLines: Flag.Int("max-lines").pipe(
+      Flag.withDescription("Show at most this many lines of the state, each cut at 200 characters; 0: all."),
+      Flag.withDefault(60)
     ),
     json
   }, (flags) =>
@@ -351,23 +353,24 @@ const inspect = (env: Environment) =>
 
 const prune = (env: Environment) =>
   Command.make("prune", {
-    keepLast: Options.integer("keep-last").pipe(
-      Options.withDescription("Keep this many newest snapshots of every aggregate (>= 1).")
+    keepLast: Flag.Int("keep-last").pipe(
+      Flag.withDescription("Keep this many newest snapshots of every aggregate (>= 1).")
     ),
-    olderThan: Options.text("older-than").pipe(
-      Options.withDescription("Delete an older snapshot only once it is older than this (\"30 days\", \"12 hours\")."),
-      Options.optional
+    olderThan: Flag.String("older-than").pipe(
+      Flag.withDescription("Delete an older snapshot only once it is older than this (\"30 days\", \"12 hours\")."),
+      Flag.optional
     ),
     type: typeOption,
-    dryRun: Options.boolean("dry-run").pipe(
-      Options.withDescription("Report what would be deleted; delete nothing.")
-    ),
+    dryRun: toggle("dry-run", "Report what would be deleted; delete nothing."),
     noProgress,
     json
   }, (flags) =>
     Effect.gen(function*() {
       if (flags.keepLast < 1) return yield* bad(`--keep-last must be >= 1, got ${flags.keepLast}`)
-      const olderThan = Option.map(flags.olderThan, (text) => [text, Duration.decodeUnknown(text)] as const)
+      const olderThan = Option.map(
+        flags.olderThan,
+        (text) => [text, Duration.fromInput(text as Duration.Input)] as const
+      )
       if (Option.isSome(olderThan) && Option.isNone(olderThan.value[1])) {
         return yield* bad(
           `--older-than is not a duration: ${JSON.stringify(format.short(olderThan.value[0]))} (try "30 days")`
@@ -447,16 +450,14 @@ type TypeVerified = { -readonly [K in keyof Cli.VerifyReport["types"][number]]: 
 const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
   Command.make("verify", {
     type: typeOption,
-    repair: Options.boolean("repair").pipe(
-      Options.withDescription("Replace drifted snapshots by one of the full replay.")
+    repair: toggle("repair", "Replace drifted snapshots by one of the full replay."),
+    concurrency: Flag.Int("concurrency").pipe(
+      Flag.withDescription("Aggregates verified at once."),
+      Flag.withDefault(4)
     ),
-    concurrency: Options.integer("concurrency").pipe(
-      Options.withDescription("Aggregates verified at once."),
-      Options.withDefault(4)
-    ),
-    maxReported: Options.integer("max-reported").pipe(
-      Options.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
-      Options.withDefault(100)
+    maxReported: Flag.Int("max-reported").pipe(
+      Flag.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
+      Flag.withDefault(100)
     ),
     noProgress,
     json
@@ -504,30 +505,31 @@ const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
           yield* repository.verifyStream({ repair: flags.repair, concurrency: flags.concurrency }).pipe(
             Stream.runForEach(({ aggregateId, result }) => {
               summary.checked++
-              if (Either.isLeft(result)) {
+              if (Result.isFailure(result)) {
                 summary.failed++
                 if (failed.length < flags.maxReported) {
                   failed.push({
                     aggregateType: type,
                     aggregateId,
-                    reason: result.left._tag === "AggregateNotFound" ? "OrphanSnapshot" : result.left._tag,
-                    message: result.left.message
+                    reason: result.failure._tag === "AggregateNotFound" ? "OrphanSnapshot" : result.failure._tag,
+                    message: result.failure.message
                   })
                 }
-              } else if (result.right.consistent) {
+              } else if (result.success.consistent) {
                 summary.consistent++
               } else {
+                const verified = result.success
                 summary.inconsistent++
-                if (result.right.repaired) summary.repaired++
+                if (verified.repaired) summary.repaired++
                 if (inconsistent.length < flags.maxReported) {
                   inconsistent.push({
                     aggregateType: type,
                     aggregateId,
-                    version: result.right.version,
-                    snapshotVersion: Option.getOrNull(result.right.snapshotVersion),
-                    replayed: result.right.replayed,
-                    differences: result.right.differences,
-                    repaired: result.right.repaired
+                    version: verified.version,
+                    snapshotVersion: Option.getOrNull(verified.snapshotVersion),
+                    replayed: verified.replayed,
+                    differences: verified.differences,
+                    repaired: verified.repaired
                   })
                 }
               }
@@ -630,28 +632,27 @@ const selectTypes = (registry: ReadonlyArray<Cli.Registration>, type: Option.Opt
 const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
   Command.make("rebuild", {
     type: typeOption,
-    perSecond: Options.float("per-second").pipe(
-      Options.withDescription("Start at most this many aggregates per second (default: no limit)."),
-      Options.optional
+    perSecond: Flag.Finite("per-second").pipe(
+      Flag.withDescription("Start at most this many aggregates per second (default: no limit)."),
+      Flag.optional
     ),
-    onlyStale: Options.boolean("only-stale").pipe(
-      Options.withDescription(
-        "Only aggregates without a usable snapshot at the current fingerprint and schema version."
-      )
+    onlyStale: toggle(
+      "only-stale",
+      "Only aggregates without a usable snapshot at the current fingerprint and schema version."
     ),
-    concurrency: Options.integer("concurrency").pipe(
-      Options.withDescription("Aggregates rebuilt at once."),
-      Options.withDefault(4)
+    concurrency: Flag.Int("concurrency").pipe(
+      Flag.withDescription("Aggregates rebuilt at once."),
+      Flag.withDefault(4)
     ),
-    resumeFrom: Options.text("resume-from").pipe(
-      Options.withDescription(
+    resumeFrom: Flag.String("resume-from").pipe(
+      Flag.withDescription(
         "Start after this aggregate id (the checkpoint of an interrupted rebuild; needs --type)."
       ),
-      Options.optional
+      Flag.optional
     ),
-    maxReported: Options.integer("max-reported").pipe(
-      Options.withDescription("List at most this many failed aggregates (all are counted)."),
-      Options.withDefault(100)
+    maxReported: Flag.Int("max-reported").pipe(
+      Flag.withDescription("List at most this many failed aggregates (all are counted)."),
+      Flag.withDefault(100)
     ),
     noProgress,
     json
@@ -802,46 +803,69 @@ export const command = (given: Cli.Registry, options: Cli.RunOptions = {}) => {
   )
 }
 
-// `pnpm admin -- stats` hands the script a literal `--`. And @effect/cli reads `--version` as its built-in
-// (print the program's version) before any command's own options, so `inspect ... --version N` is passed on
-// as inspect's `--at-version N`.
+// `pnpm admin -- stats` hands the script a literal `--`. And the CLI reads `--version` as its built-in (print the
+// program's version) before any command's own flags, so `inspect ... --version N` is passed on as inspect's
+// `--at-version N`. The command line is `process.argv`: the node binary and the script come first.
 const normalize = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const args = argv[2] === "--" ? [...argv.slice(0, 2), ...argv.slice(3)] : [...argv]
-  if (args[2] !== "inspect") return args
+  const args = argv[2] === "--" ? argv.slice(3) : argv.slice(2)
+  if (args[0] !== "inspect") return args
   return args.map((arg, i) =>
-    i <= 2 ? arg : arg === "--version" ? "--at-version" : arg.startsWith("--version=") ? `--at-${arg.slice(2)}` : arg
+    i === 0 ? arg : arg === "--version" ? "--at-version" : arg.startsWith("--version=") ? `--at-${arg.slice(2)}` : arg
   )
 }
 
-// Logs never go to stdout, which carries the report (and the JSON): this replaces every logger, including
-// the pretty one `NodeRuntime.runMain` installs, by one on stderr.
+// stdout carries the report (and the JSON) only: a usage error goes to stderr as the error and a hint, and so
+// does the help printed because no subcommand was given. The program is named `options.name` in the help.
+const presenter = (name: string): CliOutput.Presenter => ({
+  present: Effect.fnUntraced(function*(event) {
+    const formatter = yield* CliOutput.Formatter
+    const rename = (usage: string) => usage.replace(/^admin\b/, name)
+    switch (event._tag) {
+      case "Version":
+        return yield* Console.log(formatter.formatVersion(name, event.version))
+      case "Help": {
+        const text = formatter.formatHelpDoc({ ...event.helpDoc, usage: rename(event.helpDoc.usage) })
+        return yield* event.reason === "Requested" ? Console.log(text) : Console.error(text)
+      }
+      case "InvalidInvocation": {
+        const path = [name, ...event.commandPath.slice(1)].join(" ")
+        yield* Console.error(formatter.formatErrors(event.errors).replace(/^\n/, ""))
+        return yield* Console.error(`\nSee \`${path} --help\`.`)
+      }
+    }
+  })
+})
+
+// Logs never go to stdout: every logger is replaced by one on stderr, at level Warn and above.
 const logsToStderr = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.locally(effect, FiberRef.currentLoggers, HashSet.make(Logger.prettyLogger({ stderr: true })))
+  effect.pipe(
+    Effect.provideService(Logger.CurrentLoggers, new Set([Logger.consolePretty()])),
+    Effect.provideService(Logger.LogToStderr, true),
+    Effect.provideService(References.MinimumLogLevel, "Warn")
+  )
 
 /** @internal */
 export const run = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
-  const cli = Command.run(command(registry, options), {
-    name: options.name ?? "effect-snapshots admin",
-    version: options.version ?? "0.1.0"
-  })
-  return (argv: ReadonlyArray<string>): Effect.Effect<Cli.ExitCode, never, CliApp.CliApp.Environment> =>
+  const cli = Command.runWith(command(registry, options), { version: options.version ?? "0.1.0" })
+  const present = presenter(options.name ?? "effect-snapshots admin")
+  return (argv: ReadonlyArray<string>): Effect.Effect<Cli.ExitCode, never, Command.Environment> =>
     cli(normalize(argv)).pipe(
+      Effect.provideService(CliOutput.Presenter, present),
       Effect.exit,
       Effect.flatMap((exit): Effect.Effect<Cli.ExitCode> => {
         if (Exit.isSuccess(exit)) return Effect.succeed(0)
-        const failure = Cause.failureOption(exit.cause)
+        const failure = Cause.findErrorOption(exit.cause)
         if (Option.isSome(failure)) {
           const error = failure.value
           if (error instanceof InconsistenciesFound) return Effect.succeed(1)
-          // @effect/cli has printed the usage error already.
-          if (ValidationError.isValidationError(error)) return Effect.succeed(2)
+          // The CLI has printed the usage error (or the help) already.
+          if (CliError.isCliError(error)) return Effect.succeed(2)
           return Effect.as(Console.error(`error: ${error.message}`), 2)
         }
-        if (Cause.isInterruptedOnly(exit.cause)) return Effect.as(Console.error("error: interrupted"), 2)
+        if (Cause.hasInterruptsOnly(exit.cause)) return Effect.as(Console.error("error: interrupted"), 2)
         const defect = Cause.squash(exit.cause)
         return Effect.as(Console.error(`error: unexpected failure: ${sqlStats.describe(defect)}`), 2)
       }),
-      logsToStderr,
-      Logger.withMinimumLogLevel(LogLevel.Warning)
+      logsToStderr
     )
 }
