@@ -28,26 +28,27 @@ export const FiniteDuration = Schema.Duration.check(
   )
 )
 
-const MILLIS_UNITS: ReadonlyArray<readonly [string, number]> = [
-  ["week", 604_800_000],
-  ["day", 86_400_000],
-  ["hour", 3_600_000],
-  ["minute", 60_000],
-  ["second", 1_000],
-  ["milli", 1]
+const MILLIS_UNITS: ReadonlyArray<readonly [string, bigint]> = [
+  ["week", 604_800_000n],
+  ["day", 86_400_000n],
+  ["hour", 3_600_000n],
+  ["minute", 60_000n],
+  ["second", 1_000n],
+  ["milli", 1n]
 ]
 
-const unit = (value: number | bigint, name: string): string =>
+const unit = (value: bigint, name: string): string =>
   // An integral number in plain digits, never in exponent notation ("1e+21"), which `Duration.fromInput` refuses.
-  `${typeof value === "number" ? BigInt(value) : value} ${value === 1 || value === 1n ? name : `${name}s`}`
+  `${value} ${value === 1n ? name : `${name}s`}`
 
-const formatMillis = (millis: number): string => {
+/**
+ * Whole milliseconds in the largest unit that divides them exactly. Computed on exact integers: `Duration.fromInput`
+ * reads "2740790534147356 seconds" as exactly that many nanoseconds, so a unit chosen in floating point (where
+ * `2740790534147356 * 1000` rounds) would not read back as an equal duration.
+ */
+const formatMillis = (millis: bigint): string => {
   for (const [name, size] of MILLIS_UNITS) {
-    const value = millis / size
-    // A larger unit only when it is exact: decoding computes `value * size` again and must get `millis` back.
-    if (Number.isInteger(value) && value * size === millis && (value > 0 || size === 1)) {
-      return unit(value, name)
-    }
+    if (millis % size === 0n && (millis > 0n || size === 1n)) return unit(millis / size, name)
   }
   return unit(millis, "milli")
 }
@@ -60,14 +61,11 @@ export const formatDuration = (self: Duration.Duration): string => {
   const value = self.value
   switch (value._tag) {
     case "Millis":
-      return formatMillis(value.millis)
+      // A Millis duration holds an integral number (a fractional one is held as Nanos): BigInt is exact.
+      return formatMillis(BigInt(value.millis))
     case "Nanos": {
       const nanos = value.nanos
-      if (nanos % 1_000_000n === 0n) {
-        const millis = Number(nanos / 1_000_000n)
-        // Duration equality compares a millis value with a nanos one as `round(millis * 1e6)`.
-        if (BigInt(Math.round(millis * 1_000_000)) === nanos) return formatMillis(millis)
-      }
+      if (nanos % 1_000_000n === 0n) return formatMillis(nanos / 1_000_000n)
       return nanos % 1_000n === 0n ? unit(nanos / 1_000n, "micro") : unit(nanos, "nano")
     }
     case "Infinity":
