@@ -1,6 +1,6 @@
 import { BadArgument, SnapshotStrategy as S } from "@effect-snapshots/core"
 import { assert, describe, it } from "@effect/vitest"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -204,7 +204,10 @@ describe("bad values are rejected", () => {
   it("the classes' own constructors validate too", () => {
     assert.include(classConstructionError(() => new S.Any({ strategies: [] })), "at least one strategy")
     assert.include(classConstructionError(() => new S.EveryNEvents({ n: 0 })), "expected a positive integer, got 0")
-    assert.include(constructionError(() => S.not({ _tag: "Always" } as never)), "Expected Always, got {\"_tag\":\"Always\"}")
+    assert.include(
+      constructionError(() => S.not({ _tag: "Always" } as never)),
+      "Expected Always, got {\"_tag\":\"Always\"}"
+    )
   })
 
   it("in JSON: wrong shapes", () => {

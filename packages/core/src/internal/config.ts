@@ -28,8 +28,7 @@ const FromJsonText: Schema.Codec<SnapshotStrategy, string> = Schema.String.pipe(
     SchemaTransformation.transformEffect<SnapshotStrategy, string>({
       decode: (text) =>
         Result.match(decodeJson(text), {
-          onFailure: (error) =>
-            Effect.fail(new SchemaIssue.InvalidValue({ message: formatIssues(error) }, text)),
+          onFailure: (error) => Effect.fail(new SchemaIssue.InvalidValue({ message: formatIssues(error) }, text)),
           onSuccess: Effect.succeed
         }),
       encode: (strategy) =>

@@ -3,8 +3,8 @@
  * Strategies compiled into pure decision functions.
  */
 import * as Duration from "effect/Duration"
-import * as Result from "effect/Result"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type { CustomPredicates, Decider, Decision, DecisionContext, SnapshotStrategy } from "../SnapshotStrategy.js"
 import { UnknownCustomStrategy } from "../SnapshotStrategyError.js"
 import { format } from "./strategy.js"
@@ -49,7 +49,8 @@ const compileNode = (self: SnapshotStrategy, predicates: CustomPredicates): Node
       const millis = Duration.toMillis(self.duration)
       const reasons = holds(self)
       return (c) =>
-        Option.isNone(c.lastSnapshotAt) || c.now.epochMilliseconds - c.lastSnapshotAt.value.epochMilliseconds >= millis ?
+        Option.isNone(c.lastSnapshotAt) ||
+          c.now.epochMilliseconds - c.lastSnapshotAt.value.epochMilliseconds >= millis ?
           reasons :
           undefined
     }

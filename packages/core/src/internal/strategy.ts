@@ -157,21 +157,23 @@ export type SnapshotStrategy =
  * The Schema of strategies: `Schema.decodeUnknownEffect(SnapshotStrategy)` validates an encoded (JSON) value,
  * `Schema.encodeEffect(SnapshotStrategy)` gives it back.
  */
-export const SnapshotStrategy: Schema.Union<readonly [
-  typeof EveryNEvents,
-  typeof EventsSinceSnapshot,
-  typeof AfterDuration,
-  typeof OnEventTypes,
-  typeof ReplayedAtLeast,
-  typeof LoadTimeAtLeast,
-  typeof Any,
-  typeof All,
-  typeof Not,
-  typeof Never,
-  typeof Always,
-  typeof PerAggregateType,
-  typeof Custom
-]> = Schema.Union([
+export const SnapshotStrategy: Schema.Union<
+  readonly [
+    typeof EveryNEvents,
+    typeof EventsSinceSnapshot,
+    typeof AfterDuration,
+    typeof OnEventTypes,
+    typeof ReplayedAtLeast,
+    typeof LoadTimeAtLeast,
+    typeof Any,
+    typeof All,
+    typeof Not,
+    typeof Never,
+    typeof Always,
+    typeof PerAggregateType,
+    typeof Custom
+  ]
+> = Schema.Union([
   EveryNEvents,
   EventsSinceSnapshot,
   AfterDuration,
@@ -226,7 +228,10 @@ export const FromJson: Schema.Codec<SnapshotStrategy, string> = Schema.String.pi
  * listing every problem with its path.
  */
 const validator = <Fields extends Schema.Struct.Fields>(constructor: string, fields: Fields) => {
-  const validate = Schema.decodeUnknownResult(Schema.toType(Schema.Struct(fields)), { errors: "all", reportInput: true })
+  const validate = Schema.decodeUnknownResult(Schema.toType(Schema.Struct(fields)), {
+    errors: "all",
+    reportInput: true
+  })
   return (props: unknown): Schema.Struct.Type<Fields> =>
     Result.getOrThrowWith(
       validate(props),
