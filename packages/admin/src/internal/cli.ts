@@ -161,8 +161,10 @@ const idArg = Argument.String("id").pipe(Argument.withDescription("The aggregate
 type StatsRow = Cli.StatsReport["types"][number]
 
 const stats = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
-  Command.make("stats", { json }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "stats",
+    { json },
+    Effect.fnUntraced(function*(flags) {
       const options = { table: env.table }
       const found = yield* sqlStats.stats(options)
       const byType = new Map(found.map((row) => [row.aggregateType, row]))
@@ -233,19 +235,22 @@ const stats = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
           format.bytes(total.bytes)
         } in ${env.table}`
       )
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription(
-        "Per aggregate type: aggregates, snapshots, bytes, oldest and newest; the stale share for registered types."
-      )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription(
+      "Per aggregate type: aggregates, snapshots, bytes, oldest and newest; the stale share for registered types."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // list
 // ---------------------------------------------------------------------------------------------------------
 
 const list = (env: Environment) =>
-  Command.make("list", { type: typeArg, id: idArg, json }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "list",
+    { type: typeArg, id: idArg, json },
+    Effect.fnUntraced(function*(flags) {
       const store = yield* SnapshotStore.SnapshotStore
       const history = yield* store.list(flags.type, flags.id).pipe(Effect.mapError(storeError("list")))
       const snapshots: Cli.ListReport["snapshots"] = history.map((info) => ({
@@ -274,29 +279,32 @@ const list = (env: Environment) =>
           format.short(JSON.stringify(s.metadata), 100)
         ])
       ))
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription("The snapshot history of one aggregate (no states), oldest first.")
-    )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription("The snapshot history of one aggregate (no states), oldest first.")
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // inspect
 // ---------------------------------------------------------------------------------------------------------
 
 const inspect = (env: Environment) =>
-  Command.make("inspect", {
-    type: typeArg,
-    id: idArg,
-    version: Flag.Int("at-version").pipe(
-      Flag.withDescription("This version (default: the newest); `--version N` works too."),
-      Flag.optional
-    ),
-    maxLines: Flag.Int("max-lines").pipe(
-      Flag.withDescription("Show at most this many lines of the state, each cut at 200 characters; 0: all."),
-      Flag.withDefault(60)
-    ),
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "inspect",
+    {
+      type: typeArg,
+      id: idArg,
+      version: Flag.Int("at-version").pipe(
+        Flag.withDescription("This version (default: the newest); `--version N` works too."),
+        Flag.optional
+      ),
+      maxLines: Flag.Int("max-lines").pipe(
+        Flag.withDescription("Show at most this many lines of the state, each cut at 200 characters; 0: all."),
+        Flag.withDefault(60)
+      ),
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
       if (Option.isSome(flags.version) && flags.version.value < 1) {
         return yield* bad(`--version must be >= 1, got ${flags.version.value}`)
       }
@@ -343,29 +351,32 @@ const inspect = (env: Environment) =>
           }; --max-lines 0 or --json for the whole state`
         )
       }
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription("One snapshot (the newest, or --version) with its state pretty-printed.")
-    )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription("One snapshot (the newest, or --version) with its state pretty-printed.")
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // prune
 // ---------------------------------------------------------------------------------------------------------
 
 const prune = (env: Environment) =>
-  Command.make("prune", {
-    keepLast: Flag.Int("keep-last").pipe(
-      Flag.withDescription("Keep this many newest snapshots of every aggregate (>= 1).")
-    ),
-    olderThan: Flag.String("older-than").pipe(
-      Flag.withDescription("Delete an older snapshot only once it is older than this (\"30 days\", \"12 hours\")."),
-      Flag.optional
-    ),
-    type: typeOption,
-    dryRun: toggle("dry-run", "Report what would be deleted; delete nothing."),
-    noProgress,
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "prune",
+    {
+      keepLast: Flag.Int("keep-last").pipe(
+        Flag.withDescription("Keep this many newest snapshots of every aggregate (>= 1).")
+      ),
+      olderThan: Flag.String("older-than").pipe(
+        Flag.withDescription("Delete an older snapshot only once it is older than this (\"30 days\", \"12 hours\")."),
+        Flag.optional
+      ),
+      type: typeOption,
+      dryRun: toggle("dry-run", "Report what would be deleted; delete nothing."),
+      noProgress,
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
       if (flags.keepLast < 1) return yield* bad(`--keep-last must be >= 1, got ${flags.keepLast}`)
       const olderThan = Option.map(
         flags.olderThan,
@@ -435,11 +446,12 @@ const prune = (env: Environment) =>
         )
       ))
       yield* print(`total: ${deleted} snapshot${deleted === 1 ? "" : "s"}`)
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription(
-        "Retention: keep the N newest snapshots of every aggregate, optionally only delete old ones."
-      )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription(
+      "Retention: keep the N newest snapshots of every aggregate, optionally only delete old ones."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // verify
@@ -448,37 +460,26 @@ const prune = (env: Environment) =>
 type TypeVerified = { -readonly [K in keyof Cli.VerifyReport["types"][number]]: Cli.VerifyReport["types"][number][K] }
 
 const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
-  Command.make("verify", {
-    type: typeOption,
-    repair: toggle("repair", "Replace drifted snapshots by one of the full replay."),
-    concurrency: Flag.Int("concurrency").pipe(
-      Flag.withDescription("Aggregates verified at once."),
-      Flag.withDefault(4)
-    ),
-    maxReported: Flag.Int("max-reported").pipe(
-      Flag.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
-      Flag.withDefault(100)
-    ),
-    noProgress,
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
-      if (registry.length === 0) {
-        return yield* bad("verify needs the application's aggregates: mount Cli.run(registry) in the application's bin")
-      }
+  Command.make(
+    "verify",
+    {
+      type: typeOption,
+      repair: toggle("repair", "Replace drifted snapshots by one of the full replay."),
+      concurrency: Flag.Int("concurrency").pipe(
+        Flag.withDescription("Aggregates verified at once."),
+        Flag.withDefault(4)
+      ),
+      maxReported: Flag.Int("max-reported").pipe(
+        Flag.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
+        Flag.withDefault(100)
+      ),
+      noProgress,
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
+      const selected = yield* selectTypes(registry, flags.type, "verify")
       if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
       if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
-      const selected = Option.match(flags.type, {
-        onNone: () => registry,
-        onSome: (type) => registry.filter((r) => r.aggregateType === type)
-      })
-      if (selected.length === 0) {
-        return yield* bad(
-          `unknown aggregate type ${
-            JSON.stringify(format.short(Option.getOrElse(flags.type, () => "")))
-          }; registered: ${registry.map((r) => r.aggregateType).join(", ")}`
-        )
-      }
       const counts = new Map((yield* sqlStats.stats({ table: env.table })).map((row) => [row.aggregateType, row]))
       const types: Array<TypeVerified> = []
       const inconsistent: Array<Cli.VerifyReport["inconsistent"][number]> = []
@@ -594,13 +595,12 @@ const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
         yield* print(ok ? "All snapshots are consistent with their events." : `${problems} inconsistencies found.`)
       }
       if (!ok) return yield* new InconsistenciesFound({ message: `${problems} inconsistencies found` })
-    }).pipe(
-      Effect.provide(Layer.provideMerge(env.events, env.store))
-    )).pipe(
-      Command.withDescription(
-        "Compare each aggregate's snapshot + tail with a full replay of its events (needs the registry)."
-      )
+    }, Effect.provide(Layer.provideMerge(env.events, env.store)))
+  ).pipe(
+    Command.withDescription(
+      "Compare each aggregate's snapshot + tail with a full replay of its events (needs the registry)."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // rebuild
@@ -608,56 +608,62 @@ const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
 
 type TypeRebuilt = { -readonly [K in keyof Cli.RebuildReport["types"][number]]: Cli.RebuildReport["types"][number][K] }
 
-const selectTypes = (registry: ReadonlyArray<Cli.Registration>, type: Option.Option<string>, command: string) =>
-  Effect.gen(function*() {
-    if (registry.length === 0) {
-      return yield* bad(
-        `${command} needs the application's aggregates: mount Cli.run(registry) in the application's bin`
-      )
-    }
-    const selected = Option.match(type, {
-      onNone: () => registry,
-      onSome: (t) => registry.filter((r) => r.aggregateType === t)
-    })
-    if (selected.length === 0) {
-      return yield* bad(
-        `unknown aggregate type ${JSON.stringify(format.short(Option.getOrElse(type, () => "")))}; registered: ${
-          registry.map((r) => r.aggregateType).join(", ")
-        }`
-      )
-    }
-    return selected
+/** The registrations a command runs over: all, or the one `--type` names (bad input when it is not registered). */
+const selectTypes = Effect.fnUntraced(function*(
+  registry: ReadonlyArray<Cli.Registration>,
+  type: Option.Option<string>,
+  command: string
+) {
+  if (registry.length === 0) {
+    return yield* bad(
+      `${command} needs the application's aggregates: mount Cli.run(registry) in the application's bin`
+    )
+  }
+  const selected = Option.match(type, {
+    onNone: () => registry,
+    onSome: (t) => registry.filter((r) => r.aggregateType === t)
   })
+  if (selected.length === 0) {
+    return yield* bad(
+      `unknown aggregate type ${JSON.stringify(format.short(Option.getOrElse(type, () => "")))}; registered: ${
+        registry.map((r) => r.aggregateType).join(", ")
+      }`
+    )
+  }
+  return selected
+})
 
 const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
-  Command.make("rebuild", {
-    type: typeOption,
-    perSecond: Flag.Finite("per-second").pipe(
-      Flag.withDescription("Start at most this many aggregates per second (default: no limit)."),
-      Flag.optional
-    ),
-    onlyStale: toggle(
-      "only-stale",
-      "Only aggregates without a usable snapshot at the current fingerprint and schema version."
-    ),
-    concurrency: Flag.Int("concurrency").pipe(
-      Flag.withDescription("Aggregates rebuilt at once."),
-      Flag.withDefault(4)
-    ),
-    resumeFrom: Flag.String("resume-from").pipe(
-      Flag.withDescription(
-        "Start after this aggregate id (the checkpoint of an interrupted rebuild; needs --type)."
+  Command.make(
+    "rebuild",
+    {
+      type: typeOption,
+      perSecond: Flag.Finite("per-second").pipe(
+        Flag.withDescription("Start at most this many aggregates per second (default: no limit)."),
+        Flag.optional
       ),
-      Flag.optional
-    ),
-    maxReported: Flag.Int("max-reported").pipe(
-      Flag.withDescription("List at most this many failed aggregates (all are counted)."),
-      Flag.withDefault(100)
-    ),
-    noProgress,
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
+      onlyStale: toggle(
+        "only-stale",
+        "Only aggregates without a usable snapshot at the current fingerprint and schema version."
+      ),
+      concurrency: Flag.Int("concurrency").pipe(
+        Flag.withDescription("Aggregates rebuilt at once."),
+        Flag.withDefault(4)
+      ),
+      resumeFrom: Flag.String("resume-from").pipe(
+        Flag.withDescription(
+          "Start after this aggregate id (the checkpoint of an interrupted rebuild; needs --type)."
+        ),
+        Flag.optional
+      ),
+      maxReported: Flag.Int("max-reported").pipe(
+        Flag.withDescription("List at most this many failed aggregates (all are counted)."),
+        Flag.withDefault(100)
+      ),
+      noProgress,
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
       const selected = yield* selectTypes(registry, flags.type, "rebuild")
       if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
       if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
@@ -774,13 +780,12 @@ const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
         yield* print(ok ? "Every aggregate has a fresh snapshot." : `${problems} aggregates failed.`)
       }
       if (!ok) return yield* new InconsistenciesFound({ message: `${problems} aggregates failed` })
-    }).pipe(
-      Effect.provide(Layer.provideMerge(env.events, env.store))
-    )).pipe(
-      Command.withDescription(
-        "Write a fresh snapshot (current fingerprint and schema version) of every stream in the event store (needs the registry)."
-      )
+    }, Effect.provide(Layer.provideMerge(env.events, env.store)))
+  ).pipe(
+    Command.withDescription(
+      "Write a fresh snapshot (current fingerprint and schema version) of every stream in the event store (needs the registry)."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // The application
