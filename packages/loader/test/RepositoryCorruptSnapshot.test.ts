@@ -17,7 +17,7 @@ const skipped = (reason: "DecodeFailure" | "StreamMismatch") =>
   Effect.map(Metric.value(SnapshotMetrics.forAggregateType("Ledger").skipped(reason)), (s) => s.count)
 
 describe("EventSourcedRepository and unreadable or foreign snapshots", () => {
-  it.scoped("a Corrupt load error: skipped as DecodeFailure, replayed, the stored snapshot replaced", () =>
+  it.effect("a Corrupt load error: skipped as DecodeFailure, replayed, the stored snapshot replaced", () =>
     Effect.gen(function*() {
       const inner = yield* SnapshotStore.makeMemory
       const store = yield* SnapshotStore.makeCompressed(inner, { thresholdBytes: 0 })
@@ -54,7 +54,7 @@ describe("EventSourcedRepository and unreadable or foreign snapshots", () => {
       assert.strictEqual((yield* skipped("DecodeFailure")) - before, 1)
     }).pipe(Effect.provide(EventStore.layerMemory)))
 
-  it.scoped("a snapshot answered for another aggregate: skipped as StreamMismatch, replayed, replaced", () =>
+  it.effect("a snapshot answered for another aggregate: skipped as StreamMismatch, replayed, replaced", () =>
     Effect.gen(function*() {
       const inner = yield* SnapshotStore.makeMemory
       // a store whose answer names another aggregate (the state and metadata are a's own: only the key is wrong)
