@@ -11,9 +11,9 @@
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { SchemaJITCompiler } from "effect/schema"
 import * as AST from "effect/SchemaAST"
 import * as SchemaIssue from "effect/SchemaIssue"
-import { SchemaJITCompiler } from "effect/schema"
 import { createHash } from "node:crypto"
 import type { NewEvent, StoredEvent } from "./EventStore.js"
 

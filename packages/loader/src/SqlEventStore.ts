@@ -20,15 +20,14 @@
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import { SqlSupport, Storable } from "@effect-snapshots/store"
-import * as Migrator from "@effect/sql/Migrator"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import type { AppendResult, EventStoreService, StoredEvent, StreamInfo } from "./EventStore.js"
 import { ConcurrencyConflict, EventStore, EventStoreError } from "./EventStore.js"
@@ -78,20 +77,7 @@ const quote = (identifier: string): string => `"${identifier}"`
 const invalidInput = (message: string) => new EventStoreError({ reason: "InvalidInput", message })
 const badArgument = (message: string) => new BadArgument({ module: "SqlEventStore.make", message })
 
-/**
- * An error's message followed by its causes' (`Failed to execute statement: relation "x" does not exist`), so
- * the driver's words reach the caller.
- */
-const describeError = (error: unknown): string => {
-  const messages: Array<string> = []
-  let current: unknown = error
-  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
-    const message = "message" in current ? String(current.message) : ""
-    if (message !== "" && !messages.includes(message)) messages.push(message)
-    current = "cause" in current ? current.cause : undefined
-  }
-  return messages.length > 0 ? messages.join(": ") : String(error)
-}
+const describeError: (error: unknown) => string = SqlSupport.describeError
 
 const unavailable = (message: string) => (cause: SqlError) =>
   new EventStoreError({ reason: "Unavailable", message: `${message}: ${describeError(cause)}`, cause })
@@ -102,19 +88,6 @@ const corrupt = (message: string, cause: unknown) =>
     message: `${message}: ${cause instanceof Error ? cause.message : String(cause)}`,
     cause
   })
-
-/** The Postgres error code of a failed statement, when the driver reports one. */
-const sqlState = (error: SqlError): string | undefined => {
-  const cause = error.cause as { readonly code?: unknown } | null | undefined
-  return typeof cause === "object" && cause !== null && typeof cause.code === "string" ? cause.code : undefined
-}
-
-const constraintOf = (error: SqlError): string | undefined => {
-  const cause = error.cause as { readonly constraint?: unknown } | null | undefined
-  return typeof cause === "object" && cause !== null && typeof cause.constraint === "string"
-    ? cause.constraint
-    : undefined
-}
 
 /** The JSON text of a batch, assembled from already encoded parts (no second walk over the payloads). */
 const batchJson = (events: ReadonlyArray<EncodedEvent>): string => {
@@ -142,7 +115,7 @@ const makeCreatedAt = () => {
   return (value: unknown): DateTime.Utc => {
     const millis = toNumber(value)
     if (millis !== lastMillis || last === undefined) {
-      last = DateTime.unsafeMake(millis)
+      last = DateTime.makeUnsafe(millis)
       lastMillis = millis
     }
     return last
@@ -433,10 +406,12 @@ export const make = (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   name text NOT NULL
 )`),
-        Migrator.make({})({ loader: Migrator.fromRecord(migrations(sql, table)), table: migrationsTable })
+        Migrator.make({})({ loader: Migrator.fromRecord(migrations(sql, table)), table: migrationsTable }).pipe(
+          Effect.provideService(SqlClient.SqlClient, sql)
+        )
       ], { discard: true })
     ).pipe(
-      Effect.catchAllDefect((defect) => Effect.fail(defect)),
+      Effect.catchDefect((defect) => Effect.fail(defect)),
       Effect.mapError((cause) =>
         new EventStoreError({
           reason: "Unavailable",
@@ -515,9 +490,9 @@ ORDER BY e.order_xid, e.position LIMIT $3`
     const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
       Effect.suspend(() => {
         const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
-        if (Either.isLeft(encoded)) return Effect.fail(invalidInput(encoded.left))
-        const json = batchJson(encoded.right)
-        return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) => {
+        if (Result.isFailure(encoded)) return Effect.fail(invalidInput(encoded.failure))
+        const json = batchJson(encoded.success)
+        return Effect.flatMap(Effect.serviceOption(sql.transactionService), (transaction) => {
           // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
           // statement is atomic and needs no transaction (one round trip).
           const attempt = insert(aggregateType, aggregateId, expectedVersion, json)
@@ -526,7 +501,7 @@ ORDER BY e.order_xid, e.position LIMIT $3`
           Effect.catchTag(
             "SqlError",
             (error) =>
-              sqlState(error) === "23505" && isStreamKey(constraintOf(error) ?? streamKey)
+              SqlSupport.sqlState(error) === "23505" && isStreamKey(SqlSupport.constraintOf(error) ?? streamKey)
                 // A concurrent writer committed the same versions first: read what it left.
                 ? Effect.flatMap(
                   currentVersion(aggregateType, aggregateId).pipe(
@@ -605,9 +580,9 @@ ORDER BY e.order_xid, e.position LIMIT $3`
           const n = events.length
           const lastVersion = n === 0 ? last : events[n - 1]!.version
           const more = n === pageSize && lastVersion < toVersion
-          return [Chunk.unsafeFromArray(events), more ? Option.some(lastVersion) : Option.none()] as const
+          return [events, more ? Option.some(lastVersion) : Option.none()] as const
         })
-      return Stream.paginateChunkEffect(after, page)
+      return Stream.paginate(after, page)
     }
 
     const readPage: EventStoreService["readPage"] = (aggregateType, aggregateId, pageOptions = {}) => {
@@ -643,13 +618,13 @@ ORDER BY e.order_xid, e.position LIMIT $3`
                   const next: Option.Option<Cursor> = n === pageSize
                     ? Option.some({ orderXid: rows[n - 1]![8] as string, position: events[n - 1]!.position })
                     : Option.none()
-                  return [Chunk.unsafeFromArray(events), next] as const
+                  return [events, next] as const
                 },
                 catch: (cause) => corrupt(`SqlEventStore: a stored event could not be read`, cause)
               })
             )
           )
-      return Stream.paginateChunkEffect<Cursor | number, StoredEvent, EventStoreError, never>(
+      return Stream.paginate<Cursor | number, StoredEvent, EventStoreError, never>(
         readOptions.fromPosition ?? 0,
         page
       )
@@ -689,12 +664,12 @@ GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMI
               }))
               const last = listed[listed.length - 1]
               return [
-                Chunk.unsafeFromArray(listed),
-                listed.length === pageSize ? Option.fromNullable(last) : Option.none()
+                listed,
+                listed.length === pageSize ? Option.fromUndefinedOr(last) : Option.none()
               ] as const
             })
           )
-      return Stream.paginateChunkEffect(after ?? { aggregateType: type ?? "", aggregateId: "" }, page)
+      return Stream.paginate(after ?? { aggregateType: type ?? "", aggregateId: "" }, page)
     }
 
     const service = EventStore.of({ append, read, readPage, readAll, version, streams })
@@ -752,7 +727,8 @@ const sources = new WeakMap<EventStoreService, SqlSource>()
  * @since 0.2.0
  * @category accessors
  */
-export const sqlSource = (store: EventStoreService): Option.Option<SqlSource> => Option.fromNullable(sources.get(store))
+export const sqlSource = (store: EventStoreService): Option.Option<SqlSource> =>
+  Option.fromUndefinedOr(sources.get(store))
 
 /**
  * The EventStore on the `SqlClient` in context, with the default table and page size.
