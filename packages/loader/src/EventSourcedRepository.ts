@@ -475,7 +475,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   EventStore | SnapshotStore.SnapshotStore | Scope.Scope
 > =>
   Effect.gen(function*() {
-    const decider = yield* SnapshotStrategy.compile(options.strategy, options.predicates)
+    const decider = yield* Effect.fromResult(SnapshotStrategy.compile(options.strategy, options.predicates))
     const fallbackConcurrency = yield* intOption("fallbackConcurrency", options.fallbackConcurrency, 16, 1)
     const queueCapacity = yield* intOption("queueCapacity", options.queueCapacity, 1024, 1)
     const backgroundConcurrency = yield* intOption("backgroundConcurrency", options.backgroundConcurrency, 4, 1)
