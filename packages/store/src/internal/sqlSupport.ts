@@ -48,6 +48,20 @@ export const describeError = (error: unknown): string => {
   return state === undefined ? text : `${text} (SQLSTATE ${state})`
 }
 
+/**
+ * Whether a driver refused a server message as larger than its limit (`@effect/sql-pg` 4:
+ * `Message length N exceeds maxMessageSize M`, a `PgProtocolParseError` under a `ConnectionError`). @internal
+ */
+export const isMessageTooLarge = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const message = (current as { message?: unknown }).message
+    if (typeof message === "string" && message.includes("exceeds maxMessageSize")) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
 /** @internal */
 export const classify = (error: unknown): SqlSupport.Classification => {
   const state = sqlState(error)

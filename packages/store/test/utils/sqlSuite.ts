@@ -5,7 +5,7 @@
 import { BadArgument } from "@effect-snapshots/core"
 import type { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
+import { SqlClient } from "effect/sql/SqlClient"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -132,7 +132,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       const small = make({ aggregateType: "Bytes", aggregateId: "small", version: 1, state: { tiny: true } })
       const brotli = make({ aggregateType: "Bytes", aggregateId: "brotli", version: 1, state: stateOfSize(50_000) })
       yield* storeOn("bytes_probe", SnapshotStore.compressed({ thresholdBytes: 1024 }))((store) =>
-        Effect.zipRight(store.save(big), store.save(small))
+        Effect.andThen(store.save(big), store.save(small))
       )
       yield* storeOn("bytes_probe", SnapshotStore.compressed({ thresholdBytes: 1024, algorithm: "brotli" }))((store) =>
         store.save(brotli)
@@ -169,7 +169,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       const compressed = SnapshotStore.compressed({ thresholdBytes: 16 })
       const type = freshType("Corrupted")
       yield* storeOn("corrupt_probe", compressed)((store) =>
-        Effect.zipRight(
+        Effect.andThen(
           store.save(make({ aggregateType: type, aggregateId: "garbage", version: 1, state: stateOfSize(1000) })),
           store.save(make({ aggregateType: type, aggregateId: "truncated", version: 1, state: stateOfSize(1000) }))
         )
@@ -181,11 +181,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
         const error = yield* Effect.flip(storeOn("corrupt_probe", compressed)((store) => store.load(type, id)))
         assert.strictEqual(error.reason, "Corrupt", id)
       }
-      const counter = Metric.tagged(
-        Metric.tagged(SnapshotStore.resilientFailures, "operation", "load"),
-        "reason",
-        "Corrupt"
-      )
+      const counter = Metric.withAttributes(SnapshotStore.resilientFailures, { operation: "load", reason: "Corrupt" })
       const before = (yield* Metric.value(counter)).count
       const error = yield* storeOn(
         "corrupt_probe",
@@ -293,11 +289,11 @@ FOR EACH STATEMENT EXECUTE FUNCTION guard_refuse()`)
       const type = freshType("Tx")
       yield* storeOn("tx_probe")((store) =>
         Effect.gen(function*() {
-          const rolledBack = yield* Effect.either(sql.withTransaction(Effect.zipRight(
+          const rolledBack = yield* Effect.result(sql.withTransaction(Effect.andThen(
             store.save(make({ aggregateType: type, aggregateId: "a", version: 1 })),
             Effect.fail("abort" as const)
           )))
-          assert.isTrue(rolledBack._tag === "Left")
+          assert.isTrue(rolledBack._tag === "Failure")
           assert.isTrue(Option.isNone(yield* store.load(type, "a")))
           yield* sql.withTransaction(store.save(make({ aggregateType: type, aggregateId: "a", version: 2 })))
           assert.strictEqual(Option.getOrThrow(yield* store.load(type, "a")).version, 2)
