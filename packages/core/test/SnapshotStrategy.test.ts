@@ -8,6 +8,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as fc from "fast-check"
+import { readFileSync } from "node:fs"
 import {
   AGGREGATE_TYPES,
   context,
@@ -416,11 +417,29 @@ describe("SnapshotStrategy", () => {
       { arbitrary: { runs: 50 } }
     )
 
+    it("reads JSON written by the Effect 3 versions and writes it back byte for byte", () => {
+      // Strategies (durations up to 2^53 ms) encoded by 0.x on Effect 3.22 with its own generators, and its
+      // README's example first.
+      const texts: ReadonlyArray<string> = JSON.parse(
+        readFileSync(new URL("./fixtures/effect3-strategies.json", import.meta.url), "utf8")
+      )
+      assert.isAbove(texts.length, 100)
+      for (const text of texts) assert.strictEqual(toJson(fromJson(text)), text)
+    })
+
     it("has a readable form", () => {
       const strategy = S.any(
         S.everyNEvents(100),
         S.afterDuration("1 hour"),
         S.perAggregateType({ Order: S.not(S.custom("bigOrder")) }, S.loadTimeAtLeast("50 millis"))
+      )
+      // Byte for byte the text Effect 3's `Schema.parseJson` wrote: strategies stored in configuration stay valid.
+      assert.strictEqual(
+        toJson(strategy),
+        "{\"_tag\":\"Any\",\"strategies\":[{\"_tag\":\"EveryNEvents\",\"n\":100},{\"_tag\":\"AfterDuration\"," +
+          "\"duration\":\"1 hour\"},{\"_tag\":\"PerAggregateType\",\"strategies\":{\"Order\":{\"_tag\":\"Not\"," +
+          "\"strategy\":{\"_tag\":\"Custom\",\"name\":\"bigOrder\"}}},\"fallback\":{\"_tag\":\"LoadTimeAtLeast\"," +
+          "\"duration\":\"50 millis\"}}]}"
       )
       assert.deepStrictEqual(JSON.parse(toJson(strategy)), {
         _tag: "Any",

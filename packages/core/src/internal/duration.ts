@@ -28,27 +28,34 @@ export const FiniteDuration = Schema.Duration.check(
   )
 )
 
-const MILLIS_UNITS: ReadonlyArray<readonly [string, bigint]> = [
-  ["week", 604_800_000n],
-  ["day", 86_400_000n],
-  ["hour", 3_600_000n],
-  ["minute", 60_000n],
-  ["second", 1_000n],
-  ["milli", 1n]
+const MILLIS_UNITS: ReadonlyArray<readonly [string, number]> = [
+  ["week", 604_800_000],
+  ["day", 86_400_000],
+  ["hour", 3_600_000],
+  ["minute", 60_000],
+  ["second", 1_000],
+  ["milli", 1]
 ]
 
-const unit = (value: bigint, name: string): string =>
+const unit = (value: number | bigint, name: string): string =>
   // An integral number in plain digits, never in exponent notation ("1e+21"), which `Duration.fromInput` refuses.
-  `${value} ${value === 1n ? name : `${name}s`}`
+  `${typeof value === "number" ? BigInt(value) : value} ${value === 1 || value === 1n ? name : `${name}s`}`
 
 /**
- * Whole milliseconds in the largest unit that divides them exactly. Computed on exact integers: `Duration.fromInput`
- * reads "2740790534147356 seconds" as exactly that many nanoseconds, so a unit chosen in floating point (where
- * `2740790534147356 * 1000` rounds) would not read back as an equal duration.
+ * Whole milliseconds (an integral number) in the largest unit that represents them exactly. The unit is the one
+ * the Effect 3 versions chose, so the same strategy encodes to the same text, except where that text would not
+ * read back exactly: `Duration.fromInput` reads "2740790534147356 seconds" as exactly that many nanoseconds, while
+ * `2740790534147356 * 1000` rounds as a double, so the check is made on exact integers too.
  */
-const formatMillis = (millis: bigint): string => {
+const formatMillis = (millis: number): string => {
   for (const [name, size] of MILLIS_UNITS) {
-    if (millis % size === 0n && (millis > 0n || size === 1n)) return unit(millis / size, name)
+    const value = millis / size
+    if (
+      Number.isInteger(value) && value * size === millis && (value > 0 || size === 1) &&
+      BigInt(value) * BigInt(size) === BigInt(millis)
+    ) {
+      return unit(value, name)
+    }
   }
   return unit(millis, "milli")
 }
@@ -61,11 +68,17 @@ export const formatDuration = (self: Duration.Duration): string => {
   const value = self.value
   switch (value._tag) {
     case "Millis":
-      // A Millis duration holds an integral number (a fractional one is held as Nanos): BigInt is exact.
-      return formatMillis(BigInt(value.millis))
+      // A Millis duration holds an integral number (Effect 4 holds a fractional one as Nanos).
+      return formatMillis(value.millis)
     case "Nanos": {
       const nanos = value.nanos
-      if (nanos % 1_000_000n === 0n) return formatMillis(nanos / 1_000_000n)
+      if (nanos % 1_000_000n === 0n) {
+        const millis = Number(nanos / 1_000_000n)
+        // The Effect 3 versions' test (which refuses some exact values above 2^53 ms), and exactness.
+        if (BigInt(Math.round(millis * 1_000_000)) === nanos && BigInt(millis) * 1_000_000n === nanos) {
+          return formatMillis(millis)
+        }
+      }
       return nanos % 1_000n === 0n ? unit(nanos / 1_000n, "micro") : unit(nanos, "nano")
     }
     case "Infinity":
