@@ -5,13 +5,13 @@
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
-import { SqlClient } from "effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as String from "effect/String"
 import * as TestClock from "effect/testing/TestClock"
 import { freshType, make, stateOfSize } from "./utils/contract.js"
@@ -26,8 +26,10 @@ const clientIn = (schema: string, options: Partial<PgClient.PgClientConfig> = {}
   return PgClient.layer({ url: Redacted.make(parsed.toString()), maxConnections: 2, ...options })
 }
 
-const currentSchema = Effect.flatMap(SqlClient, (sql) =>
-  Effect.map(sql<{ schema: string }>`SELECT current_schema() AS schema`, ([row]) => row!.schema))
+const currentSchema = Effect.flatMap(
+  SqlClient,
+  (sql) => Effect.map(sql<{ schema: string }>`SELECT current_schema() AS schema`, ([row]) => row!.schema)
+)
 
 /**
  * The test file's database again, on a client that accepts server messages up to 64 MiB: the 20 MB state's row
@@ -58,7 +60,9 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
             Effect.flatMap((store) =>
               Effect.gen(function*() {
                 // Sending a large message is fine; the row coming back is not.
-                yield* store.save(make({ aggregateType: type, aggregateId: "big", version: 1, state: stateOfSize(400_000) }))
+                yield* store.save(
+                  make({ aggregateType: type, aggregateId: "big", version: 1, state: stateOfSize(400_000) })
+                )
                 yield* store.save(make({ aggregateType: type, aggregateId: "small", version: 1 }))
                 const error = yield* Effect.flip(store.load(type, "big"))
                 assert.strictEqual(error.reason, "Corrupt")

@@ -5,11 +5,11 @@
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
-import { SqlClient } from "effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import { SqlClient } from "effect/sql/SqlClient"
 
 /** A memory "store" that registers the undo of its writes with the enclosing unit, as the memory stores do. */
 const makeLog = () => {

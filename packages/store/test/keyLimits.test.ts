@@ -3,9 +3,9 @@ import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/sto
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 
 // Ids longer than the primary key allows are bad input on every backend (the same limits as the EventStore),
 // not a server failure that `resilient` would retry and count against the store's availability.

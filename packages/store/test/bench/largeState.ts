@@ -6,12 +6,12 @@
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as References from "effect/References"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as zlib from "node:zlib"
 
 const items = Number(process.env.ITEMS ?? 9999)
@@ -62,7 +62,9 @@ const main = async () => {
   const gzip = SqlSnapshotStore.layerWith({ table: "bench_gzip" }).pipe(
     SnapshotStore.compressed({ thresholdBytes: 64 * 1024 })
   )
-  const runtime = ManagedRuntime.make(Layer.mergeAll(base, Layer.succeed(References.MinimumLogLevel, "None")).pipe(Layer.orDie))
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(base, Layer.succeed(References.MinimumLogLevel, "None")).pipe(Layer.orDie)
+  )
   const run = <A, E>(effect: Effect.Effect<A, E, SqlClient | Postgres.Backend>) => runtime.runPromise(effect)
   const plainStore = await run(Effect.provide(SnapshotStore.SnapshotStore, plain))
   const gzipStore = await run(Effect.provide(SnapshotStore.SnapshotStore, gzip))

@@ -12,8 +12,8 @@ import * as Arbitrary from "effect/Arbitrary"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
@@ -252,11 +252,11 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
         ), { concurrency: 8, discard: true })
       yield* store.save(make({ aggregateType: other, aggregateId: "only", version: 1 }))
 
-      const keys = (yield* Stream.runCollect(store.aggregates(type)))
+      const keys = yield* Stream.runCollect(store.aggregates(type))
       assert.deepStrictEqual(keys.map((key) => key.aggregateId), ids) // ids are ASCII: every order agrees
       assert.isTrue(keys.every((key) => key.aggregateType === type && key instanceof Snapshot.SnapshotKey))
 
-      const all = (yield* Stream.runCollect(store.aggregates()))
+      const all = yield* Stream.runCollect(store.aggregates())
       const ours = all.filter((key) => key.aggregateType === type || key.aggregateType === other)
       assert.strictEqual(ours.length, manyKeys + 1)
       const seen = new Set(all.map((key) => JSON.stringify([key.aggregateType, key.aggregateId])))
@@ -264,9 +264,9 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
       assert.isTrue(seen.has(JSON.stringify([other, "only"])))
 
       // A stream can be consumed partially.
-      const firstFive = (yield* Stream.runCollect(Stream.take(store.aggregates(type), 5)))
+      const firstFive = yield* Stream.runCollect(Stream.take(store.aggregates(type), 5))
       assert.deepStrictEqual(firstFive.map((key) => key.aggregateId), ids.slice(0, 5))
-      assert.deepStrictEqual((yield* Stream.runCollect(store.aggregates(`${type}-none`))), [])
+      assert.deepStrictEqual(yield* Stream.runCollect(store.aggregates(`${type}-none`)), [])
     }), 60_000)
 
   // ---------------------------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
         assert.deepStrictEqual(loaded.state, { id: aggregateId })
         assert.deepStrictEqual(versionsOf(yield* store.list(type, aggregateId)), [i + 1])
       }
-      const keys = (yield* Stream.runCollect(store.aggregates(type)))
+      const keys = yield* Stream.runCollect(store.aggregates(type))
       assert.deepStrictEqual(keys.map((key) => key.aggregateId).sort(), [...ids].sort())
       assert.strictEqual(Option.getOrThrow(yield* store.latestForType(type)).aggregateType, type)
       assert.strictEqual(yield* store.delete(type, ids[2]!), 1)
@@ -420,8 +420,8 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
         assert.match(error.message, message, name)
       }
       // Nothing written: no key of this type, and no key with an empty id or a bad-* id anywhere.
-      assert.deepStrictEqual((yield* Stream.runCollect(store.aggregates(type))), [])
-      const all = (yield* Stream.runCollect(store.aggregates()))
+      assert.deepStrictEqual(yield* Stream.runCollect(store.aggregates(type)), [])
+      const all = yield* Stream.runCollect(store.aggregates())
       assert.isFalse(all.some((key) => key.aggregateId === "" || key.aggregateType === ""))
       assert.isFalse(all.some((key) => key.aggregateType === type))
     }))

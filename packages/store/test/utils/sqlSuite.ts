@@ -5,13 +5,13 @@
 import { BadArgument } from "@effect-snapshots/core"
 import type { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "effect/sql/SqlClient"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import { SqlClient } from "effect/sql/SqlClient"
 import { contract, freshType, make, stateOfSize } from "./contract.js"
 
 type Env = SqlClient | Postgres.Backend
