@@ -405,6 +405,8 @@ describe("SnapshotStrategy", () => {
       const encoded = Schema.encodeSync(S.SnapshotStrategy)(strategy)
       const back = Schema.decodeUnknownSync(S.SnapshotStrategy)(JSON.parse(JSON.stringify(encoded)))
       assert.isTrue(equivalent(strategy, back))
+      // The encoded form is JSON already: Effect 4's JSON codec of the Schema gives the same value.
+      assert.deepStrictEqual(Schema.encodeSync(Schema.toCodecJson(S.SnapshotStrategy))(strategy), encoded)
     })
 
     it.prop(
