@@ -233,8 +233,11 @@ export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, nev
       Effect.sync(() => {
         pending -= n
         if (pending === 0) {
-          for (const resume of idle) resume(Effect.void)
+          // Effect 4 runs a resumed fiber at once, inside `resume`: a waiter may flush again (and be added to
+          // `idle`) before this loop ends, so resume only the ones waiting now.
+          const waiting = Array.from(idle)
           idle.clear()
+          for (const resume of waiting) resume(Effect.void)
         }
       })
 

@@ -111,9 +111,15 @@ export const oneOf = <A>(...arbitraries: Arr.NonEmptyReadonlyArray<Arbitrary.Arb
 export const constantFrom = <const A>(...values: Arr.NonEmptyReadonlyArray<A>): Arbitrary.Arbitrary<A> =>
   Arbitrary.map(integer(0, values.length - 1), (i) => values[i]!)
 
-/** A string of at most `maxLength` characters. */
+/**
+ * A string of at most `maxLength` printable ASCII characters (what fast-check's `string()` gave the Effect 3
+ * suite; a NUL, which the event stores refuse, is not in it).
+ */
 export const string = (maxLength: number): Arbitrary.Arbitrary<string> =>
-  Arbitrary.schema(Schema.String.check(Schema.isMaxLength(maxLength)))
+  Arbitrary.map(
+    Arbitrary.array(integer(0x20, 0x7e), { maxLength }),
+    (codes) => String.fromCharCode(...codes)
+  )
 
 const amount = Arbitrary.map(
   Arbitrary.all([
@@ -127,8 +133,10 @@ export const ledgerEvent: Arbitrary.Arbitrary<LedgerEvent> = oneOf<LedgerEvent>(
   Arbitrary.map(integer(0, 4_000_000_000_000), (ms) => Opened.make({ at: new Date(ms) })),
   Arbitrary.map(Arbitrary.all({ amount, note: string(8) }), (e) => Deposited.make(e)),
   Arbitrary.map(amount, (a) => Withdrawn.make({ amount: a })),
-  Arbitrary.map(Arbitrary.schema(Schema.Option(Schema.String.check(Schema.isMaxLength(5)))), (tag) =>
-    Tagged.make({ tag }))
+  Arbitrary.map(
+    oneOf(Arbitrary.Constant(Option.none<string>()), Arbitrary.map(string(5), Option.some)),
+    (tag) => Tagged.make({ tag })
+  )
 )
 
 /** A history: batches of 1..maxBatch events. */
