@@ -81,6 +81,12 @@ export interface Options<S, SI, E extends { readonly _tag: string }, EI> {
    * is recorded in the metadata of every appended event of that type (when above 1).
    */
   readonly upcasters?: Readonly<Record<string, ReadonlyArray<Upcaster>>> | undefined
+  /**
+   * Fingerprints that snapshots at the current `schemaVersion` may carry and still be read as current: the
+   * fingerprint an earlier build recorded for the same encoded shape, where it differs from the one computed
+   * now (see `fingerprint` for the shapes this concerns). Snapshots written from now on carry the current one.
+   */
+  readonly compatibleFingerprints?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -100,6 +106,8 @@ export interface Aggregate<S, SI, E extends { readonly _tag: string }, EI> {
   readonly upcasters: Readonly<Record<string, ReadonlyArray<Upcaster>>>
   /** A deterministic fingerprint of the encoded (JSON) shape of the state Schema. */
   readonly fingerprint: string
+  /** Other fingerprints accepted as the current shape (`Options.compatibleFingerprints`). */
+  readonly compatibleFingerprints: ReadonlyArray<string>
   /** @internal */
   readonly codec: Codec<S, E>
 }
@@ -287,6 +295,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     migrations: options.migrations ?? {},
     upcasters,
     fingerprint: fingerprint(options.state),
+    compatibleFingerprints: options.compatibleFingerprints ?? [],
     codec: {
       decodeState: jsonDecoder(stateJson),
       encodeState: jsonEncoder(stateJson),
@@ -436,7 +445,10 @@ export const restoreState = <S, SI, E extends { readonly _tag: string }, EI>(
   let migrated = false
   if (snapshot.schemaVersion === aggregate.schemaVersion) {
     const recorded = snapshot.metadata[FingerprintKey]
-    if (recorded !== undefined && recorded !== aggregate.fingerprint) {
+    if (
+      recorded !== undefined && recorded !== aggregate.fingerprint &&
+      !aggregate.compatibleFingerprints.includes(recorded as string)
+    ) {
       return Result.fail({
         reason: "StaleFingerprint",
         message: `state Schema fingerprint ${String(recorded)} differs from the running ${aggregate.fingerprint}`
@@ -507,7 +519,17 @@ export const recordedPosition = (metadata: Readonly<Record<string, unknown>>): O
  *   repeated suspended schema (numbered in order of first visit), `decl(<identifier>;<type parameters>)` for a
  *   declaration with no JSON form.
  *
- * A declaration with a JSON form (BigDecimal, DateTimeUtc, Option, a Class) is described by that form.
+ * A declaration with a JSON form (BigDecimal, DateTimeUtc, Option, a Class) is described by that form. A
+ * union that admits `undefined` next to a member union that admits it too is described without the outer
+ * `undefined` (Effect 4's `optional(X).pipe(withDecodingDefault(...))` encodes as `X | undefined | undefined`,
+ * Effect 3's `optionalWith(X, { default })` as `X | undefined`); `BigInt` and `Symbol` are `StringKeyword`,
+ * their JSON form.
+ *
+ * Shapes whose fingerprint differs from the Effect 3 line's (pass the old one in
+ * `Options.compatibleFingerprints`): `optionalWith(X, { nullable: true })` (Effect 3 described
+ * `X | null | undefined` as one flat union; its Effect 4 spelling `optional(NullOr(X))` nests `X | null`), and
+ * a `Literal` with `null` among its values (Effect 4's `Literals` takes no `null`; `NullOr(Literals([...]))`
+ * nests).
  *
  * @since 0.1.0
  */
