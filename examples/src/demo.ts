@@ -100,12 +100,13 @@ export const program = Effect.fn("demo")(
     const repo = yield* EventSourcedRepository.make(Order, { strategy })
     // Loads as a process that has not seen the order loads it: newest snapshot plus tail, no cache.
     const fromSnapshot = yield* EventSourcedRepository.make(Order, { strategy, cacheMaxBytes: 0 })
-    // The same repository without snapshots (an empty snapshot store) and without a cache, for the
-    // full-replay side: with a cache, every load after the first would read only the tail.
+    // The same repository without snapshots (an empty snapshot store of its own: `Layer.fresh`, never an
+    // instance memoized by the caller's layers) and without a cache, for the full-replay side: with a cache,
+    // every load after the first would read only the tail.
     const replayOnly = yield* EventSourcedRepository.make(Order, {
       strategy: SnapshotStrategy.never,
       cacheMaxBytes: 0
-    }).pipe(Effect.provide(SnapshotStore.layerMemory))
+    }).pipe(Effect.provide(Layer.fresh(SnapshotStore.layerMemory)))
 
     const orderId = `order-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
     const events = Math.max(3, options.events)

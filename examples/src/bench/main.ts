@@ -153,9 +153,11 @@ const main = async (options: Cli.Options) => {
   const sqlRepo = await repoOf(sql, cold)
   // The same repository with an empty snapshot store: the full-replay side.
   const never = { strategy: SnapshotStrategy.never, cacheMaxBytes: 0 }
-  const sqlReplay = await repoOf(sql, never, SnapshotStore.layerMemory)
+  // `Layer.fresh`: an empty store of its own, never the memory runtime's (Effect 4 memoizes a layer provided
+  // inside a runtime built from the same layer object).
+  const sqlReplay = await repoOf(sql, never, Layer.fresh(SnapshotStore.layerMemory))
   const memRepo = await repoOf(memory, cold)
-  const memReplay = await repoOf(memory, never, SnapshotStore.layerMemory)
+  const memReplay = await repoOf(memory, never, Layer.fresh(SnapshotStore.layerMemory))
   // Hot loads: the repository's cache (default capacity) holds what it loaded before.
   const sqlHot = await repoOf(sql, { strategy })
 
