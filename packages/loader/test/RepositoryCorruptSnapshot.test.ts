@@ -10,7 +10,7 @@ import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import { Deposited, Ledger } from "./utils/Ledger.js"
+import { Deposited, encode, Ledger } from "./utils/Ledger.js"
 
 const deposit = (n: number) => Deposited.make({ amount: BigDecimal.fromBigInt(BigInt(n)), note: `d${n}` })
 const skipped = (reason: "DecodeFailure" | "StreamMismatch") =>
@@ -50,7 +50,7 @@ describe("EventSourcedRepository and unreadable or foreign snapshots", () => {
       const again = yield* repo.load("a")
       assert.deepStrictEqual(again.snapshotVersion, Option.some(3))
       assert.strictEqual(again.replayed, 0)
-      assert.deepStrictEqual(again.state, loaded.state)
+      assert.strictEqual(encode(again.state), encode(loaded.state))
       assert.strictEqual((yield* skipped("DecodeFailure")) - before, 1)
     }).pipe(Effect.provide(EventStore.layerMemory)))
 
