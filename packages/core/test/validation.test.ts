@@ -170,6 +170,23 @@ const badValues: ReadonlyArray<BadValue> = [
     message: "an aggregate type must not be empty, got \"\""
   },
   {
+    name: "perAggregateType with \"__proto__\" as an aggregate type (an own key)",
+    build: () =>
+      S.perAggregateType(
+        Object.defineProperty({}, "__proto__", { value: S.always, enumerable: true }) as Record<
+          string,
+          S.SnapshotStrategy
+        >,
+        S.never
+      ),
+    json: {
+      _tag: "PerAggregateType",
+      strategies: JSON.parse("{\"__proto__\":{\"_tag\":\"Always\"}}"),
+      fallback: NEVER
+    },
+    message: "\"__proto__\" is not allowed as a key"
+  },
+  {
     name: "an empty custom name",
     build: () => S.custom(""),
     json: { _tag: "Custom", name: "" },

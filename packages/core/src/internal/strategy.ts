@@ -15,6 +15,8 @@ import { formatIssues } from "./issues.js"
 
 const quote = (s: string): string => JSON.stringify(s)
 
+const PROTO_KEY = "\"__proto__\" is not allowed as a key (nor as an aggregate type)"
+
 const Count = Schema.Number.check(
   Schema.makeFilter((n: number) => (Number.isSafeInteger(n) && n > 0) || `expected a positive integer, got ${n}`, {
     expected: "a positive integer",
@@ -123,8 +125,11 @@ export class Always extends Schema.TaggedClass<Always>()("Always", {}) {}
 export class PerAggregateType extends Schema.TaggedClass<PerAggregateType>()("PerAggregateType", {
   strategies: Schema.Record(Schema.String, Strategy).check(
     Schema.makeFilter((strategies: { readonly [aggregateType: string]: SnapshotStrategy }) => {
-      const blank = Object.keys(strategies).find((type) => type.trim().length === 0)
-      return blank === undefined || `an aggregate type must not be empty, got ${quote(blank)}`
+      const types = Object.keys(strategies)
+      const blank = types.find((type) => type.trim().length === 0)
+      if (blank !== undefined) return `an aggregate type must not be empty, got ${quote(blank)}`
+      // Refused as in JSON (see `FromJson`), so that every valid strategy encodes to JSON that decodes.
+      return !types.includes("__proto__") || PROTO_KEY
     }, { expected: "non-blank aggregate types" })
   ),
   fallback: Strategy
@@ -188,8 +193,6 @@ export const SnapshotStrategy: Schema.Union<
   PerAggregateType,
   Custom
 ]).annotate({ identifier: "SnapshotStrategy", expected: "SnapshotStrategy" })
-
-const PROTO_KEY = "\"__proto__\" is not allowed as a key (nor as an aggregate type)"
 
 class ProtoKey extends Error {}
 
