@@ -34,7 +34,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { accountOf, describePlan, idsOf, plan, refusedSuffix } from "./fixtures/applicationPlan.js"
 import { record } from "./utils/figures.js"
-import { nodeBinary } from "./utils/node.js"
+import { nodeBinary, tsxArgs } from "./utils/node.js"
 
 const SEED = 20_261_201
 const ROUNDS = 2
@@ -54,7 +54,7 @@ interface WorkerRun {
 /** Run one worker to its end, or SIGKILL it `killAfterMs` after it is ready. */
 const runWorker = (env: Record<string, string>, killAfterMs: number | undefined) =>
   Effect.callback<WorkerRun, Error>((resume) => {
-    const child = spawn(nodeBinary(), ["--import", "tsx", worker], {
+    const child = spawn(nodeBinary(), tsxArgs(worker), {
       cwd: packageRoot,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"]

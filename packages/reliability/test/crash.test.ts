@@ -18,7 +18,7 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { record } from "./utils/figures.js"
-import { nodeBinary } from "./utils/node.js"
+import { nodeBinary, tsxArgs } from "./utils/node.js"
 
 const KILLS = 20
 const IDS = 8
@@ -43,7 +43,7 @@ interface WorkerRun {
 /** Start the worker, wait until it is ready, let it work `killAfterMs`, then SIGKILL it. */
 const runWorker = (env: Record<string, string>, killAfterMs: number) =>
   Effect.callback<WorkerRun, Error>((resume) => {
-    const child = spawn(nodeBinary(), ["--import", "tsx", worker], {
+    const child = spawn(nodeBinary(), tsxArgs(worker), {
       cwd: packageRoot,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"]

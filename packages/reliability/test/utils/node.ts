@@ -1,5 +1,8 @@
 import { createRequire } from "node:module"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+const require = createRequire(import.meta.url)
 
 const major = (version: string): number => Number(version.replace(/^v/, "").split(".")[0])
 
@@ -10,7 +13,15 @@ const major = (version: string): number => Number(version.replace(/^v/, "").spli
  */
 export const nodeBinary = (): string => {
   if (major(process.version) >= 22) return process.execPath
-  const require = createRequire(import.meta.url)
-  const binary = path.join(path.dirname(require.resolve("node/package.json")), "bin", "node")
-  return binary
+  return path.join(path.dirname(require.resolve("node/package.json")), "bin", "node")
 }
+
+/**
+ * The arguments that run a TypeScript `script` in a child Node: tsx's loader by absolute URL (the child's
+ * `--import` resolves a bare "tsx" from its working directory, which need not see the workspace root).
+ */
+export const tsxArgs = (script: string): Array<string> => [
+  "--import",
+  pathToFileURL(require.resolve("tsx")).href,
+  script
+]
