@@ -349,10 +349,12 @@ const distribute = (sql: SqlClient.SqlClient, table: string) => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  options: Options = {}
-): Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
-  Effect.gen(function*() {
+export const make: (
+  options?: Options
+) => Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> = Effect.fn(
+  "SqlSnapshotStore.make"
+)(
+  function*(options: Options = {}) {
     const table = options.table ?? defaultTable
     if (!identifier.test(table)) {
       return yield* badArgument(
@@ -587,7 +589,8 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
     }
     sources.set(service, makeSource(client, table))
     return service
-  })
+  }
+)
 
 /**
  * The store as a layer with options; building it runs the migrations.

@@ -15,7 +15,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import * as String from "effect/String"
 import * as TestClock from "effect/testing/TestClock"
 import { freshType, make, stateOfSize } from "./utils/contract.js"
-import { sqlSuite } from "./utils/sqlSuite.js"
+import { PatientClock, sqlSuite } from "./utils/sqlSuite.js"
 
 const url = process.env.PG_URL ?? ""
 
@@ -41,7 +41,7 @@ const LargeMessages = Layer.unwrap(
 )
 
 describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
-  layer(Postgres.layerTest("store_sql"), { timeout: 120_000 })((it) => {
+  layer(Layer.provideMerge(Postgres.layerTest("store_sql"), PatientClock), { timeout: 120_000 })((it) => {
     it.layer(LargeMessages)("on a client with maxMessageSize 64 MiB", (it) => {
       sqlSuite(it, { large: true, manyKeys: 120, stack: true })
     })

@@ -6,10 +6,12 @@
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
 import { assert, describe, it, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import { SqlClient } from "effect/sql/SqlClient"
+import { PatientClock } from "./utils/sqlSuite.js"
 
 /** A memory "store" that registers the undo of its writes with the enclosing unit, as the memory stores do. */
 const makeLog = () => {
@@ -136,7 +138,10 @@ describe("UnitOfWork.layerMemory", () => {
     Effect.map(UnitOfWork.enclosing, (around) => assert.strictEqual(around._tag, "None")))
 })
 
-const SqlLayers = Layer.provideMerge(SqlUnitOfWork.layer, Postgres.layerTest("unit_of_work"))
+const SqlLayers = Layer.provideMerge(
+  SqlUnitOfWork.layer,
+  Layer.provideMerge(Postgres.layerTest("unit_of_work"), PatientClock)
+)
 
 describe("SqlUnitOfWork.layer (PG_URL, or PGlite)", () => {
   layer(SqlLayers, { timeout: 120_000 })((it) => {
@@ -222,6 +227,29 @@ describe("SqlUnitOfWork.layer (PG_URL, or PGlite)", () => {
         assert.isTrue(Result.isFailure(result))
         assert.deepStrictEqual(notes, ["in transaction"])
         assert.deepStrictEqual(yield* rows("uow_bare"), [])
+      }))
+
+    it.effect("a bare transaction is recognized also where the fiber's context holds no SqlClient", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        // An application service that captured its client when its layer was built: its callers' context
+        // has no SqlClient, only the transaction the client opened.
+        const withoutClient = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.updateContext(
+            effect,
+            (context: Context.Context<R>) => Context.omit(SqlClient)(context) as Context.Context<R>
+          )
+        assert.strictEqual((yield* withoutClient(UnitOfWork.enclosing))._tag, "None")
+        const inside = yield* sql.withTransaction(withoutClient(UnitOfWork.enclosing))
+        assert.strictEqual(inside._tag, "Transaction")
+        // Work forked out of the transaction with its service omitted is outside it.
+        const omitted = yield* sql.withTransaction(
+          Effect.updateContext(
+            UnitOfWork.enclosing,
+            (context: Context.Context<never>) => Context.omit(sql.transactionService)(context)
+          )
+        )
+        assert.strictEqual(omitted._tag, "None")
       }))
   })
 })

@@ -54,11 +54,11 @@ const decodeDuration = (name: string, input: Duration.Input | undefined, fallbac
 const badArgument = (message: string) => new BadArgument({ module: "SnapshotStore.resilient", message })
 
 /** Builds the decorated service; fails with BadArgument on bad options. @internal */
-export const make = (
+export const make: (
   inner: SnapshotStoreService,
-  options: ResilientOptions = {}
-): Effect.Effect<SnapshotStoreService, BadArgument> =>
-  Effect.gen(function*() {
+  options?: ResilientOptions
+) => Effect.Effect<SnapshotStoreService, BadArgument> = Effect.fnUntraced(
+  function*(inner: SnapshotStoreService, options: ResilientOptions = {}) {
     const timeout = decodeDuration("timeout", options.timeout, defaults.timeout)
     if (timeout instanceof BadArgument) return yield* timeout
     const maintenanceTimeout = decodeDuration(
@@ -168,4 +168,5 @@ export const make = (
         }),
       prune: (pruneOptions) => maintenance("prune", inner.prune(pruneOptions))
     } satisfies SnapshotStoreService
-  })
+  }
+)

@@ -12,10 +12,18 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { SqlClient } from "effect/sql/SqlClient"
+import * as TestClock from "effect/testing/TestClock"
 import { contract, freshType, make, stateOfSize } from "./contract.js"
 
 type Env = SqlClient | Postgres.Backend
 type StoreBuildError = SnapshotStore.SnapshotStoreError | BadArgument.BadArgument
+
+/**
+ * The TestClock for the SQL test files. A SQL test runs for seconds (PGlite, a loaded machine) while timers wait
+ * on it (the pool's idle timeout, `resilient`'s timeouts): expected there, so it does not warn after one second,
+ * as the default TestClock does, that a test uses time without advancing it.
+ */
+export const PatientClock = TestClock.layer({ warningDelay: "10 minutes" })
 
 export interface SqlSuiteOptions {
   readonly large: boolean
