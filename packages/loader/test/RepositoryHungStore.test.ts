@@ -35,7 +35,9 @@ describe("a hanging snapshot store under resilient()", () => {
           Scope.provide(scope)
         )
         // every save attempt hangs 3 times (the first try and resilient's two retries), then the store answers
-        const flush = repo.flush.pipe(Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.fail("flush hung") }))
+        const flush = repo.flush.pipe(
+          Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.fail("flush hung") })
+        )
         const first = yield* repo.save("a", 0, [deposit])
         yield* flush
         yield* repo.save("a", 1, [deposit])

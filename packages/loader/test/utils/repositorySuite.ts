@@ -7,17 +7,17 @@ import { Aggregate, EventSourcedRepository, EventStore, Projection, SnapshotMetr
 import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as BigDecimal from "effect/BigDecimal"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Arbitrary from "effect/Arbitrary"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
@@ -613,7 +613,10 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
                 calls++
                 if (calls === 1) {
                   yield* store.append("Ledger", id, version, [
-                    { type: "Deposited", payload: Schema.encodeSync(Schema.toCodecJson(Deposited))(deposit(100, "other")) }
+                    {
+                      type: "Deposited",
+                      payload: Schema.encodeSync(Schema.toCodecJson(Deposited))(deposit(100, "other"))
+                    }
                   ])
                 }
                 return [deposit(Number(BigDecimal.format(state.balance)), "double")]
@@ -779,7 +782,10 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       const real = yield* EventStore.EventStore
       const ids = Array.from({ length: 10 }, () => freshId("f"))
       yield* Effect.forEach(ids, (id) =>
-        real.append("Ledger", id, 0, [{ type: "Deposited", payload: Schema.encodeSync(Schema.toCodecJson(Deposited))(deposit(1)) }]))
+        real.append("Ledger", id, 0, [{
+          type: "Deposited",
+          payload: Schema.encodeSync(Schema.toCodecJson(Deposited))(deposit(1))
+        }]))
       const active = yield* Ref.make(0)
       const peak = yield* Ref.make(0)
       const gate = yield* Deferred.make<void>()
@@ -789,8 +795,7 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
         read: (type, id, options) =>
           Stream.unwrap(
             Effect.gen(function*() {
-              const n = yield* Ref.updateAndGet(active, (n) =>
-                n + 1)
+              const n = yield* Ref.updateAndGet(active, (n) => n + 1)
               yield* Ref.update(peak, (m) => Math.max(m, n))
               if (n === 3) yield* Deferred.succeed(reachedBudget, undefined)
               yield* Effect.addFinalizer(() => Ref.update(active, (n) => n - 1))
