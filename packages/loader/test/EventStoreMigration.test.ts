@@ -5,15 +5,14 @@
  */
 import { SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { events, freshId } from "./utils/eventStoreContract.js"
 
 const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+  Stream.runCollect(stream)
 
 /** Takes a table back to what migrations 0001-0003 created, and forgets migration 0004. */
 const toPreviousLayout = (table: string) =>

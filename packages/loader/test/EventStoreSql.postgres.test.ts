@@ -4,14 +4,13 @@
  */
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { contract, events, freshId, readAll, readAllUntil } from "./utils/eventStoreContract.js"
 
@@ -28,7 +27,7 @@ const countRows = Effect.flatMap(SqlClient, (sql) =>
 const pause = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
 
 const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+  Stream.runCollect(stream)
 
 describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
   layer(TestLayer, { timeout: 120_000 })((it) => {
@@ -54,7 +53,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
                     Effect.map(() => batch.length),
                     Effect.catchTag(
                       "ConcurrencyConflict",
-                      () => Effect.zipRight(Ref.update(conflicts, (n) => n + 1), attempt)
+                      () => Effect.andThen(Ref.update(conflicts, (n) => n + 1), attempt)
                     )
                   )
               )
@@ -89,11 +88,11 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         const inserted = yield* Deferred.make<void>()
         // A holds version 1 uncommitted; B, whose snapshot cannot see it, inserts version 1 too and waits on A.
         const a = yield* sql.withTransaction(
-          Effect.zipRight(
+          Effect.andThen(
             store.append("Order", id, 0, events(1)),
-            Effect.zipRight(Deferred.succeed(inserted, void 0), pause(300))
+            Effect.andThen(Deferred.succeed(inserted, void 0), pause(300))
           )
-        ).pipe(Effect.fork)
+        ).pipe(Effect.forkChild)
         yield* Deferred.await(inserted)
         const b = yield* sql.withTransaction(
           Effect.gen(function*() {
@@ -118,11 +117,11 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         const id = freshId("race-autocommit")
         const inserted = yield* Deferred.make<void>()
         const a = yield* sql.withTransaction(
-          Effect.zipRight(
+          Effect.andThen(
             store.append("Order", id, 0, events(3)),
-            Effect.zipRight(Deferred.succeed(inserted, void 0), pause(300))
+            Effect.andThen(Deferred.succeed(inserted, void 0), pause(300))
           )
-        ).pipe(Effect.fork)
+        ).pipe(Effect.forkChild)
         yield* Deferred.await(inserted)
         const error = yield* Effect.flip(store.append("Order", id, 0, events(1, 100)))
         yield* Fiber.join(a)
@@ -145,8 +144,8 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         // A takes the lower positions and commits last; B takes higher positions and commits first.
         const slow = yield* sql.withTransaction(
           Effect.flatMap(store.append("Order", a, 0, events(3)), (r) =>
-            Effect.zipRight(Deferred.succeed(appendedA, r.positions), Deferred.await(release)))
-        ).pipe(Effect.fork)
+            Effect.andThen(Deferred.succeed(appendedA, r.positions), Deferred.await(release)))
+        ).pipe(Effect.forkChild)
         const positionsA = yield* Deferred.await(appendedA)
         const fast = yield* store.append("Order", b, 0, events(2))
         assert.isTrue(fast.positions[0]! > positionsA[2]!)
@@ -195,7 +194,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
               const work = (w + k) % 2 === 0
                 ? sql.withTransaction(
                   Effect.gen(function*() {
-                    yield* sql`SELECT pg_current_xact_id()`
+                    yield* sql`SELECT pg_current_xact_id()::text`
                     yield* pause((w * 13 + k * 7) % 15)
                     const result = yield* once
                     yield* pause((w * 5 + k * 11) % 15)
@@ -223,7 +222,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
               yield* pause(2)
             }
           })
-          const reader = yield* Effect.fork(loop)
+          const reader = yield* Effect.forkChild(loop)
           yield* Effect.all(Array.from({ length: 8 }, (_, w) => writer(w)), { concurrency: "unbounded" })
           yield* Ref.set(done, true)
           yield* Fiber.join(reader)
@@ -296,7 +295,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         let count = 0
         let sum = 0
         yield* store.read("Big", id).pipe(
-          Stream.runForEachChunk((chunk) =>
+          Stream.runForEachArray((chunk) =>
             Effect.sync(() => {
               const rss = process.memoryUsage().rss
               if (rss > peak) peak = rss
