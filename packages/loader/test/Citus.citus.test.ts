@@ -72,8 +72,7 @@ const onCitus = <R>(it: Vitest.MethodsNonLive<R>): Vitest.MethodsNonLive<R> => {
   return { ...it, effect } as Vitest.MethodsNonLive<R>
 }
 
-const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Stream.runCollect(stream)
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.runCollect(stream)
 
 const plan = (query: string, parameters: ReadonlyArray<unknown>) =>
   Effect.flatMap(SqlClient, (sql) => sql.unsafe<{ "QUERY PLAN": string }>(`EXPLAIN ${query}`, [...parameters])).pipe(

@@ -11,8 +11,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { events, freshId } from "./utils/eventStoreContract.js"
 
-const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Stream.runCollect(stream)
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.runCollect(stream)
 
 /** Takes a table back to what migrations 0001-0003 created, and forgets migration 0004. */
 const toPreviousLayout = (table: string) =>

@@ -26,8 +26,7 @@ const countRows = Effect.flatMap(SqlClient, (sql) =>
 /** Sleeps on the real clock (TestClock is not what these races need). */
 const pause = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
 
-const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Stream.runCollect(stream)
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.runCollect(stream)
 
 describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
   layer(TestLayer, { timeout: 120_000 })((it) => {

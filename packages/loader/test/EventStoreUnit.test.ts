@@ -23,8 +23,7 @@ const positions = (fromPosition = 0) =>
 const versions = (type: string, id: string) =>
   Effect.flatMap(
     EventStore.EventStore,
-    (store) =>
-      Effect.map(Stream.runCollect(store.read(type, id)), (read) => read.map((e) => e.version))
+    (store) => Effect.map(Stream.runCollect(store.read(type, id)), (read) => read.map((e) => e.version))
   )
 
 describe("EventStore.layerMemory in a UnitOfWork", () => {
