@@ -84,6 +84,7 @@ const decodeStream = <S, SI, E extends { readonly _tag: string }, EI, R>(
       if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
       out.push(envelope(stored, decoded.success))
     }
+    // One envelope per row of a non-empty array.
     return Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<Envelope<E>>)
   })
 

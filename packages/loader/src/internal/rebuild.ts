@@ -72,36 +72,38 @@ const finishing = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     )
   )
 
+/** What became of one aggregate. */
+interface Finished {
+  readonly outcome: RebuildOutcome
+  readonly message?: string | undefined
+}
+
 /** @internal */
 export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, Err>) => {
   const { events, type } = deps
 
-  const one = (
-    id: string,
-    onlyStale: boolean
-  ): Effect.Effect<{ readonly outcome: RebuildOutcome; readonly message?: string | undefined }> =>
-    Effect.gen(function*() {
-      const route = yield* Commit.current
-      const loaded = yield* Effect.result(deps.load(id, route))
-      if (Result.isFailure(loaded)) return { outcome: "failed" as const, message: loaded.failure.message }
-      const { repaired, snapshotVersion, source, version } = loaded.success
-      // An unusable or migrated snapshot was already replaced by the load, at the version just rebuilt.
-      if (repaired !== undefined) return { outcome: repaired === "none" ? "skipped" as const : repaired }
-      const usable = source === "snapshot"
-      if (usable && (onlyStale || Option.getOrElse(snapshotVersion, () => -1) === version)) {
-        return { outcome: "skipped" as const }
-      }
-      const outcome = yield* deps.writer.run({
-        id,
-        version,
-        known: Option.some({ version, state: loaded.success.state, position: loaded.success.position }),
-        obsolete: [],
-        decide: Option.none()
-      }, route)
-      return outcome === "failed"
-        ? { outcome, message: `the snapshot at version ${version} could not be written (see the log)` }
-        : { outcome: outcome === "none" ? "skipped" as const : outcome }
-    })
+  const one = Effect.fnUntraced(function*(id: string, onlyStale: boolean): Effect.fn.Return<Finished> {
+    const route = yield* Commit.current
+    const loaded = yield* Effect.result(deps.load(id, route))
+    if (Result.isFailure(loaded)) return { outcome: "failed" as const, message: loaded.failure.message }
+    const { repaired, snapshotVersion, source, version } = loaded.success
+    // An unusable or migrated snapshot was already replaced by the load, at the version just rebuilt.
+    if (repaired !== undefined) return { outcome: repaired === "none" ? "skipped" as const : repaired }
+    const usable = source === "snapshot"
+    if (usable && (onlyStale || Option.getOrElse(snapshotVersion, () => -1) === version)) {
+      return { outcome: "skipped" as const }
+    }
+    const outcome = yield* deps.writer.run({
+      id,
+      version,
+      known: Option.some({ version, state: loaded.success.state, position: loaded.success.position }),
+      obsolete: [],
+      decide: Option.none()
+    }, route)
+    return outcome === "failed"
+      ? { outcome, message: `the snapshot at version ${version} could not be written (see the log)` }
+      : { outcome: outcome === "none" ? "skipped" as const : outcome }
+  })
 
   const rebuildStream = (
     options: RebuildOptions = {}

@@ -47,8 +47,8 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
   const { ops, snapshots } = deps
   const type = ops.type
 
-  const verify = (id: string, options: VerifyOptions = {}): Effect.Effect<Verified, Err> =>
-    Effect.gen(function*() {
+  const verify: (id: string, options?: VerifyOptions) => Effect.Effect<Verified, Err> = Effect.fnUntraced(
+    function*(id: string, options: VerifyOptions = {}) {
       const loaded = yield* deps.load(id)
       const replayed = yield* deps.replayAll(id, loaded.version)
       const a = ops.encodeState(loaded.state)
@@ -97,9 +97,12 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
         differences,
         repaired
       }
-    }).pipe(
-      Effect.withSpan("EventSourcedRepository.verify", { attributes: { "aggregate.type": type, "aggregate.id": id } })
-    )
+    },
+    (effect, id) =>
+      Effect.withSpan(effect, "EventSourcedRepository.verify", {
+        attributes: { "aggregate.type": type, "aggregate.id": cut(id) }
+      })
+  )
 
   const verifyStream = (
     options: VerifyAllOptions = {}
