@@ -52,6 +52,17 @@ export const constraintOf: (error: unknown) => string | undefined = internal.con
 export const describeError: (error: unknown) => string = internal.describeError
 
 /**
+ * Whether a driver refused a server message as larger than its limit (`@effect/sql-pg` 4's `maxMessageSize`,
+ * 16 MiB by default: "Message length N exceeds maxMessageSize M", under a `ConnectionError` reason; the
+ * connection is dropped). A row that big cannot be read on that client, and retrying cannot help:
+ * `SqlSnapshotStore` answers it as `Corrupt`.
+ *
+ * @since 0.4.0
+ * @category errors
+ */
+export const isMessageTooLarge: (error: unknown) => boolean = internal.isMessageTooLarge
+
+/**
  * See `Classification`.
  *
  * @since 0.2.0
