@@ -412,7 +412,7 @@ const main = async (options: Cli.Options) => {
       {
         library: () => sql.runPromise(sqlRepo.load(id)),
         rawOneQuery: () => raw.loadOneQuery(id),
-        // The same one query decoding with the library's compiled decoders: what is around the decoding.
+        // The same one query decoding with the library's decoders (through `Aggregate`): what is around the decoding.
         rawSameDecoders: () => raw.loadOneQuery(id, Raw.aggregateDecoders)
       },
       { ...measureOptions, iterations: options.iterations * 3 },
@@ -793,8 +793,8 @@ ORDER BY version DESC LIMIT 1`,
       const events = lines + 1
       const id = `restore-${lines}`
       section(`restore: a ${Table.int(lines)}-line state (${Table.int(events)} events, snapshot at the head)`)
-      // In process: JSON.parse of the stored state, its decode by the library (`Aggregate.restoreState`, the
-      // decoder compiled once per aggregate) and by Schema's own decoder (what the library used before).
+      // In process: JSON.parse of the stored state, its decode by the library (`Aggregate.restoreState`: the
+      // fingerprint check, the JSON decoder built once per aggregate) and by Schema's own decoder, built here.
       const text = JSON.stringify(
         Schema.encodeSync(Schema.toCodecJson(OrderDomain.OrderState))(expectedState(id, events, lines))
       )

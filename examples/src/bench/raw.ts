@@ -31,7 +31,7 @@ export const schemaDecoders: Decoders = {
   event: Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderEvent))
 }
 
-/** The decoders the library uses (compiled once per aggregate): the baseline then differs from ours only
+/** The decoders the library uses (built once per aggregate, through `Aggregate`): the baseline then differs from ours only
  * in what is around the decoding. */
 export const aggregateDecoders: Decoders = {
   state: (encoded) =>
