@@ -21,25 +21,25 @@ import type * as OrderDomain from "../OrderDomain.js"
 
 const events = SqlEventStore.defaultTable
 
-const restore = (id: string) =>
-  Effect.gen(function*() {
-    const store = yield* SnapshotStore.SnapshotStore
-    const found = yield* store.load(Order.type, id)
-    if (Option.isNone(found)) return yield* Effect.die(new Error("no snapshot"))
-    const snapshot = found.value
-    const restored = Aggregate.restoreState(Order, snapshot)
-    if (Result.isFailure(restored)) return yield* Effect.die(new Error(restored.failure.message))
-    return { snapshot, state: restored.success.state }
-  })
+const restore = Effect.fnUntraced(function*(id: string) {
+  const store = yield* SnapshotStore.SnapshotStore
+  const found = yield* store.load(Order.type, id)
+  if (Option.isNone(found)) return yield* Effect.die(new Error("no snapshot"))
+  const snapshot = found.value
+  const restored = Aggregate.restoreState(Order, snapshot)
+  if (Result.isFailure(restored)) return yield* Effect.die(new Error(restored.failure.message))
+  return { snapshot, state: restored.success.state }
+})
 
 /** Snapshot store + `EventStore.read` (a Stream) + decode + fold: the repository's load without the repository. */
-export const servicesWithStream = (id: string) =>
-  Effect.gen(function*() {
-    const store = yield* EventStore.EventStore
-    const { snapshot, state: start } = yield* restore(id)
-    let state = start
-    let version = snapshot.version
-    yield* Stream.runForEachArray(store.read(Order.type, id, { fromVersion: snapshot.version + 1 }), (chunk) =>
+export const servicesWithStream = Effect.fnUntraced(function*(id: string) {
+  const store = yield* EventStore.EventStore
+  const { snapshot, state: start } = yield* restore(id)
+  let state = start
+  let version = snapshot.version
+  yield* Stream.runForEachArray(
+    store.read(Order.type, id, { fromVersion: snapshot.version + 1 }),
+    (chunk) =>
       Effect.suspend(() => {
         for (const stored of chunk) {
           const event = Aggregate.decodeEvent(Order, stored)
@@ -50,38 +50,38 @@ export const servicesWithStream = (id: string) =>
           version = stored.version
         }
         return Effect.void
-      }))
-    return { state, version }
-  })
+      })
+  )
+  return { state, version }
+})
 
 const tailSql = `SELECT version, position, type, payload FROM ${events}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version LIMIT 2000`
 
 /** The same with the tail as one `sql.unsafe(...).values` call: no Stream. */
-export const servicesWithoutStream = (id: string) =>
-  Effect.gen(function*() {
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const { snapshot, state: start } = yield* restore(id)
-    const rows = yield* sql.unsafe(tailSql, [Order.type, id, snapshot.version]).values
-    let state: OrderDomain.OrderState = start
-    let version = snapshot.version
-    for (const row of rows) {
-      const event = Aggregate.decodeEvent(Order, {
-        aggregateType: Order.type,
-        aggregateId: id,
-        version: Number(row[0]),
-        position: Number(row[1]),
-        type: row[2] as string,
-        payload: row[3],
-        metadata: {},
-        createdAt: snapshot.createdAt
-      })
-      if (Result.isFailure(event)) return yield* Effect.die(event.failure)
-      state = Order.evolve(state, event.success)
-      version = Number(row[0])
-    }
-    return { state, version, snapshotVersion: Option.some(snapshot.version) }
-  })
+export const servicesWithoutStream = Effect.fnUntraced(function*(id: string) {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  const { snapshot, state: start } = yield* restore(id)
+  const rows = yield* sql.unsafe(tailSql, [Order.type, id, snapshot.version]).values
+  let state: OrderDomain.OrderState = start
+  let version = snapshot.version
+  for (const row of rows) {
+    const event = Aggregate.decodeEvent(Order, {
+      aggregateType: Order.type,
+      aggregateId: id,
+      version: Number(row[0]),
+      position: Number(row[1]),
+      type: row[2] as string,
+      payload: row[3],
+      metadata: {},
+      createdAt: snapshot.createdAt
+    })
+    if (Result.isFailure(event)) return yield* Effect.die(event.failure)
+    state = Order.evolve(state, event.success)
+    version = Number(row[0])
+  }
+  return { state, version, snapshotVersion: Option.some(snapshot.version) }
+})
 
 // A copy of `SqlEventStore`'s append statement (2026-11-26): a diagnostic, kept here so the measurement
 // does not depend on the library's internals.

@@ -70,21 +70,22 @@ const median = (xs: ReadonlyArray<number>) => quantile([...xs].sort((a, b) => a 
 const ms = (x: number) => Math.round(x * 100) / 100
 
 /** 4 fibers loading random Gauges for `seconds`: each load's latency in ms. */
-const loadWorkload = (repo: { readonly load: (id: string) => Effect.Effect<unknown, unknown> }) =>
-  Effect.gen(function*() {
-    const latencies: Array<number> = []
-    const end = (yield* Clock.currentTimeMillis) + seconds * 1000
-    const worker = Effect.gen(function*() {
-      while ((yield* Clock.currentTimeMillis) < end) {
-        const start = performance.now()
-        yield* repo.load(id(Math.floor(Math.random() * loadAggregates)))
-        latencies.push(performance.now() - start)
-      }
-    })
-    yield* Effect.all([worker, worker, worker, worker], { concurrency: "unbounded", discard: true })
-    latencies.sort((a, b) => a - b)
-    return { loads: latencies.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) }
+const loadWorkload = Effect.fnUntraced(function*(repo: {
+  readonly load: (id: string) => Effect.Effect<unknown, unknown>
+}) {
+  const latencies: Array<number> = []
+  const end = (yield* Clock.currentTimeMillis) + seconds * 1000
+  const worker = Effect.gen(function*() {
+    while ((yield* Clock.currentTimeMillis) < end) {
+      const start = performance.now()
+      yield* repo.load(id(Math.floor(Math.random() * loadAggregates)))
+      latencies.push(performance.now() - start)
+    }
   })
+  yield* Effect.all([worker, worker, worker, worker], { concurrency: "unbounded", discard: true })
+  latencies.sort((a, b) => a - b)
+  return { loads: latencies.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) }
+})
 
 const program = Effect.gen(function*() {
   console.log(`rebuild bench: ${aggregates} aggregates x ${eventsPer} events on ${url.replace(/:[^:@/]*@/, "@")}`)
@@ -149,14 +150,13 @@ const program = Effect.gen(function*() {
     [`with rebuild at ${perSecond}/s`]: [],
     "with unlimited rebuild": []
   }
-  const withRebuild = (options: EventSourcedRepository.RebuildOptions) =>
-    Effect.gen(function*() {
-      yield* truncateSnapshots
-      const fiber = yield* Effect.forkChild(meters.rebuild(options))
-      const measured = yield* loadWorkload(gauges)
-      yield* Fiber.interrupt(fiber)
-      return measured
-    })
+  const withRebuild = Effect.fnUntraced(function*(options: EventSourcedRepository.RebuildOptions) {
+    yield* truncateSnapshots
+    const fiber = yield* Effect.forkChild(meters.rebuild(options))
+    const measured = yield* loadWorkload(gauges)
+    yield* Fiber.interrupt(fiber)
+    return measured
+  })
   yield* loadWorkload(gauges) // warm-up
   for (let round = 0; round < rounds; round++) {
     const order = [
