@@ -1,7 +1,7 @@
 /**
  * Seeding long histories fast: events go straight into the library's own events table with one
  * `INSERT ... SELECT generate_series` per range, in the row format `SqlEventStore` writes (payload = the
- * Schema-encoded event with its `_tag`, metadata `{}`); the snapshot is written by the library itself, by a
+ * event's JSON encoding with its `_tag`, metadata `{}`); the snapshot is written by the library itself, by a
  * `save` through a repository whose strategy says "always".
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
