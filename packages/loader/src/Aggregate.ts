@@ -241,9 +241,85 @@ const jsonDecoder = <A>(codec: Schema.Codec<A, unknown>): (u: unknown) => Result
   return (u) => Result.mapError(decode(u), (error) => error.issue)
 }
 
-const jsonEncoder = <A>(codec: Schema.Codec<A, unknown>): (a: A) => Result.Result<unknown, SchemaIssue.Issue> => {
-  const encode = Schema.encodeUnknownResult(codec)
-  return (a) => Result.mapError(encode(a), (error) => error.issue)
+const isPlainObject = (u: unknown): u is Record<string, unknown> => {
+  if (typeof u !== "object" || u === null) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * The JSON `json` without the keys whose value the Schema's own encoding (`plain`, walked alongside) left
+ * `undefined` and the JSON codec wrote as `null`: what `JSON.stringify` made of the Effect 3 line's encoding.
+ * Arrays keep their `null`s (`JSON.stringify` writes an `undefined` element as `null` too). Answers `json`
+ * itself when nothing was removed.
+ */
+const pruneUndefined = (plain: unknown, json: unknown): unknown => {
+  if (Array.isArray(plain) && Array.isArray(json)) {
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < json.length; i++) {
+      const pruned = pruneUndefined(plain[i], json[i])
+      if (pruned !== json[i]) (out ??= json.slice())[i] = pruned
+    }
+    return out ?? json
+  }
+  if (Option.isOption(plain)) {
+    return Option.isSome(plain) && isPlainObject(json) && json._tag === "Some" && "value" in json
+      ? replaceKey(json, "value", pruneUndefined(plain.value, json.value))
+      : json
+  }
+  if (!isPlainObject(plain) || !isPlainObject(json)) return json
+  let out: Record<string, unknown> | undefined
+  for (const key of Object.keys(json)) {
+    const value = json[key]
+    if (value === null && Object.prototype.hasOwnProperty.call(plain, key) && plain[key] === undefined) {
+      out ??= { ...json }
+      delete out[key]
+    } else {
+      const pruned = pruneUndefined(plain[key], value)
+      if (pruned !== value) (out ??= { ...json })[key] = pruned
+    }
+  }
+  return out ?? json
+}
+
+const replaceKey = (json: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> =>
+  value === json[key] ? json : { ...json, [key]: value }
+
+const containsNull = (json: unknown): boolean => {
+  if (json === null) return true
+  if (Array.isArray(json)) return json.some(containsNull)
+  if (typeof json === "object") {
+    for (const key in json) if (containsNull((json as Record<string, unknown>)[key])) return true
+  }
+  return false
+}
+
+/**
+ * The JSON encoder of a Schema, writing what the Effect 3 line wrote: `Schema.toCodecJson`'s output, except
+ * that a key whose value is `undefined` is left out (Effect 4's JSON codec writes it as `null`; the Effect 3
+ * line's `JSON.stringify` dropped it), whenever the JSON without the key still decodes (a required
+ * `UndefinedOr` key keeps its `null`: Effect 4 refuses the key missing).
+ *
+ * @internal
+ */
+export const jsonEncoder = <A, I>(
+  schema: Schema.Codec<A, I>
+): (a: A) => Result.Result<unknown, SchemaIssue.Issue> => {
+  const codec = jsonCodec(schema)
+  const encodeJson = Schema.encodeUnknownResult(codec)
+  const encodePlain = Schema.encodeUnknownResult(schema)
+  const decodeJson = Schema.decodeUnknownResult(codec)
+  return (a) => {
+    const json = encodeJson(a)
+    if (Result.isFailure(json)) return Result.fail(json.failure.issue)
+    if (!containsNull(json.success)) return Result.succeed(json.success)
+    const plain = encodePlain(a)
+    if (Result.isFailure(plain)) return Result.succeed(json.success)
+    const pruned = pruneUndefined(plain.success, json.success)
+    return Result.succeed(
+      pruned !== json.success && Result.isSuccess(decodeJson(pruned)) ? pruned : json.success
+    )
+  }
 }
 
 /**
@@ -298,10 +374,10 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     compatibleFingerprints: options.compatibleFingerprints ?? [],
     codec: {
       decodeState: jsonDecoder(stateJson),
-      encodeState: jsonEncoder(stateJson),
+      encodeState: jsonEncoder(options.state),
       decodeEvent: jsonDecoder(eventsJson),
       decodeEventOfType: (type) => byType.get(type),
-      encodeEvent: jsonEncoder(eventsJson),
+      encodeEvent: jsonEncoder(options.events),
       eventVersions
     }
   }

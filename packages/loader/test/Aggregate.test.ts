@@ -404,6 +404,54 @@ describe("stored data written by the Effect 3 line", () => {
     })
   }
 
+  it("a key left undefined is left out of the JSON, as JSON.stringify left it out of Effect 3's", () => {
+    const state = Schema.Struct({
+      a: Schema.optional(Schema.String),
+      o: Schema.Option(Schema.Struct({ x: Schema.optional(Schema.Number) })),
+      l: Schema.Array(Schema.Struct({ x: Schema.optional(Schema.Number) })),
+      n: Schema.NullOr(Schema.String)
+    })
+    assert.strictEqual(Aggregate.fingerprint(state), "5b0ab1d55b30208d")
+    const probe = Aggregate.make({
+      type: "U",
+      state,
+      initial: (): typeof state.Type => ({ o: Option.none(), l: [], n: null }),
+      events: Schema.Union([Schema.TaggedStruct("Noted", { note: Schema.optional(Schema.String) })]),
+      evolve: (s) => s
+    })
+    const encoded = Aggregate.encodeState(probe, {
+      a: undefined,
+      o: Option.some({ x: undefined }),
+      l: [{ x: undefined }, { x: 1 }],
+      n: null
+    })
+    assert.isTrue(Result.isSuccess(encoded))
+    if (Result.isSuccess(encoded)) {
+      assert.strictEqual(
+        JSON.stringify(encoded.success),
+        "{\"o\":{\"_tag\":\"Some\",\"value\":{}},\"l\":[{},{\"x\":1}],\"n\":null}"
+      )
+    }
+    const events = Result.getOrThrow(Aggregate.encodeEvents(probe, "u", [{ _tag: "Noted", note: undefined }]))
+    assert.strictEqual(JSON.stringify(events[0]!.payload), `{"_tag":"Noted"}`)
+    // A required UndefinedOr key: Effect 3 wrote it left out ("{}"), which Effect 4 refuses
+    // as a missing key; it is written as null, which Effect 4 reads back.
+    const required = Schema.Struct({ b: Schema.UndefinedOr(Schema.String) })
+    assert.strictEqual(Aggregate.fingerprint(required), "d62cc0c64f2493eb")
+    const withRequired = Aggregate.make({
+      type: "R",
+      state: required,
+      initial: () => ({ b: undefined }),
+      events: Schema.Union([Schema.TaggedStruct("Noted", {})]),
+      evolve: (s) => s
+    })
+    const kept = Result.getOrThrow(Aggregate.encodeState(withRequired, { b: undefined }))
+    assert.deepStrictEqual(kept, { b: null })
+    assert.isTrue(
+      Result.isSuccess(Aggregate.restoreState(withRequired, { schemaVersion: 1, state: kept, metadata: {} }))
+    )
+  })
+
   it("a snapshot the Effect 3 build wrote restores as current (no StaleFingerprint, no replay)", () => {
     const Order = Aggregate.make({
       type: "Order",

@@ -6,9 +6,13 @@
  */
 import { Storable } from "@effect-snapshots/store"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import { jsonEncoder } from "../Aggregate.js"
 import type { NewEvent } from "../EventStore.js"
 import { InvalidMetadata } from "../RepositoryError.js"
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
 
 /** Keys the library writes into an event's metadata itself (`Aggregate.EventVersionKey`). @internal */
 export const reservedKeys: ReadonlyArray<string> = ["eventVersion"]
@@ -24,14 +28,14 @@ export const make = (
   aggregateType: string,
   schema: Schema.Codec<unknown, unknown> | undefined
 ): Encode => {
-  const encode = schema === undefined ? undefined : Schema.encodeUnknownResult(Schema.toCodecJson(schema))
+  const encode = schema === undefined ? undefined : jsonEncoder(schema)
   return (id, metadata) => {
     if (metadata === undefined) return Result.succeed(undefined)
     const refuse = (reason: string) => Result.fail(new InvalidMetadata({ aggregateType, aggregateId: id, reason }))
     let encoded: unknown = metadata
     if (encode !== undefined) {
       const result = encode(metadata)
-      if (Result.isFailure(result)) return refuse(result.failure.message)
+      if (Result.isFailure(result)) return refuse(formatIssue(result.failure))
       encoded = result.success
     }
     const problem = Storable.objectProblem(encoded)
