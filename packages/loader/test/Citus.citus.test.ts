@@ -80,7 +80,7 @@ const plan = (query: string, parameters: ReadonlyArray<unknown>) =>
   )
 
 describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed on Citus", () => {
-  layer(TestLayer, { timeout: 180_000 })((it) => {
+  layer(TestLayer, { timeout: 180_000, excludeTestServices: true })((it) => {
     const citusIt = onCitus(it)
     contract(citusIt, {
       pageSize,

@@ -58,7 +58,7 @@ const layoutOf = (table: string) =>
   })
 
 describe("SqlEventStore: a table of the previous layout", () => {
-  layer(Postgres.layerTest("event_store_migration"), { timeout: 120_000 })((it) => {
+  layer(Postgres.layerTest("event_store_migration"), { timeout: 120_000, excludeTestServices: true })((it) => {
     it.effect("is migrated on the next start: stream key as primary key, collation C, position indexed, events kept", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient

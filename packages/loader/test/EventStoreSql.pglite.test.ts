@@ -50,7 +50,7 @@ const countStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   })
 
 describe("SqlEventStore on PGlite", () => {
-  layer(TestLayer, { timeout: 120_000 })((it) => {
+  layer(TestLayer, { timeout: 120_000, excludeTestServices: true })((it) => {
     contract(it, { pageSize, countEvents: countRows(SqlEventStore.defaultTable), propertyRuns: 50 })
 
     it.effect("creates its table and tracks its migrations in its own table, never effect_sql_migrations", () =>

@@ -29,7 +29,7 @@ const pause = (millis: number) => Effect.promise(() => new Promise<void>((resolv
 const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.runCollect(stream)
 
 describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
-  layer(TestLayer, { timeout: 120_000 })((it) => {
+  layer(TestLayer, { timeout: 120_000, excludeTestServices: true })((it) => {
     contract(it, { pageSize, countEvents: countRows, propertyRuns: 100 })
 
     it.effect(

@@ -23,7 +23,7 @@ const burnTransactionIdsTo = (target: number) =>
   })
 
 describe("readAll across transaction-id digit boundaries on PGlite", () => {
-  layer(Postgres.layerEmbedded(), { timeout: 120_000 })((it) => {
+  layer(Postgres.layerEmbedded(), { timeout: 120_000, excludeTestServices: true })((it) => {
     for (const boundary of [1_000, 10_000, 100_000]) {
       it.effect(
         `in order and resumable from every position across ${boundary.toLocaleString("en")}`,
