@@ -4,6 +4,8 @@
  * PGlite and a tsx subprocess per command made this the slowest file of a newcomer's run. As an operator runs
  * it, a subprocess: the examples' bin on the embedded Postgres (its exit code and JSON). The subprocess runs of
  * every data command, and the process exit codes, are the Postgres suite's (Cli.postgres.test.ts, on CI).
+ * The in-process commands run without the test services (the live clock, as the CLI does: progress rates,
+ * `createdAt`, prune's cutoff).
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import * as NodeServices from "@effect/platform-node/NodeServices"
@@ -64,7 +66,7 @@ const admin = (...args: ReadonlyArray<string>) =>
   })
 
 describe("admin CLI on PGlite", () => {
-  layer(Postgres.layerEmbedded(), { timeout: 120_000 })((it) => {
+  layer(Postgres.layerEmbedded(), { timeout: 120_000, excludeTestServices: true })((it) => {
     it.effect(
       "stats --json, prune --dry-run (deletes nothing) and prune, verify (exit 1)",
       () =>

@@ -20,7 +20,7 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
-import type * as SqlClient from "effect/sql/SqlClient"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { AdminError, InconsistenciesFound } from "../AdminError.js"
 import type * as Cli from "../Cli.js"
@@ -94,8 +94,15 @@ const mapLayerError = <ROut, E, RIn>(
 
 const environment = (options: Cli.RunOptions): Environment => {
   const table = options.snapshotTable ?? SqlSnapshotStore.defaultTable
+  // Only the connection's SqlClient reaches the commands: a layer built from a whole context (a test's
+  // `Layer.succeedContext`) would otherwise also replace their Console, logger or clock. One `SELECT 1` first:
+  // Effect 4's PgClient connects on its first query, and an unreachable database is "cannot connect", not a
+  // failed migration of the first store built.
   const database: Layer.Layer<SqlClient.SqlClient, AdminError> = mapLayerError(
-    options.connection ?? Postgres.layer(),
+    Layer.effect(
+      SqlClient.SqlClient,
+      Effect.tap(Effect.service(SqlClient.SqlClient), (sql) => sql`SELECT 1`)
+    ).pipe(Layer.provide(options.connection ?? Postgres.layer())),
     (error: unknown) =>
       new AdminError({
         reason: "Unavailable",
