@@ -308,8 +308,8 @@ const undoAppend = (current: MemoryState, key: string, previousVersion: number):
  *
  * @since 0.1.0
  */
-export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStoreService, BadArgument> =>
-  Effect.gen(function*() {
+export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreService, BadArgument> = Effect
+  .fnUntraced(function*(options: MemoryOptions = {}) {
     const pageSize = options.pageSize ?? 1000
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* new BadArgument({
