@@ -79,12 +79,13 @@ export const register: <S, SI, E extends { readonly _tag: string }, EI>(
  * @category models
  */
 export interface RunOptions {
-  /** The program name in the help (default `effect-snapshots admin`). */
+  /** The program name in the help's usage line and in `--version` (default `effect-snapshots admin`). */
   readonly name?: string | undefined
   readonly version?: string | undefined
   /**
    * The database. Default: `PgClient` on `PG_URL` when it is set, otherwise an embedded Postgres (PGlite), as
-   * `@effect-snapshots/postgres`'s `Postgres.layer()`. Built only when a command runs (not for `--help`).
+   * `@effect-snapshots/postgres`'s `Postgres.layer()`. Built only when a command runs (not for `--help`) and
+   * checked with one `SELECT 1`; only its `SqlClient` reaches the commands.
    */
   readonly connection?: Layer.Layer<SqlClient.SqlClient, unknown> | undefined
   /** SqlSnapshotStore's table (default `effect_snapshots`). */
