@@ -605,7 +605,9 @@ export const recordedPosition = (metadata: Readonly<Record<string, unknown>>): O
  * `Options.compatibleFingerprints`): `optionalWith(X, { nullable: true })` (Effect 3 described
  * `X | null | undefined` as one flat union; its Effect 4 spelling `optional(NullOr(X))` nests `X | null`), and
  * a `Literal` with `null` among its values (Effect 4's `Literals` takes no `null`; `NullOr(Literals([...]))`
- * nests).
+ * nests). `Schema.Duration` changed its JSON itself (Effect 3 wrote `{"_tag":"Millis","millis":1500}`, Effect 4
+ * writes and reads `{"_tag":"Millis","value":1500}`): a state holding one needs a Schema of its own that reads
+ * the old form, and a new `schemaVersion` or `compatibleFingerprints`.
  *
  * @since 0.1.0
  */

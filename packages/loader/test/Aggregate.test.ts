@@ -2,8 +2,10 @@ import type { EventStore } from "@effect-snapshots/loader"
 import { Aggregate } from "@effect-snapshots/loader"
 import { assert, describe, it } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
+import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -382,6 +384,19 @@ const written: ReadonlyArray<
     "9410fdfb1bdf7f7f",
     [[{ n: 1.5, i: 2, f: 3, nfs: 4 }, "{\"n\":1.5,\"i\":2,\"f\":3,\"nfs\":\"4\"}"]]
   ],
+  [
+    "a ReadonlyMap (and a HashMap: the same JSON)",
+    Schema.ReadonlyMap(Schema.String, Schema.Number),
+    "a909db5c07a28156",
+    [[new Map([["a", 1]]), `[["a",1]]`]]
+  ],
+  ["a HashMap", Schema.HashMap(Schema.String, Schema.Number), "a909db5c07a28156", [[
+    HashMap.make(["a", 1]),
+    `[["a",1]]`
+  ]]],
+  ["a ReadonlySet", Schema.ReadonlySet(Schema.String), "a0469990a85bdb71", [[new Set(["a"]), `["a"]`]]],
+  ["a Chunk", Schema.Chunk(Schema.Number), "34aea1c48f65cd0a", [[Chunk.make(1, 2), `[1,2]`]]],
+  ["bytes as base64", Schema.Uint8ArrayFromBase64, "dbedade86dff054c", [[new Uint8Array([1, 2, 3]), `"AQID"`]]],
   ["a bare BigDecimal", Schema.BigDecimal, "dbedade86dff054c", [[BigDecimal.fromStringUnsafe("1.00"), "\"1\""]]],
   ["a bare DateTimeUtc", Schema.DateTimeUtc, "dbedade86dff054c", [[at, "\"2024-05-06T07:08:09.123Z\""]]]
 ]
