@@ -3,7 +3,7 @@
  * decides again with what it learned. In background mode jobs go through a bounded, dropping `Queue` drained by
  * one fiber of the repository's scope.
  *
- * What it guarantees (tested in test/SnapshotWriter.test.ts):
+ * What it guarantees (tested in test/RepositoryWriter.test.ts):
  * - every accepted request is written, failed (logged, counted) or merged into a newer request for the same
  *   aggregate of its batch; a request offered after the scope began to close is refused ("dropped", counted):
  *   `Queue.offerUnsafe` answers false once the queue is ended, and nothing is ever interrupted to close it;
