@@ -238,7 +238,62 @@ const formatIssue: (issue: SchemaIssue.Issue) => string = SchemaIssue.makeFormat
 const jsonDecoder = <A>(codec: Schema.Codec<A, unknown>): (u: unknown) => Result.Result<A, SchemaIssue.Issue> => {
   SchemaJITCompiler.enable(codec.ast)
   const decode = Schema.decodeUnknownResult(codec)
-  return (u) => Result.mapError(decode(u), (error) => error.issue)
+  const decodeAll = Schema.decodeUnknownResult(codec, { errors: "all" })
+  return (u) => {
+    const decoded = decode(u)
+    if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+    // Effect 3 read a required key whose type admits undefined, when missing, as undefined (and wrote it
+    // missing); Effect 4 refuses it. Such keys are filled with the JSON of undefined (null) and decoded again.
+    const all = decodeAll(u)
+    const missing = Result.isFailure(all) ? missingUndefinedKeys(all.failure.issue) : []
+    if (missing.length === 0) return Result.fail(decoded.failure.issue)
+    const again = decode(missing.reduce(fillNull, u))
+    return Result.isSuccess(again) ? Result.succeed(again.success) : Result.fail(decoded.failure.issue)
+  }
+}
+
+const admitsUndefined = (ast: AST.AST): boolean =>
+  ast._tag === "Undefined" || (ast._tag === "Union" && ast.types.some(admitsUndefined))
+
+/** The paths of the keys reported missing whose type admits undefined. */
+const missingUndefinedKeys = (issue: SchemaIssue.Issue): Array<ReadonlyArray<PropertyKey>> => {
+  const out: Array<ReadonlyArray<PropertyKey>> = []
+  const walk = (node: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey>, objects: AST.Objects | undefined) => {
+    switch (node._tag) {
+      case "Pointer":
+        return walk(node.issue, [...path, ...node.path], objects)
+      case "MissingKey": {
+        const key = path[path.length - 1]
+        const signature = objects?.propertySignatures.find((ps) => ps.name === key)
+        if (signature !== undefined && admitsUndefined(signature.type)) out.push(path)
+        return
+      }
+      default: {
+        const ast = "ast" in node ? node.ast : undefined
+        const next = ast !== undefined && (ast as AST.AST)._tag === "Objects" ? ast as AST.Objects : objects
+        if ("issues" in node && Array.isArray(node.issues)) {
+          for (const child of node.issues as ReadonlyArray<SchemaIssue.Issue>) walk(child, path, next)
+        } else if ("issue" in node && node.issue !== undefined) {
+          walk(node.issue as SchemaIssue.Issue, path, next)
+        }
+      }
+    }
+  }
+  walk(issue, [], undefined)
+  return out
+}
+
+/** A copy of `json` with `null` at `path` (only plain objects and arrays along it are copied). */
+const fillNull = (json: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  if (path.length === 0) return null
+  const [head, ...rest] = path
+  if (Array.isArray(json) && typeof head === "number") {
+    const copy = json.slice()
+    copy[head] = fillNull(json[head], rest)
+    return copy
+  }
+  if (isPlainObject(json) && typeof head === "string") return { ...json, [head]: fillNull(json[head], rest) }
+  return json
 }
 
 const isPlainObject = (u: unknown): u is Record<string, unknown> => {
@@ -297,8 +352,8 @@ const containsNull = (json: unknown): boolean => {
 /**
  * The JSON encoder of a Schema, writing what the Effect 3 line wrote: `Schema.toCodecJson`'s output, except
  * that a key whose value is `undefined` is left out (Effect 4's JSON codec writes it as `null`; the Effect 3
- * line's `JSON.stringify` dropped it), whenever the JSON without the key still decodes (a required
- * `UndefinedOr` key keeps its `null`: Effect 4 refuses the key missing).
+ * line's `JSON.stringify` dropped it), whenever the JSON without the key still decodes with the aggregate's
+ * decoders (which read a missing required key whose type admits `undefined` as Effect 3 did).
  *
  * @internal
  */
@@ -308,7 +363,7 @@ export const jsonEncoder = <A, I>(
   const codec = jsonCodec(schema)
   const encodeJson = Schema.encodeUnknownResult(codec)
   const encodePlain = Schema.encodeUnknownResult(schema)
-  const decodeJson = Schema.decodeUnknownResult(codec)
+  const decodeJson = jsonDecoder(codec)
   return (a) => {
     const json = encodeJson(a)
     if (Result.isFailure(json)) return Result.fail(json.failure.issue)

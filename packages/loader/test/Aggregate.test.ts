@@ -449,22 +449,31 @@ describe("stored data written by the Effect 3 line", () => {
     }
     const events = Result.getOrThrow(Aggregate.encodeEvents(probe, "u", [{ _tag: "Noted", note: undefined }]))
     assert.strictEqual(JSON.stringify(events[0]!.payload), `{"_tag":"Noted"}`)
-    // A required UndefinedOr key: Effect 3 wrote it left out ("{}"), which Effect 4 refuses
-    // as a missing key; it is written as null, which Effect 4 reads back.
-    const required = Schema.Struct({ b: Schema.UndefinedOr(Schema.String) })
-    assert.strictEqual(Aggregate.fingerprint(required), "d62cc0c64f2493eb")
+    // A required UndefinedOr key: Effect 3 wrote it left out ("{}") and read it back as undefined; Effect 4
+    // refuses the key missing, so the aggregate's decoders fill it, and it is written left out again.
+    assert.strictEqual(
+      Aggregate.fingerprint(Schema.Struct({ b: Schema.UndefinedOr(Schema.String) })),
+      "d62cc0c64f2493eb"
+    )
+    const required = Schema.Struct({ b: Schema.UndefinedOr(Schema.String), c: Schema.NullOr(Schema.String) })
     const withRequired = Aggregate.make({
       type: "R",
       state: required,
-      initial: () => ({ b: undefined }),
-      events: Schema.Union([Schema.TaggedStruct("Noted", {})]),
+      initial: () => ({ b: undefined, c: null }),
+      events: Schema.Union([Schema.TaggedStruct("Noted", { b: Schema.UndefinedOr(Schema.String) })]),
       evolve: (s) => s
     })
-    const kept = Result.getOrThrow(Aggregate.encodeState(withRequired, { b: undefined }))
-    assert.deepStrictEqual(kept, { b: null })
-    assert.isTrue(
-      Result.isSuccess(Aggregate.restoreState(withRequired, { schemaVersion: 1, state: kept, metadata: {} }))
-    )
+    const kept = Result.getOrThrow(Aggregate.encodeState(withRequired, { b: undefined, c: null }))
+    assert.strictEqual(JSON.stringify(kept), `{"c":null}`)
+    for (const state of [kept, { b: null, c: null }]) {
+      const restored = Aggregate.restoreState(withRequired, { schemaVersion: 1, state, metadata: {} })
+      assert.isTrue(Result.isSuccess(restored) && restored.success.state.b === undefined, JSON.stringify(state))
+    }
+    // a missing NullOr key is still refused (Effect 3 refused it too)
+    const noC = Aggregate.restoreState(withRequired, { schemaVersion: 1, state: {}, metadata: {} })
+    assert.isTrue(Result.isFailure(noC) && noC.failure.reason === "DecodeFailure")
+    const event = Aggregate.decodeEvent(withRequired, stored("Noted", { _tag: "Noted" }))
+    assert.isTrue(Result.isSuccess(event) && event.success.b === undefined)
   })
 
   it("a snapshot the Effect 3 build wrote restores as current (no StaleFingerprint, no replay)", () => {
