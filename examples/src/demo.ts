@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as SqlClient from "effect/sql/SqlClient"
 import { pathToFileURL } from "node:url"
+import * as Database from "./database.js"
 import { Order } from "./Order.js"
 import * as OrderDomain from "./OrderDomain.js"
 
@@ -233,19 +234,11 @@ export const program = Effect.fn("demo")(
 export const layerOn = <E>(postgres: Layer.Layer<Postgres.Backend | SqlClient.SqlClient, E>) =>
   Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer).pipe(Layer.provideMerge(postgres))
 
-/** The stores the demo runs on: Postgres (PG_URL or embedded), with the library's SQL layers. */
-export const layer = (options: Postgres.Options = {}) => layerOn(Postgres.layer(options))
-
-const describeTarget = (): string => {
-  const url = process.env.PG_URL
-  if (url === undefined || url === "") return "the embedded Postgres (PGlite)"
-  try {
-    const parsed = new URL(url)
-    return `PostgreSQL at ${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname} (PG_URL)`
-  } catch {
-    return "PostgreSQL: PG_URL is not a valid URL"
-  }
-}
+/**
+ * The stores the demo runs on: Postgres on PG_URL (in the given schema), or the embedded Postgres kept in its
+ * data folder, with the library's SQL layers.
+ */
+export const layer = (options: Pick<Postgres.Options, "schema"> = {}) => layerOn(Database.layer(options))
 
 /** The innermost message of an error's cause chain (the driver's), with its code when the message lacks it. */
 const reason = (error: unknown): string => {
@@ -283,7 +276,7 @@ const main = async () => {
   }
   const t0 = Date.now()
   console.log("effect-snapshots demo: the Order aggregate of SEED.md, loaded by full replay and from a snapshot")
-  console.log(`Connecting to ${describeTarget()} …`)
+  console.log(`Connecting to ${Database.describe()} …`)
   const exit = await Effect.runPromiseExit(
     program({
       ...defaults,
@@ -300,7 +293,7 @@ const main = async () => {
   if (Option.isSome(failure)) {
     const error = failure.value as { readonly _tag?: string }
     if (error._tag === "SqlError" || error._tag === "SnapshotStoreError" || error._tag === "EventStoreError") {
-      console.error(`\nError: cannot connect to ${describeTarget()}: ${reason(error)}`)
+      console.error(`\nError: cannot connect to ${Database.describe()}: ${reason(error)}`)
     } else {
       console.error(`\nError: ${reason(error)}`)
     }

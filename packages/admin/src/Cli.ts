@@ -83,9 +83,9 @@ export interface RunOptions {
   readonly name?: string | undefined
   readonly version?: string | undefined
   /**
-   * The database. Default: `PgClient` on `PG_URL` when it is set, otherwise an embedded Postgres (PGlite), as
-   * `@effect-snapshots/postgres`'s `Postgres.layer()`. Built only when a command runs (not for `--help`) and
-   * checked with one `SELECT 1`; only its `SqlClient` reaches the commands.
+   * The database. Default: `@effect/sql-pg`'s `PgClient` on `PG_URL` (a command exits 2 with one line when it
+   * is unset). Built only when a command runs (not for `--help`) and checked with one `SELECT 1`; only its
+   * `SqlClient` reaches the commands.
    */
   readonly connection?: Layer.Layer<SqlClient.SqlClient, unknown> | undefined
   /** SqlSnapshotStore's table (default `effect_snapshots`). */

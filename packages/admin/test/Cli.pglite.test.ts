@@ -14,6 +14,9 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Cli } from "../src/index.js"
 import { registry } from "./fixtures/aggregates.js"
@@ -129,7 +132,10 @@ describe("admin CLI on PGlite", () => {
     "the examples' bin: `admin.ts -- stats --json` on the embedded Postgres when PG_URL is unset",
     () =>
       Effect.gen(function*() {
-        const ran = yield* runCli(bin, ["--", "stats", "--json"], { PG_URL: "" })
+        const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admin-bin-"))
+        const ran = yield* runCli(bin, ["--", "stats", "--json"], { PG_URL: "", EFFECT_SNAPSHOTS_DATA: dataDir })
+        fs.rmSync(dataDir, { recursive: true, force: true })
+        assert.include(ran.stderr, `Using the embedded Postgres (PGlite) in ${dataDir}`)
         assert.strictEqual(ran.code, 0, ran.stdout + ran.stderr)
         assert.deepStrictEqual(
           parsed<Cli.StatsReport>(ran).types.map((t) => [t.aggregateType, t.registered, t.snapshots]),

@@ -1,8 +1,8 @@
 import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregates, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import type { EventStore } from "@effect-snapshots/loader"
-import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { PgClient } from "@effect/sql-pg"
 import * as Cause from "effect/Cause"
 import * as Argument from "effect/cli/Argument"
 import * as CliError from "effect/cli/CliError"
@@ -18,6 +18,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -66,7 +67,6 @@ const registrations = (registry: Cli.Registry): ReadonlyArray<Cli.Registration> 
 
 const target = (): string => {
   const url = process.env.PG_URL ?? ""
-  if (url === "") return "the embedded Postgres (PGlite)"
   try {
     const parsed = new URL(url)
     return `PostgreSQL at ${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname} (PG_URL)`
@@ -74,6 +74,21 @@ const target = (): string => {
     return "PostgreSQL (PG_URL is not a URL)"
   }
 }
+
+/** The default connection: `PgClient` on `PG_URL`; without it there is no database to talk to. */
+const fromUrl: Layer.Layer<SqlClient.SqlClient, unknown> = Layer.unwrap(
+  Effect.sync((): Layer.Layer<SqlClient.SqlClient, unknown> => {
+    const url = process.env.PG_URL ?? ""
+    return url === ""
+      ? Layer.effectContext(Effect.fail(
+        new AdminError({
+          reason: "BadInput",
+          message: "no database: set PG_URL (or mount the CLI with RunOptions.connection)"
+        })
+      ))
+      : PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })
+  })
+)
 
 interface Environment {
   readonly database: Layer.Layer<SqlClient.SqlClient, AdminError>
@@ -102,9 +117,9 @@ const environment = (options: Cli.RunOptions): Environment => {
     Layer.effect(
       SqlClient.SqlClient,
       Effect.tap(Effect.service(SqlClient.SqlClient), (sql) => sql`SELECT 1`)
-    ).pipe(Layer.provide(options.connection ?? Postgres.layer())),
+    ).pipe(Layer.provide(options.connection ?? fromUrl)),
     (error: unknown) =>
-      new AdminError({
+      error instanceof AdminError ? error : new AdminError({
         reason: "Unavailable",
         message: `cannot connect to ${options.connection === undefined ? target() : "the database"}: ${
           sqlStats.describe(error)
