@@ -79,8 +79,16 @@ const badArgument = (message: string) => new BadArgument({ module: "SqlEventStor
 
 const describeError: (error: unknown) => string = SqlSupport.describeError
 
+/**
+ * The error of a failed statement: `Unavailable`, except for a row larger than the driver reads
+ * (`@effect/sql-pg`'s `maxMessageSize`), which no retry can read back: `Corrupt`, as the snapshot store says.
+ */
 const unavailable = (message: string) => (cause: SqlError) =>
-  new EventStoreError({ reason: "Unavailable", message: `${message}: ${describeError(cause)}`, cause })
+  new EventStoreError({
+    reason: SqlSupport.isMessageTooLarge(cause) ? "Corrupt" : "Unavailable",
+    message: `${message}: ${describeError(cause)}`,
+    cause
+  })
 
 const corrupt = (message: string, cause: unknown) =>
   new EventStoreError({

@@ -4,11 +4,13 @@
  */
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
+import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
@@ -318,5 +320,37 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         // paging keeps the live set to a page, and the delta is mostly the heap's own slack (~80-120 MB).
         assert.isBelow(deltaMb, 170)
       }), 180_000)
+
+    it.effect(
+      "an event larger than the client's maxMessageSize is Corrupt when read; the store works on after",
+      () =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient
+          const [{ schema }] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
+          const parsed = new URL(process.env.PG_URL!)
+          parsed.searchParams.set("options", `-c search_path=${schema}`)
+          // A client of its own that reads server messages up to 256 KiB (sending a larger one is fine).
+          const small = PgClient.layer({
+            url: Redacted.make(parsed.toString()),
+            maxConnections: 1,
+            maxMessageSize: 256 * 1024
+          })
+          const big = freshId("big")
+          const fine = freshId("fine")
+          yield* Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            yield* store.append("Order", big, 0, [{ type: "Large", payload: { blob: "x".repeat(400_000) } }])
+            yield* store.append("Order", fine, 0, events(2))
+            for (const read of [readAll("Order", big), store.readPage("Order", big)]) {
+              const error = yield* Effect.flip(read)
+              assert.strictEqual(error.reason, "Corrupt")
+              assert.match(error.message, /maxMessageSize/)
+            }
+            assert.deepStrictEqual((yield* readAll("Order", fine)).map((e) => e.version), [1, 2])
+            assert.strictEqual(yield* store.version("Order", big), 1)
+          }).pipe(Effect.provide(SqlEventStore.layerWith({ table: "too_large_events" }).pipe(Layer.provide(small))))
+        }),
+      60_000
+    )
   })
 })
