@@ -229,7 +229,16 @@ export interface Skipped {
   readonly message: string
 }
 
-const formatIssue: (issue: SchemaIssue.Issue) => string = SchemaIssue.makeFormatterDefault()
+const formatter = SchemaIssue.makeFormatterDefault()
+
+/** An issue's message, with the rejected values (parsed with `reportInput`) and cut to 1,000 characters. */
+const formatIssue = (issue: SchemaIssue.Issue): string => {
+  const message = formatter(issue)
+  return message.length <= 1000 ? message : `${message.slice(0, 1000)}… (${message.length} characters)`
+}
+
+/** Parse options of the aggregate's codecs: failures name the rejected value, as Effect 3's did. */
+const parseOptions = { reportInput: true } as const
 
 /**
  * The JSON decoder of a codec, with Effect's JIT compiler enabled for its AST (it falls back to the
@@ -237,7 +246,7 @@ const formatIssue: (issue: SchemaIssue.Issue) => string = SchemaIssue.makeFormat
  */
 const jsonDecoder = <A>(codec: Schema.Codec<A, unknown>): (u: unknown) => Result.Result<A, SchemaIssue.Issue> => {
   SchemaJITCompiler.enable(codec.ast)
-  const decode = Schema.decodeUnknownResult(codec)
+  const decode = Schema.decodeUnknownResult(codec, parseOptions)
   const decodeAll = Schema.decodeUnknownResult(codec, { errors: "all" })
   return (u) => {
     const decoded = decode(u)
@@ -361,7 +370,7 @@ export const jsonEncoder = <A, I>(
   schema: Schema.Codec<A, I>
 ): (a: A) => Result.Result<unknown, SchemaIssue.Issue> => {
   const codec = jsonCodec(schema)
-  const encodeJson = Schema.encodeUnknownResult(codec)
+  const encodeJson = Schema.encodeUnknownResult(codec, parseOptions)
   const encodePlain = Schema.encodeUnknownResult(schema)
   const decodeJson = jsonDecoder(codec)
   return (a) => {

@@ -169,6 +169,20 @@ describe("Aggregate events", () => {
     assert.isTrue(Result.isSuccess(v2) && v2.success._tag === "Deposited" && v2.success.note === "kept")
   })
 
+  it("encode and decode failures name the rejected value, cut to 1,000 characters", () => {
+    const Counter = Aggregate.make({
+      type: "Counter",
+      state: Schema.Struct({ n: Schema.Number }),
+      initial: () => ({ n: 0 }),
+      events: Schema.Union([Schema.TaggedStruct("Added", { by: Schema.Int })]),
+      evolve: (state, event) => ({ n: state.n + event.by })
+    })
+    const encoded = Aggregate.encodeEvents(Counter, "c", [{ _tag: "Added" as const, by: 1.5 }])
+    assert.isTrue(Result.isFailure(encoded) && /integer[\s\S]*1\.5[\s\S]*by/.test(encoded.failure.message))
+    const decoded = Aggregate.decodeEvent(Counter, stored("Added", { _tag: "Added", by: "x".repeat(5000) }))
+    assert.isTrue(Result.isFailure(decoded) && decoded.failure.message.length < 1100)
+  })
+
   it("decodeEvent fails with EventDecodeError on a bad payload, a throwing upcaster or a type/tag mismatch", () => {
     const bad = Aggregate.decodeEvent(Ledger, stored("Deposited", { _tag: "Deposited", amount: "x", note: "" }))
     assert.isTrue(Result.isFailure(bad) && bad.failure._tag === "EventDecodeError")
