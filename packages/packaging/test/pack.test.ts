@@ -55,7 +55,11 @@ describe("the packed packages in a fresh npm project", () => {
 
   beforeAll(() => {
     project = fs.mkdtempSync(path.join(os.tmpdir(), "effect-snapshots-user-"))
-    run(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-b", ...published.map((p) => `packages/${p}`)], root)
+    run(process.execPath, [
+      path.join(root, "node_modules/typescript/bin/tsc"),
+      "-b",
+      ...published.map((p) => `packages/${p}`)
+    ], root)
     const tarballs = published.map((name) => {
       const out = pnpm(["pack", "--pack-destination", project], path.join(root, "packages", name))
       const tarball = out.trim().split("\n").reverse().find((line) => line.endsWith(".tgz"))
@@ -64,7 +68,16 @@ describe("the packed packages in a fresh npm project", () => {
     })
     fs.writeFileSync(
       path.join(project, "package.json"),
-      JSON.stringify({ name: "user-app", private: true, type: "module", dependencies: { ...Object.fromEntries(tarballs), ...registry } }, null, 2)
+      JSON.stringify(
+        {
+          name: "user-app",
+          private: true,
+          type: "module",
+          dependencies: { ...Object.fromEntries(tarballs), ...registry }
+        },
+        null,
+        2
+      )
     )
     run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], project)
   }, 600_000)
@@ -78,7 +91,10 @@ describe("the packed packages in a fresh npm project", () => {
   })
 
   it("README's Quick Start typechecks and runs against the installed packages", () => {
-    fs.writeFileSync(path.join(project, "quickstart.ts"), quickStart(fs.readFileSync(path.join(root, "README.md"), "utf8")))
+    fs.writeFileSync(
+      path.join(project, "quickstart.ts"),
+      quickStart(fs.readFileSync(path.join(root, "README.md"), "utf8"))
+    )
     fs.writeFileSync(
       path.join(project, "tsconfig.json"),
       JSON.stringify({
@@ -97,8 +113,22 @@ describe("the packed packages in a fresh npm project", () => {
     )
     run(process.execPath, [path.join(project, "node_modules/typescript/bin/tsc"), "-p", "."], project)
     // Node >= 22.18 runs a .ts file with erasable syntax directly.
-    const output = run(process.execPath, ["quickstart.ts"], project)
-    expect(output).not.toMatch(/Executing an Effect versioned/)
-    expect(output).toMatch(/version/)
+    const memory = run(process.execPath, ["quickstart.ts"], project, { ...process.env, PG_URL: "" })
+    expect(memory).toBe("version 1, balance 9.99\n")
+    const url = process.env.PG_URL ?? ""
+    if (url !== "") {
+      // In a schema of its own (the connection's search_path), dropped afterwards.
+      const schema = `packaging_${Date.now().toString(36)}`
+      run("psql", [url, "-qc", `CREATE SCHEMA ${schema}`], project)
+      try {
+        const inSchema = new URL(url)
+        inSchema.searchParams.set("options", `-c search_path=${schema}`)
+        const env = { ...process.env, PG_URL: inSchema.toString() }
+        expect(run(process.execPath, ["quickstart.ts"], project, env)).toBe("version 1, balance 9.99\n")
+        expect(run(process.execPath, ["quickstart.ts"], project, env)).toBe("version 2, balance 19.98\n")
+      } finally {
+        run("psql", [url, "-qc", `DROP SCHEMA ${schema} CASCADE`], project)
+      }
+    }
   }, 300_000)
 })
