@@ -306,7 +306,10 @@ describe("messages", () => {
     const format = (text: string) =>
       Result.match(decode(text), { onFailure: S.formatIssues, onSuccess: () => assert.fail("decoded") })
     assert.strictEqual(format(JSON.stringify(twoProblems)).split("; ").length, 2)
-    assert.strictEqual(format("{\"_tag\":\"Not\",\"strategy\":5}"), "strategy: Expected SnapshotStrategy, got 5")
+    assert.strictEqual(
+      format("{\"_tag\":\"Not\",\"strategy\":5}"),
+      "strategy: Expected SnapshotStrategy (an object whose \"_tag\" names a strategy, e.g. \"EveryNEvents\"), got 5"
+    )
     assert.strictEqual(
       format(
         "{\"_tag\":\"PerAggregateType\",\"strategies\":{\"Order Line\":{\"_tag\":\"Custom\",\"name\":\"\"}},\"fallback\":{\"_tag\":\"Never\"}}"
@@ -314,7 +317,10 @@ describe("messages", () => {
       "strategies[\"Order Line\"].name: a custom strategy name must not be empty, got \"\""
     )
     assert.strictEqual(format("{\"_tag\":\"PerAggregateType\",\"strategies\":{}}"), "fallback: Missing key")
-    assert.strictEqual(format("5"), "Expected SnapshotStrategy, got 5")
+    assert.strictEqual(
+      format("5"),
+      "Expected SnapshotStrategy (an object whose \"_tag\" names a strategy, e.g. \"EveryNEvents\"), got 5"
+    )
   })
 
   it("constructors list every problem too, in a BadArgument naming the constructor", () => {

@@ -16,11 +16,11 @@ const registry = { effect: "4.1.5", "@effect/sql-pg": "4.1.5", typescript: "5.9.
 const run = (command: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = process.env) =>
   execFileSync(command, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
 
+/** The pnpm running this test (a script of it, or its standalone executable), else pnpm 12.4.2 through npx. */
 const pnpm = (args: ReadonlyArray<string>, cwd: string) => {
   const execPath = process.env.npm_execpath ?? ""
-  return /pnpm/.test(path.basename(execPath))
-    ? run(process.execPath, [execPath, ...args], cwd)
-    : run("npx", ["--yes", "pnpm@12.4.2", ...args], cwd)
+  if (!/pnpm/.test(path.basename(execPath))) return run("npx", ["--yes", "pnpm@12.4.2", ...args], cwd)
+  return /\.[cm]?js$/.test(execPath) ? run(process.execPath, [execPath, ...args], cwd) : run(execPath, args, cwd)
 }
 
 /** The first ```ts block under README's "## Quick start" heading. */

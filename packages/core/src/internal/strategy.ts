@@ -192,7 +192,11 @@ export const SnapshotStrategy: Schema.Union<
   Always,
   PerAggregateType,
   Custom
-]).annotate({ identifier: "SnapshotStrategy", expected: "SnapshotStrategy" })
+]).annotate({
+  // Effect 4 words a union's failure with this text alone (an identifier would replace it): name the "_tag"
+  // that picks the member.
+  expected: "SnapshotStrategy (an object whose \"_tag\" names a strategy, e.g. \"EveryNEvents\")"
+})
 
 class ProtoKey extends Error {}
 
