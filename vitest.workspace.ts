@@ -26,5 +26,6 @@ export default [
       globalSetup: ["./test/globalSetup.ts"]
     }
   },
-  project("examples", "examples")
+  project("examples", "examples"),
+  project("packaging", "packages/packaging")
 ] satisfies Array<TestProjectConfiguration>

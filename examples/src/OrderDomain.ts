@@ -24,8 +24,8 @@ export const OrderCreated = Schema.TaggedStruct("OrderCreated", {
 
 export const ItemAdded = Schema.TaggedStruct("ItemAdded", {
   sku: Schema.NonEmptyString,
-  quantity: Schema.Int.pipe(Schema.positive()),
-  /** Encoded as a decimal string ("19.99"), so no cent is lost to floating point. */
+  quantity: Schema.Int.check(Schema.isGreaterThan(0)),
+  /** Stored as a decimal string ("19.99", the JSON form of `Schema.BigDecimal`), so no cent is lost to floating point. */
   unitPrice: Schema.BigDecimal
 })
 
@@ -33,7 +33,7 @@ export const OrderSubmitted = Schema.TaggedStruct("OrderSubmitted", {
   submittedAt: Schema.DateTimeUtc
 })
 
-export const OrderEvent = Schema.Union(OrderCreated, ItemAdded, OrderSubmitted)
+export const OrderEvent = Schema.Union([OrderCreated, ItemAdded, OrderSubmitted])
 export type OrderEvent = typeof OrderEvent.Type
 
 // ---------------------------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ export const OrderLine = Schema.Struct({
 })
 export type OrderLine = typeof OrderLine.Type
 
-export const OrderStatus = Schema.Literal("Empty", "Open", "Submitted")
+export const OrderStatus = Schema.Literals(["Empty", "Open", "Submitted"])
 export type OrderStatus = typeof OrderStatus.Type
 
 export const OrderState = Schema.Struct({
@@ -89,7 +89,10 @@ export const evolve = (state: OrderState, event: OrderEvent): OrderState => {
         ...state,
         lines: addLine(state.lines, event),
         itemCount: state.itemCount + event.quantity,
-        total: BigDecimal.sum(state.total, BigDecimal.multiply(event.unitPrice, BigDecimal.fromNumber(event.quantity)))
+        total: BigDecimal.sum(
+          state.total,
+          BigDecimal.multiply(event.unitPrice, BigDecimal.fromBigInt(BigInt(event.quantity)))
+        )
       }
     case "OrderSubmitted":
       return { ...state, status: "Submitted", submittedAt: Option.some(event.submittedAt) }
@@ -174,6 +177,6 @@ export const itemAdded = (i: number, skus = catalogSize): typeof ItemAdded.Type 
   return ItemAdded.make({
     sku: item.sku,
     quantity: item.quantity,
-    unitPrice: BigDecimal.unsafeFromString(item.unitPrice)
+    unitPrice: BigDecimal.fromStringUnsafe(item.unitPrice)
   })
 }

@@ -1,16 +1,19 @@
 /**
- * The admin bin of the examples: the admin CLI mounted with the Order aggregate's registry.
+ * The admin bin of the examples: the admin CLI mounted with the Order aggregate's registry, on PG_URL or, when it
+ * is unset, on the embedded Postgres in the demo's data folder (see database.ts).
  *
- *   pnpm admin -- stats                       # PG_URL, or the embedded Postgres when it is unset
+ *   pnpm admin -- stats
  *   pnpm admin -- list Order order-42 --json
  *   pnpm admin -- verify --type Order --repair
  */
 import { Cli } from "@effect-snapshots/admin"
 import { SnapshotStrategy } from "@effect-snapshots/core"
+import * as Database from "./database.js"
 import { Order } from "./Order.js"
 
 export const registry: Cli.Registry = [
   Cli.register(Order, { strategy: SnapshotStrategy.everyNEvents(100) })
 ]
 
-Cli.runMain(registry)
+if (!Database.hasServer()) console.error(`Using ${Database.describe()}`)
+Cli.runMain(registry, { connection: Database.layer() })

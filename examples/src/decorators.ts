@@ -14,13 +14,13 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { Order } from "./Order.js"
 import * as OrderDomain from "./OrderDomain.js"
@@ -33,8 +33,7 @@ export const snapshotStore = SqlSnapshotStore.layer.pipe(
 )
 
 /** A snapshot store that is down: every call fails as `Unavailable`. */
-export const brokenStore = Layer.succeed(
-  SnapshotStore.SnapshotStore,
+export const brokenStore = Layer.succeed(SnapshotStore.SnapshotStore)(
   (() => {
     const down = new SnapshotStore.SnapshotStoreError({ reason: "Unavailable", message: "snapshot store is down" })
     return {
@@ -56,33 +55,33 @@ export const brokenStore = Layer.succeed(
 )
 
 /** An order with `items` distinct items: its state grows to several KB of JSON. */
-const writeOrder = (
+const writeOrder = Effect.fnUntraced(function*(
   repo: EventSourcedRepository.EventSourcedRepository<OrderDomain.OrderState, OrderDomain.OrderEvent>,
   id: string,
   items: number
-) =>
-  Effect.gen(function*() {
-    yield* repo.update(id, (s) => OrderDomain.create(s, "customer-1"))
-    for (let i = 0; i < items; i += 50) {
-      const batch = Array.from({ length: Math.min(50, items - i) }, (_, k) => OrderDomain.catalogItem(i + k, items))
-      yield* repo.update(id, (s) => OrderDomain.addItems(s, batch))
-    }
-  })
+) {
+  yield* repo.update(id, (s) => OrderDomain.create(s, "customer-1"))
+  for (let i = 0; i < items; i += 50) {
+    const batch = Array.from({ length: Math.min(50, items - i) }, (_, k) => OrderDomain.catalogItem(i + k, items))
+    yield* repo.update(id, (s) => OrderDomain.addItems(s, batch))
+  }
+})
 
-/** The repository's `effect_snapshots_snapshot_failures` counter (each snapshot-store failure it absorbed), summed over its tags. */
-const swallowedSoFar = Effect.map(Metric.snapshot, (pairs) => {
+/** The repository's `effect_snapshots_snapshot_failures` counter (each snapshot-store failure it absorbed), summed over its attributes. */
+const swallowedSoFar = Effect.map(Metric.snapshot, (metrics) => {
   let total = 0
-  for (const pair of pairs) {
-    if (pair.metricKey.name !== "effect_snapshots_snapshot_failures") continue
-    const state = pair.metricState as { readonly count?: unknown }
+  for (const metric of metrics) {
+    if (metric.id !== "effect_snapshots_snapshot_failures") continue
+    const state = metric.state as { readonly count?: unknown }
     if (typeof state.count === "number") total += state.count
+    else if (typeof state.count === "bigint") total += Number(state.count)
   }
   return total
 })
 
-/** Order ids get a per-run suffix, so the example can run again on the same database. */
-export const program = (run = Date.now().toString(36)) =>
-  Effect.gen(function*() {
+/** Order ids get the suffix `run`, so the example can run again on the same database. */
+export const program = Effect.fn("decorators")(
+  function*(run: string) {
     const bigOrder = `big-order-${run}`
     const orderWhileDown = `order-while-down-${run}`
     const strategy = SnapshotStrategy.everyNEvents(100)
@@ -98,7 +97,9 @@ export const program = (run = Date.now().toString(36)) =>
     const [row] = yield* sql<{ encoding: string; stored_bytes: number }>`
     SELECT encoding, octet_length(state_bytes) AS stored_bytes
     FROM effect_snapshots WHERE aggregate_id = ${bigOrder} ORDER BY version DESC LIMIT 1`
-    const jsonBytes = Buffer.byteLength(JSON.stringify(Schema.encodeSync(OrderDomain.OrderState)(loaded.state)))
+    const jsonBytes = Buffer.byteLength(
+      JSON.stringify(Schema.encodeSync(Schema.toCodecJson(OrderDomain.OrderState))(loaded.state))
+    )
     yield* Effect.log(
       `${bigOrder}: snapshot stored as ${row?.encoding}, ${row?.stored_bytes} bytes for ${jsonBytes} bytes of JSON; ` +
         `loaded from v${Option.getOrNull(loaded.snapshotVersion)} + ${loaded.replayed} events`
@@ -136,10 +137,12 @@ export const program = (run = Date.now().toString(36)) =>
         swallowed
       }
     }
-  }).pipe(Effect.scoped)
+  },
+  Effect.scoped
+)
 
 /** The event store and the SqlClient the snapshot store stack needs. */
 export const layer = <E>(postgres: Layer.Layer<SqlClient.SqlClient, E>) =>
   SqlEventStore.layer.pipe(Layer.provideMerge(postgres))
 
-runMain(import.meta.url, program().pipe(Effect.provide(layer(Postgres.layer()))))
+runMain(import.meta.url, program(Date.now().toString(36)).pipe(Effect.provide(layer(Postgres.layer()))))

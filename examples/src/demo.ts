@@ -9,7 +9,6 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
@@ -18,7 +17,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as SqlClient from "effect/sql/SqlClient"
 import { pathToFileURL } from "node:url"
+import * as Database from "./database.js"
 import { Order } from "./Order.js"
 import * as OrderDomain from "./OrderDomain.js"
 
@@ -89,8 +90,8 @@ const showVersions = (vs: ReadonlyArray<number>) =>
  * The demo itself. Needs an EventStore and a SnapshotStore (SQL in `pnpm demo`, whatever the caller
  * provides in tests) and the Postgres backend description.
  */
-export const program = (options: DemoOptions) =>
-  Effect.gen(function*() {
+export const program = Effect.fn("demo")(
+  function*(options: DemoOptions) {
     const { print } = options
     const backend = yield* Postgres.Backend
     const store = yield* SnapshotStore.SnapshotStore
@@ -100,12 +101,13 @@ export const program = (options: DemoOptions) =>
     const repo = yield* EventSourcedRepository.make(Order, { strategy })
     // Loads as a process that has not seen the order loads it: newest snapshot plus tail, no cache.
     const fromSnapshot = yield* EventSourcedRepository.make(Order, { strategy, cacheMaxBytes: 0 })
-    // The same repository without snapshots (an empty snapshot store) and without a cache, for the
-    // full-replay side: with a cache, every load after the first would read only the tail.
+    // The same repository without snapshots (an empty snapshot store of its own: `Layer.fresh`, never an
+    // instance memoized by the caller's layers) and without a cache, for the full-replay side: with a cache,
+    // every load after the first would read only the tail.
     const replayOnly = yield* EventSourcedRepository.make(Order, {
       strategy: SnapshotStrategy.never,
       cacheMaxBytes: 0
-    }).pipe(Effect.provide(SnapshotStore.layerMemory))
+    }).pipe(Effect.provide(Layer.fresh(SnapshotStore.layerMemory)))
 
     const orderId = `order-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
     const events = Math.max(3, options.events)
@@ -224,35 +226,37 @@ export const program = (options: DemoOptions) =>
       pruned: gone.length
     }
     return result
-  }).pipe(Effect.scoped)
+  },
+  Effect.scoped
+)
 
 /** The library's SQL stores on a given Postgres layer (`Postgres.layer()`, or `Postgres.layerTest` in tests). */
 export const layerOn = <E>(postgres: Layer.Layer<Postgres.Backend | SqlClient.SqlClient, E>) =>
   Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer).pipe(Layer.provideMerge(postgres))
 
-/** The stores the demo runs on: Postgres (PG_URL or embedded), with the library's SQL layers. */
-export const layer = (options: Postgres.Options = {}) => layerOn(Postgres.layer(options))
+/**
+ * The stores the demo runs on: Postgres on PG_URL (in the given schema), or the embedded Postgres kept in its
+ * data folder, with the library's SQL layers.
+ */
+export const layer = (options: Pick<Postgres.Options, "schema"> = {}) => layerOn(Database.layer(options))
 
-const describeTarget = (): string => {
-  const url = process.env.PG_URL
-  if (url === undefined || url === "") return "the embedded Postgres (PGlite)"
-  try {
-    const parsed = new URL(url)
-    return `PostgreSQL at ${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname} (PG_URL)`
-  } catch {
-    return "PostgreSQL: PG_URL is not a valid URL"
-  }
-}
-
+/** The innermost message of an error's cause chain (the driver's), with its code when the message lacks it. */
 const reason = (error: unknown): string => {
-  const cause = typeof error === "object" && error !== null && "cause" in error ? error.cause : undefined
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? ` (${String(cause.code)})` : ""
-  const message = typeof cause === "object" && cause !== null && "message" in cause && cause.message !== ""
-    ? String(cause.message)
-    : typeof error === "object" && error !== null && "message" in error
-    ? String(error.message)
-    : String(error)
-  return message.includes(code.slice(2, -1)) ? message : `${message}${code}`
+  const chain: Array<object> = []
+  for (
+    let e: unknown = error;
+    typeof e === "object" && e !== null && chain.length < 8;
+    e = (e as { cause?: unknown }).cause
+  ) {
+    chain.push(e)
+  }
+  const messages = chain.flatMap((e) =>
+    "message" in e && typeof e.message === "string" && e.message !== "" ? [e.message] : []
+  )
+  const codes = chain.flatMap((e) => "code" in e && e.code !== undefined ? [String(e.code)] : [])
+  const message = messages[messages.length - 1] ?? String(error)
+  const code = codes[0]
+  return code === undefined || message.includes(code) ? message : `${message} (${code})`
 }
 
 export const parseEvents = (argv: ReadonlyArray<string>, env: string | undefined): number | string => {
@@ -272,7 +276,7 @@ const main = async () => {
   }
   const t0 = Date.now()
   console.log("effect-snapshots demo: the Order aggregate of SEED.md, loaded by full replay and from a snapshot")
-  console.log(`Connecting to ${describeTarget()} …`)
+  console.log(`Connecting to ${Database.describe()} …`)
   const exit = await Effect.runPromiseExit(
     program({
       ...defaults,
@@ -285,16 +289,16 @@ const main = async () => {
     console.log(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`)
     return
   }
-  const failure = Cause.failureOption(exit.cause)
+  const failure = Cause.findErrorOption(exit.cause)
   if (Option.isSome(failure)) {
     const error = failure.value as { readonly _tag?: string }
     if (error._tag === "SqlError" || error._tag === "SnapshotStoreError" || error._tag === "EventStoreError") {
-      console.error(`\nError: cannot connect to ${describeTarget()}: ${reason(error)}`)
+      console.error(`\nError: cannot connect to ${Database.describe()}: ${reason(error)}`)
     } else {
       console.error(`\nError: ${reason(error)}`)
     }
   } else {
-    console.error(`\nError: ${Cause.pretty(exit.cause, { renderErrorCause: false }).split("\n")[0]}`)
+    console.error(`\nError: ${Cause.pretty(exit.cause).split("\n")[0]}`)
   }
   process.exitCode = 1
 }

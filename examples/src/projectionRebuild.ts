@@ -43,8 +43,8 @@ export const makeReadModel = Effect.map(Ref.make(new Map<string, OrderSummary>()
             return set({ ...row, status: "Open", version })
           case "ItemAdded": {
             const total = BigDecimal.sum(
-              BigDecimal.unsafeFromString(row.total),
-              BigDecimal.multiply(event.unitPrice, BigDecimal.fromNumber(event.quantity))
+              BigDecimal.fromStringUnsafe(row.total),
+              BigDecimal.multiply(event.unitPrice, BigDecimal.fromBigInt(BigInt(event.quantity)))
             )
             return set({ ...row, items: row.items + event.quantity, total: BigDecimal.format(total), version })
           }
@@ -70,10 +70,12 @@ export const program = Effect.gen(function*() {
   const fromSnapshot = yield* makeReadModel
   const rebuilt = yield* Projection.rebuild(Order, "order-1", fromSnapshot.handler)
 
-  // The same projection rebuilt from the first event, for comparison (no snapshot store content).
+  // The same projection rebuilt from the first event, for comparison: over an empty snapshot store of its own
+  // (`Layer.fresh`: provided inside a program that already holds `SnapshotStore.layerMemory`, the bare layer
+  // would be the same, memoized instance, snapshots included).
   const fromScratch = yield* makeReadModel
   const replayed = yield* Projection.rebuild(Order, "order-1", fromScratch.handler).pipe(
-    Effect.provide(SnapshotStore.layerMemory)
+    Effect.provide(Layer.fresh(SnapshotStore.layerMemory))
   )
 
   const a = yield* fromSnapshot.get("order-1")

@@ -27,9 +27,8 @@ export const layerSql = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.lay
 export const layerMemory = Layer.mergeAll(EventStore.layerMemory, SnapshotStore.layerMemory)
 
 // 3. Integrate with the repository: `load` uses the newest snapshot when there is one.
-/** Order ids get a per-run suffix, so the example can run again on the same database. */
-export const program = (orderId = `order_123-${Date.now().toString(36)}`) =>
-  Effect.gen(function*() {
+export const program = Effect.fn("quickstart")(
+  function*(orderId: string) {
     const orders = yield* EventSourcedRepository.make(Order, { strategy })
 
     yield* orders.update(orderId, (order) => OrderDomain.create(order, "cust_456"))
@@ -55,6 +54,9 @@ export const program = (orderId = `order_123-${Date.now().toString(36)}`) =>
       itemCount: order.state.itemCount,
       total: BigDecimal.format(order.state.total)
     }
-  }).pipe(Effect.scoped)
+  },
+  Effect.scoped
+)
 
-runMain(import.meta.url, program().pipe(Effect.provide(layerSql)))
+// Order ids get a per-run suffix, so the example can run again on the same database.
+runMain(import.meta.url, program(`order_123-${Date.now().toString(36)}`).pipe(Effect.provide(layerSql)))

@@ -16,12 +16,11 @@ import {
 } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import type * as SqlClient from "@effect/sql/SqlClient"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import type * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { runMain } from "./runMain.js"
 
@@ -33,14 +32,14 @@ const ItemAdded = Schema.TaggedStruct("ItemAdded", { sku: Schema.String, quantit
 const CheckedOut = Schema.TaggedStruct("CheckedOut", {})
 
 const CartState = Schema.Struct({
-  items: Schema.Record({ key: Schema.String, value: Schema.Int }),
+  items: Schema.Record(Schema.String, Schema.Int),
   checkedOut: Schema.Boolean
 })
 
 export const Cart = Aggregate.make({
   type: "Cart",
   state: CartState,
-  events: Schema.Union(ItemAdded, CheckedOut),
+  events: Schema.Union([ItemAdded, CheckedOut]),
   initial: (): typeof CartState.Type => ({ items: {}, checkedOut: false }),
   evolve: (cart, event) =>
     event._tag === "ItemAdded"
@@ -54,7 +53,7 @@ const EmailChanged = Schema.TaggedStruct("EmailChanged", { email: Schema.String 
 export const Customer = Aggregate.make({
   type: "Customer",
   state: Schema.Struct({ name: Schema.String, email: Schema.String, changes: Schema.Int }),
-  events: Schema.Union(Registered, EmailChanged),
+  events: Schema.Union([Registered, EmailChanged]),
   initial: () => ({ name: "", email: "", changes: 0 }),
   evolve: (customer, event) =>
     event._tag === "Registered"
@@ -103,8 +102,8 @@ export const layer = layerOn(Postgres.layer())
 // ---------------------------------------------------------------------------------------------------------
 
 /** A customer registers, fills a cart over 24 requests and checks out; every event carries its request's ids. */
-export const shopping = (suffix: string) =>
-  Effect.gen(function*() {
+export const shopping = Effect.fn("shopping")(
+  function*(suffix: string) {
     const carts = yield* Carts
     const customers = yield* Customers
     const customerId = `customer-${suffix}`
@@ -125,24 +124,23 @@ export const shopping = (suffix: string) =>
       metadata: { correlationId: "req-25", causationId: "req-24", userId: customerId }
     })
     // Metadata that does not match the shop's Schema (no userId) is refused, and nothing is written.
-    const refused = yield* Effect.either(
+    const refused = yield* Effect.result(
       carts.save(cartId, 25, [ItemAdded.make({ sku: "sku-x", quantity: 1 })], { metadata: { correlationId: "req-26" } })
     )
     const cart = yield* carts.load(cartId)
     const events = yield* EventStore.EventStore
-    const stored = Chunk.toReadonlyArray(yield* Stream.runCollect(events.read("Cart", cartId, { fromVersion: 24 })))
-    const envelopes = Chunk.toReadonlyArray(
-      yield* Stream.runCollect(Projection.stream(Cart, cartId, { fromVersion: 25 }))
-    )
+    const stored = yield* Stream.runCollect(events.read("Cart", cartId, { fromVersion: 24 }))
+    const envelopes = yield* Stream.runCollect(Projection.stream(Cart, cartId, { fromVersion: 25 }))
     return {
       cartVersion: cart.version,
       items: cart.state.items,
       checkedOut: cart.state.checkedOut,
       metadataOfLastEvents: stored.map((event) => event.metadata),
       projectionMetadata: envelopes.map((envelope) => envelope.metadata),
-      badMetadata: Either.isLeft(refused) ? refused.left._tag : "accepted"
+      badMetadata: Result.isFailure(refused) ? refused.failure._tag : "accepted"
     }
-  })
+  }
+)
 
 // ---------------------------------------------------------------------------------------------------------
 // the operator: verify, prune and rebuild over the registry
@@ -177,11 +175,10 @@ export const operator = Effect.gen(function*() {
   return report
 })
 
-export const program = (suffix = Date.now().toString(36)) =>
-  Effect.gen(function*() {
-    const shopped = yield* shopping(suffix)
-    const operated = yield* operator
-    return { shopped, operated }
-  })
+export const program = Effect.fn("shop")(function*(suffix: string = Date.now().toString(36)) {
+  const shopped = yield* shopping(suffix)
+  const operated = yield* operator
+  return { shopped, operated }
+})
 
 runMain(import.meta.url, program().pipe(Effect.provide(layer)))

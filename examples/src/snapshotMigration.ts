@@ -18,23 +18,27 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as OrderDomain from "./OrderDomain.js"
 import { runMain } from "./runMain.js"
 
 /** The total as integer cents, under the key `totalCents`: how version 1 encoded it. */
-const TotalInCents = Schema.transform(Schema.Int, Schema.BigDecimalFromSelf, {
-  strict: true,
-  decode: (cents) => BigDecimal.make(BigInt(cents), 2),
-  encode: (total) => Number(BigDecimal.scale(total, 2).value)
-})
+const TotalInCents = Schema.Int.pipe(
+  Schema.decodeTo(
+    Schema.BigDecimal,
+    SchemaTransformation.transform({
+      decode: (cents) => BigDecimal.make(BigInt(cents), 2),
+      encode: (total) => Number(BigDecimal.scale(total, 2).value)
+    })
+  )
+)
 
 const { total: _total, ...unchanged } = OrderDomain.OrderState.fields
 
 /** The state Schema of version 1: same domain type, different encoding. */
-export const OrderStateV1 = Schema.Struct({
-  ...unchanged,
-  total: Schema.propertySignature(TotalInCents).pipe(Schema.fromKey("totalCents"))
-})
+export const OrderStateV1 = Schema.Struct({ ...unchanged, total: TotalInCents }).pipe(
+  Schema.encodeKeys({ total: "totalCents" })
+)
 
 const definition = {
   type: "Order",
@@ -63,15 +67,14 @@ export const OrderV2 = Aggregate.make({
 /** The mistake: the version-2 shape deployed with `schemaVersion` still 1, and no migration. */
 export const OrderForgotToBump = Aggregate.make({ ...definition, state: OrderDomain.OrderState, schemaVersion: 1 })
 
-const writeHistory = (id: string, items: number) =>
-  Effect.gen(function*() {
-    const v1 = yield* EventSourcedRepository.make(OrderV1, { strategy: SnapshotStrategy.everyNEvents(100) })
-    yield* v1.update(id, (s) => OrderDomain.create(s, "customer-1"))
-    for (let i = 0; i < items; i += 25) {
-      const batch = Array.from({ length: Math.min(25, items - i) }, (_, k) => OrderDomain.catalogItem(i + k))
-      yield* v1.update(id, (s) => OrderDomain.addItems(s, batch))
-    }
-  })
+const writeHistory = Effect.fnUntraced(function*(id: string, items: number) {
+  const v1 = yield* EventSourcedRepository.make(OrderV1, { strategy: SnapshotStrategy.everyNEvents(100) })
+  yield* v1.update(id, (s) => OrderDomain.create(s, "customer-1"))
+  for (let i = 0; i < items; i += 25) {
+    const batch = Array.from({ length: Math.min(25, items - i) }, (_, k) => OrderDomain.catalogItem(i + k))
+    yield* v1.update(id, (s) => OrderDomain.addItems(s, batch))
+  }
+})
 
 const history = (id: string) =>
   Effect.flatMap(SnapshotStore.SnapshotStore, (store) => store.list("Order", id)).pipe(

@@ -26,7 +26,7 @@ const predicates: SnapshotStrategy.CustomPredicates = {
   bigOrder: (context) => context.currentVersion >= 1_000
 }
 
-const now = DateTime.unsafeMake("2025-01-01T12:00:00Z")
+const now = DateTime.makeUnsafe("2025-01-01T12:00:00Z")
 
 const commit = (previousVersion: number, currentVersion: number, eventTypes: ReadonlyArray<string>) => ({
   aggregateType: "Order",
@@ -43,10 +43,13 @@ const commit = (previousVersion: number, currentVersion: number, eventTypes: Rea
 
 const program = Effect.gen(function*() {
   console.log(SnapshotStrategy.format(strategy))
-  console.log(JSON.stringify(Schema.encodeSync(SnapshotStrategy.SnapshotStrategy)(strategy), null, 2))
+  // Its JSON form: what a configuration or a database holds.
+  console.log(
+    JSON.stringify(Schema.encodeSync(Schema.toCodecJson(SnapshotStrategy.SnapshotStrategy))(strategy), null, 2)
+  )
 
   // Compile once (checking the custom names), then decide on every commit.
-  const decide = yield* SnapshotStrategy.compile(strategy, predicates)
+  const decide = yield* Effect.fromResult(SnapshotStrategy.compile(strategy, predicates))
   console.log("98 -> 103, ItemAdded x5:", decide(commit(98, 103, Array(5).fill("ItemAdded"))))
   console.log("40 -> 41, OrderSubmitted:", decide(commit(40, 41, ["OrderSubmitted"])))
   console.log("40 -> 41, ItemAdded:", decide(commit(40, 41, ["ItemAdded"])))

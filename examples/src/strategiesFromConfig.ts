@@ -5,8 +5,8 @@
  *   SNAPSHOT_STRATEGY_Order='{"_tag":"Any","strategies":[
  *     {"_tag":"EveryNEvents","n":50},{"_tag":"OnEventTypes","types":["OrderSubmitted"]}]}'
  *
- * Here the configuration comes from `ConfigProvider.fromMap` (environment-like keys) and from
- * `ConfigProvider.fromJson` (a JSON document); in an application it is the environment.
+ * Here the configuration comes from `ConfigProvider.fromEnv` (environment-like keys, given as a record) and
+ * from `ConfigProvider.fromUnknown` (a JSON document); in an application it is the environment.
  *
  *   pnpm tsx examples/src/strategiesFromConfig.ts
  */
@@ -16,9 +16,10 @@ import { SnapshotStore } from "@effect-snapshots/store"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { Order } from "./Order.js"
 import * as OrderDomain from "./OrderDomain.js"
 import { runMain } from "./runMain.js"
@@ -27,23 +28,24 @@ import { runMain } from "./runMain.js"
 export const key = "SNAPSHOT_STRATEGY"
 
 /** Every 50 events or on submit for orders; every 100 events for anything else. */
-export const fromMap = ConfigProvider.fromMap(
-  new Map([
-    [key, JSON.stringify({ _tag: "EveryNEvents", n: 100 })],
-    [
-      `${key}_Order`,
-      JSON.stringify({
-        _tag: "Any",
-        strategies: [{ _tag: "EveryNEvents", n: 50 }, { _tag: "OnEventTypes", types: ["OrderSubmitted"] }]
-      })
-    ]
-  ])
-)
+export const fromEnv = ConfigProvider.fromEnv({
+  env: {
+    [key]: JSON.stringify({ _tag: "EveryNEvents", n: 100 }),
+    [`${key}_Order`]: JSON.stringify({
+      _tag: "Any",
+      strategies: [{ _tag: "EveryNEvents", n: 50 }, { _tag: "OnEventTypes", types: ["OrderSubmitted"] }]
+    })
+  }
+})
+
+/** A strategy as JSON text: its Schema's JSON encoding. */
+const toJson = (strategy: SnapshotStrategy.SnapshotStrategy) =>
+  JSON.stringify(Schema.encodeSync(Schema.toCodecJson(SnapshotStrategy.SnapshotStrategy))(strategy))
 
 /** The same configuration as one JSON document (each value is itself a strategy written as JSON). */
-export const fromJson = ConfigProvider.fromJson({
-  [key]: JSON.stringify(SnapshotStrategy.everyNEvents(100)),
-  [`${key}_Order`]: JSON.stringify(
+export const fromJson = ConfigProvider.fromUnknown({
+  [key]: toJson(SnapshotStrategy.everyNEvents(100)),
+  [`${key}_Order`]: toJson(
     SnapshotStrategy.any(SnapshotStrategy.everyNEvents(50), SnapshotStrategy.onEventTypes("OrderSubmitted"))
   )
 })
@@ -64,18 +66,18 @@ const context = (
   eventTypes,
   lastSnapshotVersion: Option.none(),
   lastSnapshotAt: Option.none(),
-  now: DateTime.unsafeMake(0),
+  now: DateTime.makeUnsafe(0),
   replayedEvents: Option.none(),
   replayDuration: Option.none()
 })
 
-export const program = (provider: ConfigProvider.ConfigProvider, orderId = "order-1") =>
-  Effect.gen(function*() {
-    const strategy = yield* Effect.withConfigProvider(strategyConfig, provider)
+export const program = Effect.fn("strategiesFromConfig")(
+  function*(provider: ConfigProvider.ConfigProvider, orderId: string = "order-1") {
+    const strategy = yield* Effect.provideService(strategyConfig, ConfigProvider.ConfigProvider, provider)
     yield* Effect.log(`strategy: ${SnapshotStrategy.format(strategy)}`)
 
     // The decisions are pure: same context, same answer, with the reasons.
-    const decide = (c: SnapshotStrategy.DecisionContext) => Either.getOrThrow(SnapshotStrategy.decide(strategy, c))
+    const decide = (c: SnapshotStrategy.DecisionContext) => Result.getOrThrow(SnapshotStrategy.decide(strategy, c))
     const decisions = {
       orderAt50: decide(context("Order", 49, 50, ["ItemAdded"])),
       orderSubmitted: decide(context("Order", 10, 11, ["OrderSubmitted"])),
@@ -98,19 +100,22 @@ export const program = (provider: ConfigProvider.ConfigProvider, orderId = "orde
       decisions,
       snapshotVersions: snapshots.map((s) => s.version)
     }
-  }).pipe(Effect.scoped)
+  },
+  Effect.scoped
+)
 
 /** A bad configuration is a typed ConfigError saying which key and why, never a defect. */
-export const badConfig = Effect.withConfigProvider(
-  Effect.either(strategyConfig),
-  ConfigProvider.fromMap(new Map([[key, JSON.stringify({ _tag: "EveryNEvents", n: 0 })]]))
+export const badConfig = Effect.provideService(
+  Effect.result(strategyConfig),
+  ConfigProvider.ConfigProvider,
+  ConfigProvider.fromEnv({ env: { [key]: JSON.stringify({ _tag: "EveryNEvents", n: 0 }) } })
 )
 
 export const layer = Layer.mergeAll(EventStore.layerMemory, SnapshotStore.layerMemory)
 
 runMain(
   import.meta.url,
-  Effect.all({ fromMap: program(fromMap, "order-1"), fromJson: program(fromJson, "order-2") }).pipe(
+  Effect.all({ fromEnv: program(fromEnv, "order-1"), fromJson: program(fromJson, "order-2") }).pipe(
     Effect.provide(layer)
   )
 )

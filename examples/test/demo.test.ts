@@ -2,10 +2,14 @@ import { Postgres } from "@effect-snapshots/postgres"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Demo from "../src/demo.js"
 
 const demoFile = fileURLToPath(new URL("../src/demo.ts", import.meta.url))
+const adminFile = fileURLToPath(new URL("../src/admin.ts", import.meta.url))
 
 /** Run `tsx examples/src/demo.ts` as a newcomer would, with the given environment. */
 const runCli = (args: ReadonlyArray<string>, env: Record<string, string | undefined>) =>
@@ -62,13 +66,34 @@ describe("demo", () => {
     assert.include(run.stderr, "--events must be an integer >= 3")
   }, 60_000)
 
-  it("runs end to end on the embedded Postgres, as on a machine without PG_URL", () => {
-    const run = runCli(["--events", "600"], { PG_URL: undefined, DEMO_EVENTS: undefined })
-    assert.strictEqual(run.status, 0, run.stdout + run.stderr)
-    assert.include(run.stdout, "embedded PGlite")
-    assert.include(run.stdout, "events replayed")
-    assert.include(run.stdout, "the same state")
-    assert.include(run.stdout, "Retention prune")
-    assert.include(run.stdout, "Done in")
-  }, 120_000)
+  it(
+    "runs end to end on the embedded Postgres in its data folder, where `pnpm admin -- stats` then finds the order",
+    () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "demo-data-"))
+      const env = { PG_URL: undefined, DEMO_EVENTS: undefined, EFFECT_SNAPSHOTS_DATA: dataDir }
+      try {
+        const run = runCli(["--events", "1200"], env)
+        assert.strictEqual(run.status, 0, run.stdout + run.stderr)
+        assert.include(run.stdout, `the embedded Postgres (PGlite) in ${dataDir}`)
+        assert.include(run.stdout, "events replayed")
+        assert.include(run.stdout, "the same state")
+        assert.include(run.stdout, "Retention prune")
+        assert.include(run.stdout, "Done in")
+        const stats = spawnSync(process.execPath, ["--import", "tsx", adminFile, "--", "stats", "--json"], {
+          encoding: "utf8",
+          env: { ...process.env, ...env },
+          timeout: 120_000
+        })
+        assert.strictEqual(stats.status, 0, stats.stdout + stats.stderr)
+        const order = (JSON.parse(stats.stdout) as {
+          types: Array<{ aggregateType: string; aggregates: number; snapshots: number }>
+        }).types.find((t) => t.aggregateType === "Order")
+        assert.strictEqual(order?.aggregates, 1, stats.stdout)
+        assert.isAbove(order?.snapshots ?? 0, 0, stats.stdout)
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+    },
+    240_000
+  )
 })

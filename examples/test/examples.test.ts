@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as OrderDomain from "../src/OrderDomain.js"
 import * as ProjectionRebuild from "../src/projectionRebuild.js"
 import * as Quickstart from "../src/quickstart.js"
@@ -28,36 +28,36 @@ describe("examples", () => {
       })
     }))
 
-  it.effect("strategiesFromConfig: the same per-type strategy from a Map and from JSON, driving decisions and a repository", () =>
+  it.effect("strategiesFromConfig: the same per-type strategy from environment-like keys and from JSON, driving decisions and a repository", () =>
     Effect.gen(function*() {
-      const { fromJson, fromMap } = yield* Effect.all({
-        fromMap: StrategiesFromConfig.program(StrategiesFromConfig.fromMap, "order-map"),
+      const { fromEnv, fromJson } = yield* Effect.all({
+        fromEnv: StrategiesFromConfig.program(StrategiesFromConfig.fromEnv, "order-env"),
         fromJson: StrategiesFromConfig.program(StrategiesFromConfig.fromJson, "order-json")
       }).pipe(Effect.provide(StrategiesFromConfig.layer))
       assert.strictEqual(
-        fromMap.strategy,
+        fromEnv.strategy,
         `perAggregateType({ "Order": any(everyNEvents(50), onEventTypes("OrderSubmitted")) }, everyNEvents(100))`
       )
-      assert.strictEqual(fromJson.strategy, fromMap.strategy)
-      assert.deepStrictEqual(fromMap.decisions.orderAt50, { take: true, reasons: ["everyNEvents(50)"] })
-      assert.deepStrictEqual(fromMap.decisions.orderSubmitted, {
+      assert.strictEqual(fromJson.strategy, fromEnv.strategy)
+      assert.deepStrictEqual(fromEnv.decisions.orderAt50, { take: true, reasons: ["everyNEvents(50)"] })
+      assert.deepStrictEqual(fromEnv.decisions.orderSubmitted, {
         take: true,
         reasons: [`onEventTypes("OrderSubmitted")`]
       })
-      assert.isFalse(fromMap.decisions.customerAt50.take)
-      assert.deepStrictEqual(fromMap.decisions.customerAt100, { take: true, reasons: ["everyNEvents(100)"] })
+      assert.isFalse(fromEnv.decisions.customerAt50.take)
+      assert.deepStrictEqual(fromEnv.decisions.customerAt100, { take: true, reasons: ["everyNEvents(100)"] })
       // 1 create + 12 commits of 10 items (boundaries 50 and 100 crossed at 51 and 101) + the submit at 122.
-      assert.deepStrictEqual(fromMap.snapshotVersions, [51, 101, 122])
-      assert.deepStrictEqual(fromJson.snapshotVersions, fromMap.snapshotVersions)
+      assert.deepStrictEqual(fromEnv.snapshotVersions, [51, 101, 122])
+      assert.deepStrictEqual(fromJson.snapshotVersions, fromEnv.snapshotVersions)
     }))
 
   it.effect("strategiesFromConfig: a bad strategy in the configuration is a ConfigError naming the key", () =>
     Effect.gen(function*() {
       const result = yield* StrategiesFromConfig.badConfig
-      assert.isTrue(Either.isLeft(result))
-      if (Either.isLeft(result)) {
-        assert.include(String(result.left), StrategiesFromConfig.key)
-        assert.match(String(result.left), /n/)
+      assert.isTrue(Result.isFailure(result))
+      if (Result.isFailure(result)) {
+        assert.include(String(result.failure), StrategiesFromConfig.key)
+        assert.match(String(result.failure), /n/)
       }
     }))
 

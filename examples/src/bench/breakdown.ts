@@ -4,16 +4,16 @@
  *
  * - load: the library's snapshot store and event store used directly (the tail through the EventStore's
  *   `Stream`, and the tail as one `sql.unsafe(...).values` call), without the repository around them.
- * - append: the `SqlEventStore` append statement sent with bare `pg`, as a plain statement and from a
- *   PL/pgSQL function (whose plans Postgres caches per session), next to the bare INSERT.
+ * - append: the `SqlEventStore` append statement sent with bare `pg` (prepared, as Effect 4's driver sends
+ *   it), as a plain statement and from a PL/pgSQL function (whose plans Postgres caches per session), next to
+ *   the bare INSERT.
  */
 import { Aggregate, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { SnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import type pg from "pg"
 import { Order } from "../Order.js"
@@ -21,65 +21,67 @@ import type * as OrderDomain from "../OrderDomain.js"
 
 const events = SqlEventStore.defaultTable
 
-const restore = (id: string) =>
-  Effect.gen(function*() {
-    const store = yield* SnapshotStore.SnapshotStore
-    const snapshot = yield* Effect.flatMap(store.load(Order.type, id), Effect.orDieWith(() => new Error("no snapshot")))
-    const restored = Aggregate.restoreState(Order, snapshot)
-    if (Either.isLeft(restored)) return yield* Effect.dieMessage(restored.left.message)
-    return { snapshot, state: restored.right.state }
-  })
+const restore = Effect.fnUntraced(function*(id: string) {
+  const store = yield* SnapshotStore.SnapshotStore
+  const found = yield* store.load(Order.type, id)
+  if (Option.isNone(found)) return yield* Effect.die(new Error("no snapshot"))
+  const snapshot = found.value
+  const restored = Aggregate.restoreState(Order, snapshot)
+  if (Result.isFailure(restored)) return yield* Effect.die(new Error(restored.failure.message))
+  return { snapshot, state: restored.success.state }
+})
 
 /** Snapshot store + `EventStore.read` (a Stream) + decode + fold: the repository's load without the repository. */
-export const servicesWithStream = (id: string) =>
-  Effect.gen(function*() {
-    const store = yield* EventStore.EventStore
-    const { snapshot, state: start } = yield* restore(id)
-    let state = start
-    let version = snapshot.version
-    yield* Stream.runForEachChunk(store.read(Order.type, id, { fromVersion: snapshot.version + 1 }), (chunk) =>
+export const servicesWithStream = Effect.fnUntraced(function*(id: string) {
+  const store = yield* EventStore.EventStore
+  const { snapshot, state: start } = yield* restore(id)
+  let state = start
+  let version = snapshot.version
+  yield* Stream.runForEachArray(
+    store.read(Order.type, id, { fromVersion: snapshot.version + 1 }),
+    (chunk) =>
       Effect.suspend(() => {
-        for (const stored of Chunk.toReadonlyArray(chunk)) {
+        for (const stored of chunk) {
           const event = Aggregate.decodeEvent(Order, stored)
-          if (Either.isLeft(event)) {
-            return Effect.die(event.left)
+          if (Result.isFailure(event)) {
+            return Effect.die(event.failure)
           }
-          state = Order.evolve(state, event.right)
+          state = Order.evolve(state, event.success)
           version = stored.version
         }
         return Effect.void
-      }))
-    return { state, version }
-  })
+      })
+  )
+  return { state, version }
+})
 
 const tailSql = `SELECT version, position, type, payload FROM ${events}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version LIMIT 2000`
 
 /** The same with the tail as one `sql.unsafe(...).values` call: no Stream. */
-export const servicesWithoutStream = (id: string) =>
-  Effect.gen(function*() {
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const { snapshot, state: start } = yield* restore(id)
-    const rows = yield* sql.unsafe(tailSql, [Order.type, id, snapshot.version]).values
-    let state: OrderDomain.OrderState = start
-    let version = snapshot.version
-    for (const row of rows) {
-      const event = Aggregate.decodeEvent(Order, {
-        aggregateType: Order.type,
-        aggregateId: id,
-        version: row[0] as number,
-        position: Number(row[1]),
-        type: row[2] as string,
-        payload: row[3],
-        metadata: {},
-        createdAt: snapshot.createdAt
-      })
-      if (Either.isLeft(event)) return yield* Effect.die(event.left)
-      state = Order.evolve(state, event.right)
-      version = row[0] as number
-    }
-    return { state, version, snapshotVersion: Option.some(snapshot.version) }
-  })
+export const servicesWithoutStream = Effect.fnUntraced(function*(id: string) {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  const { snapshot, state: start } = yield* restore(id)
+  const rows = yield* sql.unsafe(tailSql, [Order.type, id, snapshot.version]).values
+  let state: OrderDomain.OrderState = start
+  let version = snapshot.version
+  for (const row of rows) {
+    const event = Aggregate.decodeEvent(Order, {
+      aggregateType: Order.type,
+      aggregateId: id,
+      version: Number(row[0]),
+      position: Number(row[1]),
+      type: row[2] as string,
+      payload: row[3],
+      metadata: {},
+      createdAt: snapshot.createdAt
+    })
+    if (Result.isFailure(event)) return yield* Effect.die(event.failure)
+    state = Order.evolve(state, event.success)
+    version = Number(row[0])
+  }
+  return { state, version, snapshotVersion: Option.some(snapshot.version) }
+})
 
 // A copy of `SqlEventStore`'s append statement (2026-11-26): a diagnostic, kept here so the measurement
 // does not depend on the library's internals.
@@ -124,7 +126,14 @@ export const appendWithStatement = async (
   expected: number,
   type: string,
   payload: unknown
-) => check((await pool.query(appendStatement, [Order.type, id, expected, batchOf(type, payload)])).rows)
+) =>
+  check(
+    (await pool.query({
+      name: "bench_append_statement",
+      text: appendStatement,
+      values: [Order.type, id, expected, batchOf(type, payload)]
+    })).rows
+  )
 
 /** The same statement from the PL/pgSQL function. */
 export const appendWithFunction = async (
@@ -135,10 +144,9 @@ export const appendWithFunction = async (
   payload: unknown
 ) =>
   check(
-    (await pool.query(`SELECT * FROM bench_append($1, $2, $3, $4::jsonb)`, [
-      Order.type,
-      id,
-      expected,
-      batchOf(type, payload)
-    ])).rows
+    (await pool.query({
+      name: "bench_append_function",
+      text: `SELECT * FROM bench_append($1, $2, $3, $4::jsonb)`,
+      values: [Order.type, id, expected, batchOf(type, payload)]
+    })).rows
   )

@@ -19,7 +19,6 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -27,6 +26,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import pg from "pg"
 import { Order } from "../Order.js"
@@ -81,12 +81,12 @@ const makeSide = async (url: string, distributed: boolean, options: Options) => 
   const runtime = ManagedRuntime.make(layer)
   const scope = Effect.runSync(Scope.make())
   const repo = (repoOptions: EventSourcedRepository.Options): Promise<Repo> =>
-    runtime.runPromise(Scope.extend(EventSourcedRepository.make(Order, repoOptions), scope))
+    runtime.runPromise(EventSourcedRepository.make(Order, repoOptions).pipe(Scope.provide(scope)))
   const strategy = SnapshotStrategy.everyNEvents(options.snapshotEvery)
   const side = {
     runtime,
     store: await runtime.runPromise(EventStore.EventStore),
-    cold: await repo({ strategy, cacheCapacity: 0 }),
+    cold: await repo({ strategy, cacheMaxBytes: 0 }),
     hot: await repo({ strategy }),
     save: await repo({ strategy, mode: "background" }),
     close: async () => {
@@ -203,7 +203,7 @@ export const run = async (options: Options): Promise<Outcome> => {
     )
 
     // Writes: each case on a stream of its own, one event per call, versions tracked here.
-    const encode = Schema.encodeSync(OrderDomain.OrderEvent)
+    const encode = Schema.encodeSync(Schema.toCodecJson(OrderDomain.OrderEvent))
     const versions = { save: { citus: 0, plain: 0 }, append: { citus: 0, plain: 0 }, tx: { citus: 0, plain: 0 } }
     for (const name of names) {
       const saved = await sides[name].runtime.runPromise(sides[name].save.save("citus-save", 0, [historyEvent(1)]))

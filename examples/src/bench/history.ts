@@ -17,8 +17,8 @@ export const expectedState = (id: string, versions: number, skus = OrderDomain.c
 }
 
 /**
- * The Schema-encoded payload of `historyEvent(version)`, built directly (as the SQL seeding builds it),
- * for seeding millions of events without a Schema walk per event.
+ * The JSON-encoded payload (`Schema.toCodecJson`) of `historyEvent(version)`, built directly (as the SQL
+ * seeding builds it), for seeding millions of events without a Schema walk per event.
  */
 export const encodedHistoryEvent = (
   version: number,

@@ -14,18 +14,17 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as BigDecimal from "effect/BigDecimal"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as SqlClient from "effect/sql/SqlClient"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { dirname, resolve } from "node:path"
@@ -140,7 +139,7 @@ const main = async (options: Cli.Options) => {
     const scope = (runtime as unknown) === (memory as unknown) ? memoryScope : sqlScope
     const make = EventSourcedRepository.make(Order, options)
     return runtime.runPromise(
-      Scope.extend(snapshots === undefined ? make : Effect.provide(make, snapshots), scope) as Effect.Effect<
+      Scope.provide(snapshots === undefined ? make : Effect.provide(make, snapshots), scope) as Effect.Effect<
         Repo,
         unknown,
         R
@@ -150,13 +149,15 @@ const main = async (options: Cli.Options) => {
   const strategy = SnapshotStrategy.everyNEvents(options.snapshotEvery)
 
   // Cold loads (no cache): every with-snapshot load reads the snapshot and its tail.
-  const cold = { strategy, cacheCapacity: 0 }
+  const cold = { strategy, cacheMaxBytes: 0 }
   const sqlRepo = await repoOf(sql, cold)
   // The same repository with an empty snapshot store: the full-replay side.
-  const never = { strategy: SnapshotStrategy.never, cacheCapacity: 0 }
-  const sqlReplay = await repoOf(sql, never, SnapshotStore.layerMemory)
+  const never = { strategy: SnapshotStrategy.never, cacheMaxBytes: 0 }
+  // `Layer.fresh`: an empty store of its own, never the memory runtime's (Effect 4 memoizes a layer provided
+  // inside a runtime built from the same layer object).
+  const sqlReplay = await repoOf(sql, never, Layer.fresh(SnapshotStore.layerMemory))
   const memRepo = await repoOf(memory, cold)
-  const memReplay = await repoOf(memory, never, SnapshotStore.layerMemory)
+  const memReplay = await repoOf(memory, never, Layer.fresh(SnapshotStore.layerMemory))
   // Hot loads: the repository's cache (default capacity) holds what it loaded before.
   const sqlHot = await repoOf(sql, { strategy })
 
@@ -326,7 +327,7 @@ const main = async (options: Cli.Options) => {
           two.roundTrips
         ],
         [
-          "@effect/sql, 1 query",
+          "effect/sql, 1 query",
           Table.ms(stats.effectOneQuery.medianMs),
           Table.ms(stats.effectOneQuery.p99Ms),
           one.roundTrips
@@ -411,7 +412,7 @@ const main = async (options: Cli.Options) => {
       {
         library: () => sql.runPromise(sqlRepo.load(id)),
         rawOneQuery: () => raw.loadOneQuery(id),
-        // The same one query decoding with the library's compiled decoders: what is around the decoding.
+        // The same one query decoding with the library's decoders (through `Aggregate`): what is around the decoding.
         rawSameDecoders: () => raw.loadOneQuery(id, Raw.aggregateDecoders)
       },
       { ...measureOptions, iterations: options.iterations * 3 },
@@ -454,7 +455,7 @@ const main = async (options: Cli.Options) => {
   if (wants("save") && raw !== undefined) {
     section(`save: repo.save of one event (${SnapshotStrategy.format(strategy)}, background) vs bare INSERT`)
     const saveRepo = await repoOf(sql, { strategy, mode: "background" })
-    const encode = Schema.encodeSync(OrderDomain.OrderEvent)
+    const encode = Schema.encodeSync(Schema.toCodecJson(OrderDomain.OrderEvent))
     const libId = "save-library"
     const rawId = "save-raw"
     await sql.runPromise(saveRepo.save(libId, 0, [historyEvent(1)]))
@@ -745,7 +746,7 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
 ORDER BY version DESC LIMIT 1`,
         [id]
       ))))[0]!.state
-    const decodeState = Schema.decodeUnknownSync(OrderDomain.OrderState)
+    const decodeState = Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderState))
     const decoded = decodeState(JSON.parse(stateText))
     const tailEvents = Array.from({ length: options.tail }, (_, k) =>
       historyEvent(events - options.tail + 1 + k, skus))
@@ -792,11 +793,13 @@ ORDER BY version DESC LIMIT 1`,
       const events = lines + 1
       const id = `restore-${lines}`
       section(`restore: a ${Table.int(lines)}-line state (${Table.int(events)} events, snapshot at the head)`)
-      // In process: JSON.parse of the stored state, its decode by the library (`Aggregate.restoreState`, the
-      // decoder compiled once per aggregate) and by Schema's own decoder (what the library used before).
-      const text = JSON.stringify(Schema.encodeSync(OrderDomain.OrderState)(expectedState(id, events, lines)))
+      // In process: JSON.parse of the stored state, its decode by the library (`Aggregate.restoreState`: the
+      // fingerprint check, the JSON decoder built once per aggregate) and by Schema's own decoder, built here.
+      const text = JSON.stringify(
+        Schema.encodeSync(Schema.toCodecJson(OrderDomain.OrderState))(expectedState(id, events, lines))
+      )
       const parsed: unknown = JSON.parse(text)
-      const schemaDecode = ParseResult.decodeUnknownEither(OrderDomain.OrderState)
+      const schemaDecode = Schema.decodeUnknownResult(Schema.toCodecJson(OrderDomain.OrderState))
       const snapshot = { schemaVersion: Order.schemaVersion, state: parsed, metadata: {} }
       const steps = await compare(
         {
@@ -806,7 +809,7 @@ ORDER BY version DESC LIMIT 1`,
         },
         measureOptions,
         (name, result) => {
-          if (name !== "parse" && !Either.isRight(result as Either.Either<unknown, unknown>)) {
+          if (name !== "parse" && !Result.isSuccess(result as Result.Result<unknown, unknown>)) {
             throw new Error(`${name}: the state does not decode`)
           }
         }
@@ -891,7 +894,7 @@ ORDER BY version DESC LIMIT 1`,
       `seedScenario: ${Table.int(items)} items, a hand-saved snapshot, ${more} more items; load with vs without`
     )
     const item = (i: number) =>
-      OrderDomain.ItemAdded.make({ sku: `item_${i}`, quantity: 1, unitPrice: BigDecimal.unsafeFromString("10.00") })
+      OrderDomain.ItemAdded.make({ sku: `item_${i}`, quantity: 1, unitPrice: BigDecimal.fromStringUnsafe("10.00") })
     const history = [
       OrderDomain.OrderCreated.make({ customerId: "cust_456" }),
       ...Array.from({ length: items }, (_, i) => item(i))
@@ -901,7 +904,7 @@ ORDER BY version DESC LIMIT 1`,
       { label: backend, runtime: sql as ManagedRuntime.ManagedRuntime<unknown, unknown>, scope: sqlScope }
     ]
     for (const b of backends) {
-      const repo = await repoOf(b.runtime, { strategy: SnapshotStrategy.never, cacheCapacity: 0 })
+      const repo = await repoOf(b.runtime, { strategy: SnapshotStrategy.never, cacheMaxBytes: 0 })
       const without = "order_123-without"
       const withId = "order_123"
       // `repo.save(order)` of the seed: the order's 1,001 events in one commit (two orders, one per side).
@@ -909,7 +912,7 @@ ORDER BY version DESC LIMIT 1`,
       await b.runtime.runPromise(repo.save(withId, 0, history))
       // `snapshot_store.save(...)` by hand: the state as the application has it, through the store's own API.
       const order = await b.runtime.runPromise(repo.load(withId))
-      const state = Either.getOrThrowWith(Aggregate.encodeState(Order, order.state), (e) => new Error(e))
+      const state = Result.getOrThrowWith(Aggregate.encodeState(Order, order.state), (e) => new Error(e))
       await b.runtime.runPromise(
         Effect.flatMap(SnapshotStore.SnapshotStore, (store) =>
           Effect.flatMap(DateTime.now, (createdAt) =>

@@ -32,8 +32,9 @@ export type PeerResponse =
   }
   | { readonly type: "error"; readonly message: string }
 
-const encodeEvent = Schema.encodeSync(OrderDomain.OrderEvent)
-const decodeEvent = Schema.decodeUnknownSync(OrderDomain.OrderEvent)
+// The events' JSON form, as our event store stores them.
+const encodeEvent = Schema.encodeSync(Schema.toCodecJson(OrderDomain.OrderEvent))
+const decodeEvent = Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderEvent))
 
 const streamName = "Order-peer"
 

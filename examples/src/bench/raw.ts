@@ -2,14 +2,16 @@
  * The hand-written baselines on the bare `pg` driver, against the library's own tables: what an application
  * would write to load an Order from its newest snapshot and the events after it (read the snapshot row, read
  * the tail, JSON.parse, decode with the same Schemas, fold with the same `evolve`), and to append one event.
+ * Every statement is prepared (`pg`'s named queries), as Effect 4's driver prepares its statements: the
+ * baseline and the library then pay the same server-side planning.
  */
 import { Aggregate, SqlEventStore } from "@effect-snapshots/loader"
 import { SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import pg from "pg"
 import { Order } from "../Order.js"
 import * as OrderDomain from "../OrderDomain.js"
@@ -23,23 +25,23 @@ export interface Decoders {
   readonly event: (payload: unknown) => OrderDomain.OrderEvent
 }
 
-/** Schema's own decoders, as an application writes them by hand. */
+/** Schema's own decoders of the stored JSON, as an application writes them by hand. */
 export const schemaDecoders: Decoders = {
-  state: Schema.decodeUnknownSync(OrderDomain.OrderState),
-  event: Schema.decodeUnknownSync(OrderDomain.OrderEvent)
+  state: Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderState)),
+  event: Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderEvent))
 }
 
-/** The decoders the library uses (compiled once per aggregate): the baseline then differs from ours only
+/** The decoders the library uses (built once per aggregate, through `Aggregate`): the baseline then differs from ours only
  * in what is around the decoding. */
 export const aggregateDecoders: Decoders = {
   state: (encoded) =>
-    Either.getOrThrowWith(
+    Result.getOrThrowWith(
       Aggregate.restoreState(Order, { schemaVersion: Order.schemaVersion, state: encoded, metadata: {} }),
       (skipped) => new Error(skipped.message)
     ).state,
   event: (payload) => {
     const type = (payload as { readonly _tag?: unknown } | null)?._tag
-    return Either.getOrThrow(Aggregate.decodeEvent(Order, {
+    return Result.getOrThrow(Aggregate.decodeEvent(Order, {
       aggregateType: Order.type,
       aggregateId: "raw",
       version: 1,
@@ -51,7 +53,7 @@ export const aggregateDecoders: Decoders = {
     }))
   }
 }
-const epoch = DateTime.unsafeMake(0)
+const epoch = DateTime.makeUnsafe(0)
 
 const decodeState = schemaDecoders.state
 
@@ -112,7 +114,7 @@ const fold = (
 }
 
 /**
- * The same one-query load written as an Effect program on `@effect/sql` (`sql.unsafe(...).values`): what any
+ * The same one-query load written as an Effect program on `effect/sql` (`sql.unsafe(...).values`): what any
  * Effect library on this driver pays at least, which splits the gap between ours and the bare driver into
  * the driver layer's share and ours.
  */
@@ -132,6 +134,9 @@ export const effectOneQuery = (id: string) =>
       return fold(schemaDecoders, id, undefined, 0, rows.map((r) => ({ version: Number(r[1]), body: r[2] as string })))
     }))
 
+const insertSql = `INSERT INTO ${events} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
+VALUES ($1, $2, $3, $4, $5::jsonb, '{}'::jsonb, pg_current_xact_id())`
+
 export const makeRaw = (url: string, schema: string | undefined) => {
   const scoped = new URL(url)
   if (schema !== undefined) scoped.searchParams.set("options", `-c search_path=${schema}`)
@@ -139,20 +144,29 @@ export const makeRaw = (url: string, schema: string | undefined) => {
 
   /** Two queries: the snapshot row, then the tail. */
   const loadTwoQueries = async (id: string): Promise<RawLoaded> => {
-    const snap = await pool.query<{ version: string; state: string }>(snapshotSql, ["Order", id])
+    const snap = await pool.query<{ version: string; state: string }>({
+      name: "raw_snapshot",
+      text: snapshotSql,
+      values: ["Order", id]
+    })
     const row = snap.rows[0]
     const base = row === undefined ? undefined : decodeState(JSON.parse(row.state))
     const baseVersion = row === undefined ? 0 : Number(row.version)
-    const tail = await pool.query<{ version: number; payload: string }>(tailSql, ["Order", id, baseVersion])
+    const tail = await pool.query<{ version: number; payload: string }>({
+      name: "raw_tail",
+      text: tailSql,
+      values: ["Order", id, baseVersion]
+    })
     return fold(schemaDecoders, id, base, baseVersion, tail.rows.map((r) => ({ version: r.version, body: r.payload })))
   }
 
   /** One query: snapshot UNION ALL tail. */
   const loadOneQuery = async (id: string, decoders: Decoders = schemaDecoders): Promise<RawLoaded> => {
-    const result = await pool.query<{ kind: number; version: string | number; body: string }>(oneQuerySql, [
-      "Order",
-      id
-    ])
+    const result = await pool.query<{ kind: number; version: string | number; body: string }>({
+      name: "raw_one_query",
+      text: oneQuerySql,
+      values: ["Order", id]
+    })
     const rows = result.rows
     const first = rows[0]
     if (first !== undefined && first.kind === 0) {
@@ -173,11 +187,11 @@ export const makeRaw = (url: string, schema: string | undefined) => {
    * (same event at the same position), the others fold onto it.
    */
   const loadTail = async (id: string, known: Known, decoders: Decoders = schemaDecoders): Promise<RawLoaded> => {
-    const result = await pool.query<{ version: number; position: string; payload: unknown }>(hotTailSql, [
-      "Order",
-      id,
-      known.version
-    ])
+    const result = await pool.query<{ version: number; position: string; payload: unknown }>({
+      name: "raw_hot_tail",
+      text: hotTailSql,
+      values: ["Order", id, known.version]
+    })
     const rows = result.rows
     const head = rows[0]
     if (head === undefined || Number(head.position) !== known.position) throw new Error("the held state is stale")
@@ -204,7 +218,11 @@ export const makeRaw = (url: string, schema: string | undefined) => {
     let version = 0
     let replayed = 0
     for (;;) {
-      const page = await pool.query<{ version: number; payload: unknown }>(pageSql, ["Order", id, version, pageSize])
+      const page = await pool.query<{ version: number; payload: unknown }>({
+        name: "raw_page",
+        text: pageSql,
+        values: ["Order", id, version, pageSize]
+      })
       for (const row of page.rows) {
         state = OrderDomain.evolve(state, decoders.event(row.payload))
         version = row.version
@@ -214,13 +232,13 @@ export const makeRaw = (url: string, schema: string | undefined) => {
     }
   }
 
-  /** A bare INSERT of one event row, as `SqlEventStore` stores it. */
+  /** A bare INSERT of one event row, as `SqlEventStore` stores it (`encoded`: the event's JSON form). */
   const insert = async (id: string, version: number, event: OrderDomain.OrderEvent, encoded: unknown) => {
-    await pool.query(
-      `INSERT INTO ${events} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
-VALUES ($1, $2, $3, $4, $5::jsonb, '{}'::jsonb, pg_current_xact_id())`,
-      ["Order", id, version, event._tag, JSON.stringify(encoded)]
-    )
+    await pool.query({
+      name: "raw_insert",
+      text: insertSql,
+      values: ["Order", id, version, event._tag, JSON.stringify(encoded)]
+    })
   }
 
   return { pool, loadTwoQueries, loadOneQuery, loadTail, fullReplay, insert, close: () => pool.end() }

@@ -16,12 +16,12 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import * as os from "node:os"
 
@@ -44,7 +44,7 @@ const meter = (type: string) =>
   Aggregate.make({
     type,
     state: Schema.Struct({ total: Schema.Number, ticks: Schema.Number }),
-    events: Schema.Union(Ticked),
+    events: Schema.Union([Ticked]),
     initial: () => ({ total: 0, ticks: 0 }),
     evolve: (state, event) => ({ total: state.total + event.by, ticks: state.ticks + 1 })
   })
@@ -70,21 +70,22 @@ const median = (xs: ReadonlyArray<number>) => quantile([...xs].sort((a, b) => a 
 const ms = (x: number) => Math.round(x * 100) / 100
 
 /** 4 fibers loading random Gauges for `seconds`: each load's latency in ms. */
-const loadWorkload = (repo: { readonly load: (id: string) => Effect.Effect<unknown, unknown> }) =>
-  Effect.gen(function*() {
-    const latencies: Array<number> = []
-    const end = (yield* Clock.currentTimeMillis) + seconds * 1000
-    const worker = Effect.gen(function*() {
-      while ((yield* Clock.currentTimeMillis) < end) {
-        const start = performance.now()
-        yield* repo.load(id(Math.floor(Math.random() * loadAggregates)))
-        latencies.push(performance.now() - start)
-      }
-    })
-    yield* Effect.all([worker, worker, worker, worker], { concurrency: "unbounded", discard: true })
-    latencies.sort((a, b) => a - b)
-    return { loads: latencies.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) }
+const loadWorkload = Effect.fnUntraced(function*(repo: {
+  readonly load: (id: string) => Effect.Effect<unknown, unknown>
+}) {
+  const latencies: Array<number> = []
+  const end = (yield* Clock.currentTimeMillis) + seconds * 1000
+  const worker = Effect.gen(function*() {
+    while ((yield* Clock.currentTimeMillis) < end) {
+      const start = performance.now()
+      yield* repo.load(id(Math.floor(Math.random() * loadAggregates)))
+      latencies.push(performance.now() - start)
+    }
   })
+  yield* Effect.all([worker, worker, worker, worker], { concurrency: "unbounded", discard: true })
+  latencies.sort((a, b) => a - b)
+  return { loads: latencies.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) }
+})
 
 const program = Effect.gen(function*() {
   console.log(`rebuild bench: ${aggregates} aggregates x ${eventsPer} events on ${url.replace(/:[^:@/]*@/, "@")}`)
@@ -149,14 +150,13 @@ const program = Effect.gen(function*() {
     [`with rebuild at ${perSecond}/s`]: [],
     "with unlimited rebuild": []
   }
-  const withRebuild = (options: EventSourcedRepository.RebuildOptions) =>
-    Effect.gen(function*() {
-      yield* truncateSnapshots
-      const fiber = yield* Effect.fork(meters.rebuild(options))
-      const measured = yield* loadWorkload(gauges)
-      yield* Fiber.interrupt(fiber)
-      return measured
-    })
+  const withRebuild = Effect.fnUntraced(function*(options: EventSourcedRepository.RebuildOptions) {
+    yield* truncateSnapshots
+    const fiber = yield* Effect.forkChild(meters.rebuild(options))
+    const measured = yield* loadWorkload(gauges)
+    yield* Fiber.interrupt(fiber)
+    return measured
+  })
   yield* loadWorkload(gauges) // warm-up
   for (let round = 0; round < rounds; round++) {
     const order = [
@@ -202,6 +202,6 @@ void Effect.runPromise(
     Effect.scoped,
     Effect.provide(Stores),
     Effect.ensuring(dropSchema),
-    Effect.tapErrorCause(Effect.logError)
+    Effect.tapCause(Effect.logError)
   )
 )

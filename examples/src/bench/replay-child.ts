@@ -1,8 +1,8 @@
 /**
  * `replay1M` in its own process, so its peak RSS is the replay's and not the benchmark's: a full replay of
  * one long stream, either through `repo.load` (`SqlEventStore.read` pages it; the fold consumes page by page)
- * or, for the floor, by hand on bare `pg`: the same pages (keyset, 2,000 events), the payload parsed by the
- * driver, Schema's own decoder, the same `evolve`. The floor's process loads only `pg` and the Order's
+ * or, for the floor, by hand on bare `pg`: the same pages (keyset, 2,000 events, one prepared statement as
+ * Effect 4's driver prepares it), the payload parsed by the driver, Schema's own decoder, the same `evolve`. The floor's process loads only `pg` and the Order's
  * domain code, never the library.
  *
  *   parent -> { type: "replay", mode, url, schema, table, id, rounds }   child -> { type: "replayed", ... }
@@ -59,6 +59,7 @@ const library = async (request: ReplayRequest): Promise<Replayer> => {
   const Layer = await import("effect/Layer")
   const ManagedRuntime = await import("effect/ManagedRuntime")
   const Redacted = await import("effect/Redacted")
+  const Scope = await import("effect/Scope")
   const { Order } = await import("../Order.js")
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(SqlEventStore.layer, SnapshotStore.layerMemory).pipe(
@@ -69,11 +70,12 @@ const library = async (request: ReplayRequest): Promise<Replayer> => {
       )
     )
   )
-  const Scope = await import("effect/Scope")
   const scope = Effect.runSync(Scope.make())
   const repo = await runtime.runPromise(
     // No cache: every round is a full replay.
-    Scope.extend(EventSourcedRepository.make(Order, { strategy: SnapshotStrategy.never, cacheCapacity: 0 }), scope)
+    EventSourcedRepository.make(Order, { strategy: SnapshotStrategy.never, cacheMaxBytes: 0 }).pipe(
+      Scope.provide(scope)
+    )
   )
   return {
     replay: () =>
@@ -89,7 +91,7 @@ const library = async (request: ReplayRequest): Promise<Replayer> => {
 const floor = async (request: ReplayRequest): Promise<Replayer> => {
   const client = new pg.Client({ connectionString: withSearchPath(request.url, request.schema) })
   await client.connect()
-  const decodeEvent = Schema.decodeUnknownSync(OrderDomain.OrderEvent)
+  const decodeEvent = Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderEvent))
   const pageSize = 2000
   const pageSql = `SELECT version, payload FROM ${request.table}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version LIMIT $4`
@@ -99,12 +101,11 @@ WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY versio
       let version = 0
       let events = 0
       for (;;) {
-        const page = await client.query<{ version: number; payload: unknown }>(pageSql, [
-          "Order",
-          request.id,
-          version,
-          pageSize
-        ])
+        const page = await client.query<{ version: number; payload: unknown }>({
+          name: "floor_page",
+          text: pageSql,
+          values: ["Order", request.id, version, pageSize]
+        })
         for (const row of page.rows) {
           state = OrderDomain.evolve(state, decodeEvent(row.payload))
           version = row.version

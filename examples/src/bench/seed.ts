@@ -1,13 +1,13 @@
 /**
  * Seeding long histories fast: events go straight into the library's own events table with one
  * `INSERT ... SELECT generate_series` per range, in the row format `SqlEventStore` writes (payload = the
- * Schema-encoded event with its `_tag`, metadata `{}`); the snapshot is written by the library itself, by a
+ * event's JSON encoding with its `_tag`, metadata `{}`); the snapshot is written by the library itself, by a
  * `save` through a repository whose strategy says "always".
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as SqlClient from "effect/sql/SqlClient"
 import { Order } from "../Order.js"
 import * as OrderDomain from "../OrderDomain.js"
 import { customerId, encodedHistoryEvent, historyEvent } from "./history.js"
@@ -15,13 +15,14 @@ import { customerId, encodedHistoryEvent, historyEvent } from "./history.js"
 const eventsTable = SqlEventStore.defaultTable
 
 /** Insert versions [from, to] of the generated history of `id` (see `history.ts`), in one statement. */
-export const insertRange = (id: string, from: number, to: number, skus = OrderDomain.catalogSize) =>
-  Effect.gen(function*() {
+export const insertRange = Effect.fnUntraced(
+  function*(id: string, from: number, to: number, skus: number = OrderDomain.catalogSize) {
     // Statements of at most 250,000 rows keep each transaction moderate.
     for (let start = from; start <= to; start += 250_000) {
       yield* insertChunk(id, start, Math.min(to, start + 249_999), skus)
     }
-  })
+  }
+)
 
 const insertChunk = (id: string, from: number, to: number, skus: number) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -68,6 +69,6 @@ export const seedStream = <E, R>(
     // `snapshotAt` in its own format (encoded state, schema version, fingerprint, position).
     const writer = yield* EventSourcedRepository.make(Order, { strategy: SnapshotStrategy.always })
     const saved = yield* writer.save(id, snapshotAt - 1, [historyEvent(snapshotAt, skus)])
-    if (saved.snapshot !== "written") return yield* Effect.dieMessage(`no snapshot written: ${saved.snapshot}`)
+    if (saved.snapshot !== "written") return yield* Effect.die(new Error(`no snapshot written: ${saved.snapshot}`))
     yield* bulk(id, snapshotAt + 1, events)
   }).pipe(Effect.scoped)

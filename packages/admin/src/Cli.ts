@@ -1,5 +1,5 @@
 /**
- * The admin CLI, built with `@effect/cli`, mounted by an application in its own bin with its registry of
+ * The admin CLI, built with `effect/cli`, mounted by an application in its own bin with its registry of
  * aggregates:
  *
  * ```ts
@@ -19,15 +19,14 @@
 import type { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import type { Aggregate, Aggregates, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import type { SnapshotStore } from "@effect-snapshots/store"
-import type * as CliApp from "@effect/cli/CliApp"
-import type * as Command from "@effect/cli/Command"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import type * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type * as SqlClient from "effect/sql/SqlClient"
 import type { AdminError, InconsistenciesFound } from "./AdminError.js"
 import * as internal from "./internal/cli.js"
 
@@ -80,12 +79,13 @@ export const register: <S, SI, E extends { readonly _tag: string }, EI>(
  * @category models
  */
 export interface RunOptions {
-  /** The program name in the help (default `effect-snapshots admin`). */
+  /** The program name in the help's usage line and in `--version` (default `effect-snapshots admin`). */
   readonly name?: string | undefined
   readonly version?: string | undefined
   /**
-   * The database. Default: `PgClient` on `PG_URL` when it is set, otherwise an embedded Postgres (PGlite), as
-   * `@effect-snapshots/postgres`'s `Postgres.layer()`. Built only when a command runs (not for `--help`).
+   * The database. Default: `@effect/sql-pg`'s `PgClient` on `PG_URL` (a command exits 2 with one line when it
+   * is unset). Built only when a command runs (not for `--help`) and checked with one `SELECT 1`; only its
+   * `SqlClient` reaches the commands.
    */
   readonly connection?: Layer.Layer<SqlClient.SqlClient, unknown> | undefined
   /** SqlSnapshotStore's table (default `effect_snapshots`). */
@@ -108,7 +108,7 @@ export interface RunOptions {
 export type ExitCode = 0 | 1 | 2
 
 /**
- * The `admin` command with its subcommands, to nest in a larger `@effect/cli` application. Its handlers fail
+ * The `admin` command with its subcommands, to nest in a larger `effect/cli` application. Its handlers fail
  * with `AdminError` (exit code 2) or `InconsistenciesFound` (exit code 1) after printing their report.
  *
  * @since 0.1.0
@@ -117,13 +117,13 @@ export type ExitCode = 0 | 1 | 2
 export const command: (
   registry: Registry,
   options?: RunOptions
-) => Command.Command<"admin", never, AdminError | InconsistenciesFound, { readonly subcommand: unknown }> = internal
-  .command as never
+) => Command.Command<"admin", Record<never, never>, Record<never, never>, AdminError | InconsistenciesFound> =
+  internal.command
 
 /**
- * The CLI as an Effect: give it `process.argv`; it prints the report on stdout, progress and errors on
- * stderr (one line, no stack trace), and answers the exit code. It needs `@effect/cli`'s environment
- * (`NodeContext.layer`).
+ * The CLI as an Effect: give it `process.argv` (the node binary and the script first); it prints the report on
+ * stdout, progress and errors on stderr (one line, no stack trace), and answers the exit code. It needs
+ * `effect/cli`'s environment (`NodeServices.layer`).
  *
  * @since 0.1.0
  * @category running
@@ -131,17 +131,17 @@ export const command: (
 export const run: (
   registry: Registry,
   options?: RunOptions
-) => (argv: ReadonlyArray<string>) => Effect.Effect<ExitCode, never, CliApp.CliApp.Environment> = internal.run
+) => (argv: ReadonlyArray<string>) => Effect.Effect<ExitCode, never, Command.Environment> = internal.run
 
 /**
- * The bin: `run` on `process.argv` with `NodeContext`, exiting the process with its exit code.
+ * The bin: `run` on `process.argv` with `NodeServices`, exiting the process with its exit code.
  *
  * @since 0.1.0
  * @category running
  */
 export const runMain = (registry: Registry, options?: RunOptions): void =>
   run(registry, options)(process.argv).pipe(
-    Effect.provide(NodeContext.layer),
+    Effect.provide(NodeServices.layer),
     NodeRuntime.runMain({
       disableErrorReporting: true,
       teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 2)

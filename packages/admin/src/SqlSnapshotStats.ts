@@ -6,10 +6,10 @@
  *
  * @since 0.1.0
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as SqlClient from "effect/sql/SqlClient"
 import type { AdminError } from "./AdminError.js"
 import * as internal from "./internal/sqlStats.js"
 
@@ -68,7 +68,7 @@ export interface Stale {
  */
 export interface PruneOptions {
   readonly keepLast: number
-  readonly olderThan?: Duration.DurationInput | undefined
+  readonly olderThan?: Duration.Input | undefined
   readonly aggregateType?: string | undefined
 }
 

@@ -4,14 +4,19 @@
  * PGlite and a tsx subprocess per command made this the slowest file of a newcomer's run. As an operator runs
  * it, a subprocess: the examples' bin on the embedded Postgres (its exit code and JSON). The subprocess runs of
  * every data command, and the process exit codes, are the Postgres suite's (Cli.postgres.test.ts, on CI).
+ * The in-process commands run without the test services (the live clock, as the CLI does: progress rates,
+ * `createdAt`, prune's cutoff).
  */
 import { Postgres } from "@effect-snapshots/postgres"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as SqlClient from "@effect/sql/SqlClient"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it, layer } from "@effect/vitest"
-import type * as Console from "effect/Console"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Cli } from "../src/index.js"
 import { registry } from "./fixtures/aggregates.js"
@@ -30,21 +35,15 @@ interface Captured {
   readonly left: number
 }
 
+/** The console of `Cli.run`, its lines kept: what the CLI prints on stdout (log, info) and stderr (error, warn). */
 const capturing = (base: Console.Console, out: Array<string>, err: Array<string>): Console.Console => {
-  const line = (sink: Array<string>) => (...args: ReadonlyArray<unknown>) =>
-    Effect.sync(() => void sink.push(args.map(String).join(" ")))
-  return {
-    ...base,
+  const line = (sink: Array<string>) => (...args: ReadonlyArray<unknown>) => void sink.push(args.map(String).join(" "))
+  return Object.assign(Object.create(base) as Console.Console, {
     log: line(out),
     info: line(out),
     error: line(err),
-    warn: line(err),
-    unsafe: {
-      ...base.unsafe,
-      log: (...args) => void out.push(args.map(String).join(" ")),
-      error: (...args) => void err.push(args.map(String).join(" "))
-    }
-  }
+    warn: line(err)
+  })
 }
 
 let schemas = 0
@@ -61,13 +60,16 @@ const admin = (...args: ReadonlyArray<string>) =>
     const out: Array<string> = []
     const err: Array<string> = []
     const code = yield* Cli.run(registry, { connection: Layer.succeedContext(context) })(["node", "admin", ...args])
-      .pipe(Effect.withConsole(capturing(yield* Effect.console, out, err)), Effect.provide(NodeContext.layer))
+      .pipe(
+        Effect.provideService(Console.Console, capturing(yield* Console.Console, out, err)),
+        Effect.provide(NodeServices.layer)
+      )
     const rows = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM effect_snapshots`
     return { code, stdout: out.join("\n"), stderr: err.join("\n"), left: rows[0]!.n } satisfies Captured
   })
 
 describe("admin CLI on PGlite", () => {
-  layer(Layer.mapError(Postgres.layerEmbedded(), (e) => new Error(e.message)), { timeout: 120_000 })((it) => {
+  layer(Postgres.layerEmbedded(), { timeout: 120_000, excludeTestServices: true })((it) => {
     it.effect(
       "stats --json, prune --dry-run (deletes nothing) and prune, verify (exit 1)",
       () =>
@@ -130,7 +132,10 @@ describe("admin CLI on PGlite", () => {
     "the examples' bin: `admin.ts -- stats --json` on the embedded Postgres when PG_URL is unset",
     () =>
       Effect.gen(function*() {
-        const ran = yield* runCli(bin, ["--", "stats", "--json"], { PG_URL: "" })
+        const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admin-bin-"))
+        const ran = yield* runCli(bin, ["--", "stats", "--json"], { PG_URL: "", EFFECT_SNAPSHOTS_DATA: dataDir })
+        fs.rmSync(dataDir, { recursive: true, force: true })
+        assert.include(ran.stderr, `Using the embedded Postgres (PGlite) in ${dataDir}`)
         assert.strictEqual(ran.code, 0, ran.stdout + ran.stderr)
         assert.deepStrictEqual(
           parsed<Cli.StatsReport>(ran).types.map((t) => [t.aggregateType, t.registered, t.snapshots]),

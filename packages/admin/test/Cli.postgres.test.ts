@@ -3,9 +3,9 @@
  * schema of its own (the URL's `options=-c search_path=...`), seeded by utils/seed.ts.
  */
 import { Postgres } from "@effect-snapshots/postgres"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as SqlClient from "effect/sql/SqlClient"
 import { afterAll, beforeAll } from "vitest"
 import type { Cli } from "../src/index.js"
 import { fixture, parsed, runCli } from "./utils/cli.js"
@@ -40,7 +40,7 @@ const count = (where: string) =>
     Effect.scoped
   )
 
-describe.skipIf(url === "").sequential("admin CLI on Postgres", () => {
+describe.skipIf(url === "")("admin CLI on Postgres", () => {
   beforeAll(() => Effect.runPromise(seed.pipe(Effect.provide(Postgres.layerUrl(url, { schema })), Effect.scoped)))
   afterAll(() =>
     Effect.runPromise(

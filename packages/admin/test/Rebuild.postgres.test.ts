@@ -7,10 +7,10 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as SqlClient from "effect/sql/SqlClient"
 import { afterAll, beforeAll } from "vitest"
 import type { Cli } from "../src/index.js"
 import { MeterV1, MeterV2, Ticked } from "./fixtures/meters.js"
@@ -47,7 +47,7 @@ const seed = Effect.scoped(Effect.gen(function*() {
   }
 }))
 
-describe.skipIf(url === "").sequential("admin rebuild on Postgres", () => {
+describe.skipIf(url === "")("admin rebuild on Postgres", () => {
   beforeAll(() => Effect.runPromise(seed.pipe(Effect.provide(Stores()))), timeout)
   afterAll(() =>
     Effect.runPromise(

@@ -38,13 +38,10 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category errors
  */
-export class BadArgument extends Schema.TaggedError<BadArgument>("@effect-snapshots/core/BadArgument")(
-  "BadArgument",
-  {
-    module: Schema.String,
-    message: Schema.String
-  }
-) {
+export class BadArgument extends Schema.TaggedError<BadArgument>("@effect-snapshots/core/BadArgument")("BadArgument", {
+  module: Schema.String,
+  message: Schema.String
+}) {
   constructor(
     props: { readonly module: string; readonly message: string },
     options?: Schema.MakeOptions

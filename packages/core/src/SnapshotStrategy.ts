@@ -8,14 +8,13 @@
  * @since 0.1.0
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
 import type * as Option from "effect/Option"
-import type * as ParseResult from "effect/ParseResult"
+import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
+import type * as SchemaIssue from "effect/SchemaIssue"
 import * as config_ from "./internal/config.js"
 import * as decision from "./internal/decision.js"
 import * as issues from "./internal/issues.js"
@@ -33,19 +32,19 @@ import * as SnapshotStrategyError from "./SnapshotStrategyError.js"
  * @category models
  */
 export type Encoded =
-  | Schema.Schema.Encoded<typeof EveryNEvents>
-  | Schema.Schema.Encoded<typeof EventsSinceSnapshot>
-  | Schema.Schema.Encoded<typeof AfterDuration>
-  | Schema.Schema.Encoded<typeof OnEventTypes>
-  | Schema.Schema.Encoded<typeof ReplayedAtLeast>
-  | Schema.Schema.Encoded<typeof LoadTimeAtLeast>
+  | (typeof EveryNEvents)["Encoded"]
+  | (typeof EventsSinceSnapshot)["Encoded"]
+  | (typeof AfterDuration)["Encoded"]
+  | (typeof OnEventTypes)["Encoded"]
+  | (typeof ReplayedAtLeast)["Encoded"]
+  | (typeof LoadTimeAtLeast)["Encoded"]
   | AnyEncoded
   | AllEncoded
   | NotEncoded
-  | Schema.Schema.Encoded<typeof Never>
-  | Schema.Schema.Encoded<typeof Always>
+  | (typeof Never)["Encoded"]
+  | (typeof Always)["Encoded"]
   | PerAggregateTypeEncoded
-  | Schema.Schema.Encoded<typeof Custom>
+  | (typeof Custom)["Encoded"]
 
 /**
  * @since 0.1.0
@@ -281,8 +280,9 @@ export type SnapshotStrategy = strategy.SnapshotStrategy
 // -------------------------------------------------------------------------------------
 
 /**
- * The Schema of strategies: `Schema.decodeUnknown(SnapshotStrategy)` validates an encoded (JSON) value,
- * `Schema.encode(SnapshotStrategy)` gives it back. It carries an arbitrary that builds trees of a few levels.
+ * The Schema of strategies: `Schema.decodeUnknownEffect(SnapshotStrategy)` validates an encoded (JSON) value,
+ * `Schema.encodeEffect(SnapshotStrategy)` gives it back, and `Schema.toCodecJson(SnapshotStrategy)` is the same
+ * codec (its encoded form is JSON already). `Arbitrary.schema(SnapshotStrategy)` builds valid strategies.
  *
  * @since 0.1.0
  * @category schemas
@@ -290,13 +290,13 @@ export type SnapshotStrategy = strategy.SnapshotStrategy
 export const SnapshotStrategy: typeof strategy.SnapshotStrategy = strategy.SnapshotStrategy
 
 /**
- * A strategy as a JSON string: `Schema.decode(FromJson)(text)`, `Schema.encode(FromJson)(strategy)`.
+ * A strategy as a JSON string: `Schema.decodeUnknownEffect(FromJson)(text)`, `Schema.encodeEffect(FromJson)(strategy)`.
  * A `"__proto__"` key is refused (assigning it would drop the entry silently).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const FromJson: Schema.Schema<SnapshotStrategy, string> = strategy.FromJson
+export const FromJson: Schema.Codec<SnapshotStrategy, string> = strategy.FromJson
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -319,14 +319,14 @@ export const everyNEvents: (n: number) => EveryNEvents = strategy.everyNEvents
 export const eventsSinceSnapshot: (n: number) => EventsSinceSnapshot = strategy.eventsSinceSnapshot
 
 /**
- * At least `duration` since the last snapshot; fires when there is none. Takes what `Duration.decodeUnknown`
- * takes (text as `Config.duration` reads it, e.g. `"1 hour"`). Throws a `BadArgument` for a negative, infinite
+ * At least `duration` since the last snapshot; fires when there is none. Takes what `Duration.fromInput`
+ * takes (text as `Config.Duration` reads it, e.g. `"1 hour"`). Throws a `BadArgument` for a negative, infinite
  * or malformed duration.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const afterDuration: (duration: Duration.DurationInput) => AfterDuration = strategy.afterDuration
+export const afterDuration: (duration: Duration.Input) => AfterDuration = strategy.afterDuration
 
 /**
  * The committed batch contains one of `types`. Throws a `BadArgument` for no types or an empty type.
@@ -351,7 +351,7 @@ export const replayedAtLeast: (n: number) => ReplayedAtLeast = strategy.replayed
  * @since 0.1.0
  * @category constructors
  */
-export const loadTimeAtLeast: (duration: Duration.DurationInput) => LoadTimeAtLeast = strategy.loadTimeAtLeast
+export const loadTimeAtLeast: (duration: Duration.Input) => LoadTimeAtLeast = strategy.loadTimeAtLeast
 
 /**
  * At least one of `strategies` fires. Throws a `BadArgument` when given none.
@@ -423,7 +423,7 @@ export const custom: (name: string) => Custom = strategy.custom
 export const format: (self: SnapshotStrategy) => string = strategy.format
 
 /**
- * Every problem of a `ParseError`, each with the path where the Schema found it, in one line and without the
+ * Every problem of a `SchemaError` (or of a `SchemaIssue`), each with the path where the Schema found it, in one line and without the
  * Schema's type tree: `strategies[0].n: expected a positive integer, got 0` for one problem,
  * `2 problems: strategies[0].n: ...; strategies[1].duration: ...` for more. Decode with `{ errors: "all" }` to
  * get every problem rather than the first.
@@ -431,7 +431,7 @@ export const format: (self: SnapshotStrategy) => string = strategy.format
  * @since 0.1.0
  * @category rendering
  */
-export const formatIssues: (error: ParseResult.ParseError | ParseResult.ParseIssue) => string = issues.formatIssues
+export const formatIssues: (error: Schema.SchemaError | SchemaIssue.Issue) => string = issues.formatIssues
 
 // -------------------------------------------------------------------------------------
 // configuration
@@ -440,7 +440,7 @@ export const formatIssues: (error: ParseResult.ParseError | ParseResult.ParseIss
 /**
  * Reads one strategy, written as JSON, from the configuration key `name`, e.g.
  * `SNAPSHOT_STRATEGY='{"_tag":"EveryNEvents","n":100}'`. Bad JSON or a bad strategy is a `ConfigError`
- * (InvalidData at `name`) whose message lists every problem with its path (see `formatIssues`).
+ * (a `SchemaError` at `name`) whose message lists every problem with its path (see `formatIssues`).
  *
  * @since 0.1.0
  * @category configuration
@@ -473,7 +473,7 @@ export interface PerAggregateTypeConfigOptions {
  * gives `perAggregateType({ Order: everyNEvents(20) }, everyNEvents(100))`. The aggregate types are listed by
  * the application (configuration providers cannot enumerate environment variables without changing their
  * case). An aggregate type without its key uses `options.defaults[aggregateType]` when there is one, else the
- * default strategy. Each key is validated on its own; a bad one fails with an InvalidData at that key.
+ * default strategy. Each key is validated on its own; a bad one fails with a `ConfigError` at that key.
  *
  * Keys are case-sensitive: for the type `Cart` the key is `SNAPSHOT_STRATEGY_Cart`. A key that matches a type
  * only case-insensitively (`SNAPSHOT_STRATEGY_CART`, `SNAPSHOT_STRATEGY_cart`) is not used, and is reported
@@ -487,7 +487,7 @@ export const configPerAggregateType: (
   name: string,
   aggregateTypes: Iterable<string>,
   options?: PerAggregateTypeConfigOptions
-) => Effect.Effect<PerAggregateType, ConfigError.ConfigError> = config_.configPerAggregateType
+) => Effect.Effect<PerAggregateType, Config.ConfigError> = config_.configPerAggregateType
 
 // -------------------------------------------------------------------------------------
 // decisions
@@ -583,7 +583,7 @@ export const customNames: (self: SnapshotStrategy) => ReadonlyArray<string> = de
 export const compile: (
   self: SnapshotStrategy,
   predicates?: CustomPredicates
-) => Either.Either<Decider, UnknownCustomStrategy> = decision.compile
+) => Result.Result<Decider, UnknownCustomStrategy> = decision.compile
 
 /**
  * Decides one context. For repeated decisions, `compile` once instead.
@@ -595,7 +595,7 @@ export const decide: (
   self: SnapshotStrategy,
   context: DecisionContext,
   predicates?: CustomPredicates
-) => Either.Either<Decision, UnknownCustomStrategy> = decision.decide
+) => Result.Result<Decision, UnknownCustomStrategy> = decision.decide
 
 /**
  * Whether to snapshot: `decide(...).take`.
@@ -607,4 +607,4 @@ export const shouldSnapshot: (
   self: SnapshotStrategy,
   context: DecisionContext,
   predicates?: CustomPredicates
-) => Either.Either<boolean, UnknownCustomStrategy> = decision.shouldSnapshot
+) => Result.Result<boolean, UnknownCustomStrategy> = decision.shouldSnapshot

@@ -4,10 +4,11 @@ import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as fc from "fast-check"
+import { readFileSync } from "node:fs"
 import {
   AGGREGATE_TYPES,
   context,
@@ -15,13 +16,14 @@ import {
   durationArb,
   leafArb,
   predicates,
+  prop,
   strategyArb,
   treeArb,
   wideStrategyArb
 } from "./utils/arbitraries.js"
 
 const decideWith = (strategy: S.SnapshotStrategy, c: S.DecisionContext): S.Decision =>
-  Either.getOrThrow(S.decide(strategy, c, predicates))
+  Result.getOrThrow(S.decide(strategy, c, predicates))
 
 const takes = (strategy: S.SnapshotStrategy, c: S.DecisionContext): boolean => decideWith(strategy, c).take
 
@@ -48,7 +50,7 @@ describe("SnapshotStrategy", () => {
       assert.isFalse(takes(strategy, context({ previousVersion: 100, currentVersion: 100 })))
     })
 
-    it.prop(
+    prop(
       "over any batch sizes, fires exactly on the commits that cross a boundary and never skips one",
       [
         fc.integer({ min: 1, max: 50 }),
@@ -75,7 +77,7 @@ describe("SnapshotStrategy", () => {
       }
     )
 
-    it.prop(
+    prop(
       "is exact up to Number.MAX_SAFE_INTEGER",
       [fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.maxSafeNat(), fc.maxSafeNat()],
       ([n, a, b]) => {
@@ -90,7 +92,7 @@ describe("SnapshotStrategy", () => {
   })
 
   describe("the other leaves", () => {
-    it.prop(
+    prop(
       "eventsSinceSnapshot counts from the last snapshot, or from version 0",
       [fc.integer({ min: 1, max: 50 }), contextArb],
       ([n, c]) => {
@@ -143,7 +145,7 @@ describe("SnapshotStrategy", () => {
   })
 
   describe("composition", () => {
-    it.prop("any / all / not are or / and / negation", [strategyArb, strategyArb, contextArb], ([a, b, c]) => {
+    prop("any / all / not are or / and / negation", [strategyArb, strategyArb, contextArb], ([a, b, c]) => {
       const ta = takes(a, c)
       const tb = takes(b, c)
       assert.strictEqual(takes(S.any(a, b), c), ta || tb)
@@ -153,7 +155,7 @@ describe("SnapshotStrategy", () => {
       assert.strictEqual(takes(S.all(a), c), ta)
     })
 
-    it.prop("boolean algebra laws", [strategyArb, strategyArb, strategyArb, contextArb], ([a, b, x, c]) => {
+    prop("boolean algebra laws", [strategyArb, strategyArb, strategyArb, contextArb], ([a, b, x, c]) => {
       const same = (l: S.SnapshotStrategy, r: S.SnapshotStrategy, law: string) =>
         assert.strictEqual(takes(l, c), takes(r, c), law)
       same(S.not(S.not(a)), a, "double negation")
@@ -172,10 +174,10 @@ describe("SnapshotStrategy", () => {
       same(S.not(S.never), S.always, "not(never)")
     })
 
-    it.prop(
+    prop(
       "perAggregateType uses the aggregate type's entry and falls back to its default",
       [
-        fc.dictionary(fc.constantFrom(...AGGREGATE_TYPES), strategyArb, { maxKeys: 3 }),
+        fc.dictionary(fc.constantFrom(...AGGREGATE_TYPES), strategyArb, { maxKeys: 3, noNullPrototype: true }),
         strategyArb,
         contextArb
       ],
@@ -238,7 +240,7 @@ describe("SnapshotStrategy", () => {
       }
     }
 
-    it.prop("follow the documented definition, and are non-empty exactly when take", [strategyArb, contextArb], ([
+    prop("follow the documented definition, and are non-empty exactly when take", [strategyArb, contextArb], ([
       strategy,
       c
     ]) => {
@@ -247,7 +249,7 @@ describe("SnapshotStrategy", () => {
       assert.strictEqual(decision.take, decision.reasons.length > 0)
     })
 
-    it.prop(
+    prop(
       "name only conditions that held: firing leaves and holding nots",
       [strategyArb, contextArb],
       ([strategy, c]) => {
@@ -261,7 +263,7 @@ describe("SnapshotStrategy", () => {
       }
     )
 
-    it.prop(
+    prop(
       "without not: exactly the firing leaves whose enclosing branches held",
       [treeArb(leafArb, { withNot: false }), contextArb],
       ([strategy, c]) => {
@@ -309,13 +311,13 @@ describe("SnapshotStrategy", () => {
   })
 
   describe("compiled deciders", () => {
-    it.prop("agree with decide", [strategyArb, fc.array(contextArb, { maxLength: 10 })], ([strategy, contexts]) => {
-      const decider = Either.getOrThrow(S.compile(strategy, predicates))
+    prop("agree with decide", [strategyArb, fc.array(contextArb, { maxLength: 10 })], ([strategy, contexts]) => {
+      const decider = Result.getOrThrow(S.compile(strategy, predicates))
       for (const c of contexts) assert.deepStrictEqual(decider(c), decideWith(strategy, c))
     })
 
     it("allocate no decision when nothing fires, and share a lone leaf's reasons", () => {
-      const decider = Either.getOrThrow(S.compile(S.any(S.everyNEvents(100), S.onEventTypes("Cancelled"))))
+      const decider = Result.getOrThrow(S.compile(S.any(S.everyNEvents(100), S.onEventTypes("Cancelled"))))
       const quiet1 = decider(context({ previousVersion: 1, currentVersion: 2 }))
       const quiet2 = decider(context({ previousVersion: 2, currentVersion: 3 }))
       assert.strictEqual(quiet1, quiet2)
@@ -333,12 +335,12 @@ describe("SnapshotStrategy", () => {
       const strategy = S.custom("bigOrder")
       assert.deepStrictEqual(
         S.decide(strategy, context({ eventTypes: ["A", "B", "C"] }), big),
-        Either.right({
+        Result.succeed({
           take: true,
           reasons: ["custom(\"bigOrder\")"]
         })
       )
-      assert.deepStrictEqual(S.shouldSnapshot(strategy, context({ eventTypes: ["A"] }), big), Either.right(false))
+      assert.deepStrictEqual(S.shouldSnapshot(strategy, context({ eventTypes: ["A"] }), big), Result.succeed(false))
     })
 
     it("an unknown name is one typed error listing every unknown name, found before any predicate runs", () => {
@@ -355,43 +357,43 @@ describe("SnapshotStrategy", () => {
         S.custom("missing")
       )
       const result = S.compile(strategy, registry)
-      assert.isTrue(Either.isLeft(result))
-      const error = Either.getLeft(result).pipe(Option.getOrThrow)
+      assert.isTrue(Result.isFailure(result))
+      const error = Result.getFailure(result).pipe(Option.getOrThrow)
       assert.strictEqual(error._tag, "UnknownCustomStrategy")
       assert.deepStrictEqual(error.names, ["missing", "alsoMissing"])
       assert.deepStrictEqual(error.known, ["known"])
       assert.include(error.message, "\"missing\", \"alsoMissing\"")
       assert.strictEqual(calls, 0)
 
-      assert.deepStrictEqual(S.decide(strategy, context(), registry), Either.left(error))
-      assert.deepStrictEqual(S.shouldSnapshot(strategy, context(), registry), Either.left(error))
+      assert.deepStrictEqual(S.decide(strategy, context(), registry), Result.fail(error))
+      assert.deepStrictEqual(S.shouldSnapshot(strategy, context(), registry), Result.fail(error))
       assert.deepStrictEqual(S.customNames(strategy), ["missing", "known", "alsoMissing"])
     })
 
     it("names inherited from Object.prototype are not predicates", () => {
       const result = S.compile(S.any(S.custom("toString"), S.custom("constructor")))
       assert.deepStrictEqual(
-        Either.getLeft(result).pipe(Option.map((e) => e.names)),
+        Result.getFailure(result).pipe(Option.map((e) => e.names)),
         Option.some(["toString", "constructor"])
       )
-      assert.include(Either.getLeft(result).pipe(Option.getOrThrow).message, "none were supplied")
+      assert.include(Result.getFailure(result).pipe(Option.getOrThrow).message, "none were supplied")
     })
 
-    it.effect("the error is a failure when the Either is yielded in Effect.gen", () =>
+    it.effect("the error is a failure when the Result is lifted with Effect.fromResult in Effect.gen", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(S.compile(S.custom("nope")))
+        const error = yield* Effect.flip(Effect.fromResult(S.compile(S.custom("nope"))))
         assert.strictEqual(error._tag, "UnknownCustomStrategy")
-        const decider = yield* S.compile(S.custom("yes"), { yes: () => true })
+        const decider = yield* Effect.fromResult(S.compile(S.custom("yes"), { yes: () => true }))
         assert.isTrue(decider(context()).take)
       }))
   })
 
   describe("JSON", () => {
-    const equivalent = Schema.equivalence(S.SnapshotStrategy)
+    const equivalent = Schema.toEquivalence(S.SnapshotStrategy)
     const toJson = Schema.encodeSync(S.FromJson)
     const fromJson = Schema.decodeUnknownSync(S.FromJson)
 
-    it.prop("every strategy round-trips", [wideStrategyArb], ([strategy]) => {
+    prop("every strategy round-trips", [wideStrategyArb], ([strategy]) => {
       const json = toJson(strategy)
       const back = fromJson(json)
       assert.isTrue(equivalent(strategy, back), `${S.format(strategy)} came back as ${S.format(back)}`)
@@ -399,10 +401,12 @@ describe("SnapshotStrategy", () => {
       assert.strictEqual(S.format(back), S.format(strategy))
     })
 
-    it.prop("round-trips through Schema.encode / decode to plain data", [wideStrategyArb], ([strategy]) => {
+    prop("round-trips through Schema.encode / decode to plain data", [wideStrategyArb], ([strategy]) => {
       const encoded = Schema.encodeSync(S.SnapshotStrategy)(strategy)
       const back = Schema.decodeUnknownSync(S.SnapshotStrategy)(JSON.parse(JSON.stringify(encoded)))
       assert.isTrue(equivalent(strategy, back))
+      // The encoded form is JSON already: Effect 4's JSON codec of the Schema gives the same value.
+      assert.deepStrictEqual<unknown>(Schema.encodeSync(Schema.toCodecJson(S.SnapshotStrategy))(strategy), encoded)
     })
 
     it.prop(
@@ -412,14 +416,32 @@ describe("SnapshotStrategy", () => {
         assert.isTrue(Schema.is(S.SnapshotStrategy)(strategy))
         assert.isTrue(equivalent(fromJson(toJson(strategy)), strategy))
       },
-      { fastCheck: { numRuns: 50 } }
+      { arbitrary: { runs: 50 } }
     )
+
+    it("reads JSON written by the Effect 3 versions and writes it back byte for byte", () => {
+      // Strategies (durations up to 2^53 ms) encoded by 0.x on Effect 3.22 with its own generators, and its
+      // README's example first.
+      const texts: ReadonlyArray<string> = JSON.parse(
+        readFileSync(new URL("./fixtures/effect3-strategies.json", import.meta.url), "utf8")
+      )
+      assert.isAbove(texts.length, 100)
+      for (const text of texts) assert.strictEqual(toJson(fromJson(text)), text)
+    })
 
     it("has a readable form", () => {
       const strategy = S.any(
         S.everyNEvents(100),
         S.afterDuration("1 hour"),
         S.perAggregateType({ Order: S.not(S.custom("bigOrder")) }, S.loadTimeAtLeast("50 millis"))
+      )
+      // Byte for byte the text Effect 3's `Schema.parseJson` wrote: strategies stored in configuration stay valid.
+      assert.strictEqual(
+        toJson(strategy),
+        "{\"_tag\":\"Any\",\"strategies\":[{\"_tag\":\"EveryNEvents\",\"n\":100},{\"_tag\":\"AfterDuration\"," +
+          "\"duration\":\"1 hour\"},{\"_tag\":\"PerAggregateType\",\"strategies\":{\"Order\":{\"_tag\":\"Not\"," +
+          "\"strategy\":{\"_tag\":\"Custom\",\"name\":\"bigOrder\"}}},\"fallback\":{\"_tag\":\"LoadTimeAtLeast\"," +
+          "\"duration\":\"50 millis\"}}]}"
       )
       assert.deepStrictEqual(JSON.parse(toJson(strategy)), {
         _tag: "Any",
@@ -437,11 +459,11 @@ describe("SnapshotStrategy", () => {
   })
 
   describe("durations", () => {
-    const encodedDuration = (input: Duration.DurationInput): unknown =>
+    const encodedDuration = (input: Duration.Input): unknown =>
       (Schema.encodeSync(S.SnapshotStrategy)(S.afterDuration(input)) as { duration: unknown }).duration
 
     it("accept friendly inputs and encode to the largest exact unit", () => {
-      const cases: ReadonlyArray<readonly [Duration.DurationInput, Duration.Duration, string]> = [
+      const cases: ReadonlyArray<readonly [Duration.Input, Duration.Duration, string]> = [
         ["1 hour", Duration.hours(1), "1 hour"],
         ["90 minutes", Duration.minutes(90), "90 minutes"],
         ["120 minutes", Duration.hours(2), "2 hours"],
@@ -467,36 +489,36 @@ describe("SnapshotStrategy", () => {
       assert.isTrue(decoded._tag === "LoadTimeAtLeast" && Duration.equals(decoded.duration, Duration.millis(250)))
     })
 
-    /** What `Config.duration` reads from the text: the duration, or undefined when it refuses it. */
+    /** What `Config.Duration` reads from the text: the duration, or undefined when it refuses it. */
     const configDuration = (text: string): Duration.Duration | undefined =>
       Effect.runSync(
-        Config.duration("D").pipe(
+        Config.Duration("D").pipe(
           Effect.option,
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["D", text]]))),
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown({ D: text })),
           Effect.map(Option.getOrUndefined)
         )
       )
 
     /** What a strategy reads from the text in JSON: the duration, or undefined when it refuses it. */
     const strategyDuration = (text: string): Duration.Duration | undefined =>
-      Either.match(Schema.decodeUnknownEither(S.SnapshotStrategy)({ _tag: "AfterDuration", duration: text }), {
-        onLeft: () => undefined,
-        onRight: (strategy) =>
+      Result.match(Schema.decodeUnknownResult(S.SnapshotStrategy)({ _tag: "AfterDuration", duration: text }), {
+        onFailure: () => undefined,
+        onSuccess: (strategy) =>
           strategy._tag === "AfterDuration" ? strategy.duration : assert.fail("decoded another tag")
       })
 
-    it("text: what Config.duration refuses is refused (no unit, no space, other case, blanks, exponents)", () => {
+    it("text: what Config.Duration refuses is refused (no unit, no space, other case, blanks, exponents)", () => {
       for (
         const text of ["1hour", "1 Hour", "1 HOURS", " 2 days", "2 days ", "1e3 hours", "100", "1 hr", "one hour", ""]
       ) {
-        assert.isUndefined(configDuration(text), `Config.duration accepts ${JSON.stringify(text)}`)
+        assert.isUndefined(configDuration(text), `Config.Duration accepts ${JSON.stringify(text)}`)
         assert.isUndefined(strategyDuration(text), `a strategy accepts ${JSON.stringify(text)}`)
-        assert.throws(() => S.afterDuration(text as Duration.DurationInput))
+        assert.throws(() => S.afterDuration(text as Duration.Input))
       }
     })
 
-    it("text: negative and infinite durations are refused although Config.duration reads them", () => {
-      // Config.duration reads "-1 hours" as zero and a number too large for a double as Infinity.
+    it("text: negative and infinite durations are refused although Config.Duration reads them", () => {
+      // Config.Duration reads "-1 hours" as a negative duration and a number too large for a double as Infinity.
       for (const text of ["-1 hours", "-0.5 millis", `1${"0".repeat(400)} hours`]) {
         assert.isDefined(configDuration(text), text)
         assert.isUndefined(strategyDuration(text), text)
@@ -521,7 +543,7 @@ describe("SnapshotStrategy", () => {
       fc.constantFrom("", " ", "\n")
     ).map((parts) => parts.join(""))
 
-    it.prop("text: a strategy reads exactly what Config.duration reads, when it is finite and not negative", [
+    prop("text: a strategy reads exactly what Config.Duration reads, when it is finite and not negative", [
       textArb
     ], ([text]) => {
       const config = configDuration(text)
@@ -542,7 +564,7 @@ describe("SnapshotStrategy", () => {
       }
     })
 
-    it.prop("round-trip losslessly, below a millisecond and far above a year", [durationArb], ([duration]) => {
+    prop("round-trip losslessly, below a millisecond and far above a year", [durationArb], ([duration]) => {
       const strategy = S.loadTimeAtLeast(duration)
       const back = Schema.decodeUnknownSync(S.FromJson)(Schema.encodeSync(S.FromJson)(strategy))
       assert.isTrue(

@@ -3,27 +3,43 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { context } from "./utils/arbitraries.js"
 
-const withConfig = (entries: Record<string, string>) =>
-  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))
+const withProvider = (provider: ConfigProvider.ConfigProvider) =>
+  Effect.provideService(ConfigProvider.ConfigProvider, provider)
+
+const withConfig = (entries: Record<string, unknown>) => withProvider(ConfigProvider.fromUnknown(entries))
+
+/** A ConfigError for a value that is there but invalid: a SchemaError (not a SourceError), at its key. */
+const assertInvalidAt = (error: Config.ConfigError, ...path: ReadonlyArray<string>): void => {
+  assert.isTrue(Schema.isSchemaError(error.cause))
+  assert.include(String(error), `at ${path.map((key) => `["${key}"]`).join("")}`)
+}
+
+/** A ConfigError for a key that is not set: Effect 4 reports it as the value missing at the key. */
+const assertMissingAt = (error: Config.ConfigError, key: string): void => {
+  assert.isTrue(Schema.isSchemaError(error.cause))
+  assert.include(String(error), `Expected string\n  at ["${key}"]`)
+}
 
 /** Runs the effect and gives back what it logged at Warning, as `message` (and the annotations). */
 const warnings = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function*() {
     const logged: Array<{ readonly message: string; readonly annotations: Record<string, unknown> }> = []
-    const logger = Logger.make(({ annotations, logLevel, message }) => {
-      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) {
+    const logger = Logger.make(({ fiber, logLevel, message }) => {
+      if (LogLevel.isGreaterThanOrEqualTo(logLevel, "Warn")) {
         logged.push({
           message: (Array.isArray(message) ? message : [message]).join(" "),
-          annotations: Object.fromEntries(annotations)
+          annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
         })
       }
     })
-    const result = yield* effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    const result = yield* effect.pipe(Effect.provide(Logger.layer([logger])))
     return [result, logged] as const
   })
 
@@ -46,7 +62,7 @@ describe("Config", () => {
     it.effect("a missing key is MissingData, and can be defaulted", () =>
       Effect.gen(function*() {
         const error = yield* S.config("SNAPSHOT_STRATEGY").pipe(Effect.flip, withConfig({}))
-        assert.strictEqual(error._op, "MissingData")
+        assertMissingAt(error, "SNAPSHOT_STRATEGY")
         const strategy = yield* Config.withDefault(S.config("SNAPSHOT_STRATEGY"), S.everyNEvents(100)).pipe(
           withConfig({})
         )
@@ -56,8 +72,7 @@ describe("Config", () => {
     it.effect("bad JSON is InvalidData at the key", () =>
       Effect.gen(function*() {
         const error = yield* S.config("SNAPSHOT_STRATEGY").pipe(Effect.flip, withConfig({ SNAPSHOT_STRATEGY: "{oops" }))
-        assert.strictEqual(error._op, "InvalidData")
-        assert.include(String(error), "Invalid data at SNAPSHOT_STRATEGY")
+        assertInvalidAt(error, "SNAPSHOT_STRATEGY")
         assert.include(String(error), "JSON")
       }))
 
@@ -65,9 +80,9 @@ describe("Config", () => {
       Effect.gen(function*() {
         const error = yield* Config.nested(S.config("STRATEGY"), "SNAPSHOTS").pipe(
           Effect.flip,
-          withConfig({ "SNAPSHOTS.STRATEGY": "{\"_tag\":\"Any\",\"strategies\":[]}" })
+          withConfig({ SNAPSHOTS: { STRATEGY: "{\"_tag\":\"Any\",\"strategies\":[]}" } })
         )
-        assert.include(String(error), "Invalid data at SNAPSHOTS.STRATEGY")
+        assertInvalidAt(error, "SNAPSHOTS", "STRATEGY")
         assert.include(String(error), "a composite needs at least one strategy")
       }))
   })
@@ -82,9 +97,9 @@ describe("Config", () => {
         )
         assert.strictEqual(S.format(strategy), "perAggregateType({ \"Order\": everyNEvents(20) }, everyNEvents(100))")
         const crosses20 = { previousVersion: 19, currentVersion: 20 }
-        assert.isTrue(Either.getOrThrow(S.shouldSnapshot(strategy, context({ aggregateType: "Order", ...crosses20 }))))
+        assert.isTrue(Result.getOrThrow(S.shouldSnapshot(strategy, context({ aggregateType: "Order", ...crosses20 }))))
         assert.isFalse(
-          Either.getOrThrow(S.shouldSnapshot(strategy, context({ aggregateType: "Invoice", ...crosses20 })))
+          Result.getOrThrow(S.shouldSnapshot(strategy, context({ aggregateType: "Invoice", ...crosses20 })))
         )
       }))
 
@@ -97,7 +112,7 @@ describe("Config", () => {
     it.effect("the default is required unless a fallback is given", () =>
       Effect.gen(function*() {
         const error = yield* perType.pipe(Effect.flip, withConfig({ SNAPSHOT_STRATEGY_Order: EVERY_20 }))
-        assert.strictEqual(error._op, "MissingData")
+        assertMissingAt(error, "SNAPSHOT_STRATEGY")
         const strategy = yield* S.configPerAggregateType("SNAPSHOT_STRATEGY", ["Order"], { fallback: S.never }).pipe(
           withConfig({ SNAPSHOT_STRATEGY_Order: EVERY_20 })
         )
@@ -110,8 +125,7 @@ describe("Config", () => {
           Effect.flip,
           withConfig({ SNAPSHOT_STRATEGY: EVERY_100, SNAPSHOT_STRATEGY_Invoice: "{\"_tag\":\"EveryNEvents\",\"n\":0}" })
         )
-        assert.strictEqual(error._op, "InvalidData")
-        assert.include(String(error), "Invalid data at SNAPSHOT_STRATEGY_Invoice")
+        assertInvalidAt(error, "SNAPSHOT_STRATEGY_Invoice")
         assert.include(String(error), "expected a positive integer, got 0")
       }))
 
@@ -121,7 +135,7 @@ describe("Config", () => {
           Effect.flip,
           withConfig({ SNAPSHOT_STRATEGY: EVERY_100 })
         )
-        assert.strictEqual(error._op, "InvalidData")
+        assert.isTrue(Schema.isSchemaError(error.cause))
         assert.include(String(error), "an aggregate type must not be empty")
       }))
 
@@ -143,7 +157,7 @@ describe("Config", () => {
           Effect.flip,
           withConfig({ SNAPSHOT_STRATEGY: EVERY_100, SNAPSHOT_STRATEGY_Order: "{\"_tag\":\"Nope\"}" })
         )
-        assert.include(String(error), "Invalid data at SNAPSHOT_STRATEGY_Order")
+        assertInvalidAt(error, "SNAPSHOT_STRATEGY_Order")
       }))
 
     it.effect("warns about a key that matches a type only case-insensitively, and does not use it", () =>
@@ -189,7 +203,7 @@ describe("Config", () => {
           Effect.sync(() => Object.assign(process.env, variables)),
           () =>
             warnings(
-              S.configPerAggregateType(prefix, ["Order"]).pipe(Effect.withConfigProvider(ConfigProvider.fromEnv()))
+              S.configPerAggregateType(prefix, ["Order"]).pipe(withProvider(ConfigProvider.fromEnv()))
             ),
           () =>
             Effect.sync(() => {
@@ -209,7 +223,7 @@ describe("Config", () => {
           Effect.sync(() => Object.assign(process.env, variables)),
           () =>
             S.configPerAggregateType(prefix, ["Order", "Invoice"]).pipe(
-              Effect.withConfigProvider(ConfigProvider.fromEnv())
+              withProvider(ConfigProvider.fromEnv())
             ),
           () =>
             Effect.sync(() => {

@@ -1,12 +1,14 @@
 import { BadArgument, SnapshotStrategy as S } from "@effect-snapshots/core"
 import { assert, describe, it } from "@effect/vitest"
+import type * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as fc from "fast-check"
+import { prop } from "./utils/arbitraries.js"
 
 /** The message of the BadArgument a constructor throws; fails the test when it does not throw one. */
 const constructionError = (build: () => unknown): string => {
@@ -20,28 +22,38 @@ const constructionError = (build: () => unknown): string => {
   return assert.fail("expected the constructor to reject its argument")
 }
 
-/** The message of the ParseError a Schema class constructor (`new S.Any(...)`) throws. */
+/** The problems a Schema class constructor (`new S.Any(...)`) throws: an Error whose cause is the SchemaIssue. */
 const classConstructionError = (build: () => unknown): string => {
   try {
     build()
   } catch (error) {
-    assert.instanceOf(error, ParseResult.ParseError)
-    return error.message
+    assert.instanceOf(error, Error)
+    assert.isTrue(SchemaIssue.isIssue(error.cause))
+    return S.formatIssues(error.cause as SchemaIssue.Issue)
   }
   return assert.fail("expected the constructor to reject its argument")
 }
 
+/** Effect 4 leaves the rejected input out of its messages unless asked (`reportInput`). */
+const decodeJson = (text: string) => Schema.decodeUnknownResult(S.FromJson)(text, { reportInput: true })
+
 const jsonError = (json: unknown): string =>
-  Either.match(Schema.decodeUnknownEither(S.FromJson)(JSON.stringify(json)), {
-    onLeft: (error) => error.message,
-    onRight: (strategy) => assert.fail(`expected a ParseError, decoded ${S.format(strategy)}`)
+  Result.match(decodeJson(JSON.stringify(json)), {
+    onFailure: (error) => error.message,
+    onSuccess: (strategy) => assert.fail(`expected a SchemaError, decoded ${S.format(strategy)}`)
   })
 
 const configError = (value: string) =>
   S.config("SNAPSHOT_STRATEGY").pipe(
     Effect.flip,
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SNAPSHOT_STRATEGY", value]])))
+    Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown({ SNAPSHOT_STRATEGY: value }))
   )
+
+/** A ConfigError for a value that is there but invalid: a SchemaError (not a SourceError), at its key. */
+const assertInvalidAt = (error: Config.ConfigError, key: string): void => {
+  assert.isTrue(Schema.isSchemaError(error.cause))
+  assert.include(String(error), `at ["${key}"]`)
+}
 
 interface BadValue {
   readonly name: string
@@ -111,7 +123,7 @@ const badValues: ReadonlyArray<BadValue> = [
     name: "a malformed duration",
     build: () => S.afterDuration("soon" as never),
     json: { _tag: "AfterDuration", duration: "soon" },
-    message: "expected a duration as Config.duration reads it (a number, a space and a unit, e.g. \"1 hour\", " +
+    message: "expected a duration as Config.Duration reads it (a number, a space and a unit, e.g. \"1 hour\", " +
       "\"90 seconds\", \"1.5 millis\", with the units nanos, micros, millis, seconds, minutes, hours, days, " +
       "weeks) or a number of milliseconds, got \"soon\""
   },
@@ -119,7 +131,7 @@ const badValues: ReadonlyArray<BadValue> = [
     name: "a duration without a space before its unit",
     build: () => S.afterDuration("1hour" as never),
     json: { _tag: "AfterDuration", duration: "1hour" },
-    message: "expected a duration as Config.duration reads it"
+    message: "expected a duration as Config.Duration reads it"
   },
   {
     name: "no event types",
@@ -158,6 +170,23 @@ const badValues: ReadonlyArray<BadValue> = [
     message: "an aggregate type must not be empty, got \"\""
   },
   {
+    name: "perAggregateType with \"__proto__\" as an aggregate type (an own key)",
+    build: () =>
+      S.perAggregateType(
+        Object.defineProperty({}, "__proto__", { value: S.always, enumerable: true }) as Record<
+          string,
+          S.SnapshotStrategy
+        >,
+        S.never
+      ),
+    json: {
+      _tag: "PerAggregateType",
+      strategies: JSON.parse("{\"__proto__\":{\"_tag\":\"Always\"}}"),
+      fallback: NEVER
+    },
+    message: "\"__proto__\" is not allowed as a key"
+  },
+  {
     name: "an empty custom name",
     build: () => S.custom(""),
     json: { _tag: "Custom", name: "" },
@@ -178,8 +207,7 @@ describe("bad values are rejected", () => {
     it.effect(`in Config: ${bad.name}`, () =>
       Effect.gen(function*() {
         const error = yield* configError(JSON.stringify(bad.json))
-        assert.strictEqual(error._op, "InvalidData")
-        assert.include(String(error), "Invalid data at SNAPSHOT_STRATEGY")
+        assertInvalidAt(error, "SNAPSHOT_STRATEGY")
         assert.include(String(error), bad.message)
       }))
   }
@@ -193,31 +221,34 @@ describe("bad values are rejected", () => {
   it("the classes' own constructors validate too", () => {
     assert.include(classConstructionError(() => new S.Any({ strategies: [] })), "at least one strategy")
     assert.include(classConstructionError(() => new S.EveryNEvents({ n: 0 })), "expected a positive integer, got 0")
-    assert.include(constructionError(() => S.not({ _tag: "Always" } as never)), "Expected Always")
+    assert.include(
+      constructionError(() => S.not({ _tag: "Always" } as never)),
+      "Expected Always, got {\"_tag\":\"Always\"}"
+    )
   })
 
   it("in JSON: wrong shapes", () => {
-    assert.include(jsonError({ _tag: "EveryNEvents", n: "100" }), "Expected number, actual \"100\"")
-    assert.include(jsonError({ _tag: "EveryNEvents" }), "[\"n\"]\n")
-    assert.include(jsonError({ _tag: "Sometimes" }), "actual \"Sometimes\"")
+    assert.include(jsonError({ _tag: "EveryNEvents", n: "100" }), "Expected number, got \"100\"")
+    assert.include(jsonError({ _tag: "EveryNEvents" }), "Missing key\n  at [\"n\"]")
+    assert.include(jsonError({ _tag: "Sometimes" }), "got {\"_tag\":\"Sometimes\"}")
     assert.include(jsonError({ _tag: "Not", strategy: { _tag: "EveryNEvents", n: 0 } }), "positive integer")
     assert.include(
       jsonError({ _tag: "PerAggregateType", strategies: { Order: { _tag: "Custom", name: "" } }, fallback: NEVER }),
       "a custom strategy name must not be empty"
     )
     assert.include(
-      Either.getLeft(
-        Schema.decodeUnknownEither(S.FromJson)(
+      Result.getFailure(
+        decodeJson(
           "{\"_tag\":\"PerAggregateType\",\"strategies\":{\"__proto__\":{\"_tag\":\"Always\"}},\"fallback\":{\"_tag\":\"Never\"}}"
         )
       ).pipe(Option.map((e) => e.message), Option.getOrElse(() => "accepted")),
       "\"__proto__\" is not allowed"
     )
-    const notJson = Schema.decodeUnknownEither(S.FromJson)("{\"_tag\": ")
-    assert.isTrue(Either.isLeft(notJson))
+    const notJson = decodeJson("{\"_tag\": ")
+    assert.isTrue(Result.isFailure(notJson))
   })
 
-  it.prop(
+  prop(
     "every non-positive or fractional count, at construction and in JSON",
     [fc.oneof(fc.integer({ max: 0 }), fc.double({ noNaN: true }).filter((n) => !Number.isInteger(n)))],
     ([n]) => {
@@ -229,7 +260,7 @@ describe("bad values are rejected", () => {
     }
   )
 
-  it.prop(
+  prop(
     "every negative duration, at construction and in JSON",
     [fc.double({ max: -Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true })],
     ([millis]) => {
@@ -238,7 +269,7 @@ describe("bad values are rejected", () => {
     }
   )
 
-  it.prop(
+  prop(
     "every negative duration written as text, at construction and in JSON",
     [fc.tuple(fc.nat(), fc.nat()).filter(([a, b]) => a + b > 0), fc.constantFrom("nanos", "seconds", "weeks")],
     ([[whole, fraction], unit]) => {
@@ -265,25 +296,31 @@ describe("messages", () => {
       assert.include(message, "2 problems: strategies[0].n: expected a positive integer, got 0; ")
       assert.include(
         message,
-        "strategies[1].strategies.Order.duration: expected a duration as Config.duration reads it"
+        "strategies[1].strategies.Order.duration: expected a duration as Config.Duration reads it"
       )
       for (const dump of ["{ readonly", "Encoded side", "└─", "SnapshotStrategy ("]) assert.notInclude(message, dump)
     }))
 
   it("formatIssues: one problem is one line with its path; a problem at the root has no path", () => {
-    const decode = Schema.decodeUnknownEither(S.FromJson, { errors: "all" })
+    const decode = Schema.decodeUnknownResult(S.FromJson, { errors: "all", reportInput: true })
     const format = (text: string) =>
-      Either.match(decode(text), { onLeft: S.formatIssues, onRight: () => assert.fail("decoded") })
+      Result.match(decode(text), { onFailure: S.formatIssues, onSuccess: () => assert.fail("decoded") })
     assert.strictEqual(format(JSON.stringify(twoProblems)).split("; ").length, 2)
-    assert.strictEqual(format("{\"_tag\":\"Not\",\"strategy\":5}"), "strategy: Expected SnapshotStrategy, actual 5")
+    assert.strictEqual(
+      format("{\"_tag\":\"Not\",\"strategy\":5}"),
+      "strategy: Expected SnapshotStrategy (an object whose \"_tag\" names a strategy, e.g. \"EveryNEvents\"), got 5"
+    )
     assert.strictEqual(
       format(
         "{\"_tag\":\"PerAggregateType\",\"strategies\":{\"Order Line\":{\"_tag\":\"Custom\",\"name\":\"\"}},\"fallback\":{\"_tag\":\"Never\"}}"
       ),
       "strategies[\"Order Line\"].name: a custom strategy name must not be empty, got \"\""
     )
-    assert.strictEqual(format("{\"_tag\":\"PerAggregateType\",\"strategies\":{}}"), "fallback: is missing")
-    assert.strictEqual(format("5"), "Expected SnapshotStrategy, actual 5")
+    assert.strictEqual(format("{\"_tag\":\"PerAggregateType\",\"strategies\":{}}"), "fallback: Missing key")
+    assert.strictEqual(
+      format("5"),
+      "Expected SnapshotStrategy (an object whose \"_tag\" names a strategy, e.g. \"EveryNEvents\"), got 5"
+    )
   })
 
   it("constructors list every problem too, in a BadArgument naming the constructor", () => {

@@ -2,13 +2,18 @@
  * Aggregate definitions: a state Schema, an event Schema, a pure `evolve`, and what it takes to read old data
  * (snapshot state migrations, event upcasters). Everything here is pure; the repository does the I/O.
  *
+ * Events and snapshot states are stored as JSON: the JSON form of their Schema (`Schema.toCodecJson`), which
+ * for an unchanged user Schema is the JSON the Effect 3 line of this library wrote (BigDecimal and DateTimeUtc
+ * as strings, Option as `{"_tag":"Some","value":...}`, optional keys left out).
+ *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { SchemaJITCompiler } from "effect/schema"
 import * as AST from "effect/SchemaAST"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { createHash } from "node:crypto"
 import type { NewEvent, StoredEvent } from "./EventStore.js"
 
@@ -55,12 +60,12 @@ export type Upcaster = (payload: unknown) => unknown
 export interface Options<S, SI, E extends { readonly _tag: string }, EI> {
   /** The aggregate type: the `aggregateType` of its events and snapshots. */
   readonly type: string
-  /** The state Schema. A snapshot holds its encoded form. */
-  readonly state: Schema.Schema<S, SI>
+  /** The state Schema. A snapshot holds its JSON form (`Schema.toCodecJson(state)`). */
+  readonly state: Schema.Codec<S, SI>
   /** The state of a stream without events. */
   readonly initial: (id: string) => S
   /** The events: a Schema (usually a union) of tagged events. The stored event type is the `_tag`. */
-  readonly events: Schema.Schema<E, EI>
+  readonly events: Schema.Codec<E, EI>
   /** The fold. Pure: it returns a new state and never mutates its arguments. */
   readonly evolve: (state: S, event: E) => S
   /** The version of the state's shape, recorded in every snapshot (default 1). */
@@ -76,6 +81,12 @@ export interface Options<S, SI, E extends { readonly _tag: string }, EI> {
    * is recorded in the metadata of every appended event of that type (when above 1).
    */
   readonly upcasters?: Readonly<Record<string, ReadonlyArray<Upcaster>>> | undefined
+  /**
+   * Fingerprints that snapshots at the current `schemaVersion` may carry and still be read as current: the
+   * fingerprint an earlier build recorded for the same encoded shape, where it differs from the one computed
+   * now (see `fingerprint` for the shapes this concerns). Snapshots written from now on carry the current one.
+   */
+  readonly compatibleFingerprints?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -86,15 +97,17 @@ export interface Options<S, SI, E extends { readonly _tag: string }, EI> {
  */
 export interface Aggregate<S, SI, E extends { readonly _tag: string }, EI> {
   readonly type: string
-  readonly state: Schema.Schema<S, SI>
-  readonly events: Schema.Schema<E, EI>
+  readonly state: Schema.Codec<S, SI>
+  readonly events: Schema.Codec<E, EI>
   readonly initial: (id: string) => S
   readonly evolve: (state: S, event: E) => S
   readonly schemaVersion: number
   readonly migrations: Readonly<Record<number, Migration>>
   readonly upcasters: Readonly<Record<string, ReadonlyArray<Upcaster>>>
-  /** A deterministic fingerprint of the encoded side of the state Schema. */
+  /** A deterministic fingerprint of the encoded (JSON) shape of the state Schema. */
   readonly fingerprint: string
+  /** Other fingerprints accepted as the current shape (`Options.compatibleFingerprints`). */
+  readonly compatibleFingerprints: ReadonlyArray<string>
   /** @internal */
   readonly codec: Codec<S, E>
 }
@@ -119,20 +132,24 @@ export declare namespace Aggregate {
   export type Event<A> = A extends Aggregate<infer _S, infer _SI, infer E, infer _EI> ? E : never
 }
 
-/** @internal */
+/**
+ * The JSON codecs of an aggregate: decoders from stored JSON, encoders to it.
+ *
+ * @internal
+ */
 export interface Codec<S, E> {
-  readonly decodeState: (encoded: unknown) => Either.Either<S, ParseResult.ParseIssue>
-  readonly encodeState: (state: S) => Either.Either<unknown, ParseResult.ParseIssue>
-  readonly decodeEvent: (payload: unknown) => Either.Either<E, ParseResult.ParseIssue>
+  readonly decodeState: (encoded: unknown) => Result.Result<S, SchemaIssue.Issue>
+  readonly encodeState: (state: S) => Result.Result<unknown, SchemaIssue.Issue>
+  readonly decodeEvent: (payload: unknown) => Result.Result<E, SchemaIssue.Issue>
   /**
    * The decoder of one event type's member of the event union, when the union's members are told apart by
-   * their `_tag` (undefined otherwise, or for an unknown type). It decodes what `decodeEvent` decodes to an
-   * event of that type, and fails on anything else.
+   * their encoded `_tag` (undefined otherwise, or for an unknown type). It decodes what `decodeEvent` decodes
+   * to an event of that type, and fails on anything else.
    */
   readonly decodeEventOfType: (
     type: string
-  ) => ((payload: unknown) => Either.Either<E, ParseResult.ParseIssue>) | undefined
-  readonly encodeEvent: (event: E) => Either.Either<unknown, ParseResult.ParseIssue>
+  ) => ((payload: unknown) => Result.Result<E, SchemaIssue.Issue>) | undefined
+  readonly encodeEvent: (event: E) => Result.Result<unknown, SchemaIssue.Issue>
   /** Current payload version per event type with upcasters; types not listed are at version 1. */
   readonly eventVersions: ReadonlyMap<string, number>
 }
@@ -212,7 +229,171 @@ export interface Skipped {
   readonly message: string
 }
 
-const formatIssue = (issue: ParseResult.ParseIssue): string => ParseResult.TreeFormatter.formatIssueSync(issue)
+const formatter = SchemaIssue.makeFormatterDefault()
+
+/** An issue's message, with the rejected values (parsed with `reportInput`) and cut to 1,000 characters. */
+const formatIssue = (issue: SchemaIssue.Issue): string => {
+  const message = formatter(issue)
+  return message.length <= 1000 ? message : `${message.slice(0, 1000)}… (${message.length} characters)`
+}
+
+/** Parse options of the aggregate's codecs: failures name the rejected value, as Effect 3's did. */
+const parseOptions = { reportInput: true } as const
+
+/**
+ * The JSON decoder of a codec, with Effect's JIT compiler enabled for its AST (it falls back to the
+ * interpreter where `new Function` is not allowed).
+ */
+const jsonDecoder = <A>(codec: Schema.Codec<A, unknown>): (u: unknown) => Result.Result<A, SchemaIssue.Issue> => {
+  SchemaJITCompiler.enable(codec.ast)
+  const decode = Schema.decodeUnknownResult(codec, parseOptions)
+  const decodeAll = Schema.decodeUnknownResult(codec, { errors: "all" })
+  return (u) => {
+    const decoded = decode(u)
+    if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+    // Effect 3 read a required key whose type admits undefined, when missing, as undefined (and wrote it
+    // missing); Effect 4 refuses it. Such keys are filled with the JSON of undefined (null) and decoded again.
+    const all = decodeAll(u)
+    const missing = Result.isFailure(all) ? missingUndefinedKeys(all.failure.issue) : []
+    if (missing.length === 0) return Result.fail(decoded.failure.issue)
+    const again = decode(missing.reduce(fillNull, u))
+    return Result.isSuccess(again) ? Result.succeed(again.success) : Result.fail(decoded.failure.issue)
+  }
+}
+
+const admitsUndefined = (ast: AST.AST): boolean =>
+  ast._tag === "Undefined" || (ast._tag === "Union" && ast.types.some(admitsUndefined))
+
+/** The paths of the keys reported missing whose type admits undefined. */
+const missingUndefinedKeys = (issue: SchemaIssue.Issue): Array<ReadonlyArray<PropertyKey>> => {
+  const out: Array<ReadonlyArray<PropertyKey>> = []
+  const walk = (node: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey>, objects: AST.Objects | undefined) => {
+    switch (node._tag) {
+      case "Pointer":
+        return walk(node.issue, [...path, ...node.path], objects)
+      case "MissingKey": {
+        const key = path[path.length - 1]
+        const signature = objects?.propertySignatures.find((ps) => ps.name === key)
+        if (signature !== undefined && admitsUndefined(signature.type)) out.push(path)
+        return
+      }
+      default: {
+        const ast = "ast" in node ? node.ast : undefined
+        const next = ast !== undefined && (ast as AST.AST)._tag === "Objects" ? ast as AST.Objects : objects
+        if ("issues" in node && Array.isArray(node.issues)) {
+          for (const child of node.issues as ReadonlyArray<SchemaIssue.Issue>) walk(child, path, next)
+        } else if ("issue" in node && node.issue !== undefined) {
+          walk(node.issue as SchemaIssue.Issue, path, next)
+        }
+      }
+    }
+  }
+  walk(issue, [], undefined)
+  return out
+}
+
+/** A copy of `json` with `null` at `path` (only plain objects and arrays along it are copied). */
+const fillNull = (json: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  if (path.length === 0) return null
+  const [head, ...rest] = path
+  if (Array.isArray(json) && typeof head === "number") {
+    const copy = json.slice()
+    copy[head] = fillNull(json[head], rest)
+    return copy
+  }
+  if (isPlainObject(json) && typeof head === "string") return { ...json, [head]: fillNull(json[head], rest) }
+  return json
+}
+
+const isPlainObject = (u: unknown): u is Record<string, unknown> => {
+  if (typeof u !== "object" || u === null) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * The JSON `json` without the keys whose value the Schema's own encoding (`plain`, walked alongside) left
+ * `undefined` and the JSON codec wrote as `null`: what `JSON.stringify` made of the Effect 3 line's encoding.
+ * Arrays keep their `null`s (`JSON.stringify` writes an `undefined` element as `null` too). Answers `json`
+ * itself when nothing was removed.
+ */
+const pruneUndefined = (plain: unknown, json: unknown): unknown => {
+  if (Array.isArray(plain) && Array.isArray(json)) {
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < json.length; i++) {
+      const pruned = pruneUndefined(plain[i], json[i])
+      if (pruned !== json[i]) (out ??= json.slice())[i] = pruned
+    }
+    return out ?? json
+  }
+  if (Option.isOption(plain)) {
+    return Option.isSome(plain) && isPlainObject(json) && json._tag === "Some" && "value" in json
+      ? replaceKey(json, "value", pruneUndefined(plain.value, json.value))
+      : json
+  }
+  if (!isPlainObject(plain) || !isPlainObject(json)) return json
+  let out: Record<string, unknown> | undefined
+  for (const key of Object.keys(json)) {
+    const value = json[key]
+    if (value === null && Object.prototype.hasOwnProperty.call(plain, key) && plain[key] === undefined) {
+      out ??= { ...json }
+      delete out[key]
+    } else {
+      const pruned = pruneUndefined(plain[key], value)
+      if (pruned !== value) (out ??= { ...json })[key] = pruned
+    }
+  }
+  return out ?? json
+}
+
+const replaceKey = (json: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> =>
+  value === json[key] ? json : { ...json, [key]: value }
+
+const containsNull = (json: unknown): boolean => {
+  if (json === null) return true
+  if (Array.isArray(json)) return json.some(containsNull)
+  if (typeof json === "object") {
+    for (const key in json) if (containsNull((json as Record<string, unknown>)[key])) return true
+  }
+  return false
+}
+
+/**
+ * The JSON encoder of a Schema, writing what the Effect 3 line wrote: `Schema.toCodecJson`'s output, except
+ * that a key whose value is `undefined` is left out (Effect 4's JSON codec writes it as `null`; the Effect 3
+ * line's `JSON.stringify` dropped it), whenever the JSON without the key still decodes with the aggregate's
+ * decoders (which read a missing required key whose type admits `undefined` as Effect 3 did).
+ *
+ * @internal
+ */
+export const jsonEncoder = <A, I>(
+  schema: Schema.Codec<A, I>
+): (a: A) => Result.Result<unknown, SchemaIssue.Issue> => {
+  const codec = jsonCodec(schema)
+  const encodeJson = Schema.encodeUnknownResult(codec, parseOptions)
+  const encodePlain = Schema.encodeUnknownResult(schema)
+  const decodeJson = jsonDecoder(codec)
+  return (a) => {
+    const json = encodeJson(a)
+    if (Result.isFailure(json)) return Result.fail(json.failure.issue)
+    if (!containsNull(json.success)) return Result.succeed(json.success)
+    const plain = encodePlain(a)
+    if (Result.isFailure(plain)) return Result.succeed(json.success)
+    const pruned = pruneUndefined(plain.success, json.success)
+    return Result.succeed(
+      pruned !== json.success && Result.isSuccess(decodeJson(pruned)) ? pruned : json.success
+    )
+  }
+}
+
+/**
+ * The JSON codec of a Schema, as this library stores it: `Schema.toCodecJson`.
+ *
+ * @since 0.4.0
+ * @category codecs
+ */
+export const jsonCodec = <S, SI>(schema: Schema.Codec<S, SI>): Schema.Codec<S, unknown> =>
+  Schema.toCodecJson(schema) as Schema.Codec<S, unknown>
 
 /**
  * Define an aggregate.
@@ -223,7 +404,7 @@ const formatIssue = (issue: ParseResult.ParseIssue): string => ParseResult.TreeF
  *   type: "Counter",
  *   state: Schema.Struct({ count: Schema.Number }),
  *   initial: () => ({ count: 0 }),
- *   events: Schema.Union(Schema.TaggedStruct("Incremented", { by: Schema.Number })),
+ *   events: Schema.Union([Schema.TaggedStruct("Incremented", { by: Schema.Number })]),
  *   evolve: (state, event) => ({ count: state.count + event.by })
  * })
  * ```
@@ -238,9 +419,11 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   for (const [type, chain] of Object.entries(upcasters)) {
     if (chain.length > 0) eventVersions.set(type, chain.length + 1)
   }
-  const byType = new Map<string, (payload: unknown) => Either.Either<E, ParseResult.ParseIssue>>()
-  for (const [type, member] of membersByTag(options.events.ast) ?? []) {
-    byType.set(type, compileDecoder(Schema.make<E, unknown, never>(member)))
+  const stateJson = jsonCodec(options.state)
+  const eventsJson = jsonCodec(options.events)
+  const byType = new Map<string, (payload: unknown) => Result.Result<E, SchemaIssue.Issue>>()
+  for (const [type, member] of membersByTag(eventsJson.ast) ?? []) {
+    byType.set(type, jsonDecoder(Schema.make<Schema.Codec<E, unknown>>(member)))
   }
   return {
     type: options.type,
@@ -252,12 +435,13 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     migrations: options.migrations ?? {},
     upcasters,
     fingerprint: fingerprint(options.state),
+    compatibleFingerprints: options.compatibleFingerprints ?? [],
     codec: {
-      decodeState: compileDecoder(options.state),
-      encodeState: ParseResult.encodeEither(options.state),
-      decodeEvent: compileDecoder(options.events),
+      decodeState: jsonDecoder(stateJson),
+      encodeState: jsonEncoder(options.state),
+      decodeEvent: jsonDecoder(eventsJson),
       decodeEventOfType: (type) => byType.get(type),
-      encodeEvent: ParseResult.encodeEither(options.events),
+      encodeEvent: jsonEncoder(options.events),
       eventVersions
     }
   }
@@ -287,7 +471,7 @@ export const fold = <S, SI, E extends { readonly _tag: string }, EI>(
 export const decodeEvent = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate<S, SI, E, EI>,
   stored: StoredEvent
-): Either.Either<E, EventDecodeError> => {
+): Result.Result<E, EventDecodeError> => {
   let payload = stored.payload
   const current = aggregate.codec.eventVersions.get(stored.type)
   if (current !== undefined) {
@@ -297,7 +481,7 @@ export const decodeEvent = <S, SI, E extends { readonly _tag: string }, EI>(
     try {
       for (; version < current; version++) payload = chain[version - 1]!(payload)
     } catch (cause) {
-      return Either.left(decodeError(aggregate, stored, `upcaster from version ${version} failed: ${String(cause)}`))
+      return Result.fail(decodeError(aggregate, stored, `upcaster from version ${version} failed: ${String(cause)}`))
     }
   }
   // Its own type's decoder first (no union dispatch); anything it does not decode goes through the union,
@@ -305,16 +489,16 @@ export const decodeEvent = <S, SI, E extends { readonly _tag: string }, EI>(
   const ofType = aggregate.codec.decodeEventOfType(stored.type)
   if (ofType !== undefined) {
     const fast = ofType(payload)
-    if (Either.isRight(fast) && fast.right._tag === stored.type) return Either.right(fast.right)
+    if (Result.isSuccess(fast) && fast.success._tag === stored.type) return Result.succeed(fast.success)
   }
   const decoded = aggregate.codec.decodeEvent(payload)
-  if (Either.isLeft(decoded)) return Either.left(decodeError(aggregate, stored, formatIssue(decoded.left)))
-  if (decoded.right._tag !== stored.type) {
-    return Either.left(
-      decodeError(aggregate, stored, `the payload is a ${JSON.stringify(decoded.right._tag)} event`)
+  if (Result.isFailure(decoded)) return Result.fail(decodeError(aggregate, stored, formatIssue(decoded.failure)))
+  if (decoded.success._tag !== stored.type) {
+    return Result.fail(
+      decodeError(aggregate, stored, `the payload is a ${JSON.stringify(decoded.success._tag)} event`)
     )
   }
-  return Either.right(decoded.right)
+  return Result.succeed(decoded.success)
 }
 
 const decodeError = (aggregate: { readonly type: string }, stored: StoredEvent, message: string) =>
@@ -335,41 +519,42 @@ export const encodeEvents = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate<S, SI, E, EI>,
   aggregateId: string,
   events: ReadonlyArray<E>
-): Either.Either<Array<NewEvent>, EventEncodeError> => {
+): Result.Result<Array<NewEvent>, EventEncodeError> => {
   const out: Array<NewEvent> = []
   for (let index = 0; index < events.length; index++) {
     const event = events[index]!
     const encoded = aggregate.codec.encodeEvent(event)
-    if (Either.isLeft(encoded)) {
-      return Either.left(
+    if (Result.isFailure(encoded)) {
+      return Result.fail(
         new EventEncodeError({
           aggregateType: aggregate.type,
           aggregateId,
           index,
           eventType: String(event?._tag),
-          message: formatIssue(encoded.left)
+          message: formatIssue(encoded.failure)
         })
       )
     }
     const version = aggregate.codec.eventVersions.get(event._tag)
     out.push(
       version === undefined
-        ? { type: event._tag, payload: encoded.right }
-        : { type: event._tag, payload: encoded.right, metadata: { [EventVersionKey]: version } }
+        ? { type: event._tag, payload: encoded.success }
+        : { type: event._tag, payload: encoded.success, metadata: { [EventVersionKey]: version } }
     )
   }
-  return Either.right(out)
+  return Result.succeed(out)
 }
 
 /**
- * Encode a state for a snapshot. `None` when the state does not encode (a bug in the state or its Schema).
+ * Encode a state for a snapshot (its JSON form). A failure when the state does not encode (a bug in the state
+ * or its Schema), with the message.
  *
  * @since 0.1.0
  */
 export const encodeState = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate<S, SI, E, EI>,
   state: S
-): Either.Either<unknown, string> => Either.mapLeft(aggregate.codec.encodeState(state), formatIssue)
+): Result.Result<unknown, string> => Result.mapError(aggregate.codec.encodeState(state), formatIssue)
 
 /**
  * The snapshot metadata the repository writes: the state Schema's fingerprint and the global position of the
@@ -395,19 +580,22 @@ export const restoreState = <S, SI, E extends { readonly _tag: string }, EI>(
     readonly state: unknown
     readonly metadata: Readonly<Record<string, unknown>>
   }
-): Either.Either<RestoredState<S>, Skipped> => {
+): Result.Result<RestoredState<S>, Skipped> => {
   let encoded = snapshot.state
   let migrated = false
   if (snapshot.schemaVersion === aggregate.schemaVersion) {
     const recorded = snapshot.metadata[FingerprintKey]
-    if (recorded !== undefined && recorded !== aggregate.fingerprint) {
-      return Either.left({
+    if (
+      recorded !== undefined && recorded !== aggregate.fingerprint &&
+      !aggregate.compatibleFingerprints.includes(recorded as string)
+    ) {
+      return Result.fail({
         reason: "StaleFingerprint",
         message: `state Schema fingerprint ${String(recorded)} differs from the running ${aggregate.fingerprint}`
       })
     }
   } else if (snapshot.schemaVersion > aggregate.schemaVersion) {
-    return Either.left({
+    return Result.fail({
       reason: "NoMigration",
       message: `schema version ${snapshot.schemaVersion} is newer than the running ${aggregate.schemaVersion}`
     })
@@ -415,7 +603,7 @@ export const restoreState = <S, SI, E extends { readonly _tag: string }, EI>(
     for (let version = snapshot.schemaVersion; version < aggregate.schemaVersion; version++) {
       const migration = aggregate.migrations[version]
       if (migration === undefined) {
-        return Either.left({
+        return Result.fail({
           reason: "NoMigration",
           message: `no migration from schema version ${version} (to reach ${aggregate.schemaVersion})`
         })
@@ -423,7 +611,7 @@ export const restoreState = <S, SI, E extends { readonly _tag: string }, EI>(
       try {
         encoded = migration(encoded)
       } catch (cause) {
-        return Either.left({
+        return Result.fail({
           reason: "MigrationFailed",
           message: `migration from schema version ${version} failed: ${String(cause)}`
         })
@@ -432,9 +620,9 @@ export const restoreState = <S, SI, E extends { readonly _tag: string }, EI>(
     migrated = true
   }
   const decoded = aggregate.codec.decodeState(encoded)
-  return Either.isLeft(decoded)
-    ? Either.left({ reason: "DecodeFailure", message: formatIssue(decoded.left) })
-    : Either.right({ state: decoded.right, migrated })
+  return Result.isFailure(decoded)
+    ? Result.fail({ reason: "DecodeFailure", message: formatIssue(decoded.failure) })
+    : Result.succeed({ state: decoded.success, migrated })
 }
 
 /**
@@ -452,300 +640,184 @@ export const recordedPosition = (metadata: Readonly<Record<string, unknown>>): O
 // -----------------------------------------------------------------------------------------------------------
 
 /**
- * A deterministic fingerprint of a Schema's encoded side: property names, optionality, literal values,
- * keyword types, tuple shapes, union members (order-insensitive), declarations by identifier. Refinements
- * and transformations do not change what a snapshot holds, so they are not part of it; annotations neither.
+ * A deterministic fingerprint of a Schema's encoded (JSON) shape: property names, optionality, literal values,
+ * primitive types, tuple shapes, union members (order-insensitive), declarations by identifier. Checks
+ * (refinements) and transformations do not change what a snapshot holds, so they are not part of it;
+ * annotations neither.
+ *
+ * The fingerprint is the first 16 hex digits of the SHA-256 of a canonical description of that shape, written
+ * in a small language of its own (format 1, below), which is not the text of any Schema AST: a Schema that
+ * encodes to the same JSON shape gets the same fingerprint under any version of Effect. Format 1 is the one
+ * the Effect 3 line of this library wrote, so snapshots written by it keep their fingerprint:
+ *
+ * - `StringKeyword`, `NumberKeyword`, `BooleanKeyword`, `BigIntKeyword`, `SymbolKeyword`, `ObjectKeyword`,
+ *   `UndefinedKeyword`, `VoidKeyword`, `NeverKeyword`, `UnknownKeyword`, `AnyKeyword`: the primitives;
+ * - `lit(<JSON>)` (`lit(null)` for null, `lit(<n>n)` for a bigint), `sym(<description>)`,
+ *   `enums(<sorted JSON values>)`, `tpl(<head JSON>,<type><literal JSON>,...)`;
+ * - `{"name":type,"optional"?:type,...;[key]:type,...}` with both lists sorted;
+ * - `tuple(type,optional?,...;rest,...)`, `union(sorted members|...)`, `suspend(...)` with `#<n>` for a
+ *   repeated suspended schema (numbered in order of first visit), `decl(<identifier>;<type parameters>)` for a
+ *   declaration with no JSON form.
+ *
+ * A declaration with a JSON form (BigDecimal, DateTimeUtc, Option, a Class) is described by that form. A
+ * union that admits `undefined` next to a member union that admits it too is described without the outer
+ * `undefined` (Effect 4's `optional(X).pipe(withDecodingDefault(...))` encodes as `X | undefined | undefined`,
+ * Effect 3's `optionalWith(X, { default })` as `X | undefined`); `BigInt` and `Symbol` are `StringKeyword`,
+ * their JSON form.
+ *
+ * Shapes whose fingerprint differs from the Effect 3 line's (pass the old one in
+ * `Options.compatibleFingerprints`): `optionalWith(X, { nullable: true })` (Effect 3 described
+ * `X | null | undefined` as one flat union; its Effect 4 spelling `optional(NullOr(X))` nests `X | null`), and
+ * a `Literal` with `null` among its values (Effect 4's `Literals` takes no `null`; `NullOr(Literals([...]))`
+ * nests). `Schema.Duration` changed its JSON itself (Effect 3 wrote `{"_tag":"Millis","millis":1500}`, Effect 4
+ * writes and reads `{"_tag":"Millis","value":1500}`): a state holding one needs a Schema of its own that reads
+ * the old form, and a new `schemaVersion` or `compatibleFingerprints`.
  *
  * @since 0.1.0
  */
-export const fingerprint = <A, I, R>(schema: Schema.Schema<A, I, R>): string =>
-  createHash("sha256").update(describe(schema.ast, new Map())).digest("hex").slice(0, 16)
+export const fingerprint = (schema: { readonly ast: AST.AST }): string =>
+  createHash("sha256").update(describeShape(schema)).digest("hex").slice(0, 16)
 
-const describe = (ast: AST.AST, seen: Map<AST.AST, number>): string => {
+/**
+ * The canonical description (format 1) that `fingerprint` hashes.
+ *
+ * @since 0.4.0
+ * @category fingerprint
+ */
+export const describeShape = (schema: { readonly ast: AST.AST }): string => describe(schema.ast, new Map())
+
+const keyword: Partial<Record<AST.AST["_tag"], string>> = {
+  String: "StringKeyword",
+  Number: "NumberKeyword",
+  Boolean: "BooleanKeyword",
+  BigInt: "BigIntKeyword",
+  Symbol: "SymbolKeyword",
+  ObjectKeyword: "ObjectKeyword",
+  Undefined: "UndefinedKeyword",
+  Void: "VoidKeyword",
+  Never: "NeverKeyword",
+  Unknown: "UnknownKeyword",
+  Any: "AnyKeyword"
+}
+
+const describeLiteral = (literal: AST.LiteralValue | null): string =>
+  `lit(${typeof literal === "bigint" ? `${literal}n` : JSON.stringify(literal)})`
+
+/** The encoded side of a node: the end of its encoding chain (its children are left as they are). */
+const encodedOf = (ast: AST.AST): AST.AST => {
+  let current = ast
+  while (current.encoding !== undefined) current = current.encoding[current.encoding.length - 1]!.to
+  return current
+}
+
+const isUndefinedDescription = (description: string): boolean => description === "UndefinedKeyword"
+
+/**
+ * A union's description. `undefined` next to a member union that already admits `undefined` is dropped, and a
+ * union left with one member is that member: Effect 4's `optional(X)` followed by `withDecodingDefault` encodes
+ * as `X | undefined | undefined`, where Effect 3's `optionalWith(X, { default })` encoded as `X | undefined`.
+ */
+const describeUnion = (members: ReadonlyArray<string>, nestedAdmitUndefined: boolean): string => {
+  const kept = nestedAdmitUndefined ? members.filter((m) => !isUndefinedDescription(m)) : members
+  return kept.length === 1 ? kept[0]! : `union(${kept.slice().sort().join("|")})`
+}
+
+const describe = (node: AST.AST, seen: Map<AST.AST, number>): string => {
+  const ast = encodedOf(node)
   switch (ast._tag) {
-    case "Transformation":
-      return describe(ast.from, seen)
-    case "Refinement":
-      return describe(ast.from, seen)
     case "Suspend": {
       const index = seen.get(ast)
       if (index !== undefined) return `#${index}`
       seen.set(ast, seen.size)
-      return `suspend(${describe(ast.f(), seen)})`
+      return `suspend(${describe(ast.thunk(), seen)})`
     }
+    case "Null":
+      return describeLiteral(null)
     case "Literal":
-      return `lit(${typeof ast.literal === "bigint" ? `${ast.literal}n` : JSON.stringify(ast.literal)})`
+      return describeLiteral(ast.literal)
     case "UniqueSymbol":
       return `sym(${String(ast.symbol.description)})`
-    case "Enums":
+    case "BigInt":
+    case "Symbol":
+      // Their JSON form is a string (Effect 3's `Schema.BigInt` and `Schema.Symbol` encoded to a string too).
+      return "StringKeyword"
+    case "Enum":
       return `enums(${ast.enums.map(([, value]) => JSON.stringify(value)).sort().join(",")})`
-    case "TemplateLiteral":
-      return `tpl(${JSON.stringify(ast.head)},${
-        ast.spans.map((span) => `${describe(span.type, seen)}${JSON.stringify(span.literal)}`).join(",")
+    case "TemplateLiteral": {
+      let head = ""
+      const spans: Array<{ type: string; literal: string }> = []
+      for (const part of ast.parts) {
+        const encodedPart = encodedOf(part)
+        if (encodedPart._tag === "Literal") {
+          const text = String(encodedPart.literal)
+          if (spans.length === 0) head += text
+          else spans[spans.length - 1]!.literal += text
+        } else {
+          spans.push({ type: describe(encodedPart, seen), literal: "" })
+        }
+      }
+      return `tpl(${JSON.stringify(head)},${
+        spans.map((span) => `${span.type}${JSON.stringify(span.literal)}`).join(",")
       })`
-    case "Declaration":
-      return `decl(${Option.getOrElse(AST.getIdentifierAnnotation(ast), () => "?")};${
+    }
+    case "Declaration": {
+      // A declaration with a JSON form (BigDecimal, DateTimeUtc, Option, ...) is described by that form.
+      const getLink = ast.annotations?.toCodecJson ?? ast.annotations?.toCodec
+      if (typeof getLink === "function") {
+        const link = (getLink as (typeParameters: ReadonlyArray<unknown>) => AST.Link | undefined)(
+          ast.typeParameters.map((tp) => Schema.make(encodedOf(tp)))
+        )
+        if (link !== undefined) return describe(link.to, seen)
+      }
+      const identifier = ast.annotations?.identifier
+      return `decl(${typeof identifier === "string" ? identifier : "?"};${
         ast.typeParameters.map((p) => describe(p, seen)).join(",")
       })`
-    case "TupleType":
-      return `tuple(${ast.elements.map((e) => `${describe(e.type, seen)}${e.isOptional ? "?" : ""}`).join(",")};${
-        ast.rest.map((r) => describe(r.type, seen)).join(",")
-      })`
-    case "TypeLiteral": {
+    }
+    case "Arrays":
+      return `tuple(${
+        ast.elements.map((e) => `${describe(e, seen)}${AST.isOptional(encodedOf(e)) ? "?" : ""}`).join(",")
+      };${ast.rest.map((r) => describe(r, seen)).join(",")})`
+    case "Objects": {
       const props = ast.propertySignatures
-        .map((ps) => `${JSON.stringify(String(ps.name))}${ps.isOptional ? "?" : ""}:${describe(ps.type, seen)}`)
+        .map((ps) =>
+          `${JSON.stringify(String(ps.name))}${AST.isOptional(encodedOf(ps.type)) ? "?" : ""}:${
+            describe(ps.type, seen)
+          }`
+        )
         .sort()
       const index = ast.indexSignatures
         .map((is) => `[${describe(is.parameter, seen)}]:${describe(is.type, seen)}`)
         .sort()
       return `{${props.join(",")};${index.join(",")}}`
     }
-    case "Union":
-      return `union(${ast.types.map((t) => describe(t, seen)).sort().join("|")})`
+    case "Union": {
+      const members = ast.types.map((t) => describe(t, seen))
+      const nestedAdmitUndefined = members.some(isUndefinedDescription) &&
+        ast.types.some((t) => {
+          const member = encodedOf(t)
+          return member._tag === "Union" && member.types.some((m) => encodedOf(m)._tag === "Undefined")
+        })
+      return describeUnion(members, nestedAdmitUndefined)
+    }
     default:
-      return ast._tag
+      return keyword[ast._tag] ?? ast._tag
   }
 }
 
 // -----------------------------------------------------------------------------------------------------------
-// compiled decoders
+// event decoders by type
 // -----------------------------------------------------------------------------------------------------------
-
-/** What a compiled decoder answers for a value it does not decode (or is not sure it decodes the same way). */
-const Miss: unique symbol = Symbol.for("@effect-snapshots/loader/Aggregate/Miss")
-type Fast = (input: unknown) => unknown
-
-/**
- * A decoder with the result of `ParseResult.decodeUnknownEither(schema)` for every input, built once per
- * aggregate. The AST is compiled into plain functions for the nodes whose decoding it reproduces exactly
- * (keywords, literals, refinements, transformations and declarations by their own functions, structs, arrays,
- * unions whose members accept disjoint kinds of input); any other node is decoded by Schema's own parser for
- * that node. A compiled function answers `Miss` whenever Schema's answer might differ (a failure, an effectful
- * transformation), and then the value is decoded by Schema, which also describes the failure.
- */
-const compileDecoder = <A, I>(
-  schema: Schema.Schema<A, I>
-): (u: unknown) => Either.Either<A, ParseResult.ParseIssue> => {
-  const slow = ParseResult.decodeUnknownEither(schema)
-  const fast = compile(schema.ast, new Map())
-  return (u) => {
-    const a = fast(u)
-    return a === Miss ? slow(u) : Either.right(a as A)
-  }
-}
-
-const bySchema = (ast: AST.AST): Fast => {
-  const parse = ParseResult.decodeUnknownEither(Schema.make(ast))
-  return (u) => {
-    const result = parse(u)
-    return Either.isRight(result) ? result.right : Miss
-  }
-}
-
-const compile = (ast: AST.AST, memo: Map<AST.AST, Fast>): Fast => {
-  let fast = memo.get(ast)
-  if (fast === undefined) {
-    fast = compileNode(ast, memo)
-    memo.set(ast, fast)
-  }
-  return fast
-}
-
-const hasOwn = Object.prototype.hasOwnProperty
-
-const compileNode = (ast: AST.AST, memo: Map<AST.AST, Fast>): Fast => {
-  // Parse options and decoding fallbacks set on a node change how Schema decodes it: Schema's own parser.
-  if (Option.isSome(AST.getParseOptionsAnnotation(ast)) || Option.isSome(AST.getDecodingFallbackAnnotation(ast))) {
-    return bySchema(ast)
-  }
-  switch (ast._tag) {
-    case "StringKeyword":
-      return (u) => typeof u === "string" ? u : Miss
-    case "NumberKeyword":
-      return (u) => typeof u === "number" ? u : Miss
-    case "BooleanKeyword":
-      return (u) => typeof u === "boolean" ? u : Miss
-    case "UndefinedKeyword":
-      return (u) => u === undefined ? u : Miss
-    case "UnknownKeyword":
-    case "AnyKeyword":
-      return (u) => u
-    case "Literal": {
-      const literal = ast.literal
-      return (u) => u === literal ? u : Miss
-    }
-    case "Refinement": {
-      const from = compile(ast.from, memo)
-      const filter = ast.filter
-      return (u) => {
-        const a = from(u)
-        return a === Miss || Option.isSome(filter(a, AST.defaultParseOption, ast)) ? Miss : a
-      }
-    }
-    case "Transformation": {
-      const kind = ast.transformation
-      if (kind._tag === "TypeLiteralTransformation") return bySchema(ast)
-      const from = compile(ast.from, memo)
-      const to = compile(ast.to, memo)
-      if (kind._tag === "ComposeTransformation") {
-        return (u) => {
-          const a = from(u)
-          return a === Miss ? Miss : to(a)
-        }
-      }
-      const decode = kind.decode
-      return (u) => {
-        const a = from(u)
-        if (a === Miss) return Miss
-        const b: unknown = decode(a, AST.defaultParseOption, ast, u)
-        return Either.isEither(b) && Either.isRight(b) ? to(b.right) : Miss
-      }
-    }
-    case "Declaration": {
-      const parse = ast.decodeUnknown(...ast.typeParameters)
-      return (u) => {
-        const result: unknown = parse(u, AST.defaultParseOption, ast)
-        return Either.isEither(result) && Either.isRight(result) ? result.right : Miss
-      }
-    }
-    case "TupleType": {
-      if (ast.elements.length > 0 || ast.rest.length !== 1) return bySchema(ast)
-      const item = compile(ast.rest[0]!.type, memo)
-      return (u) => {
-        if (!Array.isArray(u)) return Miss
-        const out: Array<unknown> = []
-        for (let i = 0; i < u.length; i++) {
-          const a = item(u[i])
-          if (a === Miss) return Miss
-          out.push(a)
-        }
-        return out
-      }
-    }
-    case "TypeLiteral": {
-      const signatures = ast.propertySignatures
-      if (
-        ast.indexSignatures.length > 0 || signatures.length === 0 ||
-        signatures.some((ps) => typeof ps.name !== "string")
-      ) return bySchema(ast)
-      const names = signatures.map((ps) => ps.name as string)
-      const optional = signatures.map((ps) => ps.isOptional)
-      const decoders = signatures.map((ps) => compile(ps.type, memo))
-      const count = names.length
-      return (u) => {
-        if (typeof u !== "object" || u === null || Array.isArray(u)) return Miss
-        const input = u as Record<string, unknown>
-        const out: Record<string, unknown> = {}
-        for (let i = 0; i < count; i++) {
-          const name = names[i]!
-          if (optional[i] && !hasOwn.call(input, name)) continue
-          const a = decoders[i]!(input[name])
-          if (a === Miss) return Miss
-          out[name] = a
-        }
-        return out
-      }
-    }
-    case "Union": {
-      // Schema tries the members in an order of its own; when at most one member can accept any input,
-      // the order does not matter.
-      if (!disjoint(ast.types)) return bySchema(ast)
-      const decoders = ast.types.map((member) => compile(member, memo))
-      const count = decoders.length
-      return (u) => {
-        for (let i = 0; i < count; i++) {
-          const a = decoders[i]!(u)
-          if (a !== Miss) return a
-        }
-        return Miss
-      }
-    }
-    case "Suspend": {
-      let inner: Fast | undefined
-      return (u) => (inner ??= compile(ast.f(), memo))(u)
-    }
-    default:
-      return bySchema(ast)
-  }
-}
-
-/** Kinds of input a node can accept when decoding: a category (`string`, `object`, ...) or a literal. */
-type Kind = { readonly category: string; readonly literal?: { readonly value: unknown } }
-
-/** Undefined: any input, as far as this analysis can tell. */
-const kindsOf = (ast: AST.AST): ReadonlyArray<Kind> | undefined => {
-  switch (ast._tag) {
-    case "Literal":
-      return [{
-        category: ast.literal === null ? "null" : typeof ast.literal,
-        literal: { value: ast.literal }
-      }]
-    case "StringKeyword":
-    case "TemplateLiteral":
-      return [{ category: "string" }]
-    case "NumberKeyword":
-      return [{ category: "number" }]
-    case "BooleanKeyword":
-      return [{ category: "boolean" }]
-    case "UndefinedKeyword":
-      return [{ category: "undefined" }]
-    case "TypeLiteral":
-      return ast.propertySignatures.length === 0 && ast.indexSignatures.length === 0
-        ? undefined
-        : [{ category: "object" }]
-    case "TupleType":
-      return [{ category: "array" }]
-    case "Refinement":
-    case "Transformation":
-      return kindsOf(ast.from)
-    case "Union": {
-      const kinds: Array<Kind> = []
-      for (const member of ast.types) {
-        const memberKinds = kindsOf(member)
-        if (memberKinds === undefined) return undefined
-        kinds.push(...memberKinds)
-      }
-      return kinds
-    }
-    default:
-      return undefined
-  }
-}
-
-const overlaps = (a: Kind, b: Kind): boolean =>
-  a.category === b.category &&
-  (a.literal === undefined || b.literal === undefined || a.literal.value === b.literal.value)
-
-const disjoint = (members: ReadonlyArray<AST.AST>): boolean => {
-  const kinds: Array<ReadonlyArray<Kind>> = []
-  for (const member of members) {
-    const memberKinds = kindsOf(member)
-    if (memberKinds === undefined) return false
-    kinds.push(memberKinds)
-  }
-  for (let i = 0; i < kinds.length; i++) {
-    for (let j = i + 1; j < kinds.length; j++) {
-      if (kinds[i]!.some((a) => kinds[j]!.some((b) => overlaps(a, b)))) return false
-    }
-  }
-  return true
-}
 
 /** The required string literal `_tag` a member's encoded side has, if any. */
-const encodedTag = (ast: AST.AST): string | undefined => {
-  switch (ast._tag) {
-    case "TypeLiteral": {
-      const tag = ast.propertySignatures.find((ps) => ps.name === "_tag")
-      return tag !== undefined && !tag.isOptional && AST.isLiteral(tag.type) && typeof tag.type.literal === "string"
-        ? tag.type.literal
-        : undefined
-    }
-    case "Refinement":
-    case "Transformation":
-      return encodedTag(ast.from)
-    default:
-      return undefined
-  }
+const encodedTag = (member: AST.AST): string | undefined => {
+  const ast = AST.toEncoded(member)
+  if (ast._tag !== "Objects") return undefined
+  const tag = ast.propertySignatures.find((ps) => ps.name === "_tag")
+  return tag !== undefined && !AST.isOptional(tag.type) && tag.type._tag === "Literal" &&
+      typeof tag.type.literal === "string"
+    ? tag.type.literal
+    : undefined
 }
 
 /**
@@ -753,9 +825,7 @@ const encodedTag = (ast: AST.AST): string | undefined => {
  * with a given `_tag` can only decode as that member, and its member's decoder decodes it as the union does.
  */
 const membersByTag = (ast: AST.AST): ReadonlyMap<string, AST.AST> | undefined => {
-  if (Option.isSome(AST.getParseOptionsAnnotation(ast)) || Option.isSome(AST.getDecodingFallbackAnnotation(ast))) {
-    return undefined
-  }
+  if (ast.checks !== undefined) return undefined
   const members = ast._tag === "Union" ? ast.types : [ast]
   const byTag = new Map<string, AST.AST>()
   for (const member of members) {

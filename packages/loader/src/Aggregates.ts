@@ -11,7 +11,7 @@
  * @since 0.3.0
  */
 import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
-import type * as ConfigError from "effect/ConfigError"
+import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Aggregate from "./Aggregate.js"
@@ -85,7 +85,7 @@ export const check = (registry: Registry): Effect.Effect<Registry, BadArgument.B
  * @category getters
  */
 export const get = (registry: Registry, aggregateType: string): Option.Option<AnyAggregate> =>
-  Option.fromNullable(registry.aggregates.find((aggregate) => aggregate.type === aggregateType))
+  Option.fromUndefinedOr(registry.aggregates.find((aggregate) => aggregate.type === aggregateType))
 
 /**
  * @since 0.3.0
@@ -110,7 +110,7 @@ export interface StrategyOptions {
 export const strategy = (
   registry: Registry,
   options: StrategyOptions = {}
-): Effect.Effect<SnapshotStrategy.PerAggregateType, ConfigError.ConfigError | BadArgument.BadArgument> =>
+): Effect.Effect<SnapshotStrategy.PerAggregateType, Config.ConfigError | BadArgument.BadArgument> =>
   Effect.flatMap(
     check(registry),
     (checked) =>

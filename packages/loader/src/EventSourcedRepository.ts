@@ -16,13 +16,14 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
 import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
@@ -86,7 +87,7 @@ export interface Options {
    * each event) and refuses what does not match with `InvalidMetadata`. Without one, any plain JSON object is
    * stored as it is.
    */
-  readonly metadataSchema?: Schema.Schema.AnyNoContext | undefined
+  readonly metadataSchema?: Schema.Codec<unknown, unknown> | undefined
   /** When to snapshot, decided after every commit. */
   readonly strategy: SnapshotStrategy.SnapshotStrategy
   /** The named predicates of `SnapshotStrategy.custom` strategies. */
@@ -261,7 +262,7 @@ export interface VerifyAllOptions extends VerifyOptions {
  */
 export interface VerifyResult {
   readonly aggregateId: string
-  readonly result: Either.Either<Verified, LoadError>
+  readonly result: Result.Result<Verified, LoadError>
 }
 
 /**
@@ -295,7 +296,7 @@ export interface RebuildOptions {
   readonly onlyStale?: boolean | undefined
   /** How many aggregates are rebuilt at once (default 4). */
   readonly concurrency?: number | undefined
-  /** At most this many aggregates started per second (`effect/RateLimiter`, token bucket); default: no limit. */
+  /** At most this many aggregates started per second (a token bucket, `Stream.throttle`); default: no limit. */
   readonly perSecond?: number | undefined
   /** Start after this aggregate id: the `checkpoint` of an earlier, interrupted rebuild. */
   readonly resumeFrom?: string | undefined
@@ -434,10 +435,10 @@ interface LoadedInternal<S> extends Known<S> {
   readonly repaired: SnapshotOutcome | undefined
 }
 
-const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.exponential("2 millis").pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(8))
-)
+const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.max([
+  Schedule.jittered(Schedule.exponential("2 millis")),
+  Schedule.recurs(8)
+])
 
 const defaultCacheMaxBytes = 64 * 1024 * 1024
 
@@ -446,8 +447,8 @@ const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof Concur
 const intOption = (name: string, value: number | undefined, fallback: number, min: number) => {
   const n = value ?? fallback
   return Number.isInteger(n) && n >= min
-    ? Either.right(n)
-    : Either.left(
+    ? Effect.succeed(n)
+    : Effect.fail(
       new BadArgument.BadArgument({
         module: "EventSourcedRepository.make",
         message: `${name} must be an integer >= ${min}, got ${value}`
@@ -465,428 +466,440 @@ const hint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
  * @since 0.1.0
  * @category constructors
  */
-export const make = <S, SI, E extends { readonly _tag: string }, EI>(
+export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
   options: Options
-): Effect.Effect<
+): Effect.fn.Return<
   EventSourcedRepository<S, E>,
   SnapshotStrategy.UnknownCustomStrategy | BadArgument.BadArgument,
   EventStore | SnapshotStore.SnapshotStore | Scope.Scope
-> =>
-  Effect.gen(function*() {
-    const decider = yield* SnapshotStrategy.compile(options.strategy, options.predicates)
-    const fallbackConcurrency = yield* intOption("fallbackConcurrency", options.fallbackConcurrency, 16, 1)
-    const queueCapacity = yield* intOption("queueCapacity", options.queueCapacity, 1024, 1)
-    const backgroundConcurrency = yield* intOption("backgroundConcurrency", options.backgroundConcurrency, 4, 1)
-    const cacheMaxBytes = yield* intOption("cacheMaxBytes", options.cacheMaxBytes, defaultCacheMaxBytes, 0)
-    const cacheCapacity = yield* intOption("cacheCapacity", options.cacheCapacity, Number.MAX_SAFE_INTEGER, 0)
-    const retry = options.retry ?? defaultRetry
-    const encodeMetadata = Metadata.make(aggregate.type, options.metadataSchema)
+> {
+  const decider = yield* Effect.fromResult(SnapshotStrategy.compile(options.strategy, options.predicates))
+  const fallbackConcurrency = yield* intOption("fallbackConcurrency", options.fallbackConcurrency, 16, 1)
+  const queueCapacity = yield* intOption("queueCapacity", options.queueCapacity, 1024, 1)
+  const backgroundConcurrency = yield* intOption("backgroundConcurrency", options.backgroundConcurrency, 4, 1)
+  const cacheMaxBytes = yield* intOption("cacheMaxBytes", options.cacheMaxBytes, defaultCacheMaxBytes, 0)
+  const cacheCapacity = yield* intOption("cacheCapacity", options.cacheCapacity, Number.MAX_SAFE_INTEGER, 0)
+  const retry = options.retry ?? defaultRetry
+  const encodeMetadata = Metadata.make(aggregate.type, options.metadataSchema)
 
-    const events = yield* EventStore
-    const snapshots = yield* SnapshotStore.SnapshotStore
-    const coldRead = ColdRead.make(events, snapshots)
-    const fallback = yield* Effect.makeSemaphore(fallbackConcurrency)
-    const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
-    // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
-    const caching = cacheMaxBytes > 0 && cacheCapacity > 0
-    const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
-    const ops = Ops.make(aggregate, Aggregate)
-    const type = aggregate.type
-    const decide = Decision.make({
-      type,
-      decider,
-      monotone: Decision.isMonotone(options.strategy),
-      readLast: Decision.readLast(snapshots, type)
+  const events = yield* EventStore
+  const snapshots = yield* SnapshotStore.SnapshotStore
+  const coldRead = ColdRead.make(events, snapshots)
+  const fallback = yield* Semaphore.make(fallbackConcurrency)
+  const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
+  // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
+  const caching = cacheMaxBytes > 0 && cacheCapacity > 0
+  const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
+  const ops = Ops.make(aggregate, Aggregate)
+  const type = aggregate.type
+  const decide = Decision.make({
+    type,
+    decider,
+    monotone: Decision.isMonotone(options.strategy),
+    readLast: Decision.readLast(snapshots, type)
+  })
+
+  /** A stream without events: its state is known without reading anything. */
+  const empty = (id: string): Known<S> => ({
+    version: 0,
+    state: aggregate.initial(id),
+    position: 0,
+    lastSnapshot: undefined,
+    replayed: Option.none(),
+    duration: Option.none(),
+    bytes: 0
+  })
+
+  /** Remember what this fiber learned, once it is committed; never inside a bare transaction. */
+  const remember = (id: string, known: Known<S>, route: Commit.Route) =>
+    route.cacheable
+      ? route.afterCommit(Effect.sync(() => cache.set(id, { ...known, lastSnapshot: hint(known.lastSnapshot) })))
+      : Effect.sync(() => cache.delete(id))
+
+  // ---------------------------------------------------------------------------------------------------
+  // load
+  // ---------------------------------------------------------------------------------------------------
+
+  const finish = Effect.fnUntraced(
+    function*(id: string, loaded: LoadedInternal<S>, start: bigint, route: Commit.Route) {
+      const duration = Duration.nanos((yield* Clock.currentTimeNanos) - start)
+      const result: LoadedInternal<S> = {
+        ...loaded,
+        replayed: loaded.source === "cache" ? loaded.replayed : Option.some(loaded.replayedCount),
+        duration: loaded.source === "cache" ? loaded.duration : Option.some(duration)
+      }
+      yield* Metric.update(
+        loaded.source === "cache" ? metrics.cacheHits : loaded.source === "snapshot" ? metrics.hits : metrics.misses,
+        1
+      )
+      yield* Metric.update(metrics.replayed, loaded.replayedCount)
+      yield* Metric.update(metrics.duration, duration)
+      if (loaded.source !== "cache" || loaded.replayedCount > 0) yield* remember(id, result, route)
+      return result
+    }
+  )
+
+  /** The hot path: only the events after a cached state, in one query; none when the stream disproves it. */
+  const fromCache = (id: string, cached: Known<S>) =>
+    Replay.tail(events, ops, id, { state: cached.state, version: cached.version, position: cached.position }).pipe(
+      Effect.map((acc): LoadedInternal<S> | undefined => ({
+        ...cached,
+        version: acc.version,
+        state: acc.state,
+        position: acc.position,
+        lastSnapshot: hint(cached.lastSnapshot),
+        bytes: cached.bytes + acc.replayed * eventBytesEstimate,
+        snapshotVersion: Option.none(),
+        replayedCount: acc.replayed,
+        source: "cache",
+        repaired: undefined
+      })),
+      Effect.catchTag("Unusable", () => Effect.as(Effect.sync(() => cache.delete(id)), undefined))
+    )
+
+  /**
+   * The stores' newest snapshot and first page of events in one statement, when they are SQL on one client;
+   * none otherwise, or when that statement failed (the two calls then find out what is wrong, as on any
+   * other stores).
+   */
+  const readCold = (id: string): Effect.Effect<Option.Option<ColdRead.ColdRows>> =>
+    Option.match(coldRead, {
+      onNone: () => Effect.succeedNone,
+      onSome: (read) =>
+        Effect.catch(read(type, id, Replay.tailPageSize), (error) =>
+          Effect.as(
+            Effect.logDebug(`Cold load of ${type} ${quote(id)} in one statement failed, reading with two calls`).pipe(
+              Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), cause: error.message })
+            ),
+            Option.none()
+          ))
     })
 
-    /** A stream without events: its state is known without reading anything. */
-    const empty = (id: string): Known<S> => ({
-      version: 0,
-      state: aggregate.initial(id),
-      position: 0,
-      lastSnapshot: undefined,
+  /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */
+  const fromStores = Effect.fnUntraced(function*(id: string, route: Commit.Route) {
+    const cold = Option.getOrUndefined(yield* readCold(id))
+    const probed = cold === undefined
+      ? yield* Restore.probe(snapshots, ops, id, metrics.skipped)
+      : yield* Restore.classify(snapshots, ops, id, metrics.skipped, cold.snapshot)
+    let acc: Replay.Acc<S> | undefined
+    /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
+    let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
+    if (probed._tag === "Usable") {
+      const { snapshot } = probed
+      const from = {
+        state: probed.state,
+        version: snapshot.version,
+        position: ops.recordedPosition(snapshot.metadata)
+      }
+      acc = yield* (cold === undefined
+        ? Replay.tail(events, ops, id, from)
+        : Replay.tailFrom(events, ops, id, from, cold.events, Replay.tailPageSize)).pipe(
+          Effect.catchTag(
+            "Unusable",
+            (e) => Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
+          )
+        )
+      if (acc === undefined) unusable = snapshot.version
+    }
+    const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
+    if (acc === undefined) {
+      acc = yield* (cold !== undefined && probed._tag === "Absent"
+        ? Replay.fullFrom(events, ops, id, fallback, cold.events, Replay.tailPageSize)
+        : Replay.full(events, ops, id, fallback))
+      if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
+    }
+    const lastSnapshot: LastSnapshot | undefined = used !== undefined
+      ? { version: Option.some(used.snapshot.version), at: Option.some(used.snapshot.createdAt), source: "real" }
+      : probed._tag === "Absent" && !probed.known
+      ? undefined
+      : { version: Option.none(), at: Option.none(), source: "real" }
+    const stateBytes = used === undefined || !caching
+      ? 0
+      : cold !== undefined
+      ? cold.stateBytes
+      : JSON.stringify(used.snapshot.state).length
+    const loaded: LoadedInternal<S> = {
+      version: acc.version,
+      state: acc.state,
+      position: acc.position,
+      lastSnapshot,
       replayed: Option.none(),
       duration: Option.none(),
-      bytes: 0
-    })
+      bytes: stateBytes + acc.replayed * eventBytesEstimate,
+      snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
+      replayedCount: acc.replayed,
+      source: used === undefined ? "replay" : "snapshot",
+      repaired: undefined
+    }
+    if (unusable === undefined && !used?.migrated) return loaded
+    // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
+    // higher version hides the old one; at the same or a lower version the old one must go first (of an
+    // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
+    const old = unusable ?? used!.snapshot.version
+    const repaired = yield* writer.submit({
+      id,
+      version: loaded.version,
+      known: Option.some({ version: loaded.version, state: loaded.state, position: loaded.position }),
+      obsolete: old === -1 ? [loaded.version] : old >= loaded.version ? [old] : [],
+      decide: Option.none()
+    }, route)
+    return { ...loaded, repaired }
+  })
 
-    /** Remember what this fiber learned, once it is committed; never inside a bare transaction. */
-    const remember = (id: string, known: Known<S>, route: Commit.Route) =>
-      route.cacheable
-        ? route.afterCommit(Effect.sync(() => cache.set(id, { ...known, lastSnapshot: hint(known.lastSnapshot) })))
-        : Effect.sync(() => cache.delete(id))
+  /** `useCache: false` reads the stores (verify compares what they hold). */
+  const loadInternal: (
+    id: string,
+    route: Commit.Route,
+    useCache?: boolean
+  ) => Effect.Effect<LoadedInternal<S>, LoadError> = Effect.fnUntraced(
+    function*(id: string, route: Commit.Route, useCache = true) {
+      const start = yield* Clock.currentTimeNanos
+      const cached = useCache ? cache.get(id) : undefined
+      const hot = cached === undefined ? undefined : yield* fromCache(id, cached)
+      return yield* finish(id, hot ?? (yield* fromStores(id, route)), start, route)
+    }
+  )
 
-    // ---------------------------------------------------------------------------------------------------
-    // load
-    // ---------------------------------------------------------------------------------------------------
-
-    const finish = (id: string, loaded: LoadedInternal<S>, start: bigint, route: Commit.Route) =>
-      Effect.gen(function*() {
-        const duration = Duration.nanos((yield* Clock.currentTimeNanos) - start)
-        const result: LoadedInternal<S> = {
-          ...loaded,
-          replayed: loaded.source === "cache" ? loaded.replayed : Option.some(loaded.replayedCount),
-          duration: loaded.source === "cache" ? loaded.duration : Option.some(duration)
-        }
-        yield* Metric.increment(
-          loaded.source === "cache" ? metrics.cacheHits : loaded.source === "snapshot" ? metrics.hits : metrics.misses
-        )
-        yield* Metric.update(metrics.replayed, loaded.replayedCount)
-        yield* Metric.update(metrics.duration, duration)
-        if (loaded.source !== "cache" || loaded.replayedCount > 0) yield* remember(id, result, route)
-        return result
-      })
-
-    /** The hot path: only the events after a cached state, in one query; none when the stream disproves it. */
-    const fromCache = (id: string, cached: Known<S>) =>
-      Replay.tail(events, ops, id, { state: cached.state, version: cached.version, position: cached.position }).pipe(
-        Effect.map((acc): LoadedInternal<S> | undefined => ({
-          ...cached,
-          version: acc.version,
-          state: acc.state,
-          position: acc.position,
-          lastSnapshot: hint(cached.lastSnapshot),
-          bytes: cached.bytes + acc.replayed * eventBytesEstimate,
-          snapshotVersion: Option.none(),
-          replayedCount: acc.replayed,
-          source: "cache",
-          repaired: undefined
-        })),
-        Effect.catchTag("Unusable", () => Effect.as(Effect.sync(() => cache.delete(id)), undefined))
-      )
-
-    /**
-     * The stores' newest snapshot and first page of events in one statement, when they are SQL on one client;
-     * none otherwise, or when that statement failed (the two calls then find out what is wrong, as on any
-     * other stores).
-     */
-    const readCold = (id: string): Effect.Effect<Option.Option<ColdRead.ColdRows>> =>
-      Option.match(coldRead, {
-        onNone: () => Effect.succeedNone,
-        onSome: (read) =>
-          Effect.catchAll(read(type, id, Replay.tailPageSize), (error) =>
-            Effect.as(
-              Effect.logDebug(`Cold load of ${type} ${quote(id)} in one statement failed, reading with two calls`).pipe(
-                Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), cause: error.message })
-              ),
-              Option.none()
-            ))
-      })
-
-    /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */
-    const fromStores = (id: string, route: Commit.Route) =>
-      Effect.gen(function*() {
-        const cold = Option.getOrUndefined(yield* readCold(id))
-        const probed = cold === undefined
-          ? yield* Restore.probe(snapshots, ops, id, metrics.skipped)
-          : yield* Restore.classify(snapshots, ops, id, metrics.skipped, cold.snapshot)
-        let acc: Replay.Acc<S> | undefined
-        /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
-        let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
-        if (probed._tag === "Usable") {
-          const { snapshot } = probed
-          const from = {
-            state: probed.state,
-            version: snapshot.version,
-            position: ops.recordedPosition(snapshot.metadata)
-          }
-          acc = yield* (cold === undefined
-            ? Replay.tail(events, ops, id, from)
-            : Replay.tailFrom(events, ops, id, from, cold.events, Replay.tailPageSize)).pipe(
-              Effect.catchTag(
-                "Unusable",
-                (e) =>
-                  Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
-              )
-            )
-          if (acc === undefined) unusable = snapshot.version
-        }
-        const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
-        if (acc === undefined) {
-          acc = yield* (cold !== undefined && probed._tag === "Absent"
-            ? Replay.fullFrom(events, ops, id, fallback, cold.events, Replay.tailPageSize)
-            : Replay.full(events, ops, id, fallback))
-          if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
-        }
-        const lastSnapshot: LastSnapshot | undefined = used !== undefined
-          ? { version: Option.some(used.snapshot.version), at: Option.some(used.snapshot.createdAt), source: "real" }
-          : probed._tag === "Absent" && !probed.known
-          ? undefined
-          : { version: Option.none(), at: Option.none(), source: "real" }
-        const stateBytes = used === undefined || !caching
-          ? 0
-          : cold !== undefined
-          ? cold.stateBytes
-          : JSON.stringify(used.snapshot.state).length
-        const loaded: LoadedInternal<S> = {
-          version: acc.version,
-          state: acc.state,
-          position: acc.position,
-          lastSnapshot,
-          replayed: Option.none(),
-          duration: Option.none(),
-          bytes: stateBytes + acc.replayed * eventBytesEstimate,
-          snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
-          replayedCount: acc.replayed,
-          source: used === undefined ? "replay" : "snapshot",
-          repaired: undefined
-        }
-        if (unusable === undefined && !used?.migrated) return loaded
-        // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
-        // higher version hides the old one; at the same or a lower version the old one must go first (of an
-        // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
-        const old = unusable ?? used!.snapshot.version
-        const repaired = yield* writer.submit({
-          id,
-          version: loaded.version,
-          known: Option.some({ version: loaded.version, state: loaded.state, position: loaded.position }),
-          obsolete: old === -1 ? [loaded.version] : old >= loaded.version ? [old] : [],
-          decide: Option.none()
-        }, route)
-        return { ...loaded, repaired }
-      })
-
-    /** `useCache: false` reads the stores (verify compares what they hold). */
-    const loadInternal = (
-      id: string,
-      route: Commit.Route,
-      useCache = true
-    ): Effect.Effect<LoadedInternal<S>, LoadError> =>
-      Effect.gen(function*() {
-        const start = yield* Clock.currentTimeNanos
-        const cached = useCache ? cache.get(id) : undefined
-        const hot = cached === undefined ? undefined : yield* fromCache(id, cached)
-        return yield* finish(id, hot ?? (yield* fromStores(id, route)), start, route)
-      })
-
-    const load = (id: string) =>
-      Effect.flatMap(Commit.current, (route) => loadInternal(id, route)).pipe(
-        Effect.tap((loaded) =>
-          Effect.annotateCurrentSpan({
-            "snapshot.version": Option.getOrElse(loaded.snapshotVersion, () => -1),
-            "events.replayed": loaded.replayedCount,
-            "aggregate.version": loaded.version,
-            "load.source": loaded.source
-          })
-        ),
-        Effect.map((loaded): Loaded<S> => ({
-          state: loaded.state,
-          version: loaded.version,
-          snapshotVersion: loaded.snapshotVersion,
-          replayed: loaded.replayedCount,
-          source: loaded.source
-        })),
-        Effect.withSpan("EventSourcedRepository.load", {
-          attributes: { "aggregate.type": type, "aggregate.id": cut(id) },
-          // A stack trace per call is measurable on a sub-millisecond hot path; the span name says where.
-          captureStackTrace: false
+  const load = (id: string) =>
+    Effect.flatMap(Commit.current, (route) => loadInternal(id, route)).pipe(
+      Effect.tap((loaded) =>
+        Effect.annotateCurrentSpan({
+          "snapshot.version": Option.getOrElse(loaded.snapshotVersion, () => -1),
+          "events.replayed": loaded.replayedCount,
+          "aggregate.version": loaded.version,
+          "load.source": loaded.source
         })
+      ),
+      Effect.map((loaded): Loaded<S> => ({
+        state: loaded.state,
+        version: loaded.version,
+        snapshotVersion: loaded.snapshotVersion,
+        replayed: loaded.replayedCount,
+        source: loaded.source
+      })),
+      Effect.withSpan(
+        "EventSourcedRepository.load",
+        { attributes: { "aggregate.type": type, "aggregate.id": cut(id) } },
+        // A stack trace per call is measurable on a sub-millisecond hot path; the span name says where.
+        { captureStackTrace: false }
       )
+    )
 
-    // ---------------------------------------------------------------------------------------------------
-    // the snapshot writer
-    // ---------------------------------------------------------------------------------------------------
+  // ---------------------------------------------------------------------------------------------------
+  // the snapshot writer
+  // ---------------------------------------------------------------------------------------------------
 
-    const writer: SnapshotWriter.Writer<S> = yield* SnapshotWriter.make({
-      ops,
-      snapshots,
-      metrics,
-      decide,
-      load: (id, route) => loadInternal(id, route),
-      written: (id, version, at, bytes) =>
-        Effect.sync(() =>
-          cache.modify(id, (known) =>
-            Option.getOrElse(known.lastSnapshot?.version ?? Option.none(), () => 0) > version ?
-              known :
-              {
-                ...known,
-                lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
-                replayed: Option.none(),
-                duration: Option.none(),
-                bytes: known.version === version ? bytes : known.bytes
-              })
-        ),
-      background: options.mode === "background"
-        ? { capacity: queueCapacity, concurrency: backgroundConcurrency }
-        : false
-    })
+  const writer: SnapshotWriter.Writer<S> = yield* SnapshotWriter.make({
+    ops,
+    snapshots,
+    metrics,
+    decide,
+    load: (id, route) => loadInternal(id, route),
+    written: (id, version, at, bytes) =>
+      Effect.sync(() =>
+        cache.modify(id, (known) =>
+          Option.getOrElse(known.lastSnapshot?.version ?? Option.none(), () => 0) > version ?
+            known :
+            {
+              ...known,
+              lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
+              replayed: Option.none(),
+              duration: Option.none(),
+              bytes: known.version === version ? bytes : known.bytes
+            })
+      ),
+    background: options.mode === "background"
+      ? { capacity: queueCapacity, concurrency: backgroundConcurrency }
+      : false
+  })
 
-    // ---------------------------------------------------------------------------------------------------
-    // save
-    // ---------------------------------------------------------------------------------------------------
+  // ---------------------------------------------------------------------------------------------------
+  // save
+  // ---------------------------------------------------------------------------------------------------
 
-    const commit = (
+  const commit = Effect.fnUntraced(
+    function*(
       id: string,
       expectedVersion: number,
       batch: ReadonlyArray<E>,
       given: Known<S> | undefined,
       saveOptions: SaveOptions | undefined
-    ) =>
-      Effect.gen(function*() {
-        const encoded = Aggregate.encodeEvents(aggregate, id, batch)
-        if (Either.isLeft(encoded)) {
-          return yield* encoded.left
-        }
-        const metadata = encodeMetadata(id, saveOptions?.metadata)
-        if (Either.isLeft(metadata)) {
-          return yield* metadata.left
-        }
-        const result = yield* events.append(type, id, expectedVersion, Metadata.attach(encoded.right, metadata.right))
-        // The commit stands from here on: nothing below may fail the save.
-        const route = yield* Commit.current
-        const base = given ?? (expectedVersion === 0 ? empty(id) : cache.get(id))
-        // The state at expectedVersion is known only when the append proves it: the event it appended after
-        // is the one that state was built from (a rolled-back transaction's positions are never reused).
-        const proven = base !== undefined && base.version === expectedVersion &&
-          base.position === result.previousPosition
-        const input: Decision.Input = {
-          id,
-          previousVersion: result.previousVersion,
-          currentVersion: result.version,
-          eventTypes: batch.map((event) => event._tag),
-          now: yield* DateTime.now,
-          replayed: proven ? base.replayed : Option.none(),
-          duration: proven ? base.duration : Option.none(),
-          last: base?.lastSnapshot
-        }
-        const decided = yield* decide(input)
-        let known: Known<S> | undefined
-        if (proven) {
-          known = {
-            ...base,
-            version: result.version,
-            state: Aggregate.fold(aggregate, base.state, batch),
-            position: result.positions[result.positions.length - 1] ?? base.position,
-            lastSnapshot: decided.last,
-            bytes: base.bytes + batch.length * eventBytesEstimate
-          }
-          yield* remember(id, known, route)
-        } else {
-          yield* Effect.sync(() => cache.delete(id))
-        }
-        const outcome: SnapshotOutcome = decided.decision.take
-          ? yield* writer.submit({
-            id,
-            version: result.version,
-            known: known === undefined ? Option.none() : Option.some(known),
-            obsolete: [],
-            // Without the state, the writer loads it and decides again on what that load learned; with it, the
-            // background writer confirms the decision right before it writes a queued job.
-            decide: Option.some(input)
-          }, route)
-          : "none"
-        yield* Effect.annotateCurrentSpan({
-          "aggregate.version": result.version,
-          "events.appended": batch.length,
-          "snapshot.outcome": outcome,
-          "snapshot.reasons": decided.decision.reasons.join(",")
-        })
-        const saved: Saved = {
-          previousVersion: result.previousVersion,
+    ) {
+      const encoded = Aggregate.encodeEvents(aggregate, id, batch)
+      if (Result.isFailure(encoded)) {
+        return yield* encoded.failure
+      }
+      const metadata = encodeMetadata(id, saveOptions?.metadata)
+      if (Result.isFailure(metadata)) {
+        return yield* metadata.failure
+      }
+      const result = yield* events.append(
+        type,
+        id,
+        expectedVersion,
+        Metadata.attach(encoded.success, metadata.success)
+      )
+      // The commit stands from here on: nothing below may fail the save.
+      const route = yield* Commit.current
+      const base = given ?? (expectedVersion === 0 ? empty(id) : cache.get(id))
+      // The state at expectedVersion is known only when the append proves it: the event it appended after
+      // is the one that state was built from (a rolled-back transaction's positions are never reused).
+      const proven = base !== undefined && base.version === expectedVersion &&
+        base.position === result.previousPosition
+      const input: Decision.Input = {
+        id,
+        previousVersion: result.previousVersion,
+        currentVersion: result.version,
+        eventTypes: batch.map((event) => event._tag),
+        now: yield* DateTime.now,
+        replayed: proven ? base.replayed : Option.none(),
+        duration: proven ? base.duration : Option.none(),
+        last: base?.lastSnapshot
+      }
+      const decided = yield* decide(input)
+      let known: Known<S> | undefined
+      if (proven) {
+        known = {
+          ...base,
           version: result.version,
-          positions: result.positions,
-          snapshot: outcome
+          state: Aggregate.fold(aggregate, base.state, batch),
+          position: result.positions[result.positions.length - 1] ?? base.position,
+          lastSnapshot: decided.last,
+          bytes: base.bytes + batch.length * eventBytesEstimate
         }
-        return saved
-      }).pipe(
-        Effect.withSpan("EventSourcedRepository.save", {
+        yield* remember(id, known, route)
+      } else {
+        yield* Effect.sync(() => cache.delete(id))
+      }
+      const outcome: SnapshotOutcome = decided.decision.take
+        ? yield* writer.submit({
+          id,
+          version: result.version,
+          known: known === undefined ? Option.none() : Option.some(known),
+          obsolete: [],
+          // Without the state, the writer loads it and decides again on what that load learned; with it, the
+          // background writer confirms the decision right before it writes a queued job.
+          decide: Option.some(input)
+        }, route)
+        : "none"
+      yield* Effect.annotateCurrentSpan({
+        "aggregate.version": result.version,
+        "events.appended": batch.length,
+        "snapshot.outcome": outcome,
+        "snapshot.reasons": decided.decision.reasons.join(",")
+      })
+      const saved: Saved = {
+        previousVersion: result.previousVersion,
+        version: result.version,
+        positions: result.positions,
+        snapshot: outcome
+      }
+      return saved
+    },
+    (effect, id, expectedVersion) =>
+      Effect.withSpan(
+        effect,
+        "EventSourcedRepository.save",
+        {
           attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
           captureStackTrace: false
-        })
-      )
-
-    const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
-      commit(id, expectedVersion, batch, undefined, saveOptions)
-
-    // ---------------------------------------------------------------------------------------------------
-    // update
-    // ---------------------------------------------------------------------------------------------------
-
-    const attempt = <Err, R>(
-      id: string,
-      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
-      saveOptions: SaveOptions | undefined
-    ) =>
-      Effect.gen(function*() {
-        const route = yield* Commit.current
-        const known = yield* Effect.catchTag(loadInternal(id, route), "AggregateNotFound", () =>
-          Effect.sync(() => empty(id)))
-        const batch = yield* f(known.state, known.version)
-        if (batch.length === 0) {
-          return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
         }
-        const saved = yield* commit(id, known.version, batch, known, saveOptions)
-        return {
-          state: Aggregate.fold(aggregate, known.state, batch),
-          version: saved.version,
-          events: batch,
-          snapshot: saved.snapshot
-        } as Updated<S, E>
-      })
-
-    const update = <Err, R>(
-      id: string,
-      f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
-      saveOptions?: SaveOptions
-    ) =>
-      // Only conflicts reach the retry policy (a user's schedule may look at the conflict): every other failure
-      // leaves the error channel around the retry, and comes back after it.
-      attempt(id, f, saveOptions).pipe(
-        Effect.map(Either.right),
-        Effect.catchAll((e) =>
-          isConflict(e) ? Effect.fail(e) : Effect.succeed(Either.left(e))
-        ),
-        Effect.retry(retry),
-        Effect.flatMap((result) => result),
-        Effect.withSpan("EventSourcedRepository.update", {
-          attributes: { "aggregate.type": type, "aggregate.id": cut(id) }
-        })
       )
+  )
 
-    const verifier = Verify.make({
-      ops,
-      snapshots,
-      load: (id) => Effect.flatMap(Commit.current, (route) => loadInternal(id, route, false)),
-      replayAll: (id, toVersion) => Replay.full(events, ops, id, fallback, toVersion),
-      writer,
-      forget: (id) => Effect.sync(() => cache.delete(id)),
-      failed: (id, version, message) =>
-        Effect.zipRight(
-          Metric.increment(metrics.failures),
-          Effect.logWarning(`Snapshot of ${type} ${quote(id)} at version ${version}: ${message}`)
-        )
+  const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
+    commit(id, expectedVersion, batch, undefined, saveOptions)
+
+  // ---------------------------------------------------------------------------------------------------
+  // update
+  // ---------------------------------------------------------------------------------------------------
+
+  const attempt = <Err, R>(
+    id: string,
+    f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+    saveOptions: SaveOptions | undefined
+  ) =>
+    Effect.gen(function*() {
+      const route = yield* Commit.current
+      const known = yield* Effect.catchTag(loadInternal(id, route), "AggregateNotFound", () =>
+        Effect.sync(() =>
+          empty(id)
+        ))
+      const batch = yield* f(known.state, known.version)
+      if (batch.length === 0) {
+        return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
+      }
+      const saved = yield* commit(id, known.version, batch, known, saveOptions)
+      return {
+        state: Aggregate.fold(aggregate, known.state, batch),
+        version: saved.version,
+        events: batch,
+        snapshot: saved.snapshot
+      } as Updated<S, E>
     })
 
-    const rebuilder = Rebuild.make({ type, events, load: (id, route) => loadInternal(id, route, false), writer })
+  const update = <Err, R>(
+    id: string,
+    f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
+    saveOptions?: SaveOptions
+  ) =>
+    // Only conflicts reach the retry policy (a user's schedule may look at the conflict): every other failure
+    // leaves the error channel around the retry, and comes back after it.
+    attempt(id, f, saveOptions).pipe(
+      Effect.map(Result.succeed),
+      Effect.catch((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Result.fail(e))),
+      Effect.retry(retry),
+      Effect.flatMap(Effect.fromResult),
+      Effect.withSpan("EventSourcedRepository.update", {
+        attributes: { "aggregate.type": type, "aggregate.id": cut(id) }
+      })
+    )
 
-    const repository: EventSourcedRepository<S, E> = {
-      aggregateType: type,
-      load,
-      save,
-      update,
-      verify: verifier.verify,
-      verifyStream: verifier.verifyStream,
-      verifyAll: verifier.verifyAll,
-      rebuildStream: rebuilder.rebuildStream,
-      rebuild: rebuilder.rebuild,
-      flush: writer.flush
-    }
-    return repository
+  const verifier = Verify.make({
+    ops,
+    snapshots,
+    load: (id) => Effect.flatMap(Commit.current, (route) => loadInternal(id, route, false)),
+    replayAll: (id, toVersion) => Replay.full(events, ops, id, fallback, toVersion),
+    writer,
+    forget: (id) => Effect.sync(() => cache.delete(id)),
+    failed: (id, version, message) =>
+      Effect.andThen(
+        Metric.update(metrics.failures, 1),
+        Effect.logWarning(`Snapshot of ${type} ${quote(id)} at version ${version}: ${message}`)
+      )
   })
+
+  const rebuilder = Rebuild.make({ type, events, load: (id, route) => loadInternal(id, route, false), writer })
+
+  const repository: EventSourcedRepository<S, E> = {
+    aggregateType: type,
+    load,
+    save,
+    update,
+    verify: verifier.verify,
+    verifyStream: verifier.verifyStream,
+    verifyAll: verifier.verifyAll,
+    rebuildStream: rebuilder.rebuildStream,
+    rebuild: rebuilder.rebuild,
+    flush: writer.flush
+  }
+  return repository
+})
 
 // -----------------------------------------------------------------------------------------------------------
 // the repository as a service
 // -----------------------------------------------------------------------------------------------------------
 
 /**
- * The class `Tag` returns: a `Context.Tag` of the aggregate's repository, with its aggregate and its layer.
+ * The class `Tag` returns: a `Context.Service` key of the aggregate's repository, with its aggregate and its
+ * layer.
  *
  * @since 0.3.0
  * @category models
  */
 export interface TagClass<Self, Id extends string, S, SI, E extends { readonly _tag: string }, EI>
-  extends Context.TagClass<Self, Id, EventSourcedRepository<S, E>>
+  extends Context.ServiceClass<Self, Id, EventSourcedRepository<S, E>>
 {
   readonly aggregate: Aggregate.Aggregate<S, SI, E, EI>
   /**
@@ -919,12 +932,12 @@ export const Tag = <Self>() =>
   id: Id,
   aggregate: Aggregate.Aggregate<S, SI, E, EI>
 ): TagClass<Self, Id, S, SI, E, EI> => {
-  const tag = Context.Tag(id)<Self, EventSourcedRepository<S, E>>()
+  const service = Context.Service<Self, EventSourcedRepository<S, E>>()(id)
   const layer = <OE, OR>(options: Options | Effect.Effect<Options, OE, OR>) =>
-    Layer.scoped(
-      tag,
+    Layer.effect(
+      service,
       Effect.flatMap(Effect.isEffect(options) ? options : Effect.succeed(options), (resolved) =>
         make(aggregate, resolved))
     )
-  return Object.assign(tag, { aggregate, layer }) as TagClass<Self, Id, S, SI, E, EI>
+  return Object.assign(service, { aggregate, layer }) as TagClass<Self, Id, S, SI, E, EI>
 }

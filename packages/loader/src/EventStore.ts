@@ -6,14 +6,13 @@
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Storable from "@effect-snapshots/store/Storable"
 import * as UnitOfWork from "@effect-snapshots/store/UnitOfWork"
-import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { checkCount, checkLimit, checkStreamKey, encodeAppend } from "./internal/eventInput.js"
@@ -98,9 +97,9 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
 export class EventStoreError extends Schema.TaggedError<EventStoreError>("@effect-snapshots/loader/EventStoreError")(
   "EventStoreError",
   {
-    reason: Schema.Literal("InvalidInput", "Unavailable", "Corrupt"),
+    reason: Schema.Literals(["InvalidInput", "Unavailable", "Corrupt"]),
     message: Schema.String,
-    cause: Schema.optional(Schema.Defect)
+    cause: Schema.optional(Schema.Defect())
   }
 ) {}
 
@@ -214,7 +213,9 @@ export interface EventStoreService {
 /**
  * @since 0.1.0
  */
-export class EventStore extends Context.Tag("@effect-snapshots/loader/EventStore")<EventStore, EventStoreService>() {}
+export class EventStore
+  extends Context.Service<EventStore, EventStoreService>()("@effect-snapshots/loader/EventStore")
+{}
 
 /**
  * @since 0.1.0
@@ -254,11 +255,13 @@ const emitSlice = <A>(
   to: number,
   pageSize: number
 ): Stream.Stream<A> =>
-  Stream.unfoldChunk(from, (start) =>
-    start >= to ? Option.none() : Option.some([
-      Chunk.unsafeFromArray(events.slice(start, Math.min(start + pageSize, to))),
-      start + pageSize
-    ]))
+  from >= to ? Stream.empty : Stream.paginate(from, (start) =>
+    Effect.succeed(
+      [
+        events.slice(start, Math.min(start + pageSize, to)),
+        start + pageSize < to ? Option.some(start + pageSize) : Option.none()
+      ] as const
+    ))
 
 /** `emitSlice` over `all` with empty entries (undone appends) left out, in chunks of `pageSize`. */
 const emitPresent = (
@@ -267,14 +270,14 @@ const emitPresent = (
   to: number,
   pageSize: number
 ): Stream.Stream<StoredEvent> =>
-  Stream.unfoldChunk(from, (start) => {
+  Stream.paginate(from, (start) => {
     const chunk: Array<StoredEvent> = []
     let i = start
     for (; i < to && chunk.length < pageSize; i++) {
       const event = events[i]
       if (event !== undefined) chunk.push(event)
     }
-    return chunk.length === 0 ? Option.none() : Option.some([Chunk.unsafeFromArray(chunk), i])
+    return Effect.succeed([chunk, i < to ? Option.some(i) : Option.none()] as const)
   })
 
 /**
@@ -305,8 +308,8 @@ const undoAppend = (current: MemoryState, key: string, previousVersion: number):
  *
  * @since 0.1.0
  */
-export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStoreService, BadArgument> =>
-  Effect.gen(function*() {
+export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreService, BadArgument> = Effect
+  .fnUntraced(function*(options: MemoryOptions = {}) {
     const pageSize = options.pageSize ?? 1000
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* new BadArgument({
@@ -339,8 +342,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
     const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
       Effect.suspend((): Effect.Effect<AppendResult, ConcurrencyConflict | EventStoreError> => {
         const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
-        if (Either.isLeft(encoded)) {
-          return Effect.fail(invalidInput(encoded.left))
+        if (Result.isFailure(encoded)) {
+          return Effect.fail(invalidInput(encoded.failure))
         }
         const key = streamKey(aggregateType, aggregateId)
         return Effect.flatMap(DateTime.now, (createdAt) =>
@@ -370,7 +373,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<EventStor
               }
               const previousPosition = stream.length === 0 ? 0 : stream[stream.length - 1]!.position
               const positions: Array<number> = []
-              for (const event of encoded.right) {
+              for (const event of encoded.success) {
                 const stored: StoredEvent = {
                   aggregateType,
                   aggregateId,

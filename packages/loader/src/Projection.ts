@@ -5,11 +5,12 @@
  * @since 0.1.0
  */
 import { SnapshotStore } from "@effect-snapshots/store"
-import * as Chunk from "effect/Chunk"
+import type * as Arr from "effect/Array"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
 import { EventStore, type EventStoreError, type StoredEvent } from "./EventStore.js"
@@ -76,14 +77,15 @@ const decodeStream = <S, SI, E extends { readonly _tag: string }, EI, R>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
   stream: Stream.Stream<StoredEvent, EventStoreError, R>
 ): Stream.Stream<Envelope<E>, EventStoreError | Aggregate.EventDecodeError, R> =>
-  Stream.mapChunksEffect(stream, (chunk) => {
+  Stream.mapArrayEffect(stream, (rows) => {
     const out: Array<Envelope<E>> = []
-    for (const stored of chunk) {
+    for (const stored of rows) {
       const decoded = Aggregate.decodeEvent(aggregate, stored)
-      if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-      out.push(envelope(stored, decoded.right))
+      if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+      out.push(envelope(stored, decoded.success))
     }
-    return Effect.succeed(Chunk.unsafeFromArray(out))
+    // One envelope per row of a non-empty array.
+    return Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<Envelope<E>>)
   })
 
 /**
@@ -132,10 +134,10 @@ export interface RebuildOptions {
    * of 16 permits shared by every `rebuild` of the process, so that a mass snapshot failure does not turn
    * into a replay storm.
    */
-  readonly fallback?: Effect.Semaphore | undefined
+  readonly fallback?: Semaphore.Semaphore | undefined
 }
 
-const defaultFallback = Effect.unsafeMakeSemaphore(16)
+const defaultFallback = Semaphore.makeUnsafe(16)
 
 /**
  * Rebuild one aggregate's projection: apply its newest usable snapshot (checked as `load` checks it: the
@@ -184,7 +186,7 @@ export const rebuild = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
         })
       }, { discard: true })
     const handleFrom = (fromVersion: number) =>
-      Stream.runForEachChunk(stream(aggregate, aggregateId, { fromVersion }), handleAll)
+      Stream.runForEachArray(stream(aggregate, aggregateId, { fromVersion }), handleAll)
 
     if (probed._tag === "Usable") {
       const { snapshot } = probed
@@ -197,8 +199,8 @@ export const rebuild = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
         const decoded: Array<Envelope<E>> = []
         for (let i = 1; i < rows.length; i++) {
           const event = Aggregate.decodeEvent(aggregate, rows[i]!)
-          if (Either.isLeft(event)) return yield* event.left
-          decoded.push(envelope(rows[i]!, event.right))
+          if (Result.isFailure(event)) return yield* event.failure
+          decoded.push(envelope(rows[i]!, event.success))
         }
         yield* handleAll(decoded)
         if (rows.length === tailPageSize) yield* handleFrom(version + 1)

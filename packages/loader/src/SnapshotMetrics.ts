@@ -1,54 +1,53 @@
 /**
- * The metrics the repository records. They are plain Effect `Metric`s: export them with
- * `@effect/opentelemetry` (or read them with `Metric.value`) without extra code. Every metric is tagged with
- * `aggregate_type`; `snapshotsSkipped` also with `reason`.
+ * The metrics the repository records. They are plain Effect `Metric`s: export them with an OpenTelemetry
+ * exporter (or read them with `Metric.value`) without extra code. Every metric carries the attribute
+ * `aggregate_type`; `snapshotsSkipped` also `reason`.
  *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import type * as MetricKeyType from "effect/MetricKeyType"
-import * as MetricLabel from "effect/MetricLabel"
-import type * as MetricState from "effect/MetricState"
 import type { SkipReason } from "./Aggregate.js"
 
-/**
- * `metric` (an untagged one, as built by `Metric.counter` / `Metric.histogram`) with `labels` fixed, the same
- * metric as `Metric.tagged` gives. `Metric.tagged` builds a new label array on every update, so Effect finds the
- * metric's state anew each time (a key, its hash, a registry lookup: about 10 µs per load of three updates);
- * here the array is the same on every update, which Effect caches, unless the fiber adds labels of its own.
- */
-const withLabels = <Type, In, Out>(
-  metric: Metric.Metric<Type, In, Out>,
-  labels: ReadonlyArray<MetricLabel.MetricLabel>
-): Metric.Metric<Type, In, Out> => {
-  const all = (extra: ReadonlyArray<MetricLabel.MetricLabel>) => extra.length === 0 ? labels : [...labels, ...extra]
-  return Metric.make(
-    metric.keyType,
-    (input, extra) => metric.unsafeUpdate(input, all(extra)),
-    (extra) => metric.unsafeValue(all(extra)),
-    (input, extra) => metric.unsafeModify(input, all(extra))
-  )
+// Each metric is declared once as options, so that the exported (attribute-less) metric and the per-type ones
+// `forAggregateType` builds are the same series: Effect keys a series by type, name, description and
+// attributes.
+
+const counterOptions = (description: string) => ({ description, incremental: true }) as const
+
+const counters = {
+  snapshotHits: counterOptions("Loads that started from a snapshot"),
+  cacheHits: counterOptions("Loads that started from a cached state proven current by the stream"),
+  snapshotMisses: counterOptions("Loads without a usable snapshot (full replay)"),
+  snapshotsWritten: counterOptions("Snapshots written"),
+  snapshotFailures: counterOptions("Snapshot writes that failed and were swallowed"),
+  queueDrops: counterOptions("Background snapshot requests dropped (queue full)"),
+  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason")
 }
 
-const loadDurationHistogram = Metric.histogram(
-  "effect_snapshots_load_duration",
-  MetricBoundaries.fromIterable([0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000]),
-  "Duration of a load (snapshot probe + tail + fold)"
-)
+const eventsReplayedOptions = {
+  description: "Events folded per load",
+  boundaries: Metric.exponentialBoundaries({ start: 1, factor: 4, count: 11 })
+}
 
-const timeUnit = MetricLabel.make("time_unit", "milliseconds")
+const loadDurationOptions = {
+  description: "Duration of a load (snapshot probe + tail + fold)",
+  boundaries: Metric.boundariesFromIterable([0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000])
+}
+
+/** What `Metric.timer` attaches: the histogram is in milliseconds. */
+const timeUnit = { time_unit: "milliseconds" } as const
 
 /**
  * Loads that used a snapshot.
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const snapshotHits = Metric.counter("effect_snapshots_snapshot_hits", {
-  description: "Loads that started from a snapshot",
-  incremental: true
-})
+export const snapshotHits: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshot_hits",
+  counters.snapshotHits
+)
 
 /**
  * Loads that started from a state the repository knew (its cache), proven current by the stream: no snapshot
@@ -57,114 +56,117 @@ export const snapshotHits = Metric.counter("effect_snapshots_snapshot_hits", {
  * @since 0.2.0
  * @category metrics
  */
-export const cacheHits = Metric.counter("effect_snapshots_cache_hits", {
-  description: "Loads that started from a cached state proven current by the stream",
-  incremental: true
-})
+export const cacheHits: Metric.Counter<number> = Metric.counter("effect_snapshots_cache_hits", counters.cacheHits)
 
 /**
  * Loads that found no usable snapshot and replayed the whole stream.
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const snapshotMisses = Metric.counter("effect_snapshots_snapshot_misses", {
-  description: "Loads without a usable snapshot (full replay)",
-  incremental: true
-})
+export const snapshotMisses: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshot_misses",
+  counters.snapshotMisses
+)
 
 /**
  * Events folded per load (after the snapshot, or all of them on a miss).
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const eventsReplayed = Metric.histogram(
+export const eventsReplayed: Metric.Histogram<number> = Metric.histogram(
   "effect_snapshots_events_replayed",
-  MetricBoundaries.exponential({ start: 1, factor: 4, count: 11 }),
-  "Events folded per load"
+  eventsReplayedOptions
 )
 
 /**
- * Duration of successful loads, in milliseconds.
+ * Duration of successful loads, in milliseconds (attribute `time_unit`, as `Metric.timer` sets it).
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const loadDuration: Metric.Metric<
-  MetricKeyType.MetricKeyType.Histogram,
-  Duration.Duration,
-  MetricState.MetricState.Histogram
-> =
-  // What `Metric.timerWithBoundaries` builds (a histogram in milliseconds tagged `time_unit`), made here so that
-  // `forAggregateType` can update the same histogram with fixed labels (see `withLabels`).
-  Metric.mapInput(
-    withLabels(loadDurationHistogram, [timeUnit]),
-    Duration.toMillis
-  )
+export const loadDuration: Metric.Histogram<Duration.Duration> = Metric.mapInput(
+  Metric.histogram("effect_snapshots_load_duration", { ...loadDurationOptions, attributes: timeUnit }),
+  Duration.toMillis
+)
 
 /**
  * Snapshots written (by the strategy after a commit, or to replace an unusable one).
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const snapshotsWritten = Metric.counter("effect_snapshots_snapshots_written", {
-  description: "Snapshots written",
-  incremental: true
-})
+export const snapshotsWritten: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshots_written",
+  counters.snapshotsWritten
+)
 
 /**
  * Snapshot writes that failed; the failure was logged and swallowed (a command never fails for it).
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const snapshotFailures = Metric.counter("effect_snapshots_snapshot_failures", {
-  description: "Snapshot writes that failed and were swallowed",
-  incremental: true
-})
+export const snapshotFailures: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshot_failures",
+  counters.snapshotFailures
+)
 
 /**
  * Background snapshot requests dropped because the queue was full.
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const queueDrops = Metric.counter("effect_snapshots_snapshot_queue_drops", {
-  description: "Background snapshot requests dropped (queue full)",
-  incremental: true
-})
+export const queueDrops: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshot_queue_drops",
+  counters.queueDrops
+)
 
 /**
  * Snapshots found but not used, by reason (see `Aggregate.SkipReason`).
  *
  * @since 0.1.0
+ * @category metrics
  */
-export const snapshotsSkipped = Metric.counter("effect_snapshots_snapshots_skipped", {
-  description: "Snapshots found but not used, by reason",
-  incremental: true
-})
+export const snapshotsSkipped: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshots_skipped",
+  counters.snapshotsSkipped
+)
 
 /**
- * The metrics of one aggregate type, tagged once (the repository builds them at construction).
+ * The metrics of one aggregate type, each the same series as the exported metric with the attribute
+ * `aggregate_type` (`Metric.withAttributes(SnapshotMetrics.cacheHits, { aggregate_type })` reads it).
+ *
+ * The repository builds them once, at construction. They are built with their attributes rather than through
+ * `Metric.withAttributes`, which puts its attributes into the context on every update: a metric's own
+ * attributes are fixed, so Effect computes its series key once and each update is a registry lookup.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const forAggregateType = (aggregateType: string) => {
-  const typeLabel = MetricLabel.make("aggregate_type", aggregateType)
-  const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => withLabels(metric, [typeLabel])
-  const byReason = new Map<SkipReason, Metric.Metric.Counter<number>>()
+  const attributes = { aggregate_type: aggregateType }
+  const counter = (name: string, options: ReturnType<typeof counterOptions>, extra?: Record<string, string>) =>
+    Metric.counter(name, { ...options, attributes: extra === undefined ? attributes : { ...attributes, ...extra } })
+  const byReason = new Map<SkipReason, Metric.Counter<number>>()
   return {
-    hits: tagged(snapshotHits),
-    cacheHits: tagged(cacheHits),
-    misses: tagged(snapshotMisses),
-    replayed: tagged(eventsReplayed),
+    hits: counter(snapshotHits.id, counters.snapshotHits),
+    cacheHits: counter(cacheHits.id, counters.cacheHits),
+    misses: counter(snapshotMisses.id, counters.snapshotMisses),
+    replayed: Metric.histogram(eventsReplayed.id, { ...eventsReplayedOptions, attributes }),
     duration: Metric.mapInput(
-      withLabels(loadDurationHistogram, [timeUnit, typeLabel]),
+      Metric.histogram(loadDuration.id, { ...loadDurationOptions, attributes: { ...timeUnit, ...attributes } }),
       Duration.toMillis
     ),
-    written: tagged(snapshotsWritten),
-    failures: tagged(snapshotFailures),
-    drops: tagged(queueDrops),
-    skipped: (reason: SkipReason): Metric.Metric.Counter<number> => {
+    written: counter(snapshotsWritten.id, counters.snapshotsWritten),
+    failures: counter(snapshotFailures.id, counters.snapshotFailures),
+    drops: counter(queueDrops.id, counters.queueDrops),
+    skipped: (reason: SkipReason): Metric.Counter<number> => {
       let metric = byReason.get(reason)
       if (metric === undefined) {
-        metric = withLabels(snapshotsSkipped, [typeLabel, MetricLabel.make("reason", reason)])
+        metric = counter(snapshotsSkipped.id, counters.snapshotsSkipped, { reason })
         byReason.set(reason, metric)
       }
       return metric

@@ -20,15 +20,14 @@
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import { SqlSupport, Storable } from "@effect-snapshots/store"
-import * as Migrator from "@effect/sql/Migrator"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import type { AppendResult, EventStoreService, StoredEvent, StreamInfo } from "./EventStore.js"
 import { ConcurrencyConflict, EventStore, EventStoreError } from "./EventStore.js"
@@ -78,23 +77,18 @@ const quote = (identifier: string): string => `"${identifier}"`
 const invalidInput = (message: string) => new EventStoreError({ reason: "InvalidInput", message })
 const badArgument = (message: string) => new BadArgument({ module: "SqlEventStore.make", message })
 
-/**
- * An error's message followed by its causes' (`Failed to execute statement: relation "x" does not exist`), so
- * the driver's words reach the caller.
- */
-const describeError = (error: unknown): string => {
-  const messages: Array<string> = []
-  let current: unknown = error
-  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
-    const message = "message" in current ? String(current.message) : ""
-    if (message !== "" && !messages.includes(message)) messages.push(message)
-    current = "cause" in current ? current.cause : undefined
-  }
-  return messages.length > 0 ? messages.join(": ") : String(error)
-}
+const describeError: (error: unknown) => string = SqlSupport.describeError
 
+/**
+ * The error of a failed statement: `Unavailable`, except for a row larger than the driver reads
+ * (`@effect/sql-pg`'s `maxMessageSize`), which no retry can read back: `Corrupt`, as the snapshot store says.
+ */
 const unavailable = (message: string) => (cause: SqlError) =>
-  new EventStoreError({ reason: "Unavailable", message: `${message}: ${describeError(cause)}`, cause })
+  new EventStoreError({
+    reason: SqlSupport.isMessageTooLarge(cause) ? "Corrupt" : "Unavailable",
+    message: `${message}: ${describeError(cause)}`,
+    cause
+  })
 
 const corrupt = (message: string, cause: unknown) =>
   new EventStoreError({
@@ -102,19 +96,6 @@ const corrupt = (message: string, cause: unknown) =>
     message: `${message}: ${cause instanceof Error ? cause.message : String(cause)}`,
     cause
   })
-
-/** The Postgres error code of a failed statement, when the driver reports one. */
-const sqlState = (error: SqlError): string | undefined => {
-  const cause = error.cause as { readonly code?: unknown } | null | undefined
-  return typeof cause === "object" && cause !== null && typeof cause.code === "string" ? cause.code : undefined
-}
-
-const constraintOf = (error: SqlError): string | undefined => {
-  const cause = error.cause as { readonly constraint?: unknown } | null | undefined
-  return typeof cause === "object" && cause !== null && typeof cause.constraint === "string"
-    ? cause.constraint
-    : undefined
-}
 
 /** The JSON text of a batch, assembled from already encoded parts (no second walk over the payloads). */
 const batchJson = (events: ReadonlyArray<EncodedEvent>): string => {
@@ -142,7 +123,7 @@ const makeCreatedAt = () => {
   return (value: unknown): DateTime.Utc => {
     const millis = toNumber(value)
     if (millis !== lastMillis || last === undefined) {
-      last = DateTime.unsafeMake(millis)
+      last = DateTime.makeUnsafe(millis)
       lastMillis = millis
     }
     return last
@@ -396,320 +377,323 @@ const readAllRefused = (table: string) =>
  *
  * @since 0.1.0
  */
-export const make = (
-  options: Options = {}
-): Effect.Effect<EventStoreService, EventStoreError | BadArgument, SqlClient.SqlClient> =>
-  Effect.gen(function*() {
-    const table = options.table ?? defaultTable
-    const pageSize = options.pageSize ?? defaultPageSize
-    if (!identifierPattern.test(table)) {
-      return yield* badArgument(
-        `table must be a plain identifier of at most 40 characters (letters, digits, _), got ${JSON.stringify(table)}`
-      )
-    }
-    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-      return yield* badArgument(`pageSize must be a positive integer, got ${pageSize}`)
-    }
-    const client = yield* SqlClient.SqlClient
-    const sql = client.withoutTransforms()
-    const migrationsTable = table === defaultTable ? "effect_snapshots_event_migrations" : `${table}_migrations`
-    const streamKey = `${table}_stream_key`
-    // On Citus the constraint of a shard carries the shard's id: `<table>_stream_key_102008`.
-    const isStreamKey = (constraint: string) =>
-      constraint === streamKey ||
-      (constraint.startsWith(`${streamKey}_`) && /^\d+$/.test(constraint.slice(streamKey.length + 1)))
+export const make: (
+  options?: Options
+) => Effect.Effect<EventStoreService, EventStoreError | BadArgument, SqlClient.SqlClient> = Effect.fn(
+  "SqlEventStore.make"
+)(function*(options: Options = {}) {
+  const table = options.table ?? defaultTable
+  const pageSize = options.pageSize ?? defaultPageSize
+  if (!identifierPattern.test(table)) {
+    return yield* badArgument(
+      `table must be a plain identifier of at most 40 characters (letters, digits, _), got ${JSON.stringify(table)}`
+    )
+  }
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+    return yield* badArgument(`pageSize must be a positive integer, got ${pageSize}`)
+  }
+  const client = yield* SqlClient.SqlClient
+  const sql = client.withoutTransforms()
+  const migrationsTable = table === defaultTable ? "effect_snapshots_event_migrations" : `${table}_migrations`
+  const streamKey = `${table}_stream_key`
+  // On Citus the constraint of a shard carries the shard's id: `<table>_stream_key_102008`.
+  const isStreamKey = (constraint: string) =>
+    constraint === streamKey ||
+    (constraint.startsWith(`${streamKey}_`) && /^\d+$/.test(constraint.slice(streamKey.length + 1)))
 
-    if (options.distributed === true) yield* checkCoordinator(sql, table)
+  if (options.distributed === true) yield* checkCoordinator(sql, table)
 
-    // Two processes starting at once: the advisory lock makes the second wait for the first's migrations
-    // (the Migrator's own bookkeeping would otherwise race on creating its table). The Migrator probes for
-    // its table with a query that fails when the table is missing, which would abort this transaction, so
-    // the table is created here first, with the Migrator's own layout.
-    yield* sql.withTransaction(
-      Effect.all([
-        sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`effect-snapshots:${migrationsTable}`]),
-        sql.unsafe(`CREATE TABLE IF NOT EXISTS ${quote(migrationsTable)} (
+  // Two processes starting at once: the advisory lock makes the second wait for the first's migrations
+  // (the Migrator's own bookkeeping would otherwise race on creating its table). The Migrator probes for
+  // its table with a query that fails when the table is missing, which would abort this transaction, so
+  // the table is created here first, with the Migrator's own layout.
+  yield* sql.withTransaction(
+    Effect.all([
+      sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`effect-snapshots:${migrationsTable}`]),
+      sql.unsafe(`CREATE TABLE IF NOT EXISTS ${quote(migrationsTable)} (
   migration_id integer PRIMARY KEY,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   name text NOT NULL
 )`),
-        Migrator.make({})({ loader: Migrator.fromRecord(migrations(sql, table)), table: migrationsTable })
-      ], { discard: true })
-    ).pipe(
-      Effect.catchAllDefect((defect) => Effect.fail(defect)),
-      Effect.mapError((cause) =>
-        new EventStoreError({
-          reason: "Unavailable",
-          message: `SqlEventStore: could not migrate table ${table}: ${describeError(cause)}`,
-          cause
-        })
+      Migrator.make({})({ loader: Migrator.fromRecord(migrations(sql, table)), table: migrationsTable }).pipe(
+        Effect.provideService(SqlClient.SqlClient, sql)
       )
+    ], { discard: true })
+  ).pipe(
+    Effect.catchDefect((defect) => Effect.fail(defect)),
+    Effect.mapError((cause) =>
+      new EventStoreError({
+        reason: "Unavailable",
+        message: `SqlEventStore: could not migrate table ${table}: ${describeError(cause)}`,
+        cause
+      })
     )
+  )
 
-    const layout = yield* prepareLayout(sql, table, migrationsTable, options.distributed === true)
+  const layout = yield* prepareLayout(sql, table, migrationsTable, options.distributed === true)
 
-    const t = quote(table)
-    const appendSql = `SELECT actual, positions, previous_position FROM ${
-      quote(layout === "distributed" ? routedAppendFunction(table) : appendFunction(table))
-    }($1, $2, $3, $4::jsonb)`
-    const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
+  const t = quote(table)
+  const appendSql = `SELECT actual, positions, previous_position FROM ${
+    quote(layout === "distributed" ? routedAppendFunction(table) : appendFunction(table))
+  }($1, $2, $3, $4::jsonb)`
+  const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2`
-    // created_at as epoch milliseconds: a float parses several times faster than a timestamptz's text.
-    const createdAtMillis = `floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms`
-    const metadataOrNull = `NULLIF(metadata, '{}'::jsonb) AS metadata`
-    const streamColumns = `version, position, type, payload, ${metadataOrNull}, ${createdAtMillis}`
-    const readSql = `SELECT ${streamColumns} FROM ${t}
+  // created_at as epoch milliseconds: a float parses several times faster than a timestamptz's text.
+  const createdAtMillis = `floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms`
+  const metadataOrNull = `NULLIF(metadata, '{}'::jsonb) AS metadata`
+  const streamColumns = `version, position, type, payload, ${metadataOrNull}, ${createdAtMillis}`
+  const readSql = `SELECT ${streamColumns} FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 AND version <= $4
 ORDER BY version LIMIT $5`
-    // The cursor's transaction id travels as text (`cursor_xid`, a JS number cannot hold every xid8) and
-    // comes back with a `::xid8` cast: every comparison and the order use the xid8 column itself (sorting its
-    // text would put "100000" before "99999").
-    // The stream key, then the columns of one stream's read (decoded by the same `eventsOf`), then the cursor.
-    const readAllColumns =
-      `e.aggregate_type, e.aggregate_id, e.version, e.position, e.type, e.payload, ${metadataOrNull}, ${createdAtMillis}, e.order_xid::text AS cursor_xid`
-    // Only events of transactions older than every running one (below the horizon, the snapshot's xmin): no
-    // transaction still running can add an event before them in (order_xid, position) order, so a cursor
-    // moving forward in that order skips nothing.
-    const horizon = `pg_snapshot_xmin(pg_current_snapshot())`
-    // Resuming from a position: after that event in readAll's order. A position with no event (a rolled-back
-    // append's) resumes after the event just below it. When that event is not visible yet, every visible
-    // event is before it, so the page is empty either way and no cursor beyond the horizon is handed out.
-    const readAllFromSql = `WITH c AS (
+  // The cursor's transaction id travels as text (`cursor_xid`, a JS number cannot hold every xid8) and
+  // comes back with a `::xid8` cast: every comparison and the order use the xid8 column itself (sorting its
+  // text would put "100000" before "99999").
+  // The stream key, then the columns of one stream's read (decoded by the same `eventsOf`), then the cursor.
+  const readAllColumns =
+    `e.aggregate_type, e.aggregate_id, e.version, e.position, e.type, e.payload, ${metadataOrNull}, ${createdAtMillis}, e.order_xid::text AS cursor_xid`
+  // Only events of transactions older than every running one (below the horizon, the snapshot's xmin): no
+  // transaction still running can add an event before them in (order_xid, position) order, so a cursor
+  // moving forward in that order skips nothing.
+  const horizon = `pg_snapshot_xmin(pg_current_snapshot())`
+  // Resuming from a position: after that event in readAll's order. A position with no event (a rolled-back
+  // append's) resumes after the event just below it. When that event is not visible yet, every visible
+  // event is before it, so the page is empty either way and no cursor beyond the horizon is handed out.
+  const readAllFromSql = `WITH c AS (
   SELECT order_xid, position FROM ${t} WHERE position <= $1 ORDER BY position DESC LIMIT 1
 )
 SELECT ${readAllColumns} FROM ${t} e
 WHERE (e.order_xid, e.position) > (COALESCE((SELECT order_xid FROM c), '0'::xid8), COALESCE((SELECT position FROM c), 0))
   AND e.order_xid < ${horizon}
 ORDER BY e.order_xid, e.position LIMIT $2`
-    const readAllAfterSql = `SELECT ${readAllColumns} FROM ${t} e
+  const readAllAfterSql = `SELECT ${readAllColumns} FROM ${t} e
 WHERE (e.order_xid, e.position) > ($1::xid8, $2::bigint)
   AND e.order_xid < ${horizon}
 ORDER BY e.order_xid, e.position LIMIT $3`
 
-    const currentVersion = (aggregateType: string, aggregateId: string) =>
-      Effect.map(
-        sql.unsafe(versionSql, [aggregateType, aggregateId]).values,
-        (rows) => toNumber(rows[0]?.[0] ?? 0)
-      )
+  const currentVersion = (aggregateType: string, aggregateId: string) =>
+    Effect.map(
+      sql.unsafe(versionSql, [aggregateType, aggregateId]).values,
+      (rows) => toNumber(rows[0]?.[0] ?? 0)
+    )
 
-    const conflict = (aggregateType: string, aggregateId: string, expectedVersion: number, actualVersion: number) =>
-      new ConcurrencyConflict({ aggregateType, aggregateId, expectedVersion, actualVersion })
+  const conflict = (aggregateType: string, aggregateId: string, expectedVersion: number, actualVersion: number) =>
+    new ConcurrencyConflict({ aggregateType, aggregateId, expectedVersion, actualVersion })
 
-    const insert = (aggregateType: string, aggregateId: string, expectedVersion: number, json: string) =>
-      Effect.flatMap(
-        sql.unsafe(appendSql, [aggregateType, aggregateId, expectedVersion, json]).values,
-        (rows): Effect.Effect<AppendResult, ConcurrencyConflict> => {
-          const [actual, positions, previousPosition] = rows[0] as [unknown, ReadonlyArray<unknown> | null, unknown]
-          if (positions === null) {
-            return Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, toNumber(actual)))
-          }
-          return Effect.succeed({
-            previousVersion: expectedVersion,
-            previousPosition: toNumber(previousPosition),
-            version: expectedVersion + positions.length,
-            positions: positions.map(toNumber)
-          })
+  const insert = (aggregateType: string, aggregateId: string, expectedVersion: number, json: string) =>
+    Effect.flatMap(
+      sql.unsafe(appendSql, [aggregateType, aggregateId, expectedVersion, json]).values,
+      (rows): Effect.Effect<AppendResult, ConcurrencyConflict> => {
+        const [actual, positions, previousPosition] = rows[0] as [unknown, ReadonlyArray<unknown> | null, unknown]
+        if (positions === null) {
+          return Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, toNumber(actual)))
         }
-      )
-
-    const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
-      Effect.suspend(() => {
-        const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
-        if (Either.isLeft(encoded)) return Effect.fail(invalidInput(encoded.left))
-        const json = batchJson(encoded.right)
-        return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) => {
-          // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
-          // statement is atomic and needs no transaction (one round trip).
-          const attempt = insert(aggregateType, aggregateId, expectedVersion, json)
-          return Option.isSome(transaction) ? sql.withTransaction(attempt) : attempt
-        }).pipe(
-          Effect.catchTag(
-            "SqlError",
-            (error) =>
-              sqlState(error) === "23505" && isStreamKey(constraintOf(error) ?? streamKey)
-                // A concurrent writer committed the same versions first: read what it left.
-                ? Effect.flatMap(
-                  currentVersion(aggregateType, aggregateId).pipe(
-                    Effect.mapError(unavailable(`SqlEventStore: could not read the version after a conflict`))
-                  ),
-                  (actual) => Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, actual))
-                )
-                : Effect.fail(
-                  unavailable(`SqlEventStore: append to ${aggregateType} ${Storable.show(aggregateId)}`)(
-                    error
-                  )
-                )
-          )
-        )
-      })
-
-    /**
-     * The events in rows of `streamColumns` from column `offset`: of one stream (`key`), or of the stream
-     * named by each row's first two columns (readAll).
-     */
-    const eventsOf = (
-      rows: ReadonlyArray<ReadonlyArray<unknown>>,
-      offset: number,
-      key: { readonly aggregateType: string; readonly aggregateId: string } | undefined
-    ): Array<StoredEvent> => {
-      const n = rows.length
-      const events = new Array<StoredEvent>(n)
-      const createdAt = makeCreatedAt()
-      for (let i = 0; i < n; i++) {
-        const row = rows[i]!
-        events[i] = {
-          aggregateType: key === undefined ? row[0] as string : key.aggregateType,
-          aggregateId: key === undefined ? row[1] as string : key.aggregateId,
-          version: row[offset] as number,
-          position: toNumber(row[offset + 1]),
-          type: row[offset + 2] as string,
-          payload: row[offset + 3],
-          metadata: (row[offset + 4] ?? emptyMetadata) as Record<string, unknown>,
-          createdAt: createdAt(row[offset + 5])
-        }
-      }
-      return events
-    }
-
-    /** The events in rows of `streamColumns` (from column `offset`) of one stream. */
-    const toEvents = (
-      aggregateType: string,
-      aggregateId: string,
-      rows: ReadonlyArray<ReadonlyArray<unknown>>,
-      offset: number
-    ): Effect.Effect<Array<StoredEvent>, EventStoreError> =>
-      Effect.try({
-        try: () => eventsOf(rows, offset, { aggregateType, aggregateId }),
-        catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
-      })
-
-    /** Events `after < version <= toVersion` of one stream, at most `limit`, in version order (one query). */
-    const fetchPage = (aggregateType: string, aggregateId: string, after: number, toVersion: number, limit: number) =>
-      sql.unsafe(readSql, [aggregateType, aggregateId, after, toVersion, limit]).values.pipe(
-        // The message is built only on a failure (an id's quoting costs more than the rest of the call's setup).
-        Effect.mapError((cause) =>
-          unavailable(`SqlEventStore: read ${aggregateType} ${Storable.show(aggregateId)}`)(cause)
-        ),
-        Effect.flatMap((rows) => toEvents(aggregateType, aggregateId, rows, 0))
-      )
-
-    const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) => {
-      const problem = checkStreamKey(aggregateType, aggregateId) ??
-        checkCount("fromVersion", readOptions.fromVersion) ?? checkCount("toVersion", readOptions.toVersion)
-      if (problem !== undefined) return Stream.fail(invalidInput(problem))
-      const toVersion = Math.min(readOptions.toVersion ?? maxVersion, maxVersion)
-      const after = Math.max(readOptions.fromVersion ?? 1, 1) - 1
-      if (after >= toVersion) return Stream.empty
-      const page = (last: number) =>
-        Effect.map(fetchPage(aggregateType, aggregateId, last, toVersion, pageSize), (events) => {
-          const n = events.length
-          const lastVersion = n === 0 ? last : events[n - 1]!.version
-          const more = n === pageSize && lastVersion < toVersion
-          return [Chunk.unsafeFromArray(events), more ? Option.some(lastVersion) : Option.none()] as const
+        return Effect.succeed({
+          previousVersion: expectedVersion,
+          previousPosition: toNumber(previousPosition),
+          version: expectedVersion + positions.length,
+          positions: positions.map(toNumber)
         })
-      return Stream.paginateChunkEffect(after, page)
-    }
+      }
+    )
 
-    const readPage: EventStoreService["readPage"] = (aggregateType, aggregateId, pageOptions = {}) => {
-      const problem = checkStreamKey(aggregateType, aggregateId) ??
-        checkCount("fromVersion", pageOptions.fromVersion) ?? checkCount("toVersion", pageOptions.toVersion) ??
-        checkLimit(pageOptions.limit)
-      if (problem !== undefined) return Effect.fail(invalidInput(problem))
-      const toVersion = Math.min(pageOptions.toVersion ?? maxVersion, maxVersion)
-      const after = Math.max(pageOptions.fromVersion ?? 1, 1) - 1
-      if (after >= toVersion) return Effect.succeed([])
-      return fetchPage(aggregateType, aggregateId, after, toVersion, pageOptions.limit ?? pageSize)
-    }
-
-    interface Cursor {
-      readonly orderXid: string
-      readonly position: number
-    }
-
-    const readAll: EventStoreService["readAll"] = (readOptions = {}) => {
-      const problem = checkCount("fromPosition", readOptions.fromPosition)
-      if (problem !== undefined) return Stream.fail(invalidInput(problem))
-      if (layout === "distributed") return Stream.fail(readAllRefused(table))
-      const page = (cursor: Cursor | number) =>
-        (typeof cursor === "number"
-          ? sql.unsafe(readAllFromSql, [cursor, pageSize]).values
-          : sql.unsafe(readAllAfterSql, [cursor.orderXid, cursor.position, pageSize]).values).pipe(
-            Effect.mapError(unavailable(`SqlEventStore: readAll`)),
-            Effect.flatMap((rows) =>
-              Effect.try({
-                try: () => {
-                  const events = eventsOf(rows, 2, undefined)
-                  const n = events.length
-                  const next: Option.Option<Cursor> = n === pageSize
-                    ? Option.some({ orderXid: rows[n - 1]![8] as string, position: events[n - 1]!.position })
-                    : Option.none()
-                  return [Chunk.unsafeFromArray(events), next] as const
-                },
-                catch: (cause) => corrupt(`SqlEventStore: a stored event could not be read`, cause)
-              })
-            )
-          )
-      return Stream.paginateChunkEffect<Cursor | number, StoredEvent, EventStoreError, never>(
-        readOptions.fromPosition ?? 0,
-        page
-      )
-    }
-
-    const version: EventStoreService["version"] = (aggregateType, aggregateId) => {
-      const problem = checkStreamKey(aggregateType, aggregateId)
-      if (problem !== undefined) return Effect.fail(invalidInput(problem))
-      return currentVersion(aggregateType, aggregateId).pipe(
-        Effect.mapError((cause) =>
-          unavailable(`SqlEventStore: version of ${aggregateType} ${Storable.show(aggregateId)}`)(cause)
+  const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
+    Effect.suspend(() => {
+      const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
+      if (Result.isFailure(encoded)) return Effect.fail(invalidInput(encoded.failure))
+      const json = batchJson(encoded.success)
+      return Effect.flatMap(Effect.serviceOption(sql.transactionService), (transaction) => {
+        // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
+        // statement is atomic and needs no transaction (one round trip).
+        const attempt = insert(aggregateType, aggregateId, expectedVersion, json)
+        return Option.isSome(transaction) ? sql.withTransaction(attempt) : attempt
+      }).pipe(
+        Effect.catchTag(
+          "SqlError",
+          (error) =>
+            SqlSupport.sqlState(error) === "23505" && isStreamKey(SqlSupport.constraintOf(error) ?? streamKey)
+              // A concurrent writer committed the same versions first: read what it left.
+              ? Effect.flatMap(
+                currentVersion(aggregateType, aggregateId).pipe(
+                  Effect.mapError(unavailable(`SqlEventStore: could not read the version after a conflict`))
+                ),
+                (actual) => Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, actual))
+              )
+              : Effect.fail(
+                unavailable(`SqlEventStore: append to ${aggregateType} ${Storable.show(aggregateId)}`)(
+                  error
+                )
+              )
         )
       )
-    }
+    })
 
-    // Keyset pages over the stream key's index: (type, id) after the last listed, each group's max version.
-    const streamsOfTypeSql = `SELECT aggregate_type, aggregate_id, max(version) AS version FROM ${t}
-WHERE aggregate_type = $1 AND aggregate_id > $2
-GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMIT $3`
-    const streamsAllSql = `SELECT aggregate_type, aggregate_id, max(version) AS version FROM ${t}
-WHERE (aggregate_type, aggregate_id) > ($1, $2)
-GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMIT $3`
-    const streams: EventStoreService["streams"] = (listOptions = {}) => {
-      const after = streamsAfter(listOptions)
-      if (typeof after === "string") return Stream.fail(invalidInput(after))
-      const type = listOptions.aggregateType
-      const page = (from: { readonly aggregateType: string; readonly aggregateId: string }) =>
-        (type === undefined
-          ? sql.unsafe(streamsAllSql, [from.aggregateType, from.aggregateId, pageSize]).values
-          : sql.unsafe(streamsOfTypeSql, [type, from.aggregateId, pageSize]).values).pipe(
-            Effect.mapError(unavailable(`SqlEventStore: streams`)),
-            Effect.map((rows) => {
-              const listed = rows.map((row): StreamInfo => ({
-                aggregateType: row[0] as string,
-                aggregateId: row[1] as string,
-                version: toNumber(row[2])
-              }))
-              const last = listed[listed.length - 1]
-              return [
-                Chunk.unsafeFromArray(listed),
-                listed.length === pageSize ? Option.fromNullable(last) : Option.none()
-              ] as const
+  /**
+   * The events in rows of `streamColumns` from column `offset`: of one stream (`key`), or of the stream
+   * named by each row's first two columns (readAll).
+   */
+  const eventsOf = (
+    rows: ReadonlyArray<ReadonlyArray<unknown>>,
+    offset: number,
+    key: { readonly aggregateType: string; readonly aggregateId: string } | undefined
+  ): Array<StoredEvent> => {
+    const n = rows.length
+    const events = new Array<StoredEvent>(n)
+    const createdAt = makeCreatedAt()
+    for (let i = 0; i < n; i++) {
+      const row = rows[i]!
+      events[i] = {
+        aggregateType: key === undefined ? row[0] as string : key.aggregateType,
+        aggregateId: key === undefined ? row[1] as string : key.aggregateId,
+        version: row[offset] as number,
+        position: toNumber(row[offset + 1]),
+        type: row[offset + 2] as string,
+        payload: row[offset + 3],
+        metadata: (row[offset + 4] ?? emptyMetadata) as Record<string, unknown>,
+        createdAt: createdAt(row[offset + 5])
+      }
+    }
+    return events
+  }
+
+  /** The events in rows of `streamColumns` (from column `offset`) of one stream. */
+  const toEvents = (
+    aggregateType: string,
+    aggregateId: string,
+    rows: ReadonlyArray<ReadonlyArray<unknown>>,
+    offset: number
+  ): Effect.Effect<Array<StoredEvent>, EventStoreError> =>
+    Effect.try({
+      try: () => eventsOf(rows, offset, { aggregateType, aggregateId }),
+      catch: (cause) => corrupt(`SqlEventStore: a stored event of ${aggregateType} could not be read`, cause)
+    })
+
+  /** Events `after < version <= toVersion` of one stream, at most `limit`, in version order (one query). */
+  const fetchPage = (aggregateType: string, aggregateId: string, after: number, toVersion: number, limit: number) =>
+    sql.unsafe(readSql, [aggregateType, aggregateId, after, toVersion, limit]).values.pipe(
+      // The message is built only on a failure (an id's quoting costs more than the rest of the call's setup).
+      Effect.mapError((cause) =>
+        unavailable(`SqlEventStore: read ${aggregateType} ${Storable.show(aggregateId)}`)(cause)
+      ),
+      Effect.flatMap((rows) => toEvents(aggregateType, aggregateId, rows, 0))
+    )
+
+  const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) => {
+    const problem = checkStreamKey(aggregateType, aggregateId) ??
+      checkCount("fromVersion", readOptions.fromVersion) ?? checkCount("toVersion", readOptions.toVersion)
+    if (problem !== undefined) return Stream.fail(invalidInput(problem))
+    const toVersion = Math.min(readOptions.toVersion ?? maxVersion, maxVersion)
+    const after = Math.max(readOptions.fromVersion ?? 1, 1) - 1
+    if (after >= toVersion) return Stream.empty
+    const page = (last: number) =>
+      Effect.map(fetchPage(aggregateType, aggregateId, last, toVersion, pageSize), (events) => {
+        const n = events.length
+        const lastVersion = n === 0 ? last : events[n - 1]!.version
+        const more = n === pageSize && lastVersion < toVersion
+        return [events, more ? Option.some(lastVersion) : Option.none()] as const
+      })
+    return Stream.paginate(after, page)
+  }
+
+  const readPage: EventStoreService["readPage"] = (aggregateType, aggregateId, pageOptions = {}) => {
+    const problem = checkStreamKey(aggregateType, aggregateId) ??
+      checkCount("fromVersion", pageOptions.fromVersion) ?? checkCount("toVersion", pageOptions.toVersion) ??
+      checkLimit(pageOptions.limit)
+    if (problem !== undefined) return Effect.fail(invalidInput(problem))
+    const toVersion = Math.min(pageOptions.toVersion ?? maxVersion, maxVersion)
+    const after = Math.max(pageOptions.fromVersion ?? 1, 1) - 1
+    if (after >= toVersion) return Effect.succeed([])
+    return fetchPage(aggregateType, aggregateId, after, toVersion, pageOptions.limit ?? pageSize)
+  }
+
+  interface Cursor {
+    readonly orderXid: string
+    readonly position: number
+  }
+
+  const readAll: EventStoreService["readAll"] = (readOptions = {}) => {
+    const problem = checkCount("fromPosition", readOptions.fromPosition)
+    if (problem !== undefined) return Stream.fail(invalidInput(problem))
+    if (layout === "distributed") return Stream.fail(readAllRefused(table))
+    const page = (cursor: Cursor | number) =>
+      (typeof cursor === "number"
+        ? sql.unsafe(readAllFromSql, [cursor, pageSize]).values
+        : sql.unsafe(readAllAfterSql, [cursor.orderXid, cursor.position, pageSize]).values).pipe(
+          Effect.mapError(unavailable(`SqlEventStore: readAll`)),
+          Effect.flatMap((rows) =>
+            Effect.try({
+              try: () => {
+                const events = eventsOf(rows, 2, undefined)
+                const n = events.length
+                const next: Option.Option<Cursor> = n === pageSize
+                  ? Option.some({ orderXid: rows[n - 1]![8] as string, position: events[n - 1]!.position })
+                  : Option.none()
+                return [events, next] as const
+              },
+              catch: (cause) => corrupt(`SqlEventStore: a stored event could not be read`, cause)
             })
           )
-      return Stream.paginateChunkEffect(after ?? { aggregateType: type ?? "", aggregateId: "" }, page)
-    }
+        )
+    return Stream.paginate<Cursor | number, StoredEvent, EventStoreError, never>(
+      readOptions.fromPosition ?? 0,
+      page
+    )
+  }
 
-    const service = EventStore.of({ append, read, readPage, readAll, version, streams })
-    sources.set(service, {
-      client,
-      sql,
-      table: t,
-      columns: streamColumns,
-      columnTypes: streamColumnTypes,
-      checkKey: checkStreamKey,
-      toEvents,
-      unavailable: (message) => unavailable(`SqlEventStore: ${message}`)
-    })
-    return service
+  const version: EventStoreService["version"] = (aggregateType, aggregateId) => {
+    const problem = checkStreamKey(aggregateType, aggregateId)
+    if (problem !== undefined) return Effect.fail(invalidInput(problem))
+    return currentVersion(aggregateType, aggregateId).pipe(
+      Effect.mapError((cause) =>
+        unavailable(`SqlEventStore: version of ${aggregateType} ${Storable.show(aggregateId)}`)(cause)
+      )
+    )
+  }
+
+  // Keyset pages over the stream key's index: (type, id) after the last listed, each group's max version.
+  const streamsOfTypeSql = `SELECT aggregate_type, aggregate_id, max(version) AS version FROM ${t}
+WHERE aggregate_type = $1 AND aggregate_id > $2
+GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMIT $3`
+  const streamsAllSql = `SELECT aggregate_type, aggregate_id, max(version) AS version FROM ${t}
+WHERE (aggregate_type, aggregate_id) > ($1, $2)
+GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMIT $3`
+  const streams: EventStoreService["streams"] = (listOptions = {}) => {
+    const after = streamsAfter(listOptions)
+    if (typeof after === "string") return Stream.fail(invalidInput(after))
+    const type = listOptions.aggregateType
+    const page = (from: { readonly aggregateType: string; readonly aggregateId: string }) =>
+      (type === undefined
+        ? sql.unsafe(streamsAllSql, [from.aggregateType, from.aggregateId, pageSize]).values
+        : sql.unsafe(streamsOfTypeSql, [type, from.aggregateId, pageSize]).values).pipe(
+          Effect.mapError(unavailable(`SqlEventStore: streams`)),
+          Effect.map((rows) => {
+            const listed = rows.map((row): StreamInfo => ({
+              aggregateType: row[0] as string,
+              aggregateId: row[1] as string,
+              version: toNumber(row[2])
+            }))
+            const last = listed[listed.length - 1]
+            return [
+              listed,
+              listed.length === pageSize ? Option.fromUndefinedOr(last) : Option.none()
+            ] as const
+          })
+        )
+    return Stream.paginate(after ?? { aggregateType: type ?? "", aggregateId: "" }, page)
+  }
+
+  const service = EventStore.of({ append, read, readPage, readAll, version, streams })
+  sources.set(service, {
+    client,
+    sql,
+    table: t,
+    columns: streamColumns,
+    columnTypes: streamColumnTypes,
+    checkKey: checkStreamKey,
+    toEvents,
+    unavailable: (message) => unavailable(`SqlEventStore: ${message}`)
   })
+  return service
+})
 
 /**
  * What a store built by `make` tells a reader on the same client, so that the reader can read a stream's
@@ -752,7 +736,8 @@ const sources = new WeakMap<EventStoreService, SqlSource>()
  * @since 0.2.0
  * @category accessors
  */
-export const sqlSource = (store: EventStoreService): Option.Option<SqlSource> => Option.fromNullable(sources.get(store))
+export const sqlSource = (store: EventStoreService): Option.Option<SqlSource> =>
+  Option.fromUndefinedOr(sources.get(store))
 
 /**
  * The EventStore on the `SqlClient` in context, with the default table and page size.

@@ -1,9 +1,15 @@
 import type { EventStore } from "@effect-snapshots/loader"
 import { Aggregate } from "@effect-snapshots/loader"
 import { assert, describe, it } from "@effect/vitest"
+import * as BigDecimal from "effect/BigDecimal"
+import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
-import * as Either from "effect/Either"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { Deposited, initial, Ledger, LedgerState } from "./utils/Ledger.js"
 
 const stored = (type: string, payload: unknown, metadata: Record<string, unknown> = {}): EventStore.StoredEvent => ({
@@ -14,7 +20,7 @@ const stored = (type: string, payload: unknown, metadata: Record<string, unknown
   type,
   payload,
   metadata,
-  createdAt: DateTime.unsafeMake(0)
+  createdAt: DateTime.makeUnsafe(0)
 })
 
 describe("Aggregate.fingerprint", () => {
@@ -31,12 +37,12 @@ describe("Aggregate.fingerprint", () => {
   })
 
   it("changes when the encoded shape changes", () => {
-    const variants: ReadonlyArray<Schema.Schema.Any> = [
+    const variants: ReadonlyArray<Schema.Top> = [
       Schema.Struct({ a: Schema.String, b: Schema.Number, c: Schema.Array(Schema.Boolean) }), // b not optional
       Schema.Struct({ a: Schema.String, bb: Schema.optional(Schema.Number), c: Schema.Array(Schema.Boolean) }),
       Schema.Struct({ a: Schema.Number, b: Schema.optional(Schema.Number), c: Schema.Array(Schema.Boolean) }),
       Schema.Struct({ a: Schema.String, b: Schema.optional(Schema.Number), c: Schema.Array(Schema.String) }),
-      Schema.Struct({ a: Schema.String, b: Schema.optional(Schema.Number), c: Schema.Tuple(Schema.Boolean) }),
+      Schema.Struct({ a: Schema.String, b: Schema.optional(Schema.Number), c: Schema.Tuple([Schema.Boolean]) }),
       Schema.Struct({
         a: Schema.String,
         b: Schema.optional(Schema.Number),
@@ -52,8 +58,8 @@ describe("Aggregate.fingerprint", () => {
   it("ignores what a snapshot does not hold: refinements, transformations' decoded side, annotations, order", () => {
     const refined = Schema.Struct({
       c: Schema.Array(Schema.Boolean),
-      a: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "an a" }),
-      b: Schema.optional(Schema.Number.pipe(Schema.int()))
+      a: Schema.String.check(Schema.isMinLength(1)).annotate({ description: "an a" }),
+      b: Schema.optional(Schema.Number.check(Schema.isInt()))
     })
     assert.strictEqual(Aggregate.fingerprint(refined), Aggregate.fingerprint(Base))
     // BigDecimal and Date are strings on the encoded side: swapping one for the other keeps the shape.
@@ -62,8 +68,8 @@ describe("Aggregate.fingerprint", () => {
       Aggregate.fingerprint(Schema.Struct({ x: Schema.Date }))
     )
     assert.strictEqual(
-      Aggregate.fingerprint(Schema.Union(Schema.String, Schema.Number)),
-      Aggregate.fingerprint(Schema.Union(Schema.Number, Schema.String))
+      Aggregate.fingerprint(Schema.Union([Schema.String, Schema.Number])),
+      Aggregate.fingerprint(Schema.Union([Schema.Number, Schema.String]))
     )
     // A Class encodes as its fields.
     class C extends Schema.Class<C>("C")({ a: Schema.String }) {}
@@ -75,9 +81,9 @@ describe("Aggregate.fingerprint", () => {
       readonly value: number
       readonly children: ReadonlyArray<Tree>
     }
-    const Tree: Schema.Schema<Tree> = Schema.Struct({
+    const Tree: Schema.Codec<Tree> = Schema.Struct({
       value: Schema.Number,
-      children: Schema.Array(Schema.suspend((): Schema.Schema<Tree> => Tree))
+      children: Schema.Array(Schema.suspend((): Schema.Codec<Tree> => Tree))
     })
     assert.match(Aggregate.fingerprint(Tree), /^[0-9a-f]{16}$/)
     assert.strictEqual(Aggregate.fingerprint(Tree), Aggregate.fingerprint(Tree))
@@ -85,7 +91,8 @@ describe("Aggregate.fingerprint", () => {
 })
 
 describe("Aggregate.restoreState", () => {
-  const state = Schema.encodeSync(LedgerState)(initial("a"))
+  const LedgerJson = Schema.toCodecJson(LedgerState)
+  const state = Schema.encodeSync(LedgerJson)(initial("a"))
   const V3 = Aggregate.make({
     ...Ledger,
     schemaVersion: 3,
@@ -104,14 +111,14 @@ describe("Aggregate.restoreState", () => {
       state,
       metadata: { [Aggregate.FingerprintKey]: Ledger.fingerprint }
     })
-    assert.isTrue(Either.isRight(current) && !current.right.migrated)
+    assert.isTrue(Result.isSuccess(current) && !current.success.migrated)
     const old = Aggregate.restoreState(V3, { schemaVersion: 1, state, metadata: {} })
-    assert.isTrue(Either.isRight(old) && old.right.migrated)
-    if (Either.isRight(old)) assert.deepStrictEqual(Schema.encodeSync(LedgerState)(old.right.state), state)
+    assert.isTrue(Result.isSuccess(old) && old.success.migrated)
+    if (Result.isSuccess(old)) assert.deepStrictEqual(Schema.encodeSync(LedgerJson)(old.success.state), state)
   })
 
   it("answers why a snapshot is unusable", () => {
-    const reason = (r: Either.Either<unknown, Aggregate.Skipped>) => Either.isLeft(r) ? r.left.reason : "ok"
+    const reason = (r: Result.Result<unknown, Aggregate.Skipped>) => Result.isFailure(r) ? r.failure.reason : "ok"
     assert.strictEqual(
       reason(Aggregate.restoreState(Ledger, { schemaVersion: 1, state, metadata: { fingerprint: "other" } })),
       "StaleFingerprint"
@@ -145,28 +152,42 @@ describe("Aggregate events", () => {
       ...Ledger,
       upcasters: { Deposited: [(p) => ({ ...(p as object), note: "from v1" })] }
     })
-    const deposit = Deposited.make({ amount: Schema.decodeSync(Schema.BigDecimal)("1.5"), note: "n" })
-    const encoded = Either.getOrThrow(Aggregate.encodeEvents(Up, "a", [deposit]))
+    const deposit = Deposited.make({ amount: BigDecimal.fromStringUnsafe("1.5"), note: "n" })
+    const encoded = Result.getOrThrow(Aggregate.encodeEvents(Up, "a", [deposit]))
     assert.deepStrictEqual(encoded, [{
       type: "Deposited",
       payload: { _tag: "Deposited", amount: "1.5", note: "n" },
       metadata: { [Aggregate.EventVersionKey]: 2 }
     }])
-    assert.deepStrictEqual(Either.getOrThrow(Aggregate.encodeEvents(Ledger, "a", [deposit]))[0]!.metadata, undefined)
+    assert.deepStrictEqual(Result.getOrThrow(Aggregate.encodeEvents(Ledger, "a", [deposit]))[0]!.metadata, undefined)
     const v1 = Aggregate.decodeEvent(Up, stored("Deposited", { _tag: "Deposited", amount: "2" }))
-    assert.isTrue(Either.isRight(v1) && v1.right._tag === "Deposited" && v1.right.note === "from v1")
+    assert.isTrue(Result.isSuccess(v1) && v1.success._tag === "Deposited" && v1.success.note === "from v1")
     const v2 = Aggregate.decodeEvent(
       Up,
       stored("Deposited", { _tag: "Deposited", amount: "2", note: "kept" }, { eventVersion: 2 })
     )
-    assert.isTrue(Either.isRight(v2) && v2.right._tag === "Deposited" && v2.right.note === "kept")
+    assert.isTrue(Result.isSuccess(v2) && v2.success._tag === "Deposited" && v2.success.note === "kept")
+  })
+
+  it("encode and decode failures name the rejected value, cut to 1,000 characters", () => {
+    const Counter = Aggregate.make({
+      type: "Counter",
+      state: Schema.Struct({ n: Schema.Number }),
+      initial: () => ({ n: 0 }),
+      events: Schema.Union([Schema.TaggedStruct("Added", { by: Schema.Int })]),
+      evolve: (state, event) => ({ n: state.n + event.by })
+    })
+    const encoded = Aggregate.encodeEvents(Counter, "c", [{ _tag: "Added" as const, by: 1.5 }])
+    assert.isTrue(Result.isFailure(encoded) && /integer[\s\S]*1\.5[\s\S]*by/.test(encoded.failure.message))
+    const decoded = Aggregate.decodeEvent(Counter, stored("Added", { _tag: "Added", by: "x".repeat(5000) }))
+    assert.isTrue(Result.isFailure(decoded) && decoded.failure.message.length < 1100)
   })
 
   it("decodeEvent fails with EventDecodeError on a bad payload, a throwing upcaster or a type/tag mismatch", () => {
     const bad = Aggregate.decodeEvent(Ledger, stored("Deposited", { _tag: "Deposited", amount: "x", note: "" }))
-    assert.isTrue(Either.isLeft(bad) && bad.left._tag === "EventDecodeError")
+    assert.isTrue(Result.isFailure(bad) && bad.failure._tag === "EventDecodeError")
     const mismatch = Aggregate.decodeEvent(Ledger, stored("Withdrawn", { _tag: "Deposited", amount: "1", note: "" }))
-    assert.isTrue(Either.isLeft(mismatch) && mismatch.left.message.includes("Deposited"))
+    assert.isTrue(Result.isFailure(mismatch) && mismatch.failure.message.includes("Deposited"))
     const Throws = Aggregate.make({
       ...Ledger,
       upcasters: {
@@ -176,6 +197,356 @@ describe("Aggregate events", () => {
       }
     })
     const thrown = Aggregate.decodeEvent(Throws, stored("Deposited", { _tag: "Deposited", amount: "1" }))
-    assert.isTrue(Either.isLeft(thrown) && thrown.left.message.includes("bad upcaster"))
+    assert.isTrue(Result.isFailure(thrown) && thrown.failure.message.includes("bad upcaster"))
+  })
+})
+
+// -----------------------------------------------------------------------------------------------------------
+// Stored data written by the Effect 3 line (287ca39): the fingerprints and JSON below were printed by that
+// build for the same Schemas written in Effect 3's syntax (its fingerprint(), JSON.stringify(encodeSync)).
+// -----------------------------------------------------------------------------------------------------------
+
+interface Tree {
+  readonly value: number
+  readonly children: ReadonlyArray<Tree>
+}
+const TreeSchema: Schema.Codec<Tree> = Schema.Struct({
+  value: Schema.Number,
+  children: Schema.Array(Schema.suspend((): Schema.Codec<Tree> => TreeSchema))
+})
+class Money extends Schema.Class<Money>("Money")({ amount: Schema.BigDecimal, currency: Schema.String }) {}
+class Shipped extends Schema.TaggedClass<Shipped>()("Shipped", { at: Schema.DateTimeUtc }) {}
+enum Color {
+  Red = "red",
+  Green = "green",
+  Blue = 3
+}
+const OrderState = Schema.Struct({
+  id: Schema.String,
+  status: Schema.Literals(["Empty", "Open", "Submitted"]),
+  customerId: Schema.OptionFromNullOr(Schema.String),
+  lines: Schema.Array(Schema.Struct({ sku: Schema.String, quantity: Schema.Int, unitPrice: Schema.BigDecimal })),
+  itemCount: Schema.Int,
+  total: Schema.BigDecimal,
+  submittedAt: Schema.OptionFromNullOr(Schema.DateTimeUtc)
+})
+// The README's snapshot migration example: the same domain type, total encoded as integer cents under another key.
+const TotalInCents = Schema.Int.pipe(Schema.decodeTo(
+  Schema.BigDecimal,
+  SchemaTransformation.transform({
+    decode: (cents: number) =>
+      BigDecimal.divideUnsafe(BigDecimal.fromBigInt(BigInt(cents)), BigDecimal.fromBigInt(100n)),
+    encode: (total: BigDecimal.BigDecimal) =>
+      Number(BigDecimal.scale(BigDecimal.multiply(total, BigDecimal.fromBigInt(100n)), 0).value)
+  })
+))
+const { total: _total, ...unchanged } = OrderState.fields
+const OrderStateV1 = Schema.Struct({ ...unchanged, total: TotalInCents }).pipe(
+  Schema.encodeKeys({ total: "totalCents" })
+)
+const at = DateTime.makeUnsafe("2024-05-06T07:08:09.123Z")
+
+/** [name, Schema, its Effect 3 fingerprint, values with the JSON Effect 3 wrote for them] */
+const written: ReadonlyArray<
+  readonly [string, Schema.Codec<unknown, unknown>, string, ReadonlyArray<readonly [unknown, string]>]
+> = [
+  ["a counter", Schema.Struct({ count: Schema.Number }), "81031a2652413af1", [[{ count: 3 }, "{\"count\":3}"]]],
+  ["the README's Order state", OrderState, "99ebd12d99b293d2", [
+    [
+      {
+        id: "o1",
+        status: "Open",
+        customerId: Option.some("c"),
+        lines: [{ sku: "a", quantity: 2, unitPrice: BigDecimal.fromStringUnsafe("19.99") }],
+        itemCount: 2,
+        total: BigDecimal.fromStringUnsafe("39.980"),
+        submittedAt: Option.some(at)
+      },
+      "{\"id\":\"o1\",\"status\":\"Open\",\"customerId\":\"c\",\"lines\":[{\"sku\":\"a\",\"quantity\":2,\"unitPrice\":\"19.99\"}],\"itemCount\":2,\"total\":\"39.98\",\"submittedAt\":\"2024-05-06T07:08:09.123Z\"}"
+    ],
+    [
+      {
+        id: "o2",
+        status: "Empty",
+        customerId: Option.none(),
+        lines: [],
+        itemCount: 0,
+        total: BigDecimal.fromBigInt(0n),
+        submittedAt: Option.none()
+      },
+      "{\"id\":\"o2\",\"status\":\"Empty\",\"customerId\":null,\"lines\":[],\"itemCount\":0,\"total\":\"0\",\"submittedAt\":null}"
+    ]
+  ]],
+  ["the Order state of schema version 1 (renamed key, cents)", OrderStateV1, "e4680916bcfdbb6b", []],
+  [
+    "a Record (the shop's cart)",
+    Schema.Struct({ items: Schema.Record(Schema.String, Schema.Int), checkedOut: Schema.Boolean }),
+    "16c4c948c13971fc",
+    [[{ items: { a: 1, "b c": 2 }, checkedOut: false }, "{\"items\":{\"a\":1,\"b c\":2},\"checkedOut\":false}"]]
+  ],
+  [
+    "Option of a string, a BigDecimal, a DateTimeUtc",
+    Schema.Struct({
+      a: Schema.Option(Schema.String),
+      b: Schema.Option(Schema.BigDecimal),
+      c: Schema.Option(Schema.DateTimeUtc)
+    }),
+    "349a5ac8c3ca121e",
+    [[
+      { a: Option.some("x"), b: Option.none(), c: Option.some(at) },
+      "{\"a\":{\"_tag\":\"Some\",\"value\":\"x\"},\"b\":{\"_tag\":\"None\"},\"c\":{\"_tag\":\"Some\",\"value\":\"2024-05-06T07:08:09.123Z\"}}"
+    ]]
+  ],
+  [
+    "optional keys (optional, exact, NullOr, optional union)",
+    Schema.Struct({
+      a: Schema.optional(Schema.String),
+      b: Schema.optionalKey(Schema.Number),
+      c: Schema.NullOr(Schema.String),
+      d: Schema.optional(Schema.Union([Schema.String, Schema.Number]))
+    }),
+    "8be7bac210905b5f",
+    [[{ a: "x", b: 1, c: null }, "{\"a\":\"x\",\"b\":1,\"c\":null}"], [{ c: "y" }, "{\"c\":\"y\"}"]]
+  ],
+  [
+    "a tagged union",
+    Schema.Union([
+      Schema.TaggedStruct("A", { n: Schema.Number }),
+      Schema.TaggedStruct("B", { s: Schema.NonEmptyString, t: Schema.DateTimeUtc })
+    ]),
+    "94a79b628b3a251b",
+    [[{ _tag: "A", n: 1 }, "{\"_tag\":\"A\",\"n\":1}"], [
+      { _tag: "B", s: "x", t: at },
+      "{\"_tag\":\"B\",\"s\":\"x\",\"t\":\"2024-05-06T07:08:09.123Z\"}"
+    ]]
+  ],
+  [
+    "a Class and an optional TaggedClass",
+    Schema.Struct({ money: Money, shipped: Schema.Option(Shipped) }),
+    "c033778282ccdbd6",
+    [[
+      {
+        money: new Money({ amount: BigDecimal.fromStringUnsafe("1.50"), currency: "EUR" }),
+        shipped: Option.some(new Shipped({ at }))
+      },
+      "{\"money\":{\"amount\":\"1.5\",\"currency\":\"EUR\"},\"shipped\":{\"_tag\":\"Some\",\"value\":{\"at\":\"2024-05-06T07:08:09.123Z\",\"_tag\":\"Shipped\"}}}"
+    ]]
+  ],
+  ["a recursive Schema", TreeSchema, "2082d5ad50a513cb", [[
+    { value: 1, children: [{ value: 2, children: [] }] },
+    "{\"value\":1,\"children\":[{\"value\":2,\"children\":[]}]}"
+  ]]],
+  [
+    "tuples",
+    Schema.Struct({
+      pair: Schema.Tuple([Schema.String, Schema.Number]),
+      nea: Schema.NonEmptyArray(Schema.String),
+      opt: Schema.Tuple([Schema.String, Schema.optionalKey(Schema.Number)])
+    }),
+    "f789155cdb31ae51",
+    [[{ pair: ["a", 1], nea: ["x"], opt: ["a"] }, "{\"pair\":[\"a\",1],\"nea\":[\"x\"],\"opt\":[\"a\"]}"]]
+  ],
+  [
+    "scalars: BigInt, Date, Unknown, Any, literals, enums, checks, a template literal",
+    Schema.Struct({
+      big: Schema.BigInt,
+      date: Schema.Date,
+      u: Schema.Unknown,
+      any: Schema.Any,
+      lit: Schema.Literals([1, true]),
+      nullLit: Schema.NullOr(Schema.Literals(["a", "b"])),
+      e: Schema.Enum(Color),
+      pos: Schema.Number.check(Schema.isGreaterThan(0)),
+      nonEmpty: Schema.NonEmptyString,
+      tpl: Schema.TemplateLiteral(["id-", Schema.Number])
+    }),
+    "503dced92dadd5ab",
+    [[
+      {
+        big: 12n,
+        date: new Date("2024-01-02T03:04:05.000Z"),
+        u: { x: [1] },
+        any: 1,
+        lit: true,
+        nullLit: null,
+        e: Color.Blue,
+        pos: 1,
+        nonEmpty: "a",
+        tpl: "id-3"
+      },
+      "{\"big\":\"12\",\"date\":\"2024-01-02T03:04:05.000Z\",\"u\":{\"x\":[1]},\"any\":1,\"lit\":true,\"nullLit\":null,\"e\":3,\"pos\":1,\"nonEmpty\":\"a\",\"tpl\":\"id-3\"}"
+    ]]
+  ],
+  [
+    "a Record with literal keys",
+    Schema.Struct({ r: Schema.Record(Schema.Literals(["a", "b"]), Schema.Number) }),
+    "4269626f6f4eeda6",
+    [[{ r: { a: 1, b: 2 } }, "{\"r\":{\"a\":1,\"b\":2}}"]]
+  ],
+  [
+    "decoding defaults (Effect 3's optionalWith default, with and without exact)",
+    Schema.Struct({
+      a: Schema.Number.pipe(Schema.optional, Schema.withDecodingDefault(Effect.succeed(0))),
+      b: Schema.String.pipe(Schema.optionalKey, Schema.withDecodingDefaultKey(Effect.succeed("")))
+    }),
+    "2a3c108de4b6d37e",
+    [[{ a: 1, b: "x" }, "{\"a\":1,\"b\":\"x\"}"]]
+  ],
+  [
+    "number kinds",
+    Schema.Struct({ n: Schema.Number, i: Schema.Int, f: Schema.Finite, nfs: Schema.NumberFromString }),
+    "9410fdfb1bdf7f7f",
+    [[{ n: 1.5, i: 2, f: 3, nfs: 4 }, "{\"n\":1.5,\"i\":2,\"f\":3,\"nfs\":\"4\"}"]]
+  ],
+  [
+    "a ReadonlyMap (and a HashMap: the same JSON)",
+    Schema.ReadonlyMap(Schema.String, Schema.Number),
+    "a909db5c07a28156",
+    [[new Map([["a", 1]]), `[["a",1]]`]]
+  ],
+  ["a HashMap", Schema.HashMap(Schema.String, Schema.Number), "a909db5c07a28156", [[
+    HashMap.make(["a", 1]),
+    `[["a",1]]`
+  ]]],
+  ["a ReadonlySet", Schema.ReadonlySet(Schema.String), "a0469990a85bdb71", [[new Set(["a"]), `["a"]`]]],
+  ["a Chunk", Schema.Chunk(Schema.Number), "34aea1c48f65cd0a", [[Chunk.make(1, 2), `[1,2]`]]],
+  ["bytes as base64", Schema.Uint8ArrayFromBase64, "dbedade86dff054c", [[new Uint8Array([1, 2, 3]), `"AQID"`]]],
+  ["a bare BigDecimal", Schema.BigDecimal, "dbedade86dff054c", [[BigDecimal.fromStringUnsafe("1.00"), "\"1\""]]],
+  ["a bare DateTimeUtc", Schema.DateTimeUtc, "dbedade86dff054c", [[at, "\"2024-05-06T07:08:09.123Z\""]]]
+]
+
+describe("stored data written by the Effect 3 line", () => {
+  for (const [name, schema, fingerprint, values] of written) {
+    it(`${name}: the same fingerprint, the same JSON, and its JSON decodes`, () => {
+      assert.strictEqual(Aggregate.fingerprint(schema), fingerprint, Aggregate.describeShape(schema))
+      const codec = Aggregate.jsonCodec(schema)
+      for (const [value, json] of values) {
+        const decoded = Schema.decodeUnknownSync(codec)(JSON.parse(json))
+        // Byte for byte, except that a TaggedClass now puts its _tag first (the same object; jsonb keeps no order).
+        if (name.includes("TaggedClass")) {
+          assert.deepStrictEqual(Schema.encodeSync(codec)(value), JSON.parse(json))
+        } else {
+          assert.strictEqual(JSON.stringify(Schema.encodeSync(codec)(value)), json)
+          assert.strictEqual(JSON.stringify(Schema.encodeSync(codec)(decoded)), json)
+        }
+      }
+    })
+  }
+
+  it("a key left undefined is left out of the JSON, as JSON.stringify left it out of Effect 3's", () => {
+    const state = Schema.Struct({
+      a: Schema.optional(Schema.String),
+      o: Schema.Option(Schema.Struct({ x: Schema.optional(Schema.Number) })),
+      l: Schema.Array(Schema.Struct({ x: Schema.optional(Schema.Number) })),
+      n: Schema.NullOr(Schema.String)
+    })
+    assert.strictEqual(Aggregate.fingerprint(state), "5b0ab1d55b30208d")
+    const probe = Aggregate.make({
+      type: "U",
+      state,
+      initial: (): typeof state.Type => ({ o: Option.none(), l: [], n: null }),
+      events: Schema.Union([Schema.TaggedStruct("Noted", { note: Schema.optional(Schema.String) })]),
+      evolve: (s) => s
+    })
+    const encoded = Aggregate.encodeState(probe, {
+      a: undefined,
+      o: Option.some({ x: undefined }),
+      l: [{ x: undefined }, { x: 1 }],
+      n: null
+    })
+    assert.isTrue(Result.isSuccess(encoded))
+    if (Result.isSuccess(encoded)) {
+      assert.strictEqual(
+        JSON.stringify(encoded.success),
+        "{\"o\":{\"_tag\":\"Some\",\"value\":{}},\"l\":[{},{\"x\":1}],\"n\":null}"
+      )
+    }
+    const events = Result.getOrThrow(Aggregate.encodeEvents(probe, "u", [{ _tag: "Noted", note: undefined }]))
+    assert.strictEqual(JSON.stringify(events[0]!.payload), `{"_tag":"Noted"}`)
+    // A required UndefinedOr key: Effect 3 wrote it left out ("{}") and read it back as undefined; Effect 4
+    // refuses the key missing, so the aggregate's decoders fill it, and it is written left out again.
+    assert.strictEqual(
+      Aggregate.fingerprint(Schema.Struct({ b: Schema.UndefinedOr(Schema.String) })),
+      "d62cc0c64f2493eb"
+    )
+    const required = Schema.Struct({ b: Schema.UndefinedOr(Schema.String), c: Schema.NullOr(Schema.String) })
+    const withRequired = Aggregate.make({
+      type: "R",
+      state: required,
+      initial: () => ({ b: undefined, c: null }),
+      events: Schema.Union([Schema.TaggedStruct("Noted", { b: Schema.UndefinedOr(Schema.String) })]),
+      evolve: (s) => s
+    })
+    const kept = Result.getOrThrow(Aggregate.encodeState(withRequired, { b: undefined, c: null }))
+    assert.strictEqual(JSON.stringify(kept), `{"c":null}`)
+    for (const state of [kept, { b: null, c: null }]) {
+      const restored = Aggregate.restoreState(withRequired, { schemaVersion: 1, state, metadata: {} })
+      assert.isTrue(Result.isSuccess(restored) && restored.success.state.b === undefined, JSON.stringify(state))
+    }
+    // a missing NullOr key is still refused (Effect 3 refused it too)
+    const noC = Aggregate.restoreState(withRequired, { schemaVersion: 1, state: {}, metadata: {} })
+    assert.isTrue(Result.isFailure(noC) && noC.failure.reason === "DecodeFailure")
+    const event = Aggregate.decodeEvent(withRequired, stored("Noted", { _tag: "Noted" }))
+    assert.isTrue(Result.isSuccess(event) && event.success.b === undefined)
+  })
+
+  it("a snapshot the Effect 3 build wrote restores as current (no StaleFingerprint, no replay)", () => {
+    const Order = Aggregate.make({
+      type: "Order",
+      state: OrderState,
+      initial: (id): typeof OrderState.Type => ({
+        id,
+        status: "Empty",
+        customerId: Option.none(),
+        lines: [],
+        itemCount: 0,
+        total: BigDecimal.fromBigInt(0n),
+        submittedAt: Option.none()
+      }),
+      events: Schema.Union([Schema.TaggedStruct("Created", {})]),
+      evolve: (state) => state
+    })
+    const restored = Aggregate.restoreState(Order, {
+      schemaVersion: 1,
+      state: JSON.parse(
+        "{\"id\":\"o1\",\"status\":\"Open\",\"customerId\":\"c\",\"lines\":[{\"sku\":\"a\",\"quantity\":2,\"unitPrice\":\"19.99\"}],\"itemCount\":2,\"total\":\"39.98\",\"submittedAt\":\"2024-05-06T07:08:09.123Z\"}"
+      ),
+      metadata: { [Aggregate.FingerprintKey]: "99ebd12d99b293d2", [Aggregate.PositionKey]: 7 }
+    })
+    assert.isTrue(Result.isSuccess(restored) && !restored.success.migrated)
+    if (Result.isSuccess(restored)) {
+      assert.isTrue(BigDecimal.equals(restored.success.state.total, BigDecimal.fromStringUnsafe("39.98")))
+      assert.deepStrictEqual(restored.success.state.submittedAt, Option.some(at))
+    }
+  })
+
+  it("a shape whose fingerprint changed restores through compatibleFingerprints", () => {
+    // Effect 3: Schema.Struct({ a: Schema.optionalWith(Schema.String, { nullable: true }), ... })
+    const state = Schema.Struct({
+      a: Schema.optional(Schema.NullOr(Schema.String)),
+      b: Schema.optionalKey(Schema.NullOr(Schema.String)),
+      k: Schema.Literal("k")
+    })
+    assert.notStrictEqual(Aggregate.fingerprint(state), "0bd8cc9e6655c79d")
+    const definition = {
+      type: "N",
+      state,
+      initial: (): typeof state.Type => ({ k: "k" }),
+      events: Schema.Union([Schema.TaggedStruct("Created", {})]),
+      evolve: (s: typeof state.Type) => s
+    }
+    const snapshot = {
+      schemaVersion: 1,
+      state: JSON.parse("{\"a\":\"x\",\"b\":\"y\",\"k\":\"k\"}"),
+      metadata: { [Aggregate.FingerprintKey]: "0bd8cc9e6655c79d" }
+    }
+    const stale = Aggregate.restoreState(Aggregate.make(definition), snapshot)
+    assert.isTrue(Result.isFailure(stale) && stale.failure.reason === "StaleFingerprint")
+    const mapped = Aggregate.restoreState(
+      Aggregate.make({ ...definition, compatibleFingerprints: ["0bd8cc9e6655c79d"] }),
+      snapshot
+    )
+    assert.isTrue(Result.isSuccess(mapped))
+    if (Result.isSuccess(mapped)) assert.deepStrictEqual(mapped.success.state, { a: "x", b: "y", k: "k" })
   })
 })

@@ -8,12 +8,11 @@ import { Postgres } from "@effect-snapshots/postgres"
 import { SqlSnapshotStore, SqlUnitOfWork } from "@effect-snapshots/store"
 import { describe, layer } from "@effect/vitest"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import { bareTransaction, sharedScenarios, sqlScenarios, unitOfWork } from "./ApplicationScenarios.js"
 
 const TestLayer = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer, SqlUnitOfWork.layer).pipe(
-  Layer.provideMerge(Logger.minimumLogLevel(LogLevel.Error)),
+  Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error")),
   Layer.provideMerge(Postgres.layerTest("loader_application_pg", { maxConnections: 10 }))
 )
 

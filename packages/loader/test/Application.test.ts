@@ -6,13 +6,12 @@ import { EventStore } from "@effect-snapshots/loader"
 import { SnapshotStore, UnitOfWork } from "@effect-snapshots/store"
 import { describe, layer } from "@effect/vitest"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import { memoryUnitScenarios, sharedScenarios } from "./ApplicationScenarios.js"
 
 const Stores = Layer.merge(EventStore.layerMemory, SnapshotStore.layerMemory).pipe(
   // the scenarios provoke warnings on purpose
-  Layer.provideMerge(Logger.minimumLogLevel(LogLevel.Error))
+  Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error"))
 )
 
 describe("the repository in an application, on the memory stores", () => {

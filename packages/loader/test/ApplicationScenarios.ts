@@ -9,23 +9,22 @@
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, EventStore, SnapshotMetrics } from "@effect-snapshots/loader"
 import { SnapshotStore, UnitOfWork } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 
 // -----------------------------------------------------------------------------------------------------------
@@ -34,7 +33,7 @@ import * as Stream from "effect/Stream"
 
 export const Renamed = Schema.TaggedStruct("Renamed", { name: Schema.String })
 export const Deposited = Schema.TaggedStruct("Deposited", { amount: Schema.Number, marker: Schema.String })
-export const AccountEvent = Schema.Union(Renamed, Deposited)
+export const AccountEvent = Schema.Union([Renamed, Deposited])
 export type AccountEvent = typeof AccountEvent.Type
 
 export const AccountState = Schema.Struct({
@@ -79,7 +78,7 @@ type Stores = EventStore.EventStore | SnapshotStore.SnapshotStore
 export const stored = (type: string, id: string) =>
   Effect.gen(function*() {
     const events = yield* EventStore.EventStore
-    const rows = Chunk.toReadonlyArray(yield* Stream.runCollect(events.read(type, id)))
+    const rows = yield* Stream.runCollect(events.read(type, id))
     return {
       versions: rows.map((row) => row.version),
       markers: rows.flatMap((row) =>
@@ -104,7 +103,7 @@ export const snapshotsOf = (type: string, id: string) =>
 
 /** The `snapshots_written` counter of an aggregate type. */
 export const writtenCount = (type: string) =>
-  Metric.value(Metric.tagged(SnapshotMetrics.snapshotsWritten, "aggregate_type", type)).pipe(
+  Metric.value(Metric.withAttributes(SnapshotMetrics.snapshotsWritten, { aggregate_type: type })).pipe(
     Effect.map((state) => state.count)
   )
 
@@ -138,6 +137,16 @@ export const assertNoPhantom = (
       for (const marker of rolledBack) assert.notInclude(snapshot.markers, marker)
     }
   })
+
+/**
+ * `effect` on a fiber of its own, awaited: interrupting the wait (a timeout) interrupts that fiber in the
+ * background, without waiting for it (what Effect 3's `Effect.disconnect` did).
+ */
+const disconnect = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.flatMap(
+    Effect.forkDetach(effect),
+    (fiber) => Effect.onInterrupt(Fiber.join(fiber), () => Effect.asVoid(Effect.forkDetach(Fiber.interrupt(fiber))))
+  )
 
 // -----------------------------------------------------------------------------------------------------------
 // the application's schema: a read model written in the same transaction, and a snapshot refusal switch
@@ -199,7 +208,7 @@ export const unitOfWork: Tx<UnitOfWork.UnitOfWork> = {
 
 /** Run `effect` in the application's transaction and roll it back on purpose at the end. */
 const rolledBack = <A, E, R, RT>(tx: Tx<RT>, effect: Effect.Effect<A, E, R>) =>
-  tx.run(Effect.zipRight(effect, Effect.fail(new RollBack()))).pipe(
+  tx.run(Effect.andThen(effect, Effect.fail(new RollBack()))).pipe(
     Effect.catchTag("RollBack", () => Effect.void)
   )
 
@@ -208,11 +217,11 @@ const rolledBack = <A, E, R, RT>(tx: Tx<RT>, effect: Effect.Effect<A, E, R>) =>
 // -----------------------------------------------------------------------------------------------------------
 
 export const sqlScenarios = <RT>(
-  it: Vitest.MethodsNonLive<Stores | SqlClient | RT, true>,
+  it: Vitest.MethodsNonLive<Stores | SqlClient | RT>,
   prefix: string,
   tx: Tx<RT>
 ) => {
-  it.scoped(`${tx.name}: 1. inline, a state jsonb refuses (a lone surrogate), saved in the app's transaction: the commit keeps the events`, () =>
+  it.effect(`${tx.name}: 1. inline, a state jsonb refuses (a lone surrogate), saved in the app's transaction: the commit keeps the events`, () =>
     Effect.gen(function*() {
       yield* setupSchema
       const Account = account(`${prefix}Surrogate`)
@@ -234,7 +243,7 @@ export const sqlScenarios = <RT>(
     }))
 
   for (const mode of ["inline", "background"] as const) {
-    it.scoped(`${tx.name}: 2. ${mode}: a snapshot-side SQL error in the app's transaction: its next statement works, the commit keeps the events`, () =>
+    it.effect(`${tx.name}: 2. ${mode}: a snapshot-side SQL error in the app's transaction: its next statement works, the commit keeps the events`, () =>
       Effect.gen(function*() {
         yield* setupSchema
         const Account = account(`${prefix}Refused${mode}`)
@@ -265,7 +274,7 @@ export const sqlScenarios = <RT>(
   }
 
   for (const mode of ["inline", "background"] as const) {
-    it.scoped(`${tx.name}: 3. ${mode}: a save rolled back with the app's transaction leaves no phantom event, after another instance commits the same version`, () =>
+    it.effect(`${tx.name}: 3. ${mode}: a save rolled back with the app's transaction leaves no phantom event, after another instance commits the same version`, () =>
       Effect.gen(function*() {
         yield* setupSchema
         const Account = account(`${prefix}Phantom${mode}`)
@@ -294,7 +303,7 @@ export const sqlScenarios = <RT>(
       }))
   }
 
-  it.scoped(`${tx.name}: 3'. update in a rolled-back transaction, then save on top from the same instance: no phantom`, () =>
+  it.effect(`${tx.name}: 3'. update in a rolled-back transaction, then save on top from the same instance: no phantom`, () =>
     Effect.gen(function*() {
       yield* setupSchema
       const Account = account(`${prefix}PhantomUpdate`)
@@ -309,7 +318,7 @@ export const sqlScenarios = <RT>(
       yield* assertNoPhantom(Account, [a, b], id, ["c1", "c2", "c3"], ["ROLLED-BACK"])
     }))
 
-  it.scoped(`${tx.name}: 4. background mode in a transaction that rolls back: no snapshot remains (no orphan); one that commits: written`, () =>
+  it.effect(`${tx.name}: 4. background mode in a transaction that rolls back: no snapshot remains (no orphan); one that commits: written`, () =>
     Effect.gen(function*() {
       yield* setupSchema
       const Account = account(`${prefix}Orphan`)
@@ -341,7 +350,7 @@ export const sqlScenarios = <RT>(
     }))
 
   if (tx !== bareTransaction) return
-  it.scoped(`${tx.name}: 7. resilient over the SQL store, a snapshot the database refuses: reported and counted as written only when the row exists`, () =>
+  it.effect(`${tx.name}: 7. resilient over the SQL store, a snapshot the database refuses: reported and counted as written only when the row exists`, () =>
     Effect.gen(function*() {
       yield* setupSchema
       const inner = yield* SnapshotStore.SnapshotStore
@@ -407,9 +416,9 @@ export const refusing = Effect.gen(function*() {
   }
 })
 
-export const sharedScenarios = (it: Vitest.MethodsNonLive<Stores, true>, prefix: string) => {
+export const sharedScenarios = (it: Vitest.MethodsNonLive<Stores>, prefix: string) => {
   for (const mode of ["inline", "background"] as const) {
-    it.scoped(`5. ${mode}: two instances alternating saves, eventsSinceSnapshot(100), 400 events: the snapshots the strategy calls for`, () =>
+    it.effect(`5. ${mode}: two instances alternating saves, eventsSinceSnapshot(100), 400 events: the snapshots the strategy calls for`, () =>
       Effect.gen(function*() {
         const Account = account(`${prefix}Storm${mode}`)
         const strategy = SnapshotStrategy.eventsSinceSnapshot(100)
@@ -444,14 +453,14 @@ export const sharedScenarios = (it: Vitest.MethodsNonLive<Stores, true>, prefix:
       }))
   }
 
-  it.scoped("7. resilient, a store that refuses a snapshot: reported and counted as written only when it is stored", () =>
+  it.effect("7. resilient, a store that refuses a snapshot: reported and counted as written only when it is stored", () =>
     Effect.gen(function*() {
       const { allow, refuse, store } = yield* refusing
       const resilient = yield* SnapshotStore.makeResilient(store, { circuitBreaker: false })
       yield* resilientScenario(`${prefix}ResilientSwitch`, resilient, "switch", refuse, allow)
     }))
 
-  it.scoped("7. load(\"\") is reported as invalid input, not as an unavailable snapshot store", () =>
+  it.effect("7. load(\"\") is reported as invalid input, not as an unavailable snapshot store", () =>
     Effect.gen(function*() {
       const Account = account(`${prefix}EmptyId`)
       const inner = yield* SnapshotStore.SnapshotStore
@@ -465,18 +474,18 @@ export const sharedScenarios = (it: Vitest.MethodsNonLive<Stores, true>, prefix:
           lines.push(Array.isArray(message) ? message.join(" ") : String(message))
         })
         const exit = yield* Effect.exit(repo.load("")).pipe(
-          Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
-          Logger.withMinimumLogLevel(LogLevel.All)
+          Effect.provide(Logger.layer([capture])),
+          Effect.provideService(References.MinimumLogLevel, "All")
         )
         assert.isTrue(Exit.isFailure(exit), "load(\"\") must fail")
-        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
         assert.isTrue(Option.isSome(failure), JSON.stringify(exit))
         assert.strictEqual((Option.getOrThrow(failure) as { readonly reason?: string }).reason, "InvalidInput")
         for (const line of lines) assert.notMatch(line, /Unavailable/, `logged: ${line}`)
       }
     }))
 
-  it.scoped("7. background: saves that finish while the repository's scope closes are never reported interrupted", () =>
+  it.effect("7. background: saves that finish while the repository's scope closes are never reported interrupted", () =>
     Effect.gen(function*() {
       const Account = account(`${prefix}Closing`)
       const events = yield* EventStore.EventStore
@@ -486,29 +495,29 @@ export const sharedScenarios = (it: Vitest.MethodsNonLive<Stores, true>, prefix:
           strategy: SnapshotStrategy.always,
           mode: "background"
         })
-          .pipe(Scope.extend(scope))
+          .pipe(Scope.provide(scope))
         const ids = Array.from({ length: 16 }, () => freshId(`closing${round}`))
         const fibers = yield* Effect.forEach(
           ids,
-          (id) => Effect.forkDaemon(repo.save(id, 0, [deposit("c")])),
+          (id) => Effect.forkDetach(repo.save(id, 0, [deposit("c")])),
           { concurrency: "unbounded" }
         )
-        yield* Effect.yieldNow()
-        const closed = yield* Effect.timeoutOption(Effect.disconnect(Scope.close(scope, Exit.void)), "10 seconds")
+        yield* Effect.yieldNow
+        const closed = yield* Effect.timeoutOption(disconnect(Scope.close(scope, Exit.void)), "10 seconds")
         assert.isTrue(Option.isSome(closed), `round ${round}: closing the repository's scope did not return`)
         for (const [i, fiber] of fibers.entries()) {
-          const awaited = yield* Effect.timeoutOption(Effect.disconnect(Fiber.await(fiber)), "10 seconds")
+          const awaited = yield* Effect.timeoutOption(disconnect(Fiber.await(fiber)), "10 seconds")
           assert.isTrue(Option.isSome(awaited), `round ${round}: a save did not return`)
           const exit = Option.getOrThrow(awaited)
           const stream = yield* Stream.runCollect(events.read(Account.type, ids[i]!))
-          if (Chunk.size(stream) > 0) {
+          if (stream.length > 0) {
             assert.isTrue(Exit.isSuccess(exit), `a committed save was reported ${JSON.stringify(exit)}`)
           }
         }
       }
     }))
 
-  it.scoped("7. background: flush returns after saves interrupted at any step", () =>
+  it.effect("7. background: flush returns after saves interrupted at any step", () =>
     Effect.gen(function*() {
       const Account = account(`${prefix}Interrupted`)
       const repo = yield* EventSourcedRepository.make(Account, {
@@ -516,15 +525,15 @@ export const sharedScenarios = (it: Vitest.MethodsNonLive<Stores, true>, prefix:
         mode: "background"
       })
       for (let i = 0; i < 200; i++) {
-        const fiber = yield* Effect.fork(
+        const fiber = yield* Effect.forkChild(
           repo.save(freshId("interrupted"), 0, [deposit("i")])
         )
         // at a different point of each save: after some scheduler turns, or some milliseconds (SQL stores)
-        for (let k = 0; k < i % 17; k++) yield* Effect.yieldNow()
+        for (let k = 0; k < i % 17; k++) yield* Effect.yieldNow
         if (i % 3 === 0) yield* Effect.sleep(`${i % 4} millis`)
         yield* Fiber.interrupt(fiber)
       }
-      const flushed = yield* Effect.timeoutOption(Effect.disconnect(repo.flush), "20 seconds")
+      const flushed = yield* Effect.timeoutOption(disconnect(repo.flush), "20 seconds")
       assert.isTrue(Option.isSome(flushed), "flush did not return")
     }))
 }
@@ -534,11 +543,11 @@ export const sharedScenarios = (it: Vitest.MethodsNonLive<Stores, true>, prefix:
 // -----------------------------------------------------------------------------------------------------------
 
 export const memoryUnitScenarios = (
-  it: Vitest.MethodsNonLive<Stores | UnitOfWork.UnitOfWork, true>,
+  it: Vitest.MethodsNonLive<Stores | UnitOfWork.UnitOfWork>,
   prefix: string
 ) => {
   for (const mode of ["inline", "background"] as const) {
-    it.scoped(`UnitOfWork.layerMemory, ${mode}: a failed unit leaves no event, snapshot or cache entry; a committed one keeps all`, () =>
+    it.effect(`UnitOfWork.layerMemory, ${mode}: a failed unit leaves no event, snapshot or cache entry; a committed one keeps all`, () =>
       Effect.gen(function*() {
         const Account = account(`${prefix}Unit${mode}`)
         const repo = yield* EventSourcedRepository.make(Account, { strategy: SnapshotStrategy.always, mode })
@@ -561,7 +570,7 @@ export const memoryUnitScenarios = (
         assert.deepStrictEqual((yield* snapshotsOf(Account.type, kept)).map((s) => s.version), [2])
       }))
 
-    it.scoped(`UnitOfWork.layerMemory, ${mode}: a save undone with its unit leaves no phantom, after another instance commits the same version`, () =>
+    it.effect(`UnitOfWork.layerMemory, ${mode}: a save undone with its unit leaves no phantom, after another instance commits the same version`, () =>
       Effect.gen(function*() {
         const Account = account(`${prefix}UnitPhantom${mode}`)
         const strategy = SnapshotStrategy.everyNEvents(3)
@@ -579,7 +588,7 @@ export const memoryUnitScenarios = (
       }))
   }
 
-  it.scoped("UnitOfWork.layerMemory: a failed inner unit undoes only its own writes", () =>
+  it.effect("UnitOfWork.layerMemory: a failed inner unit undoes only its own writes", () =>
     Effect.gen(function*() {
       const Account = account(`${prefix}UnitNested`)
       const repo = yield* EventSourcedRepository.make(Account, { strategy: SnapshotStrategy.always })

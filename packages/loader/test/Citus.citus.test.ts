@@ -12,15 +12,14 @@ import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
-import { SqlClient } from "@effect/sql/SqlClient"
 import type { Vitest } from "@effect/vitest"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import * as ColdRead from "../src/internal/coldRead.js"
 import { contract, events, freshId, readAll } from "./utils/eventStoreContract.js"
@@ -73,8 +72,7 @@ const onCitus = <R>(it: Vitest.MethodsNonLive<R>): Vitest.MethodsNonLive<R> => {
   return { ...it, effect } as Vitest.MethodsNonLive<R>
 }
 
-const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.runCollect(stream)
 
 const plan = (query: string, parameters: ReadonlyArray<unknown>) =>
   Effect.flatMap(SqlClient, (sql) => sql.unsafe<{ "QUERY PLAN": string }>(`EXPLAIN ${query}`, [...parameters])).pipe(
@@ -82,7 +80,7 @@ const plan = (query: string, parameters: ReadonlyArray<unknown>) =>
   )
 
 describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed on Citus", () => {
-  layer(TestLayer, { timeout: 180_000 })((it) => {
+  layer(TestLayer, { timeout: 180_000, excludeTestServices: true })((it) => {
     const citusIt = onCitus(it)
     contract(citusIt, {
       pageSize,
@@ -202,7 +200,7 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
         const id = freshId("tx")
         const kept = freshId("tx-kept")
         const rolledBack = yield* Effect.flip(sql.withTransaction(
-          Effect.zipRight(store.append("Order", id, 0, events(2)), Effect.fail("abort" as const))
+          Effect.andThen(store.append("Order", id, 0, events(2)), Effect.fail("abort" as const))
         ))
         assert.strictEqual(rolledBack, "abort")
         assert.strictEqual(yield* store.version("Order", id), 0)

@@ -1,7 +1,6 @@
 import { BadArgument } from "@effect-snapshots/core"
 import { EventStore } from "@effect-snapshots/loader"
 import { assert, describe, it, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { contract } from "./utils/eventStoreContract.js"
@@ -32,6 +31,6 @@ describe("EventStore.layerMemory", () => {
       const result = yield* store.append("A", "1", 0, [{ type: "X", payload: 1 }, { type: "Y", payload: 2 }])
       assert.deepStrictEqual(result.positions, [1, 2])
       const all = yield* Stream.runCollect(store.readAll())
-      assert.deepStrictEqual(Chunk.toReadonlyArray(all).map((e) => e.type), ["X", "Y"])
+      assert.deepStrictEqual(all.map((e) => e.type), ["X", "Y"])
     }).pipe(Effect.provide(EventStore.layerMemory)))
 })

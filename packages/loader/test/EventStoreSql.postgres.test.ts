@@ -4,14 +4,15 @@
  */
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlClient } from "@effect/sql/SqlClient"
+import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { contract, events, freshId, readAll, readAllUntil } from "./utils/eventStoreContract.js"
 
@@ -27,11 +28,10 @@ const countRows = Effect.flatMap(SqlClient, (sql) =>
 /** Sleeps on the real clock (TestClock is not what these races need). */
 const pause = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
 
-const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.runCollect(stream)
 
 describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
-  layer(TestLayer, { timeout: 120_000 })((it) => {
+  layer(TestLayer, { timeout: 120_000, excludeTestServices: true })((it) => {
     contract(it, { pageSize, countEvents: countRows, propertyRuns: 100 })
 
     it.effect(
@@ -54,7 +54,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
                     Effect.map(() => batch.length),
                     Effect.catchTag(
                       "ConcurrencyConflict",
-                      () => Effect.zipRight(Ref.update(conflicts, (n) => n + 1), attempt)
+                      () => Effect.andThen(Ref.update(conflicts, (n) => n + 1), attempt)
                     )
                   )
               )
@@ -89,11 +89,11 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         const inserted = yield* Deferred.make<void>()
         // A holds version 1 uncommitted; B, whose snapshot cannot see it, inserts version 1 too and waits on A.
         const a = yield* sql.withTransaction(
-          Effect.zipRight(
+          Effect.andThen(
             store.append("Order", id, 0, events(1)),
-            Effect.zipRight(Deferred.succeed(inserted, void 0), pause(300))
+            Effect.andThen(Deferred.succeed(inserted, void 0), pause(300))
           )
-        ).pipe(Effect.fork)
+        ).pipe(Effect.forkChild)
         yield* Deferred.await(inserted)
         const b = yield* sql.withTransaction(
           Effect.gen(function*() {
@@ -118,11 +118,11 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         const id = freshId("race-autocommit")
         const inserted = yield* Deferred.make<void>()
         const a = yield* sql.withTransaction(
-          Effect.zipRight(
+          Effect.andThen(
             store.append("Order", id, 0, events(3)),
-            Effect.zipRight(Deferred.succeed(inserted, void 0), pause(300))
+            Effect.andThen(Deferred.succeed(inserted, void 0), pause(300))
           )
-        ).pipe(Effect.fork)
+        ).pipe(Effect.forkChild)
         yield* Deferred.await(inserted)
         const error = yield* Effect.flip(store.append("Order", id, 0, events(1, 100)))
         yield* Fiber.join(a)
@@ -145,8 +145,8 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         // A takes the lower positions and commits last; B takes higher positions and commits first.
         const slow = yield* sql.withTransaction(
           Effect.flatMap(store.append("Order", a, 0, events(3)), (r) =>
-            Effect.zipRight(Deferred.succeed(appendedA, r.positions), Deferred.await(release)))
-        ).pipe(Effect.fork)
+            Effect.andThen(Deferred.succeed(appendedA, r.positions), Deferred.await(release)))
+        ).pipe(Effect.forkChild)
         const positionsA = yield* Deferred.await(appendedA)
         const fast = yield* store.append("Order", b, 0, events(2))
         assert.isTrue(fast.positions[0]! > positionsA[2]!)
@@ -195,7 +195,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
               const work = (w + k) % 2 === 0
                 ? sql.withTransaction(
                   Effect.gen(function*() {
-                    yield* sql`SELECT pg_current_xact_id()`
+                    yield* sql`SELECT pg_current_xact_id()::text`
                     yield* pause((w * 13 + k * 7) % 15)
                     const result = yield* once
                     yield* pause((w * 5 + k * 11) % 15)
@@ -223,7 +223,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
               yield* pause(2)
             }
           })
-          const reader = yield* Effect.fork(loop)
+          const reader = yield* Effect.forkChild(loop)
           yield* Effect.all(Array.from({ length: 8 }, (_, w) => writer(w)), { concurrency: "unbounded" })
           yield* Ref.set(done, true)
           yield* Fiber.join(reader)
@@ -296,7 +296,7 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         let count = 0
         let sum = 0
         yield* store.read("Big", id).pipe(
-          Stream.runForEachChunk((chunk) =>
+          Stream.runForEachArray((chunk) =>
             Effect.sync(() => {
               const rss = process.memoryUsage().rss
               if (rss > peak) peak = rss
@@ -320,5 +320,37 @@ describe.skipIf(!Postgres.hasServer)("SqlEventStore on PostgreSQL", () => {
         // paging keeps the live set to a page, and the delta is mostly the heap's own slack (~80-120 MB).
         assert.isBelow(deltaMb, 170)
       }), 180_000)
+
+    it.effect(
+      "an event larger than the client's maxMessageSize is Corrupt when read; the store works on after",
+      () =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient
+          const [{ schema }] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
+          const parsed = new URL(process.env.PG_URL!)
+          parsed.searchParams.set("options", `-c search_path=${schema}`)
+          // A client of its own that reads server messages up to 256 KiB (sending a larger one is fine).
+          const small = PgClient.layer({
+            url: Redacted.make(parsed.toString()),
+            maxConnections: 1,
+            maxMessageSize: 256 * 1024
+          })
+          const big = freshId("big")
+          const fine = freshId("fine")
+          yield* Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            yield* store.append("Order", big, 0, [{ type: "Large", payload: { blob: "x".repeat(400_000) } }])
+            yield* store.append("Order", fine, 0, events(2))
+            for (const read of [readAll("Order", big), store.readPage("Order", big)]) {
+              const error = yield* Effect.flip(read)
+              assert.strictEqual(error.reason, "Corrupt")
+              assert.match(error.message, /maxMessageSize/)
+            }
+            assert.deepStrictEqual((yield* readAll("Order", fine)).map((e) => e.version), [1, 2])
+            assert.strictEqual(yield* store.version("Order", big), 1)
+          }).pipe(Effect.provide(SqlEventStore.layerWith({ table: "too_large_events" }).pipe(Layer.provide(small))))
+        }),
+      60_000
+    )
   })
 })

@@ -5,7 +5,6 @@
 import { EventStore } from "@effect-snapshots/loader"
 import { UnitOfWork } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -18,14 +17,13 @@ const positions = (fromPosition = 0) =>
   Effect.flatMap(EventStore.EventStore, (store) =>
     Effect.map(
       Stream.runCollect(store.readAll({ fromPosition })),
-      (chunk) => Chunk.toReadonlyArray(chunk).map((e) => e.position)
+      (read) => read.map((e) => e.position)
     ))
 
 const versions = (type: string, id: string) =>
   Effect.flatMap(
     EventStore.EventStore,
-    (store) =>
-      Effect.map(Stream.runCollect(store.read(type, id)), (chunk) => Chunk.toReadonlyArray(chunk).map((e) => e.version))
+    (store) => Effect.map(Stream.runCollect(store.read(type, id)), (read) => read.map((e) => e.version))
   )
 
 describe("EventStore.layerMemory in a UnitOfWork", () => {
@@ -65,11 +63,11 @@ describe("EventStore.layerMemory in a UnitOfWork", () => {
         const from = (yield* positions()).at(-1) ?? 0
         yield* store.append("Order", freshId("a"), 0, events(3))
         yield* Effect.flip(UnitOfWork.transaction(
-          Effect.zipRight(store.append("Order", freshId("b"), 0, events(2)), Effect.fail("abort"))
+          Effect.andThen(store.append("Order", freshId("b"), 0, events(2)), Effect.fail("abort"))
         ))
         yield* store.append("Order", freshId("c"), 0, events(6))
         const chunks = yield* Stream.runCollect(Stream.chunks(store.readAll({ fromPosition: from })))
-        assert.deepStrictEqual(Chunk.toReadonlyArray(chunks).map(Chunk.size), [4, 4, 1])
+        assert.deepStrictEqual(chunks.map((chunk) => chunk.length), [4, 4, 1])
       }))
 
     it.effect("a succeeded unit keeps its appends; a failed nested unit undoes only its own", () =>
@@ -80,8 +78,8 @@ describe("EventStore.layerMemory in a UnitOfWork", () => {
         yield* UnitOfWork.transaction(Effect.gen(function*() {
           yield* store.append("Order", outer, 0, events(2))
           const nested = yield* UnitOfWork.transaction(
-            Effect.zipRight(
-              Effect.zipRight(
+            Effect.andThen(
+              Effect.andThen(
                 store.append("Order", inner, 0, events(1)),
                 store.append("Order", outer, 2, events(1, 3))
               ),
@@ -92,10 +90,7 @@ describe("EventStore.layerMemory in a UnitOfWork", () => {
           yield* store.append("Order", outer, 2, events(1, 30))
         }))
         assert.deepStrictEqual(yield* versions("Order", outer), [1, 2, 3])
-        const [third] = yield* Effect.map(
-          Stream.runCollect(store.read("Order", outer, { fromVersion: 3 })),
-          Chunk.toReadonlyArray
-        )
+        const [third] = yield* Stream.runCollect(store.read("Order", outer, { fromVersion: 3 }))
         assert.deepStrictEqual(third!.payload, { n: 30 })
         assert.strictEqual(yield* store.version("Order", inner), 0)
       }))
@@ -109,7 +104,7 @@ describe("EventStore.layerMemory in a UnitOfWork", () => {
           yield* store.append("Order", id, 1, events(1, 2))
           // another fiber, outside the unit, sees the unit's event and appends on top of it
           const outside = store.append("Order", id, 2, events(1, 3)).pipe(
-            Effect.mapInputContext((context: Context.Context<never>) => Context.omit(UnitOfWork.CurrentUnit)(context))
+            Effect.updateContext((context: Context.Context<never>) => Context.omit(UnitOfWork.CurrentUnit)(context))
           )
           assert.strictEqual((yield* outside).version, 3)
           return yield* Effect.fail("abort")

@@ -18,12 +18,12 @@ const recordSpans = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     const inner = yield* Effect.tracer
     const spans: Array<Tracer.Span> = []
     const recording = Tracer.make({
-      span: (name, parent, context, links, startTime, kind, options) => {
-        const span = inner.span(name, parent, context, links, startTime, kind, options)
+      span: (options) => {
+        const span = inner.span(options)
         spans.push(span)
         return span
       },
-      context: (f, fiber) => inner.context(f, fiber)
+      context: inner.context
     })
     const result = yield* Effect.withTracer(effect, recording)
     return [result, spans] as const
@@ -93,16 +93,18 @@ describe("observability", () => {
       assert.strictEqual(replayed.count, 3)
       assert.strictEqual(replayed.sum, 5)
       assert.strictEqual((yield* Metric.value(metrics.duration)).count, 3)
-      // An application reading the exported metrics with Metric.tagged sees the same state.
-      const byType = <T, I, O>(metric: Metric.Metric<T, I, O>) => Metric.tagged(metric, "aggregate_type", type)
+      // An application reading the exported metrics with Metric.withAttributes sees the same state.
+      const byType = <I, S>(metric: Metric.Metric<I, S>) => Metric.withAttributes(metric, { aggregate_type: type })
       assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.cacheHits))).count, 1)
       assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.snapshotHits))).count, 1)
       assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.eventsReplayed))).sum, 5)
       assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.loadDuration))).count, 3)
       assert.strictEqual((yield* Metric.value(byType(SnapshotMetrics.snapshotsWritten))).count, 1)
-      // Labels the fiber adds (Effect.tagMetrics) still reach the metric, after the type.
-      yield* Effect.tagMetrics(Metric.increment(metrics.drops), "tenant", "t1")
-      const tenant = Metric.tagged(byType(SnapshotMetrics.queueDrops), "tenant", "t1")
+      // Attributes the fiber adds (Metric.CurrentMetricAttributes) still reach the metric, with the type.
+      yield* Metric.update(metrics.drops, 1).pipe(
+        Effect.provideService(Metric.CurrentMetricAttributes, { tenant: "t1" })
+      )
+      const tenant = Metric.withAttributes(byType(SnapshotMetrics.queueDrops), { tenant: "t1" })
       assert.strictEqual((yield* Metric.value(tenant)).count, 1)
     }).pipe(Effect.provide(memory)))
 })

@@ -4,9 +4,9 @@
  * by many empty transactions (one DO block that commits in a loop: about 1 s per 20,000 here).
  */
 import { Postgres } from "@effect-snapshots/postgres"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as SqlClient from "effect/sql/SqlClient"
 import { readAllAcrossXidBoundary } from "./utils/eventStoreContract.js"
 
 /** Commits empty transactions until the next transaction id is `target`. */
@@ -23,7 +23,7 @@ const burnTransactionIdsTo = (target: number) =>
   })
 
 describe("readAll across transaction-id digit boundaries on PGlite", () => {
-  layer(Postgres.layerEmbedded(), { timeout: 120_000 })((it) => {
+  layer(Postgres.layerEmbedded(), { timeout: 120_000, excludeTestServices: true })((it) => {
     for (const boundary of [1_000, 10_000, 100_000]) {
       it.effect(
         `in order and resumable from every position across ${boundary.toLocaleString("en")}`,

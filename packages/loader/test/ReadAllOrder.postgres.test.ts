@@ -92,7 +92,7 @@ describe.skipIf(!available)("readAll across transaction-id digit boundaries on a
   })
 
   for (const boundary of [100_000, 1_000_000]) {
-    it.effect(
+    it.live(
       `in order and resumable from every position across ${boundary.toLocaleString("en")}`,
       () =>
         Effect.gen(function*() {

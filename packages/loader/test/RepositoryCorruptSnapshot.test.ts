@@ -10,14 +10,14 @@ import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import { Deposited, Ledger } from "./utils/Ledger.js"
+import { Deposited, encode, Ledger } from "./utils/Ledger.js"
 
 const deposit = (n: number) => Deposited.make({ amount: BigDecimal.fromBigInt(BigInt(n)), note: `d${n}` })
 const skipped = (reason: "DecodeFailure" | "StreamMismatch") =>
   Effect.map(Metric.value(SnapshotMetrics.forAggregateType("Ledger").skipped(reason)), (s) => s.count)
 
 describe("EventSourcedRepository and unreadable or foreign snapshots", () => {
-  it.scoped("a Corrupt load error: skipped as DecodeFailure, replayed, the stored snapshot replaced", () =>
+  it.effect("a Corrupt load error: skipped as DecodeFailure, replayed, the stored snapshot replaced", () =>
     Effect.gen(function*() {
       const inner = yield* SnapshotStore.makeMemory
       const store = yield* SnapshotStore.makeCompressed(inner, { thresholdBytes: 0 })
@@ -50,11 +50,11 @@ describe("EventSourcedRepository and unreadable or foreign snapshots", () => {
       const again = yield* repo.load("a")
       assert.deepStrictEqual(again.snapshotVersion, Option.some(3))
       assert.strictEqual(again.replayed, 0)
-      assert.deepStrictEqual(again.state, loaded.state)
+      assert.strictEqual(encode(again.state), encode(loaded.state))
       assert.strictEqual((yield* skipped("DecodeFailure")) - before, 1)
     }).pipe(Effect.provide(EventStore.layerMemory)))
 
-  it.scoped("a snapshot answered for another aggregate: skipped as StreamMismatch, replayed, replaced", () =>
+  it.effect("a snapshot answered for another aggregate: skipped as StreamMismatch, replayed, replaced", () =>
     Effect.gen(function*() {
       const inner = yield* SnapshotStore.makeMemory
       // a store whose answer names another aggregate (the state and metadata are a's own: only the key is wrong)

@@ -7,23 +7,21 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, EventStore, Projection } from "@effect-snapshots/loader"
 import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Ledger } from "./utils/Ledger.js"
 import { deposits } from "./utils/repositorySuite.js"
 
 const Stores = Layer.merge(EventStore.layerMemory, SnapshotStore.layerMemory)
-const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
-  Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.runCollect(stream)
 
 class Ledgers extends EventSourcedRepository.Tag<Ledgers>()("test/Ledgers", Ledger) {}
 
 describe("EventSourcedRepository metadata", () => {
-  it.scoped("save and update store the metadata with every event: read, readAll and projection envelopes show it", () =>
+  it.effect("save and update store the metadata with every event: read, readAll and projection envelopes show it", () =>
     Effect.gen(function*() {
       const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.never })
       const events = yield* EventStore.EventStore
@@ -39,7 +37,7 @@ describe("EventSourcedRepository metadata", () => {
       assert.deepStrictEqual(envelopes.map((e) => e.metadata), read.map((e) => e.metadata))
     }).pipe(Effect.provide(Stores)))
 
-  it.scoped("refused metadata is InvalidMetadata and writes nothing", () =>
+  it.effect("refused metadata is InvalidMetadata and writes nothing", () =>
     Effect.gen(function*() {
       const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.never })
       const events = yield* EventStore.EventStore
@@ -50,23 +48,23 @@ describe("EventSourcedRepository metadata", () => {
         { n: Number.NaN }
       ] as ReadonlyArray<EventSourcedRepository.EventMetadata>
       for (const metadata of bad) {
-        const saved = yield* Effect.either(repo.save("bad", 0, deposits(1), { metadata }))
-        assert.isTrue(Either.isLeft(saved) && saved.left._tag === "InvalidMetadata", JSON.stringify(metadata))
-        const updated = yield* Effect.either(repo.update("bad", () => Effect.succeed(deposits(1)), { metadata }))
-        assert.isTrue(Either.isLeft(updated) && updated.left._tag === "InvalidMetadata")
+        const saved = yield* Effect.result(repo.save("bad", 0, deposits(1), { metadata }))
+        assert.isTrue(Result.isFailure(saved) && saved.failure._tag === "InvalidMetadata", JSON.stringify(metadata))
+        const updated = yield* Effect.result(repo.update("bad", () => Effect.succeed(deposits(1)), { metadata }))
+        assert.isTrue(Result.isFailure(updated) && updated.failure._tag === "InvalidMetadata")
       }
       assert.strictEqual(yield* events.version("Ledger", "bad"), 0)
     }).pipe(Effect.provide(Stores)))
 
-  it.scoped("with a metadataSchema: its encoded side is stored; what does not match is refused", () =>
+  it.effect("with a metadataSchema: its encoded side is stored; what does not match is refused", () =>
     Effect.gen(function*() {
       const repo = yield* EventSourcedRepository.make(Ledger, {
         strategy: SnapshotStrategy.never,
         metadataSchema: Schema.Struct({ correlationId: Schema.String, at: Schema.DateFromString })
       })
       const events = yield* EventStore.EventStore
-      const refused = yield* Effect.either(repo.save("s", 0, deposits(1), { metadata: { correlationId: "c" } }))
-      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "InvalidMetadata")
+      const refused = yield* Effect.result(repo.save("s", 0, deposits(1), { metadata: { correlationId: "c" } }))
+      assert.isTrue(Result.isFailure(refused) && refused.failure._tag === "InvalidMetadata")
       assert.strictEqual(yield* events.version("Ledger", "s"), 0)
       yield* repo.save("s", 0, deposits(1), { metadata: { correlationId: "c", at: new Date(0) } })
       const [stored] = yield* collect(events.read("Ledger", "s"))
@@ -87,12 +85,12 @@ describe("EventSourcedRepository metadata", () => {
 
   it.effect("Tag: bad options fail the layer with BadArgument", () =>
     Effect.gen(function*() {
-      const built = yield* Effect.either(
+      const built = yield* Effect.result(
         Layer.build(Ledgers.layer({ strategy: SnapshotStrategy.never, fallbackConcurrency: 0 })).pipe(
           Effect.scoped,
           Effect.provide(Stores)
         )
       )
-      assert.isTrue(Either.isLeft(built) && built.left._tag === "BadArgument")
+      assert.isTrue(Result.isFailure(built) && built.failure._tag === "BadArgument")
     }))
 })

@@ -10,16 +10,19 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import { Ledger } from "./utils/Ledger.js"
 import { deposits, freshId } from "./utils/repositorySuite.js"
 
 const Live = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer, SqlUnitOfWork.layer).pipe(
+  Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error")),
   Layer.provideMerge(Postgres.layerEmbedded())
 )
 
 describe("loader README: transactions and several instances", () => {
-  layer(Live, { timeout: 120_000 })((it) => {
-    it.scoped("a save in a unit of work that fails leaves nothing; one that commits keeps events and snapshot", () =>
+  // Live services: the embedded database's own fibers use time, which a TestClock would hold (and warn about).
+  layer(Live, { timeout: 120_000, excludeTestServices: true })((it) => {
+    it.effect("a save in a unit of work that fails leaves nothing; one that commits keeps events and snapshot", () =>
       Effect.gen(function*() {
         const id = freshId("readme")
         // --- README example ---
@@ -27,7 +30,7 @@ describe("loader README: transactions and several instances", () => {
 
         // fails after the save: the events, the snapshot written in the unit and the cache update are all undone
         const failed = yield* UnitOfWork.transaction(
-          Effect.zipRight(ledgers.save(id, 0, deposits(2)), Effect.fail("payment declined" as const))
+          Effect.andThen(ledgers.save(id, 0, deposits(2)), Effect.fail("payment declined" as const))
         ).pipe(Effect.flip)
 
         // commits: the events and the snapshot together; the cache learns the state after the commit
@@ -42,7 +45,7 @@ describe("loader README: transactions and several instances", () => {
         assert.strictEqual(loaded.source, "cache")
       }))
 
-    it.scoped("two instances: each one's cached state is used only when the stream proves it current", () =>
+    it.effect("two instances: each one's cached state is used only when the stream proves it current", () =>
       Effect.gen(function*() {
         const id = freshId("readme")
         // --- README example ---

@@ -23,7 +23,7 @@ import { deposits } from "./utils/repositorySuite.js"
 const type = "WriterLedger"
 const WriterLedger = Aggregate.make({ ...Ledger, type })
 const metrics = SnapshotMetrics.forAggregateType(type)
-const count = (metric: Metric.Metric.Counter<number>) => Effect.map(Metric.value(metric), (s) => s.count)
+const count = (metric: Metric.Counter<number>) => Effect.map(Metric.value(metric), (s) => s.count)
 
 const job = (id: string, version: number, obsolete: ReadonlyArray<number> = []): SnapshotWriter.Job<LedgerState> => ({
   id,
@@ -43,13 +43,13 @@ const writerIn = (scope: Scope.Scope, store: SnapshotStore.SnapshotStoreService,
     load: () => Effect.fail({ message: "not used" }),
     written: () => Effect.void,
     background: { capacity, concurrency: 4 }
-  }).pipe(Scope.extend(scope))
+  }).pipe(Scope.provide(scope))
 
 /** A memory store whose saves take a few scheduler turns (so requests pile up while it writes). */
 const slow = Effect.map(SnapshotStore.makeMemory, (inner): SnapshotStore.SnapshotStoreService => ({
   ...inner,
   save: (snapshot) =>
-    Effect.zipRight(Effect.forEach([1, 2, 3, 4, 5], () => Effect.yieldNow(), { discard: true }), inner.save(snapshot))
+    Effect.andThen(Effect.forEach([1, 2, 3, 4, 5], () => Effect.yieldNow, { discard: true }), inner.save(snapshot))
 }))
 
 describe("the snapshot writer", () => {
@@ -69,7 +69,7 @@ describe("the snapshot writer", () => {
       yield* writer.flush // returns: nothing pending
     }))
 
-  it.effect("a full mailbox drops (counted), never blocks; every accepted request is written", () =>
+  it.effect("a full queue drops (counted), never blocks; every accepted request is written", () =>
     Effect.gen(function*() {
       const store = yield* slow
       const scope = yield* Scope.make()
@@ -93,14 +93,14 @@ describe("the snapshot writer", () => {
       const scope = yield* Scope.make()
       const writer = yield* writerIn(scope, store)
       for (let round = 0; round < 30; round++) {
-        const fiber = yield* Effect.fork(
+        const fiber = yield* Effect.forkChild(
           Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>
             writer.submit(job(`int-${round}-${i}`, 1), Commit.none), {
             discard: true
           })
         )
         for (let k = 0; k < round % 7; k++) {
-          yield* Effect.yieldNow()
+          yield* Effect.yieldNow
         }
         yield* Fiber.interrupt(fiber)
         yield* writer.flush
@@ -134,7 +134,7 @@ describe("the snapshot writer", () => {
           version: 9,
           state: { junk: true },
           schemaVersion: 1,
-          createdAt: DateTime.unsafeMake(0),
+          createdAt: DateTime.makeUnsafe(0),
           metadata: {}
         })
       )
@@ -158,8 +158,8 @@ describe("the snapshot writer", () => {
         const gated: SnapshotStore.SnapshotStoreService = {
           ...inner,
           save: (snapshot) =>
-            Effect.zipRight(
-              Effect.zipRight(Deferred.succeed(entered, undefined), Deferred.await(gate)),
+            Effect.andThen(
+              Effect.andThen(Deferred.succeed(entered, undefined), Deferred.await(gate)),
               inner.save(snapshot)
             )
         }

@@ -6,31 +6,30 @@
  * @since 0.1.0
  */
 import { PgClient } from "@effect/sql-pg"
-import type { SqlClient } from "@effect/sql/SqlClient"
-import { SqlError } from "@effect/sql/SqlError"
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type { SqlClient } from "effect/sql/SqlClient"
+import { ConnectionError, SqlError } from "effect/sql/SqlError"
 
 /**
  * Which Postgres the layer reached: a real server (`PG_URL`) or the embedded PGlite.
  *
  * @since 0.1.0
  */
-export class Backend extends Context.Tag("@effect-snapshots/postgres/Backend")<Backend, {
+export class Backend extends Context.Service<Backend, {
   readonly kind: "postgres" | "pglite"
   /** A description safe to print (no password). */
   readonly description: string
   /** Whether several real connections are available (false on PGlite, which has exactly one). */
   readonly multiConnection: boolean
-}>() {}
+}>()("@effect-snapshots/postgres/Backend") {}
 
 /**
  * The embedded server could not start.
@@ -53,6 +52,11 @@ export interface Options {
    * Test files use it to isolate themselves on a shared server.
    */
   readonly schema?: string | undefined
+  /**
+   * Keep the embedded database in this folder (created if missing) instead of in memory, so a later run finds
+   * what an earlier one wrote. Ignored on a real server. One process at a time may open a folder.
+   */
+  readonly dataDir?: string | undefined
 }
 
 type Services = PgClient.PgClient | SqlClient | Backend
@@ -108,21 +112,24 @@ export const layerUrl = (url: string, options: Options = {}): Layer.Layer<Servic
  *
  * @since 0.1.0
  */
-export const layerEmbedded = (options: Pick<Options, "schema"> = {}): Layer.Layer<Services, SqlError> => {
+export const layerEmbedded = (options: Pick<Options, "schema" | "dataDir"> = {}): Layer.Layer<Services, SqlError> => {
   const server = Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const db = await PGlite.create()
+        const db = options.dataDir === undefined ? await PGlite.create() : await PGlite.create(options.dataDir)
         const server = new PGLiteSocketServer({ db, port: 0, host: "127.0.0.1", maxConnections: 1 })
         await server.start()
         const [host, port] = server.getServerConn().split(":")
         return { db, server, host: host!, port: Number(port) }
       },
-      catch: (cause) => new SqlError({ cause, message: "Could not start the embedded Postgres (PGlite)" })
+      catch: (cause) =>
+        new SqlError({
+          reason: new ConnectionError({ cause, message: "Could not start the embedded Postgres (PGlite)" })
+        })
     }),
     ({ db, server }) => Effect.promise(() => server.stop().then(() => db.close())).pipe(Effect.ignore)
   )
-  return Layer.unwrapScoped(Effect.map(server, ({ host, port }) => {
+  return Layer.unwrap(Effect.map(server, ({ host, port }) => {
     const client = PgClient.layer({ host, port, database: "postgres", username: "postgres", maxConnections: 1 })
     const setup = options.schema === undefined ? Layer.empty : Layer.effectDiscard(Effect.flatMap(
       PgClient.PgClient,
@@ -134,7 +141,9 @@ export const layerEmbedded = (options: Pick<Options, "schema"> = {}): Layer.Laye
     ))
     const backend = Layer.succeed(Backend, {
       kind: "pglite",
-      description: "embedded PGlite (one connection)",
+      description: options.dataDir === undefined
+        ? "embedded PGlite (one connection)"
+        : `embedded PGlite in ${options.dataDir} (one connection)`,
       multiConnection: false
     })
     return Layer.mergeAll(client, backend, Layer.provide(setup, client))
@@ -146,10 +155,10 @@ export const layerEmbedded = (options: Pick<Options, "schema"> = {}): Layer.Laye
  *
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(
+export const layer = (options: Options = {}): Layer.Layer<Services, SqlError | Config.ConfigError> =>
+  Layer.unwrap(
     Effect.map(
-      Config.option(Config.nonEmptyString("PG_URL")),
+      Config.option(Config.NonEmptyString("PG_URL")),
       Option.match({
         onNone: () => layerEmbedded(options),
         onSome: (url) => layerUrl(url, options)
@@ -174,7 +183,7 @@ export const layerUrlTest = (
     const schema = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, "_")}_${Date.now().toString(36)}_${
       Math.random().toString(36).slice(2, 8)
     }`
-    const drop = Layer.scopedDiscard(Effect.addFinalizer(() =>
+    const drop = Layer.effectDiscard(Effect.addFinalizer(() =>
       Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).pipe(
         Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })),
         Effect.scoped,
@@ -193,10 +202,10 @@ export const layerUrlTest = (
 export const layerTest = (
   prefix: string,
   options: Pick<Options, "maxConnections"> = {}
-): Layer.Layer<Services, SqlError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(
+): Layer.Layer<Services, SqlError | Config.ConfigError> =>
+  Layer.unwrap(
     Effect.map(
-      Config.option(Config.nonEmptyString("PG_URL")),
+      Config.option(Config.NonEmptyString("PG_URL")),
       Option.match({
         onNone: () => layerEmbedded(),
         onSome: (url) => layerUrlTest(url, prefix, options)

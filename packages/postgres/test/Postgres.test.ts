@@ -1,7 +1,10 @@
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 
 describe("Postgres.layerTest", () => {
   layer(Postgres.layerTest("postgres_test"), { timeout: 60_000 })((it) => {
@@ -27,4 +30,22 @@ describe("Postgres.layerTest", () => {
       assert.deepStrictEqual(rows, [{ n: 42 }])
       assert.strictEqual((yield* Postgres.Backend).kind, "pglite")
     }).pipe(Effect.provide(Postgres.layerEmbedded())), 60_000)
+
+  it.effect("an embedded database in a data folder keeps what an earlier run wrote", () =>
+    Effect.gen(function*() {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pglite-data-"))
+      const write = Effect.gen(function*() {
+        const sql = yield* SqlClient
+        yield* sql`CREATE TABLE kept (id int primary key)`
+        yield* sql`INSERT INTO kept VALUES (7)`
+      }).pipe(Effect.provide(Postgres.layerEmbedded({ dataDir })))
+      const read = Effect.gen(function*() {
+        const sql = yield* SqlClient
+        assert.match((yield* Postgres.Backend).description, /pglite-data-/)
+        return yield* sql<{ id: number }>`SELECT id FROM kept`
+      }).pipe(Effect.provide(Postgres.layerEmbedded({ dataDir })))
+      yield* write
+      assert.deepStrictEqual(yield* read, [{ id: 7 }])
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    }), 60_000)
 })

@@ -7,9 +7,8 @@
  * @since 0.1.0
  */
 import { Aggregate, EventStore } from "@effect-snapshots/loader"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 
@@ -38,7 +37,7 @@ export const Noted = Schema.TaggedStruct("Noted", { text: Schema.String, ...Tx }
 /**
  * @since 0.1.0
  */
-export const Event = Schema.Union(Deposited, Withdrawn, Noted)
+export const Event = Schema.Union([Deposited, Withdrawn, Noted])
 
 /**
  * @since 0.1.0
@@ -154,48 +153,47 @@ export interface Replay {
  *
  * @since 0.1.0
  */
-export const replay = (id: string, at: ReadonlySet<number> = new Set()) =>
-  Effect.gen(function*() {
-    const store = yield* EventStore.EventStore
-    const rows = yield* Stream.runCollect(store.read(Account.type, id))
-    const problems: Array<string> = []
-    const txs: Array<string> = []
-    const seen = new Set<string>()
-    const states = new Map<number, State>()
-    let state = initial(id)
-    let version = 0
-    let open: { tx: string; size: number; next: number } | undefined
-    for (const row of Chunk.toReadonlyArray(rows)) {
-      if (row.version !== version + 1) problems.push(`version ${row.version} follows ${version}`)
-      version = row.version
-      const decoded = Aggregate.decodeEvent(Account, row)
-      if (Either.isLeft(decoded)) {
-        problems.push(`version ${row.version}: ${decoded.left.message}`)
-        continue
-      }
-      const event = decoded.right
-      if (open !== undefined && open.tx !== event.tx) {
-        problems.push(`batch ${open.tx} stopped at ${open.next}/${open.size} (version ${row.version})`)
-        open = undefined
-      }
-      if (open === undefined) {
-        if (seen.has(event.tx)) problems.push(`batch ${event.tx} appears twice`)
-        seen.add(event.tx)
-        txs.push(event.tx)
-        open = { tx: event.tx, size: event.size, next: 0 }
-      }
-      if (event.index !== open.next || event.size !== open.size) {
-        problems.push(`batch ${event.tx}: event ${event.index}/${event.size} where ${open.next} was expected`)
-      }
-      open.next = event.index + 1
-      if (open.next === open.size) open = undefined
-      state = evolve(state, event)
-      if (at.has(row.version)) states.set(row.version, state)
+export const replay = Effect.fnUntraced(function*(id: string, at: ReadonlySet<number> = new Set()) {
+  const store = yield* EventStore.EventStore
+  const rows = yield* Stream.runCollect(store.read(Account.type, id))
+  const problems: Array<string> = []
+  const txs: Array<string> = []
+  const seen = new Set<string>()
+  const states = new Map<number, State>()
+  let state = initial(id)
+  let version = 0
+  let open: { tx: string; size: number; next: number } | undefined
+  for (const row of rows) {
+    if (row.version !== version + 1) problems.push(`version ${row.version} follows ${version}`)
+    version = row.version
+    const decoded = Aggregate.decodeEvent(Account, row)
+    if (Result.isFailure(decoded)) {
+      problems.push(`version ${row.version}: ${decoded.failure.message}`)
+      continue
     }
-    if (open !== undefined) problems.push(`batch ${open.tx} is incomplete: ${open.next}/${open.size}`)
-    const result: Replay = { state, version, problems, txs, states }
-    return result
-  })
+    const event = decoded.success
+    if (open !== undefined && open.tx !== event.tx) {
+      problems.push(`batch ${open.tx} stopped at ${open.next}/${open.size} (version ${row.version})`)
+      open = undefined
+    }
+    if (open === undefined) {
+      if (seen.has(event.tx)) problems.push(`batch ${event.tx} appears twice`)
+      seen.add(event.tx)
+      txs.push(event.tx)
+      open = { tx: event.tx, size: event.size, next: 0 }
+    }
+    if (event.index !== open.next || event.size !== open.size) {
+      problems.push(`batch ${event.tx}: event ${event.index}/${event.size} where ${open.next} was expected`)
+    }
+    open.next = event.index + 1
+    if (open.next === open.size) open = undefined
+    state = evolve(state, event)
+    if (at.has(row.version)) states.set(row.version, state)
+  }
+  if (open !== undefined) problems.push(`batch ${open.tx} is incomplete: ${open.next}/${open.size}`)
+  const result: Replay = { state, version, problems, txs, states }
+  return result
+})
 
 /**
  * Whether two states are the same (compared by their encoded JSON).

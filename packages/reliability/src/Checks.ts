@@ -10,8 +10,8 @@ import type { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Aggregate } from "@effect-snapshots/loader"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Account from "./Account.js"
 
 /**
@@ -55,81 +55,80 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export const aggregate = (
+export const aggregate = Effect.fnUntraced(function*(
   repo: EventSourcedRepository.EventSourcedRepository<Account.State, Account.Event>,
   id: string,
   options: Options = {}
-) =>
-  Effect.gen(function*() {
-    const store = yield* SnapshotStore.SnapshotStore
-    const problems: Array<string> = []
-    const keyOf = (info: { readonly version: number; readonly createdAt: { readonly epochMillis: number } }) =>
-      `${id}@${info.version}@${info.createdAt.epochMillis}`
-    const history = options.snapshots === false ? [] : yield* store.list(Account.Account.type, id)
-    const unchecked = history.filter((info) => options.checked === undefined || !options.checked.has(keyOf(info)))
-    const replay = yield* Account.replay(id, new Set(unchecked.map((info) => info.version)))
-    problems.push(...replay.problems)
-    if (replay.state.events !== replay.version) {
-      problems.push(`the fold counted ${replay.state.events} events at version ${replay.version}`)
-    }
-    if (options.ackedVersion !== undefined && replay.version < options.ackedVersion) {
-      problems.push(`stream at version ${replay.version}, but version ${options.ackedVersion} was acknowledged`)
-    }
-    let lost = 0
-    if (options.acked !== undefined) {
-      const present = new Set(replay.txs)
-      for (const tx of options.acked) {
-        if (!present.has(tx)) {
-          lost++
-          if (lost <= 3) problems.push(`acknowledged batch ${tx} is missing`)
-        }
+) {
+  const store = yield* SnapshotStore.SnapshotStore
+  const problems: Array<string> = []
+  const keyOf = (info: { readonly version: number; readonly createdAt: { readonly epochMilliseconds: number } }) =>
+    `${id}@${info.version}@${info.createdAt.epochMilliseconds}`
+  const history = options.snapshots === false ? [] : yield* store.list(Account.Account.type, id)
+  const unchecked = history.filter((info) => options.checked === undefined || !options.checked.has(keyOf(info)))
+  const replay = yield* Account.replay(id, new Set(unchecked.map((info) => info.version)))
+  problems.push(...replay.problems)
+  if (replay.state.events !== replay.version) {
+    problems.push(`the fold counted ${replay.state.events} events at version ${replay.version}`)
+  }
+  if (options.ackedVersion !== undefined && replay.version < options.ackedVersion) {
+    problems.push(`stream at version ${replay.version}, but version ${options.ackedVersion} was acknowledged`)
+  }
+  let lost = 0
+  if (options.acked !== undefined) {
+    const present = new Set(replay.txs)
+    for (const tx of options.acked) {
+      if (!present.has(tx)) {
+        lost++
+        if (lost <= 3) problems.push(`acknowledged batch ${tx} is missing`)
       }
     }
-    for (const info of unchecked) {
-      if (info.version > replay.version) {
-        problems.push(`snapshot at version ${info.version} is above the stream (version ${replay.version})`)
-        continue
-      }
-      const loaded = yield* Effect.either(store.load(Account.Account.type, id, { maxVersion: info.version }))
-      if (Either.isLeft(loaded)) {
-        problems.push(`snapshot at version ${info.version} cannot be read: ${loaded.left.message}`)
-        continue
-      }
-      if (Option.isNone(loaded.right) || loaded.right.value.version !== info.version) {
-        problems.push(`snapshot at version ${info.version} is listed but not loaded`)
-        continue
-      }
-      const restored = Aggregate.restoreState(Account.Account, loaded.right.value)
-      if (Either.isLeft(restored)) {
-        problems.push(`snapshot at version ${info.version} does not restore: ${restored.left.message}`)
-        continue
-      }
-      const expected = replay.states.get(info.version)!
-      if (!Account.sameState(restored.right.state, expected)) {
-        problems.push(`snapshot at version ${info.version} differs from the replay at that version`)
-      } else {
-        options.checked?.add(keyOf(info))
-      }
+  }
+  for (const info of unchecked) {
+    if (info.version > replay.version) {
+      problems.push(`snapshot at version ${info.version} is above the stream (version ${replay.version})`)
+      continue
     }
-    let mismatch = false
-    if (replay.version > 0) {
-      const loaded = yield* Effect.either(repo.load(id))
-      if (Either.isLeft(loaded)) {
-        mismatch = true
-        problems.push(`load failed: ${loaded.left.message}`)
-      } else if (loaded.right.version !== replay.version || !Account.sameState(loaded.right.state, replay.state)) {
-        mismatch = true
-        problems.push(
-          `load gave version ${loaded.right.version} ${Account.canonical(loaded.right.state)}, ` +
-            `the replay version ${replay.version} ${Account.canonical(replay.state)}`
-        )
-      }
-      if (options.verify !== false) {
-        const verified = yield* Effect.either(repo.verify(id))
-        if (Either.isLeft(verified)) problems.push(`verify failed: ${verified.left.message}`)
-        else if (!verified.right.consistent) problems.push(`verify reports an inconsistency`)
-      }
+    const loaded = yield* Effect.result(store.load(Account.Account.type, id, { maxVersion: info.version }))
+    if (Result.isFailure(loaded)) {
+      problems.push(`snapshot at version ${info.version} cannot be read: ${loaded.failure.message}`)
+      continue
     }
-    const report: Report = { id, version: replay.version, problems, mismatch, lost, snapshots: unchecked.length }
-    return report
-  })
+    if (Option.isNone(loaded.success) || loaded.success.value.version !== info.version) {
+      problems.push(`snapshot at version ${info.version} is listed but not loaded`)
+      continue
+    }
+    const restored = Aggregate.restoreState(Account.Account, loaded.success.value)
+    if (Result.isFailure(restored)) {
+      problems.push(`snapshot at version ${info.version} does not restore: ${restored.failure.message}`)
+      continue
+    }
+    const expected = replay.states.get(info.version)!
+    if (!Account.sameState(restored.success.state, expected)) {
+      problems.push(`snapshot at version ${info.version} differs from the replay at that version`)
+    } else {
+      options.checked?.add(keyOf(info))
+    }
+  }
+  let mismatch = false
+  if (replay.version > 0) {
+    const loaded = yield* Effect.result(repo.load(id))
+    if (Result.isFailure(loaded)) {
+      mismatch = true
+      problems.push(`load failed: ${loaded.failure.message}`)
+    } else if (loaded.success.version !== replay.version || !Account.sameState(loaded.success.state, replay.state)) {
+      mismatch = true
+      problems.push(
+        `load gave version ${loaded.success.version} ${Account.canonical(loaded.success.state)}, ` +
+          `the replay version ${replay.version} ${Account.canonical(replay.state)}`
+      )
+    }
+    if (options.verify !== false) {
+      const verified = yield* Effect.result(repo.verify(id))
+      if (Result.isFailure(verified)) problems.push(`verify failed: ${verified.failure.message}`)
+      else if (!verified.success.consistent) problems.push(`verify reports an inconsistency`)
+    }
+  }
+  const report: Report = { id, version: replay.version, problems, mismatch, lost, snapshots: unchecked.length }
+  return report
+})

@@ -10,17 +10,17 @@ import { EventStore, EventStoreError } from "@effect-snapshots/loader/EventStore
 import { CompressedState, Snapshot } from "@effect-snapshots/store/Snapshot"
 import { SnapshotStore, SnapshotStoreError } from "@effect-snapshots/store/SnapshotStore"
 import type { SnapshotStoreService } from "@effect-snapshots/store/SnapshotStore"
-import * as Reactivity from "@effect/experimental/Reactivity"
 import { makeCompiler } from "@effect/sql-pg/PgClient"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { Connection } from "@effect/sql/SqlConnection"
-import { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { Reactivity } from "effect/reactivity"
+import { SqlClient } from "effect/sql"
+import type { SqlConnection } from "effect/sql"
+import { ConnectionError, SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
-import { PCGRandom } from "effect/Utils"
+import { Pcg } from "./Pcg.js"
 
 /**
  * What to inject. Rates are shares of calls in [0, 1]; they are exclusive (one call gets at most one of
@@ -36,7 +36,7 @@ export interface Plan {
   /** Share of reads that answer corrupt data (a corrupt snapshot, or corrupt rows). */
   readonly corruptRate?: number | undefined
   /** Latency added to every call that is not failed or hung: a fixed duration or a uniform [min, max]. */
-  readonly latency?: Duration.DurationInput | readonly [Duration.DurationInput, Duration.DurationInput] | undefined
+  readonly latency?: Duration.Input | readonly [Duration.Input, Duration.Input] | undefined
 }
 
 /**
@@ -98,15 +98,12 @@ export const makeInjector = (seed: number, plan: Plan): Injector => {
   if (failRate + hangRate + corruptRate > 1) {
     throw new RangeError("Faults: failRate + hangRate + corruptRate must not exceed 1")
   }
-  const rng = new PCGRandom(seed >>> 0)
+  const rng = new Pcg(seed >>> 0)
   const [minLatency, maxLatency] = plan.latency === undefined
     ? [0, 0]
     : Array.isArray(plan.latency)
     ? [Duration.toMillis(plan.latency[0]), Duration.toMillis(plan.latency[1])]
-    : [
-      Duration.toMillis(plan.latency as Duration.DurationInput),
-      Duration.toMillis(plan.latency as Duration.DurationInput)
-    ]
+    : [Duration.toMillis(plan.latency as Duration.Input), Duration.toMillis(plan.latency as Duration.Input)]
   const counters: Counters = { calls: 0, failed: 0, hung: 0, corrupted: 0, delayed: 0 }
   const delay = (): Duration.Duration => {
     if (maxLatency <= 0) return Duration.zero
@@ -159,9 +156,9 @@ const apply = <A, E, R>(
     case "Hang":
       return Effect.never
     case "Corrupt":
-      return Effect.zipRight(sleep(decision.delay), Effect.map(effect, onCorrupt))
+      return Effect.andThen(sleep(decision.delay), Effect.map(effect, onCorrupt))
     case "Pass":
-      return Effect.zipRight(sleep(decision.delay), effect)
+      return Effect.andThen(sleep(decision.delay), effect)
   }
 }
 
@@ -216,7 +213,7 @@ const garbageBytes = (rng: () => number, n: number): Uint8Array => {
  */
 export const corruptSnapshot = (snapshot: Snapshot, kind: Corruption, rng: () => number = Math.random): Snapshot => {
   const with_ = (patch: Partial<{ -readonly [K in keyof Snapshot]: Snapshot[K] }>) =>
-    new Snapshot({ ...snapshot, ...patch }, { disableValidation: true })
+    new Snapshot({ ...snapshot, ...patch }, { disableChecks: true })
   switch (kind) {
     case "TruncatedJson": {
       const text = JSON.stringify(snapshot.state) ?? "null"
@@ -337,7 +334,7 @@ const eventStoreUnavailable = (method: string) => () =>
  *
  * @since 0.1.0
  */
-export const eventStore = (inner: EventStore["Type"], injector: Injector): EventStore["Type"] => {
+export const eventStore = (inner: EventStore["Service"], injector: Injector): EventStore["Service"] => {
   const wrap = <A, E>(method: string, effect: Effect.Effect<A, E | EventStoreError>) =>
     Effect.suspend(() => apply(injector.decide(false), effect, eventStoreUnavailable(method)))
   return {
@@ -392,19 +389,28 @@ const corruptRows = (rows: ReadonlyArray<unknown>, rng: () => number): ReadonlyA
   })
 
 /**
- * Wrap one connection: statements that match may fail with a `SqlError`, hang, be delayed, or (SELECTs)
- * answer rows with one column corrupted (strings truncated, bytes truncated and flipped, numbers shifted,
- * JSON replaced).
+ * Wrap one connection: statements that match may fail with a `SqlError` (reason `ConnectionError`, the
+ * retryable "unavailable" kind), hang, be delayed, or (SELECTs) answer rows with one column corrupted
+ * (strings truncated, bytes truncated and flipped, numbers shifted, JSON replaced).
  *
  * @since 0.1.0
  */
-export const connection = (inner: Connection, injector: Injector, options: SqlClientOptions = {}): Connection => {
-  const decideFor = (sql: string) =>
+export const connection = (
+  inner: SqlConnection.Connection,
+  injector: Injector,
+  options: SqlClientOptions = {}
+): SqlConnection.Connection => {
+  const decideFor = (sql: string): Decision =>
     options.match === undefined || options.match.test(sql)
       ? injector.decide(/^\s*(select|with)\b/i.test(sql))
-      : ({ _tag: "Pass", delay: Duration.zero } as const)
+      : { _tag: "Pass", delay: Duration.zero }
   const fail = (sql: string) => () =>
-    new SqlError({ message: `injected fault: ${sql.slice(0, 60)}`, cause: new Error("injected fault") })
+    new SqlError({
+      reason: new ConnectionError({
+        message: `injected fault: ${sql.slice(0, 60)}`,
+        cause: new Error("injected fault")
+      })
+    })
   const rows = <A>(a: A): A => corruptRows(a as ReadonlyArray<unknown>, injector.random) as A
   return {
     execute: (sql, params, transform) =>
@@ -412,6 +418,8 @@ export const connection = (inner: Connection, injector: Injector, options: SqlCl
     executeRaw: (sql, params) => Effect.suspend(() => apply(decideFor(sql), inner.executeRaw(sql, params), fail(sql))),
     executeValues: (sql, params) =>
       Effect.suspend(() => apply(decideFor(sql), inner.executeValues(sql, params), fail(sql))),
+    executeValuesUnprepared: (sql, params) =>
+      Effect.suspend(() => apply(decideFor(sql), inner.executeValuesUnprepared(sql, params), fail(sql))),
     executeUnprepared: (sql, params, transform) =>
       Effect.suspend(() => apply(decideFor(sql), inner.executeUnprepared(sql, params, transform), fail(sql), rows)),
     executeStream: (sql, params, transform) =>
@@ -425,26 +433,28 @@ export const connection = (inner: Connection, injector: Injector, options: SqlCl
 }
 
 /**
- * The inner client's own (non-transaction) statements, as a connection. Each statement is the inner
- * client's: with `PgClient`, a `pool.query`, which gives its connection back by itself even when the fiber
- * running it is interrupted.
+ * The inner client's own (non-transaction) statements, as a connection: each one runs as the inner client
+ * runs a statement outside a transaction (with `PgClient`, on a connection borrowed from its pool for that
+ * statement only).
  */
-const plainConnection = (inner: SqlClient.SqlClient): Connection => ({
+const plainConnection = (inner: SqlClient.SqlClient): SqlConnection.Connection => ({
   execute: (sql, params) => inner.unsafe(sql, params),
   executeRaw: (sql, params) => inner.unsafe(sql, params).raw,
   executeValues: (sql, params) => inner.unsafe(sql, params).values,
+  executeValuesUnprepared: (sql, params) => inner.unsafe(sql, params).valuesUnprepared,
   executeUnprepared: (sql, params) => inner.unsafe(sql, params).unprepared,
   executeStream: (sql, params) => inner.unsafe(sql, params).stream
 })
 
 /**
  * A Postgres `SqlClient` whose statements go through `connection(...)`. Plain statements run as the inner
- * client's own; a transaction reserves one of its pooled connections. Provide it only to the store under test:
+ * client's own; a transaction reserves one of its pooled connections (the wrapper has its own transaction
+ * service, so a transaction of the wrapper never joins one of the inner client, and the other way round).
+ * Provide it only to the store under test:
  * `SqlSnapshotStore.layer.pipe(Layer.provide(Faults.layerSqlClient(injector)))`.
  *
- * Beware: `@effect/sql-pg` 0.53's `reserve` (what a transaction starts with) does not give the connection back
- * when the fiber waiting for it is interrupted, so timeouts around transactions leak pooled connections. The
- * plain path here never reserves; a fault-injected store should not use transactions under timeouts.
+ * Beware: interrupting a transaction's statement (a timeout around it) leaves that transaction to the
+ * driver's cleanup; a fault-injected store should not use transactions under timeouts.
  *
  * @since 0.1.0
  */
@@ -458,6 +468,7 @@ export const layerSqlClient = (
       const inner = (yield* SqlClient.SqlClient).withoutTransforms()
       const plain = connection(plainConnection(inner), injector, options)
       return yield* SqlClient.make({
+        driver: inner.driver,
         acquirer: Effect.succeed(plain),
         transactionAcquirer: Effect.map(inner.reserve, (conn) => connection(conn, injector, options)),
         compiler: makeCompiler(),
@@ -494,11 +505,11 @@ export const makeReplayGauge = (): ReplayGauge => ({ active: true, current: 0, m
  *
  * @since 0.1.0
  */
-export const countFullReplays = (inner: EventStore["Type"], gauge: ReplayGauge): EventStore["Type"] => ({
+export const countFullReplays = (inner: EventStore["Service"], gauge: ReplayGauge): EventStore["Service"] => ({
   ...inner,
   read: (type, id, options) => {
     if (options?.fromVersion !== undefined && options.fromVersion > 1) return inner.read(type, id, options)
-    return Stream.unwrapScoped(
+    return Stream.unwrap(
       Effect.acquireRelease(
         Effect.sync(() => {
           const counted = gauge.active

@@ -25,3 +25,10 @@ export * as Account from "./Account.js"
  * @since 0.1.0
  */
 export * as Checks from "./Checks.js"
+
+/**
+ * A small seeded generator (PCG) for the suite's reproducible random choices.
+ *
+ * @since 0.1.0
+ */
+export * as Pcg from "./Pcg.js"

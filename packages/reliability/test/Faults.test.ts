@@ -2,13 +2,13 @@ import { Postgres } from "@effect-snapshots/postgres"
 import { Faults } from "@effect-snapshots/reliability"
 import { SnapshotStore } from "@effect-snapshots/store"
 import { CompressedState, Snapshot } from "@effect-snapshots/store/Snapshot"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import { SqlClient } from "effect/sql"
 
 const snapshot = (version: number) =>
   new Snapshot({
@@ -16,7 +16,7 @@ const snapshot = (version: number) =>
     aggregateId: "c-1",
     version,
     schemaVersion: 1,
-    createdAt: DateTime.unsafeMake(0),
+    createdAt: DateTime.makeUnsafe(0),
     metadata: { fingerprint: "abc" },
     state: { total: version, items: [1, 2, 3] }
   })
@@ -85,10 +85,10 @@ describe("Faults.layerSnapshotStore", () => {
       const failing = Faults.makeInjector(3, { failRate: 1 })
       const result = yield* Effect.gen(function*() {
         const store = yield* SnapshotStore.SnapshotStore
-        return yield* Effect.either(store.load("Counter", "c-1"))
+        return yield* Effect.result(store.load("Counter", "c-1"))
       }).pipe(Effect.provide(SnapshotStore.layerMemory.pipe(Faults.layerSnapshotStore(failing))))
-      assert.isTrue(Either.isLeft(result))
-      if (Either.isLeft(result)) assert.strictEqual(result.left.reason, "Unavailable")
+      assert.isTrue(Result.isFailure(result))
+      if (Result.isFailure(result)) assert.strictEqual(result.failure.reason, "Unavailable")
       assert.strictEqual(failing.counters.failed, 1)
 
       const hanging = Faults.makeInjector(3, { hangRate: 1 })
@@ -126,11 +126,11 @@ describe("Faults.layerSqlClient", () => {
   layer(Faulty, { timeout: 120_000 })((it) => {
     it.effect("injects faults into matching statements only, and passes transactions through", () =>
       Effect.gen(function*() {
-        const sql = yield* SqlClient
+        const sql = yield* SqlClient.SqlClient
         injector.enabled = false
         yield* sql`CREATE TABLE probe (id int primary key, body text not null)`
         yield* sql.withTransaction(
-          Effect.zipRight(sql`INSERT INTO probe VALUES (1, 'hello world')`, sql`INSERT INTO probe VALUES (2, 'b')`)
+          Effect.andThen(sql`INSERT INTO probe VALUES (1, 'hello world')`, sql`INSERT INTO probe VALUES (2, 'b')`)
         )
         injector.enabled = true
 
@@ -140,29 +140,31 @@ describe("Faults.layerSqlClient", () => {
 
         const failing = Faults.makeInjector(5, { failRate: 1 })
         const corrupting = Faults.makeInjector(5, { corruptRate: 1 })
-        const run = <A>(i: Faults.Injector, f: (sql: SqlClient) => Effect.Effect<A, unknown>) =>
-          Effect.flatMap(SqlClient, f).pipe(
+        const run = <A>(i: Faults.Injector, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+          Effect.flatMap(SqlClient.SqlClient, f).pipe(
             Effect.provide(
-              Faults.layerSqlClient(i, { match: /\bprobe\b/ }).pipe(Layer.provide(Layer.succeed(SqlClient, sql)))
+              Faults.layerSqlClient(i, { match: /\bprobe\b/ }).pipe(
+                Layer.provide(Layer.succeed(SqlClient.SqlClient, sql))
+              )
             )
           )
-        const failed = yield* Effect.either(run(failing, (s) => s`SELECT body FROM probe WHERE id = 1`))
-        assert.isTrue(Either.isLeft(failed))
-        if (Either.isLeft(failed)) assert.strictEqual((failed.left as { _tag: string })._tag, "SqlError")
+        const failed = yield* Effect.result(run(failing, (s) => s`SELECT body FROM probe WHERE id = 1`))
+        assert.isTrue(Result.isFailure(failed))
+        if (Result.isFailure(failed)) assert.strictEqual((failed.failure as { _tag: string })._tag, "SqlError")
 
         const rows = yield* run(corrupting, (s) => s<{ body: string }>`SELECT body FROM probe WHERE id = 1`)
         assert.deepStrictEqual(rows, [{ body: "hello" }])
         assert.strictEqual(corrupting.counters.corrupted, 1)
 
         // a failed write inside a transaction leaves nothing behind
-        const tx = yield* Effect.either(run(failing, (s) =>
+        const tx = yield* Effect.result(run(failing, (s) =>
           s.withTransaction(
-            Effect.zipRight(
+            Effect.andThen(
               Effect.flatMap(Effect.sync(() => (failing.enabled = false)), () => s`INSERT INTO probe VALUES (3, 'c')`),
               Effect.flatMap(Effect.sync(() => (failing.enabled = true)), () => s`INSERT INTO probe VALUES (4, 'd')`)
             )
           )))
-        assert.isTrue(Either.isLeft(tx))
+        assert.isTrue(Result.isFailure(tx))
         const [{ count }] = yield* sql<{ count: number }>`SELECT count(*)::int AS count FROM probe`
         assert.strictEqual(count, 2)
       }))

@@ -7,23 +7,21 @@
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { Account, Checks } from "@effect-snapshots/reliability"
+import { Account, Checks, Pcg } from "@effect-snapshots/reliability"
 import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
-import { PCGRandom } from "effect/Utils"
 import { record } from "./utils/figures.js"
 import { scaled } from "./utils/scale.js"
 import * as Stacks from "./utils/stacks.js"
 
 /** Retry conflicts until the update goes through (the default gives up after 8 retries); ~1 ms apart, jittered. */
-const retry = Schedule.spaced("1 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(100_000)))
+const retry = Schedule.spaced("1 millis").pipe(Schedule.jittered, Schedule.upTo({ times: 100_000 }))
 
 interface Run {
   readonly updates: number
@@ -36,43 +34,42 @@ interface Run {
  * `writers` fibers per aggregate, each doing `perWriter` updates of one to three events. Counts the
  * decisions (each attempt decides once), so attempts - updates is the number of conflicts retried.
  */
-const hammer = (
+const hammer = Effect.fnUntraced(function*(
   repo: EventSourcedRepository.EventSourcedRepository<Account.State, Account.Event>,
   ids: ReadonlyArray<string>,
   writers: number,
   perWriter: number,
   seed: number
-) =>
-  Effect.gen(function*() {
-    const rng = new PCGRandom(seed)
-    const acked = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]))
-    const failures: Array<string> = []
-    let attempts = 0
-    let updates = 0
-    const writer = (id: string, w: number) =>
-      Effect.forEach(Array.from({ length: perWriter }, (_, i) => i), (i) => {
-        const tx = `${id}-w${w}-${i}`
-        const size = 1 + rng.integer(3)
-        return Effect.either(repo.update(id, () =>
-          Effect.sync(() => {
-            attempts++
-            return Account.batch(tx, size, () => rng.number())
-          }))).pipe(Effect.map((result) => {
-            if (Either.isLeft(result)) failures.push(`${tx}: ${result.left._tag}: ${result.left.message}`)
-            else {
-              updates++
-              acked.get(id)!.add(tx)
-            }
-          }))
-      }, { discard: true })
-    yield* Effect.forEach(
-      ids.flatMap((id) => Array.from({ length: writers }, (_, w) => [id, w] as const)),
-      ([id, w]) => writer(id, w),
-      { concurrency: Math.min(ids.length * writers, 64), discard: true }
-    )
-    const run: Run = { updates, attempts, failures, acked }
-    return run
-  })
+) {
+  const rng = new Pcg.Pcg(seed)
+  const acked = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]))
+  const failures: Array<string> = []
+  let attempts = 0
+  let updates = 0
+  const writer = (id: string, w: number) =>
+    Effect.forEach(Array.from({ length: perWriter }, (_, i) => i), (i) => {
+      const tx = `${id}-w${w}-${i}`
+      const size = 1 + rng.integer(3)
+      return Effect.result(repo.update(id, () =>
+        Effect.sync(() => {
+          attempts++
+          return Account.batch(tx, size, () => rng.number())
+        }))).pipe(Effect.map((result) => {
+          if (Result.isFailure(result)) failures.push(`${tx}: ${result.failure._tag}: ${result.failure.message}`)
+          else {
+            updates++
+            acked.get(id)!.add(tx)
+          }
+        }))
+    }, { discard: true })
+  yield* Effect.forEach(
+    ids.flatMap((id) => Array.from({ length: writers }, (_, w) => [id, w] as const)),
+    ([id, w]) => writer(id, w),
+    { concurrency: Math.min(ids.length * writers, 64), discard: true }
+  )
+  const run: Run = { updates, attempts, failures, acked }
+  return run
+})
 
 /** Watches the newest snapshot of `ids` while `body` runs: answers every time a version went backwards. */
 const watchSnapshots = <A, E, R>(ids: ReadonlyArray<string>, body: Effect.Effect<A, E, R>) =>
@@ -82,14 +79,14 @@ const watchSnapshots = <A, E, R>(ids: ReadonlyArray<string>, body: Effect.Effect
     const backwards: Array<string> = []
     let polls = 0
     const poll = Effect.forEach(ids, (id) =>
-      Effect.map(Effect.either(store.load("Account", id)), (found) => {
-        if (Either.isLeft(found) || Option.isNone(found.right)) return
+      Effect.map(Effect.result(store.load("Account", id)), (found) => {
+        if (Result.isFailure(found) || Option.isNone(found.success)) return
         polls++
         const seen = newest.get(id) ?? 0
-        if (found.right.value.version < seen) backwards.push(`${id}: ${seen} -> ${found.right.value.version}`)
-        newest.set(id, Math.max(seen, found.right.value.version))
+        if (found.success.value.version < seen) backwards.push(`${id}: ${seen} -> ${found.success.value.version}`)
+        newest.set(id, Math.max(seen, found.success.value.version))
       }), { discard: true })
-    const watcher = yield* Effect.fork(Effect.forever(Effect.zipRight(poll, Effect.sleep("2 millis"))))
+    const watcher = yield* Effect.forkChild(Effect.forever(Effect.andThen(poll, Effect.sleep("2 millis"))))
     const result = yield* body
     yield* Fiber.interrupt(watcher)
     yield* poll
@@ -114,7 +111,7 @@ const scenario = (section: string, options: {
     const ids = Array.from({ length: options.aggregates }, (_, i) => `${section}-${options.mode}-${i}`)
     const { backwards, polls, result: run } = yield* watchSnapshots(
       ids.slice(0, options.watch),
-      Effect.zipLeft(hammer(repo, ids, options.writers, options.perWriter, options.seed), repo.flush)
+      Effect.tap(hammer(repo, ids, options.writers, options.perWriter, options.seed), () => repo.flush)
     )
     const problems: Array<string> = [...run.failures.slice(0, 5), ...backwards.slice(0, 5)]
     let lost = 0
@@ -140,7 +137,8 @@ const scenario = (section: string, options: {
     return { problems, conflicts, polls, updates: run.updates }
   }).pipe(Effect.scoped)
 
-const quiet = Logger.withMinimumLogLevel(LogLevel.Error)
+const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, References.MinimumLogLevel, "Error")
 
 const oneAggregate = { aggregates: 1, writers: 16, perWriter: 250, watch: 1 }
 const manyAggregates = { aggregates: 1000, writers: 2, perWriter: 2, watch: 50 }

@@ -15,17 +15,15 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import type { Aggregate } from "@effect-snapshots/loader"
 import { EventSourcedRepository, EventStore, SnapshotMetrics, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { Account, Checks, Faults } from "@effect-snapshots/reliability"
+import { Account, Checks, Faults, Pcg } from "@effect-snapshots/reliability"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import { PCGRandom } from "effect/Utils"
+import * as References from "effect/References"
+import { SqlClient } from "effect/sql"
 import * as zlib from "node:zlib"
 import { record } from "./utils/figures.js"
 
@@ -34,7 +32,8 @@ const metrics = SnapshotMetrics.forAggregateType("Account")
 const skipped = (reason: Aggregate.SkipReason) =>
   Effect.map(Metric.value(metrics.skipped(reason)), (state) => state.count)
 
-const quiet = Logger.withMinimumLogLevel(LogLevel.Error)
+const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, References.MinimumLogLevel, "Error")
 
 interface Outcome {
   readonly problems: ReadonlyArray<string>
@@ -45,43 +44,42 @@ interface Outcome {
  * used no snapshot, the skip was counted once with `reason`, the snapshot was replaced by a sound one, and the
  * next load starts from it without another skip.
  */
-const expectRecovered = (
+const expectRecovered = Effect.fnUntraced(function*(
   repo: EventSourcedRepository.EventSourcedRepository<Account.State, Account.Event>,
   id: string,
   reason: Aggregate.SkipReason
-) =>
-  Effect.gen(function*() {
-    const problems: Array<string> = []
-    const count = skipped(reason)
-    const before = yield* count
-    const replay = yield* Account.replay(id)
-    const loaded = yield* repo.load(id)
-    yield* repo.flush
-    if (!Account.sameState(loaded.state, replay.state) || loaded.version !== replay.version) {
-      problems.push(`${id}: the load is not the full replay`)
-    }
-    if (Option.isSome(loaded.snapshotVersion)) {
-      problems.push(`${id}: the load used the corrupt snapshot (at ${loaded.snapshotVersion.value})`)
-    }
-    const counted = (yield* count) - before
-    if (counted !== 1) problems.push(`${id}: the repository counted the skip ${counted} times, expected 1`)
-    // The repository now knows the state (its next load would not read a snapshot): ask another instance.
-    const another = yield* EventSourcedRepository.make(Account.Account, { strategy: SnapshotStrategy.never })
-    const again = yield* another.load(id)
-    if (Option.getOrUndefined(again.snapshotVersion) !== replay.version) {
-      problems.push(
-        `${id}: not replaced: the next load started from ${
-          Option.getOrElse(again.snapshotVersion, () => "no snapshot")
-        }, expected a snapshot at ${replay.version}`
-      )
-    }
-    if ((yield* count) - before !== counted) problems.push(`${id}: skipped again after the replacement`)
-    // The corrupt snapshot may stay in the history below its replacement (a newer snapshot hides it).
-    const report = yield* Checks.aggregate(repo, id, { snapshots: false })
-    problems.push(...report.problems.map((p) => `${id}: ${p}`))
-    const outcome: Outcome = { problems }
-    return outcome
-  })
+) {
+  const problems: Array<string> = []
+  const count = skipped(reason)
+  const before = yield* count
+  const replay = yield* Account.replay(id)
+  const loaded = yield* repo.load(id)
+  yield* repo.flush
+  if (!Account.sameState(loaded.state, replay.state) || loaded.version !== replay.version) {
+    problems.push(`${id}: the load is not the full replay`)
+  }
+  if (Option.isSome(loaded.snapshotVersion)) {
+    problems.push(`${id}: the load used the corrupt snapshot (at ${loaded.snapshotVersion.value})`)
+  }
+  const counted = (yield* count) - before
+  if (counted !== 1) problems.push(`${id}: the repository counted the skip ${counted} times, expected 1`)
+  // The repository now knows the state (its next load would not read a snapshot): ask another instance.
+  const another = yield* EventSourcedRepository.make(Account.Account, { strategy: SnapshotStrategy.never })
+  const again = yield* another.load(id)
+  if (Option.getOrUndefined(again.snapshotVersion) !== replay.version) {
+    problems.push(
+      `${id}: not replaced: the next load started from ${
+        Option.getOrElse(again.snapshotVersion, () => "no snapshot")
+      }, expected a snapshot at ${replay.version}`
+    )
+  }
+  if ((yield* count) - before !== counted) problems.push(`${id}: skipped again after the replacement`)
+  // The corrupt snapshot may stay in the history below its replacement (a newer snapshot hides it).
+  const report = yield* Checks.aggregate(repo, id, { snapshots: false })
+  problems.push(...report.problems.map((p) => `${id}: ${p}`))
+  const outcome: Outcome = { problems }
+  return outcome
+})
 
 // ---------------------------------------------------------------------------------------------------------------
 // SQL: corruption planted in the table
@@ -106,57 +104,56 @@ const plantedReason: Record<Planted, Aggregate.SkipReason> = {
   ForeignRow: "StreamMismatch"
 }
 
-const rng = new PCGRandom(4439)
+const rng = new Pcg.Pcg(4439)
 const garbage = (n: number) => Buffer.from(Array.from({ length: n }, () => rng.integer(256)))
 
 /** Corrupt the newest snapshot row of `id` in `table`. */
-const plant = (table: string, id: string, kind: Planted, donor: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient
-    const t = sql(table)
-    const [row] = yield* sql<{ version: number }>`
+const plant = Effect.fnUntraced(function*(table: string, id: string, kind: Planted, donor: string) {
+  const sql = yield* SqlClient.SqlClient
+  const t = sql(table)
+  const [row] = yield* sql<{ version: number }>`
       SELECT version::int AS version FROM ${t}
       WHERE aggregate_type = 'Account' AND aggregate_id = ${id} ORDER BY version DESC LIMIT 1`
-    assert.isDefined(row, `${id} has a snapshot`)
-    const where = sql`aggregate_type = 'Account' AND aggregate_id = ${id} AND version = ${row!.version}`
-    switch (kind) {
-      case "TruncatedJson": {
-        // the stored bytes are gzip; inflate, cut the JSON in half, deflate again: valid gzip, broken JSON
-        const [bytes] = yield* sql<{ b: Uint8Array }>`SELECT state_bytes AS b FROM ${t} WHERE ${where}`
-        const text = zlib.gunzipSync(bytes!.b).toString("utf8")
-        const cut = zlib.gzipSync(Buffer.from(text.slice(0, Math.floor(text.length / 2)), "utf8"))
-        yield* sql`UPDATE ${t} SET state_bytes = ${cut} WHERE ${where}`
-        break
-      }
-      case "BadGzip": {
-        const bytes = garbage(80)
-        bytes[0] = 0x1f
-        bytes[1] = 0x8b
-        bytes[2] = 0x08
-        yield* sql`UPDATE ${t} SET state_bytes = ${bytes} WHERE ${where}`
-        break
-      }
-      case "BadBrotli":
-        yield* sql`UPDATE ${t} SET encoding = 'brotli', state_bytes = ${garbage(80)} WHERE ${where}`
-        break
-      case "UnknownSchemaVersion":
-        yield* sql`UPDATE ${t} SET schema_version = 99 WHERE ${where}`
-        break
-      case "StaleFingerprint":
-        yield* sql`UPDATE ${t} SET metadata = jsonb_set(metadata, '{fingerprint}', '"0123456789abcdef"') WHERE ${where}`
-        break
-      case "VersionAboveStream":
-        yield* sql`UPDATE ${t} SET version = version + 100 WHERE ${where}`
-        break
-      case "ForeignRow":
-        // the donor's snapshot (same shape and version, another stream) under this aggregate's key
-        yield* sql`UPDATE ${t} SET (state, state_bytes, encoding, metadata) = (
+  assert.isDefined(row, `${id} has a snapshot`)
+  const where = sql`aggregate_type = 'Account' AND aggregate_id = ${id} AND version = ${row!.version}`
+  switch (kind) {
+    case "TruncatedJson": {
+      // the stored bytes are gzip; inflate, cut the JSON in half, deflate again: valid gzip, broken JSON
+      const [bytes] = yield* sql<{ b: Uint8Array }>`SELECT state_bytes AS b FROM ${t} WHERE ${where}`
+      const text = zlib.gunzipSync(bytes!.b).toString("utf8")
+      const cut = zlib.gzipSync(Buffer.from(text.slice(0, Math.floor(text.length / 2)), "utf8"))
+      yield* sql`UPDATE ${t} SET state_bytes = ${cut} WHERE ${where}`
+      break
+    }
+    case "BadGzip": {
+      const bytes = garbage(80)
+      bytes[0] = 0x1f
+      bytes[1] = 0x8b
+      bytes[2] = 0x08
+      yield* sql`UPDATE ${t} SET state_bytes = ${bytes} WHERE ${where}`
+      break
+    }
+    case "BadBrotli":
+      yield* sql`UPDATE ${t} SET encoding = 'brotli', state_bytes = ${garbage(80)} WHERE ${where}`
+      break
+    case "UnknownSchemaVersion":
+      yield* sql`UPDATE ${t} SET schema_version = 99 WHERE ${where}`
+      break
+    case "StaleFingerprint":
+      yield* sql`UPDATE ${t} SET metadata = jsonb_set(metadata, '{fingerprint}', '"0123456789abcdef"') WHERE ${where}`
+      break
+    case "VersionAboveStream":
+      yield* sql`UPDATE ${t} SET version = version + 100 WHERE ${where}`
+      break
+    case "ForeignRow":
+      // the donor's snapshot (same shape and version, another stream) under this aggregate's key
+      yield* sql`UPDATE ${t} SET (state, state_bytes, encoding, metadata) = (
           SELECT d.state, d.state_bytes, d.encoding, d.metadata FROM ${t} d
           WHERE d.aggregate_type = 'Account' AND d.aggregate_id = ${donor} AND d.version = ${row!.version})
           WHERE ${where}`
-        break
-    }
-  })
+      break
+  }
+})
 
 type Stack = "compressed" | "resilient, then compressed" | "compressed, then resilient"
 
@@ -184,7 +181,7 @@ describe("corruption planted in the snapshot table (SQL)", () => {
         ["compressed, then resilient", "snapshots_cr", "cr"]
       ] as const
     ) {
-      it.scoped(`${stack}: each kind skipped, replayed, replaced and counted`, () =>
+      it.effect(`${stack}: each kind skipped, replayed, replaced and counted`, () =>
         Effect.gen(function*() {
           const started = Date.now()
           const store = yield* Layer.build(sqlStack(table, stack))
@@ -217,7 +214,7 @@ describe("corruption planted in the snapshot table (SQL)", () => {
               mismatches: problems.filter((p) => p.includes("not the full replay")).length
             }, Date.now() - started)
             assert.deepStrictEqual(problems, [])
-          }).pipe(Effect.provide(store))
+          }).pipe(Effect.provideContext(store))
         }).pipe(quiet))
     }
   })
@@ -240,7 +237,7 @@ const memoryReason: Record<Faults.Corruption, Aggregate.SkipReason> = {
 }
 
 describe("corrupt snapshots answered by the store (memory)", () => {
-  it.scoped("each kind skipped, replayed, replaced and counted", () => {
+  it.effect("each kind skipped, replayed, replaced and counted", () => {
     let corruptNext: Faults.Corruption | undefined
     const corrupting = Layer.effect(
       SnapshotStore.SnapshotStore,

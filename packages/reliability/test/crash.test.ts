@@ -8,17 +8,17 @@
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { Account, Checks } from "@effect-snapshots/reliability"
+import { Account, Checks, Pcg } from "@effect-snapshots/reliability"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { PCGRandom } from "effect/Utils"
+import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { record } from "./utils/figures.js"
+import { nodeBinary, tsxArgs } from "./utils/node.js"
 
 const KILLS = 20
 const IDS = 8
@@ -42,8 +42,8 @@ interface WorkerRun {
 
 /** Start the worker, wait until it is ready, let it work `killAfterMs`, then SIGKILL it. */
 const runWorker = (env: Record<string, string>, killAfterMs: number) =>
-  Effect.async<WorkerRun, Error>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", worker], {
+  Effect.callback<WorkerRun, Error>((resume) => {
+    const child = spawn(nodeBinary(), tsxArgs(worker), {
       cwd: packageRoot,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"]
@@ -97,13 +97,13 @@ const Stores = Layer.merge(
 
 describe.skipIf(!Postgres.hasServer)("crashes (SIGKILL, real Postgres)", () => {
   layer(Stores, { timeout: "120 seconds", excludeTestServices: true })((it) => {
-    it.scoped(`${KILLS} kills: inline then background snapshots, every aggregate sound after each`, () =>
+    it.effect(`${KILLS} kills: inline then background snapshots, every aggregate sound after each`, () =>
       Effect.gen(function*() {
         const started = Date.now()
-        const sql = yield* SqlClient
+        const sql = yield* SqlClient.SqlClient
         const [{ schema }] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
         const repo = yield* EventSourcedRepository.make(Account.Account, { strategy: SnapshotStrategy.never })
-        const rng = new PCGRandom(SEED)
+        const rng = new Pcg.Pcg(SEED)
         const acked = new Map<string, Set<string>>()
         const ackedVersion = new Map<string, number>()
         const checked = new Set<string>()

@@ -11,11 +11,10 @@ import { Account, Faults } from "@effect-snapshots/reliability"
 import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as FastCheck from "effect/FastCheck"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
+import * as FastCheck from "fast-check"
 import { record } from "./utils/figures.js"
 import { Model } from "./utils/model.js"
 import { scaled } from "./utils/scale.js"
@@ -129,22 +128,23 @@ const runHistory = (h: History, id: string) =>
     const mismatches: Array<string> = []
     let comparisons = 0
     const compareOne = (instance: typeof repo, when: string) =>
-      Effect.map(Effect.either(instance.load(id)), (loaded) => {
+      Effect.map(Effect.result(instance.load(id)), (loaded) => {
         comparisons++
         const expected = model.expected(id)
-        if (Either.isLeft(loaded)) {
-          mismatches.push(`${id} ${when}: load failed: ${loaded.left.message}`)
+        if (Result.isFailure(loaded)) {
+          mismatches.push(`${id} ${when}: load failed: ${loaded.failure.message}`)
         } else if (
-          loaded.right.version !== expected.version || !Account.sameState(loaded.right.state, expected.state)
+          loaded.success.version !== expected.version || !Account.sameState(loaded.success.state, expected.state)
         ) {
           mismatches.push(
-            `${id} ${when}: snapshot ${Option.getOrElse(loaded.right.snapshotVersion, () => "none")} + ` +
-              `${loaded.right.replayed} events gave version ${loaded.right.version}, the full replay ${expected.version}`
+            `${id} ${when}: snapshot ${Option.getOrElse(loaded.success.snapshotVersion, () => "none")} + ` +
+              `${loaded.success.replayed} events gave version ${loaded.success.version}, ` +
+              `the full replay ${expected.version}`
           )
         }
       })
     const compare = (when: string) =>
-      Effect.zipRight(compareOne(repo, `${when} (cached)`), compareOne(cold, `${when} (cold)`))
+      Effect.andThen(compareOne(repo, `${when} (cached)`), compareOne(cold, `${when} (cold)`))
     let version = 0
     for (const [i, size] of h.batches.entries()) {
       const events = Account.batch(`${id}-${i}`, size, injector.random)
@@ -180,15 +180,15 @@ const runAll = (section: string, histories: ReadonlyArray<History>, concurrency:
     const mismatches: Array<string> = []
     const failures: Array<string> = []
     yield* Effect.forEach(histories, (h, i) =>
-      Effect.either(runHistory(h, `${section}-${i}`)).pipe(Effect.map((result) => {
-        if (Either.isLeft(result)) {
-          failures.push(`history ${i} (seed ${h.seed}): ${String(result.left)}`)
+      Effect.result(runHistory(h, `${section}-${i}`)).pipe(Effect.map((result) => {
+        if (Result.isFailure(result)) {
+          failures.push(`history ${i} (seed ${h.seed}): ${String(result.failure)}`)
         } else {
-          comparisons += result.right.comparisons
-          faults += result.right.faults
-          if (result.right.mismatches.length > 0) {
+          comparisons += result.success.comparisons
+          faults += result.success.faults
+          if (result.success.mismatches.length > 0) {
             mismatches.push(
-              `history ${i}: ${result.right.mismatches[0]} — strategy ${SnapshotStrategy.format(h.strategy)}, ` +
+              `history ${i}: ${result.success.mismatches[0]} — strategy ${SnapshotStrategy.format(h.strategy)}, ` +
                 `mode ${h.mode}, batches ${JSON.stringify(h.batches)}, faults ${JSON.stringify(h.faults)}`
             )
           }
@@ -215,7 +215,8 @@ const runAll = (section: string, histories: ReadonlyArray<History>, concurrency:
     return { comparisons, faults, mismatches, failures, swept: sweep.checked }
   })
 
-const quiet = Logger.withMinimumLogLevel(LogLevel.None)
+const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, References.MinimumLogLevel, "None")
 
 const memoryHistories = scaled(10_000, 1_000)
 

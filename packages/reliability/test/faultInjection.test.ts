@@ -13,10 +13,9 @@ import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
 import { record } from "./utils/figures.js"
 import { Model } from "./utils/model.js"
 import { scaled } from "./utils/scale.js"
@@ -72,8 +71,8 @@ interface Sizes {
  * Rounds of concurrent updates and loads, each load compared with the model of what was committed; then a
  * load storm with every snapshot read failing; then every aggregate checked with the faults off.
  */
-const workload = (section: string, mode: "inline" | "background", sizes: Sizes, instruments: Instruments) =>
-  Effect.gen(function*() {
+const workload = Effect.fnUntraced(
+  function*(section: string, mode: "inline" | "background", sizes: Sizes, instruments: Instruments) {
     const started = Date.now()
     const { faults, gauge, storm } = instruments
     const all = [faults, storm, ...(instruments.more ?? [])]
@@ -98,14 +97,16 @@ const workload = (section: string, mode: "inline" | "background", sizes: Sizes, 
     let mismatches = 0
     let cases = 0
     let tx = 0
-    const compare = (id: string, result: Either.Either<EventSourcedRepository.Loaded<Account.State>, Error>) => {
+    const compare = (id: string, result: Result.Result<EventSourcedRepository.Loaded<Account.State>, Error>) => {
       cases++
       const expected = model.expected(id)
-      if (Either.isLeft(result)) {
-        failures.push(`load ${id}: ${result.left.message}`)
-      } else if (result.right.version !== expected.version || !Account.sameState(result.right.state, expected.state)) {
+      if (Result.isFailure(result)) {
+        failures.push(`load ${id}: ${result.failure.message}`)
+      } else if (
+        result.success.version !== expected.version || !Account.sameState(result.success.state, expected.state)
+      ) {
         mismatches++
-        failures.push(`load ${id}: version ${result.right.version}, expected ${expected.version}`)
+        failures.push(`load ${id}: version ${result.success.version}, expected ${expected.version}`)
       }
     }
     enable(true)
@@ -113,17 +114,18 @@ const workload = (section: string, mode: "inline" | "background", sizes: Sizes, 
     gauge.max = 0
     for (let round = 0; round < sizes.rounds; round++) {
       yield* Effect.forEach(ids, (id) =>
-        Effect.either(
+        Effect.result(
           repo.update(id, () => Effect.sync(() => Account.batch(`${mode}-${tx}`, 1 + (tx++ % 4), faults.random)))
         ).pipe(Effect.map((result) => {
           cases++
-          if (Either.isLeft(result)) failures.push(`update ${id}: ${result.left._tag}: ${result.left.message}`)
-          else model.commit(id, result.right.version, result.right.events)
+          if (Result.isFailure(result)) {
+            failures.push(`update ${id}: ${result.failure._tag}: ${result.failure.message}`)
+          } else model.commit(id, result.success.version, result.success.events)
         })), { concurrency: 16, discard: true })
       for (const instance of [repo, cold]) {
         yield* Effect.forEach(
           ids,
-          (id) => Effect.map(Effect.either(instance.load(id)), (result) => compare(id, result)),
+          (id) => Effect.map(Effect.result(instance.load(id)), (result) => compare(id, result)),
           { concurrency: 32, discard: true }
         )
       }
@@ -137,7 +139,7 @@ const workload = (section: string, mode: "inline" | "background", sizes: Sizes, 
     gauge.max = 0
     const totalBefore = gauge.total
     const stormIds = Array.from({ length: 64 }, (_, i) => ids[i % ids.length]!)
-    yield* Effect.forEach(stormIds, (id) => Effect.map(Effect.either(cold.load(id)), (result) => compare(id, result)), {
+    yield* Effect.forEach(stormIds, (id) => Effect.map(Effect.result(cold.load(id)), (result) => compare(id, result)), {
       concurrency: "unbounded",
       discard: true
     })
@@ -164,22 +166,24 @@ const workload = (section: string, mode: "inline" | "background", sizes: Sizes, 
       mismatches
     }, Date.now() - started)
     return { failures, workloadMax, stormMax, stormReplays, snapshotsChecked }
-  })
+  }
+)
 
-const quiet = Logger.withMinimumLogLevel(LogLevel.Error)
+const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, References.MinimumLogLevel, "Error")
 
 /**
  * Short timeouts, so a hung call costs little test time, and a breaker that closes again quickly (the storm
  * opens it on purpose). `maintenanceTimeout` bounds `delete`, which the repository calls when it replaces an
  * unusable snapshot (default: one minute).
  */
-const resilience = (timeout: Duration.DurationInput): SnapshotStore.ResilientOptions => ({
+const resilience = (timeout: Duration.Input): SnapshotStore.ResilientOptions => ({
   timeout,
   maintenanceTimeout: "1 second",
   circuitBreaker: { failureThreshold: 5, resetAfter: "200 millis" }
 })
 
-const assertRun = (run: Effect.Effect.Success<ReturnType<typeof workload>>) => {
+const assertRun = (run: Effect.Success<ReturnType<typeof workload>>) => {
   assert.deepStrictEqual(run.failures.slice(0, 10), [])
   assert.isAtMost(run.workloadMax, BUDGET, "full replays at once during the workload")
   assert.isAtMost(run.stormMax, BUDGET, "full replays at once during the storm")

@@ -28,11 +28,11 @@ const infoFields = {
   aggregateType: Schema.NonEmptyString,
   aggregateId: Schema.NonEmptyString,
   /** The version of the last event folded into the state; a stream's first event has version 1. */
-  version: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)),
+  version: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
   /** The version of the state's shape (the aggregate's `schemaVersion`), for snapshot migrations. */
-  schemaVersion: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)),
+  schemaVersion: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
   createdAt: Schema.DateTimeUtc,
-  metadata: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  metadata: Schema.Record(Schema.String, Schema.Unknown)
 }
 
 /**
@@ -53,8 +53,8 @@ export class SnapshotInfo extends Schema.Class<SnapshotInfo>("@effect-snapshots/
 export class CompressedState extends Schema.TaggedClass<CompressedState>("@effect-snapshots/store/CompressedState")(
   "CompressedState",
   {
-    algorithm: Schema.Literal("gzip", "brotli"),
-    bytes: Schema.Uint8ArrayFromSelf
+    algorithm: Schema.Literals(["gzip", "brotli"]),
+    bytes: Schema.Uint8Array
   }
 ) {}
 

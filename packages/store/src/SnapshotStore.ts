@@ -54,7 +54,7 @@ export interface DeleteOptions {
  */
 export interface PruneOptions {
   readonly keepLast: number
-  readonly olderThan?: Duration.DurationInput | undefined
+  readonly olderThan?: Duration.Input | undefined
   readonly aggregateType?: string | undefined
 }
 
@@ -104,12 +104,11 @@ export interface SnapshotStoreService {
 
 /**
  * @since 0.1.0
- * @category tags
+ * @category services
  */
-export class SnapshotStore extends Context.Tag("@effect-snapshots/store/SnapshotStore")<
-  SnapshotStore,
-  SnapshotStoreService
->() {}
+export class SnapshotStore extends Context.Service<SnapshotStore, SnapshotStoreService>()(
+  "@effect-snapshots/store/SnapshotStore"
+) {}
 
 /**
  * An in-memory store: a `Ref` of histories, no dependencies. States are kept by reference (not copied), so
@@ -197,9 +196,9 @@ export const compressed = (options: CompressOptions) =>
  */
 export interface ResilientOptions {
   /** Timeout of each attempt of `save` and `load` (default 2 seconds). */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
   /** Timeout of `list`, `delete`, `latestForType`, `prune`, and of each page of `aggregates` (default 1 minute). */
-  readonly maintenanceTimeout?: Duration.DurationInput | undefined
+  readonly maintenanceTimeout?: Duration.Input | undefined
   /**
    * How `save` and `load` retry an `Unavailable` failure (a timeout included); other reasons are never
    * retried. Default: two retries after ~25 ms and ~50 ms (exponential, jittered).
@@ -214,7 +213,7 @@ export interface ResilientOptions {
   readonly circuitBreaker?:
     | {
       readonly failureThreshold?: number | undefined
-      readonly resetAfter?: Duration.DurationInput | undefined
+      readonly resetAfter?: Duration.Input | undefined
     }
     | false
     | undefined
@@ -229,7 +228,7 @@ export interface ResilientOptions {
  * @since 0.2.0
  * @category metrics
  */
-export const resilientFailures: Metric.Metric.Counter<number> = resilience.failures
+export const resilientFailures: Metric.Counter<number> = resilience.failures
 
 /**
  * The old name of `resilientFailures` (the same counter, `effect_snapshots_store_resilient_failures`), from
@@ -239,7 +238,7 @@ export const resilientFailures: Metric.Metric.Counter<number> = resilience.failu
  * @since 0.1.0
  * @category metrics
  */
-export const failuresSwallowed: Metric.Metric.Counter<number> = resilience.failures
+export const failuresSwallowed: Metric.Counter<number> = resilience.failures
 
 /**
  * Counts how often the `resilient` circuit breaker opened.
@@ -247,7 +246,7 @@ export const failuresSwallowed: Metric.Metric.Counter<number> = resilience.failu
  * @since 0.1.0
  * @category metrics
  */
-export const circuitOpened: Metric.Metric.Counter<number> = resilience.circuitOpened
+export const circuitOpened: Metric.Counter<number> = resilience.circuitOpened
 
 /**
  * The `resilient` decorator as a function on services; see `resilient`. Fails with core's `BadArgument` on

@@ -1,5 +1,5 @@
 /**
- * The error of every SnapshotStore method, in a module of its own (as `@effect/sql`'s `SqlError`), so that
+ * The error of every SnapshotStore method, in a module of its own (as `effect/sql`'s `SqlError`), so that
  * the stores, the decorators and their internal modules share it without importing each other.
  *
  * @since 0.2.0
@@ -20,7 +20,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category errors
  */
-export const SnapshotStoreErrorReason = Schema.Literal("InvalidInput", "Unavailable", "Corrupt", "Conflict")
+export const SnapshotStoreErrorReason = Schema.Literals(["InvalidInput", "Unavailable", "Corrupt", "Conflict"])
 
 /**
  * @since 0.1.0
@@ -39,5 +39,5 @@ export class SnapshotStoreError extends Schema.TaggedError<SnapshotStoreError>(
 )("SnapshotStoreError", {
   reason: SnapshotStoreErrorReason,
   message: Schema.String,
-  cause: Schema.optional(Schema.Defect)
+  cause: Schema.optional(Schema.Defect())
 }) {}

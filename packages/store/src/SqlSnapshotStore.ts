@@ -1,20 +1,20 @@
 /**
- * A SnapshotStore on `@effect/sql`'s `SqlClient` (Postgres): one table keyed by (aggregate_type,
+ * A SnapshotStore on `effect/sql`'s `SqlClient` (Postgres): one table keyed by (aggregate_type,
  * aggregate_id, version), created by its own Migrator run (under an advisory lock, `SqlSupport.migrate`) when
  * the layer is built. Inside the caller's transaction every statement runs under a savepoint.
  *
  * @since 0.1.0
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import * as errors from "./internal/errors.js"
 import * as sqlSupport from "./internal/sqlSupport.js"
@@ -32,7 +32,7 @@ import { SnapshotStoreError } from "./SnapshotStoreError.js"
 export interface Options {
   /**
    * The table, optionally schema-qualified (`"snapshots"`, `"app.snapshots"`); default `"effect_snapshots"`.
-   * Its migrations are tracked in `<table>_migrations` (in lower case), never in `@effect/sql`'s default
+   * Its migrations are tracked in `<table>_migrations` (in lower case), never in `effect/sql`'s default
    * `effect_sql_migrations`, so the store's migrations cannot collide with the application's.
    */
   readonly table?: string | undefined
@@ -63,10 +63,18 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/
 // Rows
 // ---------------------------------------------------------------------------------------------------------
 
-// `bigint` arrives as a string from `pg` (as a number when a driver parses int8).
-const Int = Schema.Union(Schema.Number, Schema.NumberFromString)
-// `timestamptz` arrives as a Date from `pg` (as a string when an application replaced the type parsers).
-const Timestamp = Schema.Union(Schema.DateTimeUtcFromDate, Schema.DateTimeUtc)
+// `bigint` (int8) arrives as a bigint from `@effect/sql-pg` 4 (as a number or a numeric string from other
+// drivers and type parsers); a value beyond a safe integer is refused.
+const Int = Schema.Union([
+  Schema.Int,
+  Schema.BigInt.pipe(Schema.decodeTo(Schema.Int, {
+    decode: SchemaGetter.transform((n: bigint) => Number(n)),
+    encode: SchemaGetter.transform((n: number) => BigInt(n))
+  })),
+  Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int))
+])
+// `timestamptz` arrives as a Date from `@effect/sql-pg` (as an ISO string from drivers that do not parse it).
+const Timestamp = Schema.Union([Schema.DateTimeUtcFromDate, Schema.DateTimeUtcFromString])
 
 const InfoRow = Schema.Struct({
   aggregate_type: Schema.String,
@@ -81,18 +89,19 @@ const InfoRow = Schema.Struct({
 
 const SnapshotRow = Schema.Struct({
   ...InfoRow.fields,
-  encoding: Schema.Literal("json", "gzip", "brotli"),
+  encoding: Schema.Literals(["json", "gzip", "brotli"]),
   state: Schema.NullOr(Schema.String),
-  state_bytes: Schema.NullOr(Schema.Uint8ArrayFromSelf)
+  // bytea: a Uint8Array from `@effect/sql-pg` 4 (a Buffer, a Uint8Array too, from other drivers).
+  state_bytes: Schema.NullOr(Schema.Uint8Array)
 })
 
 const KeyRow = Schema.Struct({ aggregate_type: Schema.String, aggregate_id: Schema.String })
 const CountRow = Schema.Struct({ deleted: Int })
 
-const decodeSnapshotRows = Schema.decodeUnknown(Schema.Array(SnapshotRow))
-const decodeInfoRows = Schema.decodeUnknown(Schema.Array(InfoRow))
-const decodeKeyRows = Schema.decodeUnknown(Schema.Array(KeyRow))
-const decodeCountRows = Schema.decodeUnknown(Schema.Tuple(CountRow))
+const decodeSnapshotRows = Schema.decodeUnknownEffect(Schema.Array(SnapshotRow))
+const decodeInfoRows = Schema.decodeUnknownEffect(Schema.Array(InfoRow))
+const decodeKeyRows = Schema.decodeUnknownEffect(Schema.Array(KeyRow))
+const decodeCountRows = Schema.decodeUnknownEffect(Schema.Tuple([CountRow]))
 
 const parseJson = (what: string, text: string): Effect.Effect<unknown, SnapshotStoreError> => {
   try {
@@ -120,7 +129,7 @@ const toInfo = (row: typeof InfoRow.Type) =>
       schemaVersion: row.schema_version,
       createdAt: row.created_at,
       metadata
-    }, true))
+    }, { disableChecks: true }))
 
 const toState = (row: typeof SnapshotRow.Type): Effect.Effect<unknown, SnapshotStoreError> => {
   if (row.encoding === "json") {
@@ -135,9 +144,9 @@ const toState = (row: typeof SnapshotRow.Type): Effect.Effect<unknown, SnapshotS
   return Effect.succeed(
     new CompressedState({
       algorithm: row.encoding,
-      // A view, not a copy: pg hands out a Buffer, callers get a plain Uint8Array.
-      bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    }, true)
+      // Callers get a plain Uint8Array: a driver's Buffer is viewed, not copied.
+      bytes: bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    }, { disableChecks: true })
   )
 }
 
@@ -151,9 +160,9 @@ const toSnapshot = (row: typeof SnapshotRow.Type) =>
       createdAt: row.created_at,
       metadata,
       state
-    }, true))
+    }, { disableChecks: true }))
 
-const decodeSnapshotRow = Schema.decodeUnknown(SnapshotRow)
+const decodeSnapshotRow = Schema.decodeUnknownEffect(SnapshotRow)
 
 /**
  * What a store built by `make` tells a reader on the same client, so that the reader can fetch the newest
@@ -197,7 +206,7 @@ const sources = new WeakMap<SnapshotStoreService, SqlSource>()
  * @category accessors
  */
 export const sqlSource = (store: SnapshotStoreService): Option.Option<SqlSource> =>
-  Option.fromNullable(sources.get(store))
+  Option.fromNullishOr(sources.get(store))
 
 const sourceColumns =
   `version, schema_version, created_at, metadata::text AS metadata, encoding, state::text AS state, state_bytes`
@@ -226,7 +235,7 @@ WHERE aggregate_type = ${typeParam} AND aggregate_id = ${idParam} ORDER BY versi
         state: row[offset + 5],
         state_bytes: row[offset + 6]
       }).pipe(
-        Effect.mapError(errors.fromParseError("load")),
+        Effect.mapError(errors.fromSchemaError("load")),
         Effect.flatMap((decoded) =>
           Effect.map(toSnapshot(decoded), (snapshot) => ({
             snapshot,
@@ -340,10 +349,12 @@ const distribute = (sql: SqlClient.SqlClient, table: string) => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  options: Options = {}
-): Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
-  Effect.gen(function*() {
+export const make: (
+  options?: Options
+) => Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> = Effect.fn(
+  "SqlSnapshotStore.make"
+)(
+  function*(options: Options = {}) {
     const table = options.table ?? defaultTable
     if (!identifier.test(table)) {
       return yield* badArgument(
@@ -386,13 +397,13 @@ export const make = (
 
     const firstSnapshot = (operation: string) => (rows: ReadonlyArray<unknown>) =>
       decodeSnapshotRows(rows).pipe(
-        Effect.mapError(errors.fromParseError(operation)),
+        Effect.mapError(errors.fromSchemaError(operation)),
         Effect.flatMap((decoded) => decoded.length === 0 ? Effect.succeedNone : Effect.asSome(toSnapshot(decoded[0]!)))
       )
 
     const count = (operation: string) => (rows: ReadonlyArray<unknown>) =>
       decodeCountRows(rows).pipe(
-        Effect.mapError(errors.fromParseError(operation)),
+        Effect.mapError(errors.fromSchemaError(operation)),
         Effect.map(([row]) => row.deleted)
       )
 
@@ -447,7 +458,7 @@ WHERE aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId}
 ORDER BY version ASC`,
           (rows) =>
             decodeInfoRows(rows).pipe(
-              Effect.mapError(errors.fromParseError("list")),
+              Effect.mapError(errors.fromSchemaError("list")),
               Effect.flatMap(Effect.forEach(toInfo))
             )
         )
@@ -510,7 +521,7 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
       return run(
         "aggregates",
         query,
-        (rows) => Effect.mapError(decodeKeyRows(rows), errors.fromParseError("aggregates"))
+        (rows) => Effect.mapError(decodeKeyRows(rows), errors.fromSchemaError("aggregates"))
       )
     }
 
@@ -519,11 +530,12 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
         const error = aggregateType === undefined ? undefined : validate.checkType(aggregateType)
         if (error !== undefined) return Effect.fail(error)
         // Keyset pagination: each page starts after the last key of the previous one.
-        return Effect.succeed(Stream.paginateChunkEffect(Option.none() as Cursor, (after) =>
+        return Effect.succeed(Stream.paginate(Option.none() as Cursor, (after) =>
           Effect.map(page(aggregateType, after), (rows) => {
-            const keys = Chunk.unsafeFromArray(
-              rows.map((row) =>
-                new SnapshotKey({ aggregateType: row.aggregate_type, aggregateId: row.aggregate_id }, true)
+            const keys = rows.map((row) =>
+              new SnapshotKey(
+                { aggregateType: row.aggregate_type, aggregateId: row.aggregate_id },
+                { disableChecks: true }
               )
             )
             const last = rows[rows.length - 1]
@@ -577,7 +589,8 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
     }
     sources.set(service, makeSource(client, table))
     return service
-  })
+  }
+)
 
 /**
  * The store as a layer with options; building it runs the migrations.

@@ -7,16 +7,17 @@
  *
  * @since 0.2.0
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as internal from "./internal/sqlSupport.js"
 
 /**
  * How a store maps a failed statement: SQLSTATE class 23 (integrity constraint violation) is a `Conflict`,
  * class 22 (data exception: a value the column cannot hold) is `InvalidInput`, anything else (a lost
- * connection, a timeout, a missing table, a trigger's exception) is `Unavailable`.
+ * connection, a timeout, a missing table, a trigger's exception) is `Unavailable`. Without a SQLSTATE, a
+ * `SqlError` whose reason is `UniqueViolation` or `ConstraintError` is a `Conflict`.
  *
  * @since 0.2.0
  * @category models
@@ -24,7 +25,8 @@ import * as internal from "./internal/sqlSupport.js"
 export type Classification = "Conflict" | "InvalidInput" | "Unavailable"
 
 /**
- * The SQLSTATE of a driver error somewhere in a cause chain (`pg` and PGlite put it in `code`).
+ * The SQLSTATE of a driver error somewhere in a cause chain: `@effect/sql-pg` 4 puts the server's fields
+ * (`code`, `constraint`) on the cause of the `SqlError`'s `reason` (`error.cause.cause.code`).
  *
  * @since 0.2.0
  * @category errors
@@ -32,7 +34,8 @@ export type Classification = "Conflict" | "InvalidInput" | "Unavailable"
 export const sqlState: (error: unknown) => string | undefined = internal.sqlState
 
 /**
- * The constraint a driver error names, somewhere in a cause chain (`pg` puts it in `constraint`).
+ * The constraint a driver error names, somewhere in a cause chain (as `sqlState`; a `UniqueViolation` reason
+ * also carries it).
  *
  * @since 0.2.0
  * @category errors
@@ -49,6 +52,17 @@ export const constraintOf: (error: unknown) => string | undefined = internal.con
 export const describeError: (error: unknown) => string = internal.describeError
 
 /**
+ * Whether a driver refused a server message as larger than its limit (`@effect/sql-pg` 4's `maxMessageSize`,
+ * 16 MiB by default: "Message length N exceeds maxMessageSize M", under a `ConnectionError` reason; the
+ * connection is dropped). A row that big cannot be read on that client, and retrying cannot help:
+ * `SqlSnapshotStore` answers it as `Corrupt`.
+ *
+ * @since 0.4.0
+ * @category errors
+ */
+export const isMessageTooLarge: (error: unknown) => boolean = internal.isMessageTooLarge
+
+/**
  * See `Classification`.
  *
  * @since 0.2.0
@@ -57,8 +71,9 @@ export const describeError: (error: unknown) => string = internal.describeError
 export const classify: (error: unknown) => Classification = internal.classify
 
 /**
- * Runs `effect` under a savepoint (a nested `sql.withTransaction`) when the fiber is inside a transaction
- * (`sql.withTransaction` or a SQL unit of work), as is otherwise: a statement Postgres refuses then rolls back
+ * Runs `effect` under a savepoint (a nested `sql.withTransaction`) when the fiber is inside a transaction of
+ * this client (`sql.withTransaction` or a SQL unit of work: `sql.transactionService` is in context), as is
+ * otherwise: a statement Postgres refuses then rolls back
  * to the savepoint and leaves the caller's transaction usable. Costs two round trips inside a transaction,
  * none outside.
  *

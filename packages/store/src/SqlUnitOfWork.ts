@@ -4,9 +4,9 @@
  *
  * @since 0.2.0
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type * as SqlClient from "effect/sql/SqlClient"
 import * as internal from "./internal/unitOfWork.js"
 import type { UnitOfWork, UnitOfWorkService } from "./UnitOfWork.js"
 

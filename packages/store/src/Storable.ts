@@ -28,7 +28,7 @@
  *
  * @since 0.2.0
  */
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as internal from "./internal/storable.js"
 
 /**
@@ -116,7 +116,7 @@ export const characterProblem: (s: string) => string | undefined = internal.char
 export const show: (value: string) => string = internal.show
 
 /**
- * Checks `value` against the storable-JSON policy and answers its JSON text (`Either.left`: why it is not
+ * Checks `value` against the storable-JSON policy and answers its JSON text (`Result.fail`: why it is not
  * storable), in one walk and one `JSON.stringify`. The stores remember the text of an object checked here:
  * saving a snapshot whose state is that same object, unchanged, neither walks nor stringifies it again. The
  * repository's snapshot writer uses it to count the bytes it writes; do not mutate a value after checking it.
@@ -124,7 +124,7 @@ export const show: (value: string) => string = internal.show
  * @since 0.2.0
  * @category checks
  */
-export const toJson = (value: unknown): Either.Either<string, string> => {
+export const toJson = (value: unknown): Result.Result<string, string> => {
   const result = internal.toJson(value)
-  return "text" in result ? Either.right(result.text) : Either.left(result.problem)
+  return "text" in result ? Result.succeed(result.text) : Result.fail(result.problem)
 }

@@ -22,16 +22,17 @@
  * itself (`sql.withTransaction` without a unit), a SQL unit is a savepoint and nothing can be deferred to the
  * commit: `enclosing` then answers `Transaction`, and the stores and repositories act accordingly.
  *
- * Note: `@effect/sql`'s transaction connection is one context entry for every client, so inside a
- * transaction every `SqlClient` (even one built on another pool) runs its statements on the transaction's
- * connection.
+ * Note: in `effect/sql` each client has a transaction of its own (`sql.transactionService`): build the SQL
+ * stores and `SqlUnitOfWork.layer` on the same `SqlClient` (a client and its `withoutTransforms()` copy share
+ * it), or a store's statements run outside the unit's transaction. A bare transaction is recognized on any
+ * client, see `enclosing`.
  *
  * @since 0.2.0
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type { SqlError } from "effect/sql/SqlError"
 import * as internal from "./internal/unitOfWork.js"
 
 /**
@@ -55,7 +56,7 @@ export interface Unit {
 
 /**
  * @since 0.2.0
- * @category tags
+ * @category services
  */
 export interface CurrentUnit {
   readonly _: unique symbol
@@ -65,9 +66,9 @@ export interface CurrentUnit {
  * Provided by `transaction` to the effect it runs.
  *
  * @since 0.2.0
- * @category tags
+ * @category services
  */
-export const CurrentUnit: Context.Tag<CurrentUnit, Unit> = internal.currentUnitTag
+export const CurrentUnit: Context.Service<CurrentUnit, Unit> = internal.CurrentUnit
 
 /**
  * Where the current fiber runs: in no transaction, in a unit (after-commit actions available), or in a
@@ -82,7 +83,9 @@ export type Enclosing =
   | { readonly _tag: "Transaction" }
 
 /**
- * Where the current fiber runs (one context lookup, no I/O).
+ * Where the current fiber runs (context lookups, no I/O). A transaction the application opened itself is
+ * recognized on the `SqlClient` in context, or on any client through `effect/sql`'s record of the innermost
+ * transaction (so also on a client the fiber's context does not hold).
  *
  * @since 0.2.0
  * @category accessors
@@ -102,7 +105,7 @@ export interface UnitOfWorkService {
 
 /**
  * @since 0.2.0
- * @category tags
+ * @category services
  */
 export interface UnitOfWork {
   readonly _: unique symbol
@@ -110,9 +113,9 @@ export interface UnitOfWork {
 
 /**
  * @since 0.2.0
- * @category tags
+ * @category services
  */
-export const UnitOfWork: Context.Tag<UnitOfWork, UnitOfWorkService> = internal.unitOfWorkTag
+export const UnitOfWork: Context.Service<UnitOfWork, UnitOfWorkService> = internal.UnitOfWorkService
 
 /**
  * Run `effect` as one unit of the `UnitOfWork` in context.

@@ -5,10 +5,10 @@
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore, SqlSupport } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { SqlClient } from "effect/sql/SqlClient"
 import { contract, freshType, make } from "./utils/contract.js"
 
 const citusUrl = process.env.CITUS_URL ?? ""

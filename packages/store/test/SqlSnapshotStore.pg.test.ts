@@ -5,16 +5,17 @@
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as String from "effect/String"
-import * as TestServices from "effect/TestServices"
-import { make } from "./utils/contract.js"
-import { sqlSuite } from "./utils/sqlSuite.js"
+import * as TestClock from "effect/testing/TestClock"
+import { freshType, make, stateOfSize } from "./utils/contract.js"
+import { PatientClock, sqlSuite } from "./utils/sqlSuite.js"
 
 const url = process.env.PG_URL ?? ""
 
@@ -25,9 +26,66 @@ const clientIn = (schema: string, options: Partial<PgClient.PgClientConfig> = {}
   return PgClient.layer({ url: Redacted.make(parsed.toString()), maxConnections: 2, ...options })
 }
 
+const currentSchema = Effect.flatMap(
+  SqlClient,
+  (sql) => Effect.map(sql<{ schema: string }>`SELECT current_schema() AS schema`, ([row]) => row!.schema)
+)
+
+/**
+ * The test file's database again, on a client that accepts server messages up to 64 MiB: the 20 MB state's row
+ * is ~24 MB, above `@effect/sql-pg`'s default `maxMessageSize` (16 MiB). An application storing such states
+ * raises it the same way (or stores them compressed).
+ */
+const LargeMessages = Layer.unwrap(
+  Effect.map(currentSchema, (schema) => clientIn(schema, { maxMessageSize: 64 * 1024 * 1024 }))
+)
+
 describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
-  layer(Postgres.layerTest("store_sql"), { timeout: 120_000 })((it) => {
-    sqlSuite(it, { large: true, manyKeys: 120, stack: true })
+  layer(Layer.provideMerge(Postgres.layerTest("store_sql"), PatientClock), { timeout: 120_000 })((it) => {
+    it.layer(LargeMessages)("on a client with maxMessageSize 64 MiB", (it) => {
+      sqlSuite(it, { large: true, manyKeys: 120, stack: true })
+    })
+
+    it.effect(
+      "a snapshot larger than the client's maxMessageSize is Corrupt: not retried, the breaker stays closed",
+      () =>
+        Effect.gen(function*() {
+          const schema = yield* currentSchema
+          const small = clientIn(schema, { maxMessageSize: 256 * 1024 })
+          const type = freshType("TooLarge")
+          const before = yield* Metric.value(
+            Metric.withAttributes(SnapshotStore.resilientFailures, { operation: "load", reason: "Corrupt" })
+          )
+          yield* SnapshotStore.SnapshotStore.pipe(
+            Effect.flatMap((store) =>
+              Effect.gen(function*() {
+                // Sending a large message is fine; the row coming back is not.
+                yield* store.save(
+                  make({ aggregateType: type, aggregateId: "big", version: 1, state: stateOfSize(400_000) })
+                )
+                yield* store.save(make({ aggregateType: type, aggregateId: "small", version: 1 }))
+                const error = yield* Effect.flip(store.load(type, "big"))
+                assert.strictEqual(error.reason, "Corrupt")
+                assert.match(error.message, /maxMessageSize/)
+                // The breaker (threshold 1) did not open, and the client works again on a new connection.
+                assert.strictEqual(Option.getOrThrow(yield* store.load(type, "small")).version, 1)
+                assert.deepStrictEqual((yield* store.list(type, "big")).map((info) => info.version), [1])
+              })
+            ),
+            Effect.provide(
+              SqlSnapshotStore.layerWith({ table: "too_large_snapshots" }).pipe(
+                SnapshotStore.resilient({ timeout: "30 seconds", circuitBreaker: { failureThreshold: 1 } }),
+                Layer.provide(small)
+              )
+            )
+          )
+          const after = yield* Metric.value(
+            Metric.withAttributes(SnapshotStore.resilientFailures, { operation: "load", reason: "Corrupt" })
+          )
+          assert.strictEqual(after.count - before.count, 1)
+        }).pipe(TestClock.withLive),
+      60_000
+    )
 
     it.effect(
       "two processes starting at once both get a working store; the migration runs once",
@@ -48,7 +106,7 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
             )
             assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1])
           }
-        }).pipe(TestServices.provideLive),
+        }).pipe(TestClock.withLive),
       60_000
     )
 
@@ -65,7 +123,7 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
           .pipe(Effect.scoped)
         const loaded = yield* SnapshotStore.SnapshotStore.pipe(
           Effect.flatMap((store) =>
-            Effect.zipRight(
+            Effect.andThen(
               store.save(make({ aggregateType: "Camel", aggregateId: "a", version: 3, metadata: { someKey: 1 } })),
               store.load("Camel", "a")
             )
@@ -75,6 +133,6 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
         const snapshot = Option.getOrThrow(loaded)
         assert.strictEqual(snapshot.version, 3)
         assert.deepStrictEqual(snapshot.metadata, { someKey: 1 })
-      }).pipe(TestServices.provideLive))
+      }).pipe(TestClock.withLive))
   })
 })

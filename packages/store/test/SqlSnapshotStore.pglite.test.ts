@@ -4,10 +4,11 @@
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { describe, layer } from "@effect/vitest"
-import { sqlSuite } from "./utils/sqlSuite.js"
+import * as Layer from "effect/Layer"
+import { PatientClock, sqlSuite } from "./utils/sqlSuite.js"
 
 describe("SqlSnapshotStore on embedded PGlite", () => {
-  layer(Postgres.layerEmbedded(), { timeout: 120_000 })((it) => {
+  layer(Layer.provideMerge(Postgres.layerEmbedded(), PatientClock), { timeout: 120_000 })((it) => {
     // With a server, the decorator stack over SQL runs in SqlSnapshotStore.pg.test.ts; PGlite is slow.
     sqlSuite(it, { large: false, manyKeys: 120, stack: !Postgres.hasServer })
   })

@@ -4,7 +4,7 @@
  */
 import { Storable } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 
 describe("Storable", () => {
   it("keys: non-empty, no NUL, no lone surrogate, within the byte limits", () => {
@@ -53,11 +53,11 @@ describe("Storable", () => {
   })
 
   it("toJson: the JSON text of a storable value, or the same problem jsonProblem names", () => {
-    assert.deepStrictEqual(Storable.toJson({ a: [1, "x", null], b: undefined }), Either.right(`{"a":[1,"x",null]}`))
-    assert.deepStrictEqual(Storable.toJson(3), Either.right("3"))
+    assert.deepStrictEqual(Storable.toJson({ a: [1, "x", null], b: undefined }), Result.succeed(`{"a":[1,"x",null]}`))
+    assert.deepStrictEqual(Storable.toJson(3), Result.succeed("3"))
     const hostile = { list: [1, undefined] }
-    assert.deepStrictEqual(Storable.toJson(hostile), Either.left(Storable.jsonProblem(hostile)!))
-    assert.deepStrictEqual(Storable.toJson({ s: "\ud800" }), Either.left(Storable.jsonProblem({ s: "\ud800" })!))
+    assert.deepStrictEqual(Storable.toJson(hostile), Result.fail(Storable.jsonProblem(hostile)!))
+    assert.deepStrictEqual(Storable.toJson({ s: "\ud800" }), Result.fail(Storable.jsonProblem({ s: "\ud800" })!))
   })
 
   it("depth: 512 levels are fine, 513 are not; never a stack overflow", () => {

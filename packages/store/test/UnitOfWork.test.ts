@@ -5,11 +5,13 @@
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import { SqlClient } from "effect/sql/SqlClient"
+import { PatientClock } from "./utils/sqlSuite.js"
 
 /** A memory "store" that registers the undo of its writes with the enclosing unit, as the memory stores do. */
 const makeLog = () => {
@@ -62,8 +64,8 @@ describe("UnitOfWork.layerMemory", () => {
         }
         yield* log.afterCommit("never", notes)
         return yield* Effect.fail("boom" as const)
-      })).pipe(Effect.either)
-      assert.deepStrictEqual(result, Either.left("boom"))
+      })).pipe(Effect.result)
+      assert.deepStrictEqual(result, Result.fail("boom"))
       assert.deepStrictEqual(log.rows, ["before"])
       assert.deepStrictEqual(order, ["undo 2", "undo 1"])
       assert.deepStrictEqual(notes, [])
@@ -72,11 +74,11 @@ describe("UnitOfWork.layerMemory", () => {
   it.effect("a defect or an interruption rolls back too", () =>
     Effect.gen(function*() {
       const log = makeLog()
-      const died = yield* UnitOfWork.transaction(Effect.zipRight(log.write("x"), Effect.die("bug"))).pipe(
+      const died = yield* UnitOfWork.transaction(Effect.andThen(log.write("x"), Effect.die("bug"))).pipe(
         Effect.exit
       )
       assert.isTrue(died._tag === "Failure")
-      const interrupted = yield* UnitOfWork.transaction(Effect.zipRight(log.write("y"), Effect.interrupt)).pipe(
+      const interrupted = yield* UnitOfWork.transaction(Effect.andThen(log.write("y"), Effect.interrupt)).pipe(
         Effect.exit
       )
       assert.isTrue(interrupted._tag === "Failure")
@@ -94,9 +96,9 @@ describe("UnitOfWork.layerMemory", () => {
           yield* log.write("inner-failed")
           yield* log.afterCommit("inner-failed", notes)
           return yield* Effect.fail("no")
-        })).pipe(Effect.either)
-        assert.isTrue(Either.isLeft(inner))
-        yield* UnitOfWork.transaction(Effect.zipRight(log.write("inner-ok"), log.afterCommit("inner-ok", notes)))
+        })).pipe(Effect.result)
+        assert.isTrue(Result.isFailure(inner))
+        yield* UnitOfWork.transaction(Effect.andThen(log.write("inner-ok"), log.afterCommit("inner-ok", notes)))
         assert.deepStrictEqual(notes, [], "a nested unit's after-commit waits for the outermost unit")
       }))
       assert.deepStrictEqual(log.rows, ["outer", "inner-ok"])
@@ -108,10 +110,10 @@ describe("UnitOfWork.layerMemory", () => {
       const log = makeLog()
       const notes: Array<string> = []
       const result = yield* UnitOfWork.transaction(Effect.gen(function*() {
-        yield* UnitOfWork.transaction(Effect.zipRight(log.write("inner"), log.afterCommit("inner", notes)))
+        yield* UnitOfWork.transaction(Effect.andThen(log.write("inner"), log.afterCommit("inner", notes)))
         return yield* Effect.fail("outer fails")
-      })).pipe(Effect.either)
-      assert.isTrue(Either.isLeft(result))
+      })).pipe(Effect.result)
+      assert.isTrue(Result.isFailure(result))
       assert.deepStrictEqual(log.rows, [])
       assert.deepStrictEqual(notes, [])
     }).pipe(Effect.provide(UnitOfWork.layerMemory)))
@@ -136,7 +138,10 @@ describe("UnitOfWork.layerMemory", () => {
     Effect.map(UnitOfWork.enclosing, (around) => assert.strictEqual(around._tag, "None")))
 })
 
-const SqlLayers = Layer.provideMerge(SqlUnitOfWork.layer, Postgres.layerTest("unit_of_work"))
+const SqlLayers = Layer.provideMerge(
+  SqlUnitOfWork.layer,
+  Layer.provideMerge(Postgres.layerTest("unit_of_work"), PatientClock)
+)
 
 describe("SqlUnitOfWork.layer (PG_URL, or PGlite)", () => {
   layer(SqlLayers, { timeout: 120_000 })((it) => {
@@ -181,8 +186,8 @@ describe("SqlUnitOfWork.layer (PG_URL, or PGlite)", () => {
           const around = yield* UnitOfWork.enclosing
           if (around._tag === "Unit") yield* around.unit.afterCommit(Effect.sync(() => void notes.push("no")))
           return yield* Effect.fail("rolled back")
-        })).pipe(Effect.either)
-        assert.deepStrictEqual(result, Either.left("rolled back"))
+        })).pipe(Effect.result)
+        assert.deepStrictEqual(result, Result.fail("rolled back"))
         assert.deepStrictEqual(yield* rows("uow_rollback"), [])
         assert.deepStrictEqual(notes, [])
       }))
@@ -193,12 +198,12 @@ describe("SqlUnitOfWork.layer (PG_URL, or PGlite)", () => {
         yield* UnitOfWork.transaction(Effect.gen(function*() {
           yield* insert("uow_nested", "outer")
           const inner = yield* UnitOfWork.transaction(
-            Effect.zipRight(insert("uow_nested", "inner"), Effect.fail("inner fails"))
-          ).pipe(Effect.either)
-          assert.isTrue(Either.isLeft(inner))
+            Effect.andThen(insert("uow_nested", "inner"), Effect.fail("inner fails"))
+          ).pipe(Effect.result)
+          assert.isTrue(Result.isFailure(inner))
           // A duplicate key inside a nested unit: the statement fails, the savepoint keeps the outer usable.
-          const duplicate = yield* UnitOfWork.transaction(insert("uow_nested", "outer")).pipe(Effect.either)
-          assert.isTrue(Either.isLeft(duplicate))
+          const duplicate = yield* UnitOfWork.transaction(insert("uow_nested", "outer")).pipe(Effect.result)
+          assert.isTrue(Result.isFailure(duplicate))
           yield* insert("uow_nested", "after")
         }))
         assert.deepStrictEqual(yield* rows("uow_nested"), ["after", "outer"])
@@ -218,10 +223,33 @@ describe("SqlUnitOfWork.layer (PG_URL, or PGlite)", () => {
           }))
           notes.push("in transaction")
           return yield* Effect.fail("the application rolls back")
-        })).pipe(Effect.either)
-        assert.isTrue(Either.isLeft(result))
+        })).pipe(Effect.result)
+        assert.isTrue(Result.isFailure(result))
         assert.deepStrictEqual(notes, ["in transaction"])
         assert.deepStrictEqual(yield* rows("uow_bare"), [])
+      }))
+
+    it.effect("a bare transaction is recognized also where the fiber's context holds no SqlClient", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        // An application service that captured its client when its layer was built: its callers' context
+        // has no SqlClient, only the transaction the client opened.
+        const withoutClient = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.updateContext(
+            effect,
+            (context: Context.Context<R>) => Context.omit(SqlClient)(context) as Context.Context<R>
+          )
+        assert.strictEqual((yield* withoutClient(UnitOfWork.enclosing))._tag, "None")
+        const inside = yield* sql.withTransaction(withoutClient(UnitOfWork.enclosing))
+        assert.strictEqual(inside._tag, "Transaction")
+        // Work forked out of the transaction with its service omitted is outside it.
+        const omitted = yield* sql.withTransaction(
+          Effect.updateContext(
+            UnitOfWork.enclosing,
+            (context: Context.Context<never>) => Context.omit(sql.transactionService)(context)
+          )
+        )
+        assert.strictEqual(omitted._tag, "None")
       }))
   })
 })

@@ -6,11 +6,11 @@ import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
-import * as TestClock from "effect/TestClock"
+import * as Result from "effect/Result"
+import * as TestClock from "effect/testing/TestClock"
 import * as CircuitBreaker from "../src/internal/circuitBreaker.js"
 
 class Down extends Data.TaggedError("Down")<{ readonly health: boolean }> {}
@@ -28,9 +28,9 @@ const setup = (failureThreshold = 3, resetAfter = Duration.seconds(10)) =>
       onOpen: Ref.update(opened, (n) => n + 1)
     })
     const call = breaker.protect(
-      Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.flatten(Ref.get(behaviour)))
+      Effect.andThen(Ref.update(calls, (n) => n + 1), Effect.flatten(Ref.get(behaviour)))
     )
-    const outcome = Effect.map(Effect.either(call), Either.match({ onLeft: (e) => e._tag, onRight: (a) => a }))
+    const outcome = Effect.map(Effect.result(call), Result.match({ onFailure: (e) => e._tag, onSuccess: (a) => a }))
     return {
       breaker,
       call,
@@ -79,7 +79,7 @@ describe("internal/circuitBreaker", () => {
       const t = yield* setup(1)
       yield* t.set(Effect.die("boom"))
       const exit = yield* Effect.exit(t.call)
-      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
       assert.strictEqual((yield* t.breaker.state)._tag, "Open")
     }))
 
@@ -112,8 +112,8 @@ describe("internal/circuitBreaker", () => {
       yield* t.outcome
       yield* TestClock.adjust("1 second")
       yield* t.set(Effect.as(Effect.sleep("5 seconds"), "slow ok"))
-      const trial = yield* Effect.fork(t.outcome)
-      while ((yield* t.calls) < 2) yield* Effect.yieldNow()
+      const trial = yield* Effect.forkChild(t.outcome)
+      while ((yield* t.calls) < 2) yield* Effect.yieldNow
       assert.strictEqual((yield* t.breaker.state)._tag, "HalfOpen")
       const refused = yield* Effect.flip(t.call)
       assert.deepStrictEqual(refused, new CircuitBreaker.CircuitOpen({ state: "HalfOpen" }))
@@ -129,8 +129,8 @@ describe("internal/circuitBreaker", () => {
       yield* t.outcome
       yield* TestClock.adjust("1 second")
       yield* t.set(Effect.never)
-      const trial = yield* Effect.fork(t.call)
-      while ((yield* t.calls) < 2) yield* Effect.yieldNow()
+      const trial = yield* Effect.forkChild(t.call)
+      while ((yield* t.calls) < 2) yield* Effect.yieldNow
       yield* Fiber.interrupt(trial)
       assert.strictEqual((yield* t.breaker.state)._tag, "Open")
       yield* TestClock.adjust("1 second")
@@ -144,8 +144,8 @@ describe("internal/circuitBreaker", () => {
       yield* t.set(down)
       yield* t.outcome
       yield* t.set(Effect.never)
-      const call = yield* Effect.fork(t.call)
-      while ((yield* t.calls) < 2) yield* Effect.yieldNow()
+      const call = yield* Effect.forkChild(t.call)
+      while ((yield* t.calls) < 2) yield* Effect.yieldNow
       yield* Fiber.interrupt(call)
       assert.deepStrictEqual(yield* t.breaker.state, { _tag: "Closed", failures: 1 })
     }))

@@ -3,9 +3,9 @@ import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/sto
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 
 // Ids longer than the primary key allows are bad input on every backend (the same limits as the EventStore),
 // not a server failure that `resilient` would retry and count against the store's availability.
@@ -15,7 +15,7 @@ const snapshot = (aggregateType: string, aggregateId: string) =>
     aggregateId,
     version: 1,
     schemaVersion: 1,
-    createdAt: DateTime.unsafeMake(0),
+    createdAt: DateTime.makeUnsafe(0),
     metadata: {},
     state: { ok: true }
   })
@@ -26,14 +26,14 @@ const incompressible = (n: number) =>
 
 const suite = (store: SnapshotStore.SnapshotStoreService) =>
   Effect.gen(function*() {
-    const longId = yield* Effect.either(store.save(snapshot("Account", incompressible(10 * 1024))))
-    assert.isTrue(Either.isLeft(longId))
-    if (Either.isLeft(longId)) {
-      assert.strictEqual(longId.left.reason, "InvalidInput")
-      assert.match(longId.left.message, /aggregateId .* is longer than 2048 UTF-8 bytes/)
+    const longId = yield* Effect.result(store.save(snapshot("Account", incompressible(10 * 1024))))
+    assert.isTrue(Result.isFailure(longId))
+    if (Result.isFailure(longId)) {
+      assert.strictEqual(longId.failure.reason, "InvalidInput")
+      assert.match(longId.failure.message, /aggregateId .* is longer than 2048 UTF-8 bytes/)
     }
-    const longType = yield* Effect.either(store.load("T".repeat(257), "a"))
-    assert.isTrue(Either.isLeft(longType) && longType.left.reason === "InvalidInput")
+    const longType = yield* Effect.result(store.load("T".repeat(257), "a"))
+    assert.isTrue(Result.isFailure(longType) && longType.failure.reason === "InvalidInput")
     // At the limits: accepted.
     const atLimit = "ü".repeat(1024)
     yield* store.save(snapshot("T".repeat(256), atLimit))

@@ -33,7 +33,7 @@ describe("memory SnapshotStore in a unit of work", () => {
         const before = yield* picture(type, ["a", "b", "c", "d"])
         const stateOfA2 = Option.getOrThrow(yield* store.load(type, "a", { maxVersion: 2 })).state
 
-        const result = yield* Effect.either(UnitOfWork.transaction(Effect.gen(function*() {
+        const result = yield* Effect.result(UnitOfWork.transaction(Effect.gen(function*() {
           yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 4 }))
           yield* store.save(make({ aggregateType: type, aggregateId: "d", version: 1 }))
           // An existing version: a no-op, and its "undo" must not remove the stored one.
@@ -47,7 +47,7 @@ describe("memory SnapshotStore in a unit of work", () => {
           ]]])
           return yield* Effect.fail("rolled back" as const)
         })))
-        assert.deepStrictEqual(result._tag, "Left")
+        assert.deepStrictEqual(result._tag, "Failure")
         assert.deepStrictEqual(yield* picture(type, ["a", "b", "c", "d"]), before)
         assert.deepStrictEqual(Option.getOrThrow(yield* store.load(type, "a", { maxVersion: 2 })).state, stateOfA2)
         assert.deepStrictEqual(Option.getOrThrow(yield* store.load(type, "b")).state, { version: 1 })
@@ -59,11 +59,11 @@ describe("memory SnapshotStore in a unit of work", () => {
         const type = freshType("Nested")
         yield* UnitOfWork.transaction(Effect.gen(function*() {
           yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 1 }))
-          const inner = yield* Effect.either(UnitOfWork.transaction(Effect.zipRight(
+          const inner = yield* Effect.result(UnitOfWork.transaction(Effect.andThen(
             store.save(make({ aggregateType: type, aggregateId: "a", version: 2 })),
             Effect.fail("inner fails" as const)
           )))
-          assert.strictEqual(inner._tag, "Left")
+          assert.strictEqual(inner._tag, "Failure")
           yield* UnitOfWork.transaction(store.save(make({ aggregateType: type, aggregateId: "a", version: 3 })))
         }))
         assert.deepStrictEqual(yield* picture(type, ["a"]), [["a", [1, 3]]])
@@ -73,7 +73,7 @@ describe("memory SnapshotStore in a unit of work", () => {
       Effect.gen(function*() {
         const store = yield* SnapshotStore.SnapshotStore
         const type = freshType("Outer")
-        yield* Effect.either(UnitOfWork.transaction(Effect.zipRight(
+        yield* Effect.result(UnitOfWork.transaction(Effect.andThen(
           UnitOfWork.transaction(store.save(make({ aggregateType: type, aggregateId: "a", version: 1 }))),
           Effect.fail("outer fails" as const)
         )))
@@ -86,10 +86,10 @@ describe("memory SnapshotStore in a unit of work", () => {
         const type = freshType("Other")
         // Another request, outside the unit, writes while the unit runs.
         const go = yield* Deferred.make<void>()
-        const other = yield* Effect.fork(
-          Effect.zipRight(Deferred.await(go), store.save(make({ aggregateType: type, aggregateId: "a", version: 2 })))
+        const other = yield* Effect.forkChild(
+          Effect.andThen(Deferred.await(go), store.save(make({ aggregateType: type, aggregateId: "a", version: 2 })))
         )
-        yield* Effect.either(UnitOfWork.transaction(Effect.gen(function*() {
+        yield* Effect.result(UnitOfWork.transaction(Effect.gen(function*() {
           yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 1 }))
           yield* Deferred.succeed(go, undefined)
           yield* Fiber.join(other)
@@ -102,7 +102,7 @@ describe("memory SnapshotStore in a unit of work", () => {
       Effect.gen(function*() {
         const store = yield* SnapshotStore.SnapshotStore
         const type = freshType("Plain")
-        yield* Effect.either(Effect.zipRight(
+        yield* Effect.result(Effect.andThen(
           store.save(make({ aggregateType: type, aggregateId: "a", version: 1 })),
           Effect.fail("no unit" as const)
         ))

@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import { make } from "./utils/contract.js"
 
 type Service = SnapshotStore.SnapshotStoreService
@@ -28,7 +28,7 @@ const controlled = (behave: Effect.Effect<void, SnapshotStore.SnapshotStoreError
     const memory = yield* SnapshotStore.makeMemory
     const calls = yield* Ref.make(0)
     const gate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.zipRight(Effect.zipRight(Ref.update(calls, (n) => n + 1), behave), effect)
+      Effect.andThen(Effect.andThen(Ref.update(calls, (n) => n + 1), behave), effect)
     const service: Service = {
       save: (snapshot) => gate(memory.save(snapshot)),
       load: (type, id, options) => gate(memory.load(type, id, options)),
@@ -43,7 +43,7 @@ const controlled = (behave: Effect.Effect<void, SnapshotStore.SnapshotStoreError
 
 const failures = (operation: "save" | "load", reason: string) =>
   Metric.value(
-    Metric.tagged(Metric.tagged(SnapshotStore.resilientFailures, "operation", operation), "reason", reason)
+    Metric.withAttributes(SnapshotStore.resilientFailures, { operation, reason })
   ).pipe(Effect.map((state) => state.count))
 
 const snapshot = make({ aggregateType: "T", aggregateId: "a", version: 1 })
@@ -65,7 +65,7 @@ describe("SnapshotStore.resilient", () => {
         Effect.flip(store.save(snapshot)),
         Effect.flip(store.load("T", "a")),
         Effect.flip(store.load("T", "a", { maxVersion: 3 }))
-      ]).pipe(Effect.provide(Logger.add(logger)))
+      ]).pipe(Effect.provide(Logger.layer([logger], { mergeWithExisting: true })))
       for (const error of errors) assert.strictEqual(error.message, "inner: Unavailable")
 
       assert.strictEqual(yield* calls, 3)
@@ -93,17 +93,17 @@ describe("SnapshotStore.resilient", () => {
       const store = yield* SnapshotStore.makeResilient(service, {
         timeout: "100 millis",
         maintenanceTimeout: "1 second",
-        retry: Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(1))),
+        retry: Schedule.max([Schedule.spaced("10 millis"), Schedule.recurs(1)]),
         circuitBreaker: false
       })
       const before = yield* failures("load", "Unavailable")
-      const save = yield* Effect.fork(Effect.flip(store.save(snapshot)))
-      const load = yield* Effect.fork(Effect.flip(store.load("T", "a")))
-      const list = yield* Effect.fork(Effect.flip(store.list("T", "a")))
+      const save = yield* Effect.forkChild(Effect.flip(store.save(snapshot)))
+      const load = yield* Effect.forkChild(Effect.flip(store.load("T", "a")))
+      const list = yield* Effect.forkChild(Effect.flip(store.list("T", "a")))
       // Attempt (100 ms) + spacing (10 ms) + retry (100 ms).
       yield* TestClock.adjust("100 millis")
       yield* TestClock.adjust("10 millis")
-      assert.isTrue(Option.isNone(yield* Fiber.poll(load)), "still retrying")
+      assert.isUndefined(load.pollUnsafe(), "still retrying")
       yield* TestClock.adjust("100 millis")
       for (const error of [yield* Fiber.join(save), yield* Fiber.join(load)]) {
         assert.strictEqual(error.reason, "Unavailable")
@@ -147,7 +147,7 @@ describe("SnapshotStore.resilient", () => {
       const store = yield* SnapshotStore.makeResilient(service, { retry: noRetry })
       const before = yield* failures("save", "Defect")
       const exit = yield* Effect.exit(store.save(snapshot))
-      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
       assert.strictEqual((yield* failures("save", "Defect")) - before, 1)
     }))
 
@@ -227,8 +227,8 @@ describe("SnapshotStore.resilient", () => {
       assert.strictEqual(yield* calls, 1)
       yield* Ref.set(slow, true)
       yield* TestClock.adjust("1 minute")
-      const trial = yield* Effect.fork(store.load("T", "a"))
-      while ((yield* calls) < 2) yield* Effect.yieldNow() // the trial has reached the store
+      const trial = yield* Effect.forkChild(store.load("T", "a"))
+      while ((yield* calls) < 2) yield* Effect.yieldNow // the trial has reached the store
       assert.match((yield* Effect.flip(store.load("T", "a"))).message, /circuit open \(a trial call is running\)/)
       assert.strictEqual(yield* calls, 2)
       yield* TestClock.adjust("1 second")

@@ -1,27 +1,27 @@
 import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregates, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import type { EventStore } from "@effect-snapshots/loader"
-import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import * as Args from "@effect/cli/Args"
-import type * as CliApp from "@effect/cli/CliApp"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import { PgClient } from "@effect/sql-pg"
 import * as Cause from "effect/Cause"
+import * as Argument from "effect/cli/Argument"
+import * as CliError from "effect/cli/CliError"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import * as Console from "effect/Console"
+import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
-import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { AdminError, InconsistenciesFound } from "../AdminError.js"
 import type * as Cli from "../Cli.js"
@@ -67,7 +67,6 @@ const registrations = (registry: Cli.Registry): ReadonlyArray<Cli.Registration> 
 
 const target = (): string => {
   const url = process.env.PG_URL ?? ""
-  if (url === "") return "the embedded Postgres (PGlite)"
   try {
     const parsed = new URL(url)
     return `PostgreSQL at ${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname} (PG_URL)`
@@ -76,6 +75,21 @@ const target = (): string => {
   }
 }
 
+/** The default connection: `PgClient` on `PG_URL`; without it there is no database to talk to. */
+const fromUrl: Layer.Layer<SqlClient.SqlClient, unknown> = Layer.unwrap(
+  Effect.sync((): Layer.Layer<SqlClient.SqlClient, unknown> => {
+    const url = process.env.PG_URL ?? ""
+    return url === ""
+      ? Layer.effectContext(Effect.fail(
+        new AdminError({
+          reason: "BadInput",
+          message: "no database: set PG_URL (or mount the CLI with RunOptions.connection)"
+        })
+      ))
+      : PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })
+  })
+)
+
 interface Environment {
   readonly database: Layer.Layer<SqlClient.SqlClient, AdminError>
   readonly store: Layer.Layer<SnapshotStore.SnapshotStore | SqlClient.SqlClient, AdminError>
@@ -83,42 +97,52 @@ interface Environment {
   readonly table: string
 }
 
+/** A layer whose failure is mapped (Effect 4's Layer has `catch`, no `mapError`). */
+const mapLayerError = <ROut, E, RIn>(
+  layer: Layer.Layer<ROut, E, RIn>,
+  f: (error: E) => AdminError
+): Layer.Layer<ROut, AdminError, RIn> =>
+  Layer.catch(
+    layer,
+    (error) => Layer.effectContext(Effect.fail(f(error)) as Effect.Effect<Context.Context<ROut>, AdminError>)
+  )
+
 const environment = (options: Cli.RunOptions): Environment => {
   const table = options.snapshotTable ?? SqlSnapshotStore.defaultTable
-  const database: Layer.Layer<SqlClient.SqlClient, AdminError> = (options.connection ?? Postgres.layer()).pipe(
-    Layer.catchAll((error: unknown) =>
-      Layer.fail(
-        new AdminError({
-          reason: "Unavailable",
-          message: `cannot connect to ${options.connection === undefined ? target() : "the database"}: ${
-            sqlStats.describe(error)
-          }`,
-          cause: error
-        })
-      )
-    )
+  // Only the connection's SqlClient reaches the commands: a layer built from a whole context (a test's
+  // `Layer.succeedContext`) would otherwise also replace their Console, logger or clock. One `SELECT 1` first:
+  // Effect 4's PgClient connects on its first query, and an unreachable database is "cannot connect", not a
+  // failed migration of the first store built.
+  const database: Layer.Layer<SqlClient.SqlClient, AdminError> = mapLayerError(
+    Layer.effect(
+      SqlClient.SqlClient,
+      Effect.tap(Effect.service(SqlClient.SqlClient), (sql) => sql`SELECT 1`)
+    ).pipe(Layer.provide(options.connection ?? fromUrl)),
+    (error: unknown) =>
+      error instanceof AdminError ? error : new AdminError({
+        reason: "Unavailable",
+        message: `cannot connect to ${options.connection === undefined ? target() : "the database"}: ${
+          sqlStats.describe(error)
+        }`,
+        cause: error
+      })
   )
-  const store = SqlSnapshotStore.layerWith({ table }).pipe(
-    // Inflates compressed states on load whatever the threshold; with the default threshold it never compresses.
-    SnapshotStore.compressed(options.compression ?? { thresholdBytes: Number.POSITIVE_INFINITY }),
-    Layer.catchAll((error) =>
-      Layer.fail(
-        new AdminError({
-          reason: error._tag === "BadArgument" || error.reason === "InvalidInput" ? "BadInput" : "Unavailable",
-          message: sqlStats.describe(error),
-          cause: error
-        })
-      )
+  const store = mapLayerError(
+    SqlSnapshotStore.layerWith({ table }).pipe(
+      // Inflates compressed states on load whatever the threshold; with the default threshold it never compresses.
+      SnapshotStore.compressed(options.compression ?? { thresholdBytes: Number.POSITIVE_INFINITY })
     ),
-    Layer.provideMerge(database)
+    (error) =>
+      new AdminError({
+        reason: error._tag === "BadArgument" || error.reason === "InvalidInput" ? "BadInput" : "Unavailable",
+        message: sqlStats.describe(error),
+        cause: error
+      })
+  ).pipe(Layer.provideMerge(database))
+  const events = mapLayerError(
+    options.eventTable === undefined ? SqlEventStore.layer : SqlEventStore.layerWith({ table: options.eventTable }),
+    (error) => new AdminError({ reason: "Unavailable", message: sqlStats.describe(error), cause: error })
   )
-  const events = (options.eventTable === undefined
-    ? SqlEventStore.layer
-    : SqlEventStore.layerWith({ table: options.eventTable })).pipe(
-      Layer.catchAll((error) =>
-        Layer.fail(new AdminError({ reason: "Unavailable", message: sqlStats.describe(error), cause: error }))
-      )
-    )
   return { database, store, events, table }
 }
 
@@ -139,18 +163,18 @@ const iso = (dateTime: DateTime.Utc): string => DateTime.formatIso(dateTime)
 // Options shared by the commands
 // ---------------------------------------------------------------------------------------------------------
 
-const json = Options.boolean("json").pipe(
-  Options.withDescription("Print the report as JSON on stdout (stable field names; see the README).")
+/** A switch: false unless given (Effect 4's boolean flags are required unless they have a default). */
+const toggle = (name: string, description: string) =>
+  Flag.Boolean(name).pipe(Flag.withDefault(false), Flag.withDescription(description))
+
+const json = toggle("json", "Print the report as JSON on stdout (stable field names; see the README).")
+const noProgress = toggle("no-progress", "Do not print progress on stderr.")
+const typeOption = Flag.String("type").pipe(
+  Flag.withDescription("Only this aggregate type."),
+  Flag.optional
 )
-const noProgress = Options.boolean("no-progress").pipe(
-  Options.withDescription("Do not print progress on stderr.")
-)
-const typeOption = Options.text("type").pipe(
-  Options.withDescription("Only this aggregate type."),
-  Options.optional
-)
-const typeArg = Args.text({ name: "type" }).pipe(Args.withDescription("The aggregate type."))
-const idArg = Args.text({ name: "id" }).pipe(Args.withDescription("The aggregate id."))
+const typeArg = Argument.String("type").pipe(Argument.withDescription("The aggregate type."))
+const idArg = Argument.String("id").pipe(Argument.withDescription("The aggregate id."))
 
 // ---------------------------------------------------------------------------------------------------------
 // stats
@@ -159,8 +183,10 @@ const idArg = Args.text({ name: "id" }).pipe(Args.withDescription("The aggregate
 type StatsRow = Cli.StatsReport["types"][number]
 
 const stats = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
-  Command.make("stats", { json }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "stats",
+    { json },
+    Effect.fnUntraced(function*(flags) {
       const options = { table: env.table }
       const found = yield* sqlStats.stats(options)
       const byType = new Map(found.map((row) => [row.aggregateType, row]))
@@ -231,19 +257,22 @@ const stats = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
           format.bytes(total.bytes)
         } in ${env.table}`
       )
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription(
-        "Per aggregate type: aggregates, snapshots, bytes, oldest and newest; the stale share for registered types."
-      )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription(
+      "Per aggregate type: aggregates, snapshots, bytes, oldest and newest; the stale share for registered types."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // list
 // ---------------------------------------------------------------------------------------------------------
 
 const list = (env: Environment) =>
-  Command.make("list", { type: typeArg, id: idArg, json }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "list",
+    { type: typeArg, id: idArg, json },
+    Effect.fnUntraced(function*(flags) {
       const store = yield* SnapshotStore.SnapshotStore
       const history = yield* store.list(flags.type, flags.id).pipe(Effect.mapError(storeError("list")))
       const snapshots: Cli.ListReport["snapshots"] = history.map((info) => ({
@@ -272,29 +301,32 @@ const list = (env: Environment) =>
           format.short(JSON.stringify(s.metadata), 100)
         ])
       ))
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription("The snapshot history of one aggregate (no states), oldest first.")
-    )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription("The snapshot history of one aggregate (no states), oldest first.")
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // inspect
 // ---------------------------------------------------------------------------------------------------------
 
 const inspect = (env: Environment) =>
-  Command.make("inspect", {
-    type: typeArg,
-    id: idArg,
-    version: Options.integer("at-version").pipe(
-      Options.withDescription("This version (default: the newest); `--version N` works too."),
-      Options.optional
-    ),
-    maxLines: Options.integer("max-lines").pipe(
-      Options.withDescription("Show at most this many lines of the state, each cut at 200 characters; 0: all."),
-      Options.withDefault(60)
-    ),
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "inspect",
+    {
+      type: typeArg,
+      id: idArg,
+      version: Flag.Int("at-version").pipe(
+        Flag.withDescription("This version (default: the newest); `--version N` works too."),
+        Flag.optional
+      ),
+      maxLines: Flag.Int("max-lines").pipe(
+        Flag.withDescription("Show at most this many lines of the state, each cut at 200 characters; 0: all."),
+        Flag.withDefault(60)
+      ),
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
       if (Option.isSome(flags.version) && flags.version.value < 1) {
         return yield* bad(`--version must be >= 1, got ${flags.version.value}`)
       }
@@ -341,33 +373,37 @@ const inspect = (env: Environment) =>
           }; --max-lines 0 or --json for the whole state`
         )
       }
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription("One snapshot (the newest, or --version) with its state pretty-printed.")
-    )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription("One snapshot (the newest, or --version) with its state pretty-printed.")
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // prune
 // ---------------------------------------------------------------------------------------------------------
 
 const prune = (env: Environment) =>
-  Command.make("prune", {
-    keepLast: Options.integer("keep-last").pipe(
-      Options.withDescription("Keep this many newest snapshots of every aggregate (>= 1).")
-    ),
-    olderThan: Options.text("older-than").pipe(
-      Options.withDescription("Delete an older snapshot only once it is older than this (\"30 days\", \"12 hours\")."),
-      Options.optional
-    ),
-    type: typeOption,
-    dryRun: Options.boolean("dry-run").pipe(
-      Options.withDescription("Report what would be deleted; delete nothing.")
-    ),
-    noProgress,
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
+  Command.make(
+    "prune",
+    {
+      keepLast: Flag.Int("keep-last").pipe(
+        Flag.withDescription("Keep this many newest snapshots of every aggregate (>= 1).")
+      ),
+      olderThan: Flag.String("older-than").pipe(
+        Flag.withDescription("Delete an older snapshot only once it is older than this (\"30 days\", \"12 hours\")."),
+        Flag.optional
+      ),
+      type: typeOption,
+      dryRun: toggle("dry-run", "Report what would be deleted; delete nothing."),
+      noProgress,
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
       if (flags.keepLast < 1) return yield* bad(`--keep-last must be >= 1, got ${flags.keepLast}`)
-      const olderThan = Option.map(flags.olderThan, (text) => [text, Duration.decodeUnknown(text)] as const)
+      const olderThan = Option.map(
+        flags.olderThan,
+        (text) => [text, Duration.fromInput(text as Duration.Input)] as const
+      )
       if (Option.isSome(olderThan) && Option.isNone(olderThan.value[1])) {
         return yield* bad(
           `--older-than is not a duration: ${JSON.stringify(format.short(olderThan.value[0]))} (try "30 days")`
@@ -432,11 +468,12 @@ const prune = (env: Environment) =>
         )
       ))
       yield* print(`total: ${deleted} snapshot${deleted === 1 ? "" : "s"}`)
-    }).pipe(Effect.provide(env.store))).pipe(
-      Command.withDescription(
-        "Retention: keep the N newest snapshots of every aggregate, optionally only delete old ones."
-      )
+    }, Effect.provide(env.store))
+  ).pipe(
+    Command.withDescription(
+      "Retention: keep the N newest snapshots of every aggregate, optionally only delete old ones."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // verify
@@ -445,39 +482,26 @@ const prune = (env: Environment) =>
 type TypeVerified = { -readonly [K in keyof Cli.VerifyReport["types"][number]]: Cli.VerifyReport["types"][number][K] }
 
 const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
-  Command.make("verify", {
-    type: typeOption,
-    repair: Options.boolean("repair").pipe(
-      Options.withDescription("Replace drifted snapshots by one of the full replay.")
-    ),
-    concurrency: Options.integer("concurrency").pipe(
-      Options.withDescription("Aggregates verified at once."),
-      Options.withDefault(4)
-    ),
-    maxReported: Options.integer("max-reported").pipe(
-      Options.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
-      Options.withDefault(100)
-    ),
-    noProgress,
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
-      if (registry.length === 0) {
-        return yield* bad("verify needs the application's aggregates: mount Cli.run(registry) in the application's bin")
-      }
+  Command.make(
+    "verify",
+    {
+      type: typeOption,
+      repair: toggle("repair", "Replace drifted snapshots by one of the full replay."),
+      concurrency: Flag.Int("concurrency").pipe(
+        Flag.withDescription("Aggregates verified at once."),
+        Flag.withDefault(4)
+      ),
+      maxReported: Flag.Int("max-reported").pipe(
+        Flag.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
+        Flag.withDefault(100)
+      ),
+      noProgress,
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
+      const selected = yield* selectTypes(registry, flags.type, "verify")
       if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
       if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
-      const selected = Option.match(flags.type, {
-        onNone: () => registry,
-        onSome: (type) => registry.filter((r) => r.aggregateType === type)
-      })
-      if (selected.length === 0) {
-        return yield* bad(
-          `unknown aggregate type ${
-            JSON.stringify(format.short(Option.getOrElse(flags.type, () => "")))
-          }; registered: ${registry.map((r) => r.aggregateType).join(", ")}`
-        )
-      }
       const counts = new Map((yield* sqlStats.stats({ table: env.table })).map((row) => [row.aggregateType, row]))
       const types: Array<TypeVerified> = []
       const inconsistent: Array<Cli.VerifyReport["inconsistent"][number]> = []
@@ -504,30 +528,31 @@ const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
           yield* repository.verifyStream({ repair: flags.repair, concurrency: flags.concurrency }).pipe(
             Stream.runForEach(({ aggregateId, result }) => {
               summary.checked++
-              if (Either.isLeft(result)) {
+              if (Result.isFailure(result)) {
                 summary.failed++
                 if (failed.length < flags.maxReported) {
                   failed.push({
                     aggregateType: type,
                     aggregateId,
-                    reason: result.left._tag === "AggregateNotFound" ? "OrphanSnapshot" : result.left._tag,
-                    message: result.left.message
+                    reason: result.failure._tag === "AggregateNotFound" ? "OrphanSnapshot" : result.failure._tag,
+                    message: result.failure.message
                   })
                 }
-              } else if (result.right.consistent) {
+              } else if (result.success.consistent) {
                 summary.consistent++
               } else {
+                const verified = result.success
                 summary.inconsistent++
-                if (result.right.repaired) summary.repaired++
+                if (verified.repaired) summary.repaired++
                 if (inconsistent.length < flags.maxReported) {
                   inconsistent.push({
                     aggregateType: type,
                     aggregateId,
-                    version: result.right.version,
-                    snapshotVersion: Option.getOrNull(result.right.snapshotVersion),
-                    replayed: result.right.replayed,
-                    differences: result.right.differences,
-                    repaired: result.right.repaired
+                    version: verified.version,
+                    snapshotVersion: Option.getOrNull(verified.snapshotVersion),
+                    replayed: verified.replayed,
+                    differences: verified.differences,
+                    repaired: verified.repaired
                   })
                 }
               }
@@ -592,13 +617,12 @@ const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
         yield* print(ok ? "All snapshots are consistent with their events." : `${problems} inconsistencies found.`)
       }
       if (!ok) return yield* new InconsistenciesFound({ message: `${problems} inconsistencies found` })
-    }).pipe(
-      Effect.provide(Layer.provideMerge(env.events, env.store))
-    )).pipe(
-      Command.withDescription(
-        "Compare each aggregate's snapshot + tail with a full replay of its events (needs the registry)."
-      )
+    }, Effect.provide(Layer.provideMerge(env.events, env.store)))
+  ).pipe(
+    Command.withDescription(
+      "Compare each aggregate's snapshot + tail with a full replay of its events (needs the registry)."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // rebuild
@@ -606,57 +630,62 @@ const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
 
 type TypeRebuilt = { -readonly [K in keyof Cli.RebuildReport["types"][number]]: Cli.RebuildReport["types"][number][K] }
 
-const selectTypes = (registry: ReadonlyArray<Cli.Registration>, type: Option.Option<string>, command: string) =>
-  Effect.gen(function*() {
-    if (registry.length === 0) {
-      return yield* bad(
-        `${command} needs the application's aggregates: mount Cli.run(registry) in the application's bin`
-      )
-    }
-    const selected = Option.match(type, {
-      onNone: () => registry,
-      onSome: (t) => registry.filter((r) => r.aggregateType === t)
-    })
-    if (selected.length === 0) {
-      return yield* bad(
-        `unknown aggregate type ${JSON.stringify(format.short(Option.getOrElse(type, () => "")))}; registered: ${
-          registry.map((r) => r.aggregateType).join(", ")
-        }`
-      )
-    }
-    return selected
+/** The registrations a command runs over: all, or the one `--type` names (bad input when it is not registered). */
+const selectTypes = Effect.fnUntraced(function*(
+  registry: ReadonlyArray<Cli.Registration>,
+  type: Option.Option<string>,
+  command: string
+) {
+  if (registry.length === 0) {
+    return yield* bad(
+      `${command} needs the application's aggregates: mount Cli.run(registry) in the application's bin`
+    )
+  }
+  const selected = Option.match(type, {
+    onNone: () => registry,
+    onSome: (t) => registry.filter((r) => r.aggregateType === t)
   })
+  if (selected.length === 0) {
+    return yield* bad(
+      `unknown aggregate type ${JSON.stringify(format.short(Option.getOrElse(type, () => "")))}; registered: ${
+        registry.map((r) => r.aggregateType).join(", ")
+      }`
+    )
+  }
+  return selected
+})
 
 const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
-  Command.make("rebuild", {
-    type: typeOption,
-    perSecond: Options.float("per-second").pipe(
-      Options.withDescription("Start at most this many aggregates per second (default: no limit)."),
-      Options.optional
-    ),
-    onlyStale: Options.boolean("only-stale").pipe(
-      Options.withDescription(
-        "Only aggregates without a usable snapshot at the current fingerprint and schema version."
-      )
-    ),
-    concurrency: Options.integer("concurrency").pipe(
-      Options.withDescription("Aggregates rebuilt at once."),
-      Options.withDefault(4)
-    ),
-    resumeFrom: Options.text("resume-from").pipe(
-      Options.withDescription(
-        "Start after this aggregate id (the checkpoint of an interrupted rebuild; needs --type)."
+  Command.make(
+    "rebuild",
+    {
+      type: typeOption,
+      perSecond: Flag.Finite("per-second").pipe(
+        Flag.withDescription("Start at most this many aggregates per second (default: no limit)."),
+        Flag.optional
       ),
-      Options.optional
-    ),
-    maxReported: Options.integer("max-reported").pipe(
-      Options.withDescription("List at most this many failed aggregates (all are counted)."),
-      Options.withDefault(100)
-    ),
-    noProgress,
-    json
-  }, (flags) =>
-    Effect.gen(function*() {
+      onlyStale: toggle(
+        "only-stale",
+        "Only aggregates without a usable snapshot at the current fingerprint and schema version."
+      ),
+      concurrency: Flag.Int("concurrency").pipe(
+        Flag.withDescription("Aggregates rebuilt at once."),
+        Flag.withDefault(4)
+      ),
+      resumeFrom: Flag.String("resume-from").pipe(
+        Flag.withDescription(
+          "Start after this aggregate id (the checkpoint of an interrupted rebuild; needs --type)."
+        ),
+        Flag.optional
+      ),
+      maxReported: Flag.Int("max-reported").pipe(
+        Flag.withDescription("List at most this many failed aggregates (all are counted)."),
+        Flag.withDefault(100)
+      ),
+      noProgress,
+      json
+    },
+    Effect.fnUntraced(function*(flags) {
       const selected = yield* selectTypes(registry, flags.type, "rebuild")
       if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
       if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
@@ -773,13 +802,12 @@ const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
         yield* print(ok ? "Every aggregate has a fresh snapshot." : `${problems} aggregates failed.`)
       }
       if (!ok) return yield* new InconsistenciesFound({ message: `${problems} aggregates failed` })
-    }).pipe(
-      Effect.provide(Layer.provideMerge(env.events, env.store))
-    )).pipe(
-      Command.withDescription(
-        "Write a fresh snapshot (current fingerprint and schema version) of every stream in the event store (needs the registry)."
-      )
+    }, Effect.provide(Layer.provideMerge(env.events, env.store)))
+  ).pipe(
+    Command.withDescription(
+      "Write a fresh snapshot (current fingerprint and schema version) of every stream in the event store (needs the registry)."
     )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // The application
@@ -802,46 +830,69 @@ export const command = (given: Cli.Registry, options: Cli.RunOptions = {}) => {
   )
 }
 
-// `pnpm admin -- stats` hands the script a literal `--`. And @effect/cli reads `--version` as its built-in
-// (print the program's version) before any command's own options, so `inspect ... --version N` is passed on
-// as inspect's `--at-version N`.
+// `pnpm admin -- stats` hands the script a literal `--`. And the CLI reads `--version` as its built-in (print the
+// program's version) before any command's own flags, so `inspect ... --version N` is passed on as inspect's
+// `--at-version N`. The command line is `process.argv`: the node binary and the script come first.
 const normalize = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const args = argv[2] === "--" ? [...argv.slice(0, 2), ...argv.slice(3)] : [...argv]
-  if (args[2] !== "inspect") return args
+  const args = argv[2] === "--" ? argv.slice(3) : argv.slice(2)
+  if (args[0] !== "inspect") return args
   return args.map((arg, i) =>
-    i <= 2 ? arg : arg === "--version" ? "--at-version" : arg.startsWith("--version=") ? `--at-${arg.slice(2)}` : arg
+    i === 0 ? arg : arg === "--version" ? "--at-version" : arg.startsWith("--version=") ? `--at-${arg.slice(2)}` : arg
   )
 }
 
-// Logs never go to stdout, which carries the report (and the JSON): this replaces every logger, including
-// the pretty one `NodeRuntime.runMain` installs, by one on stderr.
+// stdout carries the report (and the JSON) only: a usage error goes to stderr as the error and a hint, and so
+// does the help printed because no subcommand was given. The program is named `options.name` in the help.
+const presenter = (name: string): CliOutput.Presenter => ({
+  present: Effect.fnUntraced(function*(event) {
+    const formatter = yield* CliOutput.Formatter
+    const rename = (usage: string) => usage.replace(/^admin\b/, name)
+    switch (event._tag) {
+      case "Version":
+        return yield* Console.log(formatter.formatVersion(name, event.version))
+      case "Help": {
+        const text = formatter.formatHelpDoc({ ...event.helpDoc, usage: rename(event.helpDoc.usage) })
+        return yield* event.reason === "Requested" ? Console.log(text) : Console.error(text)
+      }
+      case "InvalidInvocation": {
+        const path = [name, ...event.commandPath.slice(1)].join(" ")
+        yield* Console.error(formatter.formatErrors(event.errors).replace(/^\n/, ""))
+        return yield* Console.error(`\nSee \`${path} --help\`.`)
+      }
+    }
+  })
+})
+
+// Logs never go to stdout: every logger is replaced by one on stderr, at level Warn and above.
 const logsToStderr = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.locally(effect, FiberRef.currentLoggers, HashSet.make(Logger.prettyLogger({ stderr: true })))
+  effect.pipe(
+    Effect.provideService(Logger.CurrentLoggers, new Set([Logger.consolePretty()])),
+    Effect.provideService(Logger.LogToStderr, true),
+    Effect.provideService(References.MinimumLogLevel, "Warn")
+  )
 
 /** @internal */
 export const run = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
-  const cli = Command.run(command(registry, options), {
-    name: options.name ?? "effect-snapshots admin",
-    version: options.version ?? "0.1.0"
-  })
-  return (argv: ReadonlyArray<string>): Effect.Effect<Cli.ExitCode, never, CliApp.CliApp.Environment> =>
+  const cli = Command.runWith(command(registry, options), { version: options.version ?? "0.1.0" })
+  const present = presenter(options.name ?? "effect-snapshots admin")
+  return (argv: ReadonlyArray<string>): Effect.Effect<Cli.ExitCode, never, Command.Environment> =>
     cli(normalize(argv)).pipe(
+      Effect.provideService(CliOutput.Presenter, present),
       Effect.exit,
       Effect.flatMap((exit): Effect.Effect<Cli.ExitCode> => {
         if (Exit.isSuccess(exit)) return Effect.succeed(0)
-        const failure = Cause.failureOption(exit.cause)
+        const failure = Cause.findErrorOption(exit.cause)
         if (Option.isSome(failure)) {
           const error = failure.value
           if (error instanceof InconsistenciesFound) return Effect.succeed(1)
-          // @effect/cli has printed the usage error already.
-          if (ValidationError.isValidationError(error)) return Effect.succeed(2)
+          // The CLI has printed the usage error (or the help) already.
+          if (CliError.isCliError(error)) return Effect.succeed(2)
           return Effect.as(Console.error(`error: ${error.message}`), 2)
         }
-        if (Cause.isInterruptedOnly(exit.cause)) return Effect.as(Console.error("error: interrupted"), 2)
+        if (Cause.hasInterruptsOnly(exit.cause)) return Effect.as(Console.error("error: interrupted"), 2)
         const defect = Cause.squash(exit.cause)
         return Effect.as(Console.error(`error: unexpected failure: ${sqlStats.describe(defect)}`), 2)
       }),
-      logsToStderr,
-      Logger.withMinimumLogLevel(LogLevel.Warning)
+      logsToStderr
     )
 }

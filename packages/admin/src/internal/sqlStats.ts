@@ -1,17 +1,18 @@
 import { SqlSnapshotStore } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import { AdminError } from "../AdminError.js"
 import type * as SqlSnapshotStats from "../SqlSnapshotStats.js"
 
-// `bigint` / `count(*)` arrive as strings from `pg`.
-const Int = Schema.Union(Schema.Number, Schema.NumberFromString)
-const Timestamp = Schema.Union(Schema.DateTimeUtcFromDate, Schema.DateTimeUtc)
+// The statements cast every count and sum to `float8` (a JavaScript number; the driver reads `int8` as a bigint),
+// and `timestamptz` arrives as a Date.
+const Int = Schema.Number
+const Timestamp = Schema.DateTimeUtcFromDate
 
 const TypeRow = Schema.Struct({
   aggregate_type: Schema.String,
@@ -24,9 +25,9 @@ const TypeRow = Schema.Struct({
 const StaleRow = Schema.Struct({ stale_snapshots: Int, stale_aggregates: Int })
 const PlanRow = Schema.Struct({ aggregate_type: Schema.String, snapshots: Int, aggregates: Int })
 
-const decodeTypeRows = Schema.decodeUnknown(Schema.Array(TypeRow))
-const decodeStaleRows = Schema.decodeUnknown(Schema.Tuple(StaleRow))
-const decodePlanRows = Schema.decodeUnknown(Schema.Array(PlanRow))
+const decodeTypeRows = Schema.decodeUnknownEffect(Schema.Array(TypeRow))
+const decodeStaleRows = Schema.decodeUnknownEffect(Schema.Tuple([StaleRow]))
+const decodePlanRows = Schema.decodeUnknownEffect(Schema.Array(PlanRow))
 
 /** The first useful message of an error and its causes (an AggregateError of `net` has an empty one). */
 export const describe = (error: unknown): string => {
@@ -84,9 +85,9 @@ export const stats = (
       // One pass over the table, grouped by type. `bytes` is what Postgres stores for the states
       // (pg_column_size: after TOAST compression), jsonb and bytea columns together.
       sql`SELECT aggregate_type,
-  count(DISTINCT aggregate_id) AS aggregates,
-  count(*) AS snapshots,
-  coalesce(sum(coalesce(pg_column_size(state), 0) + coalesce(pg_column_size(state_bytes), 0)), 0) AS bytes,
+  count(DISTINCT aggregate_id)::float8 AS aggregates,
+  count(*)::float8 AS snapshots,
+  coalesce(sum(coalesce(pg_column_size(state), 0) + coalesce(pg_column_size(state_bytes), 0)), 0)::float8 AS bytes,
   min(created_at) AS oldest,
   max(created_at) AS newest
 FROM ${sql(table)}
@@ -118,8 +119,8 @@ export const stale = (
       // Stale: written at another schemaVersion, or at this one by a state Schema with another fingerprint
       // (a snapshot that records no fingerprint is not stale, as the repository reads it). `newest` marks
       // each aggregate's newest snapshot: the one its loads start from.
-      sql`SELECT count(*) FILTER (WHERE stale) AS stale_snapshots,
-  count(*) FILTER (WHERE stale AND newest) AS stale_aggregates
+      sql`SELECT (count(*) FILTER (WHERE stale))::float8 AS stale_snapshots,
+  (count(*) FILTER (WHERE stale AND newest))::float8 AS stale_aggregates
 FROM (
   SELECT schema_version <> ${current.schemaVersion}
       OR (metadata -> 'fingerprint' IS NOT NULL AND metadata -> 'fingerprint' <> to_jsonb(${current.fingerprint}::text))
@@ -155,7 +156,7 @@ export const prunePlan = (
         message: `keepLast must be an integer >= 1, got ${plan.keepLast}`
       })
     }
-    const olderThan = plan.olderThan === undefined ? undefined : Duration.decodeUnknown(plan.olderThan)
+    const olderThan = plan.olderThan === undefined ? undefined : Duration.fromInput(plan.olderThan)
     if (olderThan !== undefined && Option.isNone(olderThan)) {
       return yield* new AdminError({
         reason: "BadInput",
@@ -175,7 +176,7 @@ export const prunePlan = (
   FROM ${sql(table)}
   WHERE ${type}::text IS NULL OR aggregate_type = ${type}::text
 )
-SELECT aggregate_type, count(*) AS snapshots, count(DISTINCT aggregate_id) AS aggregates
+SELECT aggregate_type, count(*)::float8 AS snapshots, count(DISTINCT aggregate_id)::float8 AS aggregates
 FROM ranked
 WHERE rank > ${plan.keepLast} AND (${before}::timestamptz IS NULL OR created_at < ${before}::timestamptz)
 GROUP BY aggregate_type

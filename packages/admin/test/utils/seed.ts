@@ -9,11 +9,11 @@
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import type * as SqlClient from "effect/sql/SqlClient"
 import { Counter, Gauge } from "../fixtures/aggregates.js"
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => `item-${i + 1}`)
@@ -44,7 +44,7 @@ const snapshotOf = (
       ...Aggregate.snapshotMetadata(aggregate, options.position),
       fingerprint: options.fingerprint ?? aggregate.fingerprint
     },
-    state: Either.getOrThrow(Aggregate.encodeState(aggregate, value))
+    state: Result.getOrThrow(Aggregate.encodeState(aggregate, value))
   })
 
 const added = (n: number) => items(n).map((item) => ({ _tag: "Added" as const, item }))

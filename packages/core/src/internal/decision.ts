@@ -3,8 +3,8 @@
  * Strategies compiled into pure decision functions.
  */
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type { CustomPredicates, Decider, Decision, DecisionContext, SnapshotStrategy } from "../SnapshotStrategy.js"
 import { UnknownCustomStrategy } from "../SnapshotStrategyError.js"
 import { format } from "./strategy.js"
@@ -49,7 +49,8 @@ const compileNode = (self: SnapshotStrategy, predicates: CustomPredicates): Node
       const millis = Duration.toMillis(self.duration)
       const reasons = holds(self)
       return (c) =>
-        Option.isNone(c.lastSnapshotAt) || c.now.epochMillis - c.lastSnapshotAt.value.epochMillis >= millis ?
+        Option.isNone(c.lastSnapshotAt) ||
+          c.now.epochMilliseconds - c.lastSnapshotAt.value.epochMilliseconds >= millis ?
           reasons :
           undefined
     }
@@ -73,7 +74,7 @@ const compileNode = (self: SnapshotStrategy, predicates: CustomPredicates): Node
       const duration = self.duration
       const reasons = holds(self)
       return (c) =>
-        Option.isSome(c.replayDuration) && Duration.greaterThanOrEqualTo(c.replayDuration.value, duration) ?
+        Option.isSome(c.replayDuration) && Duration.isGreaterThanOrEqualTo(c.replayDuration.value, duration) ?
           reasons :
           undefined
     }
@@ -161,13 +162,13 @@ export const customNames = (self: SnapshotStrategy): ReadonlyArray<string> =>
 export const compile = (
   self: SnapshotStrategy,
   predicates: CustomPredicates = {}
-): Either.Either<Decider, UnknownCustomStrategy> => {
+): Result.Result<Decider, UnknownCustomStrategy> => {
   const unknown = customNames(self).filter((name) => !Object.hasOwn(predicates, name))
   if (unknown.length > 0) {
-    return Either.left(new UnknownCustomStrategy({ names: unknown, known: Object.keys(predicates) }))
+    return Result.fail(new UnknownCustomStrategy({ names: unknown, known: Object.keys(predicates) }))
   }
   const node = compileNode(self, predicates)
-  return Either.right((context) => {
+  return Result.succeed((context) => {
     const reasons = node(context)
     return reasons === undefined ? NOT_TAKEN : { take: true, reasons }
   })
@@ -180,8 +181,8 @@ export const decide = (
   self: SnapshotStrategy,
   context: DecisionContext,
   predicates?: CustomPredicates
-): Either.Either<Decision, UnknownCustomStrategy> =>
-  Either.map(compile(self, predicates), (decider) => decider(context))
+): Result.Result<Decision, UnknownCustomStrategy> =>
+  Result.map(compile(self, predicates), (decider) => decider(context))
 
 /**
  * Whether to snapshot: `decide(...).take`.
@@ -190,4 +191,4 @@ export const shouldSnapshot = (
   self: SnapshotStrategy,
   context: DecisionContext,
   predicates?: CustomPredicates
-): Either.Either<boolean, UnknownCustomStrategy> => Either.map(decide(self, context, predicates), (d) => d.take)
+): Result.Result<boolean, UnknownCustomStrategy> => Result.map(decide(self, context, predicates), (d) => d.take)

@@ -2,12 +2,12 @@
  * @internal
  * The strategy classes, their Schema, the validating constructors and the text form.
  */
-import * as Arbitrary from "effect/Arbitrary"
 import type * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
-import type * as FastCheck from "effect/FastCheck"
-import * as ParseResult from "effect/ParseResult"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { BadArgument } from "../BadArgument.js"
 import type { Encoded } from "../SnapshotStrategy.js"
 import { durationArgument, DurationField, formatDuration } from "./duration.js"
@@ -15,136 +15,122 @@ import { formatIssues } from "./issues.js"
 
 const quote = (s: string): string => JSON.stringify(s)
 
-const Count = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isSafeInteger(n) && n > 0) || `expected a positive integer, got ${n}`, {
-    identifier: "PositiveInteger",
-    arbitrary: () => (fc) => fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
+const PROTO_KEY = "\"__proto__\" is not allowed as a key (nor as an aggregate type)"
+
+const Count = Schema.Number.check(
+  Schema.makeFilter((n: number) => (Number.isSafeInteger(n) && n > 0) || `expected a positive integer, got ${n}`, {
+    expected: "a positive integer",
+    arbitraryConstraint: { number: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER }
   })
 )
 
 const nonBlank = (what: string) =>
-  Schema.String.pipe(
-    Schema.filter((s) => s.trim().length > 0 || `${what} must not be empty, got ${JSON.stringify(s)}`, {
-      identifier: "NonEmptyString",
-      arbitrary: () => (fc) => fc.string({ minLength: 1 }).map((s) => s.trim().length > 0 ? s : `x${s}`)
+  Schema.String.check(
+    Schema.makeFilter((s: string) => s.trim().length > 0 || `${what} must not be empty, got ${quote(s)}`, {
+      expected: "a non-blank string",
+      arbitraryConstraint: { minLength: 1 }
     })
   )
 
 const EventType = nonBlank("an event type")
 const CustomName = nonBlank("a custom strategy name")
-const AggregateType = nonBlank("an aggregate type")
 
-const Strategy: Schema.Schema<SnapshotStrategy, Encoded> = Schema.suspend(
-  (): Schema.Schema<SnapshotStrategy, Encoded> => SnapshotStrategy
+const Strategy: Schema.Codec<SnapshotStrategy, Encoded> = Schema.suspend(
+  (): Schema.Codec<SnapshotStrategy, Encoded> => SnapshotStrategy
 )
 
-const Strategies = Schema.Array(Strategy).pipe(
-  Schema.filter((strategies) => strategies.length > 0 || "a composite needs at least one strategy, got none", {
-    identifier: "NonEmptyStrategies"
-  })
+const Strategies = Schema.Array(Strategy).check(
+  Schema.isNonEmpty({ message: "a composite needs at least one strategy, got none" })
 )
 
 /**
  * Fires when the commit crosses a multiple of `n`: `previousVersion < k * n <= currentVersion` for some k.
  * A batch taking the version from 98 to 103 crosses 100, so `everyNEvents(100)` fires.
  */
-export class EveryNEvents extends Schema.Class<EveryNEvents>("EveryNEvents")({
-  _tag: Schema.tag("EveryNEvents"),
+export class EveryNEvents extends Schema.TaggedClass<EveryNEvents>()("EveryNEvents", {
   n: Count
 }) {}
 
 /**
  * Fires when at least `n` events were committed since the last snapshot (since version 0 when there is none).
  */
-export class EventsSinceSnapshot extends Schema.Class<EventsSinceSnapshot>("EventsSinceSnapshot")({
-  _tag: Schema.tag("EventsSinceSnapshot"),
+export class EventsSinceSnapshot extends Schema.TaggedClass<EventsSinceSnapshot>()("EventsSinceSnapshot", {
   n: Count
 }) {}
 
 /**
  * Fires when at least `duration` passed since the last snapshot was taken, and when there is none.
  */
-export class AfterDuration extends Schema.Class<AfterDuration>("AfterDuration")({
-  _tag: Schema.tag("AfterDuration"),
+export class AfterDuration extends Schema.TaggedClass<AfterDuration>()("AfterDuration", {
   duration: DurationField
 }) {}
 
 /**
  * Fires when the committed batch contains one of `types`.
  */
-export class OnEventTypes extends Schema.Class<OnEventTypes>("OnEventTypes")({
-  _tag: Schema.tag("OnEventTypes"),
-  types: Schema.Array(EventType).pipe(
-    Schema.filter((types) => types.length > 0 || "at least one event type is required, got none", {
-      identifier: "NonEmptyEventTypes"
-    })
+export class OnEventTypes extends Schema.TaggedClass<OnEventTypes>()("OnEventTypes", {
+  types: Schema.Array(EventType).check(
+    Schema.isNonEmpty({ message: "at least one event type is required, got none" })
   )
 }) {}
 
 /**
  * Fires when the last load of the aggregate replayed at least `n` events (unknown: does not fire).
  */
-export class ReplayedAtLeast extends Schema.Class<ReplayedAtLeast>("ReplayedAtLeast")({
-  _tag: Schema.tag("ReplayedAtLeast"),
+export class ReplayedAtLeast extends Schema.TaggedClass<ReplayedAtLeast>()("ReplayedAtLeast", {
   n: Count
 }) {}
 
 /**
  * Fires when the last load of the aggregate took at least `duration` (unknown: does not fire).
  */
-export class LoadTimeAtLeast extends Schema.Class<LoadTimeAtLeast>("LoadTimeAtLeast")({
-  _tag: Schema.tag("LoadTimeAtLeast"),
+export class LoadTimeAtLeast extends Schema.TaggedClass<LoadTimeAtLeast>()("LoadTimeAtLeast", {
   duration: DurationField
 }) {}
 
 /**
  * Fires when at least one of `strategies` fires.
  */
-export class Any extends Schema.Class<Any>("Any")({
-  _tag: Schema.tag("Any"),
+export class Any extends Schema.TaggedClass<Any>()("Any", {
   strategies: Strategies
 }) {}
 
 /**
  * Fires when every one of `strategies` fires.
  */
-export class All extends Schema.Class<All>("All")({
-  _tag: Schema.tag("All"),
+export class All extends Schema.TaggedClass<All>()("All", {
   strategies: Strategies
 }) {}
 
 /**
  * Fires when `strategy` does not.
  */
-export class Not extends Schema.Class<Not>("Not")({
-  _tag: Schema.tag("Not"),
+export class Not extends Schema.TaggedClass<Not>()("Not", {
   strategy: Strategy
 }) {}
 
 /**
  * Never fires.
  */
-export class Never extends Schema.Class<Never>("Never")({
-  _tag: Schema.tag("Never")
-}) {}
+export class Never extends Schema.TaggedClass<Never>()("Never", {}) {}
 
 /**
  * Always fires.
  */
-export class Always extends Schema.Class<Always>("Always")({
-  _tag: Schema.tag("Always")
-}) {}
+export class Always extends Schema.TaggedClass<Always>()("Always", {}) {}
 
 /**
  * Uses `strategies[aggregateType]`, or `fallback` for aggregate types without an entry.
  */
-export class PerAggregateType extends Schema.Class<PerAggregateType>("PerAggregateType")({
-  _tag: Schema.tag("PerAggregateType"),
-  strategies: Schema.Record({ key: Schema.String, value: Strategy }).pipe(
-    Schema.filter((strategies) => {
-      const blank = Object.keys(strategies).find((type) => type.trim().length === 0)
-      return blank === undefined || `an aggregate type must not be empty, got ${JSON.stringify(blank)}`
-    }, { identifier: "StrategiesByAggregateType" })
+export class PerAggregateType extends Schema.TaggedClass<PerAggregateType>()("PerAggregateType", {
+  strategies: Schema.Record(Schema.String, Strategy).check(
+    Schema.makeFilter((strategies: { readonly [aggregateType: string]: SnapshotStrategy }) => {
+      const types = Object.keys(strategies)
+      const blank = types.find((type) => type.trim().length === 0)
+      if (blank !== undefined) return `an aggregate type must not be empty, got ${quote(blank)}`
+      // Refused as in JSON (see `FromJson`), so that every valid strategy encodes to JSON that decodes.
+      return !types.includes("__proto__") || PROTO_KEY
+    }, { expected: "non-blank aggregate types" })
   ),
   fallback: Strategy
 }) {}
@@ -153,8 +139,7 @@ export class PerAggregateType extends Schema.Class<PerAggregateType>("PerAggrega
  * A named, user-defined predicate. The data holds only the name; the predicate is supplied when deciding
  * (see `compile`), so strategies stay serializable.
  */
-export class Custom extends Schema.Class<Custom>("Custom")({
-  _tag: Schema.tag("Custom"),
+export class Custom extends Schema.TaggedClass<Custom>()("Custom", {
   name: CustomName
 }) {}
 
@@ -174,24 +159,26 @@ export type SnapshotStrategy =
   | Custom
 
 /**
- * The Schema of strategies: `Schema.decodeUnknown(SnapshotStrategy)` validates an encoded (JSON) value,
- * `Schema.encode(SnapshotStrategy)` gives it back.
+ * The Schema of strategies: `Schema.decodeUnknownEffect(SnapshotStrategy)` validates an encoded (JSON) value,
+ * `Schema.encodeEffect(SnapshotStrategy)` gives it back.
  */
-export const SnapshotStrategy: Schema.Union<[
-  typeof EveryNEvents,
-  typeof EventsSinceSnapshot,
-  typeof AfterDuration,
-  typeof OnEventTypes,
-  typeof ReplayedAtLeast,
-  typeof LoadTimeAtLeast,
-  typeof Any,
-  typeof All,
-  typeof Not,
-  typeof Never,
-  typeof Always,
-  typeof PerAggregateType,
-  typeof Custom
-]> = Schema.Union(
+export const SnapshotStrategy: Schema.Union<
+  readonly [
+    typeof EveryNEvents,
+    typeof EventsSinceSnapshot,
+    typeof AfterDuration,
+    typeof OnEventTypes,
+    typeof ReplayedAtLeast,
+    typeof LoadTimeAtLeast,
+    typeof Any,
+    typeof All,
+    typeof Not,
+    typeof Never,
+    typeof Always,
+    typeof PerAggregateType,
+    typeof Custom
+  ]
+> = Schema.Union([
   EveryNEvents,
   EventsSinceSnapshot,
   AfterDuration,
@@ -205,62 +192,61 @@ export const SnapshotStrategy: Schema.Union<[
   Always,
   PerAggregateType,
   Custom
-).annotations({
-  identifier: "SnapshotStrategy",
-  // The derived arbitrary would recurse without bound (through `not` and `fallback`) and keep drawing empty
-  // composites at its depth limit; this one builds trees of at most a few levels.
-  arbitrary: () => (fc) => {
-    const leaf: FastCheck.Arbitrary<SnapshotStrategy> = fc.oneof(
-      Arbitrary.makeLazy(EveryNEvents)(fc),
-      Arbitrary.makeLazy(EventsSinceSnapshot)(fc),
-      Arbitrary.makeLazy(AfterDuration)(fc),
-      Arbitrary.makeLazy(OnEventTypes)(fc),
-      Arbitrary.makeLazy(ReplayedAtLeast)(fc),
-      Arbitrary.makeLazy(LoadTimeAtLeast)(fc),
-      Arbitrary.makeLazy(Custom)(fc),
-      fc.constant(never),
-      fc.constant(always)
-    )
-    const aggregateType = Arbitrary.makeLazy(AggregateType)(fc).filter((type) => type !== "__proto__")
-    return fc.letrec<{ strategy: SnapshotStrategy }>((tie) => ({
-      strategy: fc.oneof(
-        { maxDepth: 3, depthIdentifier: "SnapshotStrategy" },
-        leaf,
-        fc.array(tie("strategy"), { minLength: 1, maxLength: 3 }).map((strategies) => new Any({ strategies })),
-        fc.array(tie("strategy"), { minLength: 1, maxLength: 3 }).map((strategies) => new All({ strategies })),
-        tie("strategy").map((strategy) => new Not({ strategy })),
-        fc.tuple(fc.dictionary(aggregateType, tie("strategy"), { maxKeys: 3 }), tie("strategy")).map(
-          ([strategies, fallback]) => new PerAggregateType({ strategies, fallback })
-        )
-      )
-    })).strategy
-  }
+]).annotate({
+  // Effect 4 words a union's failure with this text alone (an identifier would replace it): name the "_tag"
+  // that picks the member.
+  expected: "SnapshotStrategy (an object whose \"_tag\" names a strategy, e.g. \"EveryNEvents\")"
 })
 
+class ProtoKey extends Error {}
+
+// Decoding an object assigns its keys, and assigning "__proto__" would drop the entry silently.
+const reviver = (key: string, value: unknown): unknown => {
+  if (key === "__proto__") throw new ProtoKey(PROTO_KEY)
+  return value
+}
+
+const parseJson = (text: string): Effect.Effect<Encoded, SchemaIssue.Issue> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(JSON.parse(text, reviver) as Encoded)
+    } catch (error) {
+      const message = error instanceof ProtoKey ? error.message : `expected a valid JSON string (${String(error)})`
+      return Effect.fail(new SchemaIssue.InvalidValue({ message }, text))
+    }
+  })
+
 /**
- * A strategy as a JSON string: `Schema.decode(FromJson)(text)`, `Schema.encode(FromJson)(strategy)`.
+ * A strategy as a JSON string: `Schema.decodeUnknownEffect(FromJson)(text)`, `Schema.encodeEffect(FromJson)(strategy)`.
+ * The text is `JSON.stringify` of the encoded strategy, as it was under Effect 3.
  */
-export const FromJson: Schema.Schema<SnapshotStrategy, string> = Schema.parseJson(SnapshotStrategy, {
-  // Decoding an object assigns its keys, and assigning "__proto__" would drop the entry silently.
-  reviver: (key, value) => {
-    if (key === "__proto__") throw new Error("\"__proto__\" is not allowed as a key (nor as an aggregate type)")
-    return value
-  }
-})
+export const FromJson: Schema.Codec<SnapshotStrategy, string> = Schema.String.pipe(
+  Schema.decodeTo(
+    SnapshotStrategy,
+    SchemaTransformation.transformEffect<Encoded, string>({
+      decode: parseJson,
+      encode: (encoded) => Effect.succeed(JSON.stringify(encoded))
+    })
+  )
+)
 
 /**
- * A class constructor validates through `typeAST`, which rebuilds its parser on every call when a field holds a
- * suspended or transformed schema (a fifth of a millisecond per composite); this validator is built once. A bad
- * argument is thrown as a `BadArgument` listing every problem with its path.
+ * Validates a constructor's arguments against the class's fields, once built, and throws a `BadArgument`
+ * listing every problem with its path.
  */
 const validator = <Fields extends Schema.Struct.Fields>(constructor: string, fields: Fields) => {
-  const validate = ParseResult.validateEither(Schema.Struct(fields), { errors: "all" })
-  return (props: unknown) =>
-    Either.getOrThrowWith(
+  const validate = Schema.decodeUnknownResult(Schema.toType(Schema.Struct(fields)), {
+    errors: "all",
+    reportInput: true
+  })
+  return (props: unknown): Schema.Struct.Type<Fields> =>
+    Result.getOrThrowWith(
       validate(props),
       (error) => new BadArgument({ module: `SnapshotStrategy.${constructor}`, message: formatIssues(error) })
     )
 }
+
+const TRUSTED: Schema.MakeOptions = { disableChecks: true }
 
 const everyNEventsProps = validator("everyNEvents", EveryNEvents.fields)
 const eventsSinceSnapshotProps = validator("eventsSinceSnapshot", EventsSinceSnapshot.fields)
@@ -278,62 +264,62 @@ const customProps = validator("custom", Custom.fields)
  * The commit crosses a multiple of `n`. Throws a `BadArgument` unless `n` is a positive integer.
  */
 export const everyNEvents = (n: number): EveryNEvents =>
-  new EveryNEvents(everyNEventsProps({ _tag: "EveryNEvents", n }), true)
+  new EveryNEvents(everyNEventsProps({ _tag: "EveryNEvents", n }), TRUSTED)
 
 /**
  * At least `n` events since the last snapshot. Throws a `BadArgument` unless `n` is a positive integer.
  */
 export const eventsSinceSnapshot = (n: number): EventsSinceSnapshot =>
-  new EventsSinceSnapshot(eventsSinceSnapshotProps({ _tag: "EventsSinceSnapshot", n }), true)
+  new EventsSinceSnapshot(eventsSinceSnapshotProps({ _tag: "EventsSinceSnapshot", n }), TRUSTED)
 
 /**
  * At least `duration` since the last snapshot; fires when there is none. Throws a `BadArgument` for a
  * negative, infinite or malformed duration.
  */
-export const afterDuration = (duration: Duration.DurationInput): AfterDuration =>
+export const afterDuration = (duration: Duration.Input): AfterDuration =>
   new AfterDuration(
     afterDurationProps({ _tag: "AfterDuration", duration: durationArgument("afterDuration", duration) }),
-    true
+    TRUSTED
   )
 
 /**
  * The committed batch contains one of `types`. Throws a `BadArgument` for no types or an empty type.
  */
 export const onEventTypes = (...types: ReadonlyArray<string>): OnEventTypes =>
-  new OnEventTypes(onEventTypesProps({ _tag: "OnEventTypes", types }), true)
+  new OnEventTypes(onEventTypesProps({ _tag: "OnEventTypes", types }), TRUSTED)
 
 /**
  * The last load replayed at least `n` events. Throws a `BadArgument` unless `n` is a positive integer.
  */
 export const replayedAtLeast = (n: number): ReplayedAtLeast =>
-  new ReplayedAtLeast(replayedAtLeastProps({ _tag: "ReplayedAtLeast", n }), true)
+  new ReplayedAtLeast(replayedAtLeastProps({ _tag: "ReplayedAtLeast", n }), TRUSTED)
 
 /**
  * The last load took at least `duration`. Throws a `BadArgument` for a negative, infinite or malformed
  * duration.
  */
-export const loadTimeAtLeast = (duration: Duration.DurationInput): LoadTimeAtLeast =>
+export const loadTimeAtLeast = (duration: Duration.Input): LoadTimeAtLeast =>
   new LoadTimeAtLeast(
     loadTimeAtLeastProps({ _tag: "LoadTimeAtLeast", duration: durationArgument("loadTimeAtLeast", duration) }),
-    true
+    TRUSTED
   )
 
 /**
  * At least one of `strategies` fires. Throws a `BadArgument` when given none.
  */
 export const any = (...strategies: ReadonlyArray<SnapshotStrategy>): Any =>
-  new Any(anyProps({ _tag: "Any", strategies }), true)
+  new Any(anyProps({ _tag: "Any", strategies }), TRUSTED)
 
 /**
  * Every one of `strategies` fires. Throws a `BadArgument` when given none.
  */
 export const all = (...strategies: ReadonlyArray<SnapshotStrategy>): All =>
-  new All(allProps({ _tag: "All", strategies }), true)
+  new All(allProps({ _tag: "All", strategies }), TRUSTED)
 
 /**
  * `strategy` does not fire.
  */
-export const not = (strategy: SnapshotStrategy): Not => new Not(notProps({ _tag: "Not", strategy }), true)
+export const not = (strategy: SnapshotStrategy): Not => new Not(notProps({ _tag: "Not", strategy }), TRUSTED)
 
 export const never: Never = new Never()
 
@@ -347,12 +333,12 @@ export const perAggregateType = (
   strategies: { readonly [aggregateType: string]: SnapshotStrategy },
   fallback: SnapshotStrategy
 ): PerAggregateType =>
-  new PerAggregateType(perAggregateTypeProps({ _tag: "PerAggregateType", strategies, fallback }), true)
+  new PerAggregateType(perAggregateTypeProps({ _tag: "PerAggregateType", strategies, fallback }), TRUSTED)
 
 /**
  * A named user predicate, supplied to `compile` / `decide`. Throws a `BadArgument` for an empty name.
  */
-export const custom = (name: string): Custom => new Custom(customProps({ _tag: "Custom", name }), true)
+export const custom = (name: string): Custom => new Custom(customProps({ _tag: "Custom", name }), TRUSTED)
 
 /**
  * A strategy written as the constructor calls that build it, e.g.

@@ -1,11 +1,32 @@
 import { SnapshotStrategy as S } from "@effect-snapshots/core"
+import { it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
-import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
+import * as fc from "fast-check"
 
-// @effect/vitest's `it.prop` is typed against effect's bundled fast-check (3.x), so arbitraries come from
-// `effect/FastCheck`.
+// Effect 4 has its own Schema-derived `Arbitrary` (what `it.prop` takes) and no fast-check re-export. These
+// hand-built generators (recursive trees with `letrec`, small ranges matched to the contexts) use fast-check,
+// run by `prop` below.
+
+/**
+ * A property test over fast-check arbitraries, called like Effect 3's `it.prop(name, [arbs], ([a, b]) => ...)`.
+ */
+export const prop = <const Ts extends ReadonlyArray<unknown>>(
+  name: string,
+  arbitraries: { readonly [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
+  predicate: (values: Ts) => void,
+  options?: { readonly fastCheck?: fc.Parameters<[Ts]> }
+): void => {
+  it(name, () => {
+    fc.assert(
+      fc.property(fc.tuple(...(arbitraries as unknown as Array<fc.Arbitrary<unknown>>)), (values) => {
+        predicate(values as unknown as Ts)
+      }),
+      options?.fastCheck as fc.Parameters<[Array<unknown>]> | undefined
+    )
+  })
+}
 
 export const EVENT_TYPES = ["Created", "ItemAdded", "Submitted", "Cancelled"] as const
 export const AGGREGATE_TYPES = ["Order", "Invoice", "Cart"] as const
@@ -38,14 +59,14 @@ export const context = (input: ContextInput = {}): S.DecisionContext => ({
   previousVersion: input.previousVersion ?? 0,
   currentVersion: input.currentVersion ?? 1,
   eventTypes: input.eventTypes ?? ["Created"],
-  lastSnapshotVersion: Option.fromNullable(input.lastSnapshotVersion),
+  lastSnapshotVersion: Option.fromUndefinedOr(input.lastSnapshotVersion),
   lastSnapshotAt: Option.map(
-    Option.fromNullable(input.lastSnapshotMillisAgo),
-    (ago) => DateTime.unsafeMake(NOW_MILLIS - ago)
+    Option.fromUndefinedOr(input.lastSnapshotMillisAgo),
+    (ago) => DateTime.makeUnsafe(NOW_MILLIS - ago)
   ),
-  now: DateTime.unsafeMake(NOW_MILLIS),
-  replayedEvents: Option.fromNullable(input.replayedEvents),
-  replayDuration: Option.fromNullable(input.replayDuration)
+  now: DateTime.makeUnsafe(NOW_MILLIS),
+  replayedEvents: Option.fromUndefinedOr(input.replayedEvents),
+  replayDuration: Option.fromUndefinedOr(input.replayDuration)
 })
 
 const optional = <A>(arb: fc.Arbitrary<A>): fc.Arbitrary<A | undefined> => fc.option(arb, { nil: undefined })
@@ -117,7 +138,10 @@ export const treeArb = (
     not: tie("strategy").map(S.not),
     perAggregateType: fc
       .tuple(
-        fc.dictionary(options.typeArb ?? fc.constantFrom(...AGGREGATE_TYPES), tie("strategy"), { maxKeys: 3 }),
+        fc.dictionary(options.typeArb ?? fc.constantFrom(...AGGREGATE_TYPES), tie("strategy"), {
+          maxKeys: 3,
+          noNullPrototype: true
+        }),
         tie("strategy")
       )
       .map(([strategies, fallback]) => S.perAggregateType(strategies, fallback))

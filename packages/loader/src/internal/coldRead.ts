@@ -15,15 +15,15 @@ import {
   Storable
 } from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type { EventStoreError, EventStoreService, StoredEvent } from "../EventStore.js"
 import * as SqlEventStore from "../SqlEventStore.js"
 
 /** What the one statement answered. @internal */
 export interface ColdRows {
   /** The newest snapshot as the snapshot store's `load` would have answered it. */
-  readonly snapshot: Either.Either<Option.Option<Snapshot.Snapshot>, SnapshotStoreError.SnapshotStoreError>
+  readonly snapshot: Result.Result<Option.Option<Snapshot.Snapshot>, SnapshotStoreError.SnapshotStoreError>
   /** The size of the stored state in bytes (0 without a snapshot). */
   readonly stateBytes: number
   /** The events from the snapshot's version (from version 1 without one), at most a page, in version order. */
@@ -96,11 +96,11 @@ const fromSources = (ev: SqlEventStore.SqlSource, snap: SqlSnapshotStore.SqlSour
           return Effect.zipWith(
             ev.toEvents(aggregateType, aggregateId, eventRows, 1),
             snapshotRow === undefined
-              ? Effect.succeed({ snapshot: Either.right(Option.none()), stateBytes: 0 })
+              ? Effect.succeed({ snapshot: Result.succeed(Option.none()), stateBytes: 0 })
               : Effect.match(snap.decode(aggregateType, aggregateId, snapshotRow, snapshotOffset), {
-                onFailure: (error) => ({ snapshot: Either.left(error), stateBytes: 0 }),
+                onFailure: (error) => ({ snapshot: Result.fail(error), stateBytes: 0 }),
                 onSuccess: (decoded) => ({
-                  snapshot: Either.right(Option.some(decoded.snapshot)),
+                  snapshot: Result.succeed(Option.some(decoded.snapshot)),
                   stateBytes: decoded.stateBytes
                 })
               }),

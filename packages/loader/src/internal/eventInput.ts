@@ -4,7 +4,7 @@
  * snapshot stores refuse, with the same messages. Not exported from the package.
  */
 import { Storable } from "@effect-snapshots/store"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import type { NewEvent } from "../EventStore.js"
 
 /** An event ready to be written: its payload and metadata as JSON text. */
@@ -41,14 +41,14 @@ const encodePart = (
   what: string,
   value: unknown,
   problemOf: (value: unknown) => string | undefined
-): Either.Either<string, string> => {
+): Result.Result<string, string> => {
   const problem = problemOf(value)
-  if (problem !== undefined) return Either.left(`${what}: ${problem}`)
+  if (problem !== undefined) return Result.fail(`${what}: ${problem}`)
   try {
     // The walk rules out cycles and non-JSON values; a toJSON that throws is still caught here.
-    return Either.right(JSON.stringify(value))
+    return Result.succeed(JSON.stringify(value))
   } catch (cause) {
-    return Either.left(`${what} cannot be encoded as JSON: ${cause instanceof Error ? cause.message : String(cause)}`)
+    return Result.fail(`${what} cannot be encoded as JSON: ${cause instanceof Error ? cause.message : String(cause)}`)
   }
 }
 
@@ -61,33 +61,33 @@ export const encodeAppend = (
   aggregateId: string,
   expectedVersion: number,
   events: ReadonlyArray<NewEvent>
-): Either.Either<Array<EncodedEvent>, string> => {
+): Result.Result<Array<EncodedEvent>, string> => {
   const keyProblem = checkStreamKey(aggregateType, aggregateId)
-  if (keyProblem !== undefined) return Either.left(keyProblem)
+  if (keyProblem !== undefined) return Result.fail(keyProblem)
   if (!isNonNegativeInt(expectedVersion)) {
-    return Either.left(
+    return Result.fail(
       `expectedVersion must be a non-negative integer (0 for a new stream), got ${describe(expectedVersion)}`
     )
   }
-  if (!Array.isArray(events)) return Either.left("events must be an array")
-  if (events.length === 0) return Either.left("cannot append an empty batch of events")
+  if (!Array.isArray(events)) return Result.fail("events must be an array")
+  if (events.length === 0) return Result.fail("cannot append an empty batch of events")
   if (expectedVersion + events.length > maxVersion) {
-    return Either.left(`the stream would exceed the largest version (${maxVersion})`)
+    return Result.fail(`the stream would exceed the largest version (${maxVersion})`)
   }
   const encoded = new Array<EncodedEvent>(events.length)
   for (let i = 0; i < events.length; i++) {
     const event: unknown = events[i]
-    if (typeof event !== "object" || event === null) return Either.left(`events[${i}] must be an object`)
+    if (typeof event !== "object" || event === null) return Result.fail(`events[${i}] must be an object`)
     const { metadata, payload, type } = event as NewEvent
     const typeProblem = Storable.nameProblem(`events[${i}].type`, type)
-    if (typeProblem !== undefined) return Either.left(typeProblem)
+    if (typeProblem !== undefined) return Result.fail(typeProblem)
     const payloadJson = encodePart(`events[${i}].payload`, payload, Storable.jsonProblem)
-    if (Either.isLeft(payloadJson)) return Either.left(payloadJson.left)
+    if (Result.isFailure(payloadJson)) return Result.fail(payloadJson.failure)
     const metadataJson = metadata === undefined ?
-      Either.right("{}") :
+      Result.succeed("{}") :
       encodePart(`events[${i}].metadata`, metadata, Storable.objectProblem)
-    if (Either.isLeft(metadataJson)) return Either.left(metadataJson.left)
-    encoded[i] = { type, payload: payloadJson.right, metadata: metadataJson.right }
+    if (Result.isFailure(metadataJson)) return Result.fail(metadataJson.failure)
+    encoded[i] = { type, payload: payloadJson.success, metadata: metadataJson.success }
   }
-  return Either.right(encoded)
+  return Result.succeed(encoded)
 }

@@ -5,11 +5,14 @@
  * @internal
  */
 import { Storable } from "@effect-snapshots/store"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import * as Result from "effect/Result"
+import type * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import { jsonEncoder } from "../Aggregate.js"
 import type { NewEvent } from "../EventStore.js"
 import { InvalidMetadata } from "../RepositoryError.js"
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
 
 /** Keys the library writes into an event's metadata itself (`Aggregate.EventVersionKey`). @internal */
 export const reservedKeys: ReadonlyArray<string> = ["eventVersion"]
@@ -18,22 +21,22 @@ export const reservedKeys: ReadonlyArray<string> = ["eventVersion"]
 export type Encode = (
   id: string,
   metadata: unknown
-) => Either.Either<Readonly<Record<string, unknown>> | undefined, InvalidMetadata>
+) => Result.Result<Readonly<Record<string, unknown>> | undefined, InvalidMetadata>
 
 /** @internal */
 export const make = (
   aggregateType: string,
-  schema: Schema.Schema.AnyNoContext | undefined
+  schema: Schema.Codec<unknown, unknown> | undefined
 ): Encode => {
-  const encode = schema === undefined ? undefined : Schema.encodeUnknownEither(schema)
+  const encode = schema === undefined ? undefined : jsonEncoder(schema)
   return (id, metadata) => {
-    if (metadata === undefined) return Either.right(undefined)
-    const refuse = (reason: string) => Either.left(new InvalidMetadata({ aggregateType, aggregateId: id, reason }))
+    if (metadata === undefined) return Result.succeed(undefined)
+    const refuse = (reason: string) => Result.fail(new InvalidMetadata({ aggregateType, aggregateId: id, reason }))
     let encoded: unknown = metadata
     if (encode !== undefined) {
       const result = encode(metadata)
-      if (Either.isLeft(result)) return refuse(ParseResult.TreeFormatter.formatErrorSync(result.left))
-      encoded = result.right
+      if (Result.isFailure(result)) return refuse(formatIssue(result.failure))
+      encoded = result.success
     }
     const problem = Storable.objectProblem(encoded)
     if (problem !== undefined) return refuse(`metadata: ${problem}`)
@@ -45,7 +48,7 @@ export const make = (
       const value = fields[key]
       if (value !== undefined && typeof value !== "string") return refuse(`${key} must be a string`)
     }
-    return Either.right(fields)
+    return Result.succeed(fields)
   }
 }
 

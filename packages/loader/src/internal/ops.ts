@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import type * as Either from "effect/Either"
+import type * as Result from "effect/Result"
 import type * as Aggregate from "../Aggregate.js"
 import type { StoredEvent } from "../EventStore.js"
 
@@ -14,13 +14,13 @@ export interface Ops<S, E> {
   readonly schemaVersion: number
   readonly initial: (id: string) => S
   readonly evolve: (state: S, event: E) => S
-  readonly decodeEvent: (stored: StoredEvent) => Either.Either<E, Aggregate.EventDecodeError>
+  readonly decodeEvent: (stored: StoredEvent) => Result.Result<E, Aggregate.EventDecodeError>
   readonly restoreState: (snapshot: {
     readonly schemaVersion: number
     readonly state: unknown
     readonly metadata: Readonly<Record<string, unknown>>
-  }) => Either.Either<Aggregate.RestoredState<S>, Aggregate.Skipped>
-  readonly encodeState: (state: S) => Either.Either<unknown, string>
+  }) => Result.Result<Aggregate.RestoredState<S>, Aggregate.Skipped>
+  readonly encodeState: (state: S) => Result.Result<unknown, string>
   readonly recordedPosition: (metadata: Readonly<Record<string, unknown>>) => number | undefined
   readonly snapshotMetadata: (position: number) => Record<string, unknown>
 }

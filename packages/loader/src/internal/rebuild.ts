@@ -8,10 +8,10 @@
 import { BadArgument } from "@effect-snapshots/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
-import * as RateLimiter from "effect/RateLimiter"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type {
   RebuildOptions,
@@ -67,66 +67,74 @@ const check = (options: RebuildOptions): BadArgument.BadArgument | undefined => 
 const finishing = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(
-      Effect.forkDaemon(Effect.interruptible(effect)),
+      Effect.forkDetach(Effect.interruptible(effect)),
       (fiber) => Effect.onInterrupt(restore(Fiber.join(fiber)), () => Fiber.await(fiber))
     )
   )
+
+/** What became of one aggregate. */
+interface Finished {
+  readonly outcome: RebuildOutcome
+  readonly message?: string | undefined
+}
 
 /** @internal */
 export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, Err>) => {
   const { events, type } = deps
 
-  const one = (
-    id: string,
-    onlyStale: boolean
-  ): Effect.Effect<{ readonly outcome: RebuildOutcome; readonly message?: string | undefined }> =>
-    Effect.gen(function*() {
-      const route = yield* Commit.current
-      const loaded = yield* Effect.either(deps.load(id, route))
-      if (Either.isLeft(loaded)) return { outcome: "failed" as const, message: loaded.left.message }
-      const { repaired, snapshotVersion, source, version } = loaded.right
-      // An unusable or migrated snapshot was already replaced by the load, at the version just rebuilt.
-      if (repaired !== undefined) return { outcome: repaired === "none" ? "skipped" as const : repaired }
-      const usable = source === "snapshot"
-      if (usable && (onlyStale || Option.getOrElse(snapshotVersion, () => -1) === version)) {
-        return { outcome: "skipped" as const }
-      }
-      const outcome = yield* deps.writer.run({
-        id,
-        version,
-        known: Option.some({ version, state: loaded.right.state, position: loaded.right.position }),
-        obsolete: [],
-        decide: Option.none()
-      }, route)
-      return outcome === "failed"
-        ? { outcome, message: `the snapshot at version ${version} could not be written (see the log)` }
-        : { outcome: outcome === "none" ? "skipped" as const : outcome }
-    })
+  const one = Effect.fnUntraced(function*(id: string, onlyStale: boolean): Effect.fn.Return<Finished> {
+    const route = yield* Commit.current
+    const loaded = yield* Effect.result(deps.load(id, route))
+    if (Result.isFailure(loaded)) return { outcome: "failed" as const, message: loaded.failure.message }
+    const { repaired, snapshotVersion, source, version } = loaded.success
+    // An unusable or migrated snapshot was already replaced by the load, at the version just rebuilt.
+    if (repaired !== undefined) return { outcome: repaired === "none" ? "skipped" as const : repaired }
+    const usable = source === "snapshot"
+    if (usable && (onlyStale || Option.getOrElse(snapshotVersion, () => -1) === version)) {
+      return { outcome: "skipped" as const }
+    }
+    const outcome = yield* deps.writer.run({
+      id,
+      version,
+      known: Option.some({ version, state: loaded.success.state, position: loaded.success.position }),
+      obsolete: [],
+      decide: Option.none()
+    }, route)
+    return outcome === "failed"
+      ? { outcome, message: `the snapshot at version ${version} could not be written (see the log)` }
+      : { outcome: outcome === "none" ? "skipped" as const : outcome }
+  })
 
   const rebuildStream = (
     options: RebuildOptions = {}
   ): Stream.Stream<RebuildProgress, EventStoreError | BadArgument.BadArgument> =>
-    Stream.unwrapScoped(Effect.gen(function*() {
+    Stream.unwrap(Effect.gen(function*() {
       const problem = check(options)
       if (problem !== undefined) return yield* problem
       const listing = { aggregateType: type, after: options.resumeFrom }
       const total = yield* Stream.runCount(events.streams(listing))
-      const limit = options.perSecond === undefined
-        ? undefined
-        : yield* RateLimiter.make({ limit: Math.max(1, Math.round(options.perSecond)), interval: "1 second" })
-      const throttle = limit === undefined ? Effect.void : limit(Effect.void)
+      const perSecond = options.perSecond
       const onlyStale = options.onlyStale === true
       const start = yield* Clock.currentTimeMillis
       const counts = { done: 0, written: 0, skipped: 0, queued: 0, dropped: 0, failed: 0 }
       return events.streams(listing).pipe(
+        // A token bucket of `perSecond` tokens, refilled over a second; one element at a time goes through it,
+        // so each aggregate waits for its own token before it starts.
+        perSecond === undefined ? identity : (listed) =>
+          listed.pipe(
+            Stream.rechunk(1),
+            Stream.throttle({
+              cost: (infos) => infos.length,
+              units: Math.max(1, Math.round(perSecond)),
+              duration: "1 second",
+              strategy: "shape"
+            })
+          ),
         // Ordered: an element comes out only once every aggregate before it is finished, so its id is a
         // checkpoint that `resumeFrom` can start after without skipping any.
         Stream.mapEffect(
           (info) =>
-            Effect.zipRight(
-              throttle,
-              Effect.map(finishing(one(info.aggregateId, onlyStale)), (result) => ({ ...result, id: info.aggregateId }))
-            ),
+            Effect.map(finishing(one(info.aggregateId, onlyStale)), (result) => ({ ...result, id: info.aggregateId })),
           { concurrency: options.concurrency ?? 4 }
         ),
         Stream.mapEffect((result) =>
@@ -155,10 +163,10 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
     const maxReported = options.maxReported ?? 100
     return Stream.runFold(
       rebuildStream(options),
-      {
+      () => ({
         summary: undefined as RebuildProgress | undefined,
         failures: [] as Array<{ readonly aggregateId: string; readonly message: string }>
-      },
+      }),
       (acc, progress) => {
         if (progress.outcome === "failed" && acc.failures.length < maxReported) {
           acc.failures.push({ aggregateId: progress.aggregateId, message: progress.message ?? "failed" })
@@ -177,7 +185,7 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
         failed: summary?.failed ?? 0,
         failures,
         ratePerSecond: summary?.ratePerSecond ?? 0,
-        checkpoint: Option.fromNullable(summary?.checkpoint)
+        checkpoint: Option.fromNullishOr(summary?.checkpoint)
       })),
       Effect.withSpan("EventSourcedRepository.rebuild", { attributes: { "aggregate.type": type } })
     )

@@ -4,9 +4,9 @@
  *
  * @internal
  */
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
+import type * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type * as Aggregate from "../Aggregate.js"
 import type { EventStoreError, EventStoreService, StoredEvent } from "../EventStore.js"
@@ -44,8 +44,8 @@ export const foldRows = <S, E>(
       })
     }
     const decoded = ops.decodeEvent(stored)
-    if (decoded._tag === "Left") return decoded.left
-    acc.state = ops.evolve(acc.state, decoded.right)
+    if (decoded._tag === "Failure") return decoded.failure
+    acc.state = ops.evolve(acc.state, decoded.success)
     acc.version = stored.version
     acc.position = stored.position
     acc.replayed++
@@ -60,8 +60,8 @@ const foldStream = <S, E>(
   acc: Acc<S>,
   options: { readonly fromVersion?: number; readonly toVersion?: number }
 ) =>
-  Stream.runForEachChunk(events.read(ops.type, id, options), (chunk) => {
-    const error = foldRows(ops, id, acc, Chunk.toReadonlyArray(chunk), 0)
+  Stream.runForEachArray(events.read(ops.type, id, options), (rows) => {
+    const error = foldRows(ops, id, acc, rows, 0)
     return error === undefined ? Effect.void : Effect.fail(error)
   })
 
@@ -128,7 +128,7 @@ export const full = <S, E>(
   events: EventStoreService,
   ops: Ops<S, E>,
   id: string,
-  fallback: Effect.Semaphore,
+  fallback: Semaphore.Semaphore,
   toVersion?: number
 ): Effect.Effect<Acc<S>, StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> =>
   Effect.suspend(() => {
@@ -146,7 +146,7 @@ export const fullFrom = <S, E>(
   events: EventStoreService,
   ops: Ops<S, E>,
   id: string,
-  fallback: Effect.Semaphore,
+  fallback: Semaphore.Semaphore,
   rows: ReadonlyArray<StoredEvent>,
   pageSize: number
 ): Effect.Effect<Acc<S>, StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> =>

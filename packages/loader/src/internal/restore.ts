@@ -8,9 +8,9 @@
 import type { Snapshot, SnapshotStore, SnapshotStoreError } from "@effect-snapshots/store"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type { SkipReason } from "../Aggregate.js"
 import type { StoredEvent } from "../EventStore.js"
 import { StreamCorrupt } from "../StreamCorrupt.js"
@@ -35,16 +35,16 @@ export type Probed<S> =
 export const skip = (
   type: string,
   id: string,
-  skipped: (reason: SkipReason) => Metric.Metric.Counter<number>,
+  skipped: (reason: SkipReason) => Metric.Counter<number>,
   reason: SkipReason,
   message: string,
   version: number | undefined
 ): Effect.Effect<void> =>
-  Effect.zipRight(
+  Effect.andThen(
     Effect.logWarning(`Snapshot of ${type} ${quote(id)} not used (${reason}): ${message}`).pipe(
       Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), snapshotVersion: version ?? null })
     ),
-    Metric.increment(skipped(reason))
+    Metric.update(skipped(reason), 1)
   )
 
 /**
@@ -58,9 +58,9 @@ export const probe = <S, E>(
   snapshots: SnapshotStore.SnapshotStoreService,
   ops: Ops<S, E>,
   id: string,
-  skipped: (reason: SkipReason) => Metric.Metric.Counter<number>
+  skipped: (reason: SkipReason) => Metric.Counter<number>
 ): Effect.Effect<Probed<S>> =>
-  Effect.flatMap(Effect.either(snapshots.load(ops.type, id)), (found) => classify(snapshots, ops, id, skipped, found))
+  Effect.flatMap(Effect.result(snapshots.load(ops.type, id)), (found) => classify(snapshots, ops, id, skipped, found))
 
 /**
  * Classify → restore what the store answered for the newest snapshot (by `load`, or within a statement of the
@@ -72,19 +72,19 @@ export const classify = <S, E>(
   snapshots: SnapshotStore.SnapshotStoreService,
   ops: Ops<S, E>,
   id: string,
-  skipped: (reason: SkipReason) => Metric.Metric.Counter<number>,
-  answered: Either.Either<Option.Option<Snapshot.Snapshot>, SnapshotStoreError.SnapshotStoreError>
+  skipped: (reason: SkipReason) => Metric.Counter<number>,
+  answered: Result.Result<Option.Option<Snapshot.Snapshot>, SnapshotStoreError.SnapshotStoreError>
 ): Effect.Effect<Probed<S>> =>
-  Either.match(answered, {
-    onLeft: (error): Effect.Effect<Probed<S>> => {
+  Result.match(answered, {
+    onFailure: (error): Effect.Effect<Probed<S>> => {
       switch (error.reason) {
         case "InvalidInput":
           return Effect.succeed({ _tag: "Absent", known: false })
         case "Corrupt":
           // The store holds a snapshot it cannot read back (bad bytes, bad JSON): skip it like one that does not
           // decode, and find its version (`list` reads no state) so that its replacement takes its place.
-          return Effect.flatMap(Effect.either(snapshots.list(ops.type, id)), (history) => {
-            const newest = Either.isRight(history) ? history.right[history.right.length - 1] : undefined
+          return Effect.flatMap(Effect.result(snapshots.list(ops.type, id)), (history) => {
+            const newest = Result.isSuccess(history) ? history.success[history.success.length - 1] : undefined
             return Effect.as(
               skip(
                 ops.type,
@@ -104,26 +104,26 @@ export const classify = <S, E>(
           )
       }
     },
-    onRight: (found): Effect.Effect<Probed<S>> => {
+    onSuccess: (found): Effect.Effect<Probed<S>> => {
       if (Option.isNone(found)) return Effect.succeed({ _tag: "Absent", known: true })
       const snapshot = found.value
       const restored = snapshot.aggregateType !== ops.type || snapshot.aggregateId !== id
-        ? Either.left({
+        ? Result.fail({
           reason: "StreamMismatch" as const,
           message: `the store answered a snapshot of ${snapshot.aggregateType} ${quote(snapshot.aggregateId)}`
         })
         : ops.restoreState(snapshot)
-      if (Either.isLeft(restored)) {
+      if (Result.isFailure(restored)) {
         return Effect.as(
-          skip(ops.type, id, skipped, restored.left.reason, restored.left.message, snapshot.version),
+          skip(ops.type, id, skipped, restored.failure.reason, restored.failure.message, snapshot.version),
           { _tag: "Unusable", version: snapshot.version } as const
         )
       }
       return Effect.succeed({
         _tag: "Usable",
         snapshot,
-        state: restored.right.state,
-        migrated: restored.right.migrated
+        state: restored.success.state,
+        migrated: restored.success.migrated
       })
     }
   })

@@ -1,13 +1,13 @@
 /**
  * The one snapshot writer, for inline and background mode: it writes a job's state, or loads the aggregate and
- * decides again with what it learned. In background mode jobs go through a bounded, dropping `Mailbox` drained
- * by one fiber of the repository's scope.
+ * decides again with what it learned. In background mode jobs go through a bounded, dropping `Queue` drained by
+ * one fiber of the repository's scope.
  *
- * What it guarantees (tested in test/SnapshotWriter.test.ts):
+ * What it guarantees (tested in test/RepositoryWriter.test.ts):
  * - every accepted request is written, failed (logged, counted) or merged into a newer request for the same
  *   aggregate of its batch; a request offered after the scope began to close is refused ("dropped", counted):
- *   `Mailbox.offer` answers false once the mailbox is ended, and nothing is ever interrupted to close it;
- * - closing the scope ends the mailbox and waits until the writer has drained it;
+ *   `Queue.offerUnsafe` answers false once the queue is ended, and nothing is ever interrupted to close it;
+ * - closing the scope ends the queue (`Queue.end`) and waits until the writer has drained it;
  * - `flush` returns once every request accepted before it has been handled (a synchronous counter, raised in
  *   the same step as the offer that it counts, so no interruption can leave it raised);
  * - merging a batch keeps every `obsolete` delete of the merged requests.
@@ -15,14 +15,14 @@
  * @internal
  */
 import { Snapshot, type SnapshotStore, Storable } from "@effect-snapshots/store"
-import * as Chunk from "effect/Chunk"
+import type * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import * as Mailbox from "effect/Mailbox"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type { SnapshotOutcome } from "../EventSourcedRepository.js"
 import type * as SnapshotMetrics from "../SnapshotMetrics.js"
@@ -51,7 +51,7 @@ export interface Job<S> {
   readonly obsolete: ReadonlyArray<number>
   /**
    * The decision's input: for a job without a state, taken again after the load; for one with a state that
-   * waited in the background writer's mailbox, confirmed right before the write.
+   * waited in the background writer's queue, confirmed right before the write.
    */
   readonly decide: Option.Option<Decision.Input>
 }
@@ -107,182 +107,194 @@ export const merge = <S>(batch: Iterable<Job<S>>): Array<Job<S>> => {
 }
 
 /** @internal */
-export const make = <S, E>(options: Options<S, E>): Effect.Effect<Writer<S>, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const { metrics, ops, snapshots } = options
-    const type = ops.type
+export const make = Effect.fnUntraced(function*<S, E>(
+  options: Options<S, E>
+): Effect.fn.Return<Writer<S>, never, Scope.Scope> {
+  const { metrics, ops, snapshots } = options
+  const type = ops.type
 
-    const failed = (id: string, version: number, message: string) =>
-      Effect.zipRight(
-        Metric.increment(metrics.failures),
-        Effect.logWarning(`Snapshot of ${type} ${quote(id)} at version ${version} not written: ${message}`).pipe(
-          Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), version })
-        )
-      ).pipe(Effect.as("failed" as const))
-
-    const write = (id: string, known: State<S>, obsolete: ReadonlyArray<number>, route: Commit.Route) =>
-      Effect.gen(function*() {
-        const encoded = ops.encodeState(known.state)
-        if (Either.isLeft(encoded)) {
-          return yield* failed(id, known.version, `the state does not encode: ${encoded.left}`)
-        }
-        // Checked and stringified once: the stores reuse this text instead of walking the state again.
-        const json = Storable.toJson(encoded.right)
-        if (Either.isLeft(json)) {
-          return yield* failed(id, known.version, `invalid snapshot: the state is not JSON: ${json.left}`)
-        }
-        const createdAt = yield* DateTime.now
-        const snapshot = yield* Effect.try({
-          try: () =>
-            Snapshot.Snapshot.make({
-              aggregateType: type,
-              aggregateId: id,
-              version: known.version,
-              state: encoded.right,
-              schemaVersion: ops.schemaVersion,
-              createdAt,
-              metadata: ops.snapshotMetadata(known.position)
-            }),
-          catch: (cause) => String(cause)
-        }).pipe(Effect.either)
-        if (Either.isLeft(snapshot)) return yield* failed(id, known.version, `invalid snapshot: ${snapshot.left}`)
-        const saved = yield* Effect.either(
-          Effect.zipRight(
-            Effect.forEach(obsolete, (version) => snapshots.delete(type, id, { version }), { discard: true }),
-            snapshots.save(snapshot.right)
-          )
-        )
-        if (Either.isLeft(saved)) return yield* failed(id, known.version, saved.left.message)
-        // Written once the store answered; in a unit, counted and remembered once the unit committed.
-        const bytes = json.right.length
-        yield* route.afterCommit(
-          Effect.zipRight(
-            Metric.increment(metrics.written),
-            route.cacheable ? options.written(id, known.version, createdAt, bytes) : Effect.void
-          )
-        )
-        return "written" as const
-      })
-
-    /** The strategy's decision on `input` taken again at `currentVersion`, on what is known of `last`. */
-    const decidesAgain = (input: Decision.Input, currentVersion: number, last: LastSnapshot | undefined) =>
-      Effect.map(options.decide({ ...input, currentVersion, last }), ({ decision }) => decision.take)
-
-    /**
-     * A job: write its state, or load the aggregate and decide again on what the load learned. `queued`: the job
-     * waited in the background writer's mailbox, so a yes taken at save time is confirmed right before the
-     * write (since the decision, this writer or another instance's may have written the snapshot it called for,
-     * and what the save knew of the last snapshot, even read from the store, is then out of date).
-     */
-    const run = (job: Job<S>, route: Commit.Route, queued = false): Effect.Effect<SnapshotOutcome> =>
-      Option.match(job.known, {
-        onSome: (known) =>
-          queued && Option.isSome(job.decide)
-            ? Effect.flatMap(
-              decidesAgain(job.decide.value, known.version, asHint(job.decide.value.last)),
-              (take) => take ? write(job.id, known, job.obsolete, route) : Effect.succeed("none" as const)
-            )
-            : write(job.id, known, job.obsolete, route),
-        onNone: () =>
-          Effect.matchEffect(options.load(job.id, route), {
-            onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
-            onSuccess: (loaded) => {
-              if (loaded.repaired !== undefined) return Effect.succeed(loaded.repaired)
-              const redecide = Option.match(job.decide, {
-                onNone: () => Effect.succeed(true),
-                onSome: (input) =>
-                  decidesAgain(
-                    input,
-                    loaded.version,
-                    // In the background another instance's writer may be deciding at the same time: a yes is
-                    // confirmed with a fresh read of the real last snapshot, right before the write.
-                    options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
-                  )
-              })
-              return Effect.flatMap(redecide, (take) => {
-                const last = loaded.lastSnapshot === undefined
-                  ? 0
-                  : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
-                return take && last < loaded.version
-                  ? write(job.id, loaded, job.obsolete, route)
-                  : Effect.succeed("none" as const)
-              })
-            }
-          })
-      }).pipe(
-        // A defect in a job (a throwing fold, a store's bug) is a failed snapshot, never a failed command.
-        Effect.catchAllDefect((defect) => failed(job.id, job.version, `defect: ${String(defect)}`))
+  const failed = (id: string, version: number, message: string) =>
+    Effect.andThen(
+      Metric.update(metrics.failures, 1),
+      Effect.logWarning(`Snapshot of ${type} ${quote(id)} at version ${version} not written: ${message}`).pipe(
+        Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), version })
       )
+    ).pipe(Effect.as("failed" as const))
 
-    if (options.background === false) {
-      const writer: Writer<S> = { submit: run, run, flush: Effect.void }
-      return writer
+  const write = Effect.fnUntraced(function*(
+    id: string,
+    known: State<S>,
+    obsolete: ReadonlyArray<number>,
+    route: Commit.Route
+  ) {
+    const encoded = ops.encodeState(known.state)
+    if (Result.isFailure(encoded)) {
+      return yield* failed(id, known.version, `the state does not encode: ${encoded.failure}`)
     }
-
-    const { capacity, concurrency } = options.background
-    const mailbox = yield* Mailbox.make<Job<S>>({ capacity, strategy: "dropping" })
-    let pending = 0
-    const idle = new Set<(done: Effect.Effect<void>) => void>()
-    const handled = (n: number) =>
-      Effect.sync(() => {
-        pending -= n
-        if (pending === 0) {
-          for (const resume of idle) resume(Effect.void)
-          idle.clear()
-        }
-      })
-
-    const runBatch = (batch: Chunk.Chunk<Job<S>>) =>
-      Effect.forEach(merge(batch), (job) => run(job, Commit.none, true), { concurrency, discard: true }).pipe(
-        Effect.ensuring(handled(Chunk.size(batch)))
+    // Checked and stringified once: the stores reuse this text instead of walking the state again.
+    const json = Storable.toJson(encoded.success)
+    if (Result.isFailure(json)) {
+      return yield* failed(id, known.version, `invalid snapshot: the state is not JSON: ${json.failure}`)
+    }
+    const createdAt = yield* DateTime.now
+    const snapshot = yield* Effect.try({
+      try: () =>
+        Snapshot.Snapshot.make({
+          aggregateType: type,
+          aggregateId: id,
+          version: known.version,
+          state: encoded.success,
+          schemaVersion: ops.schemaVersion,
+          createdAt,
+          metadata: ops.snapshotMetadata(known.position)
+        }),
+      catch: (cause) => String(cause)
+    }).pipe(Effect.result)
+    if (Result.isFailure(snapshot)) {
+      return yield* failed(id, known.version, `invalid snapshot: ${snapshot.failure}`)
+    }
+    const saved = yield* Effect.result(
+      Effect.andThen(
+        Effect.forEach(obsolete, (version) => snapshots.delete(type, id, { version }), { discard: true }),
+        snapshots.save(snapshot.success)
       )
-    // The writer takes whatever is queued, writes it, and stops once the mailbox is ended and empty. It is never
-    // interrupted (closing ends the mailbox instead), so no request it took can be lost; it stays interruptible
-    // inside, so a timeout (resilient's) can cut a store call that hangs.
-    const loop: Effect.Effect<void> = Effect.flatMap(
-      mailbox.takeAll,
-      ([batch, done]) => Effect.zipRight(runBatch(batch), done ? Effect.void : loop)
     )
-    yield* Effect.acquireRelease(
-      Effect.forkDaemon(Effect.interruptible(loop)),
-      (fiber) => Effect.zipRight(mailbox.end, Fiber.await(fiber))
+    if (Result.isFailure(saved)) return yield* failed(id, known.version, saved.failure.message)
+    // Written once the store answered; in a unit, counted and remembered once the unit committed.
+    const bytes = json.success.length
+    yield* route.afterCommit(
+      Effect.andThen(
+        Metric.update(metrics.written, 1),
+        route.cacheable ? options.written(id, known.version, createdAt, bytes) : Effect.void
+      )
     )
+    return "written" as const
+  })
 
-    const offer = (job: Job<S>): Effect.Effect<SnapshotOutcome> =>
-      Effect.suspend(() => {
-        if (mailbox.unsafeOffer(job)) {
-          pending++
-          return Effect.succeed("queued" as const)
-        }
-        return Effect.zipRight(
-          Metric.increment(metrics.drops),
-          Effect.as(
-            Effect.logWarning(`Snapshot request for ${type} ${quote(job.id)} dropped: queue full or repository closed`),
-            "dropped" as const
+  /** The strategy's decision on `input` taken again at `currentVersion`, on what is known of `last`. */
+  const decidesAgain = (input: Decision.Input, currentVersion: number, last: LastSnapshot | undefined) =>
+    Effect.map(options.decide({ ...input, currentVersion, last }), ({ decision }) => decision.take)
+
+  /**
+   * A job: write its state, or load the aggregate and decide again on what the load learned. `queued`: the job
+   * waited in the background writer's queue, so a yes taken at save time is confirmed right before the
+   * write (since the decision, this writer or another instance's may have written the snapshot it called for,
+   * and what the save knew of the last snapshot, even read from the store, is then out of date).
+   */
+  const run = (job: Job<S>, route: Commit.Route, queued = false): Effect.Effect<SnapshotOutcome> =>
+    Option.match(job.known, {
+      onSome: (known) =>
+        queued && Option.isSome(job.decide)
+          ? Effect.flatMap(
+            decidesAgain(job.decide.value, known.version, asHint(job.decide.value.last)),
+            (take) => take ? write(job.id, known, job.obsolete, route) : Effect.succeed("none" as const)
           )
-        )
-      })
+          : write(job.id, known, job.obsolete, route),
+      onNone: () =>
+        Effect.matchEffect(options.load(job.id, route), {
+          onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
+          onSuccess: (loaded) => {
+            if (loaded.repaired !== undefined) return Effect.succeed(loaded.repaired)
+            const redecide = Option.match(job.decide, {
+              onNone: () => Effect.succeed(true),
+              onSome: (input) =>
+                decidesAgain(
+                  input,
+                  loaded.version,
+                  // In the background another instance's writer may be deciding at the same time: a yes is
+                  // confirmed with a fresh read of the real last snapshot, right before the write.
+                  options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
+                )
+            })
+            return Effect.flatMap(redecide, (take) => {
+              const last = loaded.lastSnapshot === undefined
+                ? 0
+                : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
+              return take && last < loaded.version
+                ? write(job.id, loaded, job.obsolete, route)
+                : Effect.succeed("none" as const)
+            })
+          }
+        })
+    }).pipe(
+      // A defect in a job (a throwing fold, a store's bug) is a failed snapshot, never a failed command.
+      Effect.catchDefect((defect) => failed(job.id, job.version, `defect: ${String(defect)}`))
+    )
 
-    const flush: Effect.Effect<void> = Effect.async<void>((resume) => {
-      if (pending === 0) return resume(Effect.void)
-      idle.add(resume)
-      return Effect.sync(() => {
-        idle.delete(resume)
-      })
+  if (options.background === false) {
+    const writer: Writer<S> = { submit: run, run, flush: Effect.void }
+    return writer
+  }
+
+  const { capacity, concurrency } = options.background
+  const queue = yield* Queue.make<Job<S>, Cause.Done>({ capacity, strategy: "dropping" })
+  let pending = 0
+  const idle = new Set<(done: Effect.Effect<void>) => void>()
+  const handled = (n: number) =>
+    Effect.sync(() => {
+      pending -= n
+      if (pending === 0) {
+        // Effect 4 runs a resumed fiber at once, inside `resume`: a waiter may flush again (and be added to
+        // `idle`) before this loop ends, so resume only the ones waiting now.
+        const waiting = Array.from(idle)
+        idle.clear()
+        for (const resume of waiting) resume(Effect.void)
+      }
     })
 
-    const submit = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> => {
-      switch (route._tag) {
-        case "None":
-          return offer(job)
-        case "Unit":
-          // Requested once the unit committed; the outcome then is the offer's (counted when dropped).
-          return Effect.as(route.afterCommit(Effect.asVoid(offer(job))), "queued" as const)
-        case "Transaction":
-          // No after-commit in a bare transaction: written inside it (the store's savepoint), never outside.
-          return run(job, route)
+  const runBatch = (batch: ReadonlyArray<Job<S>>) =>
+    Effect.forEach(merge(batch), (job) => run(job, Commit.none, true), { concurrency, discard: true }).pipe(
+      Effect.ensuring(handled(batch.length))
+    )
+  // The writer takes whatever is queued, writes it, and stops once the queue is ended and empty (`takeAll`
+  // then fails with `Done`). It is never interrupted (closing ends the queue instead), so no request it took
+  // can be lost; it stays interruptible inside, so a timeout (resilient's) can cut a store call that hangs.
+  const loop: Effect.Effect<void> = Queue.takeAll(queue).pipe(
+    Effect.matchEffect({
+      onFailure: () => Effect.void,
+      onSuccess: (batch) => Effect.andThen(runBatch(batch), loop)
+    })
+  )
+  yield* Effect.acquireRelease(
+    Effect.forkDetach(Effect.interruptible(loop)),
+    (fiber) => Effect.andThen(Queue.end(queue), Fiber.await(fiber))
+  )
+
+  const offer = (job: Job<S>): Effect.Effect<SnapshotOutcome> =>
+    Effect.suspend(() => {
+      if (Queue.offerUnsafe(queue, job)) {
+        pending++
+        return Effect.succeed("queued" as const)
       }
-    }
-    const writer: Writer<S> = { submit, run, flush }
-    return writer
+      return Effect.andThen(
+        Metric.update(metrics.drops, 1),
+        Effect.as(
+          Effect.logWarning(`Snapshot request for ${type} ${quote(job.id)} dropped: queue full or repository closed`),
+          "dropped" as const
+        )
+      )
+    })
+
+  const flush: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (pending === 0) return resume(Effect.void)
+    idle.add(resume)
+    return Effect.sync(() => {
+      idle.delete(resume)
+    })
   })
+
+  const submit = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> => {
+    switch (route._tag) {
+      case "None":
+        return offer(job)
+      case "Unit":
+        // Requested once the unit committed; the outcome then is the offer's (counted when dropped).
+        return Effect.as(route.afterCommit(Effect.asVoid(offer(job))), "queued" as const)
+      case "Transaction":
+        // No after-commit in a bare transaction: written inside it (the store's savepoint), never outside.
+        return run(job, route)
+    }
+  }
+  const writer: Writer<S> = { submit, run, flush }
+  return writer
+})

@@ -6,8 +6,8 @@
  */
 import type { SnapshotStore } from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type { Difference, Verified, VerifyAllOptions, VerifyOptions, VerifySummary } from "../EventSourcedRepository.js"
 import * as Commit from "./commit.js"
@@ -18,9 +18,9 @@ import type * as SnapshotWriter from "./snapshotWriter.js"
 import { cut, quote } from "./text.js"
 
 /** One aggregate's outcome. @internal */
-export interface Result<Err> {
+export interface Verification<Err> {
   readonly aggregateId: string
-  readonly result: Either.Either<Verified, Err>
+  readonly result: Result.Result<Verified, Err>
 }
 
 /** What verify needs of the repository. @internal */
@@ -47,18 +47,18 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
   const { ops, snapshots } = deps
   const type = ops.type
 
-  const verify = (id: string, options: VerifyOptions = {}): Effect.Effect<Verified, Err> =>
-    Effect.gen(function*() {
+  const verify: (id: string, options?: VerifyOptions) => Effect.Effect<Verified, Err> = Effect.fnUntraced(
+    function*(id: string, options: VerifyOptions = {}) {
       const loaded = yield* deps.load(id)
       const replayed = yield* deps.replayAll(id, loaded.version)
       const a = ops.encodeState(loaded.state)
       const b = ops.encodeState(replayed.state)
-      const differences: Array<Difference> = Either.isRight(a) && Either.isRight(b)
-        ? jsonDiff.diff(a.right, b.right)
+      const differences: Array<Difference> = Result.isSuccess(a) && Result.isSuccess(b)
+        ? jsonDiff.diff(a.success, b.success)
         : [{
           path: "$",
-          snapshot: Either.isLeft(a) ? `(does not encode: ${a.left})` : "(encodes)",
-          replay: Either.isLeft(b) ? `(does not encode: ${b.left})` : "(encodes)"
+          snapshot: Result.isFailure(a) ? `(does not encode: ${a.failure})` : "(encodes)",
+          replay: Result.isFailure(b) ? `(does not encode: ${b.failure})` : "(encodes)"
         }]
       if (loaded.version !== replayed.version) {
         differences.unshift({ path: "(version)", snapshot: String(loaded.version), replay: String(replayed.version) })
@@ -67,8 +67,8 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
       let repaired = false
       if (!consistent && options.repair === true && replayed.version > 0) {
         // Every snapshot of the aggregate is suspect: delete them all, then write one of the full replay.
-        const deleted = yield* Effect.either(snapshots.delete(type, id))
-        if (Either.isRight(deleted)) {
+        const deleted = yield* Effect.result(snapshots.delete(type, id))
+        if (Result.isSuccess(deleted)) {
           const outcome = yield* deps.writer.run({
             id,
             version: replayed.version,
@@ -79,7 +79,7 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
           repaired = outcome === "written"
           yield* deps.forget(id)
         } else {
-          yield* deps.failed(id, replayed.version, `drifted snapshots not deleted: ${deleted.left.message}`)
+          yield* deps.failed(id, replayed.version, `drifted snapshots not deleted: ${deleted.failure.message}`)
         }
       }
       if (!consistent) {
@@ -97,17 +97,20 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
         differences,
         repaired
       }
-    }).pipe(
-      Effect.withSpan("EventSourcedRepository.verify", { attributes: { "aggregate.type": type, "aggregate.id": id } })
-    )
+    },
+    (effect, id) =>
+      Effect.withSpan(effect, "EventSourcedRepository.verify", {
+        attributes: { "aggregate.type": type, "aggregate.id": cut(id) }
+      })
+  )
 
   const verifyStream = (
     options: VerifyAllOptions = {}
-  ): Stream.Stream<Result<Err>, SnapshotStore.SnapshotStoreError> =>
+  ): Stream.Stream<Verification<Err>, SnapshotStore.SnapshotStoreError> =>
     snapshots.aggregates(type).pipe(
       Stream.mapEffect(
         (key) =>
-          Effect.map(Effect.either(verify(key.aggregateId, options)), (result): Result<Err> => ({
+          Effect.map(Effect.result(verify(key.aggregateId, options)), (result): Verification<Err> => ({
             aggregateId: key.aggregateId,
             result
           })),
@@ -121,7 +124,7 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
     const maxReported = options.maxReported ?? 100
     return Stream.runFold(
       verifyStream(options),
-      {
+      () => ({
         checked: 0,
         consistent: 0,
         inconsistentCount: 0,
@@ -129,26 +132,26 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
         failedCount: 0,
         failed: [] as Array<{ readonly aggregateId: string; readonly message: string }>,
         repaired: 0
-      },
+      }),
       (summary, { aggregateId, result }) => {
         summary.checked++
-        if (Either.isLeft(result)) {
+        if (Result.isFailure(result)) {
           summary.failedCount++
           if (summary.failed.length < maxReported) {
             summary.failed.push({
               aggregateId,
-              message: result.left._tag === "AggregateNotFound"
-                ? `${result.left.message} (an orphan snapshot)`
-                : result.left.message
+              message: result.failure._tag === "AggregateNotFound"
+                ? `${result.failure.message} (an orphan snapshot)`
+                : result.failure.message
             })
           }
-        } else if (result.right.consistent) {
+        } else if (result.success.consistent) {
           summary.consistent++
         } else {
           summary.inconsistentCount++
-          if (result.right.repaired) summary.repaired++
+          if (result.success.repaired) summary.repaired++
           if (summary.inconsistent.length < maxReported) {
-            summary.inconsistent.push({ aggregateId, verified: result.right })
+            summary.inconsistent.push({ aggregateId, verified: result.success })
           }
         }
         return summary

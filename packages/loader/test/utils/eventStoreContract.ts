@@ -5,14 +5,14 @@
  */
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Storable } from "@effect-snapshots/store"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
+import * as Arbitrary from "effect/Arbitrary"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as fc from "effect/FastCheck"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 
 export interface ContractOptions<R> {
@@ -32,13 +32,11 @@ export const events = (n: number, from = 1, type = "Incremented"): Array<EventSt
   Array.from({ length: n }, (_, i) => ({ type, payload: { n: from + i } }))
 
 export const readAll = (type: string, id: string, options?: EventStore.ReadOptions) =>
-  Effect.flatMap(EventStore.EventStore, (store) => Stream.runCollect(store.read(type, id, options))).pipe(
-    Effect.map(Chunk.toReadonlyArray)
-  )
+  Effect.flatMap(EventStore.EventStore, (store) => Stream.runCollect(store.read(type, id, options)))
 
 const lastPosition = Effect.flatMap(
   EventStore.EventStore,
-  (store) => store.readAll().pipe(Stream.runFold(0, (_, e) => e.position))
+  (store) => store.readAll().pipe(Stream.runFold(() => 0, (_, e) => e.position))
 )
 
 /**
@@ -58,7 +56,7 @@ export const readAllUntil = (
     let cursor = fromPosition
     const deadline = Date.now() + timeoutMillis
     for (;;) {
-      const page = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ fromPosition: cursor })))
+      const page = yield* Stream.runCollect(store.readAll({ fromPosition: cursor }))
       seen.push(...page)
       if (page.length > 0) cursor = page[page.length - 1]!.position
       if (done(seen) || Date.now() > deadline) return seen
@@ -71,6 +69,12 @@ const append = (type: string, id: string, expected: number, batch: ReadonlyArray
 
 const versionOf = (type: string, id: string) =>
   Effect.flatMap(EventStore.EventStore, (store) => store.version(type, id))
+
+/** JSON values nested at most 3 levels deep (finite numbers; what the store refuses is filtered out). */
+const jsonLeaf = Schema.Union([Schema.Null, Schema.Boolean, Schema.Finite, Schema.String])
+const jsonLevel = (inner: Schema.Codec<unknown>): Schema.Codec<unknown> =>
+  Schema.Union([jsonLeaf, Schema.Array(inner), Schema.Record(Schema.String, inner)])
+const jsonValue = jsonLevel(jsonLevel(jsonLevel(jsonLeaf)))
 
 export const contract = <R>(
   it: Vitest.MethodsNonLive<EventStore.EventStore | R>,
@@ -178,17 +182,17 @@ export const contract = <R>(
         const id = freshId("race")
         yield* append("Order", id, 0, events(2))
         const results = yield* Effect.all(
-          Array.from({ length: 4 }, (_, w) => Effect.either(append("Order", id, 2, events(3, 100 * (w + 1))))),
+          Array.from({ length: 4 }, (_, w) => Effect.result(append("Order", id, 2, events(3, 100 * (w + 1))))),
           { concurrency: "unbounded" }
         )
-        const winners = results.filter(Either.isRight)
+        const winners = results.filter(Result.isSuccess)
         assert.strictEqual(winners.length, 1)
         const head = (yield* readAll("Order", id, { fromVersion: 2, toVersion: 2 }))[0]!
-        assert.strictEqual(winners[0]!.right.previousPosition, head.position)
+        assert.strictEqual(winners[0]!.success.previousPosition, head.position)
         for (const result of results) {
-          if (Either.isLeft(result)) {
-            assert.strictEqual(result.left._tag, "ConcurrencyConflict")
-            assert.strictEqual((result.left as EventStore.ConcurrencyConflict).actualVersion, 5)
+          if (Result.isFailure(result)) {
+            assert.strictEqual(result.failure._tag, "ConcurrencyConflict")
+            assert.strictEqual((result.failure as EventStore.ConcurrencyConflict).actualVersion, 5)
           }
         }
         const read = yield* readAll("Order", id)
@@ -410,9 +414,9 @@ export const contract = <R>(
       yield* append("Order", id, 0, events(options.pageSize + 1))
       yield* append("Order", id, options.pageSize + 1, events(total - options.pageSize - 1, options.pageSize + 2))
       const chunks = yield* Stream.runCollect(Stream.chunks(store.read("Order", id)))
-      const sizes = Chunk.toReadonlyArray(chunks).map(Chunk.size)
+      const sizes = chunks.map((chunk) => chunk.length)
       assert.deepStrictEqual(sizes, [options.pageSize, options.pageSize, options.pageSize, 2])
-      const all = Chunk.toReadonlyArray(chunks).flatMap(Chunk.toReadonlyArray)
+      const all = chunks.flat()
       assert.deepStrictEqual(all.map((e) => e.version), Array.from({ length: total }, (_, i) => i + 1))
       assert.deepStrictEqual(
         all.map((e) => (e.payload as { n: number }).n),
@@ -424,9 +428,9 @@ export const contract = <R>(
 
       yield* readAllUntil(before, (seen) => seen.filter((e) => e.aggregateId === id).length === total)
       const globalChunks = yield* Stream.runCollect(Stream.chunks(store.readAll({ fromPosition: before })))
-      const globalSizes = Chunk.toReadonlyArray(globalChunks).map(Chunk.size)
+      const globalSizes = globalChunks.map((chunk) => chunk.length)
       assert.isTrue(globalSizes.slice(0, -1).every((n) => n === options.pageSize), String(globalSizes))
-      const global = Chunk.toReadonlyArray(globalChunks).flatMap(Chunk.toReadonlyArray)
+      const global = globalChunks.flat()
       assert.deepStrictEqual(
         global.filter((e) => e.aggregateId === id).map((e) => e.version),
         Array.from({ length: total }, (_, i) => i + 1)
@@ -445,8 +449,7 @@ export const contract = <R>(
       const mine = (from: number) =>
         store.readAll({ fromPosition: from }).pipe(
           Stream.filter((e) => e.aggregateId === a || e.aggregateId === b),
-          Stream.runCollect,
-          Effect.map(Chunk.toReadonlyArray)
+          Stream.runCollect
         )
       yield* readAllUntil(before, (seen) => seen.filter((e) => e.aggregateId === a || e.aggregateId === b).length === 5)
       const all = yield* mine(before)
@@ -464,7 +467,7 @@ export const contract = <R>(
       assert.deepStrictEqual(resumed.map((e) => e.position), r3.positions)
       assert.deepStrictEqual(yield* mine(r3.positions[1]!), [])
       const everything = yield* Stream.runCollect(store.readAll())
-      assert.isTrue(Chunk.size(everything) >= 5)
+      assert.isTrue(everything.length >= 5)
     }))
 
   it.effect("a stored event does not change when the appended objects are mutated later", () =>
@@ -480,10 +483,10 @@ export const contract = <R>(
       assert.deepStrictEqual(event!.metadata, { user: "u" })
     }))
 
-  const payload = fc.jsonValue({ maxDepth: 3 }).filter((v) => !JSON.stringify(v).includes("\\u0000"))
+  const payload = Arbitrary.schema(jsonValue).pipe(Arbitrary.filter((v) => Storable.jsonProblem(v) === undefined))
   it.effect.prop(
     "random batches read back as their concatenation, versions contiguous",
-    [fc.array(fc.array(payload, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 })],
+    [Arbitrary.array(Arbitrary.array(payload, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 })],
     ([batches]) =>
       Effect.gen(function*() {
         const id = freshId("prop")
@@ -503,7 +506,7 @@ export const contract = <R>(
         assert.deepStrictEqual(read.map((e) => e.version), written.map((_, i) => i + 1))
         assert.deepStrictEqual(read.map((e) => e.payload), written)
       }),
-    { fastCheck: { numRuns: options.propertyRuns } }
+    { arbitrary: { runs: options.propertyRuns } }
   )
 }
 
@@ -547,7 +550,7 @@ export const readAllAcrossXidBoundary = (boundary: number, table: string) =>
       const positions = (fromPosition?: number) =>
         Effect.map(
           Stream.runCollect(store.readAll(fromPosition === undefined ? {} : { fromPosition })),
-          (chunk) => Chunk.toReadonlyArray(chunk).map((e) => e.position)
+          (read) => read.map((e) => e.position)
         )
       const label = `page size ${i + 1}`
       assert.deepStrictEqual(yield* positions(), expected, label)

@@ -8,15 +8,13 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { SnapshotStore } from "@effect-snapshots/store"
 import { assert } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type { TestServices } from "effect/TestServices"
 import { evolve, initial, LedgerEvent, LedgerState } from "./Ledger.js"
 import { deposits } from "./repositorySuite.js"
 
@@ -24,7 +22,7 @@ import { deposits } from "./repositorySuite.js"
 interface It<R> {
   readonly effect: (name: string, self: () => Effect.Effect<unknown, unknown, R>) => unknown
 }
-type Env = EventStore.EventStore | SnapshotStore.SnapshotStore | TestServices
+type Env = EventStore.EventStore | SnapshotStore.SnapshotStore
 
 let counter = 0
 const freshType = (name: string) => `Rb${name}_${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`
@@ -108,7 +106,7 @@ export const rebuildSuite = <R>(
       yield* seed(v1, 6) // a-000, a-002, a-004 have a (usable) snapshot at 5
       yield* Effect.scoped(Effect.gen(function*() {
         const repo = yield* EventSourcedRepository.make(v1, { strategy: SnapshotStrategy.never, cacheMaxBytes: 0 })
-        const outcomes = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.rebuildStream({ onlyStale: true })))
+        const outcomes = yield* Stream.runCollect(repo.rebuildStream({ onlyStale: true }))
         assert.deepStrictEqual(outcomes.map((p) => [p.aggregateId, p.outcome]), [
           ["a-000", "skipped"],
           ["a-001", "written"],
@@ -136,9 +134,9 @@ export const rebuildSuite = <R>(
           Stream.runForEach((progress) => {
             checkpoint = progress.checkpoint
             // The consumer stops here (until interrupted), so the rebuild cannot run to the end before the interrupt.
-            return progress.done === 5 ? Effect.zipRight(Deferred.succeed(seen, undefined), Effect.never) : Effect.void
+            return progress.done === 5 ? Effect.andThen(Deferred.succeed(seen, undefined), Effect.never) : Effect.void
           }),
-          Effect.fork
+          Effect.forkChild
         )
         yield* Deferred.await(seen)
         yield* Fiber.interrupt(fiber)
@@ -148,7 +146,7 @@ export const rebuildSuite = <R>(
         for (const id of ids(40)) {
           const newest = yield* snapshots.load(v2.type, id)
           if (Option.isSome(newest) && newest.value.metadata[Aggregate.FingerprintKey] === v2.fingerprint) {
-            assert.isTrue(Either.isRight(Aggregate.restoreState(v2, newest.value)), id)
+            assert.isTrue(Result.isSuccess(Aggregate.restoreState(v2, newest.value)), id)
             fresh.push(id)
           }
         }
@@ -170,8 +168,8 @@ export const rebuildSuite = <R>(
       yield* Effect.scoped(Effect.gen(function*() {
         const repo = yield* EventSourcedRepository.make(v1, { strategy: SnapshotStrategy.never })
         for (const options of [{ concurrency: 0 }, { perSecond: 0 }, { perSecond: Number.NaN }, { resumeFrom: "" }]) {
-          const result = yield* Effect.either(repo.rebuild(options))
-          assert.isTrue(Either.isLeft(result) && result.left._tag === "BadArgument", JSON.stringify(options))
+          const result = yield* Effect.result(repo.rebuild(options))
+          assert.isTrue(Result.isFailure(result) && result.failure._tag === "BadArgument", JSON.stringify(options))
         }
       }))
     })))
@@ -184,19 +182,17 @@ export const rebuildSuite = <R>(
         yield* events.append(type, id, 0, [{ type: "T", payload: {} }, { type: "T", payload: {} }])
       }
       yield* events.append(type, "a", 2, [{ type: "T", payload: {} }])
-      const all = Chunk.toReadonlyArray(yield* Stream.runCollect(events.streams({ aggregateType: type })))
+      const all = yield* Stream.runCollect(events.streams({ aggregateType: type }))
       assert.deepStrictEqual(all, [
         { aggregateType: type, aggregateId: "a", version: 3 },
         { aggregateType: type, aggregateId: "b", version: 2 },
         { aggregateType: type, aggregateId: "c", version: 2 }
       ])
-      const after = Chunk.toReadonlyArray(yield* Stream.runCollect(events.streams({ aggregateType: type, after: "a" })))
+      const after = yield* Stream.runCollect(events.streams({ aggregateType: type, after: "a" }))
       assert.deepStrictEqual(after.map((s) => s.aggregateId), ["b", "c"])
-      const anyType = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(events.streams({ after: { aggregateType: type, aggregateId: "b" } }))
-      )
+      const anyType = yield* Stream.runCollect(events.streams({ after: { aggregateType: type, aggregateId: "b" } }))
       assert.deepStrictEqual(anyType.filter((s) => s.aggregateType === type).map((s) => s.aggregateId), ["c"])
-      const bad = yield* Effect.either(Stream.runDrain(events.streams({ after: "a" })))
-      assert.isTrue(Either.isLeft(bad) && bad.left.reason === "InvalidInput")
+      const bad = yield* Effect.result(Stream.runDrain(events.streams({ after: "a" })))
+      assert.isTrue(Result.isFailure(bad) && bad.failure.reason === "InvalidInput")
     })))
 }

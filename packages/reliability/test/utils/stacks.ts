@@ -1,9 +1,9 @@
 import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { SqlClient } from "effect/sql"
 
 /** The memory backends. */
 export const memory = Layer.merge(EventStore.layerMemoryWith({ pageSize: 50 }), SnapshotStore.layerMemory)
@@ -17,18 +17,19 @@ export const sql = (prefix: string, maxConnections = 8) =>
 /**
  * The snapshot store on its own pool (same server, same schema as the `SqlClient` it is given).
  *
- * `@effect/sql-pg` cancels an interrupted statement with `pg_cancel_backend(pid)` and then gives the
- * connection back to the pool; the cancel can land on whatever that connection runs next (Effect-TS/effect
- * #8068). Under `resilient`, a timed-out snapshot query is interrupted, so on a pool shared with the event
- * store an append could be cancelled instead. On its own pool, only snapshot statements can be hit, and
- * `resilient` absorbs those. Needs PG_URL (PGlite has one connection).
+ * Effect 3's `@effect/sql-pg` cancelled an interrupted statement with `pg_cancel_backend(pid)` and then gave
+ * the connection back to the pool; the cancel could land on whatever that connection ran next
+ * (Effect-TS/effect #8068). Under `resilient`, a timed-out snapshot query is interrupted, so on a pool shared
+ * with the event store an append could be cancelled instead. Effect 4's driver drains an aborted statement
+ * before reusing its connection; the snapshot store keeps its own pool anyway, so only snapshot statements can
+ * ever be hit, and `resilient` absorbs those. Needs PG_URL (PGlite has one connection).
  */
 export const ownPool = <E, R>(
-  snapshots: Layer.Layer<SnapshotStore.SnapshotStore, E, R | SqlClient>,
+  snapshots: Layer.Layer<SnapshotStore.SnapshotStore, E, R | SqlClient.SqlClient>,
   maxConnections = 4
 ) =>
-  Layer.unwrapScoped(Effect.gen(function*() {
-    const sql = yield* SqlClient
+  Layer.unwrap(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
     const [row] = yield* sql<{ schema: string }>`SELECT current_schema() AS schema`
     const url = process.env.PG_URL ?? ""
     return snapshots.pipe(Layer.provide(Postgres.layerUrl(url, { schema: row!.schema, maxConnections })))

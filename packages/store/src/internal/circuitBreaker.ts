@@ -1,5 +1,5 @@
 /**
- * A circuit breaker, generic over the error of the calls it protects (Effect 3 has none of its own).
+ * A circuit breaker, generic over the error of the calls it protects (Effect has none of its own).
  *
  * Closed: calls go through; `failureThreshold` consecutive failures open it. Open: calls are turned away
  * with `CircuitOpen` (they never reach the protected service) until `resetAfter` has passed. Half-open: one
@@ -64,9 +64,9 @@ export const make = <E>(options: Options<E>): Effect.Effect<CircuitBreaker<E>> =
 
     const outcomeOf = (exit: Exit.Exit<unknown, E>): Outcome => {
       if (Exit.isSuccess(exit)) return "healthy"
-      if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
-      if (Cause.isDie(exit.cause)) return "failed"
-      const failure = Cause.failureOption(exit.cause)
+      if (Cause.hasInterruptsOnly(exit.cause)) return "interrupted"
+      if (Cause.hasDies(exit.cause)) return "failed"
+      const failure = Cause.findErrorOption(exit.cause)
       return Option.isSome(failure) && !options.isFailure(failure.value) ? "healthy" : "failed"
     }
 

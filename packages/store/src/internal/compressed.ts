@@ -20,7 +20,7 @@ import * as validate from "./validate.js"
 type Algorithm = CompressedState["algorithm"]
 
 const deflate = (algorithm: Algorithm, level: number | undefined, input: Buffer) =>
-  Effect.async<Buffer, SnapshotStoreError>((resume) => {
+  Effect.callback<Buffer, SnapshotStoreError>((resume) => {
     const done = (error: Error | null, output: Buffer) =>
       resume(
         error === null ? Effect.succeed(output) : Effect.fail(
@@ -41,7 +41,7 @@ const deflate = (algorithm: Algorithm, level: number | undefined, input: Buffer)
   })
 
 const inflate = (state: CompressedState) =>
-  Effect.async<Buffer, SnapshotStoreError>((resume) => {
+  Effect.callback<Buffer, SnapshotStoreError>((resume) => {
     const done = (error: Error | null, output: Buffer) =>
       resume(
         error === null
@@ -112,7 +112,7 @@ export const make = (inner: SnapshotStoreService, options: CompressOptions): Sna
             new CompressedState({
               algorithm,
               bytes: new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength)
-            }, true)
+            }, { disableChecks: true })
           )))
       }),
     load: (aggregateType, aggregateId, loadOptions) =>

@@ -3,9 +3,7 @@
  *
  * @internal
  */
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
@@ -51,7 +49,7 @@ const toInfo = (snapshot: Snapshot): SnapshotInfo =>
     schemaVersion: snapshot.schemaVersion,
     createdAt: snapshot.createdAt,
     metadata: snapshot.metadata
-  }, true)
+  }, { disableChecks: true })
 
 type Histories = HashMap.HashMap<string, History>
 
@@ -104,8 +102,7 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
     const write = <A>(
       f: (histories: Histories, undoable: boolean) => readonly [A, Histories | undefined, Undo | undefined]
     ): Effect.Effect<A> =>
-      Effect.contextWithEffect((context) => {
-        const unit = Context.getOption(context, unitOfWork.currentUnitTag)
+      Effect.flatMap(Effect.serviceOption(unitOfWork.CurrentUnit), (unit) => {
         if (Option.isNone(unit)) {
           return Ref.modify(ref, (histories) => {
             const [result, next] = f(histories, false)
@@ -195,7 +192,7 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
                 if (latest === undefined || isLater(snapshot, latest)) latest = snapshot
               }
             }
-            return Option.fromNullable(latest)
+            return Option.fromNullishOr(latest)
           })
         }),
       aggregates: (aggregateType) =>
@@ -207,7 +204,10 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
             for (const history of HashMap.values(histories)) {
               if (aggregateType === undefined || history.aggregateType === aggregateType) {
                 keys.push(
-                  new SnapshotKey({ aggregateType: history.aggregateType, aggregateId: history.aggregateId }, true)
+                  new SnapshotKey(
+                    { aggregateType: history.aggregateType, aggregateId: history.aggregateId },
+                    { disableChecks: true }
+                  )
                 )
               }
             }
@@ -220,7 +220,7 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
                 ? 1
                 : 0
             )
-            return Stream.fromChunk(Chunk.unsafeFromArray(keys))
+            return Stream.fromArray(keys)
           })
         })),
       prune: (options) =>

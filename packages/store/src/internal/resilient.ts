@@ -38,15 +38,15 @@ export const defaults = {
 } as const
 
 /** Two retries, 25 ms then 50 ms (jittered): enough for a blip, short for a command. @internal */
-export const defaultRetry: Schedule.Schedule<unknown, SnapshotStoreError> = Schedule.exponential("25 millis").pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(2))
-)
+export const defaultRetry: Schedule.Schedule<unknown, SnapshotStoreError> = Schedule.max([
+  Schedule.jittered(Schedule.exponential("25 millis")),
+  Schedule.recurs(2)
+])
 
-const decodeDuration = (name: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration) => {
+const decodeDuration = (name: string, input: Duration.Input | undefined, fallback: Duration.Duration) => {
   if (input === undefined) return fallback
-  const decoded = Duration.decodeUnknown(input)
-  return Option.isSome(decoded) && Duration.greaterThan(decoded.value, Duration.zero)
+  const decoded = Duration.fromInput(input)
+  return Option.isSome(decoded) && Duration.isGreaterThan(decoded.value, Duration.zero)
     ? decoded.value
     : badArgument(`${name} must be a positive duration, got ${String(input)}`)
 }
@@ -54,11 +54,11 @@ const decodeDuration = (name: string, input: Duration.DurationInput | undefined,
 const badArgument = (message: string) => new BadArgument({ module: "SnapshotStore.resilient", message })
 
 /** Builds the decorated service; fails with BadArgument on bad options. @internal */
-export const make = (
+export const make: (
   inner: SnapshotStoreService,
-  options: ResilientOptions = {}
-): Effect.Effect<SnapshotStoreService, BadArgument> =>
-  Effect.gen(function*() {
+  options?: ResilientOptions
+) => Effect.Effect<SnapshotStoreService, BadArgument> = Effect.fnUntraced(
+  function*(inner: SnapshotStoreService, options: ResilientOptions = {}) {
     const timeout = decodeDuration("timeout", options.timeout, defaults.timeout)
     if (timeout instanceof BadArgument) return yield* timeout
     const maintenanceTimeout = decodeDuration(
@@ -83,8 +83,8 @@ export const make = (
       resetAfter,
       // The store answered (bad input, corrupt data, a conflict): healthy. Unavailable, a timeout: a failure.
       isFailure: (error) => error.reason === "Unavailable",
-      onOpen: Effect.zipRight(
-        Metric.increment(circuitOpened),
+      onOpen: Effect.andThen(
+        Metric.update(circuitOpened, 1),
         Effect.logWarning(
           `SnapshotStore circuit breaker opened: snapshot calls fail fast for ${Duration.format(resetAfter)}`
         )
@@ -94,19 +94,21 @@ export const make = (
     // Each attempt gets the timeout; Unavailable (including a timeout) is retried, other reasons are not.
     const attempt = <A>(operation: string, call: Effect.Effect<A, SnapshotStoreError>) =>
       call.pipe(
-        Effect.timeoutFail({
+        Effect.timeoutOrElse({
           duration: timeout,
-          onTimeout: () =>
-            new SnapshotStoreError({
-              reason: "Unavailable",
-              message: `${operation} timed out after ${Duration.format(timeout)}`
-            })
+          orElse: () =>
+            Effect.fail(
+              new SnapshotStoreError({
+                reason: "Unavailable",
+                message: `${operation} timed out after ${Duration.format(timeout)}`
+              })
+            )
         }),
         Effect.retry({ schedule: retry, while: (error) => error.reason === "Unavailable" })
       )
 
     const counted = (operation: "save" | "load", reason: string) =>
-      Metric.increment(Metric.tagged(Metric.tagged(failures, "operation", operation), "reason", reason))
+      Metric.update(Metric.withAttributes(failures, { operation, reason }), 1)
 
     // The call with its timeout and retries, behind the breaker; an open breaker fails fast with Unavailable.
     // Every failure is passed on, and counted by reason.
@@ -116,9 +118,9 @@ export const make = (
     ): Effect.Effect<A, SnapshotStoreError> =>
       (breaker === undefined ? attempt(operation, call) : breaker.protect(attempt(operation, call))).pipe(
         Effect.onError((cause) => {
-          if (Cause.isInterruptedOnly(cause)) return Effect.void
-          const failure = Cause.failureOption(cause)
-          if (Cause.isDie(cause) || Option.isNone(failure)) return counted(operation, "Defect")
+          if (Cause.hasInterruptsOnly(cause)) return Effect.void
+          const failure = Cause.findErrorOption(cause)
+          if (Cause.hasDies(cause) || Option.isNone(failure)) return counted(operation, "Defect")
           return counted(operation, failure.value._tag === "CircuitOpen" ? "CircuitOpen" : failure.value.reason)
         }),
         Effect.catchTag("CircuitOpen", (open) =>
@@ -133,13 +135,15 @@ export const make = (
       )
 
     const maintenance = <A>(operation: string, call: Effect.Effect<A, SnapshotStoreError>) =>
-      Effect.timeoutFail(call, {
+      Effect.timeoutOrElse(call, {
         duration: maintenanceTimeout,
-        onTimeout: () =>
-          new SnapshotStoreError({
-            reason: "Unavailable",
-            message: `${operation} timed out after ${Duration.format(maintenanceTimeout)}`
-          })
+        orElse: () =>
+          Effect.fail(
+            new SnapshotStoreError({
+              reason: "Unavailable",
+              message: `${operation} timed out after ${Duration.format(maintenanceTimeout)}`
+            })
+          )
       })
 
     return {
@@ -152,15 +156,17 @@ export const make = (
       latestForType: (aggregateType) => maintenance("latestForType", inner.latestForType(aggregateType)),
       // The timeout bounds the wait for each page, not the whole stream.
       aggregates: (aggregateType) =>
-        Stream.timeoutFail(
-          inner.aggregates(aggregateType),
-          () =>
-            new SnapshotStoreError({
-              reason: "Unavailable",
-              message: `aggregates timed out after ${Duration.format(maintenanceTimeout)}`
-            }),
-          maintenanceTimeout
-        ),
+        Stream.timeoutOrElse(inner.aggregates(aggregateType), {
+          duration: maintenanceTimeout,
+          orElse: () =>
+            Stream.fail(
+              new SnapshotStoreError({
+                reason: "Unavailable",
+                message: `aggregates timed out after ${Duration.format(maintenanceTimeout)}`
+              })
+            )
+        }),
       prune: (pruneOptions) => maintenance("prune", inner.prune(pruneOptions))
     } satisfies SnapshotStoreService
-  })
+  }
+)

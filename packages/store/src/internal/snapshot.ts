@@ -1,6 +1,9 @@
 import { Snapshot } from "../Snapshot.js"
 
-/** The same snapshot with another state; the fields were validated when the original was built. */
+/**
+ * The same snapshot with another state; the fields were validated when the original was built (checks are
+ * skipped; the state, `Schema.Unknown`, is kept by reference and never walked).
+ */
 export const withState = (snapshot: Snapshot, state: unknown): Snapshot =>
   new Snapshot({
     aggregateType: snapshot.aggregateType,
@@ -10,4 +13,4 @@ export const withState = (snapshot: Snapshot, state: unknown): Snapshot =>
     createdAt: snapshot.createdAt,
     metadata: snapshot.metadata,
     state
-  }, true)
+  }, { disableChecks: true })

@@ -3,12 +3,13 @@
  *
  * @internal
  */
-import * as Migrator from "@effect/sql/Migrator"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import { isSqlError } from "effect/sql/SqlError"
 import type * as SqlSupport from "../SqlSupport.js"
 
 /** @internal */
@@ -47,10 +48,28 @@ export const describeError = (error: unknown): string => {
   return state === undefined ? text : `${text} (SQLSTATE ${state})`
 }
 
+/**
+ * Whether a driver refused a server message as larger than its limit (`@effect/sql-pg` 4:
+ * `Message length N exceeds maxMessageSize M`, a `PgProtocolParseError` under a `ConnectionError`). @internal
+ */
+export const isMessageTooLarge = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const message = (current as { message?: unknown }).message
+    if (typeof message === "string" && message.includes("exceeds maxMessageSize")) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
 /** @internal */
 export const classify = (error: unknown): SqlSupport.Classification => {
   const state = sqlState(error)
-  if (state === undefined) return "Unavailable"
+  if (state === undefined) {
+    // A driver that gives no SQLSTATE may still classify the failure as a constraint violation.
+    const reason = isSqlError(error) ? error.reason._tag : undefined
+    return reason === "UniqueViolation" || reason === "ConstraintError" ? "Conflict" : "Unavailable"
+  }
   if (state.startsWith("23")) return "Conflict"
   if (state.startsWith("22")) return "InvalidInput"
   return "Unavailable"
@@ -59,7 +78,7 @@ export const classify = (error: unknown): SqlSupport.Classification => {
 /** @internal */
 export const withSavepoint = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(
-    Effect.serviceOption(SqlClient.TransactionConnection),
+    Effect.serviceOption(sql.transactionService),
     (transaction): Effect.Effect<A, E | SqlError, R> =>
       Option.isSome(transaction) ? sql.withTransaction(effect) : effect
   )
@@ -71,6 +90,14 @@ export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
   readonly cause: unknown
 }> {}
 
+const migrationsOf = (
+  migrations: SqlSupport.MigrateOptions["migrations"]
+): Record<string, Effect.Effect<void, SqlError>> => {
+  const out: Record<string, Effect.Effect<void, SqlError>> = {}
+  for (const [key, migration] of Object.entries(migrations)) out[key] = Effect.asVoid(migration)
+  return out
+}
+
 /** @internal */
 export const migrate = (options: SqlSupport.MigrateOptions): Effect.Effect<void, MigrationFailed> => {
   const sql = options.sql.withoutTransforms()
@@ -79,20 +106,20 @@ export const migrate = (options: SqlSupport.MigrateOptions): Effect.Effect<void,
     Effect.all([
       // Two processes starting at once: the second waits here until the first has committed its migrations.
       sql`SELECT pg_advisory_xact_lock(hashtext(${`effect-snapshots:${table}`}))`,
-      // The Migrator probes for its table with a query that fails when it is missing, which would abort this
-      // transaction: create it first, with the Migrator's own layout.
+      // Created here, with the Migrator's own layout, so that it exists before the Migrator looks for it (it
+      // finds it with `to_regclass`, quoted: the name must be the one created here, in lower case).
       sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
   migration_id integer PRIMARY KEY,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   name text NOT NULL
 )`,
-      Migrator.make({})({ loader: Migrator.fromRecord(options.migrations), table }).pipe(
+      Migrator.make({})({ loader: Migrator.fromRecord(migrationsOf(options.migrations)), table }).pipe(
         Effect.provideService(SqlClient.SqlClient, sql)
       )
     ], { discard: true })
   ).pipe(
-    // The Migrator turns a failed migration into a defect; here it is a typed failure.
-    Effect.catchAllDefect((defect) => Effect.fail(defect)),
+    // A rollback that fails (a dropped connection) is a defect in effect/sql; here it is a typed failure.
+    Effect.catchDefect((defect) => Effect.fail(defect)),
     Effect.mapError((cause) =>
       new MigrationFailed({ table, message: `migrations of ${table} failed: ${describeError(cause)}`, cause })
     ),
@@ -156,7 +183,7 @@ export const distributeByAggregateId = (
       )
     }
     return Effect.as(
-      Effect.zipRight(
+      Effect.andThen(
         sql.unsafe(`SELECT create_distributed_table($1, 'aggregate_id', colocate_with => 'default')`, [table]),
         // The rows of a table distributed with data were copied to the shards; the coordinator's copy goes.
         sql.unsafe(`SELECT truncate_local_data_after_distributing_table($1)`, [table])

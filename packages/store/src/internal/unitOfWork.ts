@@ -1,36 +1,59 @@
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import type * as UnitOfWork from "../UnitOfWork.js"
 
 /** @internal */
-export const currentUnitTag = Context.GenericTag<UnitOfWork.CurrentUnit, UnitOfWork.Unit>(
+export const CurrentUnit: Context.Service<UnitOfWork.CurrentUnit, UnitOfWork.Unit> = Context.Service(
   "@effect-snapshots/store/UnitOfWork/CurrentUnit"
 )
 
 /** @internal */
-export const unitOfWorkTag = Context.GenericTag<UnitOfWork.UnitOfWork, UnitOfWork.UnitOfWorkService>(
-  "@effect-snapshots/store/UnitOfWork"
+export const UnitOfWorkService: Context.Service<UnitOfWork.UnitOfWork, UnitOfWork.UnitOfWorkService> = Context
+  .Service("@effect-snapshots/store/UnitOfWork")
+
+/**
+ * `effect/sql`'s record of the innermost transaction any client opened with `withTransaction` (the key of that
+ * client's `transactionService`): `CurrentTransactionService`, internal to effect 4.1.5 and read here by its
+ * key. It finds a transaction opened on a client the fiber's context does not hold (an application service
+ * that captured its client when its layer was built). Omitting the client's transaction service from a
+ * context (`Context.omit(sql.transactionService)`) hides the transaction here too.
+ */
+const CurrentTransactionService: Context.Service<never, Context.Key<unknown, unknown>> = Context.Service(
+  "effect/sql/CurrentTransactionService"
 )
+
+/**
+ * Whether the fiber runs inside a SQL transaction: the transaction of the `SqlClient` in context, or the
+ * innermost one any client opened (see above). @internal
+ */
+export const inSqlTransaction = (context: Context.Context<never>): boolean => {
+  const client = Context.getOrUndefined(context, SqlClient.SqlClient)
+  if (client !== undefined && Context.getOrUndefined(context, client.transactionService) !== undefined) return true
+  const current = Context.getOrUndefined(context, CurrentTransactionService)
+  return current !== undefined && Context.getOrUndefined(context, current) !== undefined
+}
 
 const none: UnitOfWork.Enclosing = { _tag: "None" }
 const bareTransaction: UnitOfWork.Enclosing = { _tag: "Transaction" }
 
 /**
- * One context lookup: the unit first (a unit's SQL transaction also provides a TransactionConnection), then
- * a transaction the application opened itself.
+ * Context lookups only: the unit first (a unit's SQL transaction is a transaction too), then a transaction the
+ * application opened itself.
  *
  * @internal
  */
-export const enclosing: Effect.Effect<UnitOfWork.Enclosing> = Effect.contextWith((context) => {
-  const unit = Context.getOption(context, currentUnitTag)
-  if (Option.isSome(unit)) return { _tag: "Unit", unit: unit.value } as const
-  return Option.isSome(Context.getOption(context, SqlClient.TransactionConnection)) ? bareTransaction : none
-})
+export const enclosing: Effect.Effect<UnitOfWork.Enclosing> = Effect.contextWith(
+  (context: Context.Context<never>): Effect.Effect<UnitOfWork.Enclosing> => {
+    const unit = Context.getOption(context, CurrentUnit)
+    if (Option.isSome(unit)) return Effect.succeed({ _tag: "Unit", unit: unit.value })
+    return Effect.succeed(inSqlTransaction(context) ? bareTransaction : none)
+  }
+)
 
 /** What one unit collected while it ran. */
 interface Collected {
@@ -47,8 +70,7 @@ const unitOf = (collected: Collected): UnitOfWork.Unit => ({
 const runAll = (actions: ReadonlyArray<Effect.Effect<void>>, what: string) =>
   Effect.forEach(
     actions,
-    (action) =>
-      Effect.catchAllCause(action, (cause) => Effect.logWarning(`UnitOfWork: an ${what} action failed`, cause)),
+    (action) => Effect.catchCause(action, (cause) => Effect.logWarning(`UnitOfWork: an ${what} action failed`, cause)),
     { discard: true }
   )
 
@@ -65,21 +87,21 @@ const runUnit = <A, E, R, E2>(
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) => {
     const collected: Collected = { afterCommit: [], onRollback: [] }
-    return restore(transact(Effect.provideService(effect, currentUnitTag, unitOf(collected)))).pipe(
+    return restore(transact(Effect.provideService(effect, CurrentUnit, unitOf(collected)))).pipe(
       Effect.exit,
-      Effect.flatMap((exit) => {
-        if (Exit.isFailure(exit)) return Effect.zipRight(runAll(collected.onRollback.reverse(), "undo"), exit)
+      Effect.flatMap((exit): Effect.Effect<A, E | E2> => {
+        if (Exit.isFailure(exit)) return Effect.andThen(runAll(collected.onRollback.reverse(), "undo"), exit)
         if (Option.isSome(outer)) {
           const unit = outer.value
-          return Effect.zipRight(
-            Effect.zipRight(
+          return Effect.andThen(
+            Effect.andThen(
               Effect.forEach(collected.afterCommit, unit.afterCommit, { discard: true }),
               Effect.forEach(collected.onRollback, unit.onRollback, { discard: true })
             ),
             exit
           )
         }
-        return Effect.zipRight(runAll(collected.afterCommit, "after-commit"), exit)
+        return Effect.andThen(runAll(collected.afterCommit, "after-commit"), exit)
       })
     )
   })
@@ -87,11 +109,11 @@ const runUnit = <A, E, R, E2>(
 /** @internal */
 export const makeMemory: UnitOfWork.UnitOfWorkService = {
   transaction: (effect) =>
-    Effect.flatMap(Effect.serviceOption(currentUnitTag), (outer) => runUnit(effect, (inner) => inner, outer))
+    Effect.flatMap(Effect.serviceOption(CurrentUnit), (outer) => runUnit(effect, (inner) => inner, outer))
 }
 
 /** @internal */
-export const layerMemory: Layer.Layer<UnitOfWork.UnitOfWork> = Layer.succeed(unitOfWorkTag, makeMemory)
+export const layerMemory: Layer.Layer<UnitOfWork.UnitOfWork> = Layer.succeed(UnitOfWorkService, makeMemory)
 
 /** @internal */
 export const makeSql: Effect.Effect<UnitOfWork.UnitOfWorkService, never, SqlClient.SqlClient> = Effect.map(
@@ -115,6 +137,6 @@ export const makeSql: Effect.Effect<UnitOfWork.UnitOfWorkService, never, SqlClie
 
 /** @internal */
 export const layerSql: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlClient.SqlClient> = Layer.effect(
-  unitOfWorkTag,
+  UnitOfWorkService,
   makeSql
 )

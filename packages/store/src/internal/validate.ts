@@ -103,7 +103,7 @@ export const checkPrune = (
     if (typeError !== undefined) return typeError
   }
   if (options.olderThan === undefined) return { olderThanMillis: undefined }
-  const duration = Duration.decodeUnknown(options.olderThan)
+  const duration = Duration.fromInput(options.olderThan)
   if (Option.isNone(duration)) return invalid(`olderThan is not a duration: ${String(options.olderThan)}`)
   const millis = Duration.toMillis(duration.value)
   if (Number.isNaN(millis) || millis < 0) return invalid(`olderThan must be a non-negative duration`)

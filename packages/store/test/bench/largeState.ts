@@ -6,13 +6,12 @@
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as References from "effect/References"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as zlib from "node:zlib"
 
 const items = Number(process.env.ITEMS ?? 9999)
@@ -36,7 +35,7 @@ const snapshot = (id: string) =>
     aggregateId: id,
     version: 10_000,
     schemaVersion: 1,
-    createdAt: DateTime.unsafeMake(Date.now()),
+    createdAt: DateTime.makeUnsafe(Date.now()),
     metadata: {},
     state
   })
@@ -63,7 +62,9 @@ const main = async () => {
   const gzip = SqlSnapshotStore.layerWith({ table: "bench_gzip" }).pipe(
     SnapshotStore.compressed({ thresholdBytes: 64 * 1024 })
   )
-  const runtime = ManagedRuntime.make(Layer.mergeAll(base, Logger.minimumLogLevel(LogLevel.None)).pipe(Layer.orDie))
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(base, Layer.succeed(References.MinimumLogLevel, "None")).pipe(Layer.orDie)
+  )
   const run = <A, E>(effect: Effect.Effect<A, E, SqlClient | Postgres.Backend>) => runtime.runPromise(effect)
   const plainStore = await run(Effect.provide(SnapshotStore.SnapshotStore, plain))
   const gzipStore = await run(Effect.provide(SnapshotStore.SnapshotStore, gzip))

@@ -8,15 +8,15 @@
 import { Snapshot, SnapshotStore, Storable } from "@effect-snapshots/store"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
+import * as Arbitrary from "effect/Arbitrary"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import { isDeepStrictEqual } from "node:util"
 
 export interface ContractOptions {
@@ -47,13 +47,13 @@ export const make = (fields: {
     aggregateId: fields.aggregateId,
     version: fields.version,
     schemaVersion: fields.schemaVersion ?? 1,
-    createdAt: DateTime.unsafeMake(
+    createdAt: DateTime.makeUnsafe(
       fields.createdAt ?? Date.UTC(2025, 0, 1) + (Number.isFinite(fields.version) ? fields.version : 0)
     ),
     metadata: fields.metadata ?? {},
     // `in`: a state of `undefined` must stay undefined (bad-input cases).
     state: "state" in fields ? fields.state : { version: fields.version }
-  }, true) // no validation: bad-input cases must reach the store
+  }, { disableChecks: true }) // no checks: bad-input cases must reach the store
 
 export const assertSameSnapshot = (actual: Snapshot.Snapshot, expected: Snapshot.Snapshot) => {
   assert.instanceOf(actual, Snapshot.Snapshot)
@@ -72,6 +72,17 @@ const nested = (depth: number, leaf: unknown = 0): unknown => {
   for (let i = 0; i < depth; i++) value = { n: value }
   return value
 }
+
+const between = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
+
+/** 1 to 4 aggregates, each 1 to 7 snapshots (versions 1..60, created 0..200 hours ago). */
+const PruneHistories = Schema.Array(
+  Schema.Array(Schema.Struct({ version: between(1, 60), ageHours: between(0, 200) })).check(
+    Schema.isBetweenLength(1, 7)
+  )
+).check(Schema.isBetweenLength(1, 4))
+
+const OlderThanHours = Schema.UndefinedOr(between(0, 150))
 
 const versionsOf = (infos: ReadonlyArray<Snapshot.SnapshotInfo>) => infos.map((info) => info.version)
 
@@ -203,7 +214,7 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
       assert.strictEqual(yield* store.delete(type, "a"), 0)
       assert.deepStrictEqual(yield* loadSome(store, type, "b"), Option.some(1))
       const keys = yield* Stream.runCollect(store.aggregates(type))
-      assert.deepStrictEqual(Chunk.toArray(keys).map((key) => key.aggregateId), ["b"])
+      assert.deepStrictEqual(keys.map((key) => key.aggregateId), ["b"])
     }))
 
   it.effect("latestForType answers the most recently created snapshot of the type", () =>
@@ -234,18 +245,18 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
       const other = `${type}-b`
       const ids = Array.from({ length: manyKeys }, (_, i) => `id-${String(i).padStart(5, "0")}`)
       yield* Effect.forEach(ids, (aggregateId, i) =>
-        Effect.zipRight(
+        Effect.andThen(
           store.save(make({ aggregateType: type, aggregateId, version: 1 })),
           // Several versions for some: still one key each.
           i % 3 === 0 ? store.save(make({ aggregateType: type, aggregateId, version: 2 })) : Effect.void
         ), { concurrency: 8, discard: true })
       yield* store.save(make({ aggregateType: other, aggregateId: "only", version: 1 }))
 
-      const keys = Chunk.toArray(yield* Stream.runCollect(store.aggregates(type)))
+      const keys = yield* Stream.runCollect(store.aggregates(type))
       assert.deepStrictEqual(keys.map((key) => key.aggregateId), ids) // ids are ASCII: every order agrees
       assert.isTrue(keys.every((key) => key.aggregateType === type && key instanceof Snapshot.SnapshotKey))
 
-      const all = Chunk.toArray(yield* Stream.runCollect(store.aggregates()))
+      const all = yield* Stream.runCollect(store.aggregates())
       const ours = all.filter((key) => key.aggregateType === type || key.aggregateType === other)
       assert.strictEqual(ours.length, manyKeys + 1)
       const seen = new Set(all.map((key) => JSON.stringify([key.aggregateType, key.aggregateId])))
@@ -253,9 +264,9 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
       assert.isTrue(seen.has(JSON.stringify([other, "only"])))
 
       // A stream can be consumed partially.
-      const firstFive = Chunk.toArray(yield* Stream.runCollect(Stream.take(store.aggregates(type), 5)))
+      const firstFive = yield* Stream.runCollect(Stream.take(store.aggregates(type), 5))
       assert.deepStrictEqual(firstFive.map((key) => key.aggregateId), ids.slice(0, 5))
-      assert.deepStrictEqual(Chunk.toArray(yield* Stream.runCollect(store.aggregates(`${type}-none`))), [])
+      assert.deepStrictEqual(yield* Stream.runCollect(store.aggregates(`${type}-none`)), [])
     }), 60_000)
 
   // ---------------------------------------------------------------------------------------------------
@@ -286,7 +297,7 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
         assert.deepStrictEqual(loaded.state, { id: aggregateId })
         assert.deepStrictEqual(versionsOf(yield* store.list(type, aggregateId)), [i + 1])
       }
-      const keys = Chunk.toArray(yield* Stream.runCollect(store.aggregates(type)))
+      const keys = yield* Stream.runCollect(store.aggregates(type))
       assert.deepStrictEqual(keys.map((key) => key.aggregateId).sort(), [...ids].sort())
       assert.strictEqual(Option.getOrThrow(yield* store.latestForType(type)).aggregateType, type)
       assert.strictEqual(yield* store.delete(type, ids[2]!), 1)
@@ -334,7 +345,11 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
 
   it.effect.prop(
     "any JSON state round-trips (property)",
-    [fc.jsonValue({ maxDepth: 4 }).filter((json) => !/\\u0000|\\ud[89a-f]/i.test(JSON.stringify(json)))],
+    [
+      Arbitrary.schema(Schema.Json).pipe(
+        Arbitrary.filter((json) => !/\\u0000|\\ud[89a-f]/i.test(JSON.stringify(json)))
+      )
+    ],
     ([state]) =>
       Effect.gen(function*() {
         const store = yield* Store
@@ -344,7 +359,7 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
         // Compared as JSON: -0 is 0 in a JSON column, while the memory store keeps -0 as it was given.
         assert.deepStrictEqual(JSON.parse(JSON.stringify(loaded.state)), JSON.parse(JSON.stringify(state)))
       }),
-    { fastCheck: { numRuns: 40 } }
+    { arbitrary: { runs: 40 } }
   )
 
   // ---------------------------------------------------------------------------------------------------
@@ -397,16 +412,16 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
       ]
       for (const [i, [name, override, message]] of cases.entries()) {
         const snapshot = make({ aggregateType: type, aggregateId: `bad-${i}`, version: 1, ...override })
-        const result = yield* Effect.either(store.save(snapshot))
-        assert.isTrue(Either.isLeft(result), `${name}: should fail`)
-        const error = Either.getLeft(result).pipe(Option.getOrThrow)
+        const result = yield* Effect.result(store.save(snapshot))
+        assert.isTrue(Result.isFailure(result), `${name}: should fail`)
+        const error = Result.getFailure(result).pipe(Option.getOrThrow)
         assert.strictEqual(error._tag, "SnapshotStoreError", name)
         assert.strictEqual(error.reason, "InvalidInput", name)
         assert.match(error.message, message, name)
       }
       // Nothing written: no key of this type, and no key with an empty id or a bad-* id anywhere.
-      assert.deepStrictEqual(Chunk.toArray(yield* Stream.runCollect(store.aggregates(type))), [])
-      const all = Chunk.toArray(yield* Stream.runCollect(store.aggregates()))
+      assert.deepStrictEqual(yield* Stream.runCollect(store.aggregates(type)), [])
+      const all = yield* Stream.runCollect(store.aggregates())
       assert.isFalse(all.some((key) => key.aggregateId === "" || key.aggregateType === ""))
       assert.isFalse(all.some((key) => key.aggregateType === type))
     }))
@@ -580,20 +595,13 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
 
   it.effect.prop(
     "prune matches the retention model for random histories (property)",
-    [
-      fc.array(
-        fc.uniqueArray(fc.record({ version: fc.integer({ min: 1, max: 60 }), ageHours: fc.nat(200) }), {
-          selector: (entry) => entry.version,
-          minLength: 1,
-          maxLength: 7
-        }),
-        { minLength: 1, maxLength: 4 }
-      ),
-      fc.integer({ min: 1, max: 4 }),
-      fc.option(fc.integer({ min: 0, max: 150 }), { nil: undefined })
-    ],
-    ([histories, keepLast, olderThanHours]) =>
+    [PruneHistories, Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 4 })), OlderThanHours],
+    ([generated, keepLast, olderThanHours]) =>
       Effect.gen(function*() {
+        // One entry per version in a history (the first generated one).
+        const histories = generated.map((history) =>
+          history.filter((entry, i) => history.findIndex((other) => other.version === entry.version) === i)
+        )
         const store = yield* Store
         const type = freshType("PruneModel")
         const now = yield* Clock.currentTimeMillis
@@ -625,6 +633,6 @@ export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>,
           assert.deepStrictEqual(versionsOf(yield* store.list(type, `a${i}`)), versions)
         }
       }),
-    { fastCheck: { numRuns: 25 } }
+    { arbitrary: { runs: 25 } }
   )
 }

@@ -5,17 +5,25 @@
 import { BadArgument } from "@effect-snapshots/core"
 import type { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
-import { SqlClient } from "@effect/sql/SqlClient"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as TestClock from "effect/testing/TestClock"
 import { contract, freshType, make, stateOfSize } from "./contract.js"
 
 type Env = SqlClient | Postgres.Backend
 type StoreBuildError = SnapshotStore.SnapshotStoreError | BadArgument.BadArgument
+
+/**
+ * The TestClock for the SQL test files. A SQL test runs for seconds (PGlite, a loaded machine) while timers wait
+ * on it (the pool's idle timeout, `resilient`'s timeouts): expected there, so it does not warn after one second,
+ * as the default TestClock does, that a test uses time without advancing it.
+ */
+export const PatientClock = TestClock.layer({ warningDelay: "10 minutes" })
 
 export interface SqlSuiteOptions {
   readonly large: boolean
@@ -132,7 +140,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       const small = make({ aggregateType: "Bytes", aggregateId: "small", version: 1, state: { tiny: true } })
       const brotli = make({ aggregateType: "Bytes", aggregateId: "brotli", version: 1, state: stateOfSize(50_000) })
       yield* storeOn("bytes_probe", SnapshotStore.compressed({ thresholdBytes: 1024 }))((store) =>
-        Effect.zipRight(store.save(big), store.save(small))
+        Effect.andThen(store.save(big), store.save(small))
       )
       yield* storeOn("bytes_probe", SnapshotStore.compressed({ thresholdBytes: 1024, algorithm: "brotli" }))((store) =>
         store.save(brotli)
@@ -169,7 +177,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       const compressed = SnapshotStore.compressed({ thresholdBytes: 16 })
       const type = freshType("Corrupted")
       yield* storeOn("corrupt_probe", compressed)((store) =>
-        Effect.zipRight(
+        Effect.andThen(
           store.save(make({ aggregateType: type, aggregateId: "garbage", version: 1, state: stateOfSize(1000) })),
           store.save(make({ aggregateType: type, aggregateId: "truncated", version: 1, state: stateOfSize(1000) }))
         )
@@ -181,11 +189,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
         const error = yield* Effect.flip(storeOn("corrupt_probe", compressed)((store) => store.load(type, id)))
         assert.strictEqual(error.reason, "Corrupt", id)
       }
-      const counter = Metric.tagged(
-        Metric.tagged(SnapshotStore.resilientFailures, "operation", "load"),
-        "reason",
-        "Corrupt"
-      )
+      const counter = Metric.withAttributes(SnapshotStore.resilientFailures, { operation: "load", reason: "Corrupt" })
       const before = (yield* Metric.value(counter)).count
       const error = yield* storeOn(
         "corrupt_probe",
@@ -293,11 +297,11 @@ FOR EACH STATEMENT EXECUTE FUNCTION guard_refuse()`)
       const type = freshType("Tx")
       yield* storeOn("tx_probe")((store) =>
         Effect.gen(function*() {
-          const rolledBack = yield* Effect.either(sql.withTransaction(Effect.zipRight(
+          const rolledBack = yield* Effect.result(sql.withTransaction(Effect.andThen(
             store.save(make({ aggregateType: type, aggregateId: "a", version: 1 })),
             Effect.fail("abort" as const)
           )))
-          assert.isTrue(rolledBack._tag === "Left")
+          assert.isTrue(rolledBack._tag === "Failure")
           assert.isTrue(Option.isNone(yield* store.load(type, "a")))
           yield* sql.withTransaction(store.save(make({ aggregateType: type, aggregateId: "a", version: 2 })))
           assert.strictEqual(Option.getOrThrow(yield* store.load(type, "a")).version, 2)
