@@ -106,6 +106,8 @@ const main = () => {
   const started = new Date()
   const loadAtStart = os.loadavg()[0]!
   const runs: { effect3: Array<Rows>; effect4: Array<Rows> } = { effect3: [], effect4: [] }
+  // Each line runs on its own toolchain (the Effect 3 checkout has no node devDependency): record which Node.
+  const nodes: Record<string, string> = {}
   const tmp = join(os.tmpdir(), `bench-effect3-${process.pid}`)
   mkdirSync(tmp, { recursive: true })
   for (let round = 1; round <= args.rounds; round++) {
@@ -114,6 +116,7 @@ const main = () => {
       const out = join(tmp, `${line}-${round}.json`)
       benchIn(dir, out)
       runs[line].push(rowsOf(out))
+      nodes[line] = JSON.parse(readFileSync(out, "utf8")).machine?.node ?? "?"
     }
   }
   const keys = Object.keys(runs.effect3[0]!) as Array<keyof Rows>
@@ -145,7 +148,7 @@ const main = () => {
         machine: {
           cpus: os.cpus().length,
           model: os.cpus()[0]?.model ?? "?",
-          node: process.version,
+          node: nodes,
           loadAverage: { start: loadAtStart, end: os.loadavg()[0]! }
         },
         rounds: args.rounds,
