@@ -729,6 +729,36 @@ describe("Uint8Array and Duration in data written by the Effect 3 line", () => {
     assert.isTrue(Result.isSuccess(back) && Duration.equals(back.success.state.timeout, Duration.negativeInfinity))
   })
 
+  it("inside an Option, a Record, a recursive Schema, a Class and a NullOr: Effect 3's JSON and fingerprint", () => {
+    interface Node {
+      readonly bytes: Uint8Array
+      readonly next: ReadonlyArray<Node>
+    }
+    const NodeSchema: Schema.Codec<Node, unknown> = Schema.Struct({
+      bytes: Schema.Uint8Array,
+      next: Schema.Array(Schema.suspend((): Schema.Codec<Node, unknown> => NodeSchema))
+    })
+    class Box extends Schema.Class<Box>("Box")({ ttl: Schema.Duration, raw: Schema.Uint8Array }) {}
+    const Nested = Schema.Struct({
+      o: Schema.Option(Schema.Duration),
+      r: Schema.Record(Schema.String, Schema.Uint8Array),
+      tree: NodeSchema,
+      box: Box,
+      n: Schema.NullOr(Schema.Duration)
+    })
+    // Effect 3: the same Schemas (Schema.Record({ key, value }), Schema.suspend, Schema.Class).
+    assert.strictEqual(Aggregate.fingerprint(Nested), "48d8ab49b190f0c2", Aggregate.describeShape(Nested))
+    const json =
+      `{"o":{"_tag":"Some","value":{"_tag":"Millis","millis":5}},"r":{"k":[4,5]},"tree":{"bytes":[1],"next":[{"bytes":[2],"next":[]}]},"box":{"ttl":{"_tag":"Infinity"},"raw":[6]},"n":null}`
+    const codec = Aggregate.jsonCodec(Nested)
+    const decoded = Schema.decodeUnknownSync(codec)(JSON.parse(json))
+    assert.deepStrictEqual(decoded.tree.next[0]!.bytes, new Uint8Array([2]))
+    assert.deepStrictEqual(decoded.box.raw, new Uint8Array([6]))
+    assert.isTrue(Duration.equals(Option.getOrThrow(decoded.o), Duration.millis(5)))
+    assert.isTrue(Duration.equals(decoded.box.ttl, Duration.infinity))
+    assert.strictEqual(JSON.stringify(Schema.encodeSync(codec)(decoded)), json)
+  })
+
   it("a Uint8Array or Duration with its own encoding keeps it", () => {
     const own = Schema.Struct({ b: Schema.Uint8ArrayFromBase64, d: Schema.DurationFromMillis })
     const json = Schema.encodeSync(Aggregate.jsonCodec(own))({ b: new Uint8Array([1, 2, 255]), d: Duration.seconds(1) })
