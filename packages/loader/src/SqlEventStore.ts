@@ -1,5 +1,5 @@
 /**
- * The EventStore on PostgreSQL (13 or newer, or PGlite) through `@effect/sql`'s `SqlClient`.
+ * The EventStore on PostgreSQL (13 or newer, or PGlite) through `effect/sql`'s `SqlClient`.
  *
  * - One table of events; the unique key (aggregate_type, aggregate_id, version) decides every race, so two
  *   writers at the same version can never both commit (no check-then-insert).
