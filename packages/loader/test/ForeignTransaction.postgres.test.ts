@@ -40,9 +40,12 @@ const onClient = (client: SqlClient.SqlClient) => Effect.provideService(SqlClien
 const storedEvents = (id: string) =>
   Effect.flatMap(SqlClient.SqlClient, (a) =>
     Effect.map(
-      a.unsafe(`SELECT count(*)::int FROM effect_snapshots_events WHERE aggregate_type = 'Ledger' AND aggregate_id = $1`, [
-        id
-      ]).values,
+      a.unsafe(
+        `SELECT count(*)::int FROM effect_snapshots_events WHERE aggregate_type = 'Ledger' AND aggregate_id = $1`,
+        [
+          id
+        ]
+      ).values,
       (rows) => Number(rows[0]![0])
     ))
 
