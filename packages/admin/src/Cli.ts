@@ -134,19 +134,42 @@ export const run: (
 ) => (argv: ReadonlyArray<string>) => Effect.Effect<ExitCode, never, Command.Environment> = internal.run
 
 /**
- * The bin: `run` on `process.argv` with `NodeServices`, exiting the process with its exit code.
+ * The bin: `run` on `process.argv` with `NodeServices`, exiting the process with its exit code. SIGINT and
+ * SIGTERM interrupt the command (a `rebuild` says where to resume); what has not ended 1.5 seconds later (a
+ * statement the database does not answer) is cut short, and so is everything at a second signal. The process
+ * then exits with 130 (SIGINT) or 143 (SIGTERM).
  *
  * @since 0.1.0
  * @category running
  */
-export const runMain = (registry: Registry, options?: RunOptions): void =>
+export const runMain = (registry: Registry, options?: RunOptions): void => {
+  let received: NodeJS.Signals | undefined
+  const signalCode = (signal: NodeJS.Signals) => signal === "SIGINT" ? 130 : 143
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received !== undefined) return process.exit(signalCode(received))
+    received = signal
+    setTimeout(() => {
+      process.stderr.write(`error: interrupted (${signal})\n`)
+      process.exit(signalCode(signal))
+    }, 1_500).unref()
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
   run(registry, options)(process.argv).pipe(
     Effect.provide(NodeServices.layer),
     NodeRuntime.runMain({
       disableErrorReporting: true,
-      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 2)
+      teardown: (exit, onExit) => {
+        if (received === undefined) {
+          return onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 2)
+        }
+        // Interrupted before the CLI could say so.
+        if (Exit.isFailure(exit)) process.stderr.write(`error: interrupted (${received})\n`)
+        onExit(signalCode(received))
+      }
     })
   )
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The JSON reports (`--json`): their field names are stable
