@@ -11,8 +11,10 @@
  * Commands: `stats`, `list <type> <id>`, `inspect <type> <id> [--version]`,
  * `prune --keep-last N [--older-than D] [--type] [--dry-run]` (store-only: they need no aggregate
  * definitions), `verify [--type] [--repair] [--concurrency]` and
- * `rebuild [--type] [--per-second] [--only-stale] [--concurrency] [--resume-from]` (over the registry). `--json` on each.
- * Exit codes: 0 ok, 1 inconsistencies found, 2 bad input, not found, or cannot connect (one line on stderr).
+ * `rebuild [--type] [--per-second] [--only-stale] [--concurrency] [--resume-from]` (over the registry). `--json` on each,
+ * and `--timeout D` (default 10 seconds): how long the database may take to answer, connecting or running a statement.
+ * Exit codes: 0 ok, 1 inconsistencies found, 2 bad input, not found, cannot connect, or no answer within
+ * `--timeout` (one line on stderr); `runMain`: 130 after SIGINT, 143 after SIGTERM.
  *
  * @since 0.1.0
  */
@@ -79,13 +81,17 @@ export const register: <S, SI, E extends { readonly _tag: string }, EI>(
  * @category models
  */
 export interface RunOptions {
-  /** The program name in the help's usage line and in `--version` (default `effect-snapshots admin`). */
+  /**
+   * The program name in the help's usage line, the usage errors and `--version` (default: the bin's file name
+   * without its extension, `process.argv[1]`; `admin` when there is none).
+   */
   readonly name?: string | undefined
   readonly version?: string | undefined
   /**
    * The database. Default: `@effect/sql-pg`'s `PgClient` on `PG_URL` (a command exits 2 with one line when it
-   * is unset). Built only when a command runs (not for `--help`) and checked with one `SELECT 1`; only its
-   * `SqlClient` reaches the commands.
+   * is unset), whose connects and statements (`statement_timeout`) `--timeout` bounds. Built only when a
+   * command runs (not for `--help`) and checked with one `SELECT 1` within `--timeout`; only its `SqlClient`
+   * reaches the commands.
    */
   readonly connection?: Layer.Layer<SqlClient.SqlClient, unknown> | undefined
   /** SqlSnapshotStore's table (default `effect_snapshots`). */

@@ -122,7 +122,7 @@ const fromUrl = (limit: Duration.Duration): Layer.Layer<SqlClient.SqlClient, unk
 const Timeout = GlobalFlag.Setting("timeout")({
   flag: Flag.String("timeout").pipe(
     Flag.withDescription(
-      "Give up when the database does not answer within this, connecting or running a statement (\"10 seconds\", \"2 minutes\", \"Infinity\")."
+      "Give up when the database does not answer within this, connecting or running a statement (default \"10 seconds\"; \"2 minutes\", \"Infinity\")."
     ),
     Flag.withDefault("10 seconds")
   )
@@ -148,7 +148,7 @@ const limit: Effect.Effect<Limit, AdminError, GlobalFlag.Setting.Identifier<"tim
 )
 
 /** Postgres cancelled a statement that ran past `statement_timeout` (SQLSTATE 57014, `query_canceled`). */
-const statementTimedOut = /canceling statement due to statement timeout/g
+const statementTimedOut = /(?:PgConnection: Query failed: )?canceling statement due to statement timeout/g
 
 interface Environment {
   readonly database: Layer.Layer<SqlClient.SqlClient, AdminError, GlobalFlag.Setting.Identifier<"timeout">>
