@@ -124,6 +124,27 @@ describe("admin CLI on PGlite", () => {
         }),
       timeout
     )
+
+    it.effect(
+      "prune --older-than a negative or zero age is exit code 2 with one line, nothing deleted",
+      () =>
+        Effect.gen(function*() {
+          // `--older-than=-5 days`: as a separate argument, `-5 days` reads as flags (a usage error, exit 2).
+          for (const age of ["0 seconds", "-5 days", "-Infinity"]) {
+            const ran = yield* admin("prune", "--keep-last", "1", `--older-than=${age}`)
+            assert.strictEqual(ran.code, 2, ran.stdout + ran.stderr)
+            assert.strictEqual(ran.stderr, `error: --older-than must be > 0, got "${age}"`)
+            assert.strictEqual(ran.stdout, "")
+            assert.strictEqual(ran.left, 9, `prune --older-than "${age}" deleted snapshots`)
+          }
+          const zero = yield* admin("prune", "--keep-last", "1", "--older-than", "0 seconds", "--dry-run")
+          assert.strictEqual(zero.stderr, "error: --older-than must be > 0, got \"0 seconds\"")
+          const separate = yield* admin("prune", "--keep-last", "1", "--older-than", "-5 days")
+          assert.strictEqual(separate.code, 2, separate.stdout + separate.stderr)
+          assert.strictEqual(separate.left, 9)
+        }),
+      timeout
+    )
   })
 
   const bin = fileURLToPath(new URL("../../../examples/src/admin.ts", import.meta.url))
