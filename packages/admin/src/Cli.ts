@@ -43,6 +43,8 @@ export interface Registration {
   readonly aggregateType: string
   /** What the running code writes: `Aggregate.schemaVersion` and `Aggregate.fingerprint`. */
   readonly current: { readonly schemaVersion: number; readonly fingerprint: string }
+  /** Other fingerprints the aggregate reads as current (`Aggregate.compatibleFingerprints`). */
+  readonly compatibleFingerprints?: ReadonlyArray<string> | undefined
   /** The type's repository (inline snapshots, no cache), as `verify` uses it. */
   readonly repository: Effect.Effect<
     Pick<

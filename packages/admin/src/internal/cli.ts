@@ -38,6 +38,7 @@ import * as sqlStats from "./sqlStats.js"
 export const register: typeof Cli.register = (aggregate, options) => ({
   aggregateType: aggregate.type,
   current: { schemaVersion: aggregate.schemaVersion, fingerprint: aggregate.fingerprint },
+  compatibleFingerprints: aggregate.compatibleFingerprints,
   // A sweep over every aggregate: snapshots are written before verify answers, and no state is cached.
   repository: EventSourcedRepository.make(aggregate, { ...options, mode: "inline", cacheCapacity: 0 })
 })
@@ -55,6 +56,7 @@ const registrations = (registry: Cli.Registry): ReadonlyArray<Cli.Registration> 
   return registry.aggregates.map((aggregate): Cli.Registration => ({
     aggregateType: aggregate.type,
     current: { schemaVersion: aggregate.schemaVersion, fingerprint: aggregate.fingerprint },
+    compatibleFingerprints: aggregate.compatibleFingerprints,
     repository: Effect.flatMap(
       strategy,
       (resolved) => EventSourcedRepository.make(aggregate, { strategy: resolved, mode: "inline", cacheCapacity: 0 })
@@ -275,7 +277,11 @@ const stats = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
         const registration = registry.find((r) => r.aggregateType === aggregateType)
         const stale = registration === undefined || row === undefined
           ? undefined
-          : yield* sqlStats.stale(aggregateType, registration.current, options)
+          : yield* sqlStats.stale(
+            aggregateType,
+            { ...registration.current, compatibleFingerprints: registration.compatibleFingerprints },
+            options
+          )
         const snapshots = row?.snapshots ?? 0
         rows.push({
           aggregateType,
