@@ -275,7 +275,9 @@ const main = async () => {
     return
   }
   const t0 = Date.now()
-  console.log("effect-snapshots demo: the Order aggregate of the seed design, loaded by full replay and from a snapshot")
+  console.log(
+    "effect-snapshots demo: the Order aggregate of the seed design, loaded by full replay and from a snapshot"
+  )
   console.log(`Connecting to ${Database.describe()} …`)
   const exit = await Effect.runPromiseExit(
     program({
