@@ -1,5 +1,5 @@
 /**
- * The Order aggregate of SEED.md: the domain code of `OrderDomain.ts` made into an `Aggregate`, the one
+ * The Order aggregate of the seed design: the domain code of `OrderDomain.ts` made into an `Aggregate`, the one
  * definition the demo, the examples and the benchmark load and save.
  */
 import { Aggregate } from "@effect-snapshots/loader"

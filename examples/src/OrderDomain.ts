@@ -1,5 +1,5 @@
 /**
- * The Order of SEED.md as plain domain code: Schemas for its state and events, a pure `evolve`, and the
+ * The Order of the seed design as plain domain code: Schemas for its state and events, a pure `evolve`, and the
  * commands (create, add items with decimal prices, submit) that decide which events to emit. Nothing here
  * knows about snapshots; `Order.ts` turns it into an `Aggregate`.
  *

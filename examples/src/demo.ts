@@ -1,5 +1,5 @@
 /**
- * `pnpm demo`: the Order aggregate of SEED.md on Postgres (the server at PG_URL, else an embedded PGlite).
+ * `pnpm demo`: the Order aggregate of the seed design on Postgres (the server at PG_URL, else an embedded PGlite).
  * It writes a long history through the repository, loads the order by full replay and from a snapshot,
  * prints what it measured, then shows the snapshot history and what retention pruned.
  *
@@ -275,7 +275,9 @@ const main = async () => {
     return
   }
   const t0 = Date.now()
-  console.log("effect-snapshots demo: the Order aggregate of SEED.md, loaded by full replay and from a snapshot")
+  console.log(
+    "effect-snapshots demo: the Order aggregate of the seed design, loaded by full replay and from a snapshot"
+  )
   console.log(`Connecting to ${Database.describe()} …`)
   const exit = await Effect.runPromiseExit(
     program({

@@ -1,5 +1,5 @@
 /**
- * Rebuilding a projection from a snapshot (`rebuild_projection_from_snapshot` in SEED.md): a read model of
+ * Rebuilding a projection from a snapshot (`rebuild_projection_from_snapshot` in the seed design): a read model of
  * order summaries is reset from the order's newest snapshot, then fed only the events after it, instead of
  * the whole history. The result is the same summary a rebuild from the first event gives.
  *

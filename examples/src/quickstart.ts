@@ -1,5 +1,5 @@
 /**
- * The Quick Start of SEED.md in three steps: a snapshot strategy, a snapshot store, and the repository
+ * The Quick Start of the seed design in three steps: a snapshot strategy, a snapshot store, and the repository
  * that loads an aggregate from its newest snapshot plus the events after it.
  *
  *   pnpm tsx examples/src/quickstart.ts      (Postgres at PG_URL, else the embedded PGlite)

@@ -884,7 +884,7 @@ ORDER BY version DESC LIMIT 1`,
   }
 
   // ------------------------------------------------------------------------------------------------------
-  // seedScenario: SEED.md's test_snapshot_performance, as it is written
+  // seedScenario: the seed design's test_snapshot_performance, as it is written
   // ------------------------------------------------------------------------------------------------------
   const seedScenario: Array<Record<string, unknown>> = []
   if (wants("seedScenario")) {

@@ -11,8 +11,10 @@
  * Commands: `stats`, `list <type> <id>`, `inspect <type> <id> [--version]`,
  * `prune --keep-last N [--older-than D] [--type] [--dry-run]` (store-only: they need no aggregate
  * definitions), `verify [--type] [--repair] [--concurrency]` and
- * `rebuild [--type] [--per-second] [--only-stale] [--concurrency] [--resume-from]` (over the registry). `--json` on each.
- * Exit codes: 0 ok, 1 inconsistencies found, 2 bad input, not found, or cannot connect (one line on stderr).
+ * `rebuild [--type] [--per-second] [--only-stale] [--concurrency] [--resume-from]` (over the registry). `--json` on each,
+ * and `--timeout D` (default 10 seconds): how long the database may take to answer, connecting or running a statement.
+ * Exit codes: 0 ok, 1 inconsistencies found, 2 bad input, not found, cannot connect, or no answer within
+ * `--timeout` (one line on stderr); `runMain`: 130 after SIGINT, 143 after SIGTERM.
  *
  * @since 0.1.0
  */
@@ -41,6 +43,8 @@ export interface Registration {
   readonly aggregateType: string
   /** What the running code writes: `Aggregate.schemaVersion` and `Aggregate.fingerprint`. */
   readonly current: { readonly schemaVersion: number; readonly fingerprint: string }
+  /** Other fingerprints the aggregate reads as current (`Aggregate.compatibleFingerprints`). */
+  readonly compatibleFingerprints?: ReadonlyArray<string> | undefined
   /** The type's repository (inline snapshots, no cache), as `verify` uses it. */
   readonly repository: Effect.Effect<
     Pick<
@@ -79,13 +83,17 @@ export const register: <S, SI, E extends { readonly _tag: string }, EI>(
  * @category models
  */
 export interface RunOptions {
-  /** The program name in the help's usage line and in `--version` (default `effect-snapshots admin`). */
+  /**
+   * The program name in the help's usage line, the usage errors and `--version` (default: the bin's file name
+   * without its extension, `process.argv[1]`; `admin` when there is none).
+   */
   readonly name?: string | undefined
   readonly version?: string | undefined
   /**
    * The database. Default: `@effect/sql-pg`'s `PgClient` on `PG_URL` (a command exits 2 with one line when it
-   * is unset). Built only when a command runs (not for `--help`) and checked with one `SELECT 1`; only its
-   * `SqlClient` reaches the commands.
+   * is unset), whose connects and statements (`statement_timeout`) `--timeout` bounds. Built only when a
+   * command runs (not for `--help`) and checked with one `SELECT 1` within `--timeout`; only its `SqlClient`
+   * reaches the commands.
    */
   readonly connection?: Layer.Layer<SqlClient.SqlClient, unknown> | undefined
   /** SqlSnapshotStore's table (default `effect_snapshots`). */
@@ -134,19 +142,42 @@ export const run: (
 ) => (argv: ReadonlyArray<string>) => Effect.Effect<ExitCode, never, Command.Environment> = internal.run
 
 /**
- * The bin: `run` on `process.argv` with `NodeServices`, exiting the process with its exit code.
+ * The bin: `run` on `process.argv` with `NodeServices`, exiting the process with its exit code. SIGINT and
+ * SIGTERM interrupt the command (a `rebuild` says where to resume); what has not ended 1.5 seconds later (a
+ * statement the database does not answer) is cut short, and so is everything at a second signal. The process
+ * then exits with 130 (SIGINT) or 143 (SIGTERM).
  *
  * @since 0.1.0
  * @category running
  */
-export const runMain = (registry: Registry, options?: RunOptions): void =>
+export const runMain = (registry: Registry, options?: RunOptions): void => {
+  let received: NodeJS.Signals | undefined
+  const signalCode = (signal: NodeJS.Signals) => signal === "SIGINT" ? 130 : 143
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received !== undefined) return process.exit(signalCode(received))
+    received = signal
+    setTimeout(() => {
+      process.stderr.write(`error: interrupted (${signal})\n`)
+      process.exit(signalCode(signal))
+    }, 1_500).unref()
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
   run(registry, options)(process.argv).pipe(
     Effect.provide(NodeServices.layer),
     NodeRuntime.runMain({
       disableErrorReporting: true,
-      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 2)
+      teardown: (exit, onExit) => {
+        if (received === undefined) {
+          return onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 2)
+        }
+        // Interrupted before the CLI could say so.
+        if (Exit.isFailure(exit)) process.stderr.write(`error: interrupted (${received})\n`)
+        onExit(signalCode(received))
+      }
     })
   )
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The JSON reports (`--json`): their field names are stable

@@ -49,6 +49,8 @@ export interface TypeStats {
 export interface Current {
   readonly schemaVersion: number
   readonly fingerprint: string
+  /** Other fingerprints the aggregate reads as current (`Aggregate.compatibleFingerprints`): not stale either. */
+  readonly compatibleFingerprints?: ReadonlyArray<string> | undefined
 }
 
 /**

@@ -7,6 +7,8 @@
  * The in-process commands run without the test services (the live clock, as the CLI does: progress rates,
  * `createdAt`, prune's cutoff).
  */
+import { SnapshotStrategy } from "@effect-snapshots/core"
+import { Aggregate } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it, layer } from "@effect/vitest"
@@ -19,7 +21,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Cli } from "../src/index.js"
-import { registry } from "./fixtures/aggregates.js"
+import { definition, Gauge, registry } from "./fixtures/aggregates.js"
 import { parsed, runCli } from "./utils/cli.js"
 import { seed } from "./utils/seed.js"
 
@@ -49,7 +51,9 @@ const capturing = (base: Console.Console, out: Array<string>, err: Array<string>
 let schemas = 0
 
 /** `admin <args>` on a fresh schema of the file's PGlite, seeded as utils/seed.ts says. */
-const admin = (...args: ReadonlyArray<string>) =>
+const admin = (...args: ReadonlyArray<string>) => adminWith(registry, ...args)
+
+const adminWith = (registry: Cli.Registry, ...args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const context = yield* Effect.context<SqlClient.SqlClient>()
     const sql = yield* SqlClient.SqlClient
@@ -70,6 +74,32 @@ const admin = (...args: ReadonlyArray<string>) =>
 
 describe("admin CLI on PGlite", () => {
   layer(Postgres.layerEmbedded(), { timeout: 120_000, excludeTestServices: true })((it) => {
+    it.effect(
+      "stats: a snapshot whose fingerprint the aggregate accepts (compatibleFingerprints) is not stale",
+      () =>
+        Effect.gen(function*() {
+          // utils/seed.ts records Counter c-3's snapshot with the fingerprint "an-older-state-schema".
+          const accepting = Aggregate.make({
+            type: "Counter",
+            ...definition,
+            compatibleFingerprints: ["an-older-state-schema"]
+          })
+          const stats = yield* adminWith(
+            [
+              Cli.register(accepting, { strategy: SnapshotStrategy.never }),
+              Cli.register(Gauge, { strategy: SnapshotStrategy.never })
+            ],
+            "stats",
+            "--json"
+          )
+          assert.strictEqual(stats.code, 0, stats.stderr)
+          const counter = parsed<Cli.StatsReport>(stats).types.find((t) => t.aggregateType === "Counter")
+          assert.strictEqual(counter?.staleSnapshots, 0)
+          assert.strictEqual(counter?.staleAggregates, 0)
+        }),
+      timeout
+    )
+
     it.effect(
       "stats --json, prune --dry-run (deletes nothing) and prune, verify (exit 1)",
       () =>
@@ -121,6 +151,27 @@ describe("admin CLI on PGlite", () => {
           assert.include(ran.stderr, "many")
           assert.strictEqual(ran.stdout, "")
           assert.strictEqual(ran.left, 9)
+        }),
+      timeout
+    )
+
+    it.effect(
+      "prune --older-than a negative or zero age is exit code 2 with one line, nothing deleted",
+      () =>
+        Effect.gen(function*() {
+          // `--older-than=-5 days`: as a separate argument, `-5 days` reads as flags (a usage error, exit 2).
+          for (const age of ["0 seconds", "-5 days", "-Infinity"]) {
+            const ran = yield* admin("prune", "--keep-last", "1", `--older-than=${age}`)
+            assert.strictEqual(ran.code, 2, ran.stdout + ran.stderr)
+            assert.strictEqual(ran.stderr, `error: --older-than must be > 0, got "${age}"`)
+            assert.strictEqual(ran.stdout, "")
+            assert.strictEqual(ran.left, 9, `prune --older-than "${age}" deleted snapshots`)
+          }
+          const zero = yield* admin("prune", "--keep-last", "1", "--older-than", "0 seconds", "--dry-run")
+          assert.strictEqual(zero.stderr, "error: --older-than must be > 0, got \"0 seconds\"")
+          const separate = yield* admin("prune", "--keep-last", "1", "--older-than", "-5 days")
+          assert.strictEqual(separate.code, 2, separate.stdout + separate.stderr)
+          assert.strictEqual(separate.left, 9)
         }),
       timeout
     )

@@ -236,6 +236,48 @@ describe.skipIf(url === "")("admin CLI on Postgres", () => {
     timeout
   )
 
+  it.effect(
+    "prune --older-than a negative or zero age (snapshots created seconds ago) is exit code 2, nothing deleted",
+    () =>
+      Effect.gen(function*() {
+        const before = yield* count("true")
+        const runs = yield* Effect.all([
+          admin("prune", "--keep-last", "1", "--older-than=-5 days"),
+          admin("prune", "--keep-last", "1", "--older-than", "0 seconds", "--json")
+        ], { concurrency: 2 })
+        const [negative, zero] = runs
+        for (const ran of runs) {
+          assert.strictEqual(ran.code, 2, ran.stdout + ran.stderr)
+          assert.strictEqual(ran.stdout, "")
+        }
+        assert.strictEqual(negative!.stderr, "error: --older-than must be > 0, got \"-5 days\"\n")
+        assert.strictEqual(zero!.stderr, "error: --older-than must be > 0, got \"0 seconds\"\n")
+        assert.strictEqual(yield* count("true"), before)
+      }),
+    timeout
+  )
+
+  it.effect(
+    "a statement the database does not answer within --timeout (a locked table) is exit code 2 with one line",
+    () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const ran = yield* sql.withTransaction(
+          Effect.gen(function*() {
+            yield* sql.unsafe(`LOCK TABLE "${schema}".effect_snapshots IN ACCESS EXCLUSIVE MODE`)
+            // Without a bound the CLI waits for the lock, which is held until it ends: killed after 2 minutes.
+            return yield* runCli(bin, ["stats", "--timeout", "2 seconds"], { PG_URL: schemaUrl }, {
+              killAfterMillis: 120_000
+            })
+          })
+        )
+        assert.strictEqual(ran.code, 2, ran.stdout + ran.stderr)
+        assert.strictEqual(ran.stdout, "")
+        assert.strictEqual(ran.stderr, "error: stats failed: statement did not answer within 2 seconds (--timeout)\n")
+      }).pipe(Effect.provide(Postgres.layerUrl(url, { maxConnections: 1 })), Effect.scoped),
+    timeout
+  )
+
   it.effect("exit code 2 with one line when PG_URL cannot be reached", () =>
     Effect.gen(function*() {
       const ran = yield* runCli(bin, ["stats", "--json"], { PG_URL: "postgres://postgres@127.0.0.1:1/test" })

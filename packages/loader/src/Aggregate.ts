@@ -4,18 +4,19 @@
  *
  * Events and snapshot states are stored as JSON: the JSON form of their Schema (`Schema.toCodecJson`), which
  * for an unchanged user Schema is the JSON the Effect 3 line of this library wrote (BigDecimal and DateTimeUtc
- * as strings, Option as `{"_tag":"Some","value":...}`, optional keys left out).
+ * as strings, Option as `{"_tag":"Some","value":...}`, optional keys left out; `Uint8Array` and `Duration` in
+ * Effect 3's JSON, see `jsonCodec`).
  *
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import { SchemaJITCompiler } from "effect/schema"
 import * as AST from "effect/SchemaAST"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { createHash } from "node:crypto"
 import type { NewEvent, StoredEvent } from "./EventStore.js"
+import * as Json from "./internal/json.js"
 
 /**
  * The metadata key under which an event's payload version is recorded (absent = version 1).
@@ -60,7 +61,7 @@ export type Upcaster = (payload: unknown) => unknown
 export interface Options<S, SI, E extends { readonly _tag: string }, EI> {
   /** The aggregate type: the `aggregateType` of its events and snapshots. */
   readonly type: string
-  /** The state Schema. A snapshot holds its JSON form (`Schema.toCodecJson(state)`). */
+  /** The state Schema. A snapshot holds its JSON form (`jsonCodec(state)`). */
   readonly state: Schema.Codec<S, SI>
   /** The state of a stream without events. */
   readonly initial: (id: string) => S
@@ -106,7 +107,10 @@ export interface Aggregate<S, SI, E extends { readonly _tag: string }, EI> {
   readonly upcasters: Readonly<Record<string, ReadonlyArray<Upcaster>>>
   /** A deterministic fingerprint of the encoded (JSON) shape of the state Schema. */
   readonly fingerprint: string
-  /** Other fingerprints accepted as the current shape (`Options.compatibleFingerprints`). */
+  /**
+   * Other fingerprints accepted as the current shape: `Options.compatibleFingerprints`, and the fingerprints the
+   * Effect 3 line computed for the same encoded shape where they differ (see `fingerprint`).
+   */
   readonly compatibleFingerprints: ReadonlyArray<string>
   /** @internal */
   readonly codec: Codec<S, E>
@@ -237,163 +241,16 @@ const formatIssue = (issue: SchemaIssue.Issue): string => {
   return message.length <= 1000 ? message : `${message.slice(0, 1000)}… (${message.length} characters)`
 }
 
-/** Parse options of the aggregate's codecs: failures name the rejected value, as Effect 3's did. */
-const parseOptions = { reportInput: true } as const
-
 /**
- * The JSON decoder of a codec, with Effect's JIT compiler enabled for its AST (it falls back to the
- * interpreter where `new Function` is not allowed).
- */
-const jsonDecoder = <A>(codec: Schema.Codec<A, unknown>): (u: unknown) => Result.Result<A, SchemaIssue.Issue> => {
-  SchemaJITCompiler.enable(codec.ast)
-  const decode = Schema.decodeUnknownResult(codec, parseOptions)
-  const decodeAll = Schema.decodeUnknownResult(codec, { errors: "all" })
-  return (u) => {
-    const decoded = decode(u)
-    if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
-    // Effect 3 read a required key whose type admits undefined, when missing, as undefined (and wrote it
-    // missing); Effect 4 refuses it. Such keys are filled with the JSON of undefined (null) and decoded again.
-    const all = decodeAll(u)
-    const missing = Result.isFailure(all) ? missingUndefinedKeys(all.failure.issue) : []
-    if (missing.length === 0) return Result.fail(decoded.failure.issue)
-    const again = decode(missing.reduce(fillNull, u))
-    return Result.isSuccess(again) ? Result.succeed(again.success) : Result.fail(decoded.failure.issue)
-  }
-}
-
-const admitsUndefined = (ast: AST.AST): boolean =>
-  ast._tag === "Undefined" || (ast._tag === "Union" && ast.types.some(admitsUndefined))
-
-/** The paths of the keys reported missing whose type admits undefined. */
-const missingUndefinedKeys = (issue: SchemaIssue.Issue): Array<ReadonlyArray<PropertyKey>> => {
-  const out: Array<ReadonlyArray<PropertyKey>> = []
-  const walk = (node: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey>, objects: AST.Objects | undefined) => {
-    switch (node._tag) {
-      case "Pointer":
-        return walk(node.issue, [...path, ...node.path], objects)
-      case "MissingKey": {
-        const key = path[path.length - 1]
-        const signature = objects?.propertySignatures.find((ps) => ps.name === key)
-        if (signature !== undefined && admitsUndefined(signature.type)) out.push(path)
-        return
-      }
-      default: {
-        const ast = "ast" in node ? node.ast : undefined
-        const next = ast !== undefined && (ast as AST.AST)._tag === "Objects" ? ast as AST.Objects : objects
-        if ("issues" in node && Array.isArray(node.issues)) {
-          for (const child of node.issues as ReadonlyArray<SchemaIssue.Issue>) walk(child, path, next)
-        } else if ("issue" in node && node.issue !== undefined) {
-          walk(node.issue as SchemaIssue.Issue, path, next)
-        }
-      }
-    }
-  }
-  walk(issue, [], undefined)
-  return out
-}
-
-/** A copy of `json` with `null` at `path` (only plain objects and arrays along it are copied). */
-const fillNull = (json: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
-  if (path.length === 0) return null
-  const [head, ...rest] = path
-  if (Array.isArray(json) && typeof head === "number") {
-    const copy = json.slice()
-    copy[head] = fillNull(json[head], rest)
-    return copy
-  }
-  if (isPlainObject(json) && typeof head === "string") return { ...json, [head]: fillNull(json[head], rest) }
-  return json
-}
-
-const isPlainObject = (u: unknown): u is Record<string, unknown> => {
-  if (typeof u !== "object" || u === null) return false
-  const proto = Object.getPrototypeOf(u)
-  return proto === Object.prototype || proto === null
-}
-
-/**
- * The JSON `json` without the keys whose value the Schema's own encoding (`plain`, walked alongside) left
- * `undefined` and the JSON codec wrote as `null`: what `JSON.stringify` made of the Effect 3 line's encoding.
- * Arrays keep their `null`s (`JSON.stringify` writes an `undefined` element as `null` too). Answers `json`
- * itself when nothing was removed.
- */
-const pruneUndefined = (plain: unknown, json: unknown): unknown => {
-  if (Array.isArray(plain) && Array.isArray(json)) {
-    let out: Array<unknown> | undefined
-    for (let i = 0; i < json.length; i++) {
-      const pruned = pruneUndefined(plain[i], json[i])
-      if (pruned !== json[i]) (out ??= json.slice())[i] = pruned
-    }
-    return out ?? json
-  }
-  if (Option.isOption(plain)) {
-    return Option.isSome(plain) && isPlainObject(json) && json._tag === "Some" && "value" in json
-      ? replaceKey(json, "value", pruneUndefined(plain.value, json.value))
-      : json
-  }
-  if (!isPlainObject(plain) || !isPlainObject(json)) return json
-  let out: Record<string, unknown> | undefined
-  for (const key of Object.keys(json)) {
-    const value = json[key]
-    if (value === null && Object.prototype.hasOwnProperty.call(plain, key) && plain[key] === undefined) {
-      out ??= { ...json }
-      delete out[key]
-    } else {
-      const pruned = pruneUndefined(plain[key], value)
-      if (pruned !== value) (out ??= { ...json })[key] = pruned
-    }
-  }
-  return out ?? json
-}
-
-const replaceKey = (json: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> =>
-  value === json[key] ? json : { ...json, [key]: value }
-
-const containsNull = (json: unknown): boolean => {
-  if (json === null) return true
-  if (Array.isArray(json)) return json.some(containsNull)
-  if (typeof json === "object") {
-    for (const key in json) if (containsNull((json as Record<string, unknown>)[key])) return true
-  }
-  return false
-}
-
-/**
- * The JSON encoder of a Schema, writing what the Effect 3 line wrote: `Schema.toCodecJson`'s output, except
- * that a key whose value is `undefined` is left out (Effect 4's JSON codec writes it as `null`; the Effect 3
- * line's `JSON.stringify` dropped it), whenever the JSON without the key still decodes with the aggregate's
- * decoders (which read a missing required key whose type admits `undefined` as Effect 3 did).
- *
- * @internal
- */
-export const jsonEncoder = <A, I>(
-  schema: Schema.Codec<A, I>
-): (a: A) => Result.Result<unknown, SchemaIssue.Issue> => {
-  const codec = jsonCodec(schema)
-  const encodeJson = Schema.encodeUnknownResult(codec, parseOptions)
-  const encodePlain = Schema.encodeUnknownResult(schema)
-  const decodeJson = jsonDecoder(codec)
-  return (a) => {
-    const json = encodeJson(a)
-    if (Result.isFailure(json)) return Result.fail(json.failure.issue)
-    if (!containsNull(json.success)) return Result.succeed(json.success)
-    const plain = encodePlain(a)
-    if (Result.isFailure(plain)) return Result.succeed(json.success)
-    const pruned = pruneUndefined(plain.success, json.success)
-    return Result.succeed(
-      pruned !== json.success && Result.isSuccess(decodeJson(pruned)) ? pruned : json.success
-    )
-  }
-}
-
-/**
- * The JSON codec of a Schema, as this library stores it: `Schema.toCodecJson`.
+ * The JSON codec of a Schema, as this library stores it: `Schema.toCodecJson`, except that `Schema.Uint8Array`
+ * and `Schema.Duration` (with no encoding of their own) are written in the Effect 3 line's JSON (`[1,2,255]`,
+ * `{"_tag":"Millis","millis":1500}`, `{"_tag":"Nanos","nanos":"1500"}`, `{"_tag":"Infinity"}`) and read in
+ * that form and in Effect 4's (`"AQL/"`, `{"_tag":"Millis","value":1500}`).
  *
  * @since 0.4.0
  * @category codecs
  */
-export const jsonCodec = <S, SI>(schema: Schema.Codec<S, SI>): Schema.Codec<S, unknown> =>
-  Schema.toCodecJson(schema) as Schema.Codec<S, unknown>
+export const jsonCodec: <S, SI>(schema: Schema.Codec<S, SI>) => Schema.Codec<S, unknown> = Json.jsonCodec
 
 /**
  * Define an aggregate.
@@ -421,9 +278,10 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   }
   const stateJson = jsonCodec(options.state)
   const eventsJson = jsonCodec(options.events)
+  const current = fingerprint(options.state)
   const byType = new Map<string, (payload: unknown) => Result.Result<E, SchemaIssue.Issue>>()
   for (const [type, member] of membersByTag(eventsJson.ast) ?? []) {
-    byType.set(type, jsonDecoder(Schema.make<Schema.Codec<E, unknown>>(member)))
+    byType.set(type, Json.jsonDecoder(Schema.make<Schema.Codec<E, unknown>>(member)))
   }
   return {
     type: options.type,
@@ -434,14 +292,16 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     schemaVersion: options.schemaVersion ?? 1,
     migrations: options.migrations ?? {},
     upcasters,
-    fingerprint: fingerprint(options.state),
-    compatibleFingerprints: options.compatibleFingerprints ?? [],
+    fingerprint: current,
+    compatibleFingerprints: [
+      ...new Set([...(options.compatibleFingerprints ?? []), ...effect3Fingerprints(options.state)])
+    ].filter((f) => f !== current),
     codec: {
-      decodeState: jsonDecoder(stateJson),
-      encodeState: jsonEncoder(options.state),
-      decodeEvent: jsonDecoder(eventsJson),
+      decodeState: Json.jsonDecoder(stateJson),
+      encodeState: Json.jsonEncoder(options.state),
+      decodeEvent: Json.jsonDecoder(eventsJson),
       decodeEventOfType: (type) => byType.get(type),
-      encodeEvent: jsonEncoder(options.events),
+      encodeEvent: Json.jsonEncoder(options.events),
       eventVersions
     }
   }
@@ -665,13 +525,17 @@ export const recordedPosition = (metadata: Readonly<Record<string, unknown>>): O
  * Effect 3's `optionalWith(X, { default })` as `X | undefined`); `BigInt` and `Symbol` are `StringKeyword`,
  * their JSON form.
  *
- * Shapes whose fingerprint differs from the Effect 3 line's (pass the old one in
- * `Options.compatibleFingerprints`): `optionalWith(X, { nullable: true })` (Effect 3 described
- * `X | null | undefined` as one flat union; its Effect 4 spelling `optional(NullOr(X))` nests `X | null`), and
- * a `Literal` with `null` among its values (Effect 4's `Literals` takes no `null`; `NullOr(Literals([...]))`
- * nests). `Schema.Duration` changed its JSON itself (Effect 3 wrote `{"_tag":"Millis","millis":1500}`, Effect 4
- * writes and reads `{"_tag":"Millis","value":1500}`): a state holding one needs a Schema of its own that reads
- * the old form, and a new `schemaVersion` or `compatibleFingerprints`.
+ * `Schema.Uint8Array` and `Schema.Duration` are described by the JSON the Effect 3 line wrote for them (and
+ * the library still writes, see `jsonCodec`), so their fingerprints are Effect 3's.
+ *
+ * Two Effect 3 spellings nest differently from their Effect 4 spelling: `optionalWith(X, { nullable: true })`
+ * (Effect 3 described `X | null | undefined` as one flat union; Effect 4's `optional(NullOr(X))` nests
+ * `X | null`) and a `Literal` with `null` among its values (Effect 4's `Literals` takes no `null`;
+ * `NullOr(Literals([...]))` nests). `fingerprint` answers the nested form (which is also what Effect 3's
+ * `NullOr(Literal(...))` gave); `make` accepts the flat forms' fingerprints too (`Aggregate.compatibleFingerprints`),
+ * so snapshots written by the Effect 3 line restore as current. A state mixing both Effect 3 spellings of a
+ * nullable literal union (`Literal("a", "b", null)` in one place, `NullOr(Literal("a", "b"))` in another) still
+ * needs its old fingerprint in `Options.compatibleFingerprints`.
  *
  * @since 0.1.0
  */
@@ -684,7 +548,49 @@ export const fingerprint = (schema: { readonly ast: AST.AST }): string =>
  * @since 0.4.0
  * @category fingerprint
  */
-export const describeShape = (schema: { readonly ast: AST.AST }): string => describe(schema.ast, new Map())
+export const describeShape = (schema: { readonly ast: AST.AST }): string => describe(schema.ast, new Map(), noRules)
+
+/**
+ * How the Effect 3 line described the nullable shapes Effect 4 nests: `optional` flattens
+ * `optionalWith(X, { nullable: true })`, `literal` flattens `Literal(..., null)`.
+ */
+interface Effect3Rules {
+  readonly optional: boolean
+  readonly literal: boolean
+}
+
+const noRules: Effect3Rules = { optional: false, literal: false }
+
+const effect3Rules: ReadonlyArray<Effect3Rules> = [
+  { optional: true, literal: false },
+  { optional: false, literal: true },
+  { optional: true, literal: true }
+]
+
+/** The fingerprints the Effect 3 line may have written for this encoded shape (the current one included). */
+const effect3Fingerprints = (schema: { readonly ast: AST.AST }): ReadonlyArray<string> =>
+  effect3Rules.map((rules) =>
+    createHash("sha256").update(describe(schema.ast, new Map(), rules)).digest("hex").slice(0, 16)
+  )
+
+/**
+ * The members of a union as the Effect 3 line described it, where `rules` flatten it: `X | null` nested in
+ * `... | undefined` (an optional nullable key), or a union of literals nested in `... | null`.
+ */
+const flattenedMembers = (ast: AST.Union, rules: Effect3Rules): ReadonlyArray<AST.AST> | undefined => {
+  if (ast.types.length !== 2 || (!rules.optional && !rules.literal)) return undefined
+  const [a, b] = ast.types.map(encodedOf) as [AST.AST, AST.AST]
+  for (const [outer, inner] of [[a, b], [b, a]] as const) {
+    if (inner._tag !== "Union") continue
+    if (rules.optional && outer._tag === "Undefined" && inner.types.some((t) => encodedOf(t)._tag === "Null")) {
+      return [...inner.types, outer]
+    }
+    if (rules.literal && outer._tag === "Null" && inner.types.every((t) => encodedOf(t)._tag === "Literal")) {
+      return [...inner.types, outer]
+    }
+  }
+  return undefined
+}
 
 const keyword: Partial<Record<AST.AST["_tag"], string>> = {
   String: "StringKeyword",
@@ -722,14 +628,14 @@ const describeUnion = (members: ReadonlyArray<string>, nestedAdmitUndefined: boo
   return kept.length === 1 ? kept[0]! : `union(${kept.slice().sort().join("|")})`
 }
 
-const describe = (node: AST.AST, seen: Map<AST.AST, number>): string => {
+const describe = (node: AST.AST, seen: Map<AST.AST, number>, rules: Effect3Rules): string => {
   const ast = encodedOf(node)
   switch (ast._tag) {
     case "Suspend": {
       const index = seen.get(ast)
       if (index !== undefined) return `#${index}`
       seen.set(ast, seen.size)
-      return `suspend(${describe(ast.thunk(), seen)})`
+      return `suspend(${describe(ast.thunk(), seen, rules)})`
     }
     case "Null":
       return describeLiteral(null)
@@ -753,7 +659,7 @@ const describe = (node: AST.AST, seen: Map<AST.AST, number>): string => {
           if (spans.length === 0) head += text
           else spans[spans.length - 1]!.literal += text
         } else {
-          spans.push({ type: describe(encodedPart, seen), literal: "" })
+          spans.push({ type: describe(encodedPart, seen, rules), literal: "" })
         }
       }
       return `tpl(${JSON.stringify(head)},${
@@ -761,38 +667,45 @@ const describe = (node: AST.AST, seen: Map<AST.AST, number>): string => {
       })`
     }
     case "Declaration": {
+      // Uint8Array and Duration: the JSON the Effect 3 line wrote for them (the library still writes it).
+      const effect3 = Json.effect3Description(ast)
+      if (effect3 !== undefined) return effect3
       // A declaration with a JSON form (BigDecimal, DateTimeUtc, Option, ...) is described by that form.
       const getLink = ast.annotations?.toCodecJson ?? ast.annotations?.toCodec
       if (typeof getLink === "function") {
         const link = (getLink as (typeParameters: ReadonlyArray<unknown>) => AST.Link | undefined)(
           ast.typeParameters.map((tp) => Schema.make(encodedOf(tp)))
         )
-        if (link !== undefined) return describe(link.to, seen)
+        if (link !== undefined) return describe(link.to, seen, rules)
       }
       const identifier = ast.annotations?.identifier
       return `decl(${typeof identifier === "string" ? identifier : "?"};${
-        ast.typeParameters.map((p) => describe(p, seen)).join(",")
+        ast.typeParameters.map((p) => describe(p, seen, rules)).join(",")
       })`
     }
     case "Arrays":
       return `tuple(${
-        ast.elements.map((e) => `${describe(e, seen)}${AST.isOptional(encodedOf(e)) ? "?" : ""}`).join(",")
-      };${ast.rest.map((r) => describe(r, seen)).join(",")})`
+        ast.elements.map((e) => `${describe(e, seen, rules)}${AST.isOptional(encodedOf(e)) ? "?" : ""}`).join(",")
+      };${ast.rest.map((r) => describe(r, seen, rules)).join(",")})`
     case "Objects": {
       const props = ast.propertySignatures
         .map((ps) =>
           `${JSON.stringify(String(ps.name))}${AST.isOptional(encodedOf(ps.type)) ? "?" : ""}:${
-            describe(ps.type, seen)
+            describe(ps.type, seen, rules)
           }`
         )
         .sort()
       const index = ast.indexSignatures
-        .map((is) => `[${describe(is.parameter, seen)}]:${describe(is.type, seen)}`)
+        .map((is) => `[${describe(is.parameter, seen, rules)}]:${describe(is.type, seen, rules)}`)
         .sort()
       return `{${props.join(",")};${index.join(",")}}`
     }
     case "Union": {
-      const members = ast.types.map((t) => describe(t, seen))
+      const flattened = flattenedMembers(ast, rules)
+      if (flattened !== undefined) {
+        return `union(${flattened.map((t) => describe(t, seen, rules)).sort().join("|")})`
+      }
+      const members = ast.types.map((t) => describe(t, seen, rules))
       const nestedAdmitUndefined = members.some(isUndefinedDescription) &&
         ast.types.some((t) => {
           const member = encodedOf(t)

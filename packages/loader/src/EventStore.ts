@@ -87,8 +87,8 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
 
 /**
  * Why an event store call failed:
- * - `InvalidInput`: bad arguments (empty type or id, negative version, empty batch, a payload that is not JSON);
- *   nothing was written.
+ * - `InvalidInput`: bad arguments (empty type or id, negative version, empty batch, a payload that is not JSON),
+ *   or `SqlEventStore.append` inside a transaction of another client than the store's; nothing was written.
  * - `Unavailable`: the backend failed or could not be reached.
  * - `Corrupt`: a stored event could not be read back.
  *

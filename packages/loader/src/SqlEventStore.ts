@@ -1,5 +1,5 @@
 /**
- * The EventStore on PostgreSQL (13 or newer, or PGlite) through `@effect/sql`'s `SqlClient`.
+ * The EventStore on PostgreSQL (13 or newer, or PGlite) through `effect/sql`'s `SqlClient`.
  *
  * - One table of events; the unique key (aggregate_type, aggregate_id, version) decides every race, so two
  *   writers at the same version can never both commit (no check-then-insert).
@@ -7,7 +7,9 @@
  *   version, so a stale or gapped `expectedVersion` inserts nothing and answers the actual version at once.
  *   It runs inside a PL/pgSQL function (`<table>_append`, created by the migrations) so that Postgres plans it
  *   once per session instead of on every call. Inside a caller's transaction it runs under a savepoint, so
- *   a lost race leaves that transaction usable.
+ *   a lost race leaves that transaction usable. Inside a transaction of another client only (another pool:
+ *   `effect/sql`'s transactions are per client) it is refused with an `InvalidInput` `EventStoreError`: the
+ *   events would commit on their own and outlive that transaction's rollback.
  * - `read` pages by keyset (`version > last ORDER BY version LIMIT pageSize`) and emits each page as one
  *   chunk: bounded memory for any stream length, and exactly one query when the range fits in one page.
  * - `readAll` never skips an event that commits late (see `ReadAllOptions` in EventStore for the order).
@@ -501,12 +503,26 @@ ORDER BY e.order_xid, e.position LIMIT $3`
       const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
       if (Result.isFailure(encoded)) return Effect.fail(invalidInput(encoded.failure))
       const json = batchJson(encoded.success)
-      return Effect.flatMap(Effect.serviceOption(sql.transactionService), (transaction) => {
-        // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
-        // statement is atomic and needs no transaction (one round trip).
-        const attempt = insert(aggregateType, aggregateId, expectedVersion, json)
-        return Option.isSome(transaction) ? sql.withTransaction(attempt) : attempt
-      }).pipe(
+      return Effect.flatMap(
+        SqlSupport.transactionSite(sql),
+        (site): Effect.Effect<AppendResult, EventStoreError | ConcurrencyConflict | SqlError> => {
+          // Inside another client's transaction only (another pool: effect/sql's transactions are per client),
+          // the events would commit at once and outlive that transaction's rollback: refused, nothing written.
+          if (site === "Other") {
+            return Effect.fail(
+              invalidInput(
+                `SqlEventStore: append to ${aggregateType} ${
+                  Storable.show(aggregateId)
+                } refused: ${SqlSupport.otherTransactionMessage}`
+              )
+            )
+          }
+          // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
+          // statement is atomic and needs no transaction (one round trip).
+          const attempt = insert(aggregateType, aggregateId, expectedVersion, json)
+          return site === "Own" ? sql.withTransaction(attempt) : attempt
+        }
+      ).pipe(
         Effect.catchTag(
           "SqlError",
           (error) =>

@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
@@ -520,8 +521,9 @@ describe("stored data written by the Effect 3 line", () => {
     }
   })
 
-  it("a shape whose fingerprint changed restores through compatibleFingerprints", () => {
-    // Effect 3: Schema.Struct({ a: Schema.optionalWith(Schema.String, { nullable: true }), ... })
+  it("an Effect 3 nullable shape restores by itself; compatibleFingerprints still maps any other", () => {
+    // Effect 3: Schema.Struct({ a: Schema.optionalWith(Schema.String, { nullable: true }),
+    //   b: Schema.optionalWith(Schema.String, { nullable: true, exact: true }), k: Schema.Literal("k") })
     const state = Schema.Struct({
       a: Schema.optional(Schema.NullOr(Schema.String)),
       b: Schema.optionalKey(Schema.NullOr(Schema.String)),
@@ -535,18 +537,301 @@ describe("stored data written by the Effect 3 line", () => {
       events: Schema.Union([Schema.TaggedStruct("Created", {})]),
       evolve: (s: typeof state.Type) => s
     }
-    const snapshot = {
+    const snapshot = (fingerprint: string) => ({
       schemaVersion: 1,
       state: JSON.parse("{\"a\":\"x\",\"b\":\"y\",\"k\":\"k\"}"),
-      metadata: { [Aggregate.FingerprintKey]: "0bd8cc9e6655c79d" }
-    }
-    const stale = Aggregate.restoreState(Aggregate.make(definition), snapshot)
+      metadata: { [Aggregate.FingerprintKey]: fingerprint }
+    })
+    const effect3 = Aggregate.restoreState(Aggregate.make(definition), snapshot("0bd8cc9e6655c79d"))
+    assert.isTrue(Result.isSuccess(effect3))
+    if (Result.isSuccess(effect3)) assert.deepStrictEqual(effect3.success.state, { a: "x", b: "y", k: "k" })
+    // A fingerprint of the user's own past (say, a state Schema changed without changing its JSON).
+    const stale = Aggregate.restoreState(Aggregate.make(definition), snapshot("00112233aabbccdd"))
     assert.isTrue(Result.isFailure(stale) && stale.failure.reason === "StaleFingerprint")
     const mapped = Aggregate.restoreState(
-      Aggregate.make({ ...definition, compatibleFingerprints: ["0bd8cc9e6655c79d"] }),
-      snapshot
+      Aggregate.make({ ...definition, compatibleFingerprints: ["00112233aabbccdd"] }),
+      snapshot("00112233aabbccdd")
     )
     assert.isTrue(Result.isSuccess(mapped))
-    if (Result.isSuccess(mapped)) assert.deepStrictEqual(mapped.success.state, { a: "x", b: "y", k: "k" })
   })
+})
+
+// -----------------------------------------------------------------------------------------------------------
+// Bytes and durations: their JSON changed between Effect 3 and Effect 4. The JSON and fingerprints below were
+// printed by the Effect 3 build (287ca39) for the same Schemas in Effect 3's syntax:
+//   Schema.Struct({ id: Schema.String, blob: Schema.Uint8Array, blobs: Schema.Array(Schema.Uint8Array),
+//     maybeBlob: Schema.optional(Schema.Uint8Array), timeout: Schema.Duration,
+//     timeouts: Schema.Array(Schema.Duration), maybeTimeout: Schema.optional(Schema.Duration),
+//     inner: Schema.Struct({ ttl: Schema.Duration, key: Schema.Uint8Array }) })
+// -----------------------------------------------------------------------------------------------------------
+
+describe("Uint8Array and Duration in data written by the Effect 3 line", () => {
+  const Inner = Schema.Struct({ ttl: Schema.Duration, key: Schema.Uint8Array })
+  const State = Schema.Struct({
+    id: Schema.String,
+    blob: Schema.Uint8Array,
+    blobs: Schema.Array(Schema.Uint8Array),
+    maybeBlob: Schema.optional(Schema.Uint8Array),
+    timeout: Schema.Duration,
+    timeouts: Schema.Array(Schema.Duration),
+    maybeTimeout: Schema.optional(Schema.Duration),
+    inner: Inner
+  })
+  const Events = Schema.Union([
+    Schema.TaggedStruct("Uploaded", { data: Schema.Uint8Array, ttl: Schema.optional(Schema.Duration) }),
+    Schema.TaggedStruct("TimeoutSet", {
+      timeout: Schema.Duration,
+      backups: Schema.Array(Schema.Duration),
+      key: Schema.optional(Schema.Uint8Array)
+    })
+  ])
+  type State = typeof State.Type
+  const Blobs = Aggregate.make({
+    type: "Blobs",
+    state: State,
+    initial: (id): State => ({
+      id,
+      blob: new Uint8Array(),
+      blobs: [],
+      timeout: Duration.zero,
+      timeouts: [],
+      inner: { ttl: Duration.zero, key: new Uint8Array() }
+    }),
+    events: Events,
+    evolve: (s) => s
+  })
+  const state: State = {
+    id: "x",
+    blob: new Uint8Array([1, 2, 255]),
+    blobs: [new Uint8Array([]), new Uint8Array([0, 128])],
+    maybeBlob: new Uint8Array([7]),
+    timeout: Duration.millis(1500),
+    timeouts: [Duration.nanos(1500n), Duration.infinity, Duration.seconds(2), Duration.zero],
+    maybeTimeout: Duration.minutes(1),
+    inner: { ttl: Duration.nanos(123456789012345678n), key: new Uint8Array([9, 10]) }
+  }
+  const stateJson =
+    `{"id":"x","blob":[1,2,255],"blobs":[[],[0,128]],"maybeBlob":[7],"timeout":{"_tag":"Millis","millis":1500},"timeouts":[{"_tag":"Nanos","nanos":"1500"},{"_tag":"Infinity"},{"_tag":"Millis","millis":2000},{"_tag":"Millis","millis":0}],"maybeTimeout":{"_tag":"Millis","millis":60000},"inner":{"ttl":{"_tag":"Nanos","nanos":"123456789012345678"},"key":[9,10]}}`
+  const { maybeBlob: _b, maybeTimeout: _t, ...withoutOptionals } = state
+  const withoutOptionalsJson =
+    `{"id":"x","blob":[1,2,255],"blobs":[[],[0,128]],"timeout":{"_tag":"Millis","millis":1500},"timeouts":[{"_tag":"Nanos","nanos":"1500"},{"_tag":"Infinity"},{"_tag":"Millis","millis":2000},{"_tag":"Millis","millis":0}],"inner":{"ttl":{"_tag":"Nanos","nanos":"123456789012345678"},"key":[9,10]}}`
+  const events: ReadonlyArray<typeof Events.Type> = [
+    { _tag: "Uploaded", data: new Uint8Array([1, 2, 255]), ttl: Duration.millis(1500) },
+    { _tag: "Uploaded", data: new Uint8Array([]) },
+    {
+      _tag: "TimeoutSet",
+      timeout: Duration.nanos(1500n),
+      backups: [Duration.infinity, Duration.millis(0)],
+      key: new Uint8Array([3])
+    }
+  ]
+  const eventsJson = [
+    `{"_tag":"Uploaded","data":[1,2,255],"ttl":{"_tag":"Millis","millis":1500}}`,
+    `{"_tag":"Uploaded","data":[]}`,
+    `{"_tag":"TimeoutSet","timeout":{"_tag":"Nanos","nanos":"1500"},"backups":[{"_tag":"Infinity"},{"_tag":"Millis","millis":0}],"key":[3]}`
+  ]
+  const sameDuration = (a: Duration.Duration, b: Duration.Duration) =>
+    assert.isTrue(Duration.equals(a, b), `${Duration.format(a)} vs ${Duration.format(b)}`)
+  const sameState = (a: State, b: State) => {
+    assert.deepStrictEqual(
+      { ...a, timeout: 0, timeouts: 0, maybeTimeout: 0, inner: a.inner.key },
+      { ...b, timeout: 0, timeouts: 0, maybeTimeout: 0, inner: b.inner.key }
+    )
+    sameDuration(a.timeout, b.timeout)
+    assert.strictEqual(a.timeouts.length, b.timeouts.length)
+    a.timeouts.forEach((d, i) => sameDuration(d, b.timeouts[i]!))
+    assert.strictEqual(a.maybeTimeout === undefined, b.maybeTimeout === undefined)
+    if (a.maybeTimeout !== undefined) sameDuration(a.maybeTimeout, b.maybeTimeout!)
+    sameDuration(a.inner.ttl, b.inner.ttl)
+  }
+
+  it("keeps the Effect 3 fingerprints", () => {
+    assert.strictEqual(Aggregate.fingerprint(Schema.Struct({ b: Schema.Uint8Array })), "0eddbf7f4b2881c7")
+    assert.strictEqual(Aggregate.fingerprint(Schema.Struct({ d: Schema.Duration })), "599f353969a75029")
+    assert.strictEqual(Aggregate.fingerprint(Schema.Uint8Array), "34aea1c48f65cd0a")
+    assert.strictEqual(Aggregate.fingerprint(Schema.Duration), "8d1c8c822ebe74f8")
+    assert.strictEqual(Aggregate.fingerprint(State), "71acc1d9543afc0e")
+    assert.strictEqual(Aggregate.fingerprint(Events), "521a2827201f84c7")
+    assert.strictEqual(Blobs.fingerprint, "71acc1d9543afc0e")
+  })
+
+  it("a snapshot the Effect 3 build wrote restores as current, with the same state", () => {
+    for (const [json, expected] of [[stateJson, state], [withoutOptionalsJson, withoutOptionals]] as const) {
+      const restored = Aggregate.restoreState(Blobs, {
+        schemaVersion: 1,
+        state: JSON.parse(json),
+        metadata: { [Aggregate.FingerprintKey]: "71acc1d9543afc0e" }
+      })
+      assert.isTrue(Result.isSuccess(restored), Result.isFailure(restored) ? restored.failure.message : "")
+      if (Result.isSuccess(restored)) {
+        assert.isFalse(restored.success.migrated)
+        sameState(restored.success.state, expected)
+      }
+    }
+  })
+
+  it("states and events are written in the Effect 3 JSON form", () => {
+    assert.strictEqual(JSON.stringify(Result.getOrThrow(Aggregate.encodeState(Blobs, state))), stateJson)
+    assert.strictEqual(
+      JSON.stringify(Result.getOrThrow(Aggregate.encodeState(Blobs, withoutOptionals))),
+      withoutOptionalsJson
+    )
+    const appended = Result.getOrThrow(Aggregate.encodeEvents(Blobs, "x", events))
+    assert.deepStrictEqual(appended.map((e) => JSON.stringify(e.payload)), eventsJson)
+    const codec = Aggregate.jsonCodec(State)
+    assert.strictEqual(JSON.stringify(Schema.encodeSync(codec)(state)), stateJson)
+  })
+
+  it("events the Effect 3 build wrote decode, and so do the Effect 4 forms", () => {
+    eventsJson.forEach((json, i) => {
+      const payload = JSON.parse(json)
+      const decoded = Aggregate.decodeEvent(Blobs, { ...stored(payload._tag, payload), aggregateType: "Blobs" })
+      assert.isTrue(Result.isSuccess(decoded), Result.isFailure(decoded) ? decoded.failure.message : "")
+      if (Result.isSuccess(decoded)) {
+        const event = decoded.success
+        const expected = events[i]!
+        assert.strictEqual(event._tag, expected._tag)
+        if (event._tag === "Uploaded" && expected._tag === "Uploaded") {
+          assert.deepStrictEqual(event.data, expected.data)
+          assert.strictEqual(event.ttl === undefined, expected.ttl === undefined)
+        }
+      }
+    })
+    // Effect 4's own JSON (base64 bytes, { value }) reads too.
+    const e4 = Aggregate.decodeEvent(
+      Blobs,
+      stored("TimeoutSet", {
+        _tag: "TimeoutSet",
+        timeout: { _tag: "Millis", value: 1500 },
+        backups: [{ _tag: "Nanos", value: "1500" }, { _tag: "NegativeInfinity" }, { _tag: "Infinity" }],
+        key: "AQL/"
+      })
+    )
+    assert.isTrue(Result.isSuccess(e4), Result.isFailure(e4) ? e4.failure.message : "")
+    if (Result.isSuccess(e4) && e4.success._tag === "TimeoutSet") {
+      sameDuration(e4.success.timeout, Duration.millis(1500))
+      sameDuration(e4.success.backups[0]!, Duration.nanos(1500n))
+      sameDuration(e4.success.backups[1]!, Duration.negativeInfinity)
+      assert.deepStrictEqual(e4.success.key, new Uint8Array([1, 2, 255]))
+    }
+    // Bytes out of range and bad durations are refused.
+    for (const bad of [{ _tag: "Uploaded", data: [256] }, { _tag: "Uploaded", data: [1], ttl: { _tag: "Millis" } }]) {
+      const refused = Aggregate.decodeEvent(Blobs, stored("Uploaded", bad))
+      assert.isTrue(Result.isFailure(refused) && refused.failure._tag === "EventDecodeError", JSON.stringify(bad))
+    }
+  })
+
+  it("a negative infinite duration round-trips (Effect 3 had none)", () => {
+    const s: State = { ...withoutOptionals, timeout: Duration.negativeInfinity }
+    const json = Result.getOrThrow(Aggregate.encodeState(Blobs, s))
+    assert.deepStrictEqual((json as { timeout: unknown }).timeout, { _tag: "NegativeInfinity" })
+    const back = Aggregate.restoreState(Blobs, { schemaVersion: 1, state: json, metadata: {} })
+    assert.isTrue(Result.isSuccess(back) && Duration.equals(back.success.state.timeout, Duration.negativeInfinity))
+  })
+
+  it("inside an Option, a Record, a recursive Schema, a Class and a NullOr: Effect 3's JSON and fingerprint", () => {
+    interface Node {
+      readonly bytes: Uint8Array
+      readonly next: ReadonlyArray<Node>
+    }
+    const NodeSchema: Schema.Codec<Node, unknown> = Schema.Struct({
+      bytes: Schema.Uint8Array,
+      next: Schema.Array(Schema.suspend((): Schema.Codec<Node, unknown> => NodeSchema))
+    })
+    class Box extends Schema.Class<Box>("Box")({ ttl: Schema.Duration, raw: Schema.Uint8Array }) {}
+    const Nested = Schema.Struct({
+      o: Schema.Option(Schema.Duration),
+      r: Schema.Record(Schema.String, Schema.Uint8Array),
+      tree: NodeSchema,
+      box: Box,
+      n: Schema.NullOr(Schema.Duration)
+    })
+    // Effect 3: the same Schemas (Schema.Record({ key, value }), Schema.suspend, Schema.Class).
+    assert.strictEqual(Aggregate.fingerprint(Nested), "48d8ab49b190f0c2", Aggregate.describeShape(Nested))
+    const json =
+      `{"o":{"_tag":"Some","value":{"_tag":"Millis","millis":5}},"r":{"k":[4,5]},"tree":{"bytes":[1],"next":[{"bytes":[2],"next":[]}]},"box":{"ttl":{"_tag":"Infinity"},"raw":[6]},"n":null}`
+    const codec = Aggregate.jsonCodec(Nested)
+    const decoded = Schema.decodeUnknownSync(codec)(JSON.parse(json))
+    assert.deepStrictEqual(decoded.tree.next[0]!.bytes, new Uint8Array([2]))
+    assert.deepStrictEqual(decoded.box.raw, new Uint8Array([6]))
+    assert.isTrue(Duration.equals(Option.getOrThrow(decoded.o), Duration.millis(5)))
+    assert.isTrue(Duration.equals(decoded.box.ttl, Duration.infinity))
+    assert.strictEqual(JSON.stringify(Schema.encodeSync(codec)(decoded)), json)
+  })
+
+  it("a Uint8Array or Duration with its own encoding keeps it", () => {
+    const own = Schema.Struct({ b: Schema.Uint8ArrayFromBase64, d: Schema.DurationFromMillis })
+    const json = Schema.encodeSync(Aggregate.jsonCodec(own))({ b: new Uint8Array([1, 2, 255]), d: Duration.seconds(1) })
+    assert.deepStrictEqual(json, { b: "AQL/", d: 1000 })
+  })
+})
+
+describe("fingerprints of nullable shapes written by the Effect 3 line", () => {
+  // [Effect 3 spelling, Effect 4 spelling, Effect 3 fingerprint, a snapshot]
+  const cases: ReadonlyArray<readonly [string, Schema.Codec<unknown, unknown>, string, unknown]> = [
+    [
+      "Struct({ a: optionalWith(String, { nullable: true }) })",
+      Schema.Struct({ a: Schema.optional(Schema.NullOr(Schema.String)) }),
+      "754bf1e834bee1ff",
+      { a: "x" }
+    ],
+    [
+      "Struct({ a: Literal(\"x\", null) })",
+      Schema.Struct({ a: Schema.NullOr(Schema.Literal("x")) }),
+      "2ca3f63360e2f23f",
+      { a: null }
+    ],
+    [
+      "Literal(\"a\", \"b\", null)",
+      Schema.NullOr(Schema.Literals(["a", "b"])),
+      "be554dca4bf80eac",
+      "b"
+    ],
+    [
+      "Struct({ s: Literal(\"on\", \"off\", null), n: optionalWith(Number, { nullable: true }), k: String })",
+      Schema.Struct({
+        s: Schema.NullOr(Schema.Literals(["on", "off"])),
+        n: Schema.optional(Schema.NullOr(Schema.Number)),
+        k: Schema.String
+      }),
+      "9729b37a31fd5844",
+      { s: "on", n: 1, k: "k" }
+    ],
+    [
+      "Struct({ a: optionalWith(Literal(\"a\", \"b\"), { nullable: true }) })",
+      Schema.Struct({ a: Schema.optional(Schema.NullOr(Schema.Literals(["a", "b"]))) }),
+      "c15051a93cf49912",
+      {}
+    ],
+    [
+      "Struct({ a: optionalWith(String, { nullable: true }), b: Literal(\"x\", \"y\", null) })",
+      Schema.Struct({
+        a: Schema.optional(Schema.NullOr(Schema.String)),
+        b: Schema.NullOr(Schema.Literals(["x", "y"]))
+      }),
+      "bf881756c8d14f25",
+      { a: null, b: "y" }
+    ]
+  ]
+  for (const [name, state, effect3, json] of cases) {
+    it(`${name}: a snapshot with the Effect 3 fingerprint restores as current`, () => {
+      const aggregate = Aggregate.make({
+        type: "N",
+        state,
+        initial: () => json,
+        events: Schema.Union([Schema.TaggedStruct("Created", {})]),
+        evolve: (s) => s
+      })
+      assert.isTrue(
+        aggregate.fingerprint === effect3 || aggregate.compatibleFingerprints.includes(effect3),
+        Aggregate.describeShape(state)
+      )
+      const restored = Aggregate.restoreState(aggregate, {
+        schemaVersion: 1,
+        state: json,
+        metadata: { [Aggregate.FingerprintKey]: effect3 }
+      })
+      assert.isTrue(Result.isSuccess(restored), Result.isFailure(restored) ? restored.failure.message : "")
+    })
+  }
 })

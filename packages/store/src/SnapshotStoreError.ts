@@ -9,7 +9,8 @@ import * as Schema from "effect/Schema"
 /**
  * Why a store call failed:
  * - `InvalidInput`: the data the call was given cannot be stored (empty id, version 0, a state that is not
- *   storable JSON, see `Storable`); nothing was written.
+ *   storable JSON, see `Storable`), or a SQL store was asked to write inside a transaction of another client
+ *   than its own (see `SqlSupport.TransactionSite`); nothing was written.
  * - `Unavailable`: the backend could not be reached, failed, or timed out; retrying may help.
  * - `Corrupt`: a stored snapshot could not be read back (bad bytes, bad JSON, bad row).
  * - `Conflict`: the backend refused the write as conflicting (a constraint violation).

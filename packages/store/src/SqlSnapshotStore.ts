@@ -1,7 +1,10 @@
 /**
  * A SnapshotStore on `effect/sql`'s `SqlClient` (Postgres): one table keyed by (aggregate_type,
  * aggregate_id, version), created by its own Migrator run (under an advisory lock, `SqlSupport.migrate`) when
- * the layer is built. Inside the caller's transaction every statement runs under a savepoint.
+ * the layer is built. Inside the caller's transaction every statement runs under a savepoint. Inside a
+ * transaction of another client only (another pool: `effect/sql`'s transactions are per client), `save`,
+ * `delete` and `prune` are refused with an `InvalidInput` error and write nothing (they would commit before
+ * that transaction's outcome is known); reads run outside it.
  *
  * @since 0.1.0
  */
@@ -375,17 +378,29 @@ export const make: (
     // Inside the caller's transaction (`sql.withTransaction`, or a unit of work on SQL), every statement runs
     // under a savepoint (a nested `withTransaction`): a statement Postgres refuses rolls back to it and
     // leaves the caller's transaction usable. Outside one, a statement is atomic on its own (one round trip).
-    const guarded = sqlSupport.withSavepoint(sql)
-
+    // Inside another client's transaction only (another pool: effect/sql's transactions are per client), a
+    // write would commit at once, before anyone knows whether that transaction commits: it is refused
+    // (`InvalidInput`, which `resilient` neither retries nor counts) and nothing is written; reads run.
     const run = <A>(
       operation: string,
       query: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
-      decode: (rows: ReadonlyArray<unknown>) => Effect.Effect<A, SnapshotStoreError>
+      decode: (rows: ReadonlyArray<unknown>) => Effect.Effect<A, SnapshotStoreError>,
+      write?: () => string
     ): Effect.Effect<A, SnapshotStoreError> =>
-      guarded(query).pipe(
-        Effect.mapError(errors.fromSqlError(operation)),
-        Effect.flatMap(decode)
-      )
+      Effect.flatMap(sqlSupport.transactionSite(sql), (site) => {
+        if (site === "Other" && write !== undefined) {
+          return Effect.fail(
+            new SnapshotStoreError({
+              reason: "InvalidInput",
+              message: `SqlSnapshotStore: ${write()} refused: ${sqlSupport.otherTransactionMessage}`
+            })
+          )
+        }
+        return (site === "Own" ? sql.withTransaction(query) : query).pipe(
+          Effect.mapError(errors.fromSqlError(operation)),
+          Effect.flatMap(decode)
+        )
+      })
 
     const snapshotColumns = sql.literal(
       `aggregate_type, aggregate_id, version, schema_version, created_at, metadata::text AS metadata,
@@ -424,7 +439,9 @@ VALUES (${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version},
   ${compressed?.algorithm ?? "json"}, ${json}::jsonb, ${compressed?.bytes ?? null}::bytea,
   ${DateTime.formatIso(snapshot.createdAt)}::timestamptz, ${JSON.stringify(snapshot.metadata)}::jsonb)
 ON CONFLICT DO NOTHING`,
-          () => Effect.void
+          () => Effect.void,
+          () =>
+            `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
         )
       })
 
@@ -480,7 +497,8 @@ ORDER BY version ASC`,
   WHERE aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId} AND version = ${version}
   RETURNING 1
 ) SELECT count(*)::int AS deleted FROM d`,
-          count("delete")
+          count("delete"),
+          () => `delete of ${aggregateType} ${storable.show(aggregateId)}`
         )
       })
 
@@ -573,7 +591,8 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
     AND (${cutoff}::timestamptz IS NULL OR r.created_at < ${cutoff}::timestamptz)
   RETURNING 1
 ) SELECT count(*)::int AS deleted FROM d`,
-            (rows) => Effect.map(count("prune")(rows), (deleted) => ({ deleted }))
+            (rows) => Effect.map(count("prune")(rows), (deleted) => ({ deleted })),
+            () => "prune"
           )
         })
       })

@@ -85,6 +85,36 @@ export const withSavepoint: (
 ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R> = internal.withSavepoint
 
 /**
+ * Where the fiber's SQL transaction is, seen from one client: `Own` (a transaction of this client is open:
+ * its statements run on that transaction's connection), `Other` (only another client's transaction is open, a
+ * `sql.withTransaction` on another pool: this client's statements would run outside it and commit on their
+ * own, before anyone knows whether that transaction commits), or `None`.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type TransactionSite = "None" | "Own" | "Other"
+
+/**
+ * The `TransactionSite` of the current fiber for `sql` (context lookups only). The SQL stores refuse to write
+ * at `Other`. It reads `effect/sql`'s internal record of the innermost transaction by its key, as
+ * `UnitOfWork.enclosing` does.
+ *
+ * @since 1.1.0
+ * @category combinators
+ */
+export const transactionSite: (sql: SqlClient.SqlClient) => Effect.Effect<TransactionSite> = internal.transactionSite
+
+/**
+ * The reason the SQL stores give when they refuse a write at `TransactionSite` `Other` (one line; the store
+ * puts its operation and key first).
+ *
+ * @since 1.1.0
+ * @category errors
+ */
+export const otherTransactionMessage: string = internal.otherTransactionMessage
+
+/**
  * @since 0.2.0
  * @category models
  */

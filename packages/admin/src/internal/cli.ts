@@ -9,8 +9,9 @@ import * as CliError from "effect/cli/CliError"
 import * as CliOutput from "effect/cli/CliOutput"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
+import * as GlobalFlag from "effect/cli/GlobalFlag"
 import * as Console from "effect/Console"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -37,6 +38,7 @@ import * as sqlStats from "./sqlStats.js"
 export const register: typeof Cli.register = (aggregate, options) => ({
   aggregateType: aggregate.type,
   current: { schemaVersion: aggregate.schemaVersion, fingerprint: aggregate.fingerprint },
+  compatibleFingerprints: aggregate.compatibleFingerprints,
   // A sweep over every aggregate: snapshots are written before verify answers, and no state is cached.
   repository: EventSourcedRepository.make(aggregate, { ...options, mode: "inline", cacheCapacity: 0 })
 })
@@ -54,6 +56,7 @@ const registrations = (registry: Cli.Registry): ReadonlyArray<Cli.Registration> 
   return registry.aggregates.map((aggregate): Cli.Registration => ({
     aggregateType: aggregate.type,
     current: { schemaVersion: aggregate.schemaVersion, fingerprint: aggregate.fingerprint },
+    compatibleFingerprints: aggregate.compatibleFingerprints,
     repository: Effect.flatMap(
       strategy,
       (resolved) => EventSourcedRepository.make(aggregate, { strategy: resolved, mode: "inline", cacheCapacity: 0 })
@@ -75,24 +78,87 @@ const target = (): string => {
   }
 }
 
-/** The default connection: `PgClient` on `PG_URL`; without it there is no database to talk to. */
-const fromUrl: Layer.Layer<SqlClient.SqlClient, unknown> = Layer.unwrap(
-  Effect.sync((): Layer.Layer<SqlClient.SqlClient, unknown> => {
-    const url = process.env.PG_URL ?? ""
-    return url === ""
-      ? Layer.effectContext(Effect.fail(
-        new AdminError({
-          reason: "BadInput",
-          message: "no database: set PG_URL (or mount the CLI with RunOptions.connection)"
-        })
-      ))
-      : PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })
-  })
+/**
+ * The default connection: `PgClient` on `PG_URL`; without it there is no database to talk to. A new connection
+ * gives up after the timeout (a little later than the first `SELECT 1` does, so that one says "within"), and
+ * the server cancels a statement running longer (`statement_timeout`, unless the URL's options set it).
+ */
+const fromUrl = (limit: Duration.Duration): Layer.Layer<SqlClient.SqlClient, unknown> =>
+  Layer.unwrap(
+    Effect.sync((): Layer.Layer<SqlClient.SqlClient, unknown> => {
+      const url = process.env.PG_URL ?? ""
+      if (url === "") {
+        return Layer.effectContext(Effect.fail(
+          new AdminError({
+            reason: "BadInput",
+            message: "no database: set PG_URL (or mount the CLI with RunOptions.connection)"
+          })
+        ))
+      }
+      const finite = Duration.isFinite(limit)
+      let options = ""
+      try {
+        options = new URL(url).searchParams.get("options") ?? ""
+      } catch {
+        // PgClient reports a URL it cannot read.
+      }
+      return PgClient.layer({
+        url: Redacted.make(url),
+        maxConnections: 4,
+        ...(finite ? { connectTimeout: Duration.sum(limit, Duration.seconds(1)) } : {}),
+        ...(finite && !options.includes("statement_timeout")
+          ? { startupParameters: { statement_timeout: String(Math.max(1, Math.ceil(Duration.toMillis(limit)))) } }
+          : {})
+      })
+    })
+  )
+
+// ---------------------------------------------------------------------------------------------------------
+// --timeout
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * `--timeout` (every command, before or after its name): how long the CLI waits for the database to answer,
+ * connecting or running a statement.
+ */
+const Timeout = GlobalFlag.Setting("timeout")({
+  flag: Flag.String("timeout").pipe(
+    Flag.withDescription(
+      "Give up when the database does not answer within this, connecting or running a statement (default \"10 seconds\"; \"2 minutes\", \"Infinity\")."
+    ),
+    Flag.withDefault("10 seconds")
+  )
+})
+
+interface Limit {
+  readonly duration: Duration.Duration
+  /** As the operator wrote it, for the messages ("within 10 seconds"). */
+  readonly text: string
+}
+
+const limit: Effect.Effect<Limit, AdminError, GlobalFlag.Setting.Identifier<"timeout">> = Effect.flatMap(
+  Effect.service(Timeout),
+  (text) => {
+    const shown = JSON.stringify(format.short(text, 40))
+    const duration = Duration.fromInput(text as Duration.Input)
+    if (Option.isNone(duration)) {
+      return Effect.fail(bad(`--timeout is not a duration: ${shown} (try "30 seconds")`))
+    }
+    if (!Duration.isPositive(duration.value)) return Effect.fail(bad(`--timeout must be > 0, got ${shown}`))
+    return Effect.succeed({ duration: duration.value, text: format.short(text, 40) })
+  }
 )
 
+/** Postgres cancelled a statement that ran past `statement_timeout` (SQLSTATE 57014, `query_canceled`). */
+const statementTimedOut = /(?:PgConnection: Query failed: )?canceling statement due to statement timeout/g
+
 interface Environment {
-  readonly database: Layer.Layer<SqlClient.SqlClient, AdminError>
-  readonly store: Layer.Layer<SnapshotStore.SnapshotStore | SqlClient.SqlClient, AdminError>
+  readonly database: Layer.Layer<SqlClient.SqlClient, AdminError, GlobalFlag.Setting.Identifier<"timeout">>
+  readonly store: Layer.Layer<
+    SnapshotStore.SnapshotStore | SqlClient.SqlClient,
+    AdminError,
+    GlobalFlag.Setting.Identifier<"timeout">
+  >
   readonly events: Layer.Layer<EventStore.EventStore, AdminError, SqlClient.SqlClient>
   readonly table: string
 }
@@ -109,24 +175,37 @@ const mapLayerError = <ROut, E, RIn>(
 
 const environment = (options: Cli.RunOptions): Environment => {
   const table = options.snapshotTable ?? SqlSnapshotStore.defaultTable
+  const where = options.connection === undefined ? target() : "the database"
   // Only the connection's SqlClient reaches the commands: a layer built from a whole context (a test's
-  // `Layer.succeedContext`) would otherwise also replace their Console, logger or clock. One `SELECT 1` first:
-  // Effect 4's PgClient connects on its first query, and an unreachable database is "cannot connect", not a
-  // failed migration of the first store built.
-  const database: Layer.Layer<SqlClient.SqlClient, AdminError> = mapLayerError(
-    Layer.effect(
-      SqlClient.SqlClient,
-      Effect.tap(Effect.service(SqlClient.SqlClient), (sql) => sql`SELECT 1`)
-    ).pipe(Layer.provide(options.connection ?? fromUrl)),
-    (error: unknown) =>
-      error instanceof AdminError ? error : new AdminError({
-        reason: "Unavailable",
-        message: `cannot connect to ${options.connection === undefined ? target() : "the database"}: ${
-          sqlStats.describe(error)
-        }`,
-        cause: error
-      })
-  )
+  // `Layer.succeedContext`) would otherwise also replace their Console, logger or clock. One `SELECT 1` first,
+  // within --timeout: Effect 4's PgClient connects on its first query, and an unreachable (or silent) database
+  // is "cannot connect", not a failed migration of the first store built.
+  const database: Layer.Layer<SqlClient.SqlClient, AdminError, GlobalFlag.Setting.Identifier<"timeout">> = Layer
+    .unwrap(Effect.map(limit, (bound) =>
+      mapLayerError(
+        Layer.effect(
+          SqlClient.SqlClient,
+          Effect.tap(Effect.service(SqlClient.SqlClient), (sql) =>
+            sql`SELECT 1`.pipe(
+              Effect.timeoutOrElse({
+                duration: bound.duration,
+                orElse: () =>
+                  Effect.fail(
+                    new AdminError({
+                      reason: "Unavailable",
+                      message: `cannot connect to ${where} within ${bound.text}`
+                    })
+                  )
+              })
+            ))
+        ).pipe(Layer.provide(options.connection ?? fromUrl(bound.duration))),
+        (error: unknown) =>
+          error instanceof AdminError ? error : new AdminError({
+            reason: "Unavailable",
+            message: `cannot connect to ${where}: ${sqlStats.describe(error)}`,
+            cause: error
+          })
+      )))
   const store = mapLayerError(
     SqlSnapshotStore.layerWith({ table }).pipe(
       // Inflates compressed states on load whatever the threshold; with the default threshold it never compresses.
@@ -198,7 +277,11 @@ const stats = (registry: ReadonlyArray<Cli.Registration>, env: Environment) =>
         const registration = registry.find((r) => r.aggregateType === aggregateType)
         const stale = registration === undefined || row === undefined
           ? undefined
-          : yield* sqlStats.stale(aggregateType, registration.current, options)
+          : yield* sqlStats.stale(
+            aggregateType,
+            { ...registration.current, compatibleFingerprints: registration.compatibleFingerprints },
+            options
+          )
         const snapshots = row?.snapshots ?? 0
         rows.push({
           aggregateType,
@@ -410,70 +493,87 @@ const prune = (env: Environment) =>
         )
       }
       const duration = Option.flatMap(olderThan, ([, d]) => d)
-      const aggregateType = Option.getOrUndefined(flags.type)
-      const options = { table: env.table }
-      const plan = {
-        keepLast: flags.keepLast,
-        olderThan: Option.getOrUndefined(duration),
-        aggregateType
+      // A negative age puts the cutoff in the future (everything but the N newest goes), zero at now.
+      if (Option.isSome(olderThan) && Option.isSome(duration) && !Duration.isPositive(duration.value)) {
+        return yield* bad(`--older-than must be > 0, got ${JSON.stringify(format.short(olderThan.value[0]))}`)
       }
-      const header = {
-        dryRun: flags.dryRun,
-        keepLast: flags.keepLast,
-        olderThan: Option.getOrNull(flags.olderThan),
-        aggregateType: aggregateType ?? null
-      }
-      let types: ReadonlyArray<
-        { readonly aggregateType: string; readonly deleted: number; readonly aggregates?: number }
-      >
-      if (flags.dryRun) {
-        const planned = yield* sqlStats.prunePlan(plan, options)
-        types = planned.map((p) => ({ aggregateType: p.aggregateType, deleted: p.snapshots, aggregates: p.aggregates }))
-      } else {
-        // One set-based prune per type, so the report (and the progress) is per type.
-        const store = yield* SnapshotStore.SnapshotStore
-        const present = (yield* sqlStats.stats(options)).map((row) => row.aggregateType)
-        const selected = aggregateType === undefined ? present : present.filter((t) => t === aggregateType)
-        const bar = yield* progress.make({ label: "prune", total: selected.length, enabled: !flags.noProgress })
-        const done: Array<{ aggregateType: string; deleted: number }> = []
-        for (const type of selected) {
-          const result = yield* store.prune({ ...plan, aggregateType: type }).pipe(Effect.mapError(storeError("prune")))
-          done.push({ aggregateType: type, deleted: result.deleted })
-          yield* bar.advance(1)
-        }
-        yield* bar.done
-        types = done
-      }
-      const deleted = types.reduce((n, t) => n + t.deleted, 0)
-      const report: Cli.PruneReport = { ...header, types, deleted }
-      if (flags.json) return yield* print(format.json(report))
-      const rule = `keep the ${flags.keepLast} newest of every aggregate${
-        Option.isSome(flags.olderThan) ? `, delete older ones only past ${flags.olderThan.value}` : ""
-      }`
-      if (types.length === 0 || deleted === 0) {
-        return yield* print(`${flags.dryRun ? "Would delete" : "Deleted"} no snapshots (${rule}).`)
-      }
-      yield* print(`${flags.dryRun ? "Would delete (dry run, nothing deleted)" : "Deleted"}: ${rule}`)
-      yield* print(format.table(
-        flags.dryRun
-          ? [{ header: "aggregate type" }, { header: "snapshots", align: "right" }, {
-            header: "aggregates",
-            align: "right"
-          }]
-          : [{ header: "aggregate type" }, { header: "snapshots", align: "right" }],
-        types.map((t) =>
-          flags.dryRun
-            ? [format.short(t.aggregateType, 40), String(t.deleted), String(t.aggregates ?? 0)]
-            : [format.short(t.aggregateType, 40), String(t.deleted)]
-        )
-      ))
-      yield* print(`total: ${deleted} snapshot${deleted === 1 ? "" : "s"}`)
-    }, Effect.provide(env.store))
+      return yield* pruneWith(env, flags, Option.getOrUndefined(duration))
+    })
   ).pipe(
     Command.withDescription(
       "Retention: keep the N newest snapshots of every aggregate, optionally only delete old ones."
     )
   )
+
+/** prune once its flags are checked: nothing connects before. */
+const pruneWith = (
+  env: Environment,
+  flags: {
+    readonly keepLast: number
+    readonly olderThan: Option.Option<string>
+    readonly type: Option.Option<string>
+    readonly dryRun: boolean
+    readonly noProgress: boolean
+    readonly json: boolean
+  },
+  olderThan: Duration.Duration | undefined
+) =>
+  Effect.gen(function*() {
+    const aggregateType = Option.getOrUndefined(flags.type)
+    const options = { table: env.table }
+    const plan = { keepLast: flags.keepLast, olderThan, aggregateType }
+    const header = {
+      dryRun: flags.dryRun,
+      keepLast: flags.keepLast,
+      olderThan: Option.getOrNull(flags.olderThan),
+      aggregateType: aggregateType ?? null
+    }
+    let types: ReadonlyArray<
+      { readonly aggregateType: string; readonly deleted: number; readonly aggregates?: number }
+    >
+    if (flags.dryRun) {
+      const planned = yield* sqlStats.prunePlan(plan, options)
+      types = planned.map((p) => ({ aggregateType: p.aggregateType, deleted: p.snapshots, aggregates: p.aggregates }))
+    } else {
+      // One set-based prune per type, so the report (and the progress) is per type.
+      const store = yield* SnapshotStore.SnapshotStore
+      const present = (yield* sqlStats.stats(options)).map((row) => row.aggregateType)
+      const selected = aggregateType === undefined ? present : present.filter((t) => t === aggregateType)
+      const bar = yield* progress.make({ label: "prune", total: selected.length, enabled: !flags.noProgress })
+      const done: Array<{ aggregateType: string; deleted: number }> = []
+      for (const type of selected) {
+        const result = yield* store.prune({ ...plan, aggregateType: type }).pipe(Effect.mapError(storeError("prune")))
+        done.push({ aggregateType: type, deleted: result.deleted })
+        yield* bar.advance(1)
+      }
+      yield* bar.done
+      types = done
+    }
+    const deleted = types.reduce((n, t) => n + t.deleted, 0)
+    const report: Cli.PruneReport = { ...header, types, deleted }
+    if (flags.json) return yield* print(format.json(report))
+    const rule = `keep the ${flags.keepLast} newest of every aggregate${
+      Option.isSome(flags.olderThan) ? `, delete older ones only past ${flags.olderThan.value}` : ""
+    }`
+    if (types.length === 0 || deleted === 0) {
+      return yield* print(`${flags.dryRun ? "Would delete" : "Deleted"} no snapshots (${rule}).`)
+    }
+    yield* print(`${flags.dryRun ? "Would delete (dry run, nothing deleted)" : "Deleted"}: ${rule}`)
+    yield* print(format.table(
+      flags.dryRun
+        ? [{ header: "aggregate type" }, { header: "snapshots", align: "right" }, {
+          header: "aggregates",
+          align: "right"
+        }]
+        : [{ header: "aggregate type" }, { header: "snapshots", align: "right" }],
+      types.map((t) =>
+        flags.dryRun
+          ? [format.short(t.aggregateType, 40), String(t.deleted), String(t.aggregates ?? 0)]
+          : [format.short(t.aggregateType, 40), String(t.deleted)]
+      )
+    ))
+    yield* print(`total: ${deleted} snapshot${deleted === 1 ? "" : "s"}`)
+  }).pipe(Effect.provide(env.store))
 
 // ---------------------------------------------------------------------------------------------------------
 // verify
@@ -826,7 +926,8 @@ export const command = (given: Cli.Registry, options: Cli.RunOptions = {}) => {
       prune(env),
       verify(registry, env),
       rebuild(registry, env)
-    ])
+    ]),
+    Command.withGlobalFlags([Timeout])
   )
 }
 
@@ -841,23 +942,62 @@ const normalize = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
   )
 }
 
+/** The program's name: `RunOptions.name`, else the bin's file name (`shop-admin`, `admin.ts` -> `admin`). */
+const programName = (options: Cli.RunOptions, argv: ReadonlyArray<string>): string => {
+  if (options.name !== undefined && options.name !== "") return options.name
+  const script = argv[1] ?? ""
+  const base = script.split(/[\\/]/).pop() ?? ""
+  const name = base.replace(/\.(?:[cm]?[jt]s|tsx?)$/, "")
+  return name === "" ? "admin" : name
+}
+
+/**
+ * Colors only where they are read on a terminal: for the stream the text goes to, unless `NO_COLOR` is set or
+ * `TERM` is `dumb` (`FORCE_COLOR` forces them). `effect/cli` decides by stdout alone, also for stderr.
+ */
+const canColor = (stream: NodeJS.WriteStream): boolean => {
+  const env = process.env
+  if (env.TERM === "dumb" || (env.NO_COLOR ?? "") !== "") return false
+  const force = env.FORCE_COLOR ?? ""
+  if (force !== "" && force !== "0" && force.toLowerCase() !== "false") return true
+  return stream.isTTY === true
+}
+
 // stdout carries the report (and the JSON) only: a usage error goes to stderr as the error and a hint, and so
-// does the help printed because no subcommand was given. The program is named `options.name` in the help.
+// does the help printed because no subcommand was given. The program is `name` in the help and the errors.
 const presenter = (name: string): CliOutput.Presenter => ({
   present: Effect.fnUntraced(function*(event) {
-    const formatter = yield* CliOutput.Formatter
-    const rename = (usage: string) => usage.replace(/^admin\b/, name)
+    const context = yield* Effect.context<never>()
+    const given = Context.getOrUndefined(context, CliOutput.Formatter)
+    const formatter = (stream: NodeJS.WriteStream) => given ?? CliOutput.defaultFormatter({ colors: canColor(stream) })
+    const rename = (path: ReadonlyArray<string>): Array<string> =>
+      path[0] === "admin" ? [name, ...path.slice(1)] : [...path]
     switch (event._tag) {
       case "Version":
-        return yield* Console.log(formatter.formatVersion(name, event.version))
+        return yield* Console.log(formatter(process.stdout).formatVersion(name, event.version))
       case "Help": {
-        const text = formatter.formatHelpDoc({ ...event.helpDoc, usage: rename(event.helpDoc.usage) })
-        return yield* event.reason === "Requested" ? Console.log(text) : Console.error(text)
+        const doc = event.helpDoc
+        const requested = event.reason === "Requested"
+        const text = formatter(requested ? process.stdout : process.stderr).formatHelpDoc({
+          ...doc,
+          usage: doc.usage.replace(/^admin\b/, name),
+          ...(doc.commandPath === undefined ? {} : { commandPath: rename(doc.commandPath) }),
+          ...(doc.globalFlagsScope === undefined ? {} : { globalFlagsScope: rename(doc.globalFlagsScope) })
+        })
+        return yield* requested ? Console.log(text) : Console.error(text)
       }
       case "InvalidInvocation": {
-        const path = [name, ...event.commandPath.slice(1)].join(" ")
-        yield* Console.error(formatter.formatErrors(event.errors).replace(/^\n/, ""))
-        return yield* Console.error(`\nSee \`${path} --help\`.`)
+        const errors = event.errors.map((error) =>
+          error._tag === "UnrecognizedOption" && error.command !== undefined
+            ? new CliError.UnrecognizedOption({
+              option: error.option,
+              suggestions: error.suggestions,
+              command: rename(error.command)
+            })
+            : error
+        )
+        yield* Console.error(formatter(process.stderr).formatErrors(errors).replace(/^\n/, ""))
+        return yield* Console.error(`\nSee \`${rename(event.commandPath).join(" ")} --help\`.`)
       }
     }
   })
@@ -871,13 +1011,23 @@ const logsToStderr = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provideService(References.MinimumLogLevel, "Warn")
   )
 
+/** The `--timeout` an argument list gives (for the message of a statement Postgres cancelled). */
+const timeoutText = (args: ReadonlyArray<string>): string => {
+  for (let i = args.length - 1; i >= 0; i--) {
+    const arg = args[i]!
+    if (arg === "--timeout" && i + 1 < args.length) return format.short(args[i + 1]!, 40)
+    if (arg.startsWith("--timeout=")) return format.short(arg.slice("--timeout=".length), 40)
+  }
+  return "10 seconds"
+}
+
 /** @internal */
 export const run = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
   const cli = Command.runWith(command(registry, options), { version: options.version ?? "0.1.0" })
-  const present = presenter(options.name ?? "effect-snapshots admin")
-  return (argv: ReadonlyArray<string>): Effect.Effect<Cli.ExitCode, never, Command.Environment> =>
-    cli(normalize(argv)).pipe(
-      Effect.provideService(CliOutput.Presenter, present),
+  return (argv: ReadonlyArray<string>): Effect.Effect<Cli.ExitCode, never, Command.Environment> => {
+    const args = normalize(argv)
+    return cli(args).pipe(
+      Effect.provideService(CliOutput.Presenter, presenter(programName(options, argv))),
       Effect.exit,
       Effect.flatMap((exit): Effect.Effect<Cli.ExitCode> => {
         if (Exit.isSuccess(exit)) return Effect.succeed(0)
@@ -887,7 +1037,11 @@ export const run = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
           if (error instanceof InconsistenciesFound) return Effect.succeed(1)
           // The CLI has printed the usage error (or the help) already.
           if (CliError.isCliError(error)) return Effect.succeed(2)
-          return Effect.as(Console.error(`error: ${error.message}`), 2)
+          const message = error.message.replace(
+            statementTimedOut,
+            `statement did not answer within ${timeoutText(args)} (--timeout)`
+          )
+          return Effect.as(Console.error(`error: ${message}`), 2)
         }
         if (Cause.hasInterruptsOnly(exit.cause)) return Effect.as(Console.error("error: interrupted"), 2)
         const defect = Cause.squash(exit.cause)
@@ -895,4 +1049,5 @@ export const run = (registry: Cli.Registry, options: Cli.RunOptions = {}) => {
       }),
       logsToStderr
     )
+  }
 }

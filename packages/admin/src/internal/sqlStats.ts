@@ -116,14 +116,17 @@ export const stale = (
     const table = yield* tableOf(options)
     const [row] = yield* run(
       "stats (stale)",
-      // Stale: written at another schemaVersion, or at this one by a state Schema with another fingerprint
-      // (a snapshot that records no fingerprint is not stale, as the repository reads it). `newest` marks
+      // Stale: written at another schemaVersion, or at this one by a state Schema with a fingerprint the
+      // aggregate does not accept (a snapshot that records no fingerprint is not stale, as the repository reads it). `newest` marks
       // each aggregate's newest snapshot: the one its loads start from.
       sql`SELECT (count(*) FILTER (WHERE stale))::float8 AS stale_snapshots,
   (count(*) FILTER (WHERE stale AND newest))::float8 AS stale_aggregates
 FROM (
   SELECT schema_version <> ${current.schemaVersion}
-      OR (metadata -> 'fingerprint' IS NOT NULL AND metadata -> 'fingerprint' <> to_jsonb(${current.fingerprint}::text))
+      OR (metadata ->> 'fingerprint' IS NOT NULL
+        AND NOT ${
+        JSON.stringify([current.fingerprint, ...(current.compatibleFingerprints ?? [])])
+      }::jsonb ? (metadata ->> 'fingerprint'))
       AS stale,
     row_number() OVER (PARTITION BY aggregate_id ORDER BY version DESC) = 1 AS newest
   FROM ${sql(table)}

@@ -5,8 +5,12 @@
  *
  * - `None`: nothing to wait for; everything happens now.
  * - `Unit`: deferred to `unit.afterCommit` (run once the outermost transaction committed, never after a rollback).
- * - `Transaction` (a bare `sql.withTransaction`, no after-commit possible): the cache is never written (its entry is
- *   deleted, as a load inside may see uncommitted events), and snapshots are written inside the transaction.
+ * - `Transaction` (a bare `sql.withTransaction`): the cache is never written (its entry is deleted, as a load inside
+ *   may see uncommitted events), and snapshots are written inside the transaction. `effect/sql` 4 does have an
+ *   after-commit (`sql.afterCommit`), but per client: it defers to the outermost transaction of THAT client. The
+ *   repository could use the event store's client (`SqlEventStore.sqlSource(events).client`) when the open
+ *   transaction is that client's (the only one the SQL stores write in); not done yet. A snapshot store on
+ *   another client refuses to write here (SqlSupport.TransactionSite "Other"): the snapshot is counted as failed.
  *
  * @internal
  */

@@ -8,9 +8,9 @@ import { Storable } from "@effect-snapshots/store"
 import * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
-import { jsonEncoder } from "../Aggregate.js"
 import type { NewEvent } from "../EventStore.js"
 import { InvalidMetadata } from "../RepositoryError.js"
+import { jsonEncoder } from "./json.js"
 
 const formatIssue = SchemaIssue.makeFormatterDefault()
 

@@ -6,8 +6,10 @@
  * @internal
  */
 import { BadArgument } from "@effect-snapshots/core"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
@@ -22,7 +24,9 @@ import type {
 } from "../EventSourcedRepository.js"
 import type { EventStoreError, EventStoreService } from "../EventStore.js"
 import * as Commit from "./commit.js"
+import * as Restore from "./restore.js"
 import type * as SnapshotWriter from "./snapshotWriter.js"
+import { oneLine, quote } from "./text.js"
 
 /** What rebuild needs of the repository. @internal */
 export interface Deps<S, Err> {
@@ -78,6 +82,57 @@ interface Finished {
   readonly message?: string | undefined
 }
 
+/** The running totals of one rebuild, for its summary line. */
+interface Totals {
+  readonly done: number
+  readonly written: number
+  readonly skipped: number
+  readonly queued: number
+  readonly dropped: number
+  readonly failed: number
+}
+
+/**
+ * The one line a rebuild logs when it ends (however it ends): the counts, the snapshots its loads found
+ * unusable (logged one by one at Debug only), the first failure, and where to resume when it stopped early.
+ */
+const summaryLine = (
+  type: string,
+  totals: Totals,
+  total: number,
+  millis: number,
+  tally: Restore.Tally,
+  firstFailure: { readonly id: string; readonly message: string } | undefined,
+  checkpoint: string | undefined,
+  exit: Exit.Exit<unknown, { readonly message: string }>
+): Effect.Effect<void> => {
+  const parts = [
+    `Rebuild of ${type}: ${totals.done} of ${Math.max(total, totals.done)} aggregates in ${
+      (millis / 1000).toFixed(1)
+    } s: ${totals.written} written, ${totals.skipped} skipped, ${totals.queued} queued, ${totals.dropped} dropped, ${totals.failed} failed`
+  ]
+  const skipped = tally.describe()
+  if (skipped !== "") parts.push(`snapshots not used: ${skipped}`)
+  if (firstFailure !== undefined) {
+    parts.push(`first failure: ${quote(firstFailure.id)}: ${oneLine(firstFailure.message)}`)
+  }
+  let stopped = false
+  if (Exit.isFailure(exit)) {
+    const error = Cause.findErrorOption(exit.cause)
+    stopped = true
+    parts.push(
+      Cause.hasInterruptsOnly(exit.cause)
+        ? "interrupted"
+        : `stopped: ${oneLine(error._tag === "Some" ? error.value.message : "a defect (see the cause)")}`
+    )
+    if (checkpoint !== undefined) parts.push(`resume after ${quote(checkpoint)}`)
+  }
+  const line = parts.join("; ")
+  return (stopped || totals.failed > 0 ? Effect.logWarning(line) : Effect.logInfo(line)).pipe(
+    Effect.annotateLogs({ aggregateType: type })
+  )
+}
+
 /** @internal */
 export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, Err>) => {
   const { events, type } = deps
@@ -117,6 +172,9 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
       const onlyStale = options.onlyStale === true
       const start = yield* Clock.currentTimeMillis
       const counts = { done: 0, written: 0, skipped: 0, queued: 0, dropped: 0, failed: 0 }
+      const tally = new Restore.Tally()
+      let firstFailure: { readonly id: string; readonly message: string } | undefined
+      let checkpoint: string | undefined
       return events.streams(listing).pipe(
         // A token bucket of `perSecond` tokens, refilled over a second; one element at a time goes through it,
         // so each aggregate waits for its own token before it starts.
@@ -134,13 +192,20 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
         // checkpoint that `resumeFrom` can start after without skipping any.
         Stream.mapEffect(
           (info) =>
-            Effect.map(finishing(one(info.aggregateId, onlyStale)), (result) => ({ ...result, id: info.aggregateId })),
+            Effect.map(
+              finishing(Effect.provideService(one(info.aggregateId, onlyStale), Restore.CurrentTally, tally)),
+              (result) => ({ ...result, id: info.aggregateId })
+            ),
           { concurrency: options.concurrency ?? 4 }
         ),
         Stream.mapEffect((result) =>
           Effect.map(Clock.currentTimeMillis, (now): RebuildProgress => {
             counts.done++
             counts[result.outcome]++
+            checkpoint = result.id
+            if (result.outcome === "failed" && firstFailure === undefined) {
+              firstFailure = { id: result.id, message: result.message ?? "failed" }
+            }
             const ratePerSecond = counts.done / (Math.max(now - start, 1) / 1000)
             return {
               ...counts,
@@ -153,6 +218,12 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
               checkpoint: result.id
             }
           })
+        ),
+        Stream.onExit((exit) =>
+          Effect.flatMap(
+            Clock.currentTimeMillis,
+            (now) => summaryLine(type, counts, total, now - start, tally, firstFailure, checkpoint, exit)
+          )
         )
       )
     }))

@@ -6,6 +6,7 @@
  * @internal
  */
 import type { Snapshot, SnapshotStore, SnapshotStoreError } from "@effect-snapshots/store"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -15,7 +16,7 @@ import type { SkipReason } from "../Aggregate.js"
 import type { StoredEvent } from "../EventStore.js"
 import { StreamCorrupt } from "../StreamCorrupt.js"
 import type { Ops } from "./ops.js"
-import { cut, quote } from "./text.js"
+import { cut, oneLine, quote } from "./text.js"
 
 /** A snapshot, or a cached state, that the stream does not confirm: the caller replays instead. @internal */
 export class Unusable extends Data.TaggedError("Unusable")<{
@@ -31,7 +32,33 @@ export type Probed<S> =
   /** A stored snapshot that cannot be used; `version` undefined when even that is unknown. */
   | { readonly _tag: "Unusable"; readonly version: number | undefined }
 
-/** Counts and logs a snapshot that was found but not used. @internal */
+/**
+ * The snapshots found unusable during a bulk run (`rebuild`, `verifyStream`), by reason. Inside one, `skip` logs
+ * each at Debug and counts it here; the run logs one summary line (a deploy that changes a state Schema would
+ * otherwise log one warning per aggregate during the very rebuild meant to fix them).
+ *
+ * @internal
+ */
+export class Tally {
+  readonly skipped = new Map<SkipReason, number>()
+  /** "StaleFingerprint 36, DecodeFailure 1", or "" when none. */
+  describe(): string {
+    return Array.from(this.skipped, ([reason, n]) => `${reason} ${n}`).join(", ")
+  }
+}
+
+/** The tally of the bulk run the current fiber is part of (none outside one). @internal */
+export const CurrentTally = Context.Reference<Tally | undefined>("@effect-snapshots/loader/internal/CurrentTally", {
+  defaultValue: () => undefined
+})
+
+/**
+ * Counts and logs a snapshot that was found but not used: one line naming the aggregate, its detail (a Schema
+ * issue, a store's message) joined on one line and cut to 200 characters. Inside a bulk run, at Debug and
+ * counted in its tally.
+ *
+ * @internal
+ */
 export const skip = (
   type: string,
   id: string,
@@ -40,12 +67,18 @@ export const skip = (
   message: string,
   version: number | undefined
 ): Effect.Effect<void> =>
-  Effect.andThen(
-    Effect.logWarning(`Snapshot of ${type} ${quote(id)} not used (${reason}): ${message}`).pipe(
-      Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), snapshotVersion: version ?? null })
-    ),
-    Metric.update(skipped(reason), 1)
-  )
+  Effect.flatMap(Effect.service(CurrentTally), (tally) => {
+    const line = `Snapshot of ${type} ${quote(id)}${
+      version === undefined ? "" : ` at version ${version}`
+    } not used (${reason}): ${oneLine(message)}`
+    if (tally !== undefined) tally.skipped.set(reason, (tally.skipped.get(reason) ?? 0) + 1)
+    return Effect.andThen(
+      (tally === undefined ? Effect.logWarning(line) : Effect.logDebug(line)).pipe(
+        Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), snapshotVersion: version ?? null })
+      ),
+      Metric.update(skipped(reason), 1)
+    )
+  })
 
 /**
  * Probe → classify → restore. Never fails: a snapshot problem costs a replay, never an error. An id the store

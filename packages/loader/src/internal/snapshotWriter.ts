@@ -291,7 +291,9 @@ export const make = Effect.fnUntraced(function*<S, E>(
         // Requested once the unit committed; the outcome then is the offer's (counted when dropped).
         return Effect.as(route.afterCommit(Effect.asVoid(offer(job))), "queued" as const)
       case "Transaction":
-        // No after-commit in a bare transaction: written inside it (the store's savepoint), never outside.
+        // Written inside the bare transaction (the store's savepoint), never outside: the repository does not
+        // defer to the commit here (see commit.ts on `sql.afterCommit`), and a SQL snapshot store on another
+        // client than the transaction's refuses the write (counted as failed) rather than commit it early.
         return run(job, route)
     }
   }

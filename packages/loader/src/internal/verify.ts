@@ -5,7 +5,10 @@
  * @internal
  */
 import type { SnapshotStore } from "@effect-snapshots/store"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
@@ -14,8 +17,9 @@ import * as Commit from "./commit.js"
 import * as jsonDiff from "./jsonDiff.js"
 import type { Ops } from "./ops.js"
 import type { Acc } from "./replay.js"
+import * as Restore from "./restore.js"
 import type * as SnapshotWriter from "./snapshotWriter.js"
-import { cut, quote } from "./text.js"
+import { cut, oneLine, quote } from "./text.js"
 
 /** One aggregate's outcome. @internal */
 export interface Verification<Err> {
@@ -83,11 +87,14 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
         }
       }
       if (!consistent) {
-        yield* Effect.logWarning(
-          `Snapshot of ${type} ${quote(id)} at version ${
-            Option.getOrElse(loaded.snapshotVersion, () => "-")
-          } + ${loaded.replayedCount} events differs from the full replay at ${differences[0]!.path}`
-        ).pipe(Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), repaired }))
+        // Inside verifyStream / verifyAll, at Debug: the run's summary line counts it.
+        const bulk = (yield* Effect.service(Restore.CurrentTally)) !== undefined
+        const line = `Snapshot of ${type} ${quote(id)} at version ${
+          Option.getOrElse(loaded.snapshotVersion, () => "-")
+        } + ${loaded.replayedCount} events differs from the full replay at ${oneLine(differences[0]!.path)}`
+        yield* (bulk ? Effect.logDebug(line) : Effect.logWarning(line)).pipe(
+          Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), repaired })
+        )
       }
       return {
         consistent,
@@ -107,16 +114,66 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
   const verifyStream = (
     options: VerifyAllOptions = {}
   ): Stream.Stream<Verification<Err>, SnapshotStore.SnapshotStoreError> =>
-    snapshots.aggregates(type).pipe(
-      Stream.mapEffect(
-        (key) =>
-          Effect.map(Effect.result(verify(key.aggregateId, options)), (result): Verification<Err> => ({
-            aggregateId: key.aggregateId,
-            result
-          })),
-        { concurrency: options.concurrency ?? 4 }
+    Stream.unwrap(Effect.map(Clock.currentTimeMillis, (start) => {
+      const tally = new Restore.Tally()
+      const counts = { checked: 0, consistent: 0, inconsistent: 0, repaired: 0, failed: 0 }
+      let firstInconsistent: { readonly id: string; readonly path: string } | undefined
+      let firstFailure: { readonly id: string; readonly message: string } | undefined
+      return snapshots.aggregates(type).pipe(
+        Stream.mapEffect(
+          (key) =>
+            Effect.map(
+              Effect.result(Effect.provideService(verify(key.aggregateId, options), Restore.CurrentTally, tally)),
+              (result): Verification<Err> => {
+                counts.checked++
+                if (Result.isFailure(result)) {
+                  counts.failed++
+                  firstFailure ??= { id: key.aggregateId, message: result.failure.message }
+                } else if (result.success.consistent) {
+                  counts.consistent++
+                } else {
+                  counts.inconsistent++
+                  if (result.success.repaired) counts.repaired++
+                  firstInconsistent ??= { id: key.aggregateId, path: result.success.differences[0]?.path ?? "$" }
+                }
+                return { aggregateId: key.aggregateId, result }
+              }
+            ),
+          { concurrency: options.concurrency ?? 4 }
+        ),
+        Stream.onExit((exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const parts = [
+              `Verify of ${type}: ${counts.checked} checked in ${
+                ((now - start) / 1000).toFixed(1)
+              } s: ${counts.consistent} consistent, ${counts.inconsistent} inconsistent (${counts.repaired} repaired), ${counts.failed} failed`
+            ]
+            const skipped = tally.describe()
+            if (skipped !== "") parts.push(`snapshots not used (replaced by the load): ${skipped}`)
+            if (firstInconsistent !== undefined) {
+              parts.push(`first inconsistent: ${quote(firstInconsistent.id)} at ${oneLine(firstInconsistent.path)}`)
+            }
+            if (firstFailure !== undefined) {
+              parts.push(`first failure: ${quote(firstFailure.id)}: ${oneLine(firstFailure.message)}`)
+            }
+            const stopped = Exit.isFailure(exit)
+            if (Exit.isFailure(exit)) {
+              const error = Cause.findErrorOption(exit.cause)
+              parts.push(
+                Cause.hasInterruptsOnly(exit.cause)
+                  ? "interrupted"
+                  : `stopped: ${oneLine(error._tag === "Some" ? error.value.message : "a defect (see the cause)")}`
+              )
+            }
+            const line = parts.join("; ")
+            return (stopped || counts.inconsistent > 0 || counts.failed > 0
+              ? Effect.logWarning(line)
+              : Effect.logInfo(line))
+              .pipe(Effect.annotateLogs({ aggregateType: type }))
+          })
+        )
       )
-    )
+    }))
 
   const verifyAll = (
     options: VerifyAllOptions = {}

@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -75,6 +76,31 @@ export const classify = (error: unknown): SqlSupport.Classification => {
   return "Unavailable"
 }
 
+/**
+ * `effect/sql`'s record of the innermost transaction any client opened with `withTransaction` (the key of that
+ * client's `transactionService`): `CurrentTransactionService`, internal to effect 4.1.5 and read here by its
+ * key. It finds a transaction opened on a client the fiber's context does not hold (an application service
+ * that captured its client when its layer was built). Omitting the client's transaction service from a
+ * context (`Context.omit(sql.transactionService)`) hides the transaction here too. @internal
+ */
+export const CurrentTransactionService: Context.Service<never, Context.Key<unknown, unknown>> = Context.Service(
+  "effect/sql/CurrentTransactionService"
+)
+
+/** @internal */
+export const transactionSiteIn = (
+  context: Context.Context<never>,
+  sql: SqlClient.SqlClient
+): SqlSupport.TransactionSite => {
+  if (Context.getOrUndefined(context, sql.transactionService) !== undefined) return "Own"
+  const current = Context.getOrUndefined(context, CurrentTransactionService)
+  return current !== undefined && Context.getOrUndefined(context, current) !== undefined ? "Other" : "None"
+}
+
+/** @internal */
+export const transactionSite = (sql: SqlClient.SqlClient): Effect.Effect<SqlSupport.TransactionSite> =>
+  Effect.contextWith((context: Context.Context<never>) => Effect.succeed(transactionSiteIn(context, sql)))
+
 /** @internal */
 export const withSavepoint = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(
@@ -82,6 +108,11 @@ export const withSavepoint = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Eff
     (transaction): Effect.Effect<A, E | SqlError, R> =>
       Option.isSome(transaction) ? sql.withTransaction(effect) : effect
   )
+
+/** @internal */
+export const otherTransactionMessage =
+  "it runs inside a transaction of another SqlClient than the store's, and would commit on its own " +
+  "(each effect/sql client has its own transaction): build the stores on the application's client"
 
 /** @internal */
 export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{

@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type * as UnitOfWork from "../UnitOfWork.js"
+import { CurrentTransactionService } from "./sqlSupport.js"
 
 /** @internal */
 export const CurrentUnit: Context.Service<UnitOfWork.CurrentUnit, UnitOfWork.Unit> = Context.Service(
@@ -17,19 +18,8 @@ export const UnitOfWorkService: Context.Service<UnitOfWork.UnitOfWork, UnitOfWor
   .Service("@effect-snapshots/store/UnitOfWork")
 
 /**
- * `effect/sql`'s record of the innermost transaction any client opened with `withTransaction` (the key of that
- * client's `transactionService`): `CurrentTransactionService`, internal to effect 4.1.5 and read here by its
- * key. It finds a transaction opened on a client the fiber's context does not hold (an application service
- * that captured its client when its layer was built). Omitting the client's transaction service from a
- * context (`Context.omit(sql.transactionService)`) hides the transaction here too.
- */
-const CurrentTransactionService: Context.Service<never, Context.Key<unknown, unknown>> = Context.Service(
-  "effect/sql/CurrentTransactionService"
-)
-
-/**
  * Whether the fiber runs inside a SQL transaction: the transaction of the `SqlClient` in context, or the
- * innermost one any client opened (see above). @internal
+ * innermost one any client opened (`sqlSupport.CurrentTransactionService`). @internal
  */
 export const inSqlTransaction = (context: Context.Context<never>): boolean => {
   const client = Context.getOrUndefined(context, SqlClient.SqlClient)
