@@ -117,6 +117,15 @@ describe("SnapshotStrategy", () => {
       assert.isFalse(takes(strategy, context({ lastSnapshotMillisAgo: -5_000 })), "a snapshot from the future")
     })
 
+    it("afterDuration: a snapshot stamped at least the duration in the future (a skewed clock) is due", () => {
+      const strategy = S.afterDuration("1 hour")
+      // Another instance's clock ran a day fast: its snapshot must not stop this instance's for a day.
+      assert.isTrue(takes(strategy, context({ lastSnapshotMillisAgo: -24 * 3_600_000 })), "a day ahead")
+      assert.isTrue(takes(strategy, context({ lastSnapshotMillisAgo: -3_600_000 })), "exactly the duration ahead")
+      // Less than the duration ahead: counted as its distance, so it delays by at most the skew.
+      assert.isFalse(takes(strategy, context({ lastSnapshotMillisAgo: -(3_600_000 - 1) })), "just under it ahead")
+    })
+
     it("onEventTypes: the batch contains one of the types", () => {
       const strategy = S.onEventTypes("Submitted", "Cancelled")
       assert.isTrue(takes(strategy, context({ eventTypes: ["ItemAdded", "Cancelled"] })))

@@ -48,6 +48,13 @@ export interface Options {
    * must connect to the coordinator, with the `citus` extension installed; otherwise building it fails.
    */
   readonly distributed?: boolean | undefined
+  /**
+   * Which clock stamps `created_at`: `"snapshot"` (default) stores the snapshot's own `createdAt` (the
+   * instance's clock, or an imported time); `"database"` stores the database's `now()` (the transaction's start)
+   * instead, so the snapshots of every instance are stamped by one clock whatever theirs say. `load`, `list` and
+   * `latestForType` then return the database's time.
+   */
+  readonly clock?: "snapshot" | "database" | undefined
 }
 
 /**
@@ -365,6 +372,10 @@ export const make: (
       )
     }
     const pageSize = options.pageSize ?? 1000
+    if (options.clock !== undefined && options.clock !== "snapshot" && options.clock !== "database") {
+      return yield* badArgument(`clock must be "snapshot" or "database", got ${storable.show(String(options.clock))}`)
+    }
+    const databaseClock = options.clock === "database"
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* badArgument(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
     }
@@ -437,7 +448,8 @@ export const make: (
   (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)
 VALUES (${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}, ${snapshot.schemaVersion},
   ${compressed?.algorithm ?? "json"}, ${json}::jsonb, ${compressed?.bytes ?? null}::bytea,
-  ${DateTime.formatIso(snapshot.createdAt)}::timestamptz, ${JSON.stringify(snapshot.metadata)}::jsonb)
+  ${databaseClock ? sql.literal("now()") : sql`${DateTime.formatIso(snapshot.createdAt)}::timestamptz`},
+  ${JSON.stringify(snapshot.metadata)}::jsonb)
 ON CONFLICT DO NOTHING`,
           () => Effect.void,
           () =>

@@ -48,9 +48,13 @@ const compileNode = (self: SnapshotStrategy, predicates: CustomPredicates): Node
     case "AfterDuration": {
       const millis = Duration.toMillis(self.duration)
       const reasons = holds(self)
+      // The distance either way: a last snapshot stamped in this instance's future (another instance's clock
+      // ran fast, or this one stepped back) counts as that far away, so a skew of at least the duration makes it
+      // due at once instead of suppressing snapshots until this clock catches up; a smaller skew delays by at
+      // most the skew. After the snapshot this instance then takes, its own stamp is the last one again.
       return (c) =>
         Option.isNone(c.lastSnapshotAt) ||
-          c.now.epochMilliseconds - c.lastSnapshotAt.value.epochMilliseconds >= millis ?
+          Math.abs(c.now.epochMilliseconds - c.lastSnapshotAt.value.epochMilliseconds) >= millis ?
           reasons :
           undefined
     }

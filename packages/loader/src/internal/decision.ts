@@ -119,7 +119,8 @@ export const make = (options: {
     const first = decideOn(input, input.last)
     if (!first.take) return Effect.succeed({ decision: first, last: input.last })
     // A monotone strategy that says yes even if a snapshot had just been taken (at this version, now) says yes
-    // whatever the real last snapshot is (never above the stream, never in the future): no read needed.
+    // whatever the real last snapshot is (never above the stream; one stamped in the future makes
+    // `afterDuration` more due, not less): no read needed.
     if (monotone && decideOn(input, justTaken(input)).take) return Effect.succeed({ decision: first, last: input.last })
     return confirm(input)
   }

@@ -7,6 +7,7 @@ import type { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -133,6 +134,38 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       assert.notMatch(latest, /Sort|Seq Scan/)
     }))
 
+  it.effect("clock: \"database\" stamps created_at with the database's time, not a fast instance's", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const DAY = 86_400_000
+      // A snapshot stamped by an instance whose clock runs a day ahead (of the wall clock, as the database's).
+      const fast = make({ aggregateType: "Clock", aggregateId: "fast", version: 1, createdAt: Date.now() + DAY })
+      const stored = yield* Effect.flatMap(
+        SnapshotStore.SnapshotStore,
+        (store) =>
+          Effect.andThen(store.save(fast), Effect.all([store.load("Clock", "fast"), store.list("Clock", "fast")]))
+      ).pipe(
+        Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe", clock: "database" })),
+        Effect.orDie
+      )
+      const [{ ms }] = yield* sql<{ ms: number }>`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`
+      const [loaded, history] = stored
+      assert.isTrue(Option.isSome(loaded))
+      for (const at of [Option.getOrThrow(loaded).createdAt, history[0]!.createdAt]) {
+        const skew = Math.abs(DateTime.toEpochMillis(at) - ms)
+        assert.isAtMost(skew, 60_000, `stored ${DateTime.formatIso(at)}, database now ${new Date(ms).toISOString()}`)
+      }
+      // The default keeps the snapshot's own time (imports, tests that set it).
+      const kept = make({ aggregateType: "Clock", aggregateId: "kept", version: 1, createdAt: Date.now() + DAY })
+      const keptBack = yield* storeOn("clock_probe")((store) =>
+        Effect.andThen(store.save(kept), store.load("Clock", "kept"))
+      ).pipe(Effect.orDie)
+      assert.strictEqual(
+        DateTime.toEpochMillis(Option.getOrThrow(keptBack).createdAt),
+        DateTime.toEpochMillis(kept.createdAt)
+      )
+    }))
+
   it.effect("compressed states are stored as bytea with their algorithm; small ones stay jsonb", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
@@ -245,10 +278,15 @@ FOR EACH ROW EXECUTE FUNCTION map_probe_refuse()`)
 
   it.effect("rejects a table name that is not an identifier", () =>
     Effect.gen(function*() {
-      for (const options of [{ table: "snapshots; DROP TABLE x" }, { pageSize: 0 }]) {
+      const bad: ReadonlyArray<SqlSnapshotStore.Options> = [
+        { table: "snapshots; DROP TABLE x" },
+        { pageSize: 0 },
+        { clock: "wall" as "database" } // a JavaScript caller's typo
+      ]
+      for (const options of bad) {
         const error = yield* Effect.flip(Layer.build(SqlSnapshotStore.layerWith(options)).pipe(Effect.scoped))
         assert.strictEqual(error._tag, "BadArgument")
-        assert.match(error.message, /^SqlSnapshotStore\.layerWith: (table|pageSize)/)
+        assert.match(error.message, /^SqlSnapshotStore\.layerWith: (table|pageSize|clock)/)
       }
     }))
 
