@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type {
+  RebuildCounts,
   RebuildOptions,
   RebuildOutcome,
   RebuildProgress,
@@ -83,14 +84,7 @@ interface Finished {
 }
 
 /** The running totals of one rebuild, for its summary line. */
-interface Totals {
-  readonly done: number
-  readonly written: number
-  readonly skipped: number
-  readonly queued: number
-  readonly dropped: number
-  readonly failed: number
-}
+type Totals = RebuildCounts
 
 /**
  * The one line a rebuild logs when it ends (however it ends): the counts, the snapshots its loads found
