@@ -257,7 +257,8 @@ describe.skipIf(url === "")("admin CLI on Postgres", () => {
     timeout
   )
 
-  it.effect(
+  // Real time: the pool's connect and the held lock run on the clock (the TestClock would warn that it stands still).
+  it.live(
     "a statement the database does not answer within --timeout (a locked table) is exit code 2 with one line",
     () =>
       Effect.gen(function*() {
