@@ -387,46 +387,54 @@ const postgres = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer, Sql
 )
 
 describe.skipIf(!Postgres.hasServer)(SECTION, () => {
-  it.live(`${SCHEDULES} random schedules of overlapping units: the same outcomes, streams, snapshots and read model`, () =>
-    Effect.gen(function*() {
-      const started = Date.now()
-      const memoryModel = memoryReadModel()
-      const sqlModel = yield* sqlReadModel
-      const seeds = Pcg.make(20_261_207)
-      const mismatches: Array<string> = []
-      const problems: Array<string> = []
-      let phantomEvents = 0
-      let rowsLost = 0
-      let waits = 0
-      let rollbacks = 0
-      for (let i = 0; i < SCHEDULES; i++) {
-        const seed = seeds.integer(2 ** 31)
-        const schedule = makeSchedule(seed)
-        waits += schedule.filter((s) => s._tag === "Append" && s.waitsFor !== undefined).length
-        rollbacks += schedule.filter((s) => s._tag === "End" && !s.commit).length
-        const prefix = `u${i}`
-        const onMemory = yield* runSchedule(schedule, prefix, seed, memoryModel).pipe(Effect.provide(memory))
-        const onPostgres = yield* runSchedule(schedule, prefix, seed, sqlModel)
-        phantomEvents += onMemory.phantomEvents + onPostgres.phantomEvents
-        rowsLost += onMemory.rowsLost + onPostgres.rowsLost
-        problems.push(...onMemory.problems.map((p) => `memory ${p}`), ...onPostgres.problems.map((p) => `pg ${p}`))
-        const a = JSON.stringify({ outcomes: onMemory.outcomes, aggregates: onMemory.aggregates })
-        const b = JSON.stringify({ outcomes: onPostgres.outcomes, aggregates: onPostgres.aggregates })
-        if (a !== b) {
-          mismatches.push(`seed ${seed}:\n memory   ${a}\n postgres ${b}\n schedule ${JSON.stringify(schedule)}`)
+  it.live(
+    `${SCHEDULES} random schedules of overlapping units: the same outcomes, streams, snapshots and read model`,
+    () =>
+      Effect.gen(function*() {
+        const started = Date.now()
+        const memoryModel = memoryReadModel()
+        const sqlModel = yield* sqlReadModel
+        const seeds = Pcg.make(20_261_207)
+        const mismatches: Array<string> = []
+        const problems: Array<string> = []
+        let phantomEvents = 0
+        let rowsLost = 0
+        let waits = 0
+        let rollbacks = 0
+        for (let i = 0; i < SCHEDULES; i++) {
+          const seed = seeds.integer(2 ** 31)
+          const schedule = makeSchedule(seed)
+          waits += schedule.filter((s) => s._tag === "Append" && s.waitsFor !== undefined).length
+          rollbacks += schedule.filter((s) => s._tag === "End" && !s.commit).length
+          const prefix = `u${i}`
+          const onMemory = yield* runSchedule(schedule, prefix, seed, memoryModel).pipe(Effect.provide(memory))
+          const onPostgres = yield* runSchedule(schedule, prefix, seed, sqlModel)
+          phantomEvents += onMemory.phantomEvents + onPostgres.phantomEvents
+          rowsLost += onMemory.rowsLost + onPostgres.rowsLost
+          problems.push(...onMemory.problems.map((p) => `memory ${p}`), ...onPostgres.problems.map((p) => `pg ${p}`))
+          const a = JSON.stringify({ outcomes: onMemory.outcomes, aggregates: onMemory.aggregates })
+          const b = JSON.stringify({ outcomes: onPostgres.outcomes, aggregates: onPostgres.aggregates })
+          if (a !== b) {
+            mismatches.push(`seed ${seed}:\n memory   ${a}\n postgres ${b}\n schedule ${JSON.stringify(schedule)}`)
+          }
         }
-      }
-      yield* Effect.logInfo(
-        `${SECTION}: ${SCHEDULES} schedules, ${waits} waiting appends, ${rollbacks} rollbacks, ` +
-          `${mismatches.length} mismatches, ${phantomEvents} phantom events, ${rowsLost} rows lost`
-      )
-      record(SECTION, { casesTried: SCHEDULES, mismatches: mismatches.length, phantomEvents, rowsLost }, Date.now() - started)
-      assert.deepStrictEqual(mismatches.slice(0, 2), [])
-      assert.deepStrictEqual(problems.slice(0, 5), [])
-      assert.strictEqual(phantomEvents, 0)
-      assert.strictEqual(rowsLost, 0)
-      // the schedules do exercise what they are about
-      assert.isAbove(waits, SCHEDULES / 4)
-      assert.isAbove(rollbacks, SCHEDULES / 4)
-    }).pipe(Effect.provide(postgres), Effect.scoped), 300_000)
+        yield* Effect.logInfo(
+          `${SECTION}: ${SCHEDULES} schedules, ${waits} waiting appends, ${rollbacks} rollbacks, ` +
+            `${mismatches.length} mismatches, ${phantomEvents} phantom events, ${rowsLost} rows lost`
+        )
+        record(
+          SECTION,
+          { casesTried: SCHEDULES, mismatches: mismatches.length, phantomEvents, rowsLost },
+          Date.now() - started
+        )
+        assert.deepStrictEqual(mismatches.slice(0, 2), [])
+        assert.deepStrictEqual(problems.slice(0, 5), [])
+        assert.strictEqual(phantomEvents, 0)
+        assert.strictEqual(rowsLost, 0)
+        // the schedules do exercise what they are about
+        assert.isAbove(waits, SCHEDULES / 4)
+        assert.isAbove(rollbacks, SCHEDULES / 4)
+      }).pipe(Effect.provide(postgres), Effect.scoped),
+    300_000
+  )
 })
