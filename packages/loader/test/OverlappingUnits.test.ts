@@ -1,8 +1,9 @@
 /**
  * Overlapping units of work on one aggregate (issue 22, item 1), the way an application runs commands:
- * `repo.update` inside `UnitOfWork.transaction`. Unit A appends, then fails 50 ms later; unit B starts 10 ms
- * after A on the same aggregate and commits. On PostgreSQL B's insert waits for A's uncommitted row, so B
- * never sees A's event and A's rollback cannot touch B's. The memory layers must give the same outcomes.
+ * `repo.update` inside `UnitOfWork.transaction`. Unit A appends, then fails 50 ms later; unit B starts once A
+ * has appended (the report had 10 ms after A), on the same aggregate, and commits. On PostgreSQL B's insert
+ * waits for A's uncommitted row, so B never sees A's event and A's rollback cannot touch B's. The memory layers
+ * must give the same outcomes.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
@@ -10,6 +11,7 @@ import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore, SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
 import type { Vitest } from "@effect/vitest"
 import { assert, describe, layer } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -22,17 +24,20 @@ type Env = EventStore.EventStore | SnapshotStore.SnapshotStore | UnitOfWork.Unit
 
 const scenarios = (it: Vitest.MethodsNonLive<Env>, prefix: string) => {
   for (const mode of ["inline", "background"] as const) {
-    it.effect(`${mode}: A appends and fails 50 ms later, B (10 ms after A) commits: B is kept, A is gone`, () =>
+    it.effect(`${mode}: A appends and fails 50 ms later, B (started once A has appended) commits: B is kept, A is gone`, () =>
       Effect.gen(function*() {
         const Account = account(`${prefix}Overlap${mode}`)
         const repo = yield* EventSourcedRepository.make(Account, { strategy: SnapshotStrategy.always, mode })
         const id = freshId("overlap")
+        const aHasAppended = yield* Deferred.make<void>()
         const unitA = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
           yield* repo.update(id, () => Effect.succeed([deposit("A", 100)]))
+          yield* Deferred.succeed(aHasAppended, undefined)
           yield* Effect.sleep("50 millis")
           return yield* Effect.fail("A fails" as const)
         })))
-        yield* Effect.sleep("10 millis")
+        // B starts once A has appended (10 ms after A in the report; the order is what matters)
+        yield* Deferred.await(aHasAppended)
         const b = yield* UnitOfWork.transaction(repo.update(id, () => Effect.succeed([deposit("B", 7)])))
         const a = yield* Fiber.await(unitA)
         assert.isTrue(Exit.isFailure(a), "unit A failed")
@@ -53,17 +58,19 @@ const scenarios = (it: Vitest.MethodsNonLive<Env>, prefix: string) => {
         )
       }))
 
-    it.effect(`${mode}: A appends and commits 50 ms later, B (10 ms after A) waits for A, then retries on A's event`, () =>
+    it.effect(`${mode}: A appends and commits 50 ms later, B (started once A has appended) waits for A, then retries on A's event`, () =>
       Effect.gen(function*() {
         const Account = account(`${prefix}OverlapCommit${mode}`)
         const repo = yield* EventSourcedRepository.make(Account, { strategy: SnapshotStrategy.always, mode })
         const id = freshId("overlap-commit")
+        const aHasAppended = yield* Deferred.make<void>()
         const unitA = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
           const updated = yield* repo.update(id, () => Effect.succeed([deposit("A", 100)]))
+          yield* Deferred.succeed(aHasAppended, undefined)
           yield* Effect.sleep("50 millis")
           return updated
         })))
-        yield* Effect.sleep("10 millis")
+        yield* Deferred.await(aHasAppended)
         const b = yield* UnitOfWork.transaction(repo.update(id, () => Effect.succeed([deposit("B", 7)])))
         const a = yield* Fiber.join(unitA)
         yield* repo.flush
