@@ -151,6 +151,40 @@ describe("UnitOfWork.layerMemory", () => {
       yield* Fiber.join(holder)
     }).pipe(Effect.provide(UnitOfWork.layerMemory)))
 
+  it.effect("awaitEnd: a cycle through any of a transaction's waiting fibers, and through a third transaction, is a Deadlock", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      /** An open unit's transaction, held open until `release`. */
+      const openUnit = Effect.gen(function*() {
+        const started = yield* Deferred.make<UnitOfWork.Transaction>()
+        const fiber = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
+          yield* Deferred.succeed(started, (yield* currentUnit).transaction)
+          yield* Deferred.await(release)
+        })))
+        return [yield* Deferred.await(started), fiber] as const
+      })
+      const [t1, f1] = yield* openUnit
+      const [t2, f2] = yield* openUnit
+      const [t3, f3] = yield* openUnit
+      // two fibers of t1 wait: the first for t3, the second for t2
+      const w1 = yield* Effect.forkChild(UnitOfWork.awaitEnd(t3, Option.some(t1)))
+      const w2 = yield* Effect.forkChild(UnitOfWork.awaitEnd(t2, Option.some(t1)))
+      yield* Effect.yieldNow
+      assert.instanceOf(yield* Effect.flip(UnitOfWork.awaitEnd(t1, Option.some(t3))), UnitOfWork.Deadlock)
+      assert.instanceOf(yield* Effect.flip(UnitOfWork.awaitEnd(t1, Option.some(t2))), UnitOfWork.Deadlock)
+      // t3 waits for t2 (no cycle: t2 waits for nobody); then t2 waiting for t3 would close t2 -> t3 -> t2
+      const w3 = yield* Effect.forkChild(UnitOfWork.awaitEnd(t2, Option.some(t3)))
+      yield* Effect.yieldNow
+      assert.instanceOf(yield* Effect.flip(UnitOfWork.awaitEnd(t3, Option.some(t2))), UnitOfWork.Deadlock)
+      yield* Deferred.succeed(release, undefined)
+      assert.deepStrictEqual(yield* Effect.all([Fiber.join(w1), Fiber.join(w2), Fiber.join(w3)]), [
+        "Committed",
+        "Committed",
+        "Committed"
+      ])
+      yield* Effect.all([Fiber.join(f1), Fiber.join(f2), Fiber.join(f3)])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
   it.effect("nested units are savepoints: a failed inner unit undoes only its own writes", () =>
     Effect.gen(function*() {
       const log = makeLog()

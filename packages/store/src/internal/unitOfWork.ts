@@ -60,16 +60,22 @@ export class Deadlock extends Schema.TaggedError<Deadlock>("@effect-snapshots/st
 class TransactionImpl implements UnitOfWork.Transaction {
   readonly endActions: Array<(outcome: UnitOfWork.Outcome) => Effect.Effect<void>> = []
   readonly done = Deferred.makeUnsafe<UnitOfWork.Outcome>()
-  waitingFor: TransactionImpl | undefined = undefined
+  /** The transactions its fibers wait for (one entry per waiting fiber). */
+  readonly waitingFor: Array<UnitOfWork.Transaction> = []
   readonly onEnd = (action: (outcome: UnitOfWork.Outcome) => Effect.Effect<void>): Effect.Effect<void> =>
     Effect.sync(() => void this.endActions.push(action))
   readonly ended: Effect.Effect<UnitOfWork.Outcome> = Deferred.await(this.done)
 }
 
 /** Whether `from` waits, directly or through other transactions, for `target`. */
-const waitsFor = (from: TransactionImpl, target: TransactionImpl): boolean => {
-  for (let t: TransactionImpl | undefined = from; t !== undefined; t = t.waitingFor) {
+const waitsFor = (from: UnitOfWork.Transaction, target: UnitOfWork.Transaction): boolean => {
+  const seen = new Set<UnitOfWork.Transaction>()
+  const pending = [from]
+  for (let t = pending.pop(); t !== undefined; t = pending.pop()) {
     if (t === target) return true
+    if (seen.has(t)) continue
+    seen.add(t)
+    if (t instanceof TransactionImpl) pending.push(...t.waitingFor)
   }
   return false
 }
@@ -85,23 +91,19 @@ export const awaitEnd = (
   holder: UnitOfWork.Transaction,
   waiter: UnitOfWork.Transaction | undefined
 ): Effect.Effect<UnitOfWork.Outcome, Deadlock> => {
-  const held = holder as TransactionImpl
-  if (waiter === undefined) return held.ended
-  const waiting = waiter as TransactionImpl
+  if (!(waiter instanceof TransactionImpl)) return holder.ended
   return Effect.suspend(() => {
-    if (waitsFor(held, waiting)) {
+    if (waitsFor(holder, waiter)) {
       return Effect.fail(
         new Deadlock({
           message: "deadlock: this unit waits for another one that waits for it; this unit is failed to break it"
         })
       )
     }
-    waiting.waitingFor = held
+    waiter.waitingFor.push(holder)
     return Effect.ensuring(
-      held.ended,
-      Effect.sync(() => {
-        waiting.waitingFor = undefined
-      })
+      holder.ended,
+      Effect.sync(() => void waiter.waitingFor.splice(waiter.waitingFor.indexOf(holder), 1))
     )
   })
 }
