@@ -238,7 +238,51 @@ interface MemoryState {
    * replaces it with a shorter copy, so a read that started earlier keeps its view.
    */
   readonly streams: Map<string, Array<StoredEvent>>
+  /**
+   * The streams open units have appended to: their transaction, the only one that sees (and may append to)
+   * the stream beyond `committed` until it ends; others read up to `committed` and wait to append. Changed
+   * in place, inside `Ref.modify` / `Ref.update`.
+   */
+  readonly locks: Map<string, Lock>
 }
+
+/** A stream an open unit has appended to (the row lock of SQL's uncommitted insert). */
+interface Lock {
+  readonly owner: UnitOfWork.Transaction
+  /** The stream's committed version: the transaction's own events follow it. */
+  readonly committed: number
+}
+
+/** How many events of the stream `reader` (a transaction, or none outside a unit) sees. */
+const visibleLength = (
+  current: MemoryState,
+  key: string,
+  stream: ReadonlyArray<StoredEvent>,
+  reader: UnitOfWork.Transaction | undefined
+): number => {
+  const lock = current.locks.get(key)
+  return lock === undefined || lock.owner === reader ? stream.length : lock.committed
+}
+
+/**
+ * Where `readAll` stops for `reader`: right before the first uncommitted event of another transaction (as on
+ * SQL, an event becomes visible to `readAll` once the transactions that wrote before it have finished).
+ */
+const readAllEnd = (current: MemoryState, reader: UnitOfWork.Transaction | undefined): number => {
+  let end = current.all.length
+  for (const [key, lock] of current.locks) {
+    if (lock.owner === reader) continue
+    const first = current.streams.get(key)?.[lock.committed]
+    if (first !== undefined) end = Math.min(end, first.position - 1)
+  }
+  return end
+}
+
+/** The current fiber's transaction: its unit's, or none. */
+const currentTransaction: Effect.Effect<UnitOfWork.Transaction | undefined> = Effect.map(
+  UnitOfWork.enclosing,
+  (enclosing) => enclosing._tag === "Unit" ? enclosing.unit.transaction : undefined
+)
 
 const streamKey = (aggregateType: string, aggregateId: string): string =>
   `${aggregateType.length}:${aggregateType}${aggregateId}`
@@ -282,9 +326,8 @@ const emitPresent = (
 
 /**
  * Undoes one append (a failed unit's): the stream goes back to `previousVersion` and the appended events
- * leave `all`, their positions left empty. Events another fiber appended on top of them in the meantime go
- * too: they were built on a version that never committed (on SQL that writer would have waited for the
- * unit and then met a conflict).
+ * leave `all`, their positions left empty. Only the unit's own events can follow `previousVersion`: another
+ * writer waits for the unit to end (`Lock`).
  */
 const undoAppend = (current: MemoryState, key: string, previousVersion: number): MemoryState => {
   const stream = current.streams.get(key)
@@ -293,18 +336,41 @@ const undoAppend = (current: MemoryState, key: string, previousVersion: number):
   for (let v = previousVersion; v < stream.length; v++) all[stream[v]!.position - 1] = undefined
   const streams = new Map(current.streams)
   streams.set(key, stream.slice(0, previousVersion))
-  return { all, holes: current.holes + stream.length - previousVersion, streams }
+  return { ...current, all, holes: current.holes + stream.length - previousVersion, streams }
 }
+
+/**
+ * The end of `transaction` for its locked streams: rolled back, each goes back to its committed version;
+ * then the locks go, and with them the limit on what other readers see (the commit).
+ */
+const release = (current: MemoryState, transaction: UnitOfWork.Transaction, outcome: UnitOfWork.Outcome) => {
+  let next = current
+  for (const [key, lock] of current.locks) {
+    if (lock.owner !== transaction) continue
+    if (outcome === "RolledBack") next = undoAppend(next, key, lock.committed)
+    current.locks.delete(key)
+  }
+  return next
+}
+
+/** What one attempt at an append found. */
+type Attempt =
+  | { readonly _tag: "Appended"; readonly result: AppendResult; readonly firstLock: boolean }
+  | { readonly _tag: "Conflict"; readonly actualVersion: number }
+  | { readonly _tag: "Locked"; readonly holder: UnitOfWork.Transaction }
 
 /**
  * An in-memory EventStore, for tests and prototypes: the same validation, optimistic concurrency and global
  * positions as the SQL store. Stored payloads and metadata are JSON copies of what was appended, so later
  * mutation of the caller's objects does not change the history.
  *
- * Inside a `UnitOfWork` unit (e.g. `UnitOfWork.layerMemory`), a failed unit's appends are undone: its events
- * leave the streams and `readAll` (their positions stay unused, as on SQL), and so do events another fiber
- * appended on top of them meanwhile (built on a version that never committed). Unlike SQL, the unit's events
- * are visible to other fibers before it ends.
+ * Inside a `UnitOfWork` unit (e.g. `UnitOfWork.layerMemory`) it gives PostgreSQL's outcomes: the unit's
+ * appends are visible to it alone until it commits (`read`, `version`, `streams`; `readAll` stops before them
+ * for everyone else until the unit ends); a failed unit's appends are undone (their positions stay unused, as
+ * on SQL). An append to a stream another open unit has appended to waits for that unit to end, then meets its
+ * outcome: a `ConcurrencyConflict` if it committed, the append if it rolled back. When two units would wait on
+ * each other, the append that would close the cycle fails at once with `Unavailable` (its cause a
+ * `UnitOfWork.Deadlock`; SQL reports a deadlock as `Unavailable` too).
  *
  * @since 0.1.0
  */
@@ -319,24 +385,68 @@ export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreSe
     }
     // The state object is only ever mutated inside `Ref.modify`, which runs synchronously: an append is
     // atomic with respect to every other fiber.
-    const state = yield* Ref.make<MemoryState>({ all: [], holes: 0, streams: new Map() })
+    const state = yield* Ref.make<MemoryState>({ all: [], holes: 0, streams: new Map(), locks: new Map() })
+
+    /** One attempt, in one synchronous step: append, or say why not (a conflict, another unit's lock). */
+    const attempt = (
+      current: MemoryState,
+      key: string,
+      aggregateType: string,
+      aggregateId: string,
+      expectedVersion: number,
+      events: ReadonlyArray<{ readonly type: string; readonly payload: string; readonly metadata: string }>,
+      createdAt: DateTime.Utc,
+      transaction: UnitOfWork.Transaction | undefined
+    ): Attempt => {
+      const lock = current.locks.get(key)
+      if (lock !== undefined && lock.owner !== transaction) return { _tag: "Locked", holder: lock.owner }
+      const stream = current.streams.get(key) ?? []
+      if (stream.length !== expectedVersion) return { _tag: "Conflict", actualVersion: stream.length }
+      if (stream.length === 0) current.streams.set(key, stream)
+      let firstLock = false
+      if (transaction !== undefined && lock === undefined) {
+        firstLock = true
+        for (const other of current.locks.values()) {
+          if (other.owner === transaction) firstLock = false
+        }
+        current.locks.set(key, { owner: transaction, committed: stream.length })
+      }
+      const previousPosition = stream.length === 0 ? 0 : stream[stream.length - 1]!.position
+      const positions: Array<number> = []
+      for (const event of events) {
+        const stored: StoredEvent = {
+          aggregateType,
+          aggregateId,
+          version: stream.length + 1,
+          position: current.all.length + 1,
+          type: event.type,
+          payload: JSON.parse(event.payload),
+          metadata: JSON.parse(event.metadata),
+          createdAt
+        }
+        stream.push(stored)
+        current.all.push(stored)
+        positions.push(stored.position)
+      }
+      return {
+        _tag: "Appended",
+        result: { previousVersion: expectedVersion, previousPosition, version: stream.length, positions },
+        firstLock
+      }
+    }
 
     /**
-     * In a unit, the undo of a successful append is registered with it, in the same uninterruptible step
-     * as the write (a unit that fails after the append removes it). Outside a unit: one context lookup.
+     * In a unit, with the append in the same uninterruptible step: the undo of the append (a failed nested
+     * unit takes back its own), and with the transaction's first lock here, its release when it ends.
      */
-    const inUnit = (
-      key: string,
-      expectedVersion: number,
-      write: Effect.Effect<AppendResult, ConcurrencyConflict>
-    ): Effect.Effect<AppendResult, ConcurrencyConflict> =>
-      Effect.flatMap(
-        UnitOfWork.enclosing,
-        (enclosing) =>
-          enclosing._tag !== "Unit" ? write : Effect.uninterruptible(Effect.tap(
-            write,
-            () => enclosing.unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion)))
-          ))
+    const registerIn = (unit: UnitOfWork.Unit, key: string, expectedVersion: number, firstLock: boolean) =>
+      Effect.andThen(
+        unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion))),
+        firstLock
+          ? unit.transaction.onEnd((outcome) =>
+            Ref.update(state, (current) => release(current, unit.transaction, outcome))
+          )
+          : Effect.void
       )
 
     const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
@@ -346,60 +456,83 @@ export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreSe
           return Effect.fail(invalidInput(encoded.failure))
         }
         const key = streamKey(aggregateType, aggregateId)
-        return Effect.flatMap(DateTime.now, (createdAt) =>
-          inUnit(
-            key,
-            expectedVersion,
-            Effect.flatten(Ref.modify(state, (current): readonly [
-              Effect.Effect<AppendResult, ConcurrencyConflict>,
-              MemoryState
-            ] => {
-              const stream = current.streams.get(key) ?? []
-              if (stream.length !== expectedVersion) {
-                return [
-                  Effect.fail(
-                    new ConcurrencyConflict({
-                      aggregateType,
-                      aggregateId,
-                      expectedVersion,
-                      actualVersion: stream.length
-                    })
-                  ),
-                  current
-                ]
-              }
-              if (stream.length === 0) {
-                current.streams.set(key, stream)
-              }
-              const previousPosition = stream.length === 0 ? 0 : stream[stream.length - 1]!.position
-              const positions: Array<number> = []
-              for (const event of encoded.success) {
-                const stored: StoredEvent = {
+        return Effect.flatMap(
+          Effect.all([UnitOfWork.enclosing, DateTime.now]),
+          ([enclosing, createdAt]) => {
+            const unit = enclosing._tag === "Unit" ? enclosing.unit : undefined
+            const once: Effect.Effect<Attempt> = Effect.uninterruptible(Effect.flatMap(
+              Ref.modify(state, (current) => [
+                attempt(
+                  current,
+                  key,
                   aggregateType,
                   aggregateId,
-                  version: stream.length + 1,
-                  position: current.all.length + 1,
-                  type: event.type,
-                  payload: JSON.parse(event.payload),
-                  metadata: JSON.parse(event.metadata),
-                  createdAt
-                }
-                stream.push(stored)
-                current.all.push(stored)
-                positions.push(stored.position)
-              }
-              return [
-                Effect.succeed({
-                  previousVersion: expectedVersion,
-                  previousPosition,
-                  version: stream.length,
-                  positions
-                }),
+                  expectedVersion,
+                  encoded.success,
+                  createdAt,
+                  unit?.transaction
+                ),
                 current
-              ]
-            }))
-          ))
+              ]),
+              (attempted) =>
+                attempted._tag === "Appended" && unit !== undefined
+                  ? Effect.as(registerIn(unit, key, expectedVersion, attempted.firstLock), attempted)
+                  : Effect.succeed(attempted)
+            ))
+            const run: Effect.Effect<AppendResult, ConcurrencyConflict | EventStoreError> = Effect.flatMap(
+              once,
+              (attempted) => {
+                switch (attempted._tag) {
+                  case "Appended":
+                    return Effect.succeed(attempted.result)
+                  case "Conflict":
+                    return Effect.fail(
+                      new ConcurrencyConflict({
+                        aggregateType,
+                        aggregateId,
+                        expectedVersion,
+                        actualVersion: attempted.actualVersion
+                      })
+                    )
+                  case "Locked":
+                    // Wait for the unit that holds the stream, then try again on its outcome.
+                    return Effect.andThen(
+                      Effect.mapError(
+                        UnitOfWork.awaitEnd(attempted.holder, Option.fromNullishOr(unit?.transaction)),
+                        (deadlock) =>
+                          new EventStoreError({
+                            reason: "Unavailable",
+                            message: `${aggregateType} ${Storable.show(aggregateId)}: ${deadlock.message}`,
+                            cause: deadlock
+                          })
+                      ),
+                      Effect.suspend(() => run)
+                    )
+                }
+              }
+            )
+            return run
+          }
+        )
       })
+
+    /** The state, with the transaction that reads it (which decides what it sees of the open units' appends). */
+    const seen: Effect.Effect<readonly [MemoryState, UnitOfWork.Transaction | undefined]> = Effect.flatMap(
+      currentTransaction,
+      (reader) => Effect.map(Ref.get(state), (current) => [current, reader] as const)
+    )
+
+    /** The events of one stream `reader` sees. */
+    const visibleStream = (
+      current: MemoryState,
+      reader: UnitOfWork.Transaction | undefined,
+      aggregateType: string,
+      aggregateId: string
+    ): readonly [ReadonlyArray<StoredEvent>, number] => {
+      const key = streamKey(aggregateType, aggregateId)
+      const stream = current.streams.get(key) ?? []
+      return [stream, visibleLength(current, key, stream, reader)]
+    }
 
     const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) =>
       Stream.unwrap(Effect.suspend(() => {
@@ -408,10 +541,10 @@ export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreSe
         if (problem !== undefined) {
           return Effect.fail(invalidInput(problem))
         }
-        return Effect.map(Ref.get(state), (current) => {
-          const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
+        return Effect.map(seen, ([current, reader]) => {
+          const [stream, length] = visibleStream(current, reader, aggregateType, aggregateId)
           const from = Math.max(readOptions.fromVersion ?? 1, 1) - 1
-          const to = Math.min(readOptions.toVersion ?? stream.length, stream.length)
+          const to = Math.min(readOptions.toVersion ?? length, length)
           return emitSlice(stream, from, to, pageSize)
         })
       }))
@@ -424,12 +557,12 @@ export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreSe
         if (problem !== undefined) {
           return Effect.fail(invalidInput(problem))
         }
-        return Effect.map(Ref.get(state), (current) => {
-          const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
+        return Effect.map(seen, ([current, reader]) => {
+          const [stream, length] = visibleStream(current, reader, aggregateType, aggregateId)
           const from = Math.max(pageOptions.fromVersion ?? 1, 1) - 1
           const to = Math.min(
-            pageOptions.toVersion ?? stream.length,
-            stream.length,
+            pageOptions.toVersion ?? length,
+            length,
             from + (pageOptions.limit ?? pageSize)
           )
           return from >= to ? [] : stream.slice(from, to)
@@ -442,18 +575,12 @@ export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreSe
         if (problem !== undefined) {
           return Effect.fail(invalidInput(problem))
         }
-        return Effect.map(
-          Ref.get(state),
-          (current) =>
-            current.holes === 0
-              ? emitSlice(
-                current.all as ReadonlyArray<StoredEvent>,
-                readOptions.fromPosition ?? 0,
-                current.all.length,
-                pageSize
-              )
-              : emitPresent(current.all, readOptions.fromPosition ?? 0, current.all.length, pageSize)
-        )
+        return Effect.map(seen, ([current, reader]) => {
+          const end = readAllEnd(current, reader)
+          return current.holes === 0
+            ? emitSlice(current.all as ReadonlyArray<StoredEvent>, readOptions.fromPosition ?? 0, end, pageSize)
+            : emitPresent(current.all, readOptions.fromPosition ?? 0, end, pageSize)
+        })
       }))
 
     const version: EventStoreService["version"] = (aggregateType, aggregateId) =>
@@ -462,24 +589,22 @@ export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreSe
         if (problem !== undefined) {
           return Effect.fail(invalidInput(problem))
         }
-        return Effect.map(
-          Ref.get(state),
-          (current) => current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
-        )
+        return Effect.map(seen, ([current, reader]) => visibleStream(current, reader, aggregateType, aggregateId)[1])
       })
 
     const streams: EventStoreService["streams"] = (listOptions = {}) =>
       Stream.unwrap(Effect.suspend(() => {
         const after = streamsAfter(listOptions)
         if (typeof after === "string") return Effect.fail(invalidInput(after))
-        return Effect.map(Ref.get(state), (current) => {
+        return Effect.map(seen, ([current, reader]) => {
           const listed: Array<StreamInfo> = []
-          for (const stream of current.streams.values()) {
-            const head = stream[stream.length - 1]
+          for (const [key, stream] of current.streams) {
+            const length = visibleLength(current, key, stream, reader)
+            const head = stream[length - 1]
             if (head === undefined) continue
             if (listOptions.aggregateType !== undefined && head.aggregateType !== listOptions.aggregateType) continue
             if (after !== undefined && compareStreams(head, after) <= 0) continue
-            listed.push({ aggregateType: head.aggregateType, aggregateId: head.aggregateId, version: stream.length })
+            listed.push({ aggregateType: head.aggregateType, aggregateId: head.aggregateId, version: length })
           }
           listed.sort(compareStreams)
           return emitSlice(listed, 0, listed.length, pageSize)

@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import { Snapshot, SnapshotInfo, SnapshotKey } from "../Snapshot.js"
 import type { PruneResult, SnapshotStoreService } from "../SnapshotStore.js"
 import { SnapshotStoreError } from "../SnapshotStoreError.js"
+import type * as UnitOfWork from "../UnitOfWork.js"
 import { withState } from "./snapshot.js"
 import * as unitOfWork from "./unitOfWork.js"
 import * as validate from "./validate.js"
@@ -70,9 +71,6 @@ const insert = (histories: Histories, key: string, snapshot: Snapshot): Historie
   })
 }
 
-const insertAll = (histories: Histories, key: string, snapshots: ReadonlyArray<Snapshot>): Histories =>
-  snapshots.reduce((acc, snapshot) => insert(acc, key, snapshot) ?? acc, histories)
-
 /** The histories without this very snapshot (by identity: not another one saved with its version since). */
 const removeExact = (histories: Histories, key: string, snapshot: Snapshot): Histories => {
   const history = Option.getOrUndefined(HashMap.get(histories, key))
@@ -82,6 +80,24 @@ const removeExact = (histories: Histories, key: string, snapshot: Snapshot): His
     ? HashMap.remove(histories, key)
     : HashMap.set(histories, key, { ...history, snapshots: kept })
 }
+
+/**
+ * One snapshot a write inserts or removes. In a unit the changes wait in the unit's transaction and reach the
+ * shared histories when it commits; an insert of a version stored meanwhile is then a no-op (as SQL's
+ * `ON CONFLICT DO NOTHING`), the removal of a snapshot removed meanwhile too.
+ */
+interface Change {
+  readonly key: string
+  readonly snapshot: Snapshot
+  readonly removed: boolean
+}
+
+const apply = (histories: Histories, change: Change): Histories =>
+  change.removed
+    ? removeExact(histories, change.key, change.snapshot)
+    : insert(histories, change.key, change.snapshot) ?? histories
+
+const applyAll = (histories: Histories, changes: ReadonlyArray<Change>): Histories => changes.reduce(apply, histories)
 
 // Which of two snapshots of one type `latestForType` prefers: later createdAt, then higher version, then id.
 const isLater = (a: Snapshot, b: Snapshot): boolean => {
@@ -96,30 +112,50 @@ const isLater = (a: Snapshot, b: Snapshot): boolean => {
 export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
   Ref.make(HashMap.empty<string, History>()),
   (ref): SnapshotStoreService => {
-    type Undo = (histories: Histories) => Histories
-    // A persistent map: a reader holding it sees a consistent state while writers replace it. `f` answers
-    // its result, the next map (undefined: unchanged) and, when `undoable`, how to undo its change.
-    const write = <A>(
-      f: (histories: Histories, undoable: boolean) => readonly [A, Histories | undefined, Undo | undefined]
-    ): Effect.Effect<A> =>
+    // Each open transaction's changes, in order (kept in the transaction until it ends: see `write`).
+    const pending = new Map<UnitOfWork.Transaction, Array<Change>>()
+    /** What the fiber sees: the committed histories, with its transaction's own changes on top (read committed). */
+    const read: Effect.Effect<Histories> = Effect.flatMap(Effect.serviceOption(unitOfWork.CurrentUnit), (unit) => {
+      const own = Option.isSome(unit) ? pending.get(unit.value.transaction) : undefined
+      return own === undefined ? Ref.get(ref) : Effect.map(Ref.get(ref), (histories) => applyAll(histories, own))
+    })
+    // A persistent map: a reader holding it sees a consistent state while writers replace it. `f` answers its
+    // result and its changes, computed on what the fiber sees.
+    const write = <A>(f: (histories: Histories) => readonly [A, ReadonlyArray<Change>]): Effect.Effect<A> =>
       Effect.flatMap(Effect.serviceOption(unitOfWork.CurrentUnit), (unit) => {
         if (Option.isNone(unit)) {
           return Ref.modify(ref, (histories) => {
-            const [result, next] = f(histories, false)
-            return [result, next ?? histories]
+            const [result, changes] = f(histories)
+            return [result, applyAll(histories, changes)]
           })
         }
-        // In a unit of work: the write and the registration of its undo, both or neither.
-        return Effect.uninterruptible(Effect.flatMap(
-          Ref.modify(ref, (histories) => {
-            const [result, next, undo] = f(histories, true)
-            return [[result, next === undefined ? undefined : undo] as const, next ?? histories]
-          }),
-          ([result, undo]) =>
-            undo === undefined
-              ? Effect.succeed(result)
-              : Effect.as(unit.value.onRollback(Ref.update(ref, undo)), result)
-        ))
+        // In a unit: the changes stay the transaction's (visible to it alone) until it ends, published if it
+        // commits, dropped if it rolls back; a failed nested unit takes back its own. All of it in one step.
+        const transaction = unit.value.transaction
+        return Effect.uninterruptible(Effect.flatMap(Ref.get(ref), (histories) => {
+          const known = pending.get(transaction)
+          const own = known ?? []
+          const [result, changes] = f(applyAll(histories, own))
+          if (changes.length === 0) return Effect.succeed(result)
+          const mark = own.length
+          own.push(...changes)
+          if (known === undefined) pending.set(transaction, own)
+          const takeBack = unit.value.onRollback(Effect.sync(() => {
+            own.length = Math.min(own.length, mark)
+          }))
+          return Effect.as(
+            known !== undefined ? takeBack : Effect.andThen(
+              transaction.onEnd((outcome) =>
+                Effect.andThen(
+                  Effect.sync(() => pending.delete(transaction)),
+                  outcome === "Committed" ? Ref.update(ref, (current) => applyAll(current, own)) : Effect.void
+                )
+              ),
+              takeBack
+            ),
+            result
+          )
+        }))
       })
     return {
       save: (snapshot) =>
@@ -128,18 +164,18 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
           if (error !== undefined) return Effect.fail(error)
           const stored = toSnapshot(snapshot)
           const key = memoryKey(stored.aggregateType, stored.aggregateId)
-          return write((histories, undoable) => {
-            const next = insert(histories, key, stored)
-            // Undone: this very snapshot removed again (not one another writer saved since).
-            return [undefined, next, undoable ? (current) => removeExact(current, key, stored) : undefined]
-          })
+          // An existing version is kept as it is (idempotent): no change.
+          return write((histories) => [
+            undefined,
+            insert(histories, key, stored) === undefined ? [] : [{ key, snapshot: stored, removed: false }]
+          ])
         }),
       load: (aggregateType, aggregateId, options) =>
         Effect.suspend(() => {
           const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkMaxVersion(options?.maxVersion)
           if (error !== undefined) return Effect.fail(error)
           const maxVersion = options?.maxVersion ?? Number.POSITIVE_INFINITY
-          return Effect.map(Ref.get(ref), (histories) => {
+          return Effect.map(read, (histories) => {
             const snapshots = historyOf(histories, aggregateType, aggregateId)
             for (let i = snapshots.length - 1; i >= 0; i--) {
               if (snapshots[i]!.version <= maxVersion) return Option.some(snapshots[i]!)
@@ -152,7 +188,7 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
           const error = validate.checkKey(aggregateType, aggregateId)
           if (error !== undefined) return Effect.fail(error)
           return Effect.map(
-            Ref.get(ref),
+            read,
             (histories) => historyOf(histories, aggregateType, aggregateId).map(toInfo)
           )
         }),
@@ -161,30 +197,19 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
           const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkDeleteVersion(options?.version)
           if (error !== undefined) return Effect.fail(error)
           const key = memoryKey(aggregateType, aggregateId)
-          return write((histories, undoable) => {
-            const history = Option.getOrUndefined(HashMap.get(histories, key))
-            if (history === undefined) return [0, undefined, undefined]
+          return write((histories) => {
             const version = options?.version
-            const kept = version === undefined ? [] : history.snapshots.filter((s) => s.version !== version)
-            const deleted = history.snapshots.length - kept.length
-            if (deleted === 0) return [0, undefined, undefined]
-            const removed = version === undefined
-              ? history.snapshots
-              : history.snapshots.filter((s) => s.version === version)
-            return [
-              deleted,
-              kept.length === 0
-                ? HashMap.remove(histories, key)
-                : HashMap.set(histories, key, { ...history, snapshots: kept }),
-              undoable ? (current) => insertAll(current, key, removed) : undefined
-            ]
+            const removed = historyOf(histories, aggregateType, aggregateId).filter((s) =>
+              version === undefined || s.version === version
+            )
+            return [removed.length, removed.map((snapshot) => ({ key, snapshot, removed: true }))]
           })
         }),
       latestForType: (aggregateType) =>
         Effect.suspend(() => {
           const error = validate.checkType(aggregateType)
           if (error !== undefined) return Effect.fail(error)
-          return Effect.map(Ref.get(ref), (histories) => {
+          return Effect.map(read, (histories) => {
             let latest: Snapshot | undefined
             for (const history of HashMap.values(histories)) {
               if (history.aggregateType !== aggregateType) continue
@@ -199,7 +224,7 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
         Stream.unwrap(Effect.suspend(() => {
           const error = aggregateType === undefined ? undefined : validate.checkType(aggregateType)
           if (error !== undefined) return Effect.fail(error)
-          return Effect.map(Ref.get(ref), (histories) => {
+          return Effect.map(read, (histories) => {
             const keys: Array<SnapshotKey> = []
             for (const history of HashMap.values(histories)) {
               if (aggregateType === undefined || history.aggregateType === aggregateType) {
@@ -229,10 +254,8 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
           if (checked instanceof SnapshotStoreError) return Effect.fail(checked)
           return Effect.flatMap(Clock.currentTimeMillis, (now) => {
             const cutoff = checked.olderThanMillis === undefined ? undefined : now - checked.olderThanMillis
-            return write((histories, undoable): readonly [PruneResult, Histories | undefined, Undo | undefined] => {
-              let deleted = 0
-              let next = histories
-              const removed: Array<readonly [string, ReadonlyArray<Snapshot>]> = []
+            return write((histories): readonly [PruneResult, ReadonlyArray<Change>] => {
+              const removed: Array<Change> = []
               for (const [key, history] of histories) {
                 if (options.aggregateType !== undefined && history.aggregateType !== options.aggregateType) continue
                 const snapshots = history.snapshots
@@ -241,19 +264,11 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
                 const kept = snapshots.filter((snapshot, index) =>
                   index >= firstKept || (cutoff !== undefined && DateTime.toEpochMillis(snapshot.createdAt) >= cutoff)
                 )
-                if (kept.length === snapshots.length) continue
-                deleted += snapshots.length - kept.length
-                next = HashMap.set(next, key, { ...history, snapshots: kept })
-                if (undoable) removed.push([key, snapshots.filter((snapshot) => !kept.includes(snapshot))])
+                for (const snapshot of snapshots) {
+                  if (!kept.includes(snapshot)) removed.push({ key, snapshot, removed: true })
+                }
               }
-              if (deleted === 0) return [{ deleted }, undefined, undefined]
-              return [
-                { deleted },
-                next,
-                undoable
-                  ? (current) => removed.reduce((acc, [key, snapshots]) => insertAll(acc, key, snapshots), current)
-                  : undefined
-              ]
+              return [{ deleted: removed.length }, removed]
             })
           })
         })
