@@ -10,19 +10,28 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore, SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
+import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as Net from "node:net"
 import { Ledger } from "./utils/Ledger.js"
 import { deposits, freshId } from "./utils/repositorySuite.js"
+
+/** Provides the SQL stores. */
+type Provide = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+) => Effect.Effect<A, E, Exclude<Exclude<R, EventStore.EventStore>, SnapshotStore.SnapshotStore>>
 
 const TestLayer = Postgres.layerTest("loader_dropped_connection", { maxConnections: 4 })
 
@@ -36,8 +45,10 @@ const killerPool = Effect.gen(function*() {
 })
 
 /** The backend of the connection the current fiber's statements run on (the transaction's, inside one). */
-const ownPid = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  Effect.map(sql.unsafe(`SELECT pg_backend_pid()`).values, (rows) => Number(rows[0]![0])))
+const ownPid = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => Effect.map(sql.unsafe(`SELECT pg_backend_pid()`).values, (rows) => Number(rows[0]![0]))
+)
 
 /** Terminates `pid` and waits (up to 5 s) until the server has ended it. */
 const terminate = (killer: SqlClient.SqlClient, pid: number) =>
@@ -46,16 +57,47 @@ const terminate = (killer: SqlClient.SqlClient, pid: number) =>
 /** Kill the connection this fiber's transaction runs on. */
 const killOwnConnection = (killer: SqlClient.SqlClient) => Effect.flatMap(ownPid, (pid) => terminate(killer, pid))
 
-/** Waits until `pid` waits for a lock of kind `waitEvent` (`relation`, `advisory`), then terminates it. */
-const killWhenWaiting = (killer: SqlClient.SqlClient, pid: number, waitEvent: string) =>
+/** Waits until `pid` waits for a lock of kind `waitEvent` (`relation`, `advisory`). */
+const waitUntilWaiting = (killer: SqlClient.SqlClient, pid: number, waitEvent: string) =>
   killer.unsafe(
     `SELECT count(*)::int FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock' AND wait_event = $2`,
     [pid, waitEvent]
   ).values.pipe(
     Effect.flatMap((rows) => Number(rows[0]![0]) === 1 ? Effect.void : Effect.fail("not yet" as const)),
     Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 }),
-    Effect.andThen(terminate(killer, pid))
+    Effect.orDie
   )
+
+/** Waits until `pid` waits for a lock of kind `waitEvent`, then terminates it. */
+const killWhenWaiting = (killer: SqlClient.SqlClient, pid: number, waitEvent: string) =>
+  Effect.andThen(waitUntilWaiting(killer, pid, waitEvent), terminate(killer, pid))
+
+/**
+ * A client of the application's own on the test's schema whose sockets the test can cut (a network failure:
+ * the client sees its connections drop, the server's sessions go on until they next talk to the client).
+ */
+const cuttableClient = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql.unsafe(`SELECT current_schema()`).values
+  const url = new URL(process.env.PG_URL!)
+  url.searchParams.set("options", `-c search_path=${String(rows[0]![0])}`)
+  const sockets: Array<Net.Socket> = []
+  const context = yield* Layer.build(PgClient.layer({
+    url: Redacted.make(url.toString()),
+    maxConnections: 3,
+    stream: () => {
+      const socket = Net.connect({ host: url.hostname, port: Number(url.port || "5432") })
+      sockets.push(socket)
+      return socket
+    }
+  }))
+  return {
+    sql: Context.get(context, SqlClient.SqlClient),
+    cut: Effect.sync(() => {
+      for (const socket of sockets.splice(0)) socket.destroy()
+    })
+  }
+})
 
 /** Runs `effect` while another connection of the killer holds `lock` (a statement run in its transaction). */
 const whileHolding = <A, E, R>(
@@ -141,7 +183,7 @@ describe.skipIf(!Postgres.hasServer)("a dropped connection inside a transaction 
       const killer = yield* killerPool
       const events = yield* SqlEventStore.make()
       const snapshots = yield* SqlSnapshotStore.make()
-      const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      const provide: Provide = (effect) =>
         effect.pipe(
           Effect.provideService(EventStore.EventStore, events),
           Effect.provideService(SnapshotStore.SnapshotStore, snapshots)
@@ -158,7 +200,7 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_gate_wait()`)
     })
 
     /** Two committed events first, so a lost or phantom write shows in the version. */
-    const seeded = (provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+    const seeded = (provide: Provide) =>
       Effect.gen(function*() {
         const id = freshId("drop")
         const repo = yield* provide(repository)
@@ -168,14 +210,19 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_gate_wait()`)
 
     /** The checks every case ends with. */
     const settle = Effect.fnUntraced(function*(
-      provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      provide: Provide,
       id: string,
       result: { readonly exit: Exit.Exit<unknown, unknown>; readonly logs: ReadonlyArray<string> },
       expected: { readonly outcome: string; readonly versions: ReadonlyArray<number> }
     ) {
-      assert.strictEqual(outcomeOf(Exit.isSuccess(result.exit) && caught(result.exit) !== undefined
-        ? Exit.fail(caught(result.exit))
-        : result.exit), expected.outcome)
+      assert.strictEqual(
+        outcomeOf(
+          Exit.isSuccess(result.exit) && caught(result.exit) !== undefined
+            ? Exit.fail(caught(result.exit))
+            : result.exit
+        ),
+        expected.outcome
+      )
       assert.isFalse(Exit.isFailure(result.exit), "Effect.catch around the unit saw the failure")
       for (const line of result.logs) assert.notMatch(line, /defect|Die/i, line)
       // Wholly present or wholly absent, as a fresh process loads it.
@@ -246,18 +293,23 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_gate_wait()`)
         const result = yield* runCaught(sql.withTransaction(provide(
           Effect.andThen(repo.update(id, () => Effect.succeed(deposits(1, 3))), killOwnConnection(killer))
         )))
-        yield* settle(provide, id, result, { outcome: "SqlError/ConnectionError", versions: [2] })
+        yield* settle(provide, id, result, { outcome: "SqlError/UnknownError", versions: [2] })
       }))
 
     it.effect("killed between the append and the inline snapshot: the snapshot fails typed, the unit is RolledBack", () =>
       Effect.gen(function*() {
         const { killer, provide } = yield* setup
+        const sql = yield* SqlClient.SqlClient
         const { id } = yield* seeded(provide)
         const snapshots = yield* provide(SnapshotStore.SnapshotStore)
         // The kill comes from a decorator of the store, right before the snapshot's statement.
         const killing: SnapshotStore.SnapshotStoreService = {
           ...snapshots,
-          save: (snapshot) => Effect.andThen(Effect.orDie(killOwnConnection(killer)), snapshots.save(snapshot))
+          save: (snapshot) =>
+            Effect.andThen(
+              Effect.orDie(Effect.provideService(killOwnConnection(killer), SqlClient.SqlClient, sql)),
+              snapshots.save(snapshot)
+            )
         }
         const repo = yield* repository.pipe(
           Effect.provideService(SnapshotStore.SnapshotStore, killing),
@@ -268,25 +320,97 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_gate_wait()`)
           Effect.tap(repo.save(id, 2, deposits(1, 3)), (saved) => Effect.sync(() => snapshot = saved.snapshot))
         ))
         assert.strictEqual(snapshot, "failed")
-        assert.isTrue(result.logs.some((line) => line.includes("not written") && line.includes("Unavailable") || line.includes("not written")))
+        assert.isTrue(
+          result.logs.some((line) =>
+            line.includes("not written") && line.includes("Unavailable") || line.includes("not written")
+          )
+        )
         yield* settle(provide, id, result, { outcome: "UnitOfWorkError/RolledBack", versions: [2] })
       }))
 
-    it.effect("killed while the unit's COMMIT waits: CommitOutcomeUnknown, and the stream is wholly there or wholly absent", () =>
+    it.effect("killed while the unit's COMMIT waits: the server says it rolled back, RolledBack, nothing stored", () =>
       Effect.gen(function*() {
         const { killer, provide } = yield* setup
         const sql = yield* SqlClient.SqlClient
         const { id, repo } = yield* seeded(provide)
-        const result = yield* whileHolding(killer, `SELECT pg_advisory_xact_lock(4242)`, () =>
-          runCaught(UnitOfWork.transaction(provide(
+        const result = yield* whileHolding(
+          killer,
+          `SELECT pg_advisory_xact_lock(4242)`,
+          () =>
+            runCaught(UnitOfWork.transaction(provide(
+              Effect.gen(function*() {
+                yield* repo.update(id, () => Effect.succeed(deposits(1, 3)))
+                yield* sql.unsafe(`INSERT INTO commit_gate VALUES (1)`)
+                const pid = yield* ownPid
+                yield* Effect.forkDetach(killWhenWaiting(killer, pid, "advisory"))
+              })
+            )))
+        )
+        yield* settle(provide, id, result, { outcome: "UnitOfWorkError/RolledBack", versions: [2] })
+      }))
+
+    /**
+     * The network between the application and the server fails while COMMIT waits (the client's sockets are
+     * cut; the server's session goes on): the server commits once the gate opens, after `openAfter`.
+     */
+    const cutDuringCommit = (openAfter: Duration.Input) =>
+      Effect.gen(function*() {
+        const { killer } = yield* setup
+        const victim = yield* cuttableClient
+        const onVictim = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.provideService(effect, SqlClient.SqlClient, victim.sql)
+        const events = yield* onVictim(SqlEventStore.make())
+        const snapshots = yield* onVictim(SqlSnapshotStore.make())
+        const provideVictim: Provide = (effect) =>
+          effect.pipe(
+            Effect.provideService(EventStore.EventStore, events),
+            Effect.provideService(SnapshotStore.SnapshotStore, snapshots)
+          )
+        const unitOfWork = yield* onVictim(SqlUnitOfWork.make)
+        const { id, repo } = yield* seeded(provideVictim)
+        let victimPid = 0
+        const result = yield* whileHolding(killer, `SELECT pg_advisory_xact_lock(4242)`, (release) =>
+          runCaught(onVictim(unitOfWork.transaction(provideVictim(
             Effect.gen(function*() {
-              yield* repo.update(id, () => Effect.succeed(deposits(1, 3)))
-              yield* sql.unsafe(`INSERT INTO commit_gate VALUES (1)`)
+              yield* repo.update(id, () =>
+                Effect.succeed(deposits(1, 3)))
+              yield* victim.sql.unsafe(`INSERT INTO commit_gate VALUES (1)`)
               const pid = yield* ownPid
-              yield* Effect.forkDetach(killWhenWaiting(killer, pid, "advisory"))
+              victimPid = pid
+              yield* Effect.forkDetach(
+                waitUntilWaiting(killer, pid, "advisory").pipe(
+                  Effect.andThen(victim.cut),
+                  Effect.andThen(Effect.sleep(openAfter)),
+                  Effect.andThen(release)
+                )
+              )
             })
-          ))))
-        yield* settle(provide, id, result, { outcome: "UnitOfWorkError/CommitOutcomeUnknown", versions: [2, 3] })
+          )))))
+        // The server's session ends once its COMMIT is done (it finds its client gone when it answers).
+        yield* killer.unsafe(`SELECT count(*)::int FROM pg_stat_activity WHERE pid = $1`, [victimPid]).values.pipe(
+          Effect.flatMap((rows) =>
+            Number(rows[0]![0]) === 0 ? Effect.void : Effect.fail("still there" as const)
+          ),
+          Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 250 }),
+          Effect.orDie
+        )
+        return { id, result }
+      })
+
+    it.effect("the network fails while the unit's COMMIT waits, the server commits within a second: the unit asks and succeeds", () =>
+      Effect.gen(function*() {
+        const { provide } = yield* setup
+        const { id, result } = yield* cutDuringCommit("300 millis")
+        assert.isTrue(result.logs.some((line) => line.includes("the transaction committed")), result.logs.join("\n"))
+        yield* settle(provide, id, result, { outcome: "success", versions: [3] })
+      }))
+
+    it.effect("the network fails while the unit's COMMIT waits, the server commits later: CommitOutcomeUnknown, then wholly stored", () =>
+      Effect.gen(function*() {
+        const { provide } = yield* setup
+        const { id, result } = yield* cutDuringCommit("2500 millis")
+        // The server committed once the gate opened: wholly there.
+        yield* settle(provide, id, result, { outcome: "UnitOfWorkError/CommitOutcomeUnknown", versions: [3] })
       }))
 
     it.effect("killed inside a nested unit (a savepoint): typed errors for the inner and the outer unit, nothing stored", () =>
