@@ -27,7 +27,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import * as Migrator from "effect/sql/Migrator"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
@@ -405,29 +404,12 @@ export const make: (
 
   if (options.distributed === true) yield* checkCoordinator(sql, table)
 
-  // Two processes starting at once: the advisory lock makes the second wait for the first's migrations
-  // (the Migrator's own bookkeeping would otherwise race on creating its table). The Migrator probes for
-  // its table with a query that fails when the table is missing, which would abort this transaction, so
-  // the table is created here first, with the Migrator's own layout.
-  yield* sql.withTransaction(
-    Effect.all([
-      sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`effect-snapshots:${migrationsTable}`]),
-      sql.unsafe(`CREATE TABLE IF NOT EXISTS ${quote(migrationsTable)} (
-  migration_id integer PRIMARY KEY,
-  created_at timestamp with time zone NOT NULL DEFAULT now(),
-  name text NOT NULL
-)`),
-      Migrator.make({})({ loader: Migrator.fromRecord(migrations(sql, table)), table: migrationsTable }).pipe(
-        Effect.provideService(SqlClient.SqlClient, sql)
-      )
-    ], { discard: true })
-  ).pipe(
-    Effect.catchDefect((defect) => Effect.fail(defect)),
-    Effect.mapError((cause) =>
+  yield* SqlSupport.migrate({ sql, migrationsTable, migrations: migrations(sql, table) }).pipe(
+    Effect.mapError((failed) =>
       new EventStoreError({
         reason: "Unavailable",
-        message: `SqlEventStore: could not migrate table ${table}: ${describeError(cause)}`,
-        cause
+        message: `SqlEventStore: could not migrate table ${table}: ${describeError(failed.cause)}`,
+        cause: failed.cause
       })
     )
   )
@@ -519,8 +501,7 @@ ORDER BY e.order_xid, e.position LIMIT $3`
           }
           // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
           // statement is atomic and needs no transaction (one round trip).
-          const attempt = insert(aggregateType, aggregateId, expectedVersion, json)
-          return site === "Own" ? sql.withTransaction(attempt) : attempt
+          return SqlSupport.withSavepoint(sql)(insert(aggregateType, aggregateId, expectedVersion, json))
         }
       ).pipe(
         Effect.catchTag(

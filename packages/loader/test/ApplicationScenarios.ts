@@ -8,7 +8,7 @@
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, EventStore, SnapshotMetrics } from "@effect-snapshots/loader"
-import { SnapshotStore, UnitOfWork } from "@effect-snapshots/store"
+import { SnapshotStore, UnitOfWork, type UnitOfWorkError } from "@effect-snapshots/store"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -193,7 +193,9 @@ class RollBack extends Schema.TaggedError<RollBack>()("RollBack", {}) {}
 /** How the application runs a transaction: a bare `sql.withTransaction`, or a unit of work. */
 export interface Tx<R> {
   readonly name: string
-  readonly run: <A, E, R2>(effect: Effect.Effect<A, E, R2>) => Effect.Effect<A, E | SqlError, R | R2>
+  readonly run: <A, E, R2>(
+    effect: Effect.Effect<A, E, R2>
+  ) => Effect.Effect<A, E | SqlError | UnitOfWorkError.UnitOfWorkError, R | R2>
 }
 
 export const bareTransaction: Tx<SqlClient> = {

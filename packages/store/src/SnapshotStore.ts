@@ -195,12 +195,17 @@ export const compressed = (options: CompressOptions) =>
  * @category models
  */
 export interface ResilientOptions {
-  /** Timeout of each attempt of `save` and `load` (default 2 seconds). */
+  /**
+   * The bound of each `save` and `load`, its retries included (default 2 seconds): at the deadline the call
+   * fails with `Unavailable`. Outside a SQL transaction it returns at the deadline and the abandoned
+   * statement's cancel finishes in the background; inside one it waits for the cancel (its savepoint must be
+   * rolled back before the transaction goes on).
+   */
   readonly timeout?: Duration.Input | undefined
   /** Timeout of `list`, `delete`, `latestForType`, `prune`, and of each page of `aggregates` (default 1 minute). */
   readonly maintenanceTimeout?: Duration.Input | undefined
   /**
-   * How `save` and `load` retry an `Unavailable` failure (a timeout included); other reasons are never
+   * How `save` and `load` retry an `Unavailable` failure, within the `timeout`; other reasons are never
    * retried. Default: two retries after ~25 ms and ~50 ms (exponential, jittered).
    */
   readonly retry?: Schedule.Schedule<unknown, SnapshotStoreError> | undefined
@@ -261,8 +266,8 @@ export const makeResilient: (
 ) => Effect.Effect<SnapshotStoreService, BadArgument> = resilience.make
 
 /**
- * Layer -> Layer: each `save` and `load` attempt has a timeout, `Unavailable` failures (timeouts included)
- * are retried on a Schedule, and a circuit breaker stops calling a store that keeps being unavailable (an
+ * Layer -> Layer: each `save` and `load` is bounded by a timeout (retries included), `Unavailable` failures
+ * are retried on a Schedule within it, and a circuit breaker stops calling a store that keeps being unavailable (an
  * open breaker fails calls fast with `Unavailable`, "circuit open"). Transparent otherwise: every failure
  * reaches the caller, nothing is swallowed (the repository owns that policy); failures are counted in
  * `resilientFailures`. The maintenance methods (`list`, `delete`, `latestForType`, `aggregates`, `prune`)

@@ -75,7 +75,8 @@ export const classify: (error: unknown) => Classification = internal.classify
  * this client (`sql.withTransaction` or a SQL unit of work: `sql.transactionService` is in context), as is
  * otherwise: a statement Postgres refuses then rolls back
  * to the savepoint and leaves the caller's transaction usable. Costs two round trips inside a transaction,
- * none outside.
+ * none outside. A savepoint that cannot be opened or released (a dropped connection) is a typed `SqlError`
+ * (`effect/sql` makes a failed RELEASE SAVEPOINT a defect), so a store's errors stay the ones it promises.
  *
  * @since 0.2.0
  * @category combinators

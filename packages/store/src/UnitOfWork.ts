@@ -36,8 +36,8 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { SqlError } from "effect/sql/SqlError"
 import * as internal from "./internal/unitOfWork.js"
+import type { UnitOfWorkError } from "./UnitOfWorkError.js"
 
 /**
  * The unit the current fiber runs in, as seen by the stores and repositories.
@@ -159,9 +159,11 @@ export const enclosing: Effect.Effect<Enclosing> = internal.enclosing
  */
 export interface UnitOfWorkService {
   /**
-   * Run `effect` as one unit: all of its writes, or none of them. Nested units are savepoints.
+   * Run `effect` as one unit: all of its writes, or none of them. Nested units are savepoints. What `effect`
+   * fails with passes through; the unit's own failures (its transaction could not begin, was lost before
+   * COMMIT, or COMMIT's outcome is unknown) are a `UnitOfWorkError`, never a defect.
    */
-  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | UnitOfWorkError, R>
 }
 
 /**
@@ -184,7 +186,9 @@ export const UnitOfWork: Context.Service<UnitOfWork, UnitOfWorkService> = intern
  * @since 0.2.0
  * @category combinators
  */
-export const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | UnitOfWork> =>
+export const transaction = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | UnitOfWorkError, R | UnitOfWork> =>
   Effect.flatMap(UnitOfWork, (unitOfWork) => unitOfWork.transaction(effect))
 
 /**

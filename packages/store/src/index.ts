@@ -37,3 +37,8 @@ export * as SqlUnitOfWork from "./SqlUnitOfWork.js"
  * @since 0.2.0
  */
 export * as UnitOfWork from "./UnitOfWork.js"
+
+/**
+ * @since 1.1.0
+ */
+export * as UnitOfWorkError from "./UnitOfWorkError.js"

@@ -6,7 +6,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
 import type * as UnitOfWork from "../UnitOfWork.js"
 import { CurrentTransactionService } from "./sqlSupport.js"
 
@@ -141,9 +140,9 @@ const end = (transaction: TransactionImpl, outcome: UnitOfWork.Outcome) =>
  * after-commit actions are dropped. On success an outermost unit runs its after-commit actions; a nested one
  * hands both lists to the unit around it, whose own outcome decides. An outermost unit's transaction ends
  * (its end actions run, then waiters resume) after the undo actions on failure, before the after-commit
- * actions on success.
+ * actions on success. @internal
  */
-const runUnit = <A, E, R, E2>(
+export const runUnit = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
   transact: <A1, E1, R1>(inner: Effect.Effect<A1, E1, R1>) => Effect.Effect<A1, E1 | E2, R1>,
   outer: Option.Option<UnitOfWork.Unit>
@@ -186,29 +185,3 @@ export const makeMemory: UnitOfWork.UnitOfWorkService = {
 
 /** @internal */
 export const layerMemory: Layer.Layer<UnitOfWork.UnitOfWork> = Layer.succeed(UnitOfWorkService, makeMemory)
-
-/** @internal */
-export const makeSql: Effect.Effect<UnitOfWork.UnitOfWorkService, never, SqlClient.SqlClient> = Effect.map(
-  SqlClient.SqlClient,
-  (sql): UnitOfWork.UnitOfWorkService => ({
-    transaction: <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-      Effect.flatMap(enclosing, (around) => {
-        switch (around._tag) {
-          case "None":
-            return runUnit(effect, sql.withTransaction, Option.none())
-          case "Unit":
-            return runUnit(effect, sql.withTransaction, Option.some(around.unit))
-          case "Transaction":
-            // Inside a transaction the application opened itself nothing says when (or whether) it commits,
-            // so there is no unit to defer work to: a savepoint, and the stores see a bare transaction.
-            return sql.withTransaction(effect)
-        }
-      })
-  })
-)
-
-/** @internal */
-export const layerSql: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlClient.SqlClient> = Layer.effect(
-  UnitOfWorkService,
-  makeSql
-)
