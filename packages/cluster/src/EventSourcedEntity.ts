@@ -104,15 +104,21 @@ export interface Activation {
 }
 
 /**
+ * The repository the entity loads and appends through: an `EventSourcedRepository.Tag` (a service key that
+ * carries its aggregate).
+ *
  * @since 1.0.0
  * @category models
  */
-export interface Options<Rpcs extends Rpc.Any, S, SI, E extends { readonly _tag: string }, EI, Self, R> {
-  /** The repository the entity loads and appends through (an `EventSourcedRepository.Tag`). */
-  readonly repository:
-    & Context.Key<Self, EventSourcedRepository.EventSourcedRepository<S, E>>
-    & { readonly aggregate: Aggregate.Aggregate<S, SI, E, EI> }
-  readonly handlers: Handlers<Rpcs, S, E, R>
+export type Repository<Self, S, SI, E extends { readonly _tag: string }, EI> =
+  & Context.Key<Self, EventSourcedRepository.EventSourcedRepository<S, E>>
+  & { readonly aggregate: Aggregate.Aggregate<S, SI, E, EI> }
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
+export interface Options {
   /** Write a snapshot of the state when the entity passivates (idle, shard moved, runner stopping). Default false. */
   readonly snapshotOnPassivation?: boolean | undefined
   /**
@@ -133,36 +139,63 @@ export interface Options<Rpcs extends Rpc.Any, S, SI, E extends { readonly _tag:
 }
 
 /**
- * Register an entity whose behaviour is an aggregate: serve its commands one at a time per entity id, from the
- * state in memory, appending each command's events through the repository before replying.
+ * An entity type whose behaviour is the repository's aggregate. `toLayer` registers it with the cluster: it
+ * serves the commands one at a time per entity id, from the state in memory, appending each command's events
+ * through the repository before replying.
  *
- * Needs the repository, the `EventStore` and the `SnapshotStore` it runs on, and `Sharding` (a runner layer in
- * production, `TestCluster.layer` in tests).
+ * The layer needs the repository, the `EventStore` and the `SnapshotStore` it runs on, and `Sharding` (a runner
+ * layer in production, `TestCluster.layer` in tests).
  *
  * @since 1.0.0
- * @category layers
+ * @category models
  */
-export const layer: <
+export interface EventSourcedEntity<
   Type extends string,
   Rpcs extends Rpc.Any,
   S,
   SI,
   E extends { readonly _tag: string },
   EI,
-  Self,
-  R = never
+  Self
+> {
+  readonly entity: Entity.Entity<Type, Rpcs>
+  readonly repository: Repository<Self, S, SI, E, EI>
+  readonly toLayer: <R = never>(
+    handlers: Handlers<Rpcs, S, E, R>,
+    options?: Options
+  ) => Layer.Layer<
+    never,
+    never,
+    | Self
+    | EventStore
+    | SnapshotStore
+    | Sharding.Sharding
+    | Exclude<R, Entity.CurrentAddress>
+    | Rpc.ServicesServer<Rpcs>
+    | Rpc.ServicesClient<Rpcs>
+    | Rpc.Middleware<Rpcs>
+  >
+}
+
+/**
+ * Pair an entity type (its commands as Rpcs with Schemas) with the repository of its aggregate.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const make = <
+  Type extends string,
+  Rpcs extends Rpc.Any,
+  S,
+  SI,
+  E extends { readonly _tag: string },
+  EI,
+  Self
 >(
   entity: Entity.Entity<Type, Rpcs>,
-  options: Options<Rpcs, S, SI, E, EI, Self, R>
-) => Layer.Layer<
-  never,
-  never,
-  | Self
-  | EventStore
-  | SnapshotStore
-  | Sharding.Sharding
-  | Exclude<R, Entity.CurrentAddress>
-  | Rpc.ServicesServer<Rpcs>
-  | Rpc.ServicesClient<Rpcs>
-  | Rpc.Middleware<Rpcs>
-> = internal.layer
+  repository: Repository<Self, S, SI, E, EI>
+): EventSourcedEntity<Type, Rpcs, S, SI, E, EI, Self> => ({
+  entity,
+  repository,
+  toLayer: (handlers, options) => internal.layer(entity, repository, handlers, options ?? {})
+})

@@ -46,16 +46,18 @@ export const layer = <
   R
 >(
   entity: Entity.Entity<Type, Rpcs>,
-  options: EventSourcedEntity.Options<Rpcs, S, SI, E, EI, Self, R>
+  repositoryKey: EventSourcedEntity.Repository<Self, S, SI, E, EI>,
+  handlers: EventSourcedEntity.Handlers<Rpcs, S, E, R>,
+  options: EventSourcedEntity.Options
   // The handlers are built from the protocol at run time; their types were checked by `Handlers<Rpcs, ...>`.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 ): Layer.Layer<never, never, any> => {
-  const aggregate = options.repository.aggregate
+  const aggregate = repositoryKey.aggregate
   const window = options.deduplicationWindow ?? defaultWindow
-  const handlerOf = options.handlers as unknown as Record<string, AnyHandler>
+  const handlerOf = handlers as unknown as Record<string, AnyHandler>
 
   const build = Effect.gen(function*() {
-    const repository = yield* options.repository
+    const repository = yield* repositoryKey
     const events = yield* EventStoreModule.EventStore
     const snapshots = yield* SnapshotStoreModule.SnapshotStore
     const address = yield* Entity.CurrentAddress
