@@ -12,7 +12,8 @@
  *   interleaves another owner's events. It does not retry on its own: the command was decided on a state that
  *   is gone, and the cluster routes the caller's retry to the current owner.
  * - A command delivered twice (the cluster resends a request when its runner dies before the reply) is applied
- *   once: the entity writes the command's request id as the events' `causationId` and remembers the last
+ *   once: the entity writes the command's id (the cluster's request id, the command's tag and a hash of its
+ *   payload) as the events' `causationId` and remembers the last
  *   `deduplicationWindow` of them, also across reactivation (read back from the stream's tail). The second
  *   delivery is answered with `reply` on the current state, without deciding again.
  *
@@ -51,7 +52,7 @@ export interface CommandContext {
   readonly entityId: string
   /** The stream's version the state is at: the events decided now get `version + 1` onwards. */
   readonly version: number
-  /** The cluster's request id: the events' `causationId`. */
+  /** The cluster's request id, the command's tag and a hash of its payload: the events' `causationId`. */
   readonly commandId: string
 }
 

@@ -32,6 +32,24 @@ interface Hot<S> {
 
 const defaultWindow = 100
 
+/**
+ * A command's identity across redeliveries: the cluster's request id, the command and a hash of its payload.
+ * Request ids are unique within one cluster (its runners get distinct machine ids); the payload's hash keeps
+ * two owners of a split brain, whose ids may collide, from taking each other's commands for redeliveries.
+ */
+const commandIdOf = (requestId: bigint, tag: string, payload: unknown): string => {
+  let text: string
+  try {
+    text = JSON.stringify(payload, (_, value) => typeof value === "bigint" ? `${value}n` : value) ?? ""
+  } catch {
+    text = String(payload)
+  }
+  // FNV-1a, 32 bits
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193)
+  return `${requestId}/${tag}/${(hash >>> 0).toString(36)}`
+}
+
 const cutId = (id: string) => id.length > 100 ? `${id.slice(0, 100)}…` : id
 
 /** @internal */
@@ -154,8 +172,8 @@ export const layer = <
 
     const serve = (tag: string, handler: AnyHandler) => (request: Entity.Request<Rpc.Any>) =>
       Effect.gen(function*() {
-        const commandId = String(request.requestId)
         const payload = request.payload
+        const commandId = commandIdOf(request.requestId, tag, payload)
         const known = yield* current
         if (known.recent.has(commandId)) return handler.reply(known.state, payload)
         const context: EventSourcedEntity.CommandContext = { entityId, version: known.version, commandId }
