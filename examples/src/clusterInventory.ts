@@ -84,7 +84,9 @@ const availability = (stock: typeof StockState.Type) => ({
   reserved: Object.keys(stock.reservations).length
 })
 
-export const StockEntityLayer = EventSourcedEntity.make(StockEntity, Stocks).toLayer({
+export const StockEntityDefinition = EventSourcedEntity.make(StockEntity, Stocks)
+
+export const stockHandlers = StockEntityDefinition.of({
   Restock: {
     decide: (_stock, { quantity }) => Effect.succeed([Restocked.make({ quantity })]),
     reply: availability
@@ -104,7 +106,9 @@ export const StockEntityLayer = EventSourcedEntity.make(StockEntity, Stocks).toL
     reply: availability
   },
   Availability: { reply: availability }
-}, { snapshotOnPassivation: true })
+})
+
+export const StockEntityLayer = StockEntityDefinition.toLayer(stockHandlers, { snapshotOnPassivation: true })
 
 /** The entity over its repository (snapshots every 20 events, written in the background). */
 export const layerOn = <E, R>(base: Layer.Layer<EventStore.EventStore | R, E>) =>

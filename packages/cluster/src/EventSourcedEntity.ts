@@ -161,6 +161,8 @@ export interface EventSourcedEntity<
 > {
   readonly entity: Entity.Entity<Type, Rpcs>
   readonly repository: Repository<Self, S, SI, E, EI>
+  /** The handlers typed on their own (to share them between layers); the identity. */
+  readonly of: <R = never>(handlers: Handlers<Rpcs, S, E, R>) => Handlers<Rpcs, S, E, R>
   readonly toLayer: <R = never>(
     handlers: Handlers<Rpcs, S, E, R>,
     options?: Options
@@ -198,5 +200,6 @@ export const make = <
 ): EventSourcedEntity<Type, Rpcs, S, SI, E, EI, Self> => ({
   entity,
   repository,
+  of: (handlers) => handlers,
   toLayer: (handlers, options) => internal.layer(entity, repository, handlers, options ?? {})
 })
