@@ -111,7 +111,11 @@ export const layer = <
 
     /** The command ids and the position of the latest events, read back from the stream's tail. */
     const readRecent = (version: number) =>
-      events.read(aggregate.type, entityId, { fromVersion: Math.max(1, version - Math.max(window, 1) + 1) }).pipe(
+      // Up to the loaded version only: the position becomes a snapshot's, so it must be the event's at `version`.
+      events.read(aggregate.type, entityId, {
+        fromVersion: Math.max(1, version - Math.max(window, 1) + 1),
+        toVersion: version
+      }).pipe(
         Stream.runFold(
           () => ({ recent: new Map<string, number>(), position: undefined as number | undefined }),
           (acc, event) => {
