@@ -49,12 +49,15 @@ export interface Options {
    */
   readonly distributed?: boolean | undefined
   /**
-   * Which clock stamps `created_at`: `"snapshot"` (default) stores the snapshot's own `createdAt` (the
-   * instance's clock, or an imported time); `"database"` stores the database's `now()` (the transaction's start)
-   * instead, so the snapshots of every instance are stamped by one clock whatever theirs say. `load`, `list` and
-   * `latestForType` then return the database's time.
+   * Which clock stamps `created_at`. `"database"` (default) stores the database's `now()` (the transaction's
+   * start) instead of the snapshot's own `createdAt`, so the snapshots of every instance are stamped by one
+   * clock whatever theirs say; `load`, `list` and `latestForType` return the database's time, and the store's
+   * `now` tells callers (the repository's `afterDuration` decisions) the database's time, so that an instance
+   * whose clock is off still compares like with like. `"application"` stores the snapshot's own `createdAt`
+   * (the instance's clock, or an imported time) and has no `now`. `"snapshot"` is the old name of
+   * `"application"`.
    */
-  readonly clock?: "snapshot" | "database" | undefined
+  readonly clock?: "database" | "application" | "snapshot" | undefined
 }
 
 /**
@@ -112,6 +115,12 @@ const decodeSnapshotRows = Schema.decodeUnknownEffect(Schema.Array(SnapshotRow))
 const decodeInfoRows = Schema.decodeUnknownEffect(Schema.Array(InfoRow))
 const decodeKeyRows = Schema.decodeUnknownEffect(Schema.Array(KeyRow))
 const decodeCountRows = Schema.decodeUnknownEffect(Schema.Tuple([CountRow]))
+const decodeNowRows = Schema.decodeUnknownEffect(
+  Schema.Tuple([Schema.Struct({ millis: Schema.Union([Schema.Finite, Schema.NumberFromString]) })])
+)
+
+/** How often the store measures the database's time again (monotonic nanoseconds). */
+const measureEvery = 60_000_000_000n
 
 const parseJson = (what: string, text: string): Effect.Effect<unknown, SnapshotStoreError> => {
   try {
@@ -372,10 +381,11 @@ export const make: (
       )
     }
     const pageSize = options.pageSize ?? 1000
-    if (options.clock !== undefined && options.clock !== "snapshot" && options.clock !== "database") {
-      return yield* badArgument(`clock must be "snapshot" or "database", got ${storable.show(String(options.clock))}`)
+    const clock = options.clock ?? "database"
+    if (clock !== "database" && clock !== "application" && clock !== "snapshot") {
+      return yield* badArgument(`clock must be "database" or "application", got ${storable.show(String(clock))}`)
     }
-    const databaseClock = options.clock === "database"
+    const databaseClock = clock === "database"
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* badArgument(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
     }
@@ -392,11 +402,13 @@ export const make: (
     // Inside another client's transaction only (another pool: effect/sql's transactions are per client), a
     // write would commit at once, before anyone knows whether that transaction commits: it is refused
     // (`InvalidInput`, which `resilient` neither retries nor counts) and nothing is written; reads run.
+    // `atomic`: the query is several statements, run in a transaction of their own outside the caller's.
     const run = <A>(
       operation: string,
       query: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
       decode: (rows: ReadonlyArray<unknown>) => Effect.Effect<A, SnapshotStoreError>,
-      write?: () => string
+      write?: () => string,
+      atomic = false
     ): Effect.Effect<A, SnapshotStoreError> =>
       Effect.flatMap(sqlSupport.transactionSite(sql), (site) => {
         if (site === "Other" && write !== undefined) {
@@ -407,7 +419,7 @@ export const make: (
             })
           )
         }
-        return (site === "Own" ? sql.withTransaction(query) : query).pipe(
+        return (site === "Own" || atomic ? sql.withTransaction(query) : query).pipe(
           Effect.mapError(errors.fromSqlError(operation)),
           Effect.flatMap(decode)
         )
@@ -433,27 +445,70 @@ export const make: (
         Effect.map(([row]) => row.deleted)
       )
 
+    const insertColumns = sql.literal(
+      `(aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)`
+    )
+
+    // A validated snapshot's row, typed (it is also used as a SELECT list, where nothing infers the types).
+    const rowValues = (snapshot: Snapshot) => {
+      const state: unknown = snapshot.state
+      const compressed = state instanceof CompressedState ? state : undefined
+      const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
+      return sql`${snapshot.aggregateType}::text, ${snapshot.aggregateId}::text, ${snapshot.version}::bigint,
+  ${snapshot.schemaVersion}::bigint, ${compressed?.algorithm ?? "json"}::text, ${json}::jsonb,
+  ${compressed?.bytes ?? null}::bytea,
+  ${databaseClock ? sql.literal("now()") : sql`${DateTime.formatIso(snapshot.createdAt)}::timestamptz`},
+  ${JSON.stringify(snapshot.metadata)}::jsonb`
+    }
+
+    const describeSave = (snapshot: Snapshot) => () =>
+      `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
+
     const save: SnapshotStoreService["save"] = (snapshot) =>
       Effect.suspend(() => {
         const error = validate.checkSnapshot(snapshot)
         if (error !== undefined) return Effect.fail(error)
-        const state: unknown = snapshot.state
-        const compressed = state instanceof CompressedState ? state : undefined
-        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
         // ON CONFLICT DO NOTHING: saving a stored version again is a no-op, and an older version never
         // hides a newer one because `load` reads the highest version.
         return run(
           "save",
-          sql`INSERT INTO ${t}
-  (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)
-VALUES (${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}, ${snapshot.schemaVersion},
-  ${compressed?.algorithm ?? "json"}, ${json}::jsonb, ${compressed?.bytes ?? null}::bytea,
-  ${databaseClock ? sql.literal("now()") : sql`${DateTime.formatIso(snapshot.createdAt)}::timestamptz`},
-  ${JSON.stringify(snapshot.metadata)}::jsonb)
-ON CONFLICT DO NOTHING`,
+          sql`INSERT INTO ${t} ${insertColumns} VALUES (${rowValues(snapshot)}) ON CONFLICT DO NOTHING`,
           () => Effect.void,
-          () =>
-            `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
+          describeSave(snapshot)
+        )
+      })
+
+    // The check and the insert are made atomic by a transaction-scoped advisory lock on the aggregate: under READ
+    // COMMITTED a lone `INSERT ... WHERE NOT EXISTS` is not (two callers' statements both see no covering row
+    // and both insert, at different versions), and the lock must be taken in a statement of its own before the
+    // check, whose snapshot of the table is then taken after every earlier holder committed. Outside a
+    // transaction the lock lives for this call's short transaction; inside the caller's (a unit of work's
+    // inline snapshot, under a savepoint) it is held until that transaction ends, which it must: until then the
+    // row is invisible to everyone else, and a second caller that did not wait would write its own. Concurrent
+    // `saveIfDue` calls on that aggregate wait that long; other aggregates and plain `save`s never wait. A
+    // hash collision of two keys only makes them wait for each other.
+    const saveIfDue: SnapshotStoreService["saveIfDue"] = (snapshot, dueOptions) =>
+      Effect.suspend(() => {
+        const error = validate.checkSaveIfDue(snapshot, dueOptions)
+        if (error !== undefined) return Effect.fail(error)
+        const lockKey = `effect-snapshots:${table}\n${snapshot.aggregateType}\n${snapshot.aggregateId}`
+        return run(
+          "saveIfDue",
+          Effect.andThen(
+            sql`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`,
+            sql`INSERT INTO ${t} ${insertColumns}
+SELECT ${rowValues(snapshot)}
+WHERE NOT EXISTS (
+  SELECT 1 FROM ${t}
+  WHERE aggregate_type = ${snapshot.aggregateType} AND aggregate_id = ${snapshot.aggregateId}
+    AND version >= ${dueOptions.dueFrom}
+)
+ON CONFLICT DO NOTHING
+RETURNING 1 AS written`
+          ),
+          (rows) => Effect.succeed(rows.length > 0 ? "Written" as const : "AlreadyCovered" as const),
+          describeSave(snapshot),
+          true
         )
       })
 
@@ -609,8 +664,33 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
         })
       })
 
+    // The database's time without a round trip per call: measured (clock_timestamp(), assumed at the middle of
+    // the round trip) at most once a minute, and carried forward on the caller's monotonic clock, which no step
+    // of its wall clock moves. While the database cannot be asked, the last measure is carried forward, or,
+    // without one, the caller's clock stands in.
+    let measured: { readonly millis: number; readonly at: bigint } | undefined
+    const monotonic = Clock.clockWith((c) => c.monotonicTimeNanos)
+    const measure = Effect.gen(function*() {
+      const before = yield* monotonic
+      const millis = yield* run(
+        "now",
+        sql`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS millis`,
+        (rows) => Effect.mapError(decodeNowRows(rows), errors.fromSchemaError("now"))
+      )
+      const after = yield* monotonic
+      measured = { millis: millis[0].millis + Number(after - before) / 2e6, at: after }
+    })
+    const databaseNow: Effect.Effect<DateTime.Utc> = Effect.gen(function*() {
+      const current = yield* monotonic
+      if (measured === undefined || current - measured.at > measureEvery) yield* Effect.ignore(measure)
+      if (measured === undefined) return yield* DateTime.now
+      return DateTime.makeUnsafe(Math.round(measured.millis + Number(current - measured.at) / 1e6))
+    })
+
     const service: SnapshotStoreService = {
       save,
+      saveIfDue,
+      ...(databaseClock ? { now: databaseNow } : {}),
       load,
       list,
       delete: delete_,

@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import { Snapshot, SnapshotInfo, SnapshotKey } from "../Snapshot.js"
-import type { PruneResult, SnapshotStoreService } from "../SnapshotStore.js"
+import type { PruneResult, SaveIfDueResult, SnapshotStoreService } from "../SnapshotStore.js"
 import { SnapshotStoreError } from "../SnapshotStoreError.js"
 import { withState } from "./snapshot.js"
 import * as unitOfWork from "./unitOfWork.js"
@@ -132,6 +132,24 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
             const next = insert(histories, key, stored)
             // Undone: this very snapshot removed again (not one another writer saved since).
             return [undefined, next, undoable ? (current) => removeExact(current, key, stored) : undefined]
+          })
+        }),
+      saveIfDue: (snapshot, options) =>
+        Effect.suspend(() => {
+          const error = validate.checkSaveIfDue(snapshot, options)
+          if (error !== undefined) return Effect.fail(error)
+          const stored = toSnapshot(snapshot)
+          const key = memoryKey(stored.aggregateType, stored.aggregateId)
+          // The check and the write are one `Ref` update: atomic.
+          return write((histories, undoable): readonly [SaveIfDueResult, Histories | undefined, Undo | undefined] => {
+            const snapshots = historyOf(histories, stored.aggregateType, stored.aggregateId)
+            const newest = snapshots[snapshots.length - 1]
+            if (newest !== undefined && newest.version >= options.dueFrom) return ["AlreadyCovered", undefined, undefined]
+            return [
+              "Written",
+              insert(histories, key, stored),
+              undoable ? (current) => removeExact(current, key, stored) : undefined
+            ]
           })
         }),
       load: (aggregateType, aggregateId, options) =>
