@@ -115,6 +115,7 @@ const decodeSnapshotRows = Schema.decodeUnknownEffect(Schema.Array(SnapshotRow))
 const decodeInfoRows = Schema.decodeUnknownEffect(Schema.Array(InfoRow))
 const decodeKeyRows = Schema.decodeUnknownEffect(Schema.Array(KeyRow))
 const decodeCountRows = Schema.decodeUnknownEffect(Schema.Tuple([CountRow]))
+const decodeWrittenRows = Schema.decodeUnknownEffect(Schema.Tuple([Schema.Struct({ written: Schema.Boolean })]))
 const decodeNowRows = Schema.decodeUnknownEffect(
   Schema.Tuple([Schema.Struct({ millis: Schema.Union([Schema.Finite, Schema.NumberFromString]) })])
 )
@@ -295,8 +296,41 @@ const migrations = (sql: SqlClient.SqlClient, table: string) => {
       // latestForType: the newest snapshot of a type is one probe.
       sql`CREATE INDEX IF NOT EXISTS ${sql(`${name}_type_created_idx`)} ON ${sql(table)}
   (aggregate_type, created_at DESC, version DESC, aggregate_id DESC)`
-    )
+    ),
+    "0002_save_if_due": sql.unsafe(saveIfDueFunction(table))
   }
+}
+
+/** The function behind `saveIfDue`, schema-qualified as its table. */
+const saveIfDueName = (table: string): string => quotedTable(`${table}_save_if_due`)
+
+// `saveIfDue` in one round trip: under READ COMMITTED a lone `INSERT ... WHERE NOT EXISTS` is not atomic (two
+// callers' statements can both see no covering row and both insert, at different versions). A transaction-scoped
+// advisory lock on the aggregate serializes the callers; the check must then see every earlier holder's
+// committed row, so it must take its snapshot after the lock was granted: in a VOLATILE PL/pgSQL function each
+// statement takes a fresh one (a single SQL statement would have taken its snapshot before the lock). A NULL
+// `p_created_at` stamps the database's `now()`. A hash collision of two keys only makes them wait for each other.
+const saveIfDueFunction = (table: string): string => {
+  const quoted = quotedTable(table)
+  return `CREATE OR REPLACE FUNCTION ${saveIfDueName(table)}(
+  p_type text, p_id text, p_version bigint, p_schema_version bigint, p_encoding text, p_state jsonb,
+  p_state_bytes bytea, p_created_at timestamptz, p_metadata jsonb, p_due_from bigint
+) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $save_if_due$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended('${table}' || E'\\n' || p_type || E'\\n' || p_id, 0));
+  IF EXISTS (
+    SELECT 1 FROM ${quoted} WHERE aggregate_type = p_type AND aggregate_id = p_id AND version >= p_due_from
+  ) THEN
+    RETURN false;
+  END IF;
+  INSERT INTO ${quoted}
+    (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)
+  VALUES (p_type, p_id, p_version, p_schema_version, p_encoding, p_state, p_state_bytes,
+    coalesce(p_created_at, now()), p_metadata)
+  ON CONFLICT DO NOTHING;
+  RETURN FOUND;
+END
+$save_if_due$`
 }
 
 // In lower case: the Migrator looks for its table with `'<name>'::regclass`, which folds an unquoted name to
@@ -402,13 +436,11 @@ export const make: (
     // Inside another client's transaction only (another pool: effect/sql's transactions are per client), a
     // write would commit at once, before anyone knows whether that transaction commits: it is refused
     // (`InvalidInput`, which `resilient` neither retries nor counts) and nothing is written; reads run.
-    // `atomic`: the query is several statements, run in a transaction of their own outside the caller's.
     const run = <A>(
       operation: string,
       query: Effect.Effect<ReadonlyArray<unknown>, SqlError>,
       decode: (rows: ReadonlyArray<unknown>) => Effect.Effect<A, SnapshotStoreError>,
-      write?: () => string,
-      atomic = false
+      write?: () => string
     ): Effect.Effect<A, SnapshotStoreError> =>
       Effect.flatMap(sqlSupport.transactionSite(sql), (site) => {
         if (site === "Other" && write !== undefined) {
@@ -419,7 +451,7 @@ export const make: (
             })
           )
         }
-        return (site === "Own" || atomic ? sql.withTransaction(query) : query).pipe(
+        return (site === "Own" ? sql.withTransaction(query) : query).pipe(
           Effect.mapError(errors.fromSqlError(operation)),
           Effect.flatMap(decode)
         )
@@ -445,22 +477,6 @@ export const make: (
         Effect.map(([row]) => row.deleted)
       )
 
-    const insertColumns = sql.literal(
-      `(aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)`
-    )
-
-    // A validated snapshot's row, typed (it is also used as a SELECT list, where nothing infers the types).
-    const rowValues = (snapshot: Snapshot) => {
-      const state: unknown = snapshot.state
-      const compressed = state instanceof CompressedState ? state : undefined
-      const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
-      return sql`${snapshot.aggregateType}::text, ${snapshot.aggregateId}::text, ${snapshot.version}::bigint,
-  ${snapshot.schemaVersion}::bigint, ${compressed?.algorithm ?? "json"}::text, ${json}::jsonb,
-  ${compressed?.bytes ?? null}::bytea,
-  ${databaseClock ? sql.literal("now()") : sql`${DateTime.formatIso(snapshot.createdAt)}::timestamptz`},
-  ${JSON.stringify(snapshot.metadata)}::jsonb`
-    }
-
     const describeSave = (snapshot: Snapshot) => () =>
       `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
 
@@ -468,47 +484,51 @@ export const make: (
       Effect.suspend(() => {
         const error = validate.checkSnapshot(snapshot)
         if (error !== undefined) return Effect.fail(error)
+        const state: unknown = snapshot.state
+        const compressed = state instanceof CompressedState ? state : undefined
+        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
         // ON CONFLICT DO NOTHING: saving a stored version again is a no-op, and an older version never
         // hides a newer one because `load` reads the highest version.
         return run(
           "save",
-          sql`INSERT INTO ${t} ${insertColumns} VALUES (${rowValues(snapshot)}) ON CONFLICT DO NOTHING`,
+          sql`INSERT INTO ${t}
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)
+VALUES (${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}, ${snapshot.schemaVersion},
+  ${compressed?.algorithm ?? "json"}, ${json}::jsonb, ${compressed?.bytes ?? null}::bytea,
+  ${databaseClock ? sql.literal("now()") : sql`${DateTime.formatIso(snapshot.createdAt)}::timestamptz`},
+  ${JSON.stringify(snapshot.metadata)}::jsonb)
+ON CONFLICT DO NOTHING`,
           () => Effect.void,
           describeSave(snapshot)
         )
       })
 
-    // The check and the insert are made atomic by a transaction-scoped advisory lock on the aggregate: under READ
-    // COMMITTED a lone `INSERT ... WHERE NOT EXISTS` is not (two callers' statements both see no covering row
-    // and both insert, at different versions), and the lock must be taken in a statement of its own before the
-    // check, whose snapshot of the table is then taken after every earlier holder committed. Outside a
-    // transaction the lock lives for this call's short transaction; inside the caller's (a unit of work's
-    // inline snapshot, under a savepoint) it is held until that transaction ends, which it must: until then the
-    // row is invisible to everyone else, and a second caller that did not wait would write its own. Concurrent
-    // `saveIfDue` calls on that aggregate wait that long; other aggregates and plain `save`s never wait. A
-    // hash collision of two keys only makes them wait for each other.
+    // Atomic in the function (see `saveIfDueFunction`). Outside a transaction its lock lives for this one
+    // statement; inside the caller's (a unit of work's inline snapshot, under a savepoint) it is held until that
+    // transaction ends, which it must: until then the row is invisible to everyone else, and a second caller
+    // that did not wait would write its own. Concurrent `saveIfDue` calls on that aggregate wait that long;
+    // other aggregates and plain `save`s never wait.
+    const saveIfDueFn = sql.literal(saveIfDueName(table))
     const saveIfDue: SnapshotStoreService["saveIfDue"] = (snapshot, dueOptions) =>
       Effect.suspend(() => {
         const error = validate.checkSaveIfDue(snapshot, dueOptions)
         if (error !== undefined) return Effect.fail(error)
-        const lockKey = `effect-snapshots:${table}\n${snapshot.aggregateType}\n${snapshot.aggregateId}`
+        const state: unknown = snapshot.state
+        const compressed = state instanceof CompressedState ? state : undefined
+        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
         return run(
           "saveIfDue",
-          Effect.andThen(
-            sql`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`,
-            sql`INSERT INTO ${t} ${insertColumns}
-SELECT ${rowValues(snapshot)}
-WHERE NOT EXISTS (
-  SELECT 1 FROM ${t}
-  WHERE aggregate_type = ${snapshot.aggregateType} AND aggregate_id = ${snapshot.aggregateId}
-    AND version >= ${dueOptions.dueFrom}
-)
-ON CONFLICT DO NOTHING
-RETURNING 1 AS written`
-          ),
-          (rows) => Effect.succeed(rows.length > 0 ? "Written" as const : "AlreadyCovered" as const),
-          describeSave(snapshot),
-          true
+          sql`SELECT ${saveIfDueFn}(${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}::bigint,
+  ${snapshot.schemaVersion}::bigint, ${compressed?.algorithm ?? "json"}, ${json}::jsonb,
+  ${compressed?.bytes ?? null}::bytea,
+  ${databaseClock ? null : DateTime.formatIso(snapshot.createdAt)}::timestamptz,
+  ${JSON.stringify(snapshot.metadata)}::jsonb, ${dueOptions.dueFrom}::bigint) AS written`,
+          (rows) =>
+            Effect.map(
+              Effect.mapError(decodeWrittenRows(rows), errors.fromSchemaError("saveIfDue")),
+              ([row]) => row.written ? "Written" as const : "AlreadyCovered" as const
+            ),
+          describeSave(snapshot)
         )
       })
 

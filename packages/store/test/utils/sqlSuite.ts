@@ -84,7 +84,10 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       yield* use(() => Effect.void)
       const migrations = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM mig_probe_migrations ORDER BY migration_id`
-      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_snapshots"]])
+      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [
+        [1, "create_snapshots"],
+        [2, "save_if_due"]
+      ])
       // Never @effect/sql's default table, which an application's own Migrator uses.
       const [{ regclass }] = yield* sql<{ regclass: string | null }>`
         SELECT to_regclass('effect_sql_migrations')::text AS regclass`
