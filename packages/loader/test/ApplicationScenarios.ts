@@ -399,7 +399,10 @@ const resilientScenario = <R1, R2>(
 export const refusing = Effect.gen(function*() {
   const inner = yield* SnapshotStore.SnapshotStore
   const refused = yield* Ref.make(HashSet.empty<string>())
-  const unlessRefused = <A>(snapshot: { readonly aggregateId: string }, write: Effect.Effect<A, SnapshotStore.SnapshotStoreError>) =>
+  const unlessRefused = <A>(
+    snapshot: { readonly aggregateId: string },
+    write: Effect.Effect<A, SnapshotStore.SnapshotStoreError>
+  ) =>
     Effect.flatMap(Ref.get(refused), (ids) =>
       HashSet.has(ids, snapshot.aggregateId)
         ? Effect.fail(

@@ -131,34 +131,38 @@ describe.skipIf(!Postgres.hasServer)("afterDuration under clock skew (real Postg
   const period = 100
   const total = 6_000
 
-  it.live("two instances, one a day fast, taking turns: a snapshot about once per interval of the database's time", () =>
-    Effect.gen(function*() {
-      const strategy = SnapshotStrategy.afterDuration(`${interval} millis`)
-      const normal = yield* EventSourcedRepository.make(Ledger, { strategy })
-      const fast = yield* EventSourcedRepository.make(Ledger, { strategy })
-      const ahead = skewed(() => 24 * HOUR)
-      const id = "skew-sql"
-      const started = Date.now()
-      let version = 0
-      while (Date.now() - started < total) {
-        const saved = version % 2 === 0
-          ? yield* normal.save(id, version, [deposit(version + 1)])
-          : yield* ahead(fast.save(id, version, [deposit(version + 1)]))
-        version = saved.version
-        yield* Effect.sleep(`${period} millis`)
-      }
-      const elapsed = Date.now() - started
-      const store = yield* SnapshotStore.SnapshotStore
-      const history = yield* store.list("Ledger", id)
-      const stamps = history.map((info) => DateTime.toEpochMillis(info.createdAt))
-      const gaps = stamps.slice(1).map((t, i) => t - stamps[i]!)
-      const shown = `${history.length} snapshots in ${elapsed} ms over ${version} saves; gaps ${gaps.join(", ")} ms`
-      // Stamped by the database: the fast instance's clock shows in none of them.
-      for (const stamp of stamps) assert.isAtMost(Math.abs(stamp - Date.now()), 60_000, shown)
-      // Never more often than the interval (with a day's skew compared to database stamps, every save would
-      // snapshot), and never suppressed: about elapsed / interval of them.
-      for (const gap of gaps) assert.isAtLeast(gap, interval - 100, shown)
-      assert.isAtLeast(history.length, Math.floor(elapsed / interval / 2), shown)
-      assert.isAtMost(history.length, Math.ceil(elapsed / interval) + 1, shown)
-    }).pipe(Effect.scoped, Effect.provide(sql)), 60_000)
+  it.live(
+    "two instances, one a day fast, taking turns: a snapshot about once per interval of the database's time",
+    () =>
+      Effect.gen(function*() {
+        const strategy = SnapshotStrategy.afterDuration(`${interval} millis`)
+        const normal = yield* EventSourcedRepository.make(Ledger, { strategy })
+        const fast = yield* EventSourcedRepository.make(Ledger, { strategy })
+        const ahead = skewed(() => 24 * HOUR)
+        const id = "skew-sql"
+        const started = Date.now()
+        let version = 0
+        while (Date.now() - started < total) {
+          const saved = version % 2 === 0
+            ? yield* normal.save(id, version, [deposit(version + 1)])
+            : yield* ahead(fast.save(id, version, [deposit(version + 1)]))
+          version = saved.version
+          yield* Effect.sleep(`${period} millis`)
+        }
+        const elapsed = Date.now() - started
+        const store = yield* SnapshotStore.SnapshotStore
+        const history = yield* store.list("Ledger", id)
+        const stamps = history.map((info) => DateTime.toEpochMillis(info.createdAt))
+        const gaps = stamps.slice(1).map((t, i) => t - stamps[i]!)
+        const shown = `${history.length} snapshots in ${elapsed} ms over ${version} saves; gaps ${gaps.join(", ")} ms`
+        // Stamped by the database: the fast instance's clock shows in none of them.
+        for (const stamp of stamps) assert.isAtMost(Math.abs(stamp - Date.now()), 60_000, shown)
+        // Never more often than the interval (with a day's skew compared to database stamps, every save would
+        // snapshot), and never suppressed: about elapsed / interval of them.
+        for (const gap of gaps) assert.isAtLeast(gap, interval - 100, shown)
+        assert.isAtLeast(history.length, Math.floor(elapsed / interval / 2), shown)
+        assert.isAtMost(history.length, Math.ceil(elapsed / interval) + 1, shown)
+      }).pipe(Effect.scoped, Effect.provide(sql)),
+    60_000
+  )
 })

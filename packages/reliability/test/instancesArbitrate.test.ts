@@ -74,7 +74,11 @@ const scenario = (backend: string, instances: number) =>
       over += judged.over
     }
     record(section, { casesTried: runs, snapshotsOverIdeal: over }, Date.now() - started)
-    assert.deepStrictEqual(wrong, [], `${instances} instances on ${backend}: runs with a due point served twice or never`)
+    assert.deepStrictEqual(
+      wrong,
+      [],
+      `${instances} instances on ${backend}: runs with a due point served twice or never`
+    )
   }).pipe(Effect.provideService(References.MinimumLogLevel, "Error"))
 
 /**
@@ -108,7 +112,10 @@ describe(`${section}: memory`, () => {
 
 describe.skipIf(!Postgres.hasServer)(`${section}: real Postgres`, () => {
   for (const instances of [2, 4]) {
-    it.live(`${instances} instances x ${runs} runs, background: one snapshot per due point`, () =>
-      scenario("postgres", instances).pipe(Effect.provide(Stacks.sql("reliability_arbitrate", 8))), 120_000)
+    it.live(
+      `${instances} instances x ${runs} runs, background: one snapshot per due point`,
+      () => scenario("postgres", instances).pipe(Effect.provide(Stacks.sql("reliability_arbitrate", 8))),
+      120_000
+    )
   }
 })

@@ -130,9 +130,12 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
             const entered = yield* Deferred.make<void>()
             const release = yield* Deferred.make<void>()
             const unit = sql.withTransaction(Effect.gen(function*() {
-              const written = yield* inTransaction.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 100 }), {
-                dueFrom: 100
-              })
+              const written = yield* inTransaction.saveIfDue(
+                make({ aggregateType: type, aggregateId: "a", version: 100 }),
+                {
+                  dueFrom: 100
+                }
+              )
               yield* Deferred.succeed(entered, undefined)
               yield* Deferred.await(release)
               if (outcome === "rollback") return yield* Effect.fail("rolled back" as const)

@@ -225,7 +225,13 @@ export const make = Effect.fnUntraced(function*<S, E>(
   })
 
   /** Write `known` if the decision says yes, with the due point it computed. */
-  const writeIfDue = (job: Job<S>, known: State<S>, input: Decision.Input, decided: Decision.Decided, route: Commit.Route) =>
+  const writeIfDue = (
+    job: Job<S>,
+    known: State<S>,
+    input: Decision.Input,
+    decided: Decision.Decided,
+    route: Commit.Route
+  ) =>
     decided.decision.take
       ? Effect.flatMap(dueFromOf(input, known.version, decided), (dueFrom) =>
         write(job.id, known, job.obsolete, route, dueFrom))

@@ -144,7 +144,9 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
           return write((histories, undoable): readonly [SaveIfDueResult, Histories | undefined, Undo | undefined] => {
             const snapshots = historyOf(histories, stored.aggregateType, stored.aggregateId)
             const newest = snapshots[snapshots.length - 1]
-            if (newest !== undefined && newest.version >= options.dueFrom) return ["AlreadyCovered", undefined, undefined]
+            if (newest !== undefined && newest.version >= options.dueFrom) {
+              return ["AlreadyCovered", undefined, undefined]
+            }
             return [
               "Written",
               insert(histories, key, stored),

@@ -111,9 +111,12 @@ export const saveIfDueContract = (it: Vitest.MethodsNonLive<SnapshotStore.Snapsh
     Effect.gen(function*() {
       const store = yield* Store
       const type = freshType("Due")
-      assert.strictEqual(yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 100 }), {
-        dueFrom: 100
-      }), "Written")
+      assert.strictEqual(
+        yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 100 }), {
+          dueFrom: 100
+        }),
+        "Written"
+      )
       // A snapshot below the due point does not cover it.
       assert.strictEqual(
         yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 230 }), { dueFrom: 200 }),
@@ -141,7 +144,11 @@ export const saveIfDueContract = (it: Vitest.MethodsNonLive<SnapshotStore.Snapsh
       ]
       for (const [version, dueFrom] of cases) {
         const snapshot = make({ aggregateType: type, aggregateId: "a", version, state: { late: version } })
-        assert.strictEqual(yield* store.saveIfDue(snapshot, { dueFrom }), "AlreadyCovered", `${version} from ${dueFrom}`)
+        assert.strictEqual(
+          yield* store.saveIfDue(snapshot, { dueFrom }),
+          "AlreadyCovered",
+          `${version} from ${dueFrom}`
+        )
       }
       assert.deepStrictEqual(versionsOf(yield* store.list(type, "a")), [101])
       assert.deepStrictEqual(Option.getOrThrow(yield* store.load(type, "a")).state, { first: true })

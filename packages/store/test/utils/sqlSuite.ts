@@ -169,7 +169,14 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       )
       const [{ ms }] = yield* sql<{ ms: number }>`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`
       const [loaded, history, loadedDue, databaseNow] = stored
-      for (const at of [Option.getOrThrow(loaded).createdAt, history[0]!.createdAt, Option.getOrThrow(loadedDue).createdAt, databaseNow]) {
+      for (
+        const at of [
+          Option.getOrThrow(loaded).createdAt,
+          history[0]!.createdAt,
+          Option.getOrThrow(loadedDue).createdAt,
+          databaseNow
+        ]
+      ) {
         const skew = Math.abs(DateTime.toEpochMillis(at) - ms)
         assert.isAtMost(skew, 60_000, `stored ${DateTime.formatIso(at)}, database now ${new Date(ms).toISOString()}`)
       }
@@ -177,7 +184,8 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       const kept = make({ aggregateType: "Clock", aggregateId: "kept", version: 1, createdAt: Date.now() + DAY })
       const [keptBack, now] = yield* Effect.flatMap(
         SnapshotStore.SnapshotStore,
-        (store) => Effect.andThen(store.save(kept), Effect.all([store.load("Clock", "kept"), Effect.succeed(store.now)]))
+        (store) =>
+          Effect.andThen(store.save(kept), Effect.all([store.load("Clock", "kept"), Effect.succeed(store.now)]))
       ).pipe(
         Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe", clock: "application" })),
         Effect.orDie
