@@ -12,13 +12,14 @@
  * 200 events or more, and the last snapshot fewer than 100 events before the end.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository } from "@effect-snapshots/loader"
+import { EventSourcedRepository, SnapshotMetrics } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Pcg } from "@effect-snapshots/reliability"
 import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as References from "effect/References"
 import { record } from "./utils/figures.js"
 import * as Stacks from "./utils/stacks.js"
@@ -61,19 +62,30 @@ const judge = (versions: ReadonlyArray<number>) => {
   return { over, missed }
 }
 
+const metrics = SnapshotMetrics.forAggregateType(Account.Account.type)
+const count = (metric: Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
+
 /** `runs` runs with `instances` instances; asserts every due point one snapshot and records the section. */
 const scenario = (backend: string, instances: number) =>
   Effect.gen(function*() {
     const started = Date.now()
     const wrong: Array<string> = []
     let over = 0
+    let stored = 0
+    const [writtenBefore, coveredBefore] = yield* Effect.all([count(metrics.written), count(metrics.covered)])
     for (let run = 0; run < runs; run++) {
       const versions = yield* runOnce(instances, `arbitrate-${backend}-${instances}-${run}-${started}`)
       const judged = judge(versions)
       if (judged.over > 0 || judged.missed > 0) wrong.push(`run ${run}: ${versions.join(",")}`)
       over += judged.over
+      stored += versions.length
     }
+    const [written, covered] = yield* Effect.all([count(metrics.written), count(metrics.covered)])
     record(section, { casesTried: runs, snapshotsOverIdeal: over }, Date.now() - started)
+    // "written" is counted only for a row that was stored; a due point served by another instance is "covered".
+    assert.strictEqual(written - writtenBefore, stored)
+    // The seeded memory runs are deterministic: their writers do race (and the store settles it).
+    if (backend === "memory") assert.isAbove(covered - coveredBefore, 0, "no due point was raced for")
     assert.deepStrictEqual(
       wrong,
       [],
