@@ -108,7 +108,7 @@ export const snapshotsWritten: Metric.Counter<number> = Metric.counter(
  * point (`SnapshotStore.saveIfDue` answered `AlreadyCovered`): another instance's writer served that due point
  * first. Not counted in `snapshotsWritten`.
  *
- * @since 0.4.0
+ * @since 1.1.0
  * @category metrics
  */
 export const snapshotsCovered: Metric.Counter<number> = Metric.counter(

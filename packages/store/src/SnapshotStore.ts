@@ -71,7 +71,7 @@ export interface PruneResult {
 /**
  * Options of `saveIfDue`.
  *
- * @since 0.4.0
+ * @since 1.1.0
  * @category models
  */
 export interface SaveIfDueOptions {
@@ -87,7 +87,7 @@ export interface SaveIfDueOptions {
  * What `saveIfDue` did: `Written` (this call stored the snapshot) or `AlreadyCovered` (the aggregate already
  * had a snapshot at or past the due point: nothing was written).
  *
- * @since 0.4.0
+ * @since 1.1.0
  * @category models
  */
 export type SaveIfDueResult = "Written" | "AlreadyCovered"
