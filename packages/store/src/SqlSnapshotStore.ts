@@ -702,9 +702,13 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
     })
     const databaseNow: Effect.Effect<DateTime.Utc> = Effect.gen(function*() {
       const current = yield* monotonic
-      if (measured === undefined || current - measured.at > measureEvery) yield* Effect.ignore(measure)
-      if (measured === undefined) return yield* DateTime.now
-      return DateTime.makeUnsafe(Math.round(measured.millis + Number(current - measured.at) / 1e6))
+      // A monotonic time before the measure's: the caller runs on another Clock than the measure did.
+      if (measured === undefined || current < measured.at || current - measured.at > measureEvery) {
+        yield* Effect.ignore(measure)
+      }
+      const at = yield* monotonic
+      if (measured === undefined || at < measured.at) return yield* DateTime.now
+      return DateTime.makeUnsafe(Math.round(measured.millis + Number(at - measured.at) / 1e6))
     })
 
     const service: SnapshotStoreService = {
