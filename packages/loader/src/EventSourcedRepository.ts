@@ -818,7 +818,8 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
         previousVersion: result.previousVersion,
         currentVersion: result.version,
         eventTypes: batch.map((event) => event._tag),
-        now: yield* DateTime.now,
+        // The store's clock when it stamps snapshots itself (SQL): comparable with the stamps (issue 22 item 6).
+        now: yield* (snapshots.now ?? DateTime.now),
         replayed: proven ? base.replayed : Option.none(),
         duration: proven ? base.duration : Option.none(),
         last: base?.lastSnapshot
@@ -846,7 +847,8 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
           obsolete: [],
           // Without the state, the writer loads it and decides again on what that load learned; with it, the
           // background writer confirms the decision right before it writes a queued job.
-          decide: Option.some(input)
+          // The last snapshot the decision rested on (issue 22 item 7: the writer's due point comes from it).
+          decide: Option.some({ ...input, last: decided.last })
         }, route)
         : "none"
       yield* Effect.annotateCurrentSpan({

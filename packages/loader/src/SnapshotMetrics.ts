@@ -21,6 +21,7 @@ const counters = {
   snapshotMisses: counterOptions("Loads without a usable snapshot (full replay)"),
   snapshotsWritten: counterOptions("Snapshots written"),
   snapshotFailures: counterOptions("Snapshot writes that failed and were swallowed"),
+  snapshotsCovered: counterOptions("Snapshots due but not written: one at or past the due point was stored first"),
   queueDrops: counterOptions("Background snapshot requests dropped (queue full)"),
   snapshotsSkipped: counterOptions("Snapshots found but not used, by reason")
 }
@@ -103,6 +104,19 @@ export const snapshotsWritten: Metric.Counter<number> = Metric.counter(
 )
 
 /**
+ * Snapshots a strategy called for that were not written because the store already had one at or past the due
+ * point (`SnapshotStore.saveIfDue` answered `AlreadyCovered`): another instance's writer served that due point
+ * first. Not counted in `snapshotsWritten`.
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const snapshotsCovered: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshots_covered",
+  counters.snapshotsCovered
+)
+
+/**
  * Snapshot writes that failed; the failure was logged and swallowed (a command never fails for it).
  *
  * @since 0.1.0
@@ -162,6 +176,7 @@ export const forAggregateType = (aggregateType: string) => {
     ),
     written: counter(snapshotsWritten.id, counters.snapshotsWritten),
     failures: counter(snapshotFailures.id, counters.snapshotFailures),
+    covered: counter(snapshotsCovered.id, counters.snapshotsCovered),
     drops: counter(queueDrops.id, counters.queueDrops),
     skipped: (reason: SkipReason): Metric.Counter<number> => {
       let metric = byReason.get(reason)

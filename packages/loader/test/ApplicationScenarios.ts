@@ -401,15 +401,20 @@ const resilientScenario = <R1, R2>(
 export const refusing = Effect.gen(function*() {
   const inner = yield* SnapshotStore.SnapshotStore
   const refused = yield* Ref.make(HashSet.empty<string>())
+  const unlessRefused = <A>(
+    snapshot: { readonly aggregateId: string },
+    write: Effect.Effect<A, SnapshotStore.SnapshotStoreError>
+  ) =>
+    Effect.flatMap(Ref.get(refused), (ids) =>
+      HashSet.has(ids, snapshot.aggregateId)
+        ? Effect.fail(
+          new SnapshotStore.SnapshotStoreError({ reason: "Unavailable", message: "refused by the test switch" })
+        )
+        : write)
   const store: SnapshotStore.SnapshotStoreService = {
     ...inner,
-    save: (snapshot) =>
-      Effect.flatMap(Ref.get(refused), (ids) =>
-        HashSet.has(ids, snapshot.aggregateId)
-          ? Effect.fail(
-            new SnapshotStore.SnapshotStoreError({ reason: "Unavailable", message: "refused by the test switch" })
-          )
-          : inner.save(snapshot))
+    save: (snapshot) => unlessRefused(snapshot, inner.save(snapshot)),
+    saveIfDue: (snapshot, options) => unlessRefused(snapshot, inner.saveIfDue(snapshot, options))
   }
   return {
     store,

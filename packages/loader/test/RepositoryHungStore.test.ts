@@ -15,13 +15,18 @@ import * as References from "effect/References"
 import * as Scope from "effect/Scope"
 import { Deposited, Ledger } from "./utils/Ledger.js"
 
-/** The memory store whose first `hangs` saves never answer. */
+/** The memory store whose first `hangs` saves (`save` or `saveIfDue`) never answer. */
 const hangingSaves = (hangs: number) =>
   Layer.effect(
     SnapshotStore.SnapshotStore,
     Effect.map(SnapshotStore.SnapshotStore, (inner) => {
       let left = hangs
-      return { ...inner, save: (snapshot) => Effect.suspend(() => left-- > 0 ? Effect.never : inner.save(snapshot)) }
+      return {
+        ...inner,
+        save: (snapshot) => Effect.suspend(() => left-- > 0 ? Effect.never : inner.save(snapshot)),
+        saveIfDue: (snapshot, options) =>
+          Effect.suspend(() => left-- > 0 ? Effect.never : inner.saveIfDue(snapshot, options))
+      }
     })
   ).pipe(Layer.provide(SnapshotStore.layerMemory), SnapshotStore.resilient({ timeout: "50 millis" }))
 

@@ -5,6 +5,7 @@
  */
 import type { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -68,6 +69,30 @@ export interface PruneResult {
 }
 
 /**
+ * Options of `saveIfDue`.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface SaveIfDueOptions {
+  /**
+   * The due point: the snapshot is written unless the aggregate already has one at this version or above.
+   * An integer from 1 to the snapshot's version (a due point above it would let a snapshot be written behind a
+   * newer one); equal to the snapshot's version, it means only "never at or behind an existing snapshot".
+   */
+  readonly dueFrom: number
+}
+
+/**
+ * What `saveIfDue` did: `Written` (this call stored the snapshot) or `AlreadyCovered` (the aggregate already
+ * had a snapshot at or past the due point: nothing was written).
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type SaveIfDueResult = "Written" | "AlreadyCovered"
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -77,6 +102,24 @@ export interface SnapshotStoreService {
    * version never hides a newer one, and saving the same version twice is idempotent (no error).
    */
   readonly save: (snapshot: Snapshot) => Effect.Effect<void, SnapshotStoreError>
+  /**
+   * Store a snapshot unless the aggregate already has one with a version >= `dueFrom`, decided atomically by
+   * the store: of concurrent callers on one aggregate whose snapshots cover each other's due point (several
+   * instances acting on the same due point), exactly one writes, the others answer `AlreadyCovered`. This is
+   * how several instances' snapshot writers agree on one snapshot per due point. Validates like `save`, and
+   * `dueFrom` (see `SaveIfDueOptions`).
+   */
+  readonly saveIfDue: (
+    snapshot: Snapshot,
+    options: SaveIfDueOptions
+  ) => Effect.Effect<SaveIfDueResult, SnapshotStoreError>
+  /**
+   * The store's own clock, when it stamps snapshots with one (the SQL store's default `clock: "database"`):
+   * the time a snapshot saved now would be stamped with, read without a round trip most of the time. Compare
+   * a stored `createdAt` with this, not with the caller's clock, which may be off. Absent when the store keeps
+   * each snapshot's own `createdAt` (memory, SQL with `clock: "application"`): the caller's clock is the one.
+   */
+  readonly now?: Effect.Effect<DateTime.Utc> | undefined
   /** The newest snapshot of an aggregate, or the newest at or below `maxVersion`. */
   readonly load: (
     aggregateType: string,

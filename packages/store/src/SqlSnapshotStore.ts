@@ -49,12 +49,15 @@ export interface Options {
    */
   readonly distributed?: boolean | undefined
   /**
-   * Which clock stamps `created_at`: `"snapshot"` (default) stores the snapshot's own `createdAt` (the
-   * instance's clock, or an imported time); `"database"` stores the database's `now()` (the transaction's start)
-   * instead, so the snapshots of every instance are stamped by one clock whatever theirs say. `load`, `list` and
-   * `latestForType` then return the database's time.
+   * Which clock stamps `created_at`. `"database"` (default) stores the database's `now()` (the transaction's
+   * start) instead of the snapshot's own `createdAt`, so the snapshots of every instance are stamped by one
+   * clock whatever theirs say; `load`, `list` and `latestForType` return the database's time, and the store's
+   * `now` tells callers (the repository's `afterDuration` decisions) the database's time, so that an instance
+   * whose clock is off still compares like with like. `"application"` stores the snapshot's own `createdAt`
+   * (the instance's clock, or an imported time) and has no `now`. `"snapshot"` is the old name of
+   * `"application"`.
    */
-  readonly clock?: "snapshot" | "database" | undefined
+  readonly clock?: "database" | "application" | "snapshot" | undefined
 }
 
 /**
@@ -112,6 +115,13 @@ const decodeSnapshotRows = Schema.decodeUnknownEffect(Schema.Array(SnapshotRow))
 const decodeInfoRows = Schema.decodeUnknownEffect(Schema.Array(InfoRow))
 const decodeKeyRows = Schema.decodeUnknownEffect(Schema.Array(KeyRow))
 const decodeCountRows = Schema.decodeUnknownEffect(Schema.Tuple([CountRow]))
+const decodeWrittenRows = Schema.decodeUnknownEffect(Schema.Tuple([Schema.Struct({ written: Schema.Boolean })]))
+const decodeNowRows = Schema.decodeUnknownEffect(
+  Schema.Tuple([Schema.Struct({ millis: Schema.Union([Schema.Finite, Schema.NumberFromString]) })])
+)
+
+/** How often the store measures the database's time again (monotonic nanoseconds). */
+const measureEvery = 60_000_000_000n
 
 const parseJson = (what: string, text: string): Effect.Effect<unknown, SnapshotStoreError> => {
   try {
@@ -286,8 +296,41 @@ const migrations = (sql: SqlClient.SqlClient, table: string) => {
       // latestForType: the newest snapshot of a type is one probe.
       sql`CREATE INDEX IF NOT EXISTS ${sql(`${name}_type_created_idx`)} ON ${sql(table)}
   (aggregate_type, created_at DESC, version DESC, aggregate_id DESC)`
-    )
+    ),
+    "0002_save_if_due": sql.unsafe(saveIfDueFunction(table))
   }
+}
+
+/** The function behind `saveIfDue`, schema-qualified as its table. */
+const saveIfDueName = (table: string): string => quotedTable(`${table}_save_if_due`)
+
+// `saveIfDue` in one round trip: under READ COMMITTED a lone `INSERT ... WHERE NOT EXISTS` is not atomic (two
+// callers' statements can both see no covering row and both insert, at different versions). A transaction-scoped
+// advisory lock on the aggregate serializes the callers; the check must then see every earlier holder's
+// committed row, so it must take its snapshot after the lock was granted: in a VOLATILE PL/pgSQL function each
+// statement takes a fresh one (a single SQL statement would have taken its snapshot before the lock). A NULL
+// `p_created_at` stamps the database's `now()`. A hash collision of two keys only makes them wait for each other.
+const saveIfDueFunction = (table: string): string => {
+  const quoted = quotedTable(table)
+  return `CREATE OR REPLACE FUNCTION ${saveIfDueName(table)}(
+  p_type text, p_id text, p_version bigint, p_schema_version bigint, p_encoding text, p_state jsonb,
+  p_state_bytes bytea, p_created_at timestamptz, p_metadata jsonb, p_due_from bigint
+) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $save_if_due$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended('${table}' || E'\\n' || p_type || E'\\n' || p_id, 0));
+  IF EXISTS (
+    SELECT 1 FROM ${quoted} WHERE aggregate_type = p_type AND aggregate_id = p_id AND version >= p_due_from
+  ) THEN
+    RETURN false;
+  END IF;
+  INSERT INTO ${quoted}
+    (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)
+  VALUES (p_type, p_id, p_version, p_schema_version, p_encoding, p_state, p_state_bytes,
+    coalesce(p_created_at, now()), p_metadata)
+  ON CONFLICT DO NOTHING;
+  RETURN FOUND;
+END
+$save_if_due$`
 }
 
 // In lower case: the Migrator looks for its table with `'<name>'::regclass`, which folds an unquoted name to
@@ -372,10 +415,11 @@ export const make: (
       )
     }
     const pageSize = options.pageSize ?? 1000
-    if (options.clock !== undefined && options.clock !== "snapshot" && options.clock !== "database") {
-      return yield* badArgument(`clock must be "snapshot" or "database", got ${storable.show(String(options.clock))}`)
+    const clock = options.clock ?? "database"
+    if (clock !== "database" && clock !== "application" && clock !== "snapshot") {
+      return yield* badArgument(`clock must be "database" or "application", got ${storable.show(String(clock))}`)
     }
-    const databaseClock = options.clock === "database"
+    const databaseClock = clock === "database"
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* badArgument(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
     }
@@ -433,6 +477,9 @@ export const make: (
         Effect.map(([row]) => row.deleted)
       )
 
+    const describeSave = (snapshot: Snapshot) => () =>
+      `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
+
     const save: SnapshotStoreService["save"] = (snapshot) =>
       Effect.suspend(() => {
         const error = validate.checkSnapshot(snapshot)
@@ -452,8 +499,36 @@ VALUES (${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version},
   ${JSON.stringify(snapshot.metadata)}::jsonb)
 ON CONFLICT DO NOTHING`,
           () => Effect.void,
-          () =>
-            `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
+          describeSave(snapshot)
+        )
+      })
+
+    // Atomic in the function (see `saveIfDueFunction`). Outside a transaction its lock lives for this one
+    // statement; inside the caller's (a unit of work's inline snapshot, under a savepoint) it is held until that
+    // transaction ends, which it must: until then the row is invisible to everyone else, and a second caller
+    // that did not wait would write its own. Concurrent `saveIfDue` calls on that aggregate wait that long;
+    // other aggregates and plain `save`s never wait.
+    const saveIfDueFn = sql.literal(saveIfDueName(table))
+    const saveIfDue: SnapshotStoreService["saveIfDue"] = (snapshot, dueOptions) =>
+      Effect.suspend(() => {
+        const error = validate.checkSaveIfDue(snapshot, dueOptions)
+        if (error !== undefined) return Effect.fail(error)
+        const state: unknown = snapshot.state
+        const compressed = state instanceof CompressedState ? state : undefined
+        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
+        return run(
+          "saveIfDue",
+          sql`SELECT ${saveIfDueFn}(${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}::bigint,
+  ${snapshot.schemaVersion}::bigint, ${compressed?.algorithm ?? "json"}, ${json}::jsonb,
+  ${compressed?.bytes ?? null}::bytea,
+  ${databaseClock ? null : DateTime.formatIso(snapshot.createdAt)}::timestamptz,
+  ${JSON.stringify(snapshot.metadata)}::jsonb, ${dueOptions.dueFrom}::bigint) AS written`,
+          (rows) =>
+            Effect.map(
+              Effect.mapError(decodeWrittenRows(rows), errors.fromSchemaError("saveIfDue")),
+              ([row]) => row.written ? "Written" as const : "AlreadyCovered" as const
+            ),
+          describeSave(snapshot)
         )
       })
 
@@ -609,8 +684,37 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
         })
       })
 
+    // The database's time without a round trip per call: measured (clock_timestamp(), assumed at the middle of
+    // the round trip) at most once a minute, and carried forward on the caller's monotonic clock, which no step
+    // of its wall clock moves. While the database cannot be asked, the last measure is carried forward, or,
+    // without one, the caller's clock stands in.
+    let measured: { readonly millis: number; readonly at: bigint } | undefined
+    const monotonic = Clock.clockWith((c) => c.monotonicTimeNanos)
+    const measure = Effect.gen(function*() {
+      const before = yield* monotonic
+      const millis = yield* run(
+        "now",
+        sql`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS millis`,
+        (rows) => Effect.mapError(decodeNowRows(rows), errors.fromSchemaError("now"))
+      )
+      const after = yield* monotonic
+      measured = { millis: millis[0].millis + Number(after - before) / 2e6, at: after }
+    })
+    const databaseNow: Effect.Effect<DateTime.Utc> = Effect.gen(function*() {
+      const current = yield* monotonic
+      // A monotonic time before the measure's: the caller runs on another Clock than the measure did.
+      if (measured === undefined || current < measured.at || current - measured.at > measureEvery) {
+        yield* Effect.ignore(measure)
+      }
+      const at = yield* monotonic
+      if (measured === undefined || at < measured.at) return yield* DateTime.now
+      return DateTime.makeUnsafe(Math.round(measured.millis + Number(at - measured.at) / 1e6))
+    })
+
     const service: SnapshotStoreService = {
       save,
+      saveIfDue,
+      ...(databaseClock ? { now: databaseNow } : {}),
       load,
       list,
       delete: delete_,

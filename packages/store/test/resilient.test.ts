@@ -31,6 +31,7 @@ const controlled = (behave: Effect.Effect<void, SnapshotStore.SnapshotStoreError
       Effect.andThen(Effect.andThen(Ref.update(calls, (n) => n + 1), behave), effect)
     const service: Service = {
       save: (snapshot) => gate(memory.save(snapshot)),
+      saveIfDue: (snapshot, options) => gate(memory.saveIfDue(snapshot, options)),
       load: (type, id, options) => gate(memory.load(type, id, options)),
       list: (type, id) => gate(memory.list(type, id)),
       delete: (type, id, options) => gate(memory.delete(type, id, options)),

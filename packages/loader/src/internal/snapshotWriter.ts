@@ -121,11 +121,14 @@ export const make = Effect.fnUntraced(function*<S, E>(
       )
     ).pipe(Effect.as("failed" as const))
 
+  // Issue 22 item 7: `dueFrom` (a strategy's decision) writes through `saveIfDue`, so that of several
+  // instances acting on one due point exactly one writes; without it (a repair, rebuild, verify) a plain save.
   const write = Effect.fnUntraced(function*(
     id: string,
     known: State<S>,
     obsolete: ReadonlyArray<number>,
-    route: Commit.Route
+    route: Commit.Route,
+    dueFrom?: number
   ) {
     const encoded = ops.encodeState(known.state)
     if (Result.isFailure(encoded)) {
@@ -136,7 +139,8 @@ export const make = Effect.fnUntraced(function*<S, E>(
     if (Result.isFailure(json)) {
       return yield* failed(id, known.version, `invalid snapshot: the state is not JSON: ${json.failure}`)
     }
-    const createdAt = yield* DateTime.now
+    // The store's clock when it stamps snapshots itself (SQL): the time it will store (issue 22 item 6).
+    const createdAt = yield* (snapshots.now ?? DateTime.now)
     const snapshot = yield* Effect.try({
       try: () =>
         Snapshot.Snapshot.make({
@@ -156,10 +160,25 @@ export const make = Effect.fnUntraced(function*<S, E>(
     const saved = yield* Effect.result(
       Effect.andThen(
         Effect.forEach(obsolete, (version) => snapshots.delete(type, id, { version }), { discard: true }),
-        snapshots.save(snapshot.success)
+        dueFrom === undefined
+          ? Effect.as(snapshots.save(snapshot.success), "Written" as const)
+          : snapshots.saveIfDue(snapshot.success, { dueFrom })
       )
     )
     if (Result.isFailure(saved)) return yield* failed(id, known.version, saved.failure.message)
+    if (saved.success === "AlreadyCovered") {
+      // Another writer (another instance's) wrote the snapshot for this due point first: not written here.
+      return yield* Effect.as(
+        Effect.andThen(
+          Metric.update(metrics.covered, 1),
+          Effect.logDebug(
+            `Snapshot of ${type} ${quote(id)} at version ${known.version} not written: already covered ` +
+              `(a snapshot at or past version ${dueFrom} is stored)`
+          ).pipe(Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), version: known.version }))
+        ),
+        "none" as const
+      )
+    }
     // Written once the store answered; in a unit, counted and remembered once the unit committed.
     const bytes = json.success.length
     yield* route.afterCommit(
@@ -173,7 +192,50 @@ export const make = Effect.fnUntraced(function*<S, E>(
 
   /** The strategy's decision on `input` taken again at `currentVersion`, on what is known of `last`. */
   const decidesAgain = (input: Decision.Input, currentVersion: number, last: LastSnapshot | undefined) =>
-    Effect.map(options.decide({ ...input, currentVersion, last }), ({ decision }) => decision.take)
+    options.decide({ ...input, currentVersion, last })
+
+  /**
+   * Issue 22 item 7: the due point of a yes at `version`, for `saveIfDue`: the lowest version v such that, had a
+   * snapshot at v been taken at the decision's time, the strategy would not have asked for this one (for
+   * `eventsSinceSnapshot(n)`: version - n + 1; for `afterDuration`: the version after the last snapshot's, as a
+   * newer snapshot was written since the decision read it). Searched between the last snapshot the decision
+   * rested on (it must have been read from the store: `real`) and `version`, by bisection, which assumes the
+   * strategy says yes less often the newer the last snapshot (all but `not` and `custom`). A yes that even a
+   * snapshot at `version` itself would not stop (`everyNEvents`, `onEventTypes`, `always`...) has no due
+   * point: then, as without a real last snapshot, `version` (never a snapshot at or behind a stored one).
+   */
+  const dueFromOf = Effect.fnUntraced(function*(input: Decision.Input, version: number, decided: Decision.Decided) {
+    const last = decided.last
+    if (last?.source !== "real") return version
+    const after = Option.getOrElse(last.version, () => 0)
+    const coveredBy = (v: number) =>
+      Effect.map(
+        decidesAgain(input, version, { version: Option.some(v), at: Option.some(input.now), source: "real" }),
+        ({ decision }) => !decision.take
+      )
+    if (after >= version || !(yield* coveredBy(version))) return version
+    let low = after + 1
+    let high = version
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2)
+      if (yield* coveredBy(middle)) high = middle
+      else low = middle + 1
+    }
+    return high
+  })
+
+  /** Write `known` if the decision says yes, with the due point it computed. */
+  const writeIfDue = (
+    job: Job<S>,
+    known: State<S>,
+    input: Decision.Input,
+    decided: Decision.Decided,
+    route: Commit.Route
+  ) =>
+    decided.decision.take
+      ? Effect.flatMap(dueFromOf(input, known.version, decided), (dueFrom) =>
+        write(job.id, known, job.obsolete, route, dueFrom))
+      : Effect.succeed("none" as const)
 
   /**
    * A job: write its state, or load the aggregate and decide again on what the load learned. `queued`: the job
@@ -183,36 +245,39 @@ export const make = Effect.fnUntraced(function*<S, E>(
    */
   const run = (job: Job<S>, route: Commit.Route, queued = false): Effect.Effect<SnapshotOutcome> =>
     Option.match(job.known, {
-      onSome: (known) =>
-        queued && Option.isSome(job.decide)
+      onSome: (known) => {
+        if (Option.isNone(job.decide)) return write(job.id, known, job.obsolete, route)
+        const input = job.decide.value
+        return queued
           ? Effect.flatMap(
-            decidesAgain(job.decide.value, known.version, asHint(job.decide.value.last)),
-            (take) => take ? write(job.id, known, job.obsolete, route) : Effect.succeed("none" as const)
+            decidesAgain(input, known.version, asHint(input.last)),
+            (decided) => writeIfDue(job, known, input, decided, route)
           )
-          : write(job.id, known, job.obsolete, route),
+          // Decided just now, on `input.last` (the last snapshot that decision rested on).
+          : writeIfDue(job, known, input, { decision: { take: true, reasons: [] }, last: input.last }, route)
+      },
       onNone: () =>
         Effect.matchEffect(options.load(job.id, route), {
           onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
           onSuccess: (loaded) => {
             if (loaded.repaired !== undefined) return Effect.succeed(loaded.repaired)
-            const redecide = Option.match(job.decide, {
-              onNone: () => Effect.succeed(true),
+            const last = loaded.lastSnapshot === undefined
+              ? 0
+              : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
+            if (last >= loaded.version) return Effect.succeed("none" as const)
+            return Option.match(job.decide, {
+              onNone: () => write(job.id, loaded, job.obsolete, route),
               onSome: (input) =>
-                decidesAgain(
-                  input,
-                  loaded.version,
-                  // In the background another instance's writer may be deciding at the same time: a yes is
-                  // confirmed with a fresh read of the real last snapshot, right before the write.
-                  options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
+                Effect.flatMap(
+                  decidesAgain(
+                    input,
+                    loaded.version,
+                    // In the background another instance's writer may be deciding at the same time: a yes is
+                    // confirmed with a fresh read of the real last snapshot, right before the write.
+                    options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
+                  ),
+                  (decided) => writeIfDue(job, loaded, input, decided, route)
                 )
-            })
-            return Effect.flatMap(redecide, (take) => {
-              const last = loaded.lastSnapshot === undefined
-                ? 0
-                : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
-              return take && last < loaded.version
-                ? write(job.id, loaded, job.obsolete, route)
-                : Effect.succeed("none" as const)
             })
           }
         })

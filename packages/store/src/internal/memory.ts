@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import { Snapshot, SnapshotInfo, SnapshotKey } from "../Snapshot.js"
-import type { PruneResult, SnapshotStoreService } from "../SnapshotStore.js"
+import type { PruneResult, SaveIfDueResult, SnapshotStoreService } from "../SnapshotStore.js"
 import { SnapshotStoreError } from "../SnapshotStoreError.js"
 import type * as UnitOfWork from "../UnitOfWork.js"
 import { withState } from "./snapshot.js"
@@ -169,6 +169,23 @@ export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
             undefined,
             insert(histories, key, stored) === undefined ? [] : [{ key, snapshot: stored, removed: false }]
           ])
+        }),
+      saveIfDue: (snapshot, options) =>
+        Effect.suspend(() => {
+          const error = validate.checkSaveIfDue(snapshot, options)
+          if (error !== undefined) return Effect.fail(error)
+          const stored = toSnapshot(snapshot)
+          const key = memoryKey(stored.aggregateType, stored.aggregateId)
+          // The check and the write are one `Ref` update: atomic.
+          return write((histories): readonly [SaveIfDueResult, ReadonlyArray<Change>] => {
+            const snapshots = historyOf(histories, stored.aggregateType, stored.aggregateId)
+            const newest = snapshots[snapshots.length - 1]
+            if (newest !== undefined && newest.version >= options.dueFrom) return ["AlreadyCovered", []]
+            return [
+              "Written",
+              insert(histories, key, stored) === undefined ? [] : [{ key, snapshot: stored, removed: false }]
+            ]
+          })
         }),
       load: (aggregateType, aggregateId, options) =>
         Effect.suspend(() => {

@@ -164,6 +164,9 @@ export const make: (
 
     return {
       save: (snapshot) => guarded("save", inner.save(snapshot)),
+      // A retry after a timeout may find the attempt's own row and answer AlreadyCovered: still nothing doubled.
+      saveIfDue: (snapshot, dueOptions) => guarded("save", inner.saveIfDue(snapshot, dueOptions)),
+      ...(inner.now === undefined ? {} : { now: inner.now }),
       load: (aggregateType, aggregateId, loadOptions) =>
         guarded("load", inner.load(aggregateType, aggregateId, loadOptions)),
       list: (aggregateType, aggregateId) => maintenance("list", inner.list(aggregateType, aggregateId)),

@@ -14,7 +14,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as TestClock from "effect/testing/TestClock"
-import { contract, freshType, make, stateOfSize } from "./contract.js"
+import { contract, freshType, make, saveIfDueContract, stateOfSize } from "./contract.js"
 
 type Env = SqlClient | Postgres.Backend
 type StoreBuildError = SnapshotStore.SnapshotStoreError | BadArgument.BadArgument
@@ -51,14 +51,21 @@ const planText = (rows: ReadonlyArray<Record<string, unknown>>) =>
   rows.map((row) => String(Object.values(row)[0])).join("\n")
 
 export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOptions) => {
-  it.layer(SqlSnapshotStore.layerWith({ pageSize: 50 }))(
+  // The contract checks that each snapshot's own createdAt is kept: `clock: "application"`. The default
+  // (the database's clock) runs the part that does not look at createdAt.
+  it.layer(SqlSnapshotStore.layerWith({ pageSize: 50, clock: "application" }))(
     "contract: SqlSnapshotStore.layer",
     (it) => contract(it, { large: options.large, manyKeys: options.manyKeys })
   )
 
+  it.layer(SqlSnapshotStore.layerWith({ table: "default_clock_snapshots" }))(
+    "contract (saveIfDue): SqlSnapshotStore.layer with the database's clock",
+    (it) => saveIfDueContract(it)
+  )
+
   if (options.stack) {
     it.layer(
-      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50 }).pipe(
+      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50, clock: "application" }).pipe(
         SnapshotStore.compressed({ thresholdBytes: 512 }),
         SnapshotStore.resilient({ timeout: "30 seconds" })
       )
@@ -77,7 +84,10 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       yield* use(() => Effect.void)
       const migrations = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM mig_probe_migrations ORDER BY migration_id`
-      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_snapshots"]])
+      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [
+        [1, "create_snapshots"],
+        [2, "save_if_due"]
+      ])
       // Never @effect/sql's default table, which an application's own Migrator uses.
       const [{ regclass }] = yield* sql<{ regclass: string | null }>`
         SELECT to_regclass('effect_sql_migrations')::text AS regclass`
@@ -134,36 +144,57 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       assert.notMatch(latest, /Sort|Seq Scan/)
     }))
 
-  it.effect("clock: \"database\" stamps created_at with the database's time, not a fast instance's", () =>
+  it.effect("by default created_at is the database's time, not a fast instance's; clock: \"application\" keeps it", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
       const DAY = 86_400_000
       // A snapshot stamped by an instance whose clock runs a day ahead (of the wall clock, as the database's).
       const fast = make({ aggregateType: "Clock", aggregateId: "fast", version: 1, createdAt: Date.now() + DAY })
+      const due = make({ aggregateType: "Clock", aggregateId: "due", version: 1, createdAt: Date.now() + DAY })
       const stored = yield* Effect.flatMap(
         SnapshotStore.SnapshotStore,
         (store) =>
-          Effect.andThen(store.save(fast), Effect.all([store.load("Clock", "fast"), store.list("Clock", "fast")]))
+          Effect.andThen(
+            Effect.andThen(store.save(fast), store.saveIfDue(due, { dueFrom: 1 })),
+            Effect.all([
+              store.load("Clock", "fast"),
+              store.list("Clock", "fast"),
+              store.load("Clock", "due"),
+              store.now ?? Effect.die("no database clock")
+            ])
+          )
       ).pipe(
-        Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe", clock: "database" })),
+        Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe" })),
         Effect.orDie
       )
       const [{ ms }] = yield* sql<{ ms: number }>`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`
-      const [loaded, history] = stored
-      assert.isTrue(Option.isSome(loaded))
-      for (const at of [Option.getOrThrow(loaded).createdAt, history[0]!.createdAt]) {
+      const [loaded, history, loadedDue, databaseNow] = stored
+      for (
+        const at of [
+          Option.getOrThrow(loaded).createdAt,
+          history[0]!.createdAt,
+          Option.getOrThrow(loadedDue).createdAt,
+          databaseNow
+        ]
+      ) {
         const skew = Math.abs(DateTime.toEpochMillis(at) - ms)
         assert.isAtMost(skew, 60_000, `stored ${DateTime.formatIso(at)}, database now ${new Date(ms).toISOString()}`)
       }
-      // The default keeps the snapshot's own time (imports, tests that set it).
+      // clock: "application" keeps the snapshot's own time (imports, tests that set it), and has no clock.
       const kept = make({ aggregateType: "Clock", aggregateId: "kept", version: 1, createdAt: Date.now() + DAY })
-      const keptBack = yield* storeOn("clock_probe")((store) =>
-        Effect.andThen(store.save(kept), store.load("Clock", "kept"))
-      ).pipe(Effect.orDie)
+      const [keptBack, now] = yield* Effect.flatMap(
+        SnapshotStore.SnapshotStore,
+        (store) =>
+          Effect.andThen(store.save(kept), Effect.all([store.load("Clock", "kept"), Effect.succeed(store.now)]))
+      ).pipe(
+        Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe", clock: "application" })),
+        Effect.orDie
+      )
       assert.strictEqual(
         DateTime.toEpochMillis(Option.getOrThrow(keptBack).createdAt),
         DateTime.toEpochMillis(kept.createdAt)
       )
+      assert.isUndefined(now)
     }))
 
   it.effect("compressed states are stored as bytea with their algorithm; small ones stay jsonb", () =>
