@@ -66,6 +66,18 @@ export {
   StreamCorrupt
 } from "./StreamCorrupt.js"
 
+export {
+  /**
+   * The optional one-statement cold load of the SQL stores (the newest snapshot and the first page of events
+   * after it): `SqlEventStore.layer` provides it; `make` finds it with `Effect.serviceOption` and uses it when the
+   * snapshot store is `SqlSnapshotStore.layer`'s own, undecorated, on the same client.
+   *
+   * @since 1.1.0
+   * @category services
+   */
+  ColdRead
+} from "./internal/coldRead.js"
+
 /**
  * Why a load failed: no events, a stream that cannot be read (an event that does not decode, a version gap), or
  * the event store failed (`InvalidInput` for an id it refuses, such as `""`).
@@ -478,7 +490,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     ops,
     events,
     snapshots,
-    coldRead: ColdRead.make(events, snapshots),
+    coldRead: yield* ColdRead.find(events, snapshots),
     cache,
     // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
     caching: cacheMaxBytes > 0 && cacheCapacity > 0,

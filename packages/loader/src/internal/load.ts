@@ -46,7 +46,7 @@ export interface Deps<S, E> {
   readonly events: EventStoreService
   readonly snapshots: SnapshotStore.SnapshotStoreService
   /** The one-statement first read of a cold load, when the stores have one. */
-  readonly coldRead: Option.Option<ColdRead.ColdRead>
+  readonly coldRead: Option.Option<ColdRead.Read>
   readonly cache: KnownStateCache<S>
   /** Whether the cache is on (else nothing pays for a state's size estimate). */
   readonly caching: boolean
