@@ -36,9 +36,8 @@ import * as Save from "./internal/save.js"
 import * as SnapshotWriter from "./internal/snapshotWriter.js"
 import { cut, oneLine, quote } from "./internal/text.js"
 import * as Verify from "./internal/verify.js"
-import type { AggregateNotFound, InvalidMetadata } from "./RepositoryError.js"
+import type { AggregateNotFound, InvalidMetadata, StreamCorrupt } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
-import type { StreamCorrupt } from "./StreamCorrupt.js"
 
 export {
   /**
@@ -55,16 +54,13 @@ export {
    * @since 0.1.0
    * @category errors
    */
-  InvalidRepositoryOptions
-} from "./RepositoryError.js"
-
-export {
+  InvalidRepositoryOptions,
   /**
    * @since 0.2.0
    * @category errors
    */
   StreamCorrupt
-} from "./StreamCorrupt.js"
+} from "./RepositoryError.js"
 
 export {
   /**
@@ -89,6 +85,7 @@ export type LoadError = AggregateNotFound | Aggregate.EventDecodeError | StreamC
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /**
@@ -161,6 +158,7 @@ export interface SaveOptions {
  * The result of `load`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Loaded<S> {
   readonly state: S
@@ -185,11 +183,13 @@ export interface Loaded<S> {
  * commit stands).
  *
  * @since 0.1.0
+ * @category models
  */
 export type SnapshotOutcome = "none" | "written" | "queued" | "dropped" | "failed"
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Saved {
   readonly previousVersion: number
@@ -201,6 +201,7 @@ export interface Saved {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Updated<S, E> {
   readonly state: S
@@ -215,6 +216,7 @@ export interface Updated<S, E> {
  * (`$.items[3].qty`), and each side's value as JSON text (truncated; "(absent)" for a missing key).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Difference {
   readonly path: string
@@ -226,6 +228,7 @@ export interface Difference {
  * What `verify` found.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Verified {
   /** Whether snapshot + tail and a full replay (up to the same version) encode to the same state. */
@@ -244,6 +247,7 @@ export interface Verified {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface VerifyOptions {
   /**
@@ -256,6 +260,7 @@ export interface VerifyOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface VerifyAllOptions extends VerifyOptions {
   /** How many aggregates are verified at once (default 4). */
@@ -269,6 +274,7 @@ export interface VerifyAllOptions extends VerifyOptions {
  * a snapshot but no events is `AggregateNotFound`: an orphan snapshot).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface VerifyResult {
   readonly aggregateId: string
@@ -279,6 +285,7 @@ export interface VerifyResult {
  * The summary of `verifyAll`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface VerifySummary {
   /** Aggregates with at least one snapshot that were verified (or failed to). */
@@ -377,6 +384,7 @@ export interface RebuildSummary extends RebuildCounts {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface EventSourcedRepository<S, E extends { readonly _tag: string }> {
   readonly aggregateType: string

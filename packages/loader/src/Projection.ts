@@ -18,13 +18,14 @@ import * as Ops from "./internal/ops.js"
 import * as Replay from "./internal/replay.js"
 import * as Restore from "./internal/restore.js"
 import { cut } from "./internal/text.js"
+import type { StreamCorrupt } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
-import type { StreamCorrupt } from "./StreamCorrupt.js"
 
 /**
  * A decoded event with where it sits in its stream and in the global order.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Envelope<E> {
   readonly aggregateType: string
@@ -40,6 +41,7 @@ export interface Envelope<E> {
  * What a projection does with a starting state and with each event.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Handler<S, E, Err, R> {
   /**
@@ -53,6 +55,7 @@ export interface Handler<S, E, Err, R> {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Rebuilt {
   /** The version of the last event handled (or of the snapshot, when no event came after it). */
@@ -92,6 +95,7 @@ const decodeStream = <S, SI, E extends { readonly _tag: string }, EI, R>(
  * One aggregate's decoded events, from a version on (inclusive, default 1).
  *
  * @since 0.1.0
+ * @category streams
  */
 export const stream = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
@@ -111,6 +115,7 @@ export const stream = <S, SI, E extends { readonly _tag: string }, EI>(
  * (exclusive, default: from the start).
  *
  * @since 0.1.0
+ * @category streams
  */
 export const streamAll = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
@@ -225,6 +230,7 @@ export const rebuild = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
  * position of the last event handled (or `fromPosition`), to resume from.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const runAll = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,

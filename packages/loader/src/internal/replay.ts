@@ -12,7 +12,7 @@ import type * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type { SkipReason } from "../Aggregate.js"
 import type { EventStoreError, EventStoreService, StoredEvent } from "../EventStore.js"
-import { StreamCorrupt } from "../StreamCorrupt.js"
+import { StreamCorrupt } from "../RepositoryError.js"
 
 /** Events the first page of a replay asks for (the SQL store's default page size). @internal */
 export const pageSize = 2000
