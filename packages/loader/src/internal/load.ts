@@ -108,6 +108,22 @@ export const written =
           })
     )
 
+/** What is known of the last snapshot when the store answered and none is usable. */
+const nothingStored: LastSnapshot = { version: Option.none(), at: Option.none(), source: "real" }
+
+/**
+ * The replacement of a stored snapshot at `old` by one of `known`. A new snapshot at a higher version hides
+ * the old one; at the same or a lower version the old one must go first (of an unreadable one whose version is
+ * unknown, whatever is stored at the new snapshot's version).
+ */
+const replacement = <S>(id: string, known: Known<S>, old: number | undefined): Job<S> => ({
+  id,
+  version: known.version,
+  known: Option.some(known),
+  obsolete: old === undefined ? [known.version] : old >= known.version ? [old] : [],
+  decide: Option.none()
+})
+
 /** @internal */
 export const make = <S, E>(deps: Deps<S, E>) => {
   const { cache, events, metrics, ops, snapshots } = deps
@@ -187,29 +203,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
     }
   }
 
-  /** The one fold: the events after the start's state. */
-  const fold = (id: string, start: Start<S>) => {
-    const from = start._tag === "Cache"
-      ? { state: start.cached.state, version: start.cached.version, position: start.cached.position }
-      : start._tag === "Snapshot"
-      ? {
-        state: start.usable.state,
-        version: start.usable.snapshot.version,
-        position: ops.recordedPosition(start.usable.snapshot.metadata)
-      }
-      : { state: ops.initial(id), version: 0, position: undefined }
-    const acc = { state: from.state }
-    return Replay.run(events, type, id, from, {
-      firstPage: start._tag === "Cache" ? undefined : start.firstPage,
-      fallback: start._tag === "Replay" ? deps.fallback : undefined
-    }, foldInto(acc)).pipe(Effect.flatMap((reached) => {
-      if (start._tag === "Replay" && reached.version === 0) {
-        return Effect.fail(new AggregateNotFound({ aggregateType: type, aggregateId: id }))
-      }
-      return Effect.succeed(loaded(id, start, acc.state, reached))
-    }))
-  }
-
+  /** What a fold from `start` reached, as the load answers it. */
   const loaded = (id: string, start: Start<S>, state: S, reached: Replay.Reached): Loaded<S> => {
     const at = { state, version: reached.version, position: reached.position }
     const grown = reached.replayed * eventBytesEstimate
@@ -276,6 +270,29 @@ export const make = <S, E>(deps: Deps<S, E>) => {
     }
   })
 
+  /** The one fold: the events after the start's state. */
+  const fold = (id: string, start: Start<S>) => {
+    const from = start._tag === "Cache"
+      ? { state: start.cached.state, version: start.cached.version, position: start.cached.position }
+      : start._tag === "Snapshot"
+      ? {
+        state: start.usable.state,
+        version: start.usable.snapshot.version,
+        position: ops.recordedPosition(start.usable.snapshot.metadata)
+      }
+      : { state: ops.initial(id), version: 0, position: undefined }
+    const acc = { state: from.state }
+    return Replay.run(events, type, id, from, {
+      firstPage: start._tag === "Cache" ? undefined : start.firstPage,
+      fallback: start._tag === "Replay" ? deps.fallback : undefined
+    }, foldInto(acc)).pipe(Effect.flatMap((reached) => {
+      if (start._tag === "Replay" && reached.version === 0) {
+        return Effect.fail(new AggregateNotFound({ aggregateType: type, aggregateId: id }))
+      }
+      return Effect.succeed(loaded(id, start, acc.state, reached))
+    }))
+  }
+
   /** The whole stream up to `toVersion` from the initial state (verify's other side), inside the fallback budget. */
   const replayAll = (id: string, toVersion: number) =>
     Effect.suspend(() => {
@@ -334,19 +351,3 @@ export const make = <S, E>(deps: Deps<S, E>) => {
 
   return { load, replayAll }
 }
-
-/** What is known of the last snapshot when the store answered and none is usable. */
-const nothingStored: LastSnapshot = { version: Option.none(), at: Option.none(), source: "real" }
-
-/**
- * The replacement of a stored snapshot at `old` by one of `known`. A new snapshot at a higher version hides
- * the old one; at the same or a lower version the old one must go first (of an unreadable one whose version is
- * unknown, whatever is stored at the new snapshot's version).
- */
-const replacement = <S>(id: string, known: Known<S>, old: number | undefined): Job<S> => ({
-  id,
-  version: known.version,
-  known: Option.some(known),
-  obsolete: old === undefined ? [known.version] : old >= known.version ? [old] : [],
-  decide: Option.none()
-})
