@@ -520,7 +520,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
 
   /** A load whose replacement of an unusable (or migrated) snapshot, if it asked for one, is submitted. */
   const loadRepaired = (id: string, route: Commit.Route) =>
-    Effect.tap(loader.load(id, route), (loaded) => writer.repair(loaded, route))
+    Effect.tap(loader.load(id, route), (loaded) => writer.repair(id, loaded, route))
 
   const saver = Save.make({
     aggregate,

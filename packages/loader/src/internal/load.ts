@@ -25,7 +25,6 @@ import { eventBytesEstimate, type Known, type KnownStateCache, type LastSnapshot
 import type { Ops } from "./ops.js"
 import * as Replay from "./replay.js"
 import * as Restore from "./restore.js"
-import type { Job } from "./snapshotWriter.js"
 import { cut, quote } from "./text.js"
 
 /** What a load answers. @internal */
@@ -37,7 +36,18 @@ export interface Loaded<S> {
   /** How many events this load folded. */
   readonly replayed: number
   /** The replacement of an unusable (or migrated) snapshot, for the writer. */
-  readonly repair: Option.Option<Job<S>>
+  readonly repair: Option.Option<Repair<S>>
+}
+
+/**
+ * A repair request: write a snapshot of `known`, deleting first the stored versions in `obsolete` (an unusable
+ * snapshot that the new one would not hide).
+ *
+ * @internal
+ */
+export interface Repair<S> {
+  readonly known: Known<S>
+  readonly obsolete: ReadonlyArray<number>
 }
 
 /** What the load path works with. @internal */
@@ -116,12 +126,9 @@ const nothingStored: LastSnapshot = { version: Option.none(), at: Option.none(),
  * the old one; at the same or a lower version the old one must go first (of an unreadable one whose version is
  * unknown, whatever is stored at the new snapshot's version).
  */
-const replacement = <S>(id: string, known: Known<S>, old: number | undefined): Job<S> => ({
-  id,
-  version: known.version,
-  known: Option.some(known),
-  obsolete: old === undefined ? [known.version] : old >= known.version ? [old] : [],
-  decide: Option.none()
+const replacement = <S>(known: Known<S>, old: number | undefined): Repair<S> => ({
+  known,
+  obsolete: old === undefined ? [known.version] : old >= known.version ? [old] : []
 })
 
 /** @internal */
@@ -204,7 +211,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
   }
 
   /** What a fold from `start` reached, as the load answers it. */
-  const loaded = (id: string, start: Start<S>, state: S, reached: Replay.Reached): Loaded<S> => {
+  const loaded = (start: Start<S>, state: S, reached: Replay.Reached): Loaded<S> => {
     const at = { state, version: reached.version, position: reached.position }
     const grown = reached.replayed * eventBytesEstimate
     switch (start._tag) {
@@ -236,7 +243,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           snapshotVersion: Option.some(snapshot.version),
           replayed: reached.replayed,
           // A migrated snapshot is replaced by one of the state just built, at the current schema version.
-          repair: migrated ? Option.some(replacement(id, known, snapshot.version)) : Option.none()
+          repair: migrated ? Option.some(replacement(known, snapshot.version)) : Option.none()
         }
       }
       case "Replay": {
@@ -254,7 +261,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           replayed: reached.replayed,
           repair: start.unusable === undefined
             ? Option.none()
-            : Option.some(replacement(id, known, start.unusable.version))
+            : Option.some(replacement(known, start.unusable.version))
         }
       }
     }
@@ -289,7 +296,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
       if (start._tag === "Replay" && reached.version === 0) {
         return Effect.fail(new AggregateNotFound({ aggregateType: type, aggregateId: id }))
       }
-      return Effect.succeed(loaded(id, start, acc.state, reached))
+      return Effect.succeed(loaded(start, acc.state, reached))
     }))
   }
 

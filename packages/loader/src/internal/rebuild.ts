@@ -127,7 +127,7 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
     const { known, snapshotVersion, source } = loaded.success
     const { version } = known
     // An unusable or migrated snapshot is replaced at the version just rebuilt, as every load's is.
-    const repaired = yield* deps.writer.repair(loaded.success, route)
+    const repaired = yield* deps.writer.repair(id, loaded.success, route)
     if (repaired !== undefined) return { outcome: repaired === "none" ? "skipped" as const : repaired }
     const usable = source === "snapshot"
     if (usable && (onlyStale || Option.getOrElse(snapshotVersion, () => -1) === version)) {

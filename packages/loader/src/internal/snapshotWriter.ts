@@ -29,6 +29,7 @@ import type * as SnapshotMetrics from "../SnapshotMetrics.js"
 import * as Commit from "./commit.js"
 import type * as Decision from "./decision.js"
 import type { Known, LastSnapshot } from "./knownStateCache.js"
+import type { Loaded, Repair } from "./load.js"
 import type { Ops } from "./ops.js"
 import { cut, quote } from "./text.js"
 
@@ -48,13 +49,6 @@ export interface Job<S> {
   readonly decide: Option.Option<Decision.Input>
 }
 
-/** What the writer needs of a load of an aggregate it has no state of. @internal */
-export interface Loaded<S> {
-  readonly known: Known<S>
-  /** The replacement of an unusable (or migrated) snapshot the load found, to be written. */
-  readonly repair: Option.Option<Job<S>>
-}
-
 /** @internal */
 export interface Writer<S> {
   /** Write now (inline, or inside a bare transaction), or hand to the background writer (after the commit in a unit). */
@@ -62,7 +56,7 @@ export interface Writer<S> {
   /** Write now, whatever the mode (verify's repair). */
   readonly run: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
   /** `submit` the replacement a load asked for; undefined when it asked for none. */
-  readonly repair: (loaded: Loaded<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome | undefined>
+  readonly repair: (id: string, loaded: Loaded<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome | undefined>
   /** Wait until every request accepted before has been handled (immediate in inline mode). */
   readonly flush: Effect.Effect<void>
 }
@@ -82,8 +76,20 @@ export interface Options<S, E> {
 const asHint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
   last === undefined ? undefined : { ...last, source: "hint" }
 
-const repairWith = <S>(submit: Writer<S>["submit"]): Writer<S>["repair"] => (loaded, route) =>
-  Option.match(loaded.repair, { onNone: () => Effect.succeed(undefined), onSome: (job) => submit(job, route) })
+/** The job of a load's repair request: the replacement is written whatever the strategy says. */
+const repairJob = <S>(id: string, repair: Repair<S>): Job<S> => ({
+  id,
+  version: repair.known.version,
+  known: Option.some(repair.known),
+  obsolete: repair.obsolete,
+  decide: Option.none()
+})
+
+const repairWith = <S>(submit: Writer<S>["submit"]): Writer<S>["repair"] => (id, loaded, route) =>
+  Option.match(loaded.repair, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (repair) => submit(repairJob(id, repair), route)
+  })
 
 /** Merge a batch: the newest request per aggregate, with every obsolete version of the merged ones. @internal */
 export const merge = <S>(batch: Iterable<Job<S>>): Array<Job<S>> => {
@@ -192,7 +198,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
           onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
           onSuccess: ({ known: loaded, repair }) => {
             // The load found an unusable (or migrated) snapshot: its replacement is this job's write.
-            if (Option.isSome(repair)) return run(repair.value, route)
+            if (Option.isSome(repair)) return run(repairJob(job.id, repair.value), route)
             const redecide = Option.match(job.decide, {
               onNone: () => Effect.succeed(true),
               onSome: (input) =>

@@ -52,7 +52,7 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
       const found = yield* deps.load(id, route)
       const { known: loaded, replayed: replayedCount, snapshotVersion } = found
       // An unusable snapshot is replaced as every load's is.
-      yield* deps.writer.repair(found, route)
+      yield* deps.writer.repair(id, found, route)
       const replayed = yield* deps.replayAll(id, loaded.version)
       const a = ops.encodeState(loaded.state)
       const b = ops.encodeState(replayed.state)
