@@ -22,6 +22,7 @@ import { compareStreams, streamsAfter } from "./internal/streamsListing.js"
  * An event to append: its type and its Schema-encoded (JSON) payload.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface NewEvent {
   readonly type: string
@@ -36,6 +37,7 @@ export interface NewEvent {
  * `ReadAllOptions`), so a projection must resume from the last position it processed, not from a maximum.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StoredEvent {
   readonly aggregateType: string
@@ -50,6 +52,7 @@ export interface StoredEvent {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface AppendResult {
   /** The stream's version before the append (the `expectedVersion`). */
@@ -70,6 +73,7 @@ export interface AppendResult {
  * The stream moved: another writer appended after the caller read `expectedVersion`.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>(
   "@effect-snapshots/loader/ConcurrencyConflict"
@@ -93,6 +97,7 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
  * - `Corrupt`: a stored event could not be read back.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class EventStoreError extends Schema.TaggedError<EventStoreError>("@effect-snapshots/loader/EventStoreError")(
   "EventStoreError",
@@ -105,6 +110,7 @@ export class EventStoreError extends Schema.TaggedError<EventStoreError>("@effec
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface ReadOptions {
   /** First version to read (inclusive, default 1). */
@@ -115,6 +121,7 @@ export interface ReadOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface ReadPageOptions extends ReadOptions {
   /** At most this many events (a positive integer; default: the store's page size). */
@@ -123,6 +130,7 @@ export interface ReadPageOptions extends ReadOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface ReadAllOptions {
   /**
@@ -142,6 +150,7 @@ export interface ReadAllOptions {
 
 /**
  * @since 0.3.0
+ * @category models
  */
 export interface StreamsOptions {
   /** Only the streams of this aggregate type. */
@@ -158,6 +167,7 @@ export interface StreamsOptions {
  * One stream of `streams`: its key and its version when it was listed.
  *
  * @since 0.3.0
+ * @category models
  */
 export interface StreamInfo {
   readonly aggregateType: string
@@ -167,6 +177,7 @@ export interface StreamInfo {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface EventStoreService {
   /**
@@ -212,6 +223,7 @@ export interface EventStoreService {
 
 /**
  * @since 0.1.0
+ * @category services
  */
 export class EventStore
   extends Context.Service<EventStore, EventStoreService>()("@effect-snapshots/loader/EventStore")
@@ -219,6 +231,7 @@ export class EventStore
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface MemoryOptions {
   /** How many events `read` and `readAll` emit per chunk (default 1000). */
@@ -373,6 +386,7 @@ type Attempt =
  * `UnitOfWork.Deadlock`; SQL reports a deadlock as `Unavailable` too).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreService, BadArgument> = Effect
   .fnUntraced(function*(options: MemoryOptions = {}) {
@@ -618,6 +632,7 @@ export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreSe
  * A fresh in-memory EventStore per build of the layer (its default options are valid, so it cannot fail).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, Effect.orDie(makeMemory()))
 
@@ -625,6 +640,7 @@ export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, Eff
  * An in-memory EventStore with options (e.g. a small `pageSize` to exercise paging in tests).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<EventStore, BadArgument> =>
   Layer.effect(EventStore, makeMemory(options))

@@ -22,6 +22,7 @@
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import { SqlSupport, Storable } from "@effect-snapshots/store"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -32,6 +33,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import type { AppendResult, EventStoreService, StoredEvent, StreamInfo } from "./EventStore.js"
 import { ConcurrencyConflict, EventStore, EventStoreError } from "./EventStore.js"
+import * as ColdRead from "./internal/coldRead.js"
 import type { EncodedEvent } from "./internal/eventInput.js"
 import { checkCount, checkLimit, checkStreamKey, encodeAppend, maxVersion } from "./internal/eventInput.js"
 import { streamsAfter } from "./internal/streamsListing.js"
@@ -373,14 +375,13 @@ const readAllRefused = (table: string) =>
     `SqlEventStore: readAll is not available on ${table}, a table distributed with Citus: its cursor orders events by transaction ids and a snapshot horizon, which every Citus node counts on its own, so it would skip committed events. Read each stream with read or readPage (one shard), or feed projections from Citus change data capture (citus.enable_change_data_capture, a logical replication slot on every node)`
   )
 
-/**
- * Builds the store on the `SqlClient` in context and runs its migrations first.
- *
- * @since 0.1.0
- */
-export const make: (
+const build: (
   options?: Options
-) => Effect.Effect<EventStoreService, EventStoreError | BadArgument, SqlClient.SqlClient> = Effect.fn(
+) => Effect.Effect<
+  { readonly service: EventStoreService; readonly source: SqlSource },
+  EventStoreError | BadArgument,
+  SqlClient.SqlClient
+> = Effect.fn(
   "SqlEventStore.make"
 )(function*(options: Options = {}) {
   const table = options.table ?? defaultTable
@@ -679,7 +680,7 @@ GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMI
   }
 
   const service = EventStore.of({ append, read, readPage, readAll, version, streams })
-  sources.set(service, {
+  const source: SqlSource = {
     client,
     sql,
     table: t,
@@ -688,12 +689,24 @@ GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id LIMI
     checkKey: checkStreamKey,
     toEvents,
     unavailable: (message) => unavailable(`SqlEventStore: ${message}`)
-  })
-  return service
+  }
+  return { service, source }
 })
 
 /**
- * What a store built by `make` tells a reader on the same client, so that the reader can read a stream's
+ * Builds the store on the `SqlClient` in context and runs its migrations first. The layers also provide the
+ * repository's one-statement cold read (`ColdRead`); a store built here has none.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options
+): Effect.Effect<EventStoreService, EventStoreError | BadArgument, SqlClient.SqlClient> =>
+  Effect.map(build(options), (built) => built.service)
+
+/**
+ * What a store built by the layers tells a reader on the same client, so that the reader can read a stream's
  * events inside a statement of its own (the repository's cold load reads the newest snapshot and the event
  * tail in one statement).
  *
@@ -725,26 +738,23 @@ export interface SqlSource {
 
 const streamColumnTypes = ["integer", "bigint", "text", "jsonb", "jsonb", "float8"] as const
 
-const sources = new WeakMap<EventStoreService, SqlSource>()
-
-/**
- * The `SqlSource` of a store built by this module's `make` (or layers); none for any other store.
- *
- * @since 0.2.0
- * @category accessors
- */
-export const sqlSource = (store: EventStoreService): Option.Option<SqlSource> =>
-  Option.fromUndefinedOr(sources.get(store))
+/** The store and, beside it, its cold read. */
+const layerOf = (options: Options) =>
+  Layer.effectContext(
+    Effect.map(
+      build(options),
+      ({ service, source }) =>
+        Context.make(EventStore, service).pipe(Context.add(ColdRead.ColdRead, ColdRead.fromEvents(source, service)))
+    )
+  )
 
 /**
  * The EventStore on the `SqlClient` in context, with the default table and page size.
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<EventStore, EventStoreError | BadArgument, SqlClient.SqlClient> = Layer.effect(
-  EventStore,
-  make()
-)
+export const layer: Layer.Layer<EventStore | ColdRead.ColdRead, EventStoreError | BadArgument, SqlClient.SqlClient> =
+  layerOf({})
 
 /**
  * The EventStore with a custom table and/or page size.
@@ -753,5 +763,4 @@ export const layer: Layer.Layer<EventStore, EventStoreError | BadArgument, SqlCl
  */
 export const layerWith = (
   options: Options
-): Layer.Layer<EventStore, EventStoreError | BadArgument, SqlClient.SqlClient> =>
-  Layer.effect(EventStore, make(options))
+): Layer.Layer<EventStore | ColdRead.ColdRead, EventStoreError | BadArgument, SqlClient.SqlClient> => layerOf(options)

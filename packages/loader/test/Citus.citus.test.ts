@@ -8,7 +8,7 @@
  * contract tests that need one global order (readAll's, and positions compared across streams) are skipped
  * here, by name, with the reason.
  */
-import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
@@ -17,11 +17,9 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
-import * as ColdRead from "../src/internal/coldRead.js"
 import { contract, events, freshId, readAll } from "./utils/eventStoreContract.js"
 import { repositorySuite } from "./utils/repositorySuite.js"
 
@@ -157,10 +155,7 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
           createdAt: yield* DateTime.now,
           metadata: {}
         }))
-        const statement = ColdRead.statement(
-          Option.getOrThrow(SqlEventStore.sqlSource(store)),
-          Option.getOrThrow(SqlSnapshotStore.sqlSource(snapshots))
-        )
+        const statement = (yield* EventSourcedRepository.ColdRead).statement(yield* SqlSnapshotStore.Source)
         const text = yield* plan(statement, ["Order", id, pageSize])
         assert.match(text, /Task Count: 1\b/, text)
         assert.notMatch(text, /Subplan|Subquery Scan on intermediate_result/, text)

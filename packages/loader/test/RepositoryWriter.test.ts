@@ -28,7 +28,15 @@ const count = (metric: Metric.Counter<number>) => Effect.map(Metric.value(metric
 const job = (id: string, version: number, obsolete: ReadonlyArray<number> = []): SnapshotWriter.Job<LedgerState> => ({
   id,
   version,
-  known: Option.some({ version, state: { ...initial(id), entries: version }, position: version }),
+  known: Option.some({
+    version,
+    state: { ...initial(id), entries: version },
+    position: version,
+    lastSnapshot: undefined,
+    replayed: Option.none(),
+    duration: Option.none(),
+    bytes: 0
+  }),
   obsolete,
   decide: Option.none()
 })

@@ -10,6 +10,7 @@
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -185,7 +186,7 @@ const toSnapshot = (row: typeof SnapshotRow.Type) =>
 const decodeSnapshotRow = Schema.decodeUnknownEffect(SnapshotRow)
 
 /**
- * What a store built by `make` tells a reader on the same client, so that the reader can fetch the newest
+ * What a store built by the layers tells a reader on the same client, so that the reader can fetch the newest
  * snapshot inside a statement of its own (the repository's cold load reads it and the event tail in one
  * statement). Decorated stores have none: a reader then calls `load`.
  *
@@ -193,6 +194,8 @@ const decodeSnapshotRow = Schema.decodeUnknownEffect(SnapshotRow)
  * @category models
  */
 export interface SqlSource {
+  /** The store it describes: a reader uses it only for that very store (a decorated one is another). */
+  readonly store: SnapshotStoreService
   /** The client the store was built on, as found in context (compare by identity). */
   readonly client: SqlClient.SqlClient
   /**
@@ -216,17 +219,14 @@ export interface SqlSource {
   ) => Effect.Effect<{ readonly snapshot: Snapshot; readonly stateBytes: number }, SnapshotStoreError>
 }
 
-const sources = new WeakMap<SnapshotStoreService, SqlSource>()
-
 /**
- * The `SqlSource` of a store built by this module's `make` (or layers); none for any other store, including a
- * SQL store behind a decorator.
+ * The `SqlSource` of the store `layer` / `layerWith` built, provided beside it. A decorator's layer provides the
+ * inner layer to its own (`Layer.provide`), so a decorated store comes without it.
  *
- * @since 0.2.0
- * @category accessors
+ * @since 1.1.0
+ * @category services
  */
-export const sqlSource = (store: SnapshotStoreService): Option.Option<SqlSource> =>
-  Option.fromNullishOr(sources.get(store))
+export class Source extends Context.Service<Source, SqlSource>()("@effect-snapshots/store/SqlSnapshotStore/Source") {}
 
 const sourceColumns =
   `version, schema_version, created_at, metadata::text AS metadata, encoding, state::text AS state, state_bytes`
@@ -234,9 +234,10 @@ const sourceColumnTypes = ["bigint", "bigint", "timestamptz", "text", "text", "t
 
 const quotedTable = (table: string): string => table.split(".").map((part) => `"${part}"`).join(".")
 
-const makeSource = (client: SqlClient.SqlClient, table: string): SqlSource => {
+const makeSource = (store: SnapshotStoreService, client: SqlClient.SqlClient, table: string): SqlSource => {
   const quoted = quotedTable(table)
   return {
+    store,
     client,
     newestSql: (typeParam, idParam) =>
       `SELECT ${sourceColumns} FROM ${quoted}
@@ -395,16 +396,13 @@ const distribute = (sql: SqlClient.SqlClient, table: string) => {
 // The store
 // ---------------------------------------------------------------------------------------------------------
 
-/**
- * Builds the store on the `SqlClient` in context: runs the migrations (creating the table and its index
- * if needed), then answers the service. Queries run without the client's name transforms.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make: (
+const build: (
   options?: Options
-) => Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> = Effect.fn(
+) => Effect.Effect<
+  { readonly service: SnapshotStoreService; readonly source: SqlSource },
+  SnapshotStoreError | BadArgument,
+  SqlClient.SqlClient
+> = Effect.fn(
   "SqlSnapshotStore.make"
 )(
   function*(options: Options = {}) {
@@ -722,10 +720,21 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
       aggregates,
       prune
     }
-    sources.set(service, makeSource(client, table))
-    return service
+    return { service, source: makeSource(service, client, table) }
   }
 )
+
+/**
+ * Builds the store on the `SqlClient` in context: runs the migrations (creating the table and its index
+ * if needed), then answers the service. Queries run without the client's name transforms.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options
+): Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
+  Effect.map(build(options), (built) => built.service)
 
 /**
  * The store as a layer with options; building it runs the migrations.
@@ -735,8 +744,11 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
  */
 export const layerWith = (
   options: Options
-): Layer.Layer<SnapshotStore, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
-  Layer.effect(SnapshotStore, make(options))
+): Layer.Layer<SnapshotStore | Source, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
+  Layer.effectContext(
+    Effect.map(build(options), ({ service, source }) =>
+      Context.make(SnapshotStore, service).pipe(Context.add(Source, source)))
+  )
 
 /**
  * The store on the default table `effect_snapshots`; building it runs the migrations.
@@ -744,4 +756,5 @@ export const layerWith = (
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<SnapshotStore, SnapshotStoreError | BadArgument, SqlClient.SqlClient> = layerWith({})
+export const layer: Layer.Layer<SnapshotStore | Source, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =
+  layerWith({})

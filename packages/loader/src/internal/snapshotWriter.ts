@@ -28,17 +28,10 @@ import type { SnapshotOutcome } from "../EventSourcedRepository.js"
 import type * as SnapshotMetrics from "../SnapshotMetrics.js"
 import * as Commit from "./commit.js"
 import type * as Decision from "./decision.js"
-import type { LastSnapshot } from "./knownStateCache.js"
+import type { Known, LastSnapshot } from "./knownStateCache.js"
+import type { Loaded, Repair } from "./load.js"
 import type { Ops } from "./ops.js"
 import { cut, quote } from "./text.js"
-
-/** A state to write. @internal */
-export interface State<S> {
-  readonly version: number
-  readonly state: S
-  /** Global position of the event at `version`. */
-  readonly position: number
-}
 
 /** A snapshot request. @internal */
 export interface Job<S> {
@@ -46,7 +39,7 @@ export interface Job<S> {
   /** The version it is for (the newest request per aggregate wins a batch). */
   readonly version: number
   /** The state to write; none: load the aggregate, then decide again on what the load learned. */
-  readonly known: Option.Option<State<S>>
+  readonly known: Option.Option<Known<S>>
   /** Stored versions to delete first (unusable snapshots that a new one would not hide). */
   readonly obsolete: ReadonlyArray<number>
   /**
@@ -56,19 +49,14 @@ export interface Job<S> {
   readonly decide: Option.Option<Decision.Input>
 }
 
-/** What the writer needs to load an aggregate it has no state of. @internal */
-export interface Loaded<S> extends State<S> {
-  readonly lastSnapshot: LastSnapshot | undefined
-  /** The load wrote (or queued) a replacement of an unusable snapshot itself. */
-  readonly repaired: SnapshotOutcome | undefined
-}
-
 /** @internal */
 export interface Writer<S> {
   /** Write now (inline, or inside a bare transaction), or hand to the background writer (after the commit in a unit). */
   readonly submit: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
   /** Write now, whatever the mode (verify's repair). */
   readonly run: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
+  /** `submit` the replacement a load asked for; undefined when it asked for none. */
+  readonly repair: (id: string, loaded: Loaded<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome | undefined>
   /** Wait until every request accepted before has been handled (immediate in inline mode). */
   readonly flush: Effect.Effect<void>
 }
@@ -87,6 +75,21 @@ export interface Options<S, E> {
 
 const asHint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
   last === undefined ? undefined : { ...last, source: "hint" }
+
+/** The job of a load's repair request: the replacement is written whatever the strategy says. */
+const repairJob = <S>(id: string, repair: Repair<S>): Job<S> => ({
+  id,
+  version: repair.known.version,
+  known: Option.some(repair.known),
+  obsolete: repair.obsolete,
+  decide: Option.none()
+})
+
+const repairWith = <S>(submit: Writer<S>["submit"]): Writer<S>["repair"] => (id, loaded, route) =>
+  Option.match(loaded.repair, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (repair) => submit(repairJob(id, repair), route)
+  })
 
 /** Merge a batch: the newest request per aggregate, with every obsolete version of the merged ones. @internal */
 export const merge = <S>(batch: Iterable<Job<S>>): Array<Job<S>> => {
@@ -125,7 +128,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
   // instances acting on one due point exactly one writes; without it (a repair, rebuild, verify) a plain save.
   const write = Effect.fnUntraced(function*(
     id: string,
-    known: State<S>,
+    known: Known<S>,
     obsolete: ReadonlyArray<number>,
     route: Commit.Route,
     dueFrom?: number
@@ -227,7 +230,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
   /** Write `known` if the decision says yes, with the due point it computed. */
   const writeIfDue = (
     job: Job<S>,
-    known: State<S>,
+    known: Known<S>,
     input: Decision.Input,
     decided: Decision.Decided,
     route: Commit.Route
@@ -259,8 +262,9 @@ export const make = Effect.fnUntraced(function*<S, E>(
       onNone: () =>
         Effect.matchEffect(options.load(job.id, route), {
           onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
-          onSuccess: (loaded) => {
-            if (loaded.repaired !== undefined) return Effect.succeed(loaded.repaired)
+          onSuccess: ({ known: loaded, repair }) => {
+            // The load found an unusable (or migrated) snapshot: its replacement is this job's write.
+            if (Option.isSome(repair)) return run(repairJob(job.id, repair.value), route)
             const last = loaded.lastSnapshot === undefined
               ? 0
               : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
@@ -287,7 +291,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
     )
 
   if (options.background === false) {
-    const writer: Writer<S> = { submit: run, run, flush: Effect.void }
+    const writer: Writer<S> = { submit: run, run, repair: repairWith(run), flush: Effect.void }
     return writer
   }
 
@@ -362,6 +366,6 @@ export const make = Effect.fnUntraced(function*<S, E>(
         return run(job, route)
     }
   }
-  const writer: Writer<S> = { submit, run, flush }
+  const writer: Writer<S> = { submit, run, repair: repairWith(submit), flush }
   return writer
 })
