@@ -9,6 +9,11 @@ export * as Snapshot from "./Snapshot.js"
 export * as SnapshotStore from "./SnapshotStore.js"
 
 /**
+ * @since 0.3.0
+ */
+export * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
+
+/**
  * @since 0.2.0
  */
 export * as SnapshotStoreError from "./SnapshotStoreError.js"

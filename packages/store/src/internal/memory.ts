@@ -1,21 +1,20 @@
 /**
- * The in-memory SnapshotStore backend; see `SnapshotStore.makeMemory`.
+ * The in-memory SnapshotStore backend (`SnapshotStoreBackend.make` adds the checks, spans and metrics); see
+ * `SnapshotStore.makeMemory`.
  *
  * @internal
  */
-import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import { Snapshot, SnapshotInfo, SnapshotKey } from "../Snapshot.js"
-import type { PruneResult, SnapshotStoreService } from "../SnapshotStore.js"
-import { SnapshotStoreError } from "../SnapshotStoreError.js"
-import { withState } from "./snapshot.js"
+import type { Snapshot } from "../Snapshot.js"
+import { SnapshotInfo, SnapshotKey } from "../Snapshot.js"
+import type * as SnapshotStoreBackend from "../SnapshotStoreBackend.js"
+import * as backend from "./backend.js"
 import * as unitOfWork from "./unitOfWork.js"
-import * as validate from "./validate.js"
 
 /** One aggregate's history, oldest first. */
 interface History {
@@ -36,10 +35,6 @@ const historyOf = (
     onNone: () => [],
     onSome: (history) => history.snapshots
   })
-
-// A caller may pass a structurally typed plain object; the store answers `Snapshot` instances.
-const toSnapshot = (snapshot: Snapshot): Snapshot =>
-  (snapshot as unknown) instanceof Snapshot ? snapshot : withState(snapshot, snapshot.state)
 
 const toInfo = (snapshot: Snapshot): SnapshotInfo =>
   new SnapshotInfo({
@@ -92,171 +87,154 @@ const isLater = (a: Snapshot, b: Snapshot): boolean => {
   return a.aggregateId > b.aggregateId
 }
 
-/** @internal */
-export const make: Effect.Effect<SnapshotStoreService> = Effect.map(
-  Ref.make(HashMap.empty<string, History>()),
-  (ref): SnapshotStoreService => {
-    type Undo = (histories: Histories) => Histories
-    // A persistent map: a reader holding it sees a consistent state while writers replace it. `f` answers
-    // its result, the next map (undefined: unchanged) and, when `undoable`, how to undo its change.
-    const write = <A>(
-      f: (histories: Histories, undoable: boolean) => readonly [A, Histories | undefined, Undo | undefined]
-    ): Effect.Effect<A> =>
-      Effect.flatMap(Effect.serviceOption(unitOfWork.CurrentUnit), (unit) => {
-        if (Option.isNone(unit)) {
-          return Ref.modify(ref, (histories) => {
-            const [result, next] = f(histories, false)
-            return [result, next ?? histories]
-          })
-        }
-        // In a unit of work: the write and the registration of its undo, both or neither.
-        return Effect.uninterruptible(Effect.flatMap(
-          Ref.modify(ref, (histories) => {
-            const [result, next, undo] = f(histories, true)
-            return [[result, next === undefined ? undefined : undo] as const, next ?? histories]
-          }),
-          ([result, undo]) =>
-            undo === undefined
-              ? Effect.succeed(result)
-              : Effect.as(unit.value.onRollback(Ref.update(ref, undo)), result)
-        ))
-      })
-    return {
-      save: (snapshot) =>
-        Effect.suspend(() => {
-          const error = validate.checkSnapshot(snapshot)
-          if (error !== undefined) return Effect.fail(error)
-          const stored = toSnapshot(snapshot)
-          const key = memoryKey(stored.aggregateType, stored.aggregateId)
-          return write((histories, undoable) => {
-            const next = insert(histories, key, stored)
-            // Undone: this very snapshot removed again (not one another writer saved since).
-            return [undefined, next, undoable ? (current) => removeExact(current, key, stored) : undefined]
-          })
-        }),
-      load: (aggregateType, aggregateId, options) =>
-        Effect.suspend(() => {
-          const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkMaxVersion(options?.maxVersion)
-          if (error !== undefined) return Effect.fail(error)
-          const maxVersion = options?.maxVersion ?? Number.POSITIVE_INFINITY
-          return Effect.map(Ref.get(ref), (histories) => {
-            const snapshots = historyOf(histories, aggregateType, aggregateId)
-            for (let i = snapshots.length - 1; i >= 0; i--) {
-              if (snapshots[i]!.version <= maxVersion) return Option.some(snapshots[i]!)
-            }
-            return Option.none()
-          })
-        }),
-      list: (aggregateType, aggregateId) =>
-        Effect.suspend(() => {
-          const error = validate.checkKey(aggregateType, aggregateId)
-          if (error !== undefined) return Effect.fail(error)
-          return Effect.map(
-            Ref.get(ref),
-            (histories) => historyOf(histories, aggregateType, aggregateId).map(toInfo)
-          )
-        }),
-      delete: (aggregateType, aggregateId, options) =>
-        Effect.suspend(() => {
-          const error = validate.checkKey(aggregateType, aggregateId) ?? validate.checkDeleteVersion(options?.version)
-          if (error !== undefined) return Effect.fail(error)
-          const key = memoryKey(aggregateType, aggregateId)
-          return write((histories, undoable) => {
-            const history = Option.getOrUndefined(HashMap.get(histories, key))
-            if (history === undefined) return [0, undefined, undefined]
-            const version = options?.version
-            const kept = version === undefined ? [] : history.snapshots.filter((s) => s.version !== version)
-            const deleted = history.snapshots.length - kept.length
-            if (deleted === 0) return [0, undefined, undefined]
-            const removed = version === undefined
-              ? history.snapshots
-              : history.snapshots.filter((s) => s.version === version)
-            return [
-              deleted,
-              kept.length === 0
-                ? HashMap.remove(histories, key)
-                : HashMap.set(histories, key, { ...history, snapshots: kept }),
-              undoable ? (current) => insertAll(current, key, removed) : undefined
-            ]
-          })
-        }),
-      latestForType: (aggregateType) =>
-        Effect.suspend(() => {
-          const error = validate.checkType(aggregateType)
-          if (error !== undefined) return Effect.fail(error)
-          return Effect.map(Ref.get(ref), (histories) => {
-            let latest: Snapshot | undefined
-            for (const history of HashMap.values(histories)) {
-              if (history.aggregateType !== aggregateType) continue
-              for (const snapshot of history.snapshots) {
-                if (latest === undefined || isLater(snapshot, latest)) latest = snapshot
-              }
-            }
-            return Option.fromNullishOr(latest)
-          })
-        }),
-      aggregates: (aggregateType) =>
-        Stream.unwrap(Effect.suspend(() => {
-          const error = aggregateType === undefined ? undefined : validate.checkType(aggregateType)
-          if (error !== undefined) return Effect.fail(error)
-          return Effect.map(Ref.get(ref), (histories) => {
-            const keys: Array<SnapshotKey> = []
-            for (const history of HashMap.values(histories)) {
-              if (aggregateType === undefined || history.aggregateType === aggregateType) {
-                keys.push(
-                  new SnapshotKey(
-                    { aggregateType: history.aggregateType, aggregateId: history.aggregateId },
-                    { disableChecks: true }
-                  )
-                )
-              }
-            }
-            keys.sort((a, b) =>
-              a.aggregateType < b.aggregateType ? -1 : a.aggregateType > b.aggregateType ?
-                1 :
-                a.aggregateId < b.aggregateId
-                ? -1
-                : a.aggregateId > b.aggregateId
-                ? 1
-                : 0
-            )
-            return Stream.fromArray(keys)
-          })
-        })),
-      prune: (options) =>
-        Effect.suspend(() => {
-          const checked = validate.checkPrune(options)
-          if (checked instanceof SnapshotStoreError) return Effect.fail(checked)
-          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const cutoff = checked.olderThanMillis === undefined ? undefined : now - checked.olderThanMillis
-            return write((histories, undoable): readonly [PruneResult, Histories | undefined, Undo | undefined] => {
-              let deleted = 0
-              let next = histories
-              const removed: Array<readonly [string, ReadonlyArray<Snapshot>]> = []
-              for (const [key, history] of histories) {
-                if (options.aggregateType !== undefined && history.aggregateType !== options.aggregateType) continue
-                const snapshots = history.snapshots
-                const firstKept = snapshots.length - options.keepLast
-                if (firstKept <= 0) continue
-                const kept = snapshots.filter((snapshot, index) =>
-                  index >= firstKept || (cutoff !== undefined && DateTime.toEpochMillis(snapshot.createdAt) >= cutoff)
-                )
-                if (kept.length === snapshots.length) continue
-                deleted += snapshots.length - kept.length
-                next = HashMap.set(next, key, { ...history, snapshots: kept })
-                if (undoable) removed.push([key, snapshots.filter((snapshot) => !kept.includes(snapshot))])
-              }
-              if (deleted === 0) return [{ deleted }, undefined, undefined]
-              return [
-                { deleted },
-                next,
-                undoable
-                  ? (current) => removed.reduce((acc, [key, snapshots]) => insertAll(acc, key, snapshots), current)
-                  : undefined
-              ]
-            })
-          })
+
+const compareKeys = (a: SnapshotKey, b: SnapshotKey): number =>
+  a.aggregateType < b.aggregateType ? -1 : a.aggregateType > b.aggregateType ?
+    1 :
+    a.aggregateId < b.aggregateId
+    ? -1
+    : a.aggregateId > b.aggregateId
+    ? 1
+    : 0
+
+type Undo = (histories: Histories) => Histories
+
+/** The memory backend on a `Ref` of histories. @internal */
+export const makeBackend = (ref: Ref.Ref<Histories>): SnapshotStoreBackend.Backend => {
+  // A persistent map: a reader holding it sees a consistent state while writers replace it. `f` answers
+  // its result, the next map (undefined: unchanged) and, when `undoable`, how to undo its change.
+  const write = <A>(
+    f: (histories: Histories, undoable: boolean) => readonly [A, Histories | undefined, Undo | undefined]
+  ): Effect.Effect<A> =>
+    Effect.flatMap(Effect.serviceOption(unitOfWork.CurrentUnit), (unit) => {
+      if (Option.isNone(unit)) {
+        return Ref.modify(ref, (histories) => {
+          const [result, next] = f(histories, false)
+          return [result, next ?? histories]
         })
-    }
+      }
+      // In a unit of work: the write and the registration of its undo, both or neither.
+      return Effect.uninterruptible(Effect.flatMap(
+        Ref.modify(ref, (histories) => {
+          const [result, next, undo] = f(histories, true)
+          return [[result, next === undefined ? undefined : undo] as const, next ?? histories]
+        }),
+        ([result, undo]) =>
+          undo === undefined
+            ? Effect.succeed(result)
+            : Effect.as(unit.value.onRollback(Ref.update(ref, undo)), result)
+      ))
+    })
+
+  /** `snapshot` inserted; undone: this very snapshot removed again (not one another writer saved since). */
+  const inserted = <A>(histories: Histories, snapshot: Snapshot, undoable: boolean, result: A) => {
+    const key = memoryKey(snapshot.aggregateType, snapshot.aggregateId)
+    return [
+      result,
+      insert(histories, key, snapshot),
+      undoable ? (current: Histories) => removeExact(current, key, snapshot) : undefined
+    ] as const
   }
+
+  return {
+    name: "memory",
+    transactions: "join",
+    insert: (snapshot) => write((histories, undoable) => inserted(histories, snapshot, undoable, undefined)),
+    insertIfDue: (snapshot, dueFrom) =>
+      write((histories, undoable): readonly [SnapshotStoreBackend.SaveIfDueResult, Histories | undefined, Undo | undefined] => {
+        const snapshots = historyOf(histories, snapshot.aggregateType, snapshot.aggregateId)
+        const newest = snapshots[snapshots.length - 1]
+        if (newest !== undefined && newest.version >= dueFrom) return ["AlreadyCovered", undefined, undefined]
+        return inserted(histories, snapshot, undoable, "Written")
+      }),
+    newest: (aggregateType, aggregateId, maxVersion) =>
+      Effect.map(Ref.get(ref), (histories) => {
+        const snapshots = historyOf(histories, aggregateType, aggregateId)
+        for (let i = snapshots.length - 1; i >= 0; i--) {
+          if (maxVersion === undefined || snapshots[i]!.version <= maxVersion) return Option.some(snapshots[i]!)
+        }
+        return Option.none()
+      }),
+    history: (aggregateType, aggregateId) =>
+      Effect.map(Ref.get(ref), (histories) => historyOf(histories, aggregateType, aggregateId).map(toInfo)),
+    remove: (aggregateType, aggregateId, version) => {
+      const key = memoryKey(aggregateType, aggregateId)
+      return write((histories, undoable) => {
+        const history = Option.getOrUndefined(HashMap.get(histories, key))
+        if (history === undefined) return [0, undefined, undefined]
+        const kept = version === undefined ? [] : history.snapshots.filter((s) => s.version !== version)
+        const deleted = history.snapshots.length - kept.length
+        if (deleted === 0) return [0, undefined, undefined]
+        const removed = version === undefined
+          ? history.snapshots
+          : history.snapshots.filter((s) => s.version === version)
+        return [
+          deleted,
+          kept.length === 0
+            ? HashMap.remove(histories, key)
+            : HashMap.set(histories, key, { ...history, snapshots: kept }),
+          undoable ? (current) => insertAll(current, key, removed) : undefined
+        ]
+      })
+    },
+    latestOfType: (aggregateType) =>
+      Effect.map(Ref.get(ref), (histories) => {
+        let latest: Snapshot | undefined
+        for (const history of HashMap.values(histories)) {
+          if (history.aggregateType !== aggregateType) continue
+          for (const snapshot of history.snapshots) {
+            if (latest === undefined || isLater(snapshot, latest)) latest = snapshot
+          }
+        }
+        return Option.fromNullishOr(latest)
+      }),
+    keys: (aggregateType) =>
+      Stream.unwrap(Effect.map(Ref.get(ref), (histories) => {
+        const keys: Array<SnapshotKey> = []
+        for (const history of HashMap.values(histories)) {
+          if (aggregateType === undefined || history.aggregateType === aggregateType) {
+            keys.push(
+              new SnapshotKey(
+                { aggregateType: history.aggregateType, aggregateId: history.aggregateId },
+                { disableChecks: true }
+              )
+            )
+          }
+        }
+        return Stream.fromArray(keys.sort(compareKeys))
+      })),
+    prune: ({ aggregateType, cutoff, keepLast }) =>
+      write((histories, undoable): readonly [number, Histories | undefined, Undo | undefined] => {
+        let deleted = 0
+        let next = histories
+        const removed: Array<readonly [string, ReadonlyArray<Snapshot>]> = []
+        for (const [key, history] of histories) {
+          if (aggregateType !== undefined && history.aggregateType !== aggregateType) continue
+          const snapshots = history.snapshots
+          const firstKept = snapshots.length - keepLast
+          if (firstKept <= 0) continue
+          const kept = snapshots.filter((snapshot, index) =>
+            index >= firstKept || (cutoff !== undefined && DateTime.toEpochMillis(snapshot.createdAt) >= cutoff)
+          )
+          if (kept.length === snapshots.length) continue
+          deleted += snapshots.length - kept.length
+          next = HashMap.set(next, key, { ...history, snapshots: kept })
+          if (undoable) removed.push([key, snapshots.filter((snapshot) => !kept.includes(snapshot))])
+        }
+        if (deleted === 0) return [0, undefined, undefined]
+        return [
+          deleted,
+          next,
+          undoable
+            ? (current) => removed.reduce((acc, [key, snapshots]) => insertAll(acc, key, snapshots), current)
+            : undefined
+        ]
+      })
+  }
+}
+
+/** @internal */
+export const make: Effect.Effect<SnapshotStoreBackend.Store> = Effect.map(
+  Ref.make(HashMap.empty<string, History>()),
+  (ref) => backend.make(makeBackend(ref))
 )
