@@ -1,4 +1,9 @@
 /**
+ * @since 0.3.0
+ */
+export * as RedisSnapshotStore from "./RedisSnapshotStore.js"
+
+/**
  * @since 0.1.0
  */
 export * as Snapshot from "./Snapshot.js"
