@@ -56,6 +56,13 @@ const badArgument = (message: string) => new BadArgument({ module: "RedisSnapsho
 
 const pad = (version: number): string => String(version).padStart(16, "0")
 
+/** A script on the first `numberOfKeys` of an aggregate's keys (`keysOf` below) and its arguments. */
+const script = (numberOfKeys: number, lua: string) =>
+  Redis.script(
+    (keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) => [...keys.slice(0, numberOfKeys), ...args],
+    { numberOfKeys, lua }
+  )
+
 // Removes one snapshot (its history member, its state, its entry in the type's creation index).
 const removeOne = `local function removeOne(member, history, states, created, id)
   local field = string.sub(member, 1, 16)
@@ -65,62 +72,47 @@ const removeOne = `local function removeOne(member, history, states, created, id
 end
 `
 
-const insertScript = Redis.script(
-  (history: string, states: string, ids: string, created: string, types: string, member: string, version: number,
-    state: string, id: string, type: string, createdAt: number, dueFrom: string) =>
-    [history, states, ids, created, types, member, version, state, id, type, createdAt, dueFrom],
-  {
-    numberOfKeys: 5,
-    lua: `if ARGV[7] ~= '' and redis.call('ZCOUNT', KEYS[1], ARGV[7], '+inf') > 0 then return 0 end
+const insertScript = script(
+  5,
+  `if ARGV[7] ~= '' and redis.call('ZCOUNT', KEYS[1], ARGV[7], '+inf') > 0 then return 0 end
 if redis.call('ZCOUNT', KEYS[1], ARGV[2], ARGV[2]) == 0 then
   local field = string.sub(ARGV[1], 1, 16)
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
   redis.call('HSET', KEYS[2], field, ARGV[3])
-  redis.call('ZADD', KEYS[3], 0, ARGV[4])
-  redis.call('ZADD', KEYS[4], ARGV[6], field .. '\\0' .. ARGV[4])
+  redis.call('ZADD', KEYS[4], 0, ARGV[4])
+  redis.call('ZADD', KEYS[3], ARGV[6], field .. '\\0' .. ARGV[4])
   redis.call('ZADD', KEYS[5], 0, ARGV[5])
 end
 return 1`
-  }
 ).withReturnType<number>()
 
-const newestScript = Redis.script(
-  (history: string, states: string, max: string, min: string) => [history, states, max, min],
-  {
-    numberOfKeys: 2,
-    lua: `local found = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, 1)
+const newestScript = script(
+  2,
+  `local found = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, 1)
 if #found == 0 then return false end
 local state = redis.call('HGET', KEYS[2], string.sub(found[1], 1, 16))
 if not state then return false end
 return {found[1], state}`
-  }
 ).withReturnType<unknown>()
 
-const removeScript = Redis.script(
-  (history: string, states: string, ids: string, created: string, types: string, version: string, id: string,
-    type: string) => [history, states, ids, created, types, version, id, type],
-  {
-    numberOfKeys: 5,
-    lua: `${removeOne}local members
+const removeScript = script(
+  5,
+  `${removeOne}local members
 if ARGV[1] == '' then members = redis.call('ZRANGE', KEYS[1], 0, -1)
 else members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1]) end
-for _, member in ipairs(members) do removeOne(member, KEYS[1], KEYS[2], KEYS[4], ARGV[2]) end
+for _, member in ipairs(members) do removeOne(member, KEYS[1], KEYS[2], KEYS[3], ARGV[2]) end
 if redis.call('ZCARD', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
-  redis.call('ZREM', KEYS[3], ARGV[2])
-  if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('ZREM', KEYS[5], ARGV[3]) end
+  redis.call('ZREM', KEYS[4], ARGV[2])
+  if redis.call('ZCARD', KEYS[4]) == 0 then redis.call('ZREM', KEYS[5], ARGV[3]) end
 end
 return #members`
-  }
 ).withReturnType<number>()
 
 // Never removes an aggregate's newest snapshot (keepLast >= 1), so the indexes of ids and types stay as they are.
-const pruneScript = Redis.script(
-  (history: string, states: string, created: string, keepLast: number, cutoff: string, id: string) =>
-    [history, states, created, keepLast, cutoff, id],
-  {
-    numberOfKeys: 3,
-    lua: `${removeOne}local deleted = 0
+const pruneScript = script(
+  3,
+  `${removeOne}local deleted = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -(tonumber(ARGV[1]) + 1))) do
   local createdAt = tonumber(string.match(member, '^%d+:(%-?%d+):'))
   if ARGV[2] == '' or (createdAt ~= nil and createdAt < tonumber(ARGV[2])) then
@@ -129,7 +121,6 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -(tonumber(ARGV[1]) + 1
   end
 end
 return deleted`
-  }
 ).withReturnType<number>()
 
 type Failure = Redis.RedisError | SnapshotStoreError
@@ -163,15 +154,16 @@ const decodeState = (text: string): SnapshotStoreBackend.EncodedState | undefine
   }
 }
 
-const decodeFound = (aggregateType: string, aggregateId: string) =>
-(found: unknown): Effect.Effect<Option.Option<SnapshotStoreBackend.EncodedSnapshot>, Failure> => {
-  if (found === null) return Effect.succeedNone
-  const [member, text] = Array.isArray(found) ? found : []
-  const state = typeof text === "string" ? decodeState(text) : undefined
-  return typeof member === "string" && state !== undefined
-    ? Effect.succeedSome({ ...decodeInfo(aggregateType, aggregateId, member), state })
-    : Effect.fail(corruption.corrupt(`a stored Redis snapshot of ${aggregateType} is malformed`))
-}
+const decodeFound =
+  (aggregateType: string, aggregateId: string) =>
+  (found: unknown): Effect.Effect<Option.Option<SnapshotStoreBackend.EncodedSnapshot>, Failure> => {
+    if (found === null) return Effect.succeedNone
+    const [member, text] = Array.isArray(found) ? found : []
+    const state = typeof text === "string" ? decodeState(text) : undefined
+    return typeof member === "string" && state !== undefined
+      ? Effect.succeedSome({ ...decodeInfo(aggregateType, aggregateId, member), state })
+      : Effect.fail(corruption.corrupt(`a stored Redis snapshot of ${aggregateType} is malformed`))
+  }
 
 /**
  * The Redis backend on the `Redis` service in context; fails with `BadArgument` on bad options.
@@ -197,16 +189,18 @@ export const makeBackend: (
     const typesKey = `${prefix}types`
     const idsKey = (type: string) => `${prefix}ids:${type}`
     const createdKey = (type: string) => `${prefix}created:${type}`
-    const historyKey = (type: string, id: string) => `${prefix}history:${type}\u0000${id}`
-    const statesKey = (type: string, id: string) => `${prefix}states:${type}\u0000${id}`
+
+    /** An aggregate's keys, in the order the scripts take them (each takes the first 2, 3 or 5). */
+    const keysOf = (type: string, id: string) => [
+      `${prefix}history:${type}\u0000${id}`,
+      `${prefix}states:${type}\u0000${id}`,
+      createdKey(type),
+      idsKey(type),
+      typesKey
+    ]
 
     const write = (row: SnapshotStoreBackend.EncodedSnapshot, dueFrom: string) =>
-      insert(
-        historyKey(row.aggregateType, row.aggregateId),
-        statesKey(row.aggregateType, row.aggregateId),
-        idsKey(row.aggregateType),
-        createdKey(row.aggregateType),
-        typesKey,
+      insert(keysOf(row.aggregateType, row.aggregateId), [
         `${pad(row.version)}:${row.createdAt}:${row.schemaVersion}:${row.metadata}`,
         row.version,
         encodeState(row.state),
@@ -214,10 +208,10 @@ export const makeBackend: (
         row.aggregateType,
         row.createdAt,
         dueFrom
-      )
+      ])
 
     const exactly = (type: string, id: string, max: string, min: string) =>
-      Effect.flatMap(newest(historyKey(type, id), statesKey(type, id), max, min), decodeFound(type, id))
+      Effect.flatMap(newest(keysOf(type, id), [max, min]), decodeFound(type, id))
 
     /** A sorted set's members in lex order, a page per command. */
     const members = (key: string): Stream.Stream<string, Failure> =>
@@ -255,34 +249,21 @@ export const makeBackend: (
         exactly(type, id, maxVersion === undefined ? "+inf" : String(maxVersion), "-inf"),
       history: (type, id) =>
         Effect.map(
-          redis.send<ReadonlyArray<string>>("ZRANGE", historyKey(type, id), "0", "-1"),
+          redis.send<ReadonlyArray<string>>("ZRANGE", keysOf(type, id)[0]!, "0", "-1"),
           (members) => members.map((member) => decodeInfo(type, id, member))
         ),
-      remove: (type, id, version) =>
-        remove(
-          historyKey(type, id),
-          statesKey(type, id),
-          idsKey(type),
-          createdKey(type),
-          typesKey,
-          version === undefined ? "" : String(version),
-          id,
-          type
-        ),
+      remove: (type, id, version) => remove(keysOf(type, id), [version === undefined ? "" : String(version), id, type]),
       latestOfType: (type) => latestOfType(type, 3),
       keys,
       prune: ({ aggregateType, cutoff, keepLast }) =>
         // A cutoff before any representable time: nothing is old enough.
         cutoff !== undefined && !Number.isFinite(cutoff) ? Effect.succeed(0) : keys(aggregateType).pipe(
           Stream.mapEffect(({ aggregateId, aggregateType }) =>
-            pruneOne(
-              historyKey(aggregateType, aggregateId),
-              statesKey(aggregateType, aggregateId),
-              createdKey(aggregateType),
+            pruneOne(keysOf(aggregateType, aggregateId), [
               keepLast,
               cutoff === undefined ? "" : String(cutoff),
               aggregateId
-            ), { concurrency: 8 }),
+            ]), { concurrency: 8 }),
           Stream.runFold(() => 0, (total, deleted) => total + deleted)
         )
     }

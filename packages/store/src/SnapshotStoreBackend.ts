@@ -110,7 +110,7 @@ export interface Operations<Row, Info, E> {
  * @since 0.3.0
  * @category models
  */
-export interface Backend extends Operations<Snapshot, SnapshotInfo, SnapshotStoreError> {}
+export type Backend = Operations<Snapshot, SnapshotInfo, SnapshotStoreError>
 
 /**
  * A stored state: JSON text, or the bytes of a state the `compressed` decorator compressed.
@@ -154,7 +154,7 @@ export interface EncodedSnapshot extends EncodedInfo {
  * @since 0.3.0
  * @category models
  */
-export interface Encoded<E> extends Operations<EncodedSnapshot, EncodedInfo, E> {}
+export type Encoded<E> = Operations<EncodedSnapshot, EncodedInfo, E>
 
 /**
  * The store on a backend: checks every input once (the same checks and messages for every backend, `InvalidInput`

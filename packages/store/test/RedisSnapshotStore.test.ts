@@ -35,9 +35,12 @@ describe.skipIf(!hasRedis)("RedisSnapshotStore", () => {
         const type = freshType("Unit")
         yield* UnitOfWork.transaction(Effect.gen(function*() {
           yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 1 }))
-          assert.strictEqual(yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 2 }), {
-            dueFrom: 2
-          }), "Written")
+          assert.strictEqual(
+            yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 2 }), {
+              dueFrom: 2
+            }),
+            "Written"
+          )
           // Not in Redis before the commit.
           assert.isTrue(Option.isNone(yield* store.load(type, "a")))
         }))

@@ -37,23 +37,24 @@ const where = (aggregateType: string, aggregateId: string) => `${aggregateType} 
 
 /** @internal */
 export const make = (backend: Backend.Backend): Backend.Store => {
-  const observe = (operation: string, aggregateType?: string, aggregateId?: string) =>
-  <A>(effect: Effect.Effect<A, SnapshotStoreError>): Effect.Effect<A, SnapshotStoreError> =>
-    effect.pipe(
-      Effect.tapError((error) =>
-        Metric.update(
-          Metric.withAttributes(failures, { backend: backend.name, operation, reason: error.reason }),
-          1
-        )
-      ),
-      Effect.withSpan(`SnapshotStore.${operation}`, {
-        attributes: {
-          backend: backend.name,
-          ...(aggregateType === undefined ? {} : { aggregate_type: aggregateType }),
-          ...(aggregateId === undefined ? {} : { aggregate_id: storable.show(aggregateId) })
-        }
-      })
-    )
+  const observe =
+    (operation: string, aggregateType?: string, aggregateId?: string) =>
+    <A>(effect: Effect.Effect<A, SnapshotStoreError>): Effect.Effect<A, SnapshotStoreError> =>
+      effect.pipe(
+        Effect.tapError((error) =>
+          Metric.update(
+            Metric.withAttributes(failures, { backend: backend.name, operation, reason: error.reason }),
+            1
+          )
+        ),
+        Effect.withSpan(`SnapshotStore.${operation}`, {
+          attributes: {
+            backend: backend.name,
+            ...(aggregateType === undefined ? {} : { aggregate_type: aggregateType }),
+            ...(aggregateId === undefined ? {} : { aggregate_id: storable.show(aggregateId) })
+          }
+        })
+      )
 
   /** The call if its input passed the checks; the checks run when the effect runs. */
   const checked = <A>(

@@ -87,7 +87,6 @@ const isLater = (a: Snapshot, b: Snapshot): boolean => {
   return a.aggregateId > b.aggregateId
 }
 
-
 const compareKeys = (a: SnapshotKey, b: SnapshotKey): number =>
   a.aggregateType < b.aggregateType ? -1 : a.aggregateType > b.aggregateType ?
     1 :
@@ -141,12 +140,17 @@ export const makeBackend = (ref: Ref.Ref<Histories>): SnapshotStoreBackend.Backe
     transactions: "join",
     insert: (snapshot) => write((histories, undoable) => inserted(histories, snapshot, undoable, undefined)),
     insertIfDue: (snapshot, dueFrom) =>
-      write((histories, undoable): readonly [SnapshotStoreBackend.SaveIfDueResult, Histories | undefined, Undo | undefined] => {
-        const snapshots = historyOf(histories, snapshot.aggregateType, snapshot.aggregateId)
-        const newest = snapshots[snapshots.length - 1]
-        if (newest !== undefined && newest.version >= dueFrom) return ["AlreadyCovered", undefined, undefined]
-        return inserted(histories, snapshot, undoable, "Written")
-      }),
+      write(
+        (
+          histories,
+          undoable
+        ): readonly [SnapshotStoreBackend.SaveIfDueResult, Histories | undefined, Undo | undefined] => {
+          const snapshots = historyOf(histories, snapshot.aggregateType, snapshot.aggregateId)
+          const newest = snapshots[snapshots.length - 1]
+          if (newest !== undefined && newest.version >= dueFrom) return ["AlreadyCovered", undefined, undefined]
+          return inserted(histories, snapshot, undoable, "Written")
+        }
+      ),
     newest: (aggregateType, aggregateId, maxVersion) =>
       Effect.map(Ref.get(ref), (histories) => {
         const snapshots = historyOf(histories, aggregateType, aggregateId)
