@@ -149,12 +149,15 @@ export interface EncodedSnapshot extends EncodedInfo {
 
 /**
  * A backend on encoded rows. Its failures `E` are the backend's own (a client error): `makeEncoded` reports them
- * as `Unavailable`, and a row that does not decode as `Corrupt`.
+ * with `toError` when given (a SQL backend classifies by SQLSTATE), else as `Unavailable` (a `SnapshotStoreError`
+ * passes as it is); a row that does not decode is `Corrupt`.
  *
  * @since 0.3.0
  * @category models
  */
-export type Encoded<E> = Operations<EncodedSnapshot, EncodedInfo, E>
+export interface Encoded<E> extends Operations<EncodedSnapshot, EncodedInfo, E> {
+  readonly toError?: ((operation: string, error: E) => SnapshotStoreError) | undefined
+}
 
 /**
  * The store on a backend: checks every input once (the same checks and messages for every backend, `InvalidInput`

@@ -218,34 +218,38 @@ const decodeSome = (row: Option.Option<Backend.EncodedSnapshot>) =>
   Option.isNone(row) ? Effect.succeedNone : Effect.asSome(decode(row.value))
 
 /** The encoded backend as a backend of `Snapshot`s. @internal */
-export const fromEncoded = <E>(backend: Backend.Encoded<E>): Backend.Backend => ({
-  name: backend.name,
-  transactions: backend.transactions,
-  insert: (snapshot) => Effect.mapError(backend.insert(encode(snapshot)), unavailable("save")),
-  insertIfDue: (snapshot, dueFrom) =>
-    Effect.mapError(backend.insertIfDue(encode(snapshot), dueFrom), unavailable("saveIfDue")),
-  newest: (aggregateType, aggregateId, maxVersion) =>
-    backend.newest(aggregateType, aggregateId, maxVersion).pipe(
-      Effect.mapError(unavailable("load")),
-      Effect.flatMap(decodeSome)
-    ),
-  history: (aggregateType, aggregateId) =>
-    backend.history(aggregateType, aggregateId).pipe(
-      Effect.mapError(unavailable("list")),
-      Effect.flatMap(Effect.forEach((row) =>
-        Effect.map(decodeFields(row), (fields) => new SnapshotInfo(fields, { disableChecks: true }))
-      ))
-    ),
-  remove: (aggregateType, aggregateId, version) =>
-    Effect.mapError(backend.remove(aggregateType, aggregateId, version), unavailable("delete")),
-  latestOfType: (aggregateType) =>
-    backend.latestOfType(aggregateType).pipe(
-      Effect.mapError(unavailable("latestForType")),
-      Effect.flatMap(decodeSome)
-    ),
-  keys: (aggregateType) => Stream.mapError(backend.keys(aggregateType), unavailable("aggregates")),
-  prune: (request) => Effect.mapError(backend.prune(request), unavailable("prune"))
-})
+export const fromEncoded = <E>(backend: Backend.Encoded<E>): Backend.Backend => {
+  const toError = backend.toError
+  const failed = toError === undefined ? unavailable : (operation: string) => (error: E) => toError(operation, error)
+  return {
+    name: backend.name,
+    transactions: backend.transactions,
+    insert: (snapshot) => Effect.mapError(backend.insert(encode(snapshot)), failed("save")),
+    insertIfDue: (snapshot, dueFrom) =>
+      Effect.mapError(backend.insertIfDue(encode(snapshot), dueFrom), failed("saveIfDue")),
+    newest: (aggregateType, aggregateId, maxVersion) =>
+      backend.newest(aggregateType, aggregateId, maxVersion).pipe(
+        Effect.mapError(failed("load")),
+        Effect.flatMap(decodeSome)
+      ),
+    history: (aggregateType, aggregateId) =>
+      backend.history(aggregateType, aggregateId).pipe(
+        Effect.mapError(failed("list")),
+        Effect.flatMap(Effect.forEach((row) =>
+          Effect.map(decodeFields(row), (fields) => new SnapshotInfo(fields, { disableChecks: true }))
+        ))
+      ),
+    remove: (aggregateType, aggregateId, version) =>
+      Effect.mapError(backend.remove(aggregateType, aggregateId, version), failed("delete")),
+    latestOfType: (aggregateType) =>
+      backend.latestOfType(aggregateType).pipe(
+        Effect.mapError(failed("latestForType")),
+        Effect.flatMap(decodeSome)
+      ),
+    keys: (aggregateType) => Stream.mapError(backend.keys(aggregateType), failed("aggregates")),
+    prune: (request) => Effect.mapError(backend.prune(request), failed("prune"))
+  }
+}
 
 /** @internal */
 export const makeEncoded = <E>(backend: Backend.Encoded<E>): Backend.Store => make(fromEncoded(backend))
