@@ -33,7 +33,7 @@ import * as corruption from "./internal/errors.js"
 import { SnapshotKey } from "./Snapshot.js"
 import { SnapshotStore } from "./SnapshotStore.js"
 import type * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
-import type { SnapshotStoreError } from "./SnapshotStoreError.js"
+import { SnapshotStoreError } from "./SnapshotStoreError.js"
 
 /**
  * @since 0.3.0
@@ -124,6 +124,17 @@ return deleted`
 ).withReturnType<number>()
 
 type Failure = Redis.RedisError | SnapshotStoreError
+
+// A key under the prefix holding another type than the store wrote (WRONGTYPE) is not ours: retrying cannot help.
+const toError = (operation: string, error: Failure): SnapshotStoreError => {
+  if (error instanceof SnapshotStoreError) return error
+  const message = String((error.cause as { readonly message?: unknown } | undefined)?.message ?? error.cause)
+  return new SnapshotStoreError({
+    reason: message.startsWith("WRONGTYPE") ? "Corrupt" : "Unavailable",
+    message: `${operation} failed: Redis: ${message.slice(0, 300)}`,
+    cause: error
+  })
+}
 
 const decodeInfo = (aggregateType: string, aggregateId: string, member: string): SnapshotStoreBackend.EncodedInfo => {
   const created = member.indexOf(":", 17)
@@ -242,6 +253,7 @@ export const makeBackend: (
     const encoded: SnapshotStoreBackend.Encoded<Failure> = {
       name: "redis",
       transactions: "outside",
+      toError,
       insert: (row) => Effect.asVoid(write(row, "")),
       insertIfDue: (row, dueFrom) =>
         Effect.map(write(row, String(dueFrom)), (written) => written === 1 ? "Written" : "AlreadyCovered"),

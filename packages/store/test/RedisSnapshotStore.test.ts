@@ -82,6 +82,18 @@ describe.skipIf(!hasRedis)("RedisSnapshotStore", () => {
         assert.strictEqual((yield* Effect.flip(store.load(type, "a"))).reason, "Corrupt")
       }))
 
+    it.effect("a key of another type under the prefix (WRONGTYPE) is Corrupt, not Unavailable", () =>
+      Effect.gen(function*() {
+        const foreign = `${prefix}foreign:`
+        const store = yield* RedisSnapshotStore.make({ prefix: foreign })
+        const redis = yield* Redis.Redis
+        const type = freshType("Foreign")
+        yield* redis.send("SET", `${foreign}history:${type}\u0000a`, "not a sorted set")
+        const error = yield* Effect.flip(store.load(type, "a"))
+        assert.strictEqual(error.reason, "Corrupt")
+        assert.match(error.message, /^load failed: Redis: WRONGTYPE/)
+      }))
+
     it.effect("bad options are a BadArgument", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(RedisSnapshotStore.make({ pageSize: 0 }))
