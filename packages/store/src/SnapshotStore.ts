@@ -122,9 +122,9 @@ export class SnapshotStore extends Context.Service<SnapshotStore, SnapshotStoreS
 export const make: (backend: SnapshotStoreBackend.Backend) => SnapshotStoreBackend.Store = backend.make
 
 /**
- * An in-memory store (a backend of `make`): a `Ref` of histories, no dependencies. States are kept by reference (not copied), so
- * a caller must not mutate a state after saving it — Effect code treats states as immutable anyway.
- * It validates its input exactly like the SQL backend. Inside a unit of work (`UnitOfWork.transaction`), each
+ * An in-memory store (a backend of `make`): a `Ref` of histories, no dependencies. States are kept by
+ * reference (not copied), so a caller must not mutate a state after saving it — Effect code treats states as
+ * immutable anyway. `make` checks its input exactly as for every other backend. Inside a unit of work (`UnitOfWork.transaction`), each
  * write (`save`, `delete`, `prune`) registers its undo with the unit, so a failed unit leaves no trace here;
  * outside one, a write is one `Ref` update.
  *
