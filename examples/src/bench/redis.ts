@@ -15,7 +15,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Redis from "effect/persistence/Redis"
 import * as Scope from "effect/Scope"
 import pg from "pg"
 import { Order } from "../Order.js"
@@ -44,20 +43,6 @@ const fingerprintOf = (state: OrderDomain.OrderState) =>
 const nonEmpty = (value: string | undefined): string | undefined =>
   value === undefined || value === "" ? undefined : value
 
-const deletePrefix = (prefix: string) =>
-  Effect.flatMap(Redis.Redis, (redis) => {
-    const loop = (cursor: string): Effect.Effect<void, Redis.RedisError> =>
-      Effect.flatMap(
-        redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000"),
-        ([next, keys]) =>
-          Effect.andThen(
-            keys.length === 0 ? Effect.void : redis.send("DEL", ...keys),
-            next === "0" ? Effect.void : loop(next)
-          )
-      )
-    return loop("0")
-  })
-
 export const run = async (options: Options): Promise<Outcome> => {
   const pgUrl = nonEmpty(process.env.PG_URL)
   const redisUrl = nonEmpty(process.env.REDIS_URL)
@@ -85,7 +70,7 @@ export const run = async (options: Options): Promise<Outcome> => {
   }
   const scope = Effect.runSync(Scope.make())
   try {
-    await sides.redis.runPromise(deletePrefix(prefix))
+    await sides.redis.runPromise(RedisSnapshotStore.clear({ prefix }))
     const ids = { postgres: `redis-bench-pg-${options.events}`, redis: `redis-bench-redis-${options.events}` }
     const cold = { strategy: SnapshotStrategy.never, cacheMaxBytes: 0 }
     const repos = {
@@ -130,7 +115,7 @@ export const run = async (options: Options): Promise<Outcome> => {
     )
     return { _tag: "Measured", result }
   } finally {
-    await sides.redis.runPromise(deletePrefix(prefix)).catch(() => undefined)
+    await sides.redis.runPromise(RedisSnapshotStore.clear({ prefix })).catch(() => undefined)
     await Effect.runPromise(Scope.close(scope, Exit.void))
     await sides.postgres.dispose()
     await sides.redis.dispose()

@@ -22,25 +22,12 @@ import { deposits, freshId, repositorySuite } from "./utils/repositorySuite.js"
 const redisUrl = process.env.REDIS_URL ?? ""
 const prefix = `effect-snapshots-test:loader:${Math.random().toString(36).slice(2, 10)}:`
 
-/** Deletes the file's keys (SCAN, so the server is never blocked). */
-const deleteKeys = Effect.flatMap(Redis.Redis, (redis) => {
-  const loop = (cursor: string): Effect.Effect<void, Redis.RedisError> =>
-    Effect.flatMap(
-      redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000"),
-      ([next, keys]) =>
-        Effect.andThen(
-          keys.length === 0 ? Effect.void : redis.send("DEL", ...keys),
-          next === "0" ? Effect.void : loop(next)
-        )
-    )
-  return loop("0")
-})
-
 // On the real clock: the connection pool's idle timer must not run on the tests' TestClock.
-const RedisLayer = Layer.effectDiscard(Effect.addFinalizer(() => Effect.ignore(deleteKeys))).pipe(
-  Layer.provideMerge(NodeRedis.layer({ url: redisUrl, database: 1 })),
-  Layer.provide(Layer.succeed(Clock.Clock, Clock.Clock.defaultValue()))
-)
+const RedisLayer = Layer.effectDiscard(Effect.addFinalizer(() => Effect.ignore(RedisSnapshotStore.clear({ prefix }))))
+  .pipe(
+    Layer.provideMerge(NodeRedis.layer({ url: redisUrl, database: 1 })),
+    Layer.provide(Layer.succeed(Clock.Clock, Clock.Clock.defaultValue()))
+  )
 
 const TestLayer = Layer.mergeAll(SqlEventStore.layer, RedisSnapshotStore.layerWith({ prefix }), SqlUnitOfWork.layer)
   .pipe(

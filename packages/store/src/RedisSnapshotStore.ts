@@ -284,6 +284,37 @@ export const makeBackend: (
 )
 
 /**
+ * Deletes every key under `prefix` (default `effect-snapshots:`), that is every snapshot of the store there: `SCAN`
+ * and `UNLINK` a page at a time, so the server is never blocked. Answers how many keys went. For tests, and for
+ * dropping a store; an empty prefix (the whole database) is refused with `BadArgument`.
+ *
+ * @since 0.3.0
+ * @category maintenance
+ */
+export const clear = (
+  options: Pick<Options, "prefix"> = {}
+): Effect.Effect<number, SnapshotStoreError | BadArgument, Redis.Redis> =>
+  Effect.gen(function*() {
+    const prefix = options.prefix ?? defaultPrefix
+    if (typeof prefix !== "string" || prefix === "") {
+      return yield* new BadArgument({
+        module: "RedisSnapshotStore.clear",
+        message: "prefix must be a non-empty string"
+      })
+    }
+    const redis = yield* Redis.Redis
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`
+    let cursor = "0"
+    let deleted = 0
+    do {
+      const [next, keys] = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", pattern, "COUNT", "1000")
+      if (keys.length > 0) deleted += yield* redis.send<number>("UNLINK", ...keys)
+      cursor = next
+    } while (cursor !== "0")
+    return deleted
+  }).pipe(Effect.catchTag("RedisError", (error) => Effect.fail(toError("clear", error))))
+
+/**
  * The store on the `Redis` service in context.
  *
  * @since 0.3.0

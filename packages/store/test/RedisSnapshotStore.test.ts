@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Redis from "effect/persistence/Redis"
 import * as Stream from "effect/Stream"
 import { contract, freshType, make } from "./utils/contract.js"
-import { deleteKeys, freshPrefix, hasRedis, layerRedis } from "./utils/redis.js"
+import { freshPrefix, hasRedis, layerRedis } from "./utils/redis.js"
 import { saveIfDueSuite } from "./utils/saveIfDue.js"
 
 const prefix = freshPrefix("store")
@@ -60,7 +60,7 @@ describe.skipIf(!hasRedis)("RedisSnapshotStore", () => {
         const store = yield* RedisSnapshotStore.make({ prefix: flushed })
         const type = freshType("Flushed")
         yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 3 }))
-        yield* deleteKeys(flushed)
+        assert.isAbove(yield* RedisSnapshotStore.clear({ prefix: flushed }), 0)
         assert.isTrue(Option.isNone(yield* store.load(type, "a")))
         assert.deepStrictEqual(yield* store.list(type, "a"), [])
         assert.isTrue(Option.isNone(yield* store.latestForType(type)))
@@ -92,6 +92,22 @@ describe.skipIf(!hasRedis)("RedisSnapshotStore", () => {
         const error = yield* Effect.flip(store.load(type, "a"))
         assert.strictEqual(error.reason, "Corrupt")
         assert.match(error.message, /^load failed: Redis: WRONGTYPE/)
+      }))
+
+    it.effect("clear deletes the keys under its prefix only, glob characters included; an empty prefix is refused", () =>
+      Effect.gen(function*() {
+        const globbed = `${prefix}g*[a]?:`
+        const neighbour = `${prefix}gXab:` // what the prefix would match as a glob
+        const type = freshType("Clear")
+        for (const p of [globbed, neighbour]) {
+          const store = yield* RedisSnapshotStore.make({ prefix: p })
+          yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 1 }))
+        }
+        // history, states, created, ids, types
+        assert.strictEqual(yield* RedisSnapshotStore.clear({ prefix: globbed }), 5)
+        const left = yield* RedisSnapshotStore.make({ prefix: neighbour })
+        assert.strictEqual(Option.getOrThrow(yield* left.load(type, "a")).version, 1)
+        assert.strictEqual((yield* Effect.flip(RedisSnapshotStore.clear({ prefix: "" })))._tag, "BadArgument")
       }))
 
     it.effect("bad options are a BadArgument", () =>

@@ -2,11 +2,11 @@
  * A Redis connection for tests (REDIS_URL; skipped without it): node-redis through `@effect/platform-node`, and
  * a key prefix of the test file's own that is deleted when the layer closes.
  */
+import { RedisSnapshotStore } from "@effect-snapshots/store"
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redis from "effect/persistence/Redis"
 
 export const redisUrl = process.env.REDIS_URL ?? ""
 
@@ -16,28 +16,13 @@ export const hasRedis = redisUrl !== ""
 export const freshPrefix = (label: string): string =>
   `effect-snapshots-test:${label}:${Math.random().toString(36).slice(2, 10)}:`
 
-/** Deletes every key under `prefix` (SCAN, so the server is never blocked). */
-export const deleteKeys = (prefix: string) =>
-  Effect.flatMap(Redis.Redis, (redis) => {
-    const loop = (cursor: string): Effect.Effect<void, Redis.RedisError> =>
-      Effect.flatMap(
-        redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000"),
-        ([next, keys]) =>
-          Effect.andThen(
-            keys.length === 0 ? Effect.void : redis.send("DEL", ...keys),
-            next === "0" ? Effect.void : loop(next)
-          )
-      )
-    return loop("0")
-  })
-
 /**
  * The `Redis` service on REDIS_URL (database `database`), deleting `prefix`'s keys when it closes. Built on the
  * real clock: its connection pool's idle timer must not run on a test's TestClock (a test adjusting it by a year
  * would spin the timer half a million times).
  */
 export const layerRedis = (prefix: string, database?: number) =>
-  Layer.effectDiscard(Effect.addFinalizer(() => Effect.ignore(deleteKeys(prefix)))).pipe(
+  Layer.effectDiscard(Effect.addFinalizer(() => Effect.ignore(RedisSnapshotStore.clear({ prefix })))).pipe(
     Layer.provideMerge(NodeRedis.layer({ url: redisUrl, ...(database === undefined ? {} : { database }) })),
     Layer.provide(Layer.succeed(Clock.Clock, Clock.Clock.defaultValue()))
   )
