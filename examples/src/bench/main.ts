@@ -40,6 +40,7 @@ import { compare, round, SelfTimed, type Stats } from "./measure.js"
 import * as Cli from "./options.js"
 import type { PeerRequest, PeerResponse } from "./peer-child.js"
 import * as Raw from "./raw.js"
+import * as RedisBench from "./redis.js"
 import type { ReplayRequest, ReplayResponse } from "./replay-child.js"
 import * as RoundTrips from "./roundtrips.js"
 import * as Seed from "./seed.js"
@@ -989,6 +990,27 @@ ORDER BY version DESC LIMIT 1`,
     } else citus = outcome.result
   }
 
+  // ------------------------------------------------------------------------------------------------------
+  // redis: a cold load from a snapshot in Redis vs in PostgreSQL (events in PostgreSQL)
+  // ------------------------------------------------------------------------------------------------------
+  let redis: Record<string, unknown> | null = null
+  if (wants("redis")) {
+    section(`redis: cold load from a snapshot in Redis (REDIS_URL) vs in PostgreSQL, events in PostgreSQL`)
+    const outcome = await RedisBench.run({
+      events: options.vsRawEvents,
+      tail: options.tail,
+      measure: { ...measureOptions, iterations: options.iterations * 3 },
+      schema: options.profile === "smoke"
+        ? `effect_snapshots_bench_redis_${process.pid}`
+        : "effect_snapshots_bench_redis",
+      log
+    })
+    if (outcome._tag === "Skipped") {
+      log(`  skipped: ${outcome.reason}`)
+      skipped.push({ part: "redis", reason: outcome.reason })
+    } else redis = outcome.result
+  }
+
   await raw?.close()
   await Effect.runPromise(Scope.close(sqlScope, Exit.void))
   await sql.dispose()
@@ -1198,6 +1220,7 @@ ORDER BY version DESC LIMIT 1`,
     restore,
     seedScenario,
     citus,
+    redis,
     targets,
     skipped
   }

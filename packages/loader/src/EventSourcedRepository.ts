@@ -12,6 +12,7 @@
 import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"

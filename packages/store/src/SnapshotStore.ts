@@ -13,10 +13,12 @@ import type * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
+import * as backend from "./internal/backend.js"
 import * as compression from "./internal/compressed.js"
 import * as memory from "./internal/memory.js"
 import * as resilience from "./internal/resilient.js"
 import type { Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
+import type * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
 import type { SnapshotStoreError } from "./SnapshotStoreError.js"
 
 /**
@@ -154,9 +156,18 @@ export class SnapshotStore extends Context.Service<SnapshotStore, SnapshotStoreS
 ) {}
 
 /**
- * An in-memory store: a `Ref` of histories, no dependencies. States are kept by reference (not copied), so
- * a caller must not mutate a state after saving it — Effect code treats states as immutable anyway.
- * It validates its input exactly like the SQL backend. Inside a unit of work (`UnitOfWork.transaction`), each
+ * The store on a narrow backend (a few primitive operations, see `SnapshotStoreBackend`): the checks, the
+ * unit-of-work policy, error reasons, spans and failure metrics are added here, once for every backend.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const make: (backend: SnapshotStoreBackend.Backend) => SnapshotStoreService = backend.make
+
+/**
+ * An in-memory store (a backend of `make`): a `Ref` of histories, no dependencies. States are kept by
+ * reference (not copied), so a caller must not mutate a state after saving it — Effect code treats states as
+ * immutable anyway. `make` checks its input exactly as for every other backend. Inside a unit of work (`UnitOfWork.transaction`), each
  * write (`save`, `delete`, `prune`) registers its undo with the unit, so a failed unit leaves no trace here;
  * outside one, a write is one `Ref` update.
  *

@@ -1,4 +1,9 @@
 /**
+ * @since 0.3.0
+ */
+export * as RedisSnapshotStore from "./RedisSnapshotStore.js"
+
+/**
  * @since 0.1.0
  */
 export * as Snapshot from "./Snapshot.js"
@@ -7,6 +12,11 @@ export * as Snapshot from "./Snapshot.js"
  * @since 0.1.0
  */
 export * as SnapshotStore from "./SnapshotStore.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
 
 /**
  * @since 0.2.0
