@@ -33,6 +33,7 @@ import * as Commit from "./internal/commit.js"
 import * as Decision from "./internal/decision.js"
 import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
 import * as Metadata from "./internal/metadata.js"
+import * as MigrationCheck from "./internal/migrationCheck.js"
 import * as Ops from "./internal/ops.js"
 import * as Rebuild from "./internal/rebuild.js"
 import * as Replay from "./internal/replay.js"
@@ -435,6 +436,8 @@ interface LoadedInternal<S> extends Known<S> {
   readonly source: Loaded<S>["source"]
   /** The outcome of the replacement this load requested for an unusable (or migrated) snapshot. */
   readonly repaired: SnapshotOutcome | undefined
+  /** The migrated snapshot this load discarded: its state differed from the full replay (`MigrationCheck`). */
+  readonly migrationMismatch?: MigrationCheck.Mismatch | undefined
 }
 
 /** The longest wait between two attempts of `update` under the default retry policy. */
@@ -559,6 +562,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
   const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
   const ops = Ops.make(aggregate, Aggregate)
   const type = aggregate.type
+  const migrationCheck = yield* MigrationCheck.make(aggregate, ops, metrics.migrationMismatches)
   const decide = Decision.make({
     type,
     decider,
@@ -642,8 +646,11 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
           ))
     })
 
-  /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */
-  const fromStores = Effect.fnUntraced(function*(id: string, route: Commit.Route) {
+  /**
+   * The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. `checkAll`:
+   * every migrated state is checked against a full replay (`rebuild`, `verify`).
+   */
+  const fromStores = Effect.fnUntraced(function*(id: string, route: Commit.Route, checkAll: boolean) {
     const cold = Option.getOrUndefined(yield* readCold(id))
     const probed = cold === undefined
       ? yield* Restore.probe(snapshots, ops, id, metrics.skipped)
@@ -651,6 +658,8 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     let acc: Replay.Acc<S> | undefined
     /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
     let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
+    let mismatch: MigrationCheck.Mismatch | undefined
+    let resave = false
     if (probed._tag === "Usable") {
       const { snapshot } = probed
       const from = {
@@ -667,8 +676,26 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
           )
         )
       if (acc === undefined) unusable = snapshot.version
+      // --- the migration check (issue 22 item 5; internal/migrationCheck.ts) ---
+      else if (probed.migrated) {
+        const checked = yield* migrationCheck.check({
+          id,
+          snapshot,
+          acc,
+          always: checkAll,
+          replay: (toVersion) => Replay.full(events, ops, id, fallback, toVersion)
+        })
+        if (checked._tag === "Mismatch") {
+          acc = checked.replay
+          unusable = snapshot.version
+          mismatch = checked.mismatch
+        }
+        // An unchecked migrated state is used, never written back as a snapshot.
+        resave = checked._tag === "Consistent"
+      }
+      // --- end of the migration check ---
     }
-    const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
+    const used = probed._tag === "Usable" && acc !== undefined && mismatch === undefined ? probed : undefined
     if (acc === undefined) {
       acc = yield* (cold !== undefined && probed._tag === "Absent"
         ? Replay.fullFrom(events, ops, id, fallback, cold.events, Replay.tailPageSize)
@@ -696,9 +723,10 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
       snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
       replayedCount: acc.replayed,
       source: used === undefined ? "replay" : "snapshot",
-      repaired: undefined
+      repaired: undefined,
+      migrationMismatch: mismatch
     }
-    if (unusable === undefined && !used?.migrated) return loaded
+    if (unusable === undefined && !(used?.migrated === true && resave)) return loaded
     // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
     // higher version hides the old one; at the same or a lower version the old one must go first (of an
     // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
@@ -723,7 +751,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
       const start = yield* Clock.currentTimeNanos
       const cached = useCache ? cache.get(id) : undefined
       const hot = cached === undefined ? undefined : yield* fromCache(id, cached)
-      return yield* finish(id, hot ?? (yield* fromStores(id, route)), start, route)
+      return yield* finish(id, hot ?? (yield* fromStores(id, route, !useCache)), start, route)
     }
   )
 

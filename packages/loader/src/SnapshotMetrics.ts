@@ -22,7 +22,8 @@ const counters = {
   snapshotsWritten: counterOptions("Snapshots written"),
   snapshotFailures: counterOptions("Snapshot writes that failed and were swallowed"),
   queueDrops: counterOptions("Background snapshot requests dropped (queue full)"),
-  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason")
+  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason"),
+  migrationMismatches: counterOptions("Migrated snapshot states that differed from a full replay (discarded)")
 }
 
 const eventsReplayedOptions = {
@@ -136,6 +137,18 @@ export const snapshotsSkipped: Metric.Counter<number> = Metric.counter(
 )
 
 /**
+ * Migrated snapshot states found different from a full replay of the stream (a wrong migration): each was
+ * discarded, the aggregate replayed and the snapshot replaced (see `Migration.CheckOptions`).
+ *
+ * @since 0.5.0
+ * @category metrics
+ */
+export const migrationMismatches: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_migration_mismatches",
+  counters.migrationMismatches
+)
+
+/**
  * The metrics of one aggregate type, each the same series as the exported metric with the attribute
  * `aggregate_type` (`Metric.withAttributes(SnapshotMetrics.cacheHits, { aggregate_type })` reads it).
  *
@@ -163,6 +176,7 @@ export const forAggregateType = (aggregateType: string) => {
     written: counter(snapshotsWritten.id, counters.snapshotsWritten),
     failures: counter(snapshotFailures.id, counters.snapshotFailures),
     drops: counter(queueDrops.id, counters.queueDrops),
+    migrationMismatches: counter(migrationMismatches.id, counters.migrationMismatches),
     skipped: (reason: SkipReason): Metric.Counter<number> => {
       let metric = byReason.get(reason)
       if (metric === undefined) {

@@ -12,9 +12,17 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import type { Difference, Verified, VerifyAllOptions, VerifyOptions, VerifySummary } from "../EventSourcedRepository.js"
+import type {
+  Difference,
+  SnapshotOutcome,
+  Verified,
+  VerifyAllOptions,
+  VerifyOptions,
+  VerifySummary
+} from "../EventSourcedRepository.js"
 import * as Commit from "./commit.js"
 import * as jsonDiff from "./jsonDiff.js"
+import type { Mismatch as MigrationMismatch } from "./migrationCheck.js"
 import type { Ops } from "./ops.js"
 import type { Acc } from "./replay.js"
 import * as Restore from "./restore.js"
@@ -37,6 +45,9 @@ export interface Deps<S, E, Err> {
       readonly state: S
       readonly snapshotVersion: Option.Option<number>
       readonly replayedCount: number
+      /** The load discarded a migrated snapshot that differed from the full replay (logged by the check). */
+      readonly migrationMismatch?: MigrationMismatch | undefined
+      readonly repaired?: SnapshotOutcome | undefined
     },
     Err
   >
@@ -54,6 +65,18 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
   const verify: (id: string, options?: VerifyOptions) => Effect.Effect<Verified, Err> = Effect.fnUntraced(
     function*(id: string, options: VerifyOptions = {}) {
       const loaded = yield* deps.load(id)
+      // --- the migration check (issue 22 item 5): the load found the difference and replaced the snapshot ---
+      const mismatch = loaded.migrationMismatch
+      if (mismatch !== undefined) {
+        return {
+          consistent: false,
+          version: loaded.version,
+          snapshotVersion: Option.some(mismatch.snapshotVersion),
+          replayed: mismatch.replayed,
+          differences: mismatch.differences,
+          repaired: loaded.repaired === "written"
+        }
+      }
       const replayed = yield* deps.replayAll(id, loaded.version)
       const a = ops.encodeState(loaded.state)
       const b = ops.encodeState(replayed.state)
