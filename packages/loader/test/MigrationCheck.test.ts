@@ -26,6 +26,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 
@@ -249,6 +250,84 @@ const suite = (it: Vitest.MethodsNonLive<EventStore.EventStore | SnapshotStore.S
       assert.deepStrictEqual(next.state, { deposits: 2, total: 12 })
     }))
 }
+
+const checked = (
+  migrate: (v1: StateV1) => StateV2,
+  check: { share: number; firstLoads: number },
+  aggregateType: string
+) =>
+  Aggregate.make({
+    ...definitionV2,
+    type: aggregateType,
+    migrations: Migration.from(1, StateV1).pipe(Migration.to(StateV2, migrate)),
+    migrationCheck: check
+  })
+
+/** The schema versions of the newest snapshot of each aggregate. */
+const newestSchemaVersions = (ids: ReadonlyArray<string>, aggregateType: string) =>
+  Effect.forEach(ids, (id) => Effect.map(snapshotsOf(id, aggregateType), (s) => s[s.length - 1]!.schemaVersion))
+
+describe("which loads are checked", () => {
+  layer(Layer.mergeAll(EventStore.layerMemory, SnapshotStore.layerMemory))((it) => {
+    it.effect("the first `firstLoads` loads through a migration are checked (and re-saved when right), the others are not", () =>
+      Effect.gen(function*() {
+        const aggregateType = `${type}First`
+        const ids = [freshId(), freshId(), freshId(), freshId()]
+        for (const id of ids) yield* writeVersion1(id, aggregateType)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const repo = yield* repository(checked(right, { share: 0, firstLoads: 2 }, aggregateType))
+          for (const id of ids) assert.strictEqual((yield* repo.load(id)).state.total, 12)
+        }))
+        assert.deepStrictEqual(yield* newestSchemaVersions(ids, aggregateType), [2, 2, 1, 1])
+      }))
+
+    it.effect("once a migration was found wrong, every later load through it is checked", () =>
+      Effect.gen(function*() {
+        const aggregateType = `${type}Wrong`
+        const ids = [freshId(), freshId(), freshId()]
+        for (const id of ids) yield* writeVersion1(id, aggregateType)
+        yield* capturingLogs(
+          Effect.scoped(Effect.gen(function*() {
+            const repo = yield* repository(checked(buggy, { share: 0, firstLoads: 1 }, aggregateType))
+            for (const id of ids) assert.strictEqual((yield* repo.load(id)).state.total, 12)
+          })),
+          []
+        )
+        assert.strictEqual(yield* mismatchesOf(aggregateType), 3)
+        assert.deepStrictEqual(yield* newestSchemaVersions(ids, aggregateType), [2, 2, 2])
+      }))
+
+    it.effect("after the first loads, a share of loads is checked (a seeded draw: 1 in 4 of 200)", () =>
+      Effect.gen(function*() {
+        const aggregateType = `${type}Share`
+        const ids = Array.from({ length: 200 }, freshId)
+        for (const id of ids) yield* writeVersion1(id, aggregateType)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const repo = yield* repository(checked(right, { share: 0.25, firstLoads: 0 }, aggregateType))
+          for (const id of ids) yield* repo.load(id)
+        })).pipe(Random.withSeed(42))
+        const resaved = (yield* newestSchemaVersions(ids, aggregateType)).filter((v) => v === 2).length
+        // Binomial(200, 0.25): mean 50, standard deviation ~6; the bounds are 4 deviations away.
+        assert.isAtLeast(resaved, 25)
+        assert.isAtMost(resaved, 75)
+      }))
+
+    it.effect("the repository refuses a share outside 0..1, and a chain that does not end at the schema version", () =>
+      Effect.gen(function*() {
+        const share = yield* Effect.flip(Effect.scoped(repository(checked(right, { share: 2, firstLoads: 0 }, type))))
+        assert.strictEqual(share._tag, "BadArgument")
+        assert.include(share.message, "migrationCheck.share must be a number from 0 to 1, got 2")
+        const ending = yield* Effect.flip(Effect.scoped(repository(
+          Aggregate.make({
+            ...definitionV2,
+            schemaVersion: 3,
+            migrations: Migration.from(1, StateV1).pipe(Migration.to(StateV2, right))
+          })
+        )))
+        assert.include(ending.message, "end at schema version 2, its schemaVersion is 3")
+      }))
+  })
+})
 
 describe("migration check on memory", () => {
   layer(Layer.mergeAll(EventStore.layerMemory, SnapshotStore.layerMemory))((it) => suite(it))
