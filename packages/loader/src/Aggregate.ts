@@ -1,8 +1,8 @@
 /**
  * Aggregate definitions: a state Schema, an event Schema, a pure `evolve`, and what it takes to read old data
  * (snapshot state migrations, see `Migration`; event upcasters). Everything here is pure; the repository does
- * the I/O. The parts live in `internal/`: `fingerprint` (the state Schema's fingerprint), `migration` (restoring
- * a snapshot's state), `json` (the JSON codecs), `eventTags` (decoders per event type).
+ * the I/O. The parts live in `internal/`: `codec` and `json` (the JSON codecs), `events` (upcasting, decoding and
+ * encoding events), `migration` (restoring a snapshot's state), `fingerprint` (the state Schema's fingerprint).
  *
  * Events and snapshot states are stored as JSON: the JSON form of their Schema (`Schema.toCodecJson`), which
  * for an unchanged user Schema is the JSON the Effect 3 line of this library wrote (BigDecimal and DateTimeUtc
@@ -13,13 +13,12 @@
  */
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
-import type * as SchemaIssue from "effect/SchemaIssue"
 import type { NewEvent, StoredEvent } from "./EventStore.js"
+import * as Codecs from "./internal/codec.js"
 import * as Events from "./internal/events.js"
 import type { EventDecodeError, EventEncodeError } from "./internal/events.js"
-import { membersByTag } from "./internal/eventTags.js"
 import * as Fingerprint from "./internal/fingerprint.js"
 import * as Json from "./internal/json.js"
 import * as Migrations from "./internal/migration.js"
@@ -163,24 +162,7 @@ export declare namespace Aggregate {
  *
  * @internal
  */
-export interface Codec<S, E> {
-  readonly decodeState: (encoded: unknown) => Result.Result<S, SchemaIssue.Issue>
-  readonly encodeState: (state: S) => Result.Result<unknown, SchemaIssue.Issue>
-  readonly decodeEvent: (payload: unknown) => Result.Result<E, SchemaIssue.Issue>
-  /**
-   * The decoder of one event type's member of the event union, when the union's members are told apart by
-   * their encoded `_tag` (undefined otherwise, or for an unknown type). It decodes what `decodeEvent` decodes
-   * to an event of that type, and fails on anything else.
-   */
-  readonly decodeEventOfType: (
-    type: string
-  ) => ((payload: unknown) => Result.Result<E, SchemaIssue.Issue>) | undefined
-  readonly encodeEvent: (event: E) => Result.Result<unknown, SchemaIssue.Issue>
-  /** Current payload version per event type with upcasters; types not listed are at version 1. */
-  readonly eventVersions: ReadonlyMap<string, number>
-  /** A snapshot's encoded state from an old schema version to the current one. */
-  readonly migrate: Migrations.Migrate
-}
+export type Codec<S, E> = Codecs.Codec<S, E>
 
 export {
   /**
@@ -205,7 +187,8 @@ export {
  * Why a stored snapshot was not used:
  * - `StaleFingerprint`: written at the current `schemaVersion` by a state Schema of another shape.
  * - `NoMigration`: written at a `schemaVersion` with no migration path to the current one.
- * - `MigrationFailed`: a migration threw.
+ * - `MigrationFailed`: a migration threw, or (typed migrations) the state did not decode with the Schema of its
+ *   version, or the migrated one did not encode with the next.
  * - `DecodeFailure`: its (migrated) state does not decode with the state Schema, or the store could not read
  *   it back at all (a `Corrupt` error: bad bytes, bad JSON).
  * - `AboveStream`: its version is above the stream's version.
@@ -231,7 +214,10 @@ export type SkipReason =
  */
 export interface RestoredState<S> {
   readonly state: S
-  /** Whether the state came through migrations (its snapshot should be re-saved at the current version). */
+  /**
+   * Whether the state came through migrations (its snapshot should be re-saved at the current version, once the
+   * repository's migration check passed).
+   */
   readonly migrated: boolean
 }
 
@@ -281,20 +267,10 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   options: Options<S, SI, E, EI>
 ): Aggregate<S, SI, E, EI> => {
   const upcasters = options.upcasters ?? {}
-  const eventVersions = new Map<string, number>()
-  for (const [type, chain] of Object.entries(upcasters)) {
-    if (chain.length > 0) eventVersions.set(type, chain.length + 1)
-  }
-  const stateJson = jsonCodec(options.state)
-  const eventsJson = jsonCodec(options.events)
   const current = fingerprint(options.state)
   const chainEnd = isChain(options.migrations) ? options.migrations.toVersion : undefined
   const schemaVersion = options.schemaVersion ?? chainEnd ?? 1
   const migrations = Migrations.compile(options.migrations, schemaVersion, isChain)
-  const byType = new Map<string, (payload: unknown) => Result.Result<E, SchemaIssue.Issue>>()
-  for (const [type, member] of membersByTag(eventsJson.ast) ?? []) {
-    byType.set(type, Json.jsonDecoder(Schema.make<Schema.Codec<E, unknown>>(member)))
-  }
   return {
     type: options.type,
     state: options.state,
@@ -313,15 +289,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
     compatibleFingerprints: [
       ...new Set([...(options.compatibleFingerprints ?? []), ...Fingerprint.effect3Fingerprints(options.state)])
     ].filter((f) => f !== current),
-    codec: {
-      decodeState: Json.jsonDecoder(stateJson),
-      encodeState: Json.jsonEncoder(options.state),
-      decodeEvent: Json.jsonDecoder(eventsJson),
-      decodeEventOfType: (type) => byType.get(type),
-      encodeEvent: Json.jsonEncoder(options.events),
-      eventVersions,
-      migrate: migrations.migrate
-    }
+    codec: Codecs.make(options.state, options.events, upcasters, migrations.migrate)
   }
 }
 
