@@ -659,6 +659,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
     let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
     let mismatch: MigrationCheck.Mismatch | undefined
+    /** A migrated state that passed its check: its snapshot is re-saved at the current schema version. */
     let resave = false
     if (probed._tag === "Usable") {
       const { snapshot } = probed
@@ -726,7 +727,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
       repaired: undefined,
       migrationMismatch: mismatch
     }
-    if (unusable === undefined && !(used?.migrated === true && resave)) return loaded
+    if (unusable === undefined && !resave) return loaded
     // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
     // higher version hides the old one; at the same or a lower version the old one must go first (of an
     // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
