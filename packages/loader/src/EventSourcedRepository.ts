@@ -31,6 +31,7 @@ import * as Decision from "./internal/decision.js"
 import { KnownStateCache } from "./internal/knownStateCache.js"
 import * as Load from "./internal/load.js"
 import * as Metadata from "./internal/metadata.js"
+import * as MigrationCheck from "./internal/migrationCheck.js"
 import * as Ops from "./internal/ops.js"
 import * as Rebuild from "./internal/rebuild.js"
 import * as Save from "./internal/save.js"
@@ -504,6 +505,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
     caching: cacheMaxBytes > 0 && cacheCapacity > 0,
     fallback: yield* Semaphore.make(fallbackConcurrency),
+    migrationCheck: yield* MigrationCheck.make(aggregate, ops, metrics.migrationMismatches),
     metrics
   })
 

@@ -23,7 +23,8 @@ const counters = {
   snapshotFailures: counterOptions("Snapshot writes that failed and were swallowed"),
   snapshotsCovered: counterOptions("Snapshots due but not written: one at or past the due point was stored first"),
   queueDrops: counterOptions("Background snapshot requests dropped (queue full)"),
-  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason")
+  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason"),
+  migrationMismatches: counterOptions("Migrated snapshot states that differed from a full replay (discarded)")
 }
 
 const eventsReplayedOptions = {
@@ -150,6 +151,18 @@ export const snapshotsSkipped: Metric.Counter<number> = Metric.counter(
 )
 
 /**
+ * Migrated snapshot states found different from a full replay of the stream (a wrong migration): each was
+ * discarded, the aggregate replayed and the snapshot replaced (see `Migration.CheckOptions`).
+ *
+ * @since 0.5.0
+ * @category metrics
+ */
+export const migrationMismatches: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_migration_mismatches",
+  counters.migrationMismatches
+)
+
+/**
  * The metrics of one aggregate type, each the same series as the exported metric with the attribute
  * `aggregate_type` (`Metric.withAttributes(SnapshotMetrics.cacheHits, { aggregate_type })` reads it).
  *
@@ -178,6 +191,7 @@ export const forAggregateType = (aggregateType: string) => {
     failures: counter(snapshotFailures.id, counters.snapshotFailures),
     covered: counter(snapshotsCovered.id, counters.snapshotsCovered),
     drops: counter(queueDrops.id, counters.queueDrops),
+    migrationMismatches: counter(migrationMismatches.id, counters.migrationMismatches),
     skipped: (reason: SkipReason): Metric.Counter<number> => {
       let metric = byReason.get(reason)
       if (metric === undefined) {

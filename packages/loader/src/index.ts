@@ -21,6 +21,14 @@ export * as SqlEventStore from "./SqlEventStore.js"
 export * as Aggregate from "./Aggregate.js"
 
 /**
+ * Typed snapshot migrations: the state Schema of each old version and a typed function to the next, and how
+ * much a repository checks migrated states against a full replay.
+ *
+ * @since 0.5.0
+ */
+export * as Migration from "./Migration.js"
+
+/**
  * The Effect Metrics recorded by the repository (hits, misses, replayed events, load time, writes, failures).
  *
  * @since 0.1.0

@@ -18,7 +18,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { SchemaJITCompiler } from "effect/schema"
 import * as AST from "effect/SchemaAST"
-import type * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 
 // -----------------------------------------------------------------------------------------------------------
@@ -258,6 +258,14 @@ export const jsonCodec = <S, SI>(schema: Schema.Codec<S, SI>): Schema.Codec<S, u
 // -----------------------------------------------------------------------------------------------------------
 // decoder and encoder
 // -----------------------------------------------------------------------------------------------------------
+
+const formatter = SchemaIssue.makeFormatterDefault()
+
+/** An issue's message, with the rejected values (parsed with `reportInput`) and cut to 1,000 characters. @internal */
+export const formatIssue = (issue: SchemaIssue.Issue): string => {
+  const message = formatter(issue)
+  return message.length <= 1000 ? message : `${message.slice(0, 1000)}… (${message.length} characters)`
+}
 
 /** Parse options of the aggregate's codecs: failures name the rejected value, as Effect 3's did. @internal */
 export const parseOptions = { reportInput: true } as const

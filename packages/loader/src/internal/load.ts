@@ -21,6 +21,7 @@ import { AggregateNotFound } from "../RepositoryError.js"
 import type * as SnapshotMetrics from "../SnapshotMetrics.js"
 import type * as ColdRead from "./coldRead.js"
 import type * as Commit from "./commit.js"
+import type * as MigrationCheck from "./migrationCheck.js"
 import { eventBytesEstimate, type Known, type KnownStateCache, type LastSnapshot } from "./knownStateCache.js"
 import type { Ops } from "./ops.js"
 import * as Replay from "./replay.js"
@@ -37,6 +38,8 @@ export interface Loaded<S> {
   readonly replayed: number
   /** The replacement of an unusable (or migrated) snapshot, for the writer. */
   readonly repair: Option.Option<Repair<S>>
+  /** A migrated snapshot this load discarded: its state differed from the full replay (the migration check). */
+  readonly migrationMismatch: MigrationCheck.Mismatch | undefined
 }
 
 /**
@@ -61,6 +64,8 @@ export interface Deps<S, E> {
   /** Whether the cache is on (else nothing pays for a state's size estimate). */
   readonly caching: boolean
   readonly fallback: Semaphore.Semaphore
+  /** Compares a migrated state with a full replay, on a share of loads (every load of verify and rebuild). */
+  readonly migrationCheck: MigrationCheck.Checker<S>
   readonly metrics: ReturnType<typeof SnapshotMetrics.forAggregateType>
 }
 
@@ -210,8 +215,12 @@ export const make = <S, E>(deps: Deps<S, E>) => {
     }
   }
 
-  /** What a fold from `start` reached, as the load answers it. */
-  const loaded = (start: Start<S>, state: S, reached: Replay.Reached): Loaded<S> => {
+  /**
+   * What a fold from `start` reached, as the load answers it. `checked`: a migrated snapshot's state was found
+   * equal to the full replay, so it is re-saved at the current schema version (an unchecked one never is: once
+   * stored, a wrong state would not be migrated, so not checked, again).
+   */
+  const loaded = (start: Start<S>, state: S, reached: Replay.Reached, checked = false): Loaded<S> => {
     const at = { state, version: reached.version, position: reached.position }
     const grown = reached.replayed * eventBytesEstimate
     switch (start._tag) {
@@ -226,7 +235,8 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           source: "cache",
           snapshotVersion: Option.none(),
           replayed: reached.replayed,
-          repair: Option.none()
+          repair: Option.none(),
+          migrationMismatch: undefined
         }
       case "Snapshot": {
         const { migrated, snapshot } = start.usable
@@ -242,8 +252,9 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           source: "snapshot",
           snapshotVersion: Option.some(snapshot.version),
           replayed: reached.replayed,
-          // A migrated snapshot is replaced by one of the state just built, at the current schema version.
-          repair: migrated ? Option.some(replacement(known, snapshot.version)) : Option.none()
+          // A checked migrated snapshot is replaced by one of the state just built, at the current schema version.
+          repair: migrated && checked ? Option.some(replacement(known, snapshot.version)) : Option.none(),
+          migrationMismatch: undefined
         }
       }
       case "Replay": {
@@ -261,7 +272,8 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           replayed: reached.replayed,
           repair: start.unusable === undefined
             ? Option.none()
-            : Option.some(replacement(known, start.unusable.version))
+            : Option.some(replacement(known, start.unusable.version)),
+          migrationMismatch: undefined
         }
       }
     }
@@ -276,29 +288,6 @@ export const make = <S, E>(deps: Deps<S, E>) => {
       return undefined
     }
   })
-
-  /** The one fold: the events after the start's state. */
-  const fold = (id: string, start: Start<S>) => {
-    const from = start._tag === "Cache"
-      ? { state: start.cached.state, version: start.cached.version, position: start.cached.position }
-      : start._tag === "Snapshot"
-      ? {
-        state: start.usable.state,
-        version: start.usable.snapshot.version,
-        position: ops.recordedPosition(start.usable.snapshot.metadata)
-      }
-      : { state: ops.initial(id), version: 0, position: undefined }
-    const acc = { state: from.state }
-    return Replay.run(events, type, id, from, {
-      firstPage: start._tag === "Cache" ? undefined : start.firstPage,
-      fallback: start._tag === "Replay" ? deps.fallback : undefined
-    }, foldInto(acc)).pipe(Effect.flatMap((reached) => {
-      if (start._tag === "Replay" && reached.version === 0) {
-        return Effect.fail(new AggregateNotFound({ aggregateType: type, aggregateId: id }))
-      }
-      return Effect.succeed(loaded(start, acc.state, reached))
-    }))
-  }
 
   /** The whole stream up to `toVersion` from the initial state (verify's other side), inside the fallback budget. */
   const replayAll = (id: string, toVersion: number) =>
@@ -325,12 +314,70 @@ export const make = <S, E>(deps: Deps<S, E>) => {
       )
     })
 
+  /**
+   * A migrated snapshot's state, tail folded, checked against the full replay when the check is due (`always`:
+   * verify and rebuild). On a difference the replay is the load's state and replaces the snapshot.
+   */
+  const checkMigrated = (
+    id: string,
+    start: Extract<Start<S>, { readonly _tag: "Snapshot" }>,
+    state: S,
+    reached: Replay.Reached,
+    always: boolean
+  ): Effect.Effect<Loaded<S>, LoadError> =>
+    Effect.map(
+      deps.migrationCheck.check({
+        id,
+        snapshot: start.usable.snapshot,
+        acc: { state, version: reached.version, replayed: reached.replayed },
+        always,
+        replay: (toVersion) => replayAll(id, toVersion)
+      }),
+      (checked): Loaded<S> => {
+        if (checked._tag !== "Mismatch") return loaded(start, state, reached, checked._tag === "Consistent")
+        const known: Known<S> = { ...checked.replay, lastSnapshot: nothingStored, replayed: Option.none() }
+        return {
+          known,
+          source: "replay",
+          snapshotVersion: Option.none(),
+          replayed: reached.replayed + Option.getOrElse(checked.replay.replayed, () => 0),
+          repair: Option.some(replacement(known, start.usable.snapshot.version)),
+          migrationMismatch: checked.mismatch
+        }
+      }
+    )
+
+  /** The one fold: the events after the start's state. */
+  const fold = (id: string, start: Start<S>, checkAll: boolean) => {
+    const from = start._tag === "Cache"
+      ? { state: start.cached.state, version: start.cached.version, position: start.cached.position }
+      : start._tag === "Snapshot"
+      ? {
+        state: start.usable.state,
+        version: start.usable.snapshot.version,
+        position: ops.recordedPosition(start.usable.snapshot.metadata)
+      }
+      : { state: ops.initial(id), version: 0, position: undefined }
+    const acc = { state: from.state }
+    return Replay.run(events, type, id, from, {
+      firstPage: start._tag === "Cache" ? undefined : start.firstPage,
+      fallback: start._tag === "Replay" ? deps.fallback : undefined
+    }, foldInto(acc)).pipe(Effect.flatMap((reached) => {
+      if (start._tag === "Replay" && reached.version === 0) {
+        return Effect.fail(new AggregateNotFound({ aggregateType: type, aggregateId: id }))
+      }
+      return start._tag === "Snapshot" && start.usable.migrated
+        ? checkMigrated(id, start, acc.state, reached, checkAll)
+        : Effect.succeed(loaded(start, acc.state, reached))
+    }))
+  }
+
   /** Runs `start` through the fold, and the next start when the stream disproves it. */
-  const attempt = (id: string, begun: Start<S>): Effect.Effect<Loaded<S>, LoadError> =>
+  const attempt = (id: string, begun: Start<S>, checkAll: boolean): Effect.Effect<Loaded<S>, LoadError> =>
     Effect.catchTag(
-      fold(id, begun),
+      fold(id, begun, checkAll),
       "Unusable",
-      (unusable) => Effect.flatMap(next(id, begun, unusable), (after) => attempt(id, after))
+      (unusable) => Effect.flatMap(next(id, begun, unusable), (after) => attempt(id, after, checkAll))
     )
 
   /** Metrics, and what the load learned remembered (after the commit). */
@@ -353,7 +400,8 @@ export const make = <S, E>(deps: Deps<S, E>) => {
   /** `useCache: false` reads the stores (verify and rebuild compare and write what they hold). */
   const load = Effect.fnUntraced(function*(id: string, route: Commit.Route, useCache = true) {
     const started = yield* Clock.currentTimeNanos
-    return yield* finish(id, yield* attempt(id, yield* start(id, useCache)), started, route)
+    // Without the cache (verify, rebuild) every migrated state is checked against the full replay.
+    return yield* finish(id, yield* attempt(id, yield* start(id, useCache), !useCache), started, route)
   })
 
   return { load, replayAll }

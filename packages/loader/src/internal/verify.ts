@@ -52,7 +52,19 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
       const found = yield* deps.load(id, route)
       const { known: loaded, replayed: replayedCount, snapshotVersion } = found
       // An unusable snapshot is replaced as every load's is.
-      yield* deps.writer.repair(id, found, route)
+      const repairedNow = yield* deps.writer.repair(id, found, route)
+      // A migrated snapshot whose state differed from the full replay: the load already found (and logged) where.
+      const mismatch = found.migrationMismatch
+      if (mismatch !== undefined) {
+        return {
+          consistent: false,
+          version: loaded.version,
+          snapshotVersion: Option.some(mismatch.snapshotVersion),
+          replayed: mismatch.replayed,
+          differences: mismatch.differences,
+          repaired: repairedNow === "written"
+        }
+      }
       const replayed = yield* deps.replayAll(id, loaded.version)
       const a = ops.encodeState(loaded.state)
       const b = ops.encodeState(replayed.state)
