@@ -31,7 +31,7 @@ import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventSt
 import * as ColdRead from "./internal/coldRead.js"
 import * as Commit from "./internal/commit.js"
 import * as Decision from "./internal/decision.js"
-import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
+import { type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
 import * as Metadata from "./internal/metadata.js"
 import * as Ops from "./internal/ops.js"
 import * as Rebuild from "./internal/rebuild.js"
@@ -105,7 +105,7 @@ export interface Options {
   /** Background mode: how many snapshots (of distinct aggregates) are written at once (default 4). */
   readonly backgroundConcurrency?: number | undefined
   /**
-   * The bound of the known-state cache, in bytes of the states' estimated encoded size (default 64 MiB,
+   * The bound of the known-state cache, in bytes of the heap its states hold, estimated (default 64 MiB,
    * 0 disables the cache). The cache lets a load read only the events after a state this process already
    * knows (one query, no snapshot, no state decode), and `save` fold the new events onto it; an entry is used
    * only when the stream proves it current. See the README for how the size is estimated.
@@ -553,9 +553,11 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
   const snapshots = yield* SnapshotStore.SnapshotStore
   const coldRead = ColdRead.make(events, snapshots)
   const fallback = yield* Semaphore.make(fallbackConcurrency)
-  const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
-  // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
-  const caching = cacheMaxBytes > 0 && cacheCapacity > 0
+  const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity, {
+    ...SnapshotMetrics.cacheForAggregateType(aggregate.type),
+    context: yield* Effect.context<never>()
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(() => cache.clear()))
   const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
   const ops = Ops.make(aggregate, Aggregate)
   const type = aggregate.type
@@ -574,7 +576,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     lastSnapshot: undefined,
     replayed: Option.none(),
     duration: Option.none(),
-    bytes: 0
+    encodedBytes: undefined
   })
 
   /** Remember what this fiber learned, once it is committed; never inside a bare transaction. */
@@ -615,7 +617,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
         state: acc.state,
         position: acc.position,
         lastSnapshot: hint(cached.lastSnapshot),
-        bytes: cached.bytes + acc.replayed * eventBytesEstimate,
+        encodedBytes: acc.replayed === 0 ? cached.encodedBytes : undefined,
         snapshotVersion: Option.none(),
         replayedCount: acc.replayed,
         source: "cache",
@@ -680,11 +682,9 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
       : probed._tag === "Absent" && !probed.known
       ? undefined
       : { version: Option.none(), at: Option.none(), source: "real" }
-    const stateBytes = used === undefined || !caching
-      ? 0
-      : cold !== undefined
-      ? cold.stateBytes
-      : JSON.stringify(used.snapshot.state).length
+    // The snapshot's encoded length when the one-statement read measured it (a state folded further is measured
+    // by the cache).
+    const encodedBytes = used !== undefined && cold !== undefined && acc.replayed === 0 ? cold.stateBytes : undefined
     const loaded: LoadedInternal<S> = {
       version: acc.version,
       state: acc.state,
@@ -692,7 +692,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
       lastSnapshot,
       replayed: Option.none(),
       duration: Option.none(),
-      bytes: stateBytes + acc.replayed * eventBytesEstimate,
+      encodedBytes,
       snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
       replayedCount: acc.replayed,
       source: used === undefined ? "replay" : "snapshot",
@@ -772,7 +772,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
               lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
               replayed: Option.none(),
               duration: Option.none(),
-              bytes: known.version === version ? bytes : known.bytes
+              encodedBytes: known.version === version ? bytes : known.encodedBytes
             })
       ),
     background: options.mode === "background"
@@ -832,7 +832,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
           state: Aggregate.fold(aggregate, base.state, batch),
           position: result.positions[result.positions.length - 1] ?? base.position,
           lastSnapshot: decided.last,
-          bytes: base.bytes + batch.length * eventBytesEstimate
+          encodedBytes: undefined
         }
         yield* remember(id, known, route)
       } else {
