@@ -8,7 +8,7 @@
  * - `<!-- recorded run: SOURCE -->`: the figures of a recorded run (a benchmark, CI's reliability figures);
  *   where SOURCE is a file of the repository, the block must be that file's lines.
  *
- * Every fence without a language in the READMEs below is an output block and must carry one of them.
+ * Every fence without a language, or in JSON, in the READMEs below is an output block and must carry one of them.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
@@ -32,7 +32,9 @@ const readmes = [
 
 /** The keys of `<!-- output: KEY -->` blocks, each compared by a test: here, or in the admin package. */
 const checkedHere = ["loader-end-to-end", "demo", "demo-admin-stats", "demo-unreachable"]
-const checkedByAdmin = ["admin-stats", "admin-list", "admin-prune-dry-run", "admin-verify", "admin-rebuild"]
+const checkedByAdmin = ["stats", "list", "inspect", "prune-dry-run", "verify", "rebuild"].flatMap((command) =>
+  command === "inspect" ? [`admin-${command}-json`] : [`admin-${command}`, `admin-${command}-json`]
+)
 
 interface Block {
   readonly file: string
@@ -114,11 +116,11 @@ const run = (script: string, args: ReadonlyArray<string>, env: Record<string, st
   })
 
 describe("the READMEs' printed output", () => {
-  it("every output block (a fence without a language) is marked, and every marked block is checked", () => {
+  it("every output block (a fence without a language, or JSON) is marked, and every marked block is checked", () => {
     const unmarked: Array<string> = []
     const keys: Array<string> = []
     for (const block of readmes.flatMap(blocksOf)) {
-      if (block.language !== "") continue
+      if (block.language !== "" && block.language !== "json") continue
       const marker = block.marker ?? ""
       if (marker.startsWith("output: ")) keys.push(marker.slice("output: ".length))
       else if (!marker.startsWith("recorded run: ")) unmarked.push(`${block.file}:${block.line}`)
