@@ -112,7 +112,7 @@ export interface Options {
   /** Background mode: how many snapshots (of distinct aggregates) are written at once (default 4). */
   readonly backgroundConcurrency?: number | undefined
   /**
-   * The bound of the known-state cache, in bytes of the states' estimated encoded size (default 64 MiB,
+   * The bound of the known-state cache, in bytes of the heap its states hold, estimated (default 64 MiB,
    * 0 disables the cache). The cache lets a load read only the events after a state this process already
    * knows (one query, no snapshot, no state decode), and `save` fold the new events onto it; an entry is used
    * only when the stream proves it current. See the README for how the size is estimated.
@@ -488,7 +488,11 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
   const snapshots = yield* SnapshotStore.SnapshotStore
   const ops = Ops.make(aggregate, Aggregate)
   const metrics = SnapshotMetrics.forAggregateType(type)
-  const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
+  const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity, {
+    ...SnapshotMetrics.cacheForAggregateType(type),
+    context: yield* Effect.context<never>()
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(() => cache.clear()))
   const decide = Decision.make({
     type,
     decider,
@@ -502,8 +506,6 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     snapshots,
     coldRead: yield* ColdRead.find(events, snapshots),
     cache,
-    // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
-    caching: cacheMaxBytes > 0 && cacheCapacity > 0,
     fallback: yield* Semaphore.make(fallbackConcurrency),
     migrationCheck: yield* MigrationCheck.make(aggregate, ops, metrics.migrationMismatches),
     metrics

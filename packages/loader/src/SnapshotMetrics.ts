@@ -202,3 +202,47 @@ export const forAggregateType = (aggregateType: string) => {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The known-state cache's gauges (issue 22 item 4): what the repositories' caches hold.
+// ---------------------------------------------------------------------------------------------------------------
+
+const cacheBytesOptions = {
+  description: "Estimated heap bytes of the states held by the repositories' caches (bounded by cacheMaxBytes each)"
+}
+const cacheEntriesOptions = { description: "States held by the repositories' caches" }
+
+/**
+ * The estimated heap the repositories' known-state caches hold, in bytes: per repository at most its
+ * `cacheMaxBytes`; the sum over the repositories of an aggregate type (attribute `aggregate_type`).
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const cacheBytes: Metric.Gauge<number> = Metric.gauge("effect_snapshots_cache_bytes", cacheBytesOptions)
+
+/**
+ * The states the repositories' known-state caches hold (attribute `aggregate_type`).
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const cacheEntries: Metric.Gauge<number> = Metric.gauge("effect_snapshots_cache_entries", cacheEntriesOptions)
+
+/**
+ * The cache gauges of one aggregate type: the same series as `cacheBytes` and `cacheEntries` with the
+ * attribute `aggregate_type`.
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const cacheForAggregateType = (aggregateType: string): {
+  readonly cacheBytes: Metric.Gauge<number>
+  readonly cacheEntries: Metric.Gauge<number>
+} => {
+  const attributes = { aggregate_type: aggregateType }
+  return {
+    cacheBytes: Metric.gauge(cacheBytes.id, { ...cacheBytesOptions, attributes }),
+    cacheEntries: Metric.gauge(cacheEntries.id, { ...cacheEntriesOptions, attributes })
+  }
+}

@@ -35,7 +35,7 @@ const job = (id: string, version: number, obsolete: ReadonlyArray<number> = []):
     lastSnapshot: undefined,
     replayed: Option.none(),
     duration: Option.none(),
-    bytes: 0
+    encodedBytes: undefined
   }),
   obsolete,
   decide: Option.none()

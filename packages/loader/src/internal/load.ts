@@ -22,7 +22,7 @@ import type * as SnapshotMetrics from "../SnapshotMetrics.js"
 import type * as ColdRead from "./coldRead.js"
 import type * as Commit from "./commit.js"
 import type * as MigrationCheck from "./migrationCheck.js"
-import { eventBytesEstimate, type Known, type KnownStateCache, type LastSnapshot } from "./knownStateCache.js"
+import { type Known, type KnownStateCache, type LastSnapshot } from "./knownStateCache.js"
 import type { Ops } from "./ops.js"
 import * as Replay from "./replay.js"
 import * as Restore from "./restore.js"
@@ -61,8 +61,6 @@ export interface Deps<S, E> {
   /** The one-statement first read of a cold load, when the stores have one. */
   readonly coldRead: Option.Option<ColdRead.Read>
   readonly cache: KnownStateCache<S>
-  /** Whether the cache is on (else nothing pays for a state's size estimate). */
-  readonly caching: boolean
   readonly fallback: Semaphore.Semaphore
   /** Compares a migrated state with a full replay, on a share of loads (every load of verify and rebuild). */
   readonly migrationCheck: MigrationCheck.Checker<S>
@@ -75,7 +73,7 @@ type Start<S> =
   | {
     readonly _tag: "Snapshot"
     readonly usable: Extract<Restore.Probed<S>, { readonly _tag: "Usable" }>
-    readonly stateBytes: number
+    readonly stateBytes: number | undefined
     readonly firstPage: ReadonlyArray<StoredEvent> | undefined
   }
   | {
@@ -98,7 +96,7 @@ export const empty = <S, E>(ops: Ops<S, E>, id: string): Known<S> => ({
   lastSnapshot: undefined,
   replayed: Option.none(),
   duration: Option.none(),
-  bytes: 0
+  encodedBytes: undefined
 })
 
 /** Remember what this fiber learned, once it is committed; never inside a bare transaction. @internal */
@@ -119,7 +117,7 @@ export const written =
             lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
             replayed: Option.none(),
             duration: Option.none(),
-            bytes: known.version === version ? bytes : known.bytes
+            encodedBytes: known.version === version ? bytes : known.encodedBytes
           })
     )
 
@@ -169,11 +167,8 @@ export const make = <S, E>(deps: Deps<S, E>) => {
         return {
           _tag: "Snapshot",
           usable: probed,
-          stateBytes: !deps.caching
-            ? 0
-            : cold !== undefined
-            ? cold.stateBytes
-            : JSON.stringify(probed.snapshot.state).length,
+          // The snapshot's encoded length when the one-statement read measured it (else the cache estimates).
+          stateBytes: cold?.stateBytes,
           firstPage: cold?.events
         } satisfies Start<S>
       case "Absent":
@@ -222,7 +217,6 @@ export const make = <S, E>(deps: Deps<S, E>) => {
    */
   const loaded = (start: Start<S>, state: S, reached: Replay.Reached, checked = false): Loaded<S> => {
     const at = { state, version: reached.version, position: reached.position }
-    const grown = reached.replayed * eventBytesEstimate
     switch (start._tag) {
       case "Cache":
         return {
@@ -230,7 +224,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
             ...start.cached,
             ...at,
             lastSnapshot: hint(start.cached.lastSnapshot),
-            bytes: start.cached.bytes + grown
+            encodedBytes: reached.replayed === 0 ? start.cached.encodedBytes : undefined
           },
           source: "cache",
           snapshotVersion: Option.none(),
@@ -245,7 +239,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           lastSnapshot: { version: Option.some(snapshot.version), at: Option.some(snapshot.createdAt), source: "real" },
           replayed: Option.none(),
           duration: Option.none(),
-          bytes: start.stateBytes + grown
+          encodedBytes: reached.replayed === 0 ? start.stateBytes : undefined
         }
         return {
           known,
@@ -263,7 +257,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           lastSnapshot: start.lastSnapshot,
           replayed: Option.none(),
           duration: Option.none(),
-          bytes: grown
+          encodedBytes: undefined
         }
         return {
           known,
@@ -308,7 +302,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           lastSnapshot: undefined,
           replayed: Option.some(reached.replayed),
           duration: Option.none(),
-          bytes: 0
+          encodedBytes: undefined
         })),
         Effect.catchTag("Unusable", Effect.die) // a replay from version 0 has no head to disprove
       )

@@ -17,7 +17,7 @@ import type { LoadError, Saved, SaveOptions, SnapshotOutcome, Updated } from "..
 import { ConcurrencyConflict, type EventStoreService } from "../EventStore.js"
 import * as Commit from "./commit.js"
 import type * as Decision from "./decision.js"
-import { eventBytesEstimate, type Known, type KnownStateCache } from "./knownStateCache.js"
+import { type Known, type KnownStateCache } from "./knownStateCache.js"
 import * as Load from "./load.js"
 import * as Metadata from "./metadata.js"
 import type { Ops } from "./ops.js"
@@ -161,7 +161,7 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
           state: Aggregate.fold(aggregate, base.state, batch),
           position: result.positions[result.positions.length - 1] ?? base.position,
           lastSnapshot: decided.last,
-          bytes: base.bytes + batch.length * eventBytesEstimate
+          encodedBytes: undefined
         }
         : undefined
       yield* known === undefined ? Effect.sync(() => cache.delete(id)) : Load.remember(cache, id, known, route)
