@@ -303,13 +303,11 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_gate_wait()`)
         const { id } = yield* seeded(provide)
         const snapshots = yield* provide(SnapshotStore.SnapshotStore)
         // The kill comes from a decorator of the store, right before the snapshot's statement.
+        const kill = Effect.orDie(Effect.provideService(killOwnConnection(killer), SqlClient.SqlClient, sql))
         const killing: SnapshotStore.SnapshotStoreService = {
           ...snapshots,
-          save: (snapshot) =>
-            Effect.andThen(
-              Effect.orDie(Effect.provideService(killOwnConnection(killer), SqlClient.SqlClient, sql)),
-              snapshots.save(snapshot)
-            )
+          save: (snapshot) => Effect.andThen(kill, snapshots.save(snapshot)),
+          saveIfDue: (snapshot, options) => Effect.andThen(kill, snapshots.saveIfDue(snapshot, options))
         }
         const repo = yield* repository.pipe(
           Effect.provideService(SnapshotStore.SnapshotStore, killing),

@@ -334,7 +334,7 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           known,
           source: "replay",
           snapshotVersion: Option.none(),
-          replayed: reached.replayed + Option.getOrElse(checked.replay.replayed, () => 0),
+          replayed: Option.getOrElse(checked.replay.replayed, () => checked.replay.version),
           repair: Option.some(replacement(known, start.usable.snapshot.version)),
           migrationMismatch: checked.mismatch
         }
