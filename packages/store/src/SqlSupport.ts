@@ -35,7 +35,8 @@ export const sqlState: (error: unknown) => string | undefined = internal.sqlStat
 
 /**
  * The constraint a driver error names, somewhere in a cause chain (as `sqlState`; a `UniqueViolation` reason
- * also carries it).
+ * also carries it), or the one its message names when the server sent no constraint field (a Citus coordinator
+ * relaying a worker's error, where `@effect/sql-pg` 4 reports "unknown").
  *
  * @since 0.2.0
  * @category errors

@@ -25,15 +25,23 @@ export const sqlState = (error: unknown): string | undefined => {
   return undefined
 }
 
-/** @internal */
+/**
+ * `@effect/sql-pg` 4 puts "unknown" in a `UniqueViolation` reason when the server sent no constraint field, as
+ * a Citus coordinator does for an error relayed from a worker; the message still names it. @internal
+ */
 export const constraintOf = (error: unknown): string | undefined => {
+  let fromMessage: string | undefined
   let current: unknown = error
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
     const constraint = (current as { constraint?: unknown }).constraint
-    if (typeof constraint === "string") return constraint
+    if (typeof constraint === "string" && constraint !== "unknown") return constraint
+    const message = (current as { message?: unknown }).message
+    fromMessage ??= typeof message === "string"
+      ? /violates \w[\w ]* constraint "([^"]+)"/.exec(message)?.[1]
+      : undefined
     current = (current as { cause?: unknown }).cause
   }
-  return undefined
+  return fromMessage
 }
 
 /** @internal */
