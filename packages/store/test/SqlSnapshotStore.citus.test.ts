@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { SqlClient } from "effect/sql/SqlClient"
-import { contract, freshType, make } from "./utils/contract.js"
+import { contract, freshType, make, saveIfDueContract } from "./utils/contract.js"
 
 const citusUrl = process.env.CITUS_URL ?? ""
 
@@ -40,7 +40,17 @@ const explain = (query: string, parameters: ReadonlyArray<unknown>) =>
 
 describe.skipIf(citusUrl === "")("SqlSnapshotStore distributed on Citus", () => {
   layer(Citus, { timeout: 180_000 })((it) => {
-    it.layer(SqlSnapshotStore.layerWith({ pageSize: 50, distributed: true }).pipe(Layer.provideMerge(LargeMessages)))(
+    it.layer(SqlSnapshotStore.layerWith({ table: "default_clock_snapshots", distributed: true }))(
+      "contract (saveIfDue): distributed, with the database's clock",
+      (it) => saveIfDueContract(it)
+    )
+
+    // The contract checks that each snapshot's own createdAt is kept: `clock: "application"`.
+    it.layer(
+      SqlSnapshotStore.layerWith({ pageSize: 50, distributed: true, clock: "application" }).pipe(
+        Layer.provideMerge(LargeMessages)
+      )
+    )(
       "contract: SqlSnapshotStore.layerWith({ distributed: true })",
       (it) => {
         contract(it, { large: true, manyKeys: 120 })
@@ -79,10 +89,11 @@ describe.skipIf(citusUrl === "")("SqlSnapshotStore distributed on Citus", () => 
     )
 
     it.layer(
-      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50, distributed: true }).pipe(
-        SnapshotStore.compressed({ thresholdBytes: 512 }),
-        SnapshotStore.resilient({ timeout: "30 seconds" })
-      )
+      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50, distributed: true, clock: "application" })
+        .pipe(
+          SnapshotStore.compressed({ thresholdBytes: 512 }),
+          SnapshotStore.resilient({ timeout: "30 seconds" })
+        )
     )(
       "contract: distributed + compressed + resilient",
       (it) => contract(it, { large: false, manyKeys: 120 })
