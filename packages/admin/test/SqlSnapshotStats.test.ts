@@ -69,7 +69,10 @@ WHERE version = ${version}`,
           const store = yield* SnapshotStore.SnapshotStore
           yield* store.save(snapshot(2, state))
           yield* store.save(
-            snapshot(3, new Snapshot.CompressedState({ algorithm: "gzip", bytes: new Uint8Array([31, 139, 8, 0, 1, 2, 3]) }))
+            snapshot(
+              3,
+              new Snapshot.CompressedState({ algorithm: "gzip", bytes: new Uint8Array([31, 139, 8, 0, 1, 2, 3]) })
+            )
           )
         }).pipe(Effect.provide(SqlSnapshotStore.layerWith({ table: "sized" })))
         const text = yield* sizeOf("state_text", 2)
