@@ -726,7 +726,8 @@ const main = async (options: Cli.Options) => {
     const sizes = await sql.runPromise(
       Effect.flatMap(SqlClient.SqlClient, (client) =>
         client.unsafe<{ json_bytes: number; jsonb_bytes: number }>(
-          `SELECT octet_length(state::text) AS json_bytes, pg_column_size(state) AS jsonb_bytes
+          // `jsonb_bytes` (the JSON's field name kept): what the state takes on disk, as text since migration 0003.
+          `SELECT octet_length(state_text) AS json_bytes, pg_column_size(state_text) AS jsonb_bytes
 FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version DESC LIMIT 1`,
           [id]
         ))
@@ -743,7 +744,7 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
     // the state Schema, fold the tail onto it (the read itself is the rest).
     const stateText = (await sql.runPromise(Effect.flatMap(SqlClient.SqlClient, (client) =>
       client.unsafe<{ state: string }>(
-        `SELECT state::text AS state FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1
+        `SELECT state_text AS state FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1
 ORDER BY version DESC LIMIT 1`,
         [id]
       ))))[0]!.state
@@ -772,7 +773,7 @@ ORDER BY version DESC LIMIT 1`,
       foldTailMs: round(steps.foldTail.medianMs)
     }
     log(
-      `  state ${Table.int(largeState.stateJsonBytes as number)} bytes of JSON (jsonb on disk ${
+      `  state ${Table.int(largeState.stateJsonBytes as number)} bytes of JSON (on disk ${
         Table.int(largeState.stateJsonbBytes as number)
       }): with snapshot ${Table.ms(stats.withSnapshot.medianMs)} ms, full replay ${
         Table.ms(stats.fullReplay.medianMs)

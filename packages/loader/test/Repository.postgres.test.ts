@@ -96,7 +96,7 @@ describe.skipIf(!Postgres.hasServer)("EventSourcedRepository on PostgreSQL", () 
           const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(20) })
           yield* repo.save(id, 0, all.slice(0, 25))
           yield* repo.save(id, 25, all.slice(25))
-          yield* sql`UPDATE effect_snapshots SET state = '{"bogus": true}'::jsonb
+          yield* sql`UPDATE effect_snapshots SET state_text = '{"bogus": true}'
 WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
           const cold = yield* EventSourcedRepository.make(Ledger, {
             strategy: SnapshotStrategy.never,

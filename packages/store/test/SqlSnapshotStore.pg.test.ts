@@ -107,7 +107,7 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
             const migrations = yield* sql.unsafe<{ migration_id: number }>(
               `SELECT migration_id FROM ${table}_migrations`
             )
-            assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1, 2])
+            assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1, 2, 3])
           }
         }).pipe(TestClock.withLive),
       60_000

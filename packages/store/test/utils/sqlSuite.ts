@@ -47,6 +47,17 @@ const storeOn = (
     Effect.catchIf((error): error is BadArgument.BadArgument => error instanceof BadArgument.BadArgument, Effect.die)
   )
 
+/** The messages of an error and its causes. */
+const messagesOf = (error: unknown): string => {
+  const messages: Array<string> = []
+  let current: unknown = error
+  while (typeof current === "object" && current !== null && messages.length < 5) {
+    if ("message" in current) messages.push(String(current.message))
+    current = "cause" in current ? current.cause : undefined
+  }
+  return messages.join(": ")
+}
+
 const planText = (rows: ReadonlyArray<Record<string, unknown>>) =>
   rows.map((row) => String(Object.values(row)[0])).join("\n")
 
@@ -86,7 +97,8 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
         SELECT migration_id, name FROM mig_probe_migrations ORDER BY migration_id`
       assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [
         [1, "create_snapshots"],
-        [2, "save_if_due"]
+        [2, "save_if_due"],
+        [3, "state_text"]
       ])
       // Never @effect/sql's default table, which an application's own Migrator uses.
       const [{ regclass }] = yield* sql<{ regclass: string | null }>`
@@ -106,7 +118,8 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
           state: "jsonb",
           state_bytes: "bytea",
           created_at: "timestamp with time zone",
-          metadata: "jsonb"
+          metadata: "jsonb",
+          state_text: "text"
         }
       )
       const key = yield* sql<{ attname: string }>`
@@ -197,6 +210,47 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       assert.isUndefined(now)
     }))
 
+  it.effect("a plain state is stored as its JSON text; a row in the old jsonb column loads beside it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const use = storeOn("text_probe")
+      yield* use(() => Effect.void)
+      // A row as the store wrote it before migration 0003: the state in the jsonb column.
+      yield* sql`INSERT INTO text_probe
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state, created_at, metadata)
+VALUES ('Order', 'a', 1, 1, 'json', ${JSON.stringify({ old: true, n: 1.5 })}::jsonb, now(), '{}'::jsonb)`
+      const newer = make({ aggregateType: "Order", aggregateId: "a", version: 2, state: { old: false, text: "é🦀" } })
+      yield* use((store) => store.save(newer))
+      const rows = yield* sql<{ version: number; has_jsonb: boolean; state_text: string | null }>`
+        SELECT version::int AS version, state IS NOT NULL AS has_jsonb, state_text FROM text_probe ORDER BY version`
+      assert.deepStrictEqual(rows.map((r) => [r.version, r.has_jsonb, r.state_text]), [
+        [1, true, null],
+        [2, false, JSON.stringify(newer.state)]
+      ])
+      yield* use((store) =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.load("Order", "a")).state, newer.state)
+          const old = Option.getOrThrow(yield* store.load("Order", "a", { maxVersion: 1 }))
+          assert.deepStrictEqual(old.state, { old: true, n: 1.5 })
+          assert.deepStrictEqual((yield* store.list("Order", "a")).map((info) => info.version), [1, 2])
+        })
+      )
+      // The row check: a plain row has its state in exactly one of the two columns; the text is JSON.
+      const both = yield* Effect.flip(sql`INSERT INTO text_probe
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_text, created_at)
+VALUES ('Order', 'b', 1, 1, 'json', '{}'::jsonb, '{}', now())`)
+      assert.include(messagesOf(both), "text_probe_state_check")
+      const notJson = yield* Effect.flip(sql`INSERT INTO text_probe
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state_text, created_at)
+VALUES ('Order', 'b', 1, 1, 'json', '{"a":', now())`)
+      assert.include(messagesOf(notJson), "invalid input syntax for type json")
+      // What jsonb refused, the text column refuses too: a lone surrogate is a typed InvalidInput, nothing stored.
+      const surrogate = make({ aggregateType: "Order", aggregateId: "c", version: 1, state: { s: "😀".slice(0, 1) } })
+      const refused = yield* Effect.flip(use((store) => store.save(surrogate)))
+      assert.strictEqual(refused.reason, "InvalidInput")
+      assert.isTrue(Option.isNone(yield* use((store) => store.load("Order", "c"))))
+    }))
+
   it.effect("compressed states are stored as bytea with their algorithm; small ones stay jsonb", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
@@ -211,7 +265,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       )
       const rows = yield* sql<
         { aggregate_id: string; encoding: string; has_json: boolean; bytes: number | null }
-      >`SELECT aggregate_id, encoding, state IS NOT NULL AS has_json, octet_length(state_bytes) AS bytes
+      >`SELECT aggregate_id, encoding, state_text IS NOT NULL AS has_json, octet_length(state_bytes) AS bytes
         FROM bytes_probe ORDER BY aggregate_id`
       assert.deepStrictEqual(rows.map((r) => [r.aggregate_id, r.encoding, r.has_json]), [
         ["big", "gzip", false],
