@@ -62,20 +62,18 @@ export interface AppendResult {
   /** The global positions of the appended events, in order. */
   readonly positions: ReadonlyArray<number>
 }
+
 export {
   /**
-   * The stream moved: another writer appended after the caller read `expectedVersion`.
+   * The stream moved: another writer appended after the caller read `expectedVersion` (the class lives in an
+   * internal module that the memory and SQL stores share).
    *
    * @since 0.1.0
    * @category errors
    */
   ConcurrencyConflict,
   /**
-   * Why an event store call failed:
-   * - `InvalidInput`: bad arguments (empty type or id, negative version, empty batch, a payload that is not JSON),
-   *   or `SqlEventStore.append` inside a transaction of another client than the store's; nothing was written.
-   * - `Unavailable`: the backend failed or could not be reached.
-   * - `Corrupt`: a stored event could not be read back.
+   * Why an event store call failed: `InvalidInput`, `Unavailable` or `Corrupt` (see the class).
    *
    * @since 0.1.0
    * @category errors
