@@ -184,4 +184,19 @@ export const bad = (message: string) => new AdminError({ reason: "BadInput", mes
 
 export const print = (text: string) => Console.log(text)
 
+/** One line per aggregate a sweep (verify, rebuild) failed on. */
+export const printFailed = (
+  failed: ReadonlyArray<{ readonly aggregateType: string; readonly aggregateId: string; readonly message: string }>
+) =>
+  Effect.forEach(
+    failed,
+    (item) =>
+      print(
+        `failed: ${item.aggregateType} ${JSON.stringify(format.short(item.aggregateId))}: ${
+          format.short(item.message, 200)
+        }`
+      ),
+    { discard: true }
+  )
+
 export const iso = (dateTime: DateTime.Utc): string => DateTime.formatIso(dateTime)

@@ -3,6 +3,7 @@ import * as Argument from "effect/cli/Argument"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { AdminError } from "../../AdminError.js"
 import type * as Cli from "../../Cli.js"
 import * as format from "../format.js"
 import { bad } from "./environment.js"
@@ -19,6 +20,23 @@ export const typeOption = Flag.String("type").pipe(
 )
 export const typeArg = Argument.String("type").pipe(Argument.withDescription("The aggregate type."))
 export const idArg = Argument.String("id").pipe(Argument.withDescription("The aggregate id."))
+
+/** `--concurrency` of a sweep over every aggregate (verify, rebuild). */
+export const concurrency = (description: string) =>
+  Flag.Int("concurrency").pipe(Flag.withDescription(description), Flag.withDefault(4))
+
+/** `--max-reported` of a sweep over every aggregate (verify, rebuild). */
+export const maxReported = (description: string) =>
+  Flag.Int("max-reported").pipe(Flag.withDescription(description), Flag.withDefault(100))
+
+/** The checks of a sweep's `--concurrency` and `--max-reported`. */
+export const checkSweep = (
+  flags: { readonly concurrency: number; readonly maxReported: number }
+): Effect.Effect<void, AdminError> => {
+  if (flags.concurrency < 1) return Effect.fail(bad(`--concurrency must be >= 1, got ${flags.concurrency}`))
+  if (flags.maxReported < 0) return Effect.fail(bad(`--max-reported must be >= 0, got ${flags.maxReported}`))
+  return Effect.void
+}
 
 /** The registrations a command runs over: all, or the one `--type` names (bad input when it is not registered). */
 export const selectTypes = Effect.fnUntraced(function*(

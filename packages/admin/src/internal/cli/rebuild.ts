@@ -10,8 +10,8 @@ import { AdminError, InconsistenciesFound } from "../../AdminError.js"
 import type * as Cli from "../../Cli.js"
 import * as format from "../format.js"
 import * as progress from "../progress.js"
-import { bad, type Environment, print } from "./environment.js"
-import { json, noProgress, selectTypes, toggle, typeOption } from "./options.js"
+import { bad, type Environment, print, printFailed } from "./environment.js"
+import { checkSweep, concurrency, json, maxReported, noProgress, selectTypes, toggle, typeOption } from "./options.js"
 
 type TypeRebuilt = { -readonly [K in keyof Cli.RebuildReport["types"][number]]: Cli.RebuildReport["types"][number][K] }
 
@@ -28,27 +28,20 @@ export const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environm
         "only-stale",
         "Only aggregates without a usable snapshot at the current fingerprint and schema version."
       ),
-      concurrency: Flag.Int("concurrency").pipe(
-        Flag.withDescription("Aggregates rebuilt at once."),
-        Flag.withDefault(4)
-      ),
+      concurrency: concurrency("Aggregates rebuilt at once."),
       resumeFrom: Flag.String("resume-from").pipe(
         Flag.withDescription(
           "Start after this aggregate id (the checkpoint of an interrupted rebuild; needs --type)."
         ),
         Flag.optional
       ),
-      maxReported: Flag.Int("max-reported").pipe(
-        Flag.withDescription("List at most this many failed aggregates (all are counted)."),
-        Flag.withDefault(100)
-      ),
+      maxReported: maxReported("List at most this many failed aggregates (all are counted)."),
       noProgress,
       json
     },
     Effect.fnUntraced(function*(flags) {
       const selected = yield* selectTypes(registry, flags.type, "rebuild")
-      if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
-      if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
+      yield* checkSweep(flags)
       if (Option.isSome(flags.perSecond) && !(flags.perSecond.value > 0)) {
         return yield* bad(`--per-second must be > 0, got ${flags.perSecond.value}`)
       }
@@ -152,13 +145,7 @@ export const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environm
             t.checkpoint === null ? "-" : format.short(t.checkpoint, 40)
           ])
         ))
-        for (const item of failed) {
-          yield* print(
-            `failed: ${item.aggregateType} ${JSON.stringify(format.short(item.aggregateId))}: ${
-              format.short(item.message, 200)
-            }`
-          )
-        }
+        yield* printFailed(failed)
         yield* print(ok ? "Every aggregate has a fresh snapshot." : `${problems} aggregates failed.`)
       }
       if (!ok) return yield* new InconsistenciesFound({ message: `${problems} aggregates failed` })

@@ -1,6 +1,5 @@
 /** The `verify` command: each aggregate's snapshot + tail against a full replay of its events. */
 import * as Command from "effect/cli/Command"
-import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -11,8 +10,8 @@ import type * as Cli from "../../Cli.js"
 import * as format from "../format.js"
 import * as progress from "../progress.js"
 import * as sqlStats from "../sqlStats.js"
-import { bad, type Environment, print, storeError } from "./environment.js"
-import { json, noProgress, selectTypes, toggle, typeOption } from "./options.js"
+import { bad, type Environment, print, printFailed, storeError } from "./environment.js"
+import { checkSweep, concurrency, json, maxReported, noProgress, selectTypes, toggle, typeOption } from "./options.js"
 
 type TypeVerified = { -readonly [K in keyof Cli.VerifyReport["types"][number]]: Cli.VerifyReport["types"][number][K] }
 
@@ -22,21 +21,14 @@ export const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environme
     {
       type: typeOption,
       repair: toggle("repair", "Replace drifted snapshots by one of the full replay."),
-      concurrency: Flag.Int("concurrency").pipe(
-        Flag.withDescription("Aggregates verified at once."),
-        Flag.withDefault(4)
-      ),
-      maxReported: Flag.Int("max-reported").pipe(
-        Flag.withDescription("List at most this many inconsistent and failed aggregates (all are counted)."),
-        Flag.withDefault(100)
-      ),
+      concurrency: concurrency("Aggregates verified at once."),
+      maxReported: maxReported("List at most this many inconsistent and failed aggregates (all are counted)."),
       noProgress,
       json
     },
     Effect.fnUntraced(function*(flags) {
       const selected = yield* selectTypes(registry, flags.type, "verify")
-      if (flags.concurrency < 1) return yield* bad(`--concurrency must be >= 1, got ${flags.concurrency}`)
-      if (flags.maxReported < 0) return yield* bad(`--max-reported must be >= 0, got ${flags.maxReported}`)
+      yield* checkSweep(flags)
       const counts = new Map((yield* sqlStats.stats({ table: env.table })).map((row) => [row.aggregateType, row]))
       const types: Array<TypeVerified> = []
       const inconsistent: Array<Cli.VerifyReport["inconsistent"][number]> = []
@@ -142,13 +134,7 @@ export const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environme
             yield* print(`  ${d.path}: snapshot ${format.short(d.snapshot, 80)}, replay ${format.short(d.replay, 80)}`)
           }
         }
-        for (const item of failed) {
-          yield* print(
-            `failed: ${item.aggregateType} ${JSON.stringify(format.short(item.aggregateId))}: ${
-              format.short(item.message, 200)
-            }`
-          )
-        }
+        yield* printFailed(failed)
         yield* print(ok ? "All snapshots are consistent with their events." : `${problems} inconsistencies found.`)
       }
       if (!ok) return yield* new InconsistenciesFound({ message: `${problems} inconsistencies found` })
