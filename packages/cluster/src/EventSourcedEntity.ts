@@ -5,8 +5,8 @@
  * latest snapshot and the tail of events.
  *
  * Guarantees (see the package README for what holds when a runner dies):
- * - A reply is sent only after the command's events are committed; a handler's events are decided on the state
- *   at the stream's current version, never on a stale one.
+ * - A reply is sent only after the command's events are committed; events decided on a stale state (an owner
+ *   that lost its shard) are never committed: the append at the expected version refuses them.
  * - The event store's optimistic concurrency is the fence. An owner that lost its shard fails its next append
  *   with `EntityError` `OwnershipLost`, drops its state and reloads on the next command; it never overwrites or
  *   interleaves another owner's events. It does not retry on its own: the command was decided on a state that

@@ -243,7 +243,11 @@ export interface Verified {
   readonly replayed: number
   /** Where the two states differ, at most 10 paths; empty when consistent. */
   readonly differences: ReadonlyArray<Difference>
-  /** Whether the drifted snapshots were replaced by one of the full replay (`repair: true`). */
+  /**
+   * Whether the drifted snapshots were replaced by one of the full replay (`repair: true`), or queued for it in
+   * background mode. A migrated snapshot that differs from the replay is replaced whatever `repair` says, as
+   * every load replaces it.
+   */
   readonly repaired: boolean
 }
 

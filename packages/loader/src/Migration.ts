@@ -20,7 +20,7 @@
  * A migration is trusted only as far as it is checked: see `CheckOptions` (the repository compares a share of
  * migrated states with a full replay, and `rebuild` and `verify` compare every one).
  *
- * @since 0.5.0
+ * @since 1.1.0
  */
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
@@ -32,7 +32,7 @@ const TypeId = "~@effect-snapshots/loader/Migration/Chain"
  * A migration in its stored form: the encoded (JSON) state of one schema version in, the encoded state of the
  * next out. This is what an untyped migration is, and what a `Chain` compiles to.
  *
- * @since 0.5.0
+ * @since 1.1.0
  * @category models
  */
 export type Encoded = (encoded: unknown) => unknown
@@ -41,7 +41,7 @@ export type Encoded = (encoded: unknown) => unknown
  * A chain of typed migrations from the state Schema of `fromVersion` to the one of `toVersion`, ending at
  * states of type `A`.
  *
- * @since 0.5.0
+ * @since 1.1.0
  * @category models
  */
 export interface Chain<out A> extends Pipeable {
@@ -65,7 +65,7 @@ export interface Chain<out A> extends Pipeable {
  * stays until a checked load replaces it), so an unchecked migration cannot become a current snapshot by itself.
  * `rebuild` and `verify` check every migrated snapshot.
  *
- * @since 0.5.0
+ * @since 1.1.0
  * @category models
  */
 export interface CheckOptions {
@@ -105,7 +105,7 @@ const makeChain = <A>(
 /**
  * Start a chain at the state Schema snapshots of `version` were written with.
  *
- * @since 0.5.0
+ * @since 1.1.0
  * @category constructors
  */
 export const from = <A, I>(version: number, schema: Schema.Codec<A, I>): Chain<A> =>
@@ -114,7 +114,7 @@ export const from = <A, I>(version: number, schema: Schema.Codec<A, I>): Chain<A
 /**
  * Add the next version: its state Schema, and how a state of the version before becomes one of it.
  *
- * @since 0.5.0
+ * @since 1.1.0
  * @category combinators
  */
 export const to: {
@@ -131,7 +131,7 @@ export const to: {
 )
 
 /**
- * @since 0.5.0
+ * @since 1.1.0
  * @category guards
  */
 export const isChain = (u: unknown): u is Chain<unknown> => typeof u === "object" && u !== null && TypeId in u

@@ -154,7 +154,7 @@ export const snapshotsSkipped: Metric.Counter<number> = Metric.counter(
  * Migrated snapshot states found different from a full replay of the stream (a wrong migration): each was
  * discarded, the aggregate replayed and the snapshot replaced (see `Migration.CheckOptions`).
  *
- * @since 0.5.0
+ * @since 1.1.0
  * @category metrics
  */
 export const migrationMismatches: Metric.Counter<number> = Metric.counter(

@@ -24,7 +24,7 @@ export * as Aggregate from "./Aggregate.js"
  * Typed snapshot migrations: the state Schema of each old version and a typed function to the next, and how
  * much a repository checks migrated states against a full replay.
  *
- * @since 0.5.0
+ * @since 1.1.0
  */
 export * as Migration from "./Migration.js"
 

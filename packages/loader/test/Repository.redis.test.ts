@@ -83,7 +83,9 @@ describe.skipIf(!Postgres.hasServer || redisUrl === "")(
           yield* Effect.scoped(Effect.gen(function*() {
             const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(3) })
             yield* UnitOfWork.transaction(Effect.gen(function*() {
-              yield* repo.save(committed, 0, deposits(3))
+              const saved = yield* repo.save(committed, 0, deposits(3))
+              // Not written yet: handed to the store for after the commit.
+              assert.strictEqual(saved.snapshot, "queued")
               assert.deepStrictEqual(yield* snapshotVersions(committed), [], "written before the commit")
             }))
             yield* repo.flush

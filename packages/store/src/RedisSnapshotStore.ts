@@ -20,7 +20,7 @@
  * - `states:<type>\0<id>`: a hash from the 16-digit version to the state (`j` + JSON, `g`/`b` + base64 bytes)
  * - `created:<type>`: every snapshot of the type by creation time, for `latestForType`
  *
- * @since 0.3.0
+ * @since 1.1.0
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Effect from "effect/Effect"
@@ -36,7 +36,7 @@ import type * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
 import { SnapshotStoreError } from "./SnapshotStoreError.js"
 
 /**
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export interface Options {
@@ -47,7 +47,7 @@ export interface Options {
 }
 
 /**
- * @since 0.3.0
+ * @since 1.1.0
  * @category constants
  */
 export const defaultPrefix = "effect-snapshots:"
@@ -179,7 +179,7 @@ const decodeFound =
 /**
  * The Redis backend on the `Redis` service in context; fails with `BadArgument` on bad options.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category constructors
  */
 export const makeBackend: (
@@ -288,7 +288,7 @@ export const makeBackend: (
  * and `UNLINK` a page at a time, so the server is never blocked. Answers how many keys went. For tests, and for
  * dropping a store; an empty prefix (the whole database) is refused with `BadArgument`.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category maintenance
  */
 export const clear = (
@@ -317,7 +317,7 @@ export const clear = (
 /**
  * The store on the `Redis` service in context.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category constructors
  */
 export const make = (options?: Options): Effect.Effect<SnapshotStoreService, BadArgument, Redis.Redis> =>
@@ -326,7 +326,7 @@ export const make = (options?: Options): Effect.Effect<SnapshotStoreService, Bad
 /**
  * The store as a layer with options.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category layers
  */
 export const layerWith = (options: Options): Layer.Layer<SnapshotStore, BadArgument, Redis.Redis> =>
@@ -335,7 +335,7 @@ export const layerWith = (options: Options): Layer.Layer<SnapshotStore, BadArgum
 /**
  * The store under the default prefix `effect-snapshots:`.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category layers
  */
 export const layer: Layer.Layer<SnapshotStore, BadArgument, Redis.Redis> = layerWith({})

@@ -122,6 +122,12 @@ export interface SnapshotStoreService {
    * each snapshot's own `createdAt` (memory, SQL with `clock: "application"`): the caller's clock is the one.
    */
   readonly now?: Effect.Effect<DateTime.Utc> | undefined
+  /**
+   * True for a store outside any transaction (Redis): inside a unit of work its writes wait for the commit
+   * (never after a rollback), so a repository hands it its snapshots once the unit committed and reports them
+   * `"queued"`, not `"written"`. Absent (or false) for stores whose writes join the unit (memory, SQL).
+   */
+  readonly writesAfterCommit?: boolean | undefined
   /** The newest snapshot of an aggregate, or the newest at or below `maxVersion`. */
   readonly load: (
     aggregateType: string,
@@ -159,7 +165,7 @@ export class SnapshotStore extends Context.Service<SnapshotStore, SnapshotStoreS
  * The store on a narrow backend (a few primitive operations, see `SnapshotStoreBackend`): the checks, the
  * unit-of-work policy, error reasons, spans and failure metrics are added here, once for every backend.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category constructors
  */
 export const make: (backend: SnapshotStoreBackend.Backend) => SnapshotStoreService = backend.make
@@ -167,8 +173,9 @@ export const make: (backend: SnapshotStoreBackend.Backend) => SnapshotStoreServi
 /**
  * An in-memory store (a backend of `make`): a `Ref` of histories, no dependencies. States are kept by
  * reference (not copied), so a caller must not mutate a state after saving it — Effect code treats states as
- * immutable anyway. `make` checks its input exactly as for every other backend. Inside a unit of work (`UnitOfWork.transaction`), each
- * write (`save`, `delete`, `prune`) registers its undo with the unit, so a failed unit leaves no trace here;
+ * immutable anyway. `make` checks its input exactly as for every other backend. Inside a unit of work
+ * (`UnitOfWork.transaction`) its writes (`save`, `saveIfDue`, `delete`, `prune`) stay the unit's, visible to
+ * it alone, until it commits (then published, `saveIfDue`'s condition decided again) or rolls back (dropped);
  * outside one, a write is one `Ref` update.
  *
  * @since 0.1.0

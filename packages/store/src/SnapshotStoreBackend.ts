@@ -8,7 +8,7 @@
  * const store = SnapshotStoreBackend.makeEncoded({ name: "mine", transactions: "outside", insert, ... })
  * ```
  *
- * @since 0.3.0
+ * @since 1.1.0
  */
 import type * as Effect from "effect/Effect"
 import type * as Metric from "effect/Metric"
@@ -24,7 +24,7 @@ import type { SnapshotStoreError } from "./SnapshotStoreError.js"
  * Effect's `Clock`): a snapshot past the `keepLast` newest of its aggregate is deleted when there is no cutoff,
  * or when it was created before it.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export interface PruneRequest {
@@ -37,14 +37,14 @@ export interface PruneRequest {
  * The primitive operations, on the rows of a backend (`Row`, `Info`) and its failure `E`. Arguments are
  * checked before a backend sees them: keys are storable, versions are integers in range.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export interface Operations<Row, Info, E> {
   /** A short name for spans and metrics (`memory`, `redis`). */
   readonly name: string
   /**
-   * `join`: writes take part in the caller's unit of work (the memory store registers their undo with it).
+   * `join`: writes take part in the caller's unit of work (the memory store keeps them the unit's until it commits).
    * `outside`: the backend is in no transaction: inside a unit of work a write waits for the commit
    * (`UnitOfWork.Unit.afterCommit`), inside a bare SQL transaction it is refused (`InvalidInput`, nothing
    * written), since nothing says whether that transaction commits. Deletions run at once everywhere: losing a
@@ -76,7 +76,7 @@ export interface Operations<Row, Info, E> {
 /**
  * A backend that holds `Snapshot` values as they are (the memory store keeps states by reference).
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export type Backend = Operations<Snapshot, SnapshotInfo, SnapshotStoreError>
@@ -84,7 +84,7 @@ export type Backend = Operations<Snapshot, SnapshotInfo, SnapshotStoreError>
 /**
  * A stored state: JSON text, or the bytes of a state the `compressed` decorator compressed.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export type EncodedState =
@@ -94,7 +94,7 @@ export type EncodedState =
 /**
  * A snapshot's history entry as text and numbers: `createdAt` in epoch millis, `metadata` a JSON object's text.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export interface EncodedInfo {
@@ -107,9 +107,10 @@ export interface EncodedInfo {
 }
 
 /**
- * A snapshot as text and bytes, as a backend that stores text (Redis, SQL) writes it.
+ * A snapshot as text and bytes, as a backend that stores text (Redis) writes it. (`SqlSnapshotStore` is not built
+ * on this backend yet: it has its own statements, spans and errors.)
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export interface EncodedSnapshot extends EncodedInfo {
@@ -118,10 +119,10 @@ export interface EncodedSnapshot extends EncodedInfo {
 
 /**
  * A backend on encoded rows. Its failures `E` are the backend's own (a client error): `makeEncoded` reports them
- * with `toError` when given (a SQL backend classifies by SQLSTATE), else as `Unavailable` (a `SnapshotStoreError`
+ * with `toError` when given (a SQL backend would classify by SQLSTATE), else as `Unavailable` (a `SnapshotStoreError`
  * passes as it is); a row that does not decode is `Corrupt`.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category models
  */
 export interface Encoded<E> extends Operations<EncodedSnapshot, EncodedInfo, E> {
@@ -134,7 +135,7 @@ export interface Encoded<E> extends Operations<EncodedSnapshot, EncodedInfo, E> 
  * (`SnapshotStore.<operation>`, attributes `backend`, `aggregate_type`, `aggregate_id`) and counts failures in
  * `failures`.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category constructors
  */
 export const make: (backend: Backend) => SnapshotStoreService = internal.make
@@ -143,7 +144,7 @@ export const make: (backend: Backend) => SnapshotStoreService = internal.make
  * The store on an encoded backend: `make` plus encoding (JSON text, compressed bytes, millis) and decoding, where
  * a row that does not decode is `Corrupt` and a failure of the backend is `Unavailable`.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category constructors
  */
 export const makeEncoded: <E>(backend: Encoded<E>) => SnapshotStoreService = internal.makeEncoded
@@ -151,7 +152,7 @@ export const makeEncoded: <E>(backend: Encoded<E>) => SnapshotStoreService = int
 /**
  * Counts the failures of stores built by `make`, tagged `backend`, `operation` and `reason`.
  *
- * @since 0.3.0
+ * @since 1.1.0
  * @category metrics
  */
 export const failures: Metric.Counter<number> = internal.failures

@@ -1,5 +1,6 @@
 /**
- * @since 0.3.0
+ * @since 1.1.0
+ * @category modules
  */
 export * as RedisSnapshotStore from "./RedisSnapshotStore.js"
 
@@ -14,7 +15,8 @@ export * as Snapshot from "./Snapshot.js"
 export * as SnapshotStore from "./SnapshotStore.js"
 
 /**
- * @since 0.3.0
+ * @since 1.1.0
+ * @category modules
  */
 export * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
 
@@ -50,5 +52,6 @@ export * as UnitOfWork from "./UnitOfWork.js"
 
 /**
  * @since 1.1.0
+ * @category modules
  */
 export * as UnitOfWorkError from "./UnitOfWorkError.js"

@@ -24,6 +24,32 @@ const picture = (type: string, ids: ReadonlyArray<string>) =>
 
 describe("memory SnapshotStore in a unit of work", () => {
   layer(Env)((it) => {
+    it.effect("saveIfDue in a unit is decided again at the commit: a due point another writer served meanwhile stays one snapshot", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore.SnapshotStore
+        const type = freshType("Due")
+        const inUnit = yield* Deferred.make<void>()
+        const outsideDone = yield* Deferred.make<void>()
+        const unit = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
+          assert.strictEqual(
+            yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 5 }), { dueFrom: 1 }),
+            "Written"
+          )
+          yield* Deferred.succeed(inUnit, undefined)
+          yield* Deferred.await(outsideDone)
+        })))
+        yield* Deferred.await(inUnit)
+        // Outside the unit its pending snapshot is invisible, so this writer serves the due point too.
+        const outside = yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 6 }), {
+          dueFrom: 1
+        })
+        assert.strictEqual(outside, "Written")
+        yield* Deferred.succeed(outsideDone, undefined)
+        yield* Fiber.join(unit)
+        const versions = (yield* store.list(type, "a")).map((info) => info.version)
+        assert.deepStrictEqual(versions, [6])
+      }))
+
     it.effect("a failed unit undoes its saves, deletes and prunes", () =>
       Effect.gen(function*() {
         const store = yield* SnapshotStore.SnapshotStore

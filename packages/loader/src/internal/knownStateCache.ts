@@ -46,6 +46,11 @@ export interface Known<S> {
    * cache measures the state itself otherwise.
    */
   readonly encodedBytes: number | undefined
+  /**
+   * Built on a migrated snapshot the migration check skipped: never written as a snapshot as it is (once stored
+   * at the current schema version, a wrong migration would not be checked again); the writer loads it checked.
+   */
+  readonly migrationUnchecked?: true | undefined
 }
 
 /** Bytes counted per entry on top of its state (the key, the entry object, the map slot). @internal */

@@ -239,7 +239,8 @@ export const make = <S, E>(deps: Deps<S, E>) => {
           lastSnapshot: { version: Option.some(snapshot.version), at: Option.some(snapshot.createdAt), source: "real" },
           replayed: Option.none(),
           duration: Option.none(),
-          encodedBytes: reached.replayed === 0 ? start.stateBytes : undefined
+          encodedBytes: reached.replayed === 0 ? start.stateBytes : undefined,
+          ...(migrated && !checked ? { migrationUnchecked: true as const } : {})
         }
         return {
           known,

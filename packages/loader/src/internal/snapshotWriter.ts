@@ -67,7 +67,12 @@ export interface Options<S, E> {
   readonly snapshots: SnapshotStore.SnapshotStoreService
   readonly metrics: ReturnType<typeof SnapshotMetrics.forAggregateType>
   readonly decide: Decision.Decide
-  readonly load: (id: string, route: Commit.Route) => Effect.Effect<Loaded<S>, { readonly message: string }>
+  /** The load; `useCache: false` reads the stores and checks a migrated snapshot against the full replay. */
+  readonly load: (
+    id: string,
+    route: Commit.Route,
+    useCache?: boolean
+  ) => Effect.Effect<Loaded<S>, { readonly message: string }>
   /** A snapshot of `id` at `version` was stored (runs after the commit in a unit). */
   readonly written: (id: string, version: number, at: DateTime.Utc, bytes: number) => Effect.Effect<void>
   readonly background: false | { readonly capacity: number; readonly concurrency: number }
@@ -240,58 +245,84 @@ export const make = Effect.fnUntraced(function*<S, E>(
         write(job.id, known, job.obsolete, route, dueFrom))
       : Effect.succeed("none" as const)
 
+  /** The job's own state written, if the decision (confirmed when the job waited in the queue) still says yes. */
+  const writeKnown = (job: Job<S>, known: Known<S>, route: Commit.Route, queued: boolean) => {
+    if (Option.isNone(job.decide)) return write(job.id, known, job.obsolete, route)
+    const input = job.decide.value
+    return queued
+      ? Effect.flatMap(
+        decidesAgain(input, known.version, asHint(input.last)),
+        (decided) => writeIfDue(job, known, input, decided, route)
+      )
+      // Decided just now, on `input.last` (the last snapshot that decision rested on).
+      : writeIfDue(job, known, input, { decision: { take: true, reasons: [] }, last: input.last }, route)
+  }
+
+  /**
+   * The aggregate loaded, and the job decided again on what the load learned. `useCache: false` reads the
+   * stores, so a migrated snapshot is checked against the full replay.
+   */
+  const loadAndWrite = (job: Job<S>, route: Commit.Route, useCache: boolean): Effect.Effect<SnapshotOutcome> =>
+    Effect.matchEffect(options.load(job.id, route, useCache), {
+      onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
+      onSuccess: ({ known: loaded, repair }) => {
+        // The load found an unusable (or migrated) snapshot: its replacement is this job's write.
+        if (Option.isSome(repair)) return run(repairJob(job.id, repair.value), route)
+        const last = loaded.lastSnapshot === undefined
+          ? 0
+          : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
+        // A cached state built on an unchecked migration: loaded again from the stores, checked.
+        if (loaded.migrationUnchecked === true) {
+          return useCache ? loadAndWrite(job, route, false) : Effect.succeed("none" as const)
+        }
+        if (last >= loaded.version) return Effect.succeed("none" as const)
+        return Option.match(job.decide, {
+          onNone: () => write(job.id, loaded, job.obsolete, route),
+          onSome: (input) =>
+            Effect.flatMap(
+              decidesAgain(
+                input,
+                loaded.version,
+                // In the background another instance's writer may be deciding at the same time: a yes is
+                // confirmed with a fresh read of the real last snapshot, right before the write.
+                options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
+              ),
+              (decided) => writeIfDue(job, loaded, input, decided, route)
+            )
+        })
+      }
+    })
+
   /**
    * A job: write its state, or load the aggregate and decide again on what the load learned. `queued`: the job
    * waited in the background writer's queue, so a yes taken at save time is confirmed right before the
    * write (since the decision, this writer or another instance's may have written the snapshot it called for,
-   * and what the save knew of the last snapshot, even read from the store, is then out of date).
+   * and what the save knew of the last snapshot, even read from the store, is then out of date). A state built
+   * on a migration the check skipped is never written as it is: the aggregate is loaded from the stores, checked.
    */
   const run = (job: Job<S>, route: Commit.Route, queued = false): Effect.Effect<SnapshotOutcome> =>
     Option.match(job.known, {
-      onSome: (known) => {
-        if (Option.isNone(job.decide)) return write(job.id, known, job.obsolete, route)
-        const input = job.decide.value
-        return queued
-          ? Effect.flatMap(
-            decidesAgain(input, known.version, asHint(input.last)),
-            (decided) => writeIfDue(job, known, input, decided, route)
-          )
-          // Decided just now, on `input.last` (the last snapshot that decision rested on).
-          : writeIfDue(job, known, input, { decision: { take: true, reasons: [] }, last: input.last }, route)
-      },
-      onNone: () =>
-        Effect.matchEffect(options.load(job.id, route), {
-          onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
-          onSuccess: ({ known: loaded, repair }) => {
-            // The load found an unusable (or migrated) snapshot: its replacement is this job's write.
-            if (Option.isSome(repair)) return run(repairJob(job.id, repair.value), route)
-            const last = loaded.lastSnapshot === undefined
-              ? 0
-              : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
-            if (last >= loaded.version) return Effect.succeed("none" as const)
-            return Option.match(job.decide, {
-              onNone: () => write(job.id, loaded, job.obsolete, route),
-              onSome: (input) =>
-                Effect.flatMap(
-                  decidesAgain(
-                    input,
-                    loaded.version,
-                    // In the background another instance's writer may be deciding at the same time: a yes is
-                    // confirmed with a fresh read of the real last snapshot, right before the write.
-                    options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
-                  ),
-                  (decided) => writeIfDue(job, loaded, input, decided, route)
-                )
-            })
-          }
-        })
+      onSome: (known) =>
+        known.migrationUnchecked === true
+          ? loadAndWrite(job, route, false)
+          : writeKnown(job, known, route, queued),
+      onNone: () => loadAndWrite(job, route, true)
     }).pipe(
       // A defect in a job (a throwing fold, a store's bug) is a failed snapshot, never a failed command.
       Effect.catchDefect((defect) => failed(job.id, job.version, `defect: ${String(defect)}`))
     )
 
+  /**
+   * Inline: the job now. In a unit with a store outside the transaction (Redis), the job runs once the unit
+   * committed, through the store as decorated (its timeout bounds it): reported "queued", counted when written.
+   */
+  const runInline = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> =>
+    route._tag === "Unit" && snapshots.writesAfterCommit === true
+      ? Effect.as(route.afterCommit(Effect.asVoid(run(job, Commit.none))), "queued" as const)
+      : run(job, route)
+
   if (options.background === false) {
-    const writer: Writer<S> = { submit: run, run, repair: repairWith(run), flush: Effect.void }
+    const writer: Writer<S> = { submit: runInline, run: runInline, repair: repairWith(runInline), flush: Effect.void }
     return writer
   }
 

@@ -62,7 +62,7 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
           snapshotVersion: Option.some(mismatch.snapshotVersion),
           replayed: mismatch.replayed,
           differences: mismatch.differences,
-          repaired: repairedNow === "written"
+          repaired: repairedNow === "written" || repairedNow === "queued"
         }
       }
       const replayed = yield* deps.replayAll(id, loaded.version)

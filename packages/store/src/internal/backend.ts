@@ -91,6 +91,7 @@ export const make = (backend: Backend.Backend): SnapshotStoreService => {
     })
 
   return {
+    ...(backend.transactions === "outside" ? { writesAfterCommit: true } : {}),
     save: (snapshot) =>
       checked(() => validate.checkSnapshot(snapshot), () => {
         const stored = toSnapshot(snapshot)

@@ -86,11 +86,22 @@ interface Change {
   readonly key: string
   readonly snapshot: Snapshot
   readonly removed: boolean
+  /** `saveIfDue`'s condition, decided again when a unit's change is published (another writer may have won). */
+  readonly dueFrom?: number | undefined
+}
+
+const covered = (histories: Histories, change: Change): boolean => {
+  if (change.dueFrom === undefined) return false
+  const snapshots = historyOf(histories, change.snapshot.aggregateType, change.snapshot.aggregateId)
+  const newest = snapshots[snapshots.length - 1]
+  return newest !== undefined && newest.version >= change.dueFrom
 }
 
 const apply = (histories: Histories, change: Change): Histories =>
   change.removed
     ? removeExact(histories, change.key, change.snapshot)
+    : covered(histories, change)
+    ? histories
     : insert(histories, change.key, change.snapshot) ?? histories
 
 const applyAll = (histories: Histories, changes: ReadonlyArray<Change>): Histories => changes.reduce(apply, histories)
@@ -176,7 +187,7 @@ export const makeBackend = (ref: Ref.Ref<Histories>): SnapshotStoreBackend.Backe
         const snapshots = historyOf(histories, snapshot.aggregateType, snapshot.aggregateId)
         const newest = snapshots[snapshots.length - 1]
         if (newest !== undefined && newest.version >= dueFrom) return ["AlreadyCovered", []]
-        return ["Written", inserted(histories, snapshot)]
+        return ["Written", inserted(histories, snapshot).map((change) => ({ ...change, dueFrom }))]
       }),
     newest: (aggregateType, aggregateId, maxVersion) =>
       Effect.map(read, (histories) => {

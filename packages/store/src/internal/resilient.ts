@@ -164,9 +164,11 @@ export const make: (
 
     return {
       save: (snapshot) => guarded("save", inner.save(snapshot)),
-      // A retry after a timeout may find the attempt's own row and answer AlreadyCovered: still nothing doubled.
+      // A retry after an Unavailable whose statement did commit (a connection lost after the insert) finds that
+      // row and answers AlreadyCovered: the caller then counts it as covered, not written; nothing is doubled.
       saveIfDue: (snapshot, dueOptions) => guarded("save", inner.saveIfDue(snapshot, dueOptions)),
       ...(inner.now === undefined ? {} : { now: inner.now }),
+      ...(inner.writesAfterCommit === undefined ? {} : { writesAfterCommit: inner.writesAfterCommit }),
       load: (aggregateType, aggregateId, loadOptions) =>
         guarded("load", inner.load(aggregateType, aggregateId, loadOptions)),
       list: (aggregateType, aggregateId) => maintenance("list", inner.list(aggregateType, aggregateId)),
