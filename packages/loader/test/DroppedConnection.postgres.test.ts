@@ -320,7 +320,7 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_gate_wait()`)
         assert.strictEqual(snapshot, "failed")
         // The writer logs the store's typed error (its message), not a defect.
         assert.isTrue(
-          result.logs.some((line) => line.includes("not written: save failed:") && line.includes("57P01")),
+          result.logs.some((line) => line.includes("not written: saveIfDue failed:") && line.includes("57P01")),
           result.logs.join("\n")
         )
         yield* settle(provide, id, result, { outcome: "UnitOfWorkError/RolledBack", versions: [2] })
