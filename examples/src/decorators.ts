@@ -38,6 +38,7 @@ export const brokenStore = Layer.succeed(SnapshotStore.SnapshotStore)(
     const down = new SnapshotStore.SnapshotStoreError({ reason: "Unavailable", message: "snapshot store is down" })
     return {
       save: () => Effect.fail(down),
+      saveIfDue: () => Effect.fail(down),
       load: () => Effect.fail(down),
       list: () => Effect.fail(down),
       delete: () => Effect.fail(down),

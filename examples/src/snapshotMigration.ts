@@ -1,7 +1,13 @@
 /**
  * Snapshot schema migration. Version 1 of the Order stored its total in cents (`totalCents: 123456`);
  * version 2 stores a decimal string (`total: "1234.56"`). Old snapshots are not thrown away: the
- * repository migrates them with `migrations[1]`, uses them, and re-saves them at schema version 2.
+ * repository migrates them with a typed migration (the version-1 state Schema decodes the old JSON, a typed
+ * function gives the version-2 state), checks the result against a full replay (the first loads through a
+ * migration always are), uses it, and re-saves it at schema version 2.
+ *
+ * A wrong migration costs a replay, never a wrong state where it is checked: one that reads the cents as the
+ * total (100 times too much) is caught by the check, its snapshot is discarded and replaced by the replay's
+ * state, and the fault is logged once and counted in `SnapshotMetrics.migrationMismatches`.
  *
  * And the mistake every snapshot library sees: the state's shape changed but nobody bumped
  * `schemaVersion`. The fingerprint of the state Schema recorded in each snapshot catches it: the stale
@@ -11,11 +17,12 @@
  *   pnpm tsx examples/src/snapshotMigration.ts
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
+import { Aggregate, EventSourcedRepository, EventStore, Migration, SnapshotMetrics } from "@effect-snapshots/loader"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
@@ -50,18 +57,27 @@ const definition = {
 /** The Order as deployed last year. */
 export const OrderV1 = Aggregate.make({ ...definition, state: OrderStateV1, schemaVersion: 1 })
 
-/** The Order today: schema version 2, with the migration of version-1 snapshots. */
+/**
+ * The Order today: schema version 2 (where its migrations end), with the migration of version-1 snapshots. The
+ * domain type did not change, only its encoding: the version-1 Schema decodes the old JSON, so the typed step is
+ * the identity, and the version-2 Schema encodes the result.
+ */
 export const OrderV2 = Aggregate.make({
   ...definition,
   state: OrderDomain.OrderState,
-  schemaVersion: 2,
-  migrations: {
-    1: (v1) => {
-      const { totalCents, ...rest } = v1 as { readonly totalCents: number }
-      const cents = BigInt(totalCents)
-      return { ...rest, total: `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}` }
-    }
-  }
+  migrations: Migration.from(1, OrderStateV1).pipe(Migration.to(OrderDomain.OrderState, (v1) => v1))
+})
+
+/** A wrong migration: the cents taken for the total (100 times too much). */
+export const OrderV2Wrong = Aggregate.make({
+  ...definition,
+  state: OrderDomain.OrderState,
+  migrations: Migration.from(1, OrderStateV1).pipe(
+    Migration.to(
+      OrderDomain.OrderState,
+      (v1) => ({ ...v1, total: BigDecimal.make(BigDecimal.scale(v1.total, 2).value, 0) })
+    )
+  )
 })
 
 /** The mistake: the version-2 shape deployed with `schemaVersion` still 1, and no migration. */
@@ -113,6 +129,19 @@ export const program = Effect.gen(function*() {
       `then loaded from the fresh snapshot at v${Option.getOrNull(repaired.snapshotVersion)}`
   )
 
+  // A wrong migration: checked on its first loads, caught, replayed; the snapshot is replaced by the replay's.
+  yield* writeHistory("order-3", 250)
+  const mismatches = Metric.value(SnapshotMetrics.forAggregateType("Order").migrationMismatches)
+  const countedBefore = (yield* mismatches).count
+  const wrong = yield* EventSourcedRepository.make(OrderV2Wrong, { strategy: SnapshotStrategy.everyNEvents(100) })
+  const caught = yield* wrong.load("order-3")
+  const counted = { count: (yield* mismatches).count - countedBefore }
+  const afterWrong = yield* history("order-3")
+  yield* Effect.log(
+    `order-3: the wrong migration was caught (${counted.count} counted); loaded by replaying ${caught.replayed} ` +
+      `events, total ${BigDecimal.format(caught.state.total)}`
+  )
+
   return {
     migration: {
       before,
@@ -129,6 +158,13 @@ export const program = Effect.gen(function*() {
       firstLoad: { snapshotVersion: Option.getOrNull(rebuilt.snapshotVersion), replayed: rebuilt.replayed },
       secondLoad: { snapshotVersion: Option.getOrNull(repaired.snapshotVersion), replayed: repaired.replayed },
       total: BigDecimal.format(repaired.state.total)
+    },
+    wrongMigration: {
+      source: caught.source,
+      replayed: caught.replayed,
+      total: BigDecimal.format(caught.state.total),
+      mismatchesCounted: counted.count,
+      after: afterWrong
     }
   }
 }).pipe(Effect.scoped)

@@ -22,6 +22,7 @@ describe("bench", () => {
       "seedScenario"
     ])
     assert.deepStrictEqual(Cli.parse(["--only", "citus"]).parts, ["citus"])
+    assert.deepStrictEqual(Cli.parse(["--only", "redis"]).parts, ["redis"])
     assert.throws(() => Cli.parse(["--only", "nope"]), /unknown part/)
     assert.throws(() => Cli.parse(["--frobnicate"]), /unknown argument/)
     assert.throws(() => Cli.parse(["--out"]), /needs a value/)
@@ -159,6 +160,19 @@ describe("bench", () => {
       } else {
         assert.isNull(results.citus)
         assert.include(results.skipped.map((s: { part: string }) => s.part), "citus")
+      }
+      // redis: a cold load from a snapshot in Redis vs in PostgreSQL, when both servers are set.
+      if (Postgres.hasServer && (process.env.REDIS_URL ?? "") !== "") {
+        assert.includeMembers(Object.keys(results.redis), [
+          "events",
+          "snapshotInPostgresMs",
+          "snapshotInRedisMs",
+          "ratioRedisToPostgres"
+        ])
+        assert.strictEqual(results.redis.events, 300)
+      } else {
+        assert.isNull(results.redis)
+        assert.include(results.skipped.map((s: { part: string }) => s.part), "redis")
       }
       const svg = readFileSync(join(dir, "bench.svg"), "utf8")
       assert.match(svg, /^<svg/)

@@ -65,7 +65,7 @@ describe("examples", () => {
     Effect.gen(function*() {
       const result = yield* SnapshotMigration.program.pipe(Effect.provide(SnapshotMigration.layer))
       const expected = foldCatalog(250)
-      const { forgotToBump, migration } = result
+      const { forgotToBump, migration, wrongMigration } = result
       assert.deepStrictEqual(migration.before, [{ version: 101, schemaVersion: 1 }, { version: 201, schemaVersion: 1 }])
       assert.deepStrictEqual(migration.after, [
         { version: 101, schemaVersion: 1 },
@@ -83,6 +83,17 @@ describe("examples", () => {
       assert.deepStrictEqual(forgotToBump.firstLoad, { snapshotVersion: null, replayed: 251 })
       assert.deepStrictEqual(forgotToBump.secondLoad, { snapshotVersion: 251, replayed: 0 })
       assert.strictEqual(forgotToBump.total, BigDecimal.format(expected.total))
+      // A wrong migration: caught by the check on its first load, replayed, counted; the snapshot at 201 was
+      // replaced by one of the replay (at schema version 2), the true total.
+      assert.strictEqual(wrongMigration.source, "replay")
+      assert.strictEqual(wrongMigration.replayed, 251)
+      assert.strictEqual(wrongMigration.total, BigDecimal.format(expected.total))
+      assert.strictEqual(wrongMigration.mismatchesCounted, 1)
+      assert.deepStrictEqual(wrongMigration.after, [
+        { version: 101, schemaVersion: 1 },
+        { version: 201, schemaVersion: 1 },
+        { version: 251, schemaVersion: 2 }
+      ])
     }))
 
   it.effect("projectionRebuild: from the snapshot with one event, the same summary as from the first event", () =>

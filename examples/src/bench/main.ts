@@ -40,6 +40,7 @@ import { compare, round, SelfTimed, type Stats } from "./measure.js"
 import * as Cli from "./options.js"
 import type { PeerRequest, PeerResponse } from "./peer-child.js"
 import * as Raw from "./raw.js"
+import * as RedisBench from "./redis.js"
 import type { ReplayRequest, ReplayResponse } from "./replay-child.js"
 import * as RoundTrips from "./roundtrips.js"
 import * as Seed from "./seed.js"
@@ -725,7 +726,8 @@ const main = async (options: Cli.Options) => {
     const sizes = await sql.runPromise(
       Effect.flatMap(SqlClient.SqlClient, (client) =>
         client.unsafe<{ json_bytes: number; jsonb_bytes: number }>(
-          `SELECT octet_length(state::text) AS json_bytes, pg_column_size(state) AS jsonb_bytes
+          // `jsonb_bytes` (the JSON's field name kept): what the state takes on disk, as text since migration 0003.
+          `SELECT octet_length(state_text) AS json_bytes, pg_column_size(state_text) AS jsonb_bytes
 FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version DESC LIMIT 1`,
           [id]
         ))
@@ -742,7 +744,7 @@ FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1 ORDER BY version D
     // the state Schema, fold the tail onto it (the read itself is the rest).
     const stateText = (await sql.runPromise(Effect.flatMap(SqlClient.SqlClient, (client) =>
       client.unsafe<{ state: string }>(
-        `SELECT state::text AS state FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1
+        `SELECT state_text AS state FROM ${SqlSnapshotStore.defaultTable} WHERE aggregate_id = $1
 ORDER BY version DESC LIMIT 1`,
         [id]
       ))))[0]!.state
@@ -771,7 +773,7 @@ ORDER BY version DESC LIMIT 1`,
       foldTailMs: round(steps.foldTail.medianMs)
     }
     log(
-      `  state ${Table.int(largeState.stateJsonBytes as number)} bytes of JSON (jsonb on disk ${
+      `  state ${Table.int(largeState.stateJsonBytes as number)} bytes of JSON (on disk ${
         Table.int(largeState.stateJsonbBytes as number)
       }): with snapshot ${Table.ms(stats.withSnapshot.medianMs)} ms, full replay ${
         Table.ms(stats.fullReplay.medianMs)
@@ -989,6 +991,27 @@ ORDER BY version DESC LIMIT 1`,
     } else citus = outcome.result
   }
 
+  // ------------------------------------------------------------------------------------------------------
+  // redis: a cold load from a snapshot in Redis vs in PostgreSQL (events in PostgreSQL)
+  // ------------------------------------------------------------------------------------------------------
+  let redis: Record<string, unknown> | null = null
+  if (wants("redis")) {
+    section(`redis: cold load from a snapshot in Redis (REDIS_URL) vs in PostgreSQL, events in PostgreSQL`)
+    const outcome = await RedisBench.run({
+      events: options.vsRawEvents,
+      tail: options.tail,
+      measure: { ...measureOptions, iterations: options.iterations * 3 },
+      schema: options.profile === "smoke"
+        ? `effect_snapshots_bench_redis_${process.pid}`
+        : "effect_snapshots_bench_redis",
+      log
+    })
+    if (outcome._tag === "Skipped") {
+      log(`  skipped: ${outcome.reason}`)
+      skipped.push({ part: "redis", reason: outcome.reason })
+    } else redis = outcome.result
+  }
+
   await raw?.close()
   await Effect.runPromise(Scope.close(sqlScope, Exit.void))
   await sql.dispose()
@@ -1198,6 +1221,7 @@ ORDER BY version DESC LIMIT 1`,
     restore,
     seedScenario,
     citus,
+    redis,
     targets,
     skipped
   }

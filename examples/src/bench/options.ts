@@ -15,6 +15,7 @@ export type Part =
   | "restore"
   | "seedScenario"
   | "citus"
+  | "redis"
 
 /** `replay1M` and `peer` each carry their bare-`pg` floor (the `replayFloor` rows). */
 export const allParts: ReadonlyArray<Part> = [
@@ -29,7 +30,8 @@ export const allParts: ReadonlyArray<Part> = [
   "largeState",
   "restore",
   "seedScenario",
-  "citus"
+  "citus",
+  "redis"
 ]
 
 export interface Options {

@@ -76,7 +76,8 @@ export interface RawLoaded {
   readonly replayed: number
 }
 
-const snapshotSql = `SELECT version, state::text AS state FROM ${snapshots}
+// Plain states are stored as JSON text (`state_text`, the store's migration 0003): read as they are.
+const snapshotSql = `SELECT version, state_text AS state FROM ${snapshots}
 WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1`
 
 const tailSql = `SELECT version, payload::text AS payload FROM ${events}
@@ -85,10 +86,10 @@ WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY versio
 // One round trip: the newest snapshot (one backward probe of its primary key) UNION ALL the events after it,
 // the snapshot row first (its `kind` sorts first).
 export const oneQuerySql = `WITH s AS (
-  SELECT version, state FROM ${snapshots}
+  SELECT version, state_text FROM ${snapshots}
   WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version DESC LIMIT 1
 )
-SELECT 0 AS kind, version, state::text AS body FROM s
+SELECT 0 AS kind, version, state_text AS body FROM s
 UNION ALL
 SELECT 1 AS kind, version, payload::text AS body FROM ${events}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > COALESCE((SELECT version FROM s), 0)

@@ -1,7 +1,7 @@
 /**
  * Set-based reports over SqlSnapshotStore's table that the `SnapshotStore` service has no method for yet:
  * per-type statistics, the share of stale snapshots, and what a `prune` would delete. Each is one SQL
- * statement; they read the table directly (its name from `SqlSnapshotStore`'s options, default
+ * statement (`stats` first looks up which state columns the table has); they read the table directly (its name from `SqlSnapshotStore`'s options, default
  * `effect_snapshots`), so they work on Postgres only.
  *
  * @since 0.1.0
@@ -33,7 +33,10 @@ export interface TypeStats {
   /** Aggregates with at least one snapshot. */
   readonly aggregates: number
   readonly snapshots: number
-  /** What Postgres stores for the states (`pg_column_size` of `state` and `state_bytes`, after TOAST compression). */
+  /**
+   * What Postgres stores for the states (`pg_column_size` of `state`, `state_text` and `state_bytes`, after TOAST
+   * compression).
+   */
   readonly bytes: number
   /** The oldest and newest `createdAt`. */
   readonly oldest: DateTime.Utc

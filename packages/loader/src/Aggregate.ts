@@ -1,6 +1,8 @@
 /**
  * Aggregate definitions: a state Schema, an event Schema, a pure `evolve`, and what it takes to read old data
- * (snapshot state migrations, event upcasters). Everything here is pure; the repository does the I/O.
+ * (snapshot state migrations, see `Migration`; event upcasters). Everything here is pure; the repository does
+ * the I/O. The parts live in `internal/`: `codec` and `json` (the JSON codecs), `events` (upcasting, decoding and
+ * encoding events), `migration` (restoring a snapshot's state), `fingerprint` (the state Schema's fingerprint).
  *
  * Events and snapshot states are stored as JSON: the JSON form of their Schema (`Schema.toCodecJson`), which
  * for an unchanged user Schema is the JSON the Effect 3 line of this library wrote (BigDecimal and DateTimeUtc
@@ -11,26 +13,30 @@
  */
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
-import * as AST from "effect/SchemaAST"
-import * as SchemaIssue from "effect/SchemaIssue"
-import { createHash } from "node:crypto"
+import type * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
 import type { NewEvent, StoredEvent } from "./EventStore.js"
+import * as Codecs from "./internal/codec.js"
+import * as Events from "./internal/events.js"
+import type { EventDecodeError, EventEncodeError } from "./internal/events.js"
+import * as Fingerprint from "./internal/fingerprint.js"
 import * as Json from "./internal/json.js"
+import * as Migrations from "./internal/migration.js"
+import { type Chain, type CheckOptions, type Encoded, isChain } from "./Migration.js"
 
 /**
  * The metadata key under which an event's payload version is recorded (absent = version 1).
  *
  * @since 0.1.0
  */
-export const EventVersionKey = "eventVersion"
+export const EventVersionKey: "eventVersion" = Events.eventVersionKey
 
 /**
  * The snapshot metadata key holding the fingerprint of the state Schema that wrote the snapshot.
  *
  * @since 0.1.0
  */
-export const FingerprintKey = "fingerprint"
+export const FingerprintKey: "fingerprint" = Migrations.fingerprintKey
 
 /**
  * The snapshot metadata key holding the global position of the event at the snapshot's version. A loader
@@ -44,9 +50,12 @@ export const PositionKey = "position"
 /**
  * Migrates the Schema-encoded state of a snapshot from one `schemaVersion` to the next (JSON in, JSON out).
  *
+ * @deprecated Declare typed migrations with `Migration.from(version, schema).pipe(Migration.to(...))`: each step
+ * is type-checked, and a state that does not fit its version's Schema is a failed migration. An untyped record
+ * of these functions is still accepted as `Options.migrations` (and checked the same way).
  * @since 0.1.0
  */
-export type Migration = (encoded: unknown) => unknown
+export type Migration = Encoded
 
 /**
  * Upgrades the encoded payload of an event from one version of its type to the next.
@@ -69,13 +78,20 @@ export interface Options<S, SI, E extends { readonly _tag: string }, EI> {
   readonly events: Schema.Codec<E, EI>
   /** The fold. Pure: it returns a new state and never mutates its arguments. */
   readonly evolve: (state: S, event: E) => S
-  /** The version of the state's shape, recorded in every snapshot (default 1). */
+  /**
+   * The version of the state's shape, recorded in every snapshot (default: where `migrations` ends when it is a
+   * `Migration.Chain`, else 1). A repository refuses a definition whose chain ends elsewhere.
+   */
   readonly schemaVersion?: number | undefined
   /**
-   * Snapshot migrations keyed by the version they migrate FROM: `{ 1: (v1) => v2, 2: (v2) => v3 }`. A snapshot
-   * with no path to `schemaVersion` is skipped and the aggregate is rebuilt by replay.
+   * Snapshot migrations: a typed chain, `Migration.from(1, StateV1).pipe(Migration.to(State, (v1) => ...))`,
+   * ending at this aggregate's state type. Deprecated but still accepted: untyped functions keyed by the version
+   * they migrate FROM, `{ 1: (v1) => v2, 2: (v2) => v3 }` (JSON in, JSON out). A snapshot with no path to
+   * `schemaVersion` is skipped and the aggregate is rebuilt by replay.
    */
-  readonly migrations?: Readonly<Record<number, Migration>> | undefined
+  readonly migrations?: Chain<NoInfer<S>> | Readonly<Record<number, Encoded>> | undefined
+  /** How much a repository checks migrated states against a full replay (see `Migration.CheckOptions`). */
+  readonly migrationCheck?: CheckOptions | undefined
   /**
    * Event upcasters per event type: `{ ItemAdded: [v1ToV2, v2ToV3] }`. The i-th function upgrades a payload
    * written at version i + 1; the current version of a type is one more than the length of its chain, and it
@@ -103,7 +119,12 @@ export interface Aggregate<S, SI, E extends { readonly _tag: string }, EI> {
   readonly initial: (id: string) => S
   readonly evolve: (state: S, event: E) => S
   readonly schemaVersion: number
-  readonly migrations: Readonly<Record<number, Migration>>
+  /** The migrations as JSON-in, JSON-out functions keyed by the version they migrate from (a chain compiled). */
+  readonly migrations: Readonly<Record<number, Encoded>>
+  /** Where a typed chain of migrations ends (undefined for none, or the untyped form). */
+  readonly migrationsTo: number | undefined
+  /** `Options.migrationCheck` with its defaults. */
+  readonly migrationCheck: { readonly share: number; readonly firstLoads: number }
   readonly upcasters: Readonly<Record<string, ReadonlyArray<Upcaster>>>
   /** A deterministic fingerprint of the encoded (JSON) shape of the state Schema. */
   readonly fingerprint: string
@@ -141,61 +162,33 @@ export declare namespace Aggregate {
  *
  * @internal
  */
-export interface Codec<S, E> {
-  readonly decodeState: (encoded: unknown) => Result.Result<S, SchemaIssue.Issue>
-  readonly encodeState: (state: S) => Result.Result<unknown, SchemaIssue.Issue>
-  readonly decodeEvent: (payload: unknown) => Result.Result<E, SchemaIssue.Issue>
+export type Codec<S, E> = Codecs.Codec<S, E>
+
+export {
   /**
-   * The decoder of one event type's member of the event union, when the union's members are told apart by
-   * their encoded `_tag` (undefined otherwise, or for an unknown type). It decodes what `decodeEvent` decodes
-   * to an event of that type, and fails on anything else.
+   * A stored event could not be read as an event of the aggregate: the stream is corrupt (a bad payload, an
+   * unknown type, a missing upcaster, or a gap in its versions). This is not a snapshot problem: no replay can
+   * fix it.
+   *
+   * @since 0.1.0
+   * @category errors
    */
-  readonly decodeEventOfType: (
-    type: string
-  ) => ((payload: unknown) => Result.Result<E, SchemaIssue.Issue>) | undefined
-  readonly encodeEvent: (event: E) => Result.Result<unknown, SchemaIssue.Issue>
-  /** Current payload version per event type with upcasters; types not listed are at version 1. */
-  readonly eventVersions: ReadonlyMap<string, number>
-}
-
-/**
- * A stored event could not be read as an event of the aggregate: the stream is corrupt (a bad payload, an
- * unknown type, a missing upcaster, or a gap in its versions). This is not a snapshot problem: no replay can
- * fix it.
- *
- * @since 0.1.0
- */
-export class EventDecodeError extends Schema.TaggedError<EventDecodeError>(
-  "@effect-snapshots/loader/EventDecodeError"
-)("EventDecodeError", {
-  aggregateType: Schema.String,
-  aggregateId: Schema.String,
-  version: Schema.Int,
-  eventType: Schema.String,
-  message: Schema.String
-}) {}
-
-/**
- * Events given to `save` do not encode with the aggregate's event Schema; nothing was written.
- *
- * @since 0.1.0
- */
-export class EventEncodeError extends Schema.TaggedError<EventEncodeError>(
-  "@effect-snapshots/loader/EventEncodeError"
-)("EventEncodeError", {
-  aggregateType: Schema.String,
-  aggregateId: Schema.String,
-  /** Index of the offending event in the batch. */
-  index: Schema.Int,
-  eventType: Schema.String,
-  message: Schema.String
-}) {}
+  EventDecodeError,
+  /**
+   * Events given to `save` do not encode with the aggregate's event Schema; nothing was written.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  EventEncodeError
+} from "./internal/events.js"
 
 /**
  * Why a stored snapshot was not used:
  * - `StaleFingerprint`: written at the current `schemaVersion` by a state Schema of another shape.
  * - `NoMigration`: written at a `schemaVersion` with no migration path to the current one.
- * - `MigrationFailed`: a migration threw.
+ * - `MigrationFailed`: a migration threw, or (typed migrations) the state did not decode with the Schema of its
+ *   version, or the migrated one did not encode with the next.
  * - `DecodeFailure`: its (migrated) state does not decode with the state Schema, or the store could not read
  *   it back at all (a `Corrupt` error: bad bytes, bad JSON).
  * - `AboveStream`: its version is above the stream's version.
@@ -221,7 +214,10 @@ export type SkipReason =
  */
 export interface RestoredState<S> {
   readonly state: S
-  /** Whether the state came through migrations (its snapshot should be re-saved at the current version). */
+  /**
+   * Whether the state came through migrations (its snapshot should be re-saved at the current version, once the
+   * repository's migration check passed).
+   */
   readonly migrated: boolean
 }
 
@@ -233,13 +229,12 @@ export interface Skipped {
   readonly message: string
 }
 
-const formatter = SchemaIssue.makeFormatterDefault()
+const formatIssue = Json.formatIssue
 
-/** An issue's message, with the rejected values (parsed with `reportInput`) and cut to 1,000 characters. */
-const formatIssue = (issue: SchemaIssue.Issue): string => {
-  const message = formatter(issue)
-  return message.length <= 1000 ? message : `${message.slice(0, 1000)}… (${message.length} characters)`
-}
+/** The default share of loads through a migration that are checked against a full replay. */
+const defaultCheckShare = 0.01
+/** The default number of first loads through each migration that are always checked. */
+const defaultCheckFirstLoads = 100
 
 /**
  * The JSON codec of a Schema, as this library stores it: `Schema.toCodecJson`, except that `Schema.Uint8Array`
@@ -272,38 +267,29 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(
   options: Options<S, SI, E, EI>
 ): Aggregate<S, SI, E, EI> => {
   const upcasters = options.upcasters ?? {}
-  const eventVersions = new Map<string, number>()
-  for (const [type, chain] of Object.entries(upcasters)) {
-    if (chain.length > 0) eventVersions.set(type, chain.length + 1)
-  }
-  const stateJson = jsonCodec(options.state)
-  const eventsJson = jsonCodec(options.events)
   const current = fingerprint(options.state)
-  const byType = new Map<string, (payload: unknown) => Result.Result<E, SchemaIssue.Issue>>()
-  for (const [type, member] of membersByTag(eventsJson.ast) ?? []) {
-    byType.set(type, Json.jsonDecoder(Schema.make<Schema.Codec<E, unknown>>(member)))
-  }
+  const chainEnd = isChain(options.migrations) ? options.migrations.toVersion : undefined
+  const schemaVersion = options.schemaVersion ?? chainEnd ?? 1
+  const migrations = Migrations.compile(options.migrations, schemaVersion, isChain)
   return {
     type: options.type,
     state: options.state,
     events: options.events,
     initial: options.initial,
     evolve: options.evolve,
-    schemaVersion: options.schemaVersion ?? 1,
-    migrations: options.migrations ?? {},
+    schemaVersion,
+    migrations: migrations.functions,
+    migrationsTo: migrations.toVersion,
+    migrationCheck: {
+      share: options.migrationCheck?.share ?? defaultCheckShare,
+      firstLoads: options.migrationCheck?.firstLoads ?? defaultCheckFirstLoads
+    },
     upcasters,
     fingerprint: current,
     compatibleFingerprints: [
-      ...new Set([...(options.compatibleFingerprints ?? []), ...effect3Fingerprints(options.state)])
+      ...new Set([...(options.compatibleFingerprints ?? []), ...Fingerprint.effect3Fingerprints(options.state)])
     ].filter((f) => f !== current),
-    codec: {
-      decodeState: Json.jsonDecoder(stateJson),
-      encodeState: Json.jsonEncoder(options.state),
-      decodeEvent: Json.jsonDecoder(eventsJson),
-      decodeEventOfType: (type) => byType.get(type),
-      encodeEvent: Json.jsonEncoder(options.events),
-      eventVersions
-    }
+    codec: Codecs.make(options.state, options.events, upcasters, migrations.migrate)
   }
 }
 
@@ -328,82 +314,21 @@ export const fold = <S, SI, E extends { readonly _tag: string }, EI>(
  *
  * @since 0.1.0
  */
-export const decodeEvent = <S, SI, E extends { readonly _tag: string }, EI>(
+export const decodeEvent: <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate<S, SI, E, EI>,
   stored: StoredEvent
-): Result.Result<E, EventDecodeError> => {
-  let payload = stored.payload
-  const current = aggregate.codec.eventVersions.get(stored.type)
-  if (current !== undefined) {
-    const recorded = stored.metadata[EventVersionKey]
-    let version = typeof recorded === "number" ? recorded : 1
-    const chain = aggregate.upcasters[stored.type]!
-    try {
-      for (; version < current; version++) payload = chain[version - 1]!(payload)
-    } catch (cause) {
-      return Result.fail(decodeError(aggregate, stored, `upcaster from version ${version} failed: ${String(cause)}`))
-    }
-  }
-  // Its own type's decoder first (no union dispatch); anything it does not decode goes through the union,
-  // which says what is wrong.
-  const ofType = aggregate.codec.decodeEventOfType(stored.type)
-  if (ofType !== undefined) {
-    const fast = ofType(payload)
-    if (Result.isSuccess(fast) && fast.success._tag === stored.type) return Result.succeed(fast.success)
-  }
-  const decoded = aggregate.codec.decodeEvent(payload)
-  if (Result.isFailure(decoded)) return Result.fail(decodeError(aggregate, stored, formatIssue(decoded.failure)))
-  if (decoded.success._tag !== stored.type) {
-    return Result.fail(
-      decodeError(aggregate, stored, `the payload is a ${JSON.stringify(decoded.success._tag)} event`)
-    )
-  }
-  return Result.succeed(decoded.success)
-}
-
-const decodeError = (aggregate: { readonly type: string }, stored: StoredEvent, message: string) =>
-  new EventDecodeError({
-    aggregateType: aggregate.type,
-    aggregateId: stored.aggregateId,
-    version: stored.version,
-    eventType: stored.type,
-    message
-  })
+) => Result.Result<E, EventDecodeError> = Events.decodeEvent
 
 /**
  * Encode a batch of events for `EventStore.append`. Fails on the first event that does not encode.
  *
  * @since 0.1.0
  */
-export const encodeEvents = <S, SI, E extends { readonly _tag: string }, EI>(
+export const encodeEvents: <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate<S, SI, E, EI>,
   aggregateId: string,
   events: ReadonlyArray<E>
-): Result.Result<Array<NewEvent>, EventEncodeError> => {
-  const out: Array<NewEvent> = []
-  for (let index = 0; index < events.length; index++) {
-    const event = events[index]!
-    const encoded = aggregate.codec.encodeEvent(event)
-    if (Result.isFailure(encoded)) {
-      return Result.fail(
-        new EventEncodeError({
-          aggregateType: aggregate.type,
-          aggregateId,
-          index,
-          eventType: String(event?._tag),
-          message: formatIssue(encoded.failure)
-        })
-      )
-    }
-    const version = aggregate.codec.eventVersions.get(event._tag)
-    out.push(
-      version === undefined
-        ? { type: event._tag, payload: encoded.success }
-        : { type: event._tag, payload: encoded.success, metadata: { [EventVersionKey]: version } }
-    )
-  }
-  return Result.succeed(out)
-}
+) => Result.Result<Array<NewEvent>, EventEncodeError> = Events.encodeEvents
 
 /**
  * Encode a state for a snapshot (its JSON form). A failure when the state does not encode (a bug in the state
@@ -433,57 +358,14 @@ export const snapshotMetadata = (
  *
  * @since 0.1.0
  */
-export const restoreState = <S, SI, E extends { readonly _tag: string }, EI>(
+export const restoreState: <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate<S, SI, E, EI>,
   snapshot: {
     readonly schemaVersion: number
     readonly state: unknown
     readonly metadata: Readonly<Record<string, unknown>>
   }
-): Result.Result<RestoredState<S>, Skipped> => {
-  let encoded = snapshot.state
-  let migrated = false
-  if (snapshot.schemaVersion === aggregate.schemaVersion) {
-    const recorded = snapshot.metadata[FingerprintKey]
-    if (
-      recorded !== undefined && recorded !== aggregate.fingerprint &&
-      !aggregate.compatibleFingerprints.includes(recorded as string)
-    ) {
-      return Result.fail({
-        reason: "StaleFingerprint",
-        message: `state Schema fingerprint ${String(recorded)} differs from the running ${aggregate.fingerprint}`
-      })
-    }
-  } else if (snapshot.schemaVersion > aggregate.schemaVersion) {
-    return Result.fail({
-      reason: "NoMigration",
-      message: `schema version ${snapshot.schemaVersion} is newer than the running ${aggregate.schemaVersion}`
-    })
-  } else {
-    for (let version = snapshot.schemaVersion; version < aggregate.schemaVersion; version++) {
-      const migration = aggregate.migrations[version]
-      if (migration === undefined) {
-        return Result.fail({
-          reason: "NoMigration",
-          message: `no migration from schema version ${version} (to reach ${aggregate.schemaVersion})`
-        })
-      }
-      try {
-        encoded = migration(encoded)
-      } catch (cause) {
-        return Result.fail({
-          reason: "MigrationFailed",
-          message: `migration from schema version ${version} failed: ${String(cause)}`
-        })
-      }
-    }
-    migrated = true
-  }
-  const decoded = aggregate.codec.decodeState(encoded)
-  return Result.isFailure(decoded)
-    ? Result.fail({ reason: "DecodeFailure", message: formatIssue(decoded.failure) })
-    : Result.succeed({ state: decoded.success, migrated })
-}
+) => Result.Result<RestoredState<S>, Skipped> = Migrations.restoreState
 
 /**
  * The position recorded in a snapshot's metadata, if any.
@@ -494,10 +376,6 @@ export const recordedPosition = (metadata: Readonly<Record<string, unknown>>): O
   const position = metadata[PositionKey]
   return typeof position === "number" ? Option.some(position) : Option.none()
 }
-
-// -----------------------------------------------------------------------------------------------------------
-// fingerprint
-// -----------------------------------------------------------------------------------------------------------
 
 /**
  * A deterministic fingerprint of a Schema's encoded (JSON) shape: property names, optionality, literal values,
@@ -539,8 +417,7 @@ export const recordedPosition = (metadata: Readonly<Record<string, unknown>>): O
  *
  * @since 0.1.0
  */
-export const fingerprint = (schema: { readonly ast: AST.AST }): string =>
-  createHash("sha256").update(describeShape(schema)).digest("hex").slice(0, 16)
+export const fingerprint: (schema: { readonly ast: AST.AST }) => string = Fingerprint.fingerprint
 
 /**
  * The canonical description (format 1) that `fingerprint` hashes.
@@ -548,203 +425,4 @@ export const fingerprint = (schema: { readonly ast: AST.AST }): string =>
  * @since 0.4.0
  * @category fingerprint
  */
-export const describeShape = (schema: { readonly ast: AST.AST }): string => describe(schema.ast, new Map(), noRules)
-
-/**
- * How the Effect 3 line described the nullable shapes Effect 4 nests: `optional` flattens
- * `optionalWith(X, { nullable: true })`, `literal` flattens `Literal(..., null)`.
- */
-interface Effect3Rules {
-  readonly optional: boolean
-  readonly literal: boolean
-}
-
-const noRules: Effect3Rules = { optional: false, literal: false }
-
-const effect3Rules: ReadonlyArray<Effect3Rules> = [
-  { optional: true, literal: false },
-  { optional: false, literal: true },
-  { optional: true, literal: true }
-]
-
-/** The fingerprints the Effect 3 line may have written for this encoded shape (the current one included). */
-const effect3Fingerprints = (schema: { readonly ast: AST.AST }): ReadonlyArray<string> =>
-  effect3Rules.map((rules) =>
-    createHash("sha256").update(describe(schema.ast, new Map(), rules)).digest("hex").slice(0, 16)
-  )
-
-/**
- * The members of a union as the Effect 3 line described it, where `rules` flatten it: `X | null` nested in
- * `... | undefined` (an optional nullable key), or a union of literals nested in `... | null`.
- */
-const flattenedMembers = (ast: AST.Union, rules: Effect3Rules): ReadonlyArray<AST.AST> | undefined => {
-  if (ast.types.length !== 2 || (!rules.optional && !rules.literal)) return undefined
-  const [a, b] = ast.types.map(encodedOf) as [AST.AST, AST.AST]
-  for (const [outer, inner] of [[a, b], [b, a]] as const) {
-    if (inner._tag !== "Union") continue
-    if (rules.optional && outer._tag === "Undefined" && inner.types.some((t) => encodedOf(t)._tag === "Null")) {
-      return [...inner.types, outer]
-    }
-    if (rules.literal && outer._tag === "Null" && inner.types.every((t) => encodedOf(t)._tag === "Literal")) {
-      return [...inner.types, outer]
-    }
-  }
-  return undefined
-}
-
-const keyword: Partial<Record<AST.AST["_tag"], string>> = {
-  String: "StringKeyword",
-  Number: "NumberKeyword",
-  Boolean: "BooleanKeyword",
-  BigInt: "BigIntKeyword",
-  Symbol: "SymbolKeyword",
-  ObjectKeyword: "ObjectKeyword",
-  Undefined: "UndefinedKeyword",
-  Void: "VoidKeyword",
-  Never: "NeverKeyword",
-  Unknown: "UnknownKeyword",
-  Any: "AnyKeyword"
-}
-
-const describeLiteral = (literal: AST.LiteralValue | null): string =>
-  `lit(${typeof literal === "bigint" ? `${literal}n` : JSON.stringify(literal)})`
-
-/** The encoded side of a node: the end of its encoding chain (its children are left as they are). */
-const encodedOf = (ast: AST.AST): AST.AST => {
-  let current = ast
-  while (current.encoding !== undefined) current = current.encoding[current.encoding.length - 1]!.to
-  return current
-}
-
-const isUndefinedDescription = (description: string): boolean => description === "UndefinedKeyword"
-
-/**
- * A union's description. `undefined` next to a member union that already admits `undefined` is dropped, and a
- * union left with one member is that member: Effect 4's `optional(X)` followed by `withDecodingDefault` encodes
- * as `X | undefined | undefined`, where Effect 3's `optionalWith(X, { default })` encoded as `X | undefined`.
- */
-const describeUnion = (members: ReadonlyArray<string>, nestedAdmitUndefined: boolean): string => {
-  const kept = nestedAdmitUndefined ? members.filter((m) => !isUndefinedDescription(m)) : members
-  return kept.length === 1 ? kept[0]! : `union(${kept.slice().sort().join("|")})`
-}
-
-const describe = (node: AST.AST, seen: Map<AST.AST, number>, rules: Effect3Rules): string => {
-  const ast = encodedOf(node)
-  switch (ast._tag) {
-    case "Suspend": {
-      const index = seen.get(ast)
-      if (index !== undefined) return `#${index}`
-      seen.set(ast, seen.size)
-      return `suspend(${describe(ast.thunk(), seen, rules)})`
-    }
-    case "Null":
-      return describeLiteral(null)
-    case "Literal":
-      return describeLiteral(ast.literal)
-    case "UniqueSymbol":
-      return `sym(${String(ast.symbol.description)})`
-    case "BigInt":
-    case "Symbol":
-      // Their JSON form is a string (Effect 3's `Schema.BigInt` and `Schema.Symbol` encoded to a string too).
-      return "StringKeyword"
-    case "Enum":
-      return `enums(${ast.enums.map(([, value]) => JSON.stringify(value)).sort().join(",")})`
-    case "TemplateLiteral": {
-      let head = ""
-      const spans: Array<{ type: string; literal: string }> = []
-      for (const part of ast.parts) {
-        const encodedPart = encodedOf(part)
-        if (encodedPart._tag === "Literal") {
-          const text = String(encodedPart.literal)
-          if (spans.length === 0) head += text
-          else spans[spans.length - 1]!.literal += text
-        } else {
-          spans.push({ type: describe(encodedPart, seen, rules), literal: "" })
-        }
-      }
-      return `tpl(${JSON.stringify(head)},${
-        spans.map((span) => `${span.type}${JSON.stringify(span.literal)}`).join(",")
-      })`
-    }
-    case "Declaration": {
-      // Uint8Array and Duration: the JSON the Effect 3 line wrote for them (the library still writes it).
-      const effect3 = Json.effect3Description(ast)
-      if (effect3 !== undefined) return effect3
-      // A declaration with a JSON form (BigDecimal, DateTimeUtc, Option, ...) is described by that form.
-      const getLink = ast.annotations?.toCodecJson ?? ast.annotations?.toCodec
-      if (typeof getLink === "function") {
-        const link = (getLink as (typeParameters: ReadonlyArray<unknown>) => AST.Link | undefined)(
-          ast.typeParameters.map((tp) => Schema.make(encodedOf(tp)))
-        )
-        if (link !== undefined) return describe(link.to, seen, rules)
-      }
-      const identifier = ast.annotations?.identifier
-      return `decl(${typeof identifier === "string" ? identifier : "?"};${
-        ast.typeParameters.map((p) => describe(p, seen, rules)).join(",")
-      })`
-    }
-    case "Arrays":
-      return `tuple(${
-        ast.elements.map((e) => `${describe(e, seen, rules)}${AST.isOptional(encodedOf(e)) ? "?" : ""}`).join(",")
-      };${ast.rest.map((r) => describe(r, seen, rules)).join(",")})`
-    case "Objects": {
-      const props = ast.propertySignatures
-        .map((ps) =>
-          `${JSON.stringify(String(ps.name))}${AST.isOptional(encodedOf(ps.type)) ? "?" : ""}:${
-            describe(ps.type, seen, rules)
-          }`
-        )
-        .sort()
-      const index = ast.indexSignatures
-        .map((is) => `[${describe(is.parameter, seen, rules)}]:${describe(is.type, seen, rules)}`)
-        .sort()
-      return `{${props.join(",")};${index.join(",")}}`
-    }
-    case "Union": {
-      const flattened = flattenedMembers(ast, rules)
-      if (flattened !== undefined) {
-        return `union(${flattened.map((t) => describe(t, seen, rules)).sort().join("|")})`
-      }
-      const members = ast.types.map((t) => describe(t, seen, rules))
-      const nestedAdmitUndefined = members.some(isUndefinedDescription) &&
-        ast.types.some((t) => {
-          const member = encodedOf(t)
-          return member._tag === "Union" && member.types.some((m) => encodedOf(m)._tag === "Undefined")
-        })
-      return describeUnion(members, nestedAdmitUndefined)
-    }
-    default:
-      return keyword[ast._tag] ?? ast._tag
-  }
-}
-
-// -----------------------------------------------------------------------------------------------------------
-// event decoders by type
-// -----------------------------------------------------------------------------------------------------------
-
-/** The required string literal `_tag` a member's encoded side has, if any. */
-const encodedTag = (member: AST.AST): string | undefined => {
-  const ast = AST.toEncoded(member)
-  if (ast._tag !== "Objects") return undefined
-  const tag = ast.propertySignatures.find((ps) => ps.name === "_tag")
-  return tag !== undefined && !AST.isOptional(tag.type) && tag.type._tag === "Literal" &&
-      typeof tag.type.literal === "string"
-    ? tag.type.literal
-    : undefined
-}
-
-/**
- * The members of an event union by their encoded `_tag`, when every member has a distinct one: then a payload
- * with a given `_tag` can only decode as that member, and its member's decoder decodes it as the union does.
- */
-const membersByTag = (ast: AST.AST): ReadonlyMap<string, AST.AST> | undefined => {
-  if (ast.checks !== undefined) return undefined
-  const members = ast._tag === "Union" ? ast.types : [ast]
-  const byTag = new Map<string, AST.AST>()
-  for (const member of members) {
-    const tag = encodedTag(member)
-    if (tag === undefined || byTag.has(tag)) return undefined
-    byTag.set(tag, member)
-  }
-  return byTag
-}
+export const describeShape: (schema: { readonly ast: AST.AST }) => string = Fingerprint.describeShape

@@ -4,45 +4,42 @@
  * the commit, `update` = load, decide, save, retried on conflicts. Commit-aware: inside a unit of work or a
  * SQL transaction nothing it remembers or writes outside that transaction changes before the commit.
  *
- * This module is the composition; the parts live in `internal/`: `restore` (probe, classify, restore, first-row
- * check), `replay` (tail and full replay), `decision`, `snapshotWriter`, `knownStateCache`, `commit`, `verify`.
+ * This module holds the public types and composes the parts of `internal/`: `load` (one start: cache, snapshot
+ * or replay; one fold, `replay`), `save` (commit, decide, retry), `snapshotWriter`, `verify` and `rebuild`.
  *
  * @since 0.1.0
  */
 import { BadArgument, SnapshotStrategy } from "@effect-snapshots/core"
 import { SnapshotStore } from "@effect-snapshots/store"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Result from "effect/Result"
-import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
+import type * as Result from "effect/Result"
+import type * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import type * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
-import { ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
+import { type ConcurrencyConflict, EventStore, type EventStoreError } from "./EventStore.js"
 import * as ColdRead from "./internal/coldRead.js"
 import * as Commit from "./internal/commit.js"
 import * as Decision from "./internal/decision.js"
-import { eventBytesEstimate, type Known, KnownStateCache, type LastSnapshot } from "./internal/knownStateCache.js"
+import { KnownStateCache } from "./internal/knownStateCache.js"
+import * as Load from "./internal/load.js"
 import * as Metadata from "./internal/metadata.js"
+import * as MigrationCheck from "./internal/migrationCheck.js"
 import * as Ops from "./internal/ops.js"
 import * as Rebuild from "./internal/rebuild.js"
-import * as Replay from "./internal/replay.js"
-import * as Restore from "./internal/restore.js"
+import * as Save from "./internal/save.js"
 import * as SnapshotWriter from "./internal/snapshotWriter.js"
 import { cut, oneLine, quote } from "./internal/text.js"
 import * as Verify from "./internal/verify.js"
-import { AggregateNotFound, type InvalidMetadata } from "./RepositoryError.js"
+import type { AggregateNotFound, InvalidMetadata, StreamCorrupt } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
-import type { StreamCorrupt } from "./StreamCorrupt.js"
 
 export {
   /**
@@ -59,16 +56,25 @@ export {
    * @since 0.1.0
    * @category errors
    */
-  InvalidRepositoryOptions
-} from "./RepositoryError.js"
-
-export {
+  InvalidRepositoryOptions,
   /**
    * @since 0.2.0
    * @category errors
    */
   StreamCorrupt
-} from "./StreamCorrupt.js"
+} from "./RepositoryError.js"
+
+export {
+  /**
+   * The optional one-statement cold load of the SQL stores (the newest snapshot and the first page of events
+   * after it): `SqlEventStore.layer` provides it; `make` finds it with `Effect.serviceOption` and uses it when the
+   * snapshot store is `SqlSnapshotStore.layer`'s own, undecorated, on the same client.
+   *
+   * @since 1.1.0
+   * @category services
+   */
+  ColdRead
+} from "./internal/coldRead.js"
 
 /**
  * Why a load failed: no events, a stream that cannot be read (an event that does not decode, a version gap), or
@@ -81,6 +87,7 @@ export type LoadError = AggregateNotFound | Aggregate.EventDecodeError | StreamC
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /**
@@ -105,7 +112,7 @@ export interface Options {
   /** Background mode: how many snapshots (of distinct aggregates) are written at once (default 4). */
   readonly backgroundConcurrency?: number | undefined
   /**
-   * The bound of the known-state cache, in bytes of the states' estimated encoded size (default 64 MiB,
+   * The bound of the known-state cache, in bytes of the heap its states hold, estimated (default 64 MiB,
    * 0 disables the cache). The cache lets a load read only the events after a state this process already
    * knows (one query, no snapshot, no state decode), and `save` fold the new events onto it; an entry is used
    * only when the stream proves it current. See the README for how the size is estimated.
@@ -153,6 +160,7 @@ export interface SaveOptions {
  * The result of `load`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Loaded<S> {
   readonly state: S
@@ -177,11 +185,13 @@ export interface Loaded<S> {
  * commit stands).
  *
  * @since 0.1.0
+ * @category models
  */
 export type SnapshotOutcome = "none" | "written" | "queued" | "dropped" | "failed"
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Saved {
   readonly previousVersion: number
@@ -193,6 +203,7 @@ export interface Saved {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Updated<S, E> {
   readonly state: S
@@ -207,6 +218,7 @@ export interface Updated<S, E> {
  * (`$.items[3].qty`), and each side's value as JSON text (truncated; "(absent)" for a missing key).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Difference {
   readonly path: string
@@ -218,6 +230,7 @@ export interface Difference {
  * What `verify` found.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Verified {
   /** Whether snapshot + tail and a full replay (up to the same version) encode to the same state. */
@@ -230,12 +243,17 @@ export interface Verified {
   readonly replayed: number
   /** Where the two states differ, at most 10 paths; empty when consistent. */
   readonly differences: ReadonlyArray<Difference>
-  /** Whether the drifted snapshots were replaced by one of the full replay (`repair: true`). */
+  /**
+   * Whether the drifted snapshots were replaced by one of the full replay (`repair: true`), or queued for it in
+   * background mode. A migrated snapshot that differs from the replay is replaced whatever `repair` says, as
+   * every load replaces it.
+   */
   readonly repaired: boolean
 }
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface VerifyOptions {
   /**
@@ -248,6 +266,7 @@ export interface VerifyOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface VerifyAllOptions extends VerifyOptions {
   /** How many aggregates are verified at once (default 4). */
@@ -261,6 +280,7 @@ export interface VerifyAllOptions extends VerifyOptions {
  * a snapshot but no events is `AggregateNotFound`: an orphan snapshot).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface VerifyResult {
   readonly aggregateId: string
@@ -271,6 +291,7 @@ export interface VerifyResult {
  * The summary of `verifyAll`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface VerifySummary {
   /** Aggregates with at least one snapshot that were verified (or failed to). */
@@ -369,6 +390,7 @@ export interface RebuildSummary extends RebuildCounts {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface EventSourcedRepository<S, E extends { readonly _tag: string }> {
   readonly aggregateType: string
@@ -429,37 +451,7 @@ export interface EventSourcedRepository<S, E extends { readonly _tag: string }> 
 // the composition
 // -----------------------------------------------------------------------------------------------------------
 
-interface LoadedInternal<S> extends Known<S> {
-  readonly snapshotVersion: Option.Option<number>
-  readonly replayedCount: number
-  readonly source: Loaded<S>["source"]
-  /** The outcome of the replacement this load requested for an unusable (or migrated) snapshot. */
-  readonly repaired: SnapshotOutcome | undefined
-}
-
-/** The longest wait between two attempts of `update` under the default retry policy. */
-const maxRetryDelay = Duration.millis(500)
-
-/**
- * `update`'s default retry on `ConcurrencyConflict`: a first retry after ~2 ms (a single conflict stays cheap),
- * doubling up to 500 ms (jittered ±20%), at most 30 retries (~11.5 s of waiting in all, only under sustained
- * contention). Measured on PostgreSQL with 16 writers x 25 updates of one aggregate, each in its own unit: the
- * old default (8 retries, uncapped: ~0.5 s) gave up on 51 of 400 commands; this one on none, with at most 15
- * attempts for a command (a cap of 250 ms needed up to 28: shorter waits keep more writers colliding).
- */
-const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Schedule.max([
-  Schedule.jittered(
-    Schedule.modifyDelay(
-      Schedule.exponential("2 millis"),
-      ({ duration }) => Effect.succeed(Duration.min(duration, maxRetryDelay))
-    )
-  ),
-  Schedule.recurs(30)
-])
-
 const defaultCacheMaxBytes = 64 * 1024 * 1024
-
-const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof ConcurrencyConflict
 
 const intOption = (name: string, value: number | undefined, fallback: number, min: number) => {
   const n = value ?? fallback
@@ -472,58 +464,6 @@ const intOption = (name: string, value: number | undefined, fallback: number, mi
       })
     )
 }
-
-const standardIssues = SchemaIssue.makeFormatterStandardSchemaV1()
-const defaultIssue = SchemaIssue.makeFormatterDefault()
-
-const pathText = (path: ReadonlyArray<PropertyKey>): string =>
-  path.map((key) => typeof key === "number" ? `[${key}]` : `[${JSON.stringify(String(key))}]`).join("")
-
-/** A Schema issue in short: its first problem and where ("Expected string, got 42 at ["note"]"), on one line. */
-const shortIssue = (issue: SchemaIssue.Issue): string => {
-  const { issues } = standardIssues(issue)
-  const first = issues[0]
-  if (first === undefined) return oneLine(defaultIssue(issue))
-  const path = (first.path ?? []).map((segment) => typeof segment === "object" ? segment.key : segment)
-  const where = path.length === 0 ? "" : ` at ${pathText(path)}`
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""
-  return `${oneLine(first.message)}${oneLine(where)}${more}`
-}
-
-/**
- * `Aggregate.encodeEvents`' error as one line naming the aggregate, the id and the event's index in the batch,
- * with the Schema problem in short. The full issue stays on the error as its `cause` (a `Schema.SchemaError`).
- */
-const encodeErrorOf = <E>(
-  encodeEvent: (event: E) => Result.Result<unknown, SchemaIssue.Issue>,
-  failure: Aggregate.EventEncodeError,
-  batch: ReadonlyArray<E>
-): Aggregate.EventEncodeError => {
-  const again = encodeEvent(batch[failure.index]!)
-  const issue = Result.isFailure(again) ? again.failure : undefined
-  const error = new Aggregate.EventEncodeError({
-    aggregateType: failure.aggregateType,
-    aggregateId: failure.aggregateId,
-    index: failure.index,
-    eventType: failure.eventType,
-    message: `${failure.aggregateType} ${quote(failure.aggregateId)}: events[${failure.index}] (${
-      cut(failure.eventType, 100)
-    }) does not encode: ${issue === undefined ? oneLine(failure.message) : shortIssue(issue)}`
-  })
-  if (issue !== undefined) {
-    // As `new Error(message, { cause })` defines it (the error's Schema has no field for it).
-    Object.defineProperty(error, "cause", {
-      value: new Schema.SchemaError(issue),
-      configurable: true,
-      enumerable: false,
-      writable: true
-    })
-  }
-  return error
-}
-
-const hint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
-  last === undefined || last.source === "hint" ? last : { ...last, source: "hint" }
 
 /**
  * Build a repository for one aggregate. The strategy is compiled here, once; in background mode the
@@ -546,19 +486,17 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
   const backgroundConcurrency = yield* intOption("backgroundConcurrency", options.backgroundConcurrency, 4, 1)
   const cacheMaxBytes = yield* intOption("cacheMaxBytes", options.cacheMaxBytes, defaultCacheMaxBytes, 0)
   const cacheCapacity = yield* intOption("cacheCapacity", options.cacheCapacity, Number.MAX_SAFE_INTEGER, 0)
-  const retry = options.retry ?? defaultRetry
-  const encodeMetadata = Metadata.make(aggregate.type, options.metadataSchema)
 
+  const type = aggregate.type
   const events = yield* EventStore
   const snapshots = yield* SnapshotStore.SnapshotStore
-  const coldRead = ColdRead.make(events, snapshots)
-  const fallback = yield* Semaphore.make(fallbackConcurrency)
-  const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity)
-  // Either bound at 0 turns the cache off; then nothing pays for a state's size estimate.
-  const caching = cacheMaxBytes > 0 && cacheCapacity > 0
-  const metrics = SnapshotMetrics.forAggregateType(aggregate.type)
   const ops = Ops.make(aggregate, Aggregate)
-  const type = aggregate.type
+  const metrics = SnapshotMetrics.forAggregateType(type)
+  const cache = new KnownStateCache<S>(cacheMaxBytes, cacheCapacity, {
+    ...SnapshotMetrics.cacheForAggregateType(type),
+    context: yield* Effect.context<never>()
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(() => cache.clear()))
   const decide = Decision.make({
     type,
     decider,
@@ -566,183 +504,62 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     readLast: Decision.readLast(snapshots, type)
   })
 
-  /** A stream without events: its state is known without reading anything. */
-  const empty = (id: string): Known<S> => ({
-    version: 0,
-    state: aggregate.initial(id),
-    position: 0,
-    lastSnapshot: undefined,
-    replayed: Option.none(),
-    duration: Option.none(),
-    bytes: 0
+  const loader = Load.make({
+    ops,
+    events,
+    snapshots,
+    coldRead: yield* ColdRead.find(events, snapshots),
+    cache,
+    fallback: yield* Semaphore.make(fallbackConcurrency),
+    migrationCheck: yield* MigrationCheck.make(aggregate, ops, metrics.migrationMismatches),
+    metrics
   })
 
-  /** Remember what this fiber learned, once it is committed; never inside a bare transaction. */
-  const remember = (id: string, known: Known<S>, route: Commit.Route) =>
-    route.cacheable
-      ? route.afterCommit(Effect.sync(() => cache.set(id, { ...known, lastSnapshot: hint(known.lastSnapshot) })))
-      : Effect.sync(() => cache.delete(id))
-
-  // ---------------------------------------------------------------------------------------------------
-  // load
-  // ---------------------------------------------------------------------------------------------------
-
-  const finish = Effect.fnUntraced(
-    function*(id: string, loaded: LoadedInternal<S>, start: bigint, route: Commit.Route) {
-      const duration = Duration.nanos((yield* Clock.currentTimeNanos) - start)
-      const result: LoadedInternal<S> = {
-        ...loaded,
-        replayed: loaded.source === "cache" ? loaded.replayed : Option.some(loaded.replayedCount),
-        duration: loaded.source === "cache" ? loaded.duration : Option.some(duration)
-      }
-      yield* Metric.update(
-        loaded.source === "cache" ? metrics.cacheHits : loaded.source === "snapshot" ? metrics.hits : metrics.misses,
-        1
-      )
-      yield* Metric.update(metrics.replayed, loaded.replayedCount)
-      yield* Metric.update(metrics.duration, duration)
-      if (loaded.source !== "cache" || loaded.replayedCount > 0) yield* remember(id, result, route)
-      return result
-    }
-  )
-
-  /** The hot path: only the events after a cached state, in one query; none when the stream disproves it. */
-  const fromCache = (id: string, cached: Known<S>) =>
-    Replay.tail(events, ops, id, { state: cached.state, version: cached.version, position: cached.position }).pipe(
-      Effect.map((acc): LoadedInternal<S> | undefined => ({
-        ...cached,
-        version: acc.version,
-        state: acc.state,
-        position: acc.position,
-        lastSnapshot: hint(cached.lastSnapshot),
-        bytes: cached.bytes + acc.replayed * eventBytesEstimate,
-        snapshotVersion: Option.none(),
-        replayedCount: acc.replayed,
-        source: "cache",
-        repaired: undefined
-      })),
-      Effect.catchTag("Unusable", () => Effect.as(Effect.sync(() => cache.delete(id)), undefined))
-    )
-
-  /**
-   * The stores' newest snapshot and first page of events in one statement, when they are SQL on one client;
-   * none otherwise, or when that statement failed (the two calls then find out what is wrong, as on any
-   * other stores).
-   */
-  const readCold = (id: string): Effect.Effect<Option.Option<ColdRead.ColdRows>> =>
-    Option.match(coldRead, {
-      onNone: () => Effect.succeedNone,
-      onSome: (read) =>
-        Effect.catch(read(type, id, Replay.tailPageSize), (error) =>
-          Effect.as(
-            Effect.logDebug(`Cold load of ${type} ${quote(id)} in one statement failed, reading with two calls`).pipe(
-              Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), cause: error.message })
-            ),
-            Option.none()
-          ))
-    })
-
-  /** The cold path: probe, restore and tail, or a full replay; an unusable snapshot is replaced. */
-  const fromStores = Effect.fnUntraced(function*(id: string, route: Commit.Route) {
-    const cold = Option.getOrUndefined(yield* readCold(id))
-    const probed = cold === undefined
-      ? yield* Restore.probe(snapshots, ops, id, metrics.skipped)
-      : yield* Restore.classify(snapshots, ops, id, metrics.skipped, cold.snapshot)
-    let acc: Replay.Acc<S> | undefined
-    /** The version of a stored snapshot that cannot be used (-1 when unknown), to be replaced. */
-    let unusable: number | undefined = probed._tag === "Unusable" ? (probed.version ?? -1) : undefined
-    if (probed._tag === "Usable") {
-      const { snapshot } = probed
-      const from = {
-        state: probed.state,
-        version: snapshot.version,
-        position: ops.recordedPosition(snapshot.metadata)
-      }
-      acc = yield* (cold === undefined
-        ? Replay.tail(events, ops, id, from)
-        : Replay.tailFrom(events, ops, id, from, cold.events, Replay.tailPageSize)).pipe(
-          Effect.catchTag(
-            "Unusable",
-            (e) => Effect.as(Restore.skip(type, id, metrics.skipped, e.reason, e.message, snapshot.version), undefined)
-          )
-        )
-      if (acc === undefined) unusable = snapshot.version
-    }
-    const used = probed._tag === "Usable" && acc !== undefined ? probed : undefined
-    if (acc === undefined) {
-      acc = yield* (cold !== undefined && probed._tag === "Absent"
-        ? Replay.fullFrom(events, ops, id, fallback, cold.events, Replay.tailPageSize)
-        : Replay.full(events, ops, id, fallback))
-      if (acc.version === 0) return yield* new AggregateNotFound({ aggregateType: type, aggregateId: id })
-    }
-    const lastSnapshot: LastSnapshot | undefined = used !== undefined
-      ? { version: Option.some(used.snapshot.version), at: Option.some(used.snapshot.createdAt), source: "real" }
-      : probed._tag === "Absent" && !probed.known
-      ? undefined
-      : { version: Option.none(), at: Option.none(), source: "real" }
-    const stateBytes = used === undefined || !caching
-      ? 0
-      : cold !== undefined
-      ? cold.stateBytes
-      : JSON.stringify(used.snapshot.state).length
-    const loaded: LoadedInternal<S> = {
-      version: acc.version,
-      state: acc.state,
-      position: acc.position,
-      lastSnapshot,
-      replayed: Option.none(),
-      duration: Option.none(),
-      bytes: stateBytes + acc.replayed * eventBytesEstimate,
-      snapshotVersion: used === undefined ? Option.none() : Option.some(used.snapshot.version),
-      replayedCount: acc.replayed,
-      source: used === undefined ? "replay" : "snapshot",
-      repaired: undefined
-    }
-    if (unusable === undefined && !used?.migrated) return loaded
-    // Replace the unusable (or migrated) snapshot by one of the state just rebuilt. A new snapshot at a
-    // higher version hides the old one; at the same or a lower version the old one must go first (of an
-    // unreadable one whose version is unknown, whatever is stored at the new snapshot's version).
-    const old = unusable ?? used!.snapshot.version
-    const repaired = yield* writer.submit({
-      id,
-      version: loaded.version,
-      known: Option.some({ version: loaded.version, state: loaded.state, position: loaded.position }),
-      obsolete: old === -1 ? [loaded.version] : old >= loaded.version ? [old] : [],
-      decide: Option.none()
-    }, route)
-    return { ...loaded, repaired }
+  const writer = yield* SnapshotWriter.make({
+    ops,
+    snapshots,
+    metrics,
+    decide,
+    load: loader.load,
+    written: Load.written(cache),
+    background: options.mode === "background"
+      ? { capacity: queueCapacity, concurrency: backgroundConcurrency }
+      : false
   })
 
-  /** `useCache: false` reads the stores (verify compares what they hold). */
-  const loadInternal: (
-    id: string,
-    route: Commit.Route,
-    useCache?: boolean
-  ) => Effect.Effect<LoadedInternal<S>, LoadError> = Effect.fnUntraced(
-    function*(id: string, route: Commit.Route, useCache = true) {
-      const start = yield* Clock.currentTimeNanos
-      const cached = useCache ? cache.get(id) : undefined
-      const hot = cached === undefined ? undefined : yield* fromCache(id, cached)
-      return yield* finish(id, hot ?? (yield* fromStores(id, route)), start, route)
-    }
-  )
+  /** A load whose replacement of an unusable (or migrated) snapshot, if it asked for one, is submitted. */
+  const loadRepaired = (id: string, route: Commit.Route) =>
+    Effect.tap(loader.load(id, route), (loaded) => writer.repair(id, loaded, route))
+
+  const saver = Save.make({
+    aggregate,
+    ops,
+    events,
+    cache,
+    decide,
+    now: snapshots.now ?? DateTime.now,
+    writer,
+    encodeMetadata: Metadata.make(type, options.metadataSchema),
+    retry: options.retry ?? Save.defaultRetry,
+    load: (id, route) => Effect.map(loadRepaired(id, route), (loaded) => loaded.known)
+  })
 
   const load = (id: string) =>
-    Effect.flatMap(Commit.current, (route) => loadInternal(id, route)).pipe(
+    Effect.flatMap(Commit.current, (route) => loadRepaired(id, route)).pipe(
       Effect.tap((loaded) =>
         Effect.annotateCurrentSpan({
           "snapshot.version": Option.getOrElse(loaded.snapshotVersion, () => -1),
-          "events.replayed": loaded.replayedCount,
-          "aggregate.version": loaded.version,
+          "events.replayed": loaded.replayed,
+          "aggregate.version": loaded.known.version,
           "load.source": loaded.source
         })
       ),
-      Effect.map((loaded): Loaded<S> => ({
-        state: loaded.state,
-        version: loaded.version,
-        snapshotVersion: loaded.snapshotVersion,
-        replayed: loaded.replayedCount,
-        source: loaded.source
+      Effect.map(({ known, replayed, snapshotVersion, source }): Loaded<S> => ({
+        state: known.state,
+        version: known.version,
+        snapshotVersion,
+        replayed,
+        source
       })),
       Effect.withSpan(
         "EventSourcedRepository.load",
@@ -752,181 +569,13 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
       )
     )
 
-  // ---------------------------------------------------------------------------------------------------
-  // the snapshot writer
-  // ---------------------------------------------------------------------------------------------------
-
-  const writer: SnapshotWriter.Writer<S> = yield* SnapshotWriter.make({
-    ops,
-    snapshots,
-    metrics,
-    decide,
-    load: (id, route) => loadInternal(id, route),
-    written: (id, version, at, bytes) =>
-      Effect.sync(() =>
-        cache.modify(id, (known) =>
-          Option.getOrElse(known.lastSnapshot?.version ?? Option.none(), () => 0) > version ?
-            known :
-            {
-              ...known,
-              lastSnapshot: { version: Option.some(version), at: Option.some(at), source: "hint" },
-              replayed: Option.none(),
-              duration: Option.none(),
-              bytes: known.version === version ? bytes : known.bytes
-            })
-      ),
-    background: options.mode === "background"
-      ? { capacity: queueCapacity, concurrency: backgroundConcurrency }
-      : false
-  })
-
-  // ---------------------------------------------------------------------------------------------------
-  // save
-  // ---------------------------------------------------------------------------------------------------
-
-  const commit = Effect.fnUntraced(
-    function*(
-      id: string,
-      expectedVersion: number,
-      batch: ReadonlyArray<E>,
-      given: Known<S> | undefined,
-      saveOptions: SaveOptions | undefined
-    ) {
-      const encoded = Aggregate.encodeEvents(aggregate, id, batch)
-      if (Result.isFailure(encoded)) {
-        return yield* encodeErrorOf(aggregate.codec.encodeEvent, encoded.failure, batch)
-      }
-      const metadata = encodeMetadata(id, saveOptions?.metadata)
-      if (Result.isFailure(metadata)) {
-        return yield* metadata.failure
-      }
-      const result = yield* events.append(
-        type,
-        id,
-        expectedVersion,
-        Metadata.attach(encoded.success, metadata.success)
-      )
-      // The commit stands from here on: nothing below may fail the save.
-      const route = yield* Commit.current
-      const base = given ?? (expectedVersion === 0 ? empty(id) : cache.get(id))
-      // The state at expectedVersion is known only when the append proves it: the event it appended after
-      // is the one that state was built from (a rolled-back transaction's positions are never reused).
-      const proven = base !== undefined && base.version === expectedVersion &&
-        base.position === result.previousPosition
-      const input: Decision.Input = {
-        id,
-        previousVersion: result.previousVersion,
-        currentVersion: result.version,
-        eventTypes: batch.map((event) => event._tag),
-        now: yield* DateTime.now,
-        replayed: proven ? base.replayed : Option.none(),
-        duration: proven ? base.duration : Option.none(),
-        last: base?.lastSnapshot
-      }
-      const decided = yield* decide(input)
-      let known: Known<S> | undefined
-      if (proven) {
-        known = {
-          ...base,
-          version: result.version,
-          state: Aggregate.fold(aggregate, base.state, batch),
-          position: result.positions[result.positions.length - 1] ?? base.position,
-          lastSnapshot: decided.last,
-          bytes: base.bytes + batch.length * eventBytesEstimate
-        }
-        yield* remember(id, known, route)
-      } else {
-        yield* Effect.sync(() => cache.delete(id))
-      }
-      const outcome: SnapshotOutcome = decided.decision.take
-        ? yield* writer.submit({
-          id,
-          version: result.version,
-          known: known === undefined ? Option.none() : Option.some(known),
-          obsolete: [],
-          // Without the state, the writer loads it and decides again on what that load learned; with it, the
-          // background writer confirms the decision right before it writes a queued job.
-          decide: Option.some(input)
-        }, route)
-        : "none"
-      yield* Effect.annotateCurrentSpan({
-        "aggregate.version": result.version,
-        "events.appended": batch.length,
-        "snapshot.outcome": outcome,
-        "snapshot.reasons": decided.decision.reasons.join(",")
-      })
-      const saved: Saved = {
-        previousVersion: result.previousVersion,
-        version: result.version,
-        positions: result.positions,
-        snapshot: outcome
-      }
-      return saved
-    },
-    (effect, id, expectedVersion) =>
-      Effect.withSpan(
-        effect,
-        "EventSourcedRepository.save",
-        {
-          attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
-          captureStackTrace: false
-        }
-      )
-  )
-
-  const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
-    commit(id, expectedVersion, batch, undefined, saveOptions)
-
-  // ---------------------------------------------------------------------------------------------------
-  // update
-  // ---------------------------------------------------------------------------------------------------
-
-  const attempt = <Err, R>(
-    id: string,
-    f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
-    saveOptions: SaveOptions | undefined
-  ) =>
-    Effect.gen(function*() {
-      const route = yield* Commit.current
-      const known = yield* Effect.catchTag(loadInternal(id, route), "AggregateNotFound", () =>
-        Effect.sync(() =>
-          empty(id)
-        ))
-      const batch = yield* f(known.state, known.version)
-      if (batch.length === 0) {
-        return { state: known.state, version: known.version, events: batch, snapshot: "none" } as Updated<S, E>
-      }
-      const saved = yield* commit(id, known.version, batch, known, saveOptions)
-      return {
-        state: Aggregate.fold(aggregate, known.state, batch),
-        version: saved.version,
-        events: batch,
-        snapshot: saved.snapshot
-      } as Updated<S, E>
-    })
-
-  const update = <Err, R>(
-    id: string,
-    f: (state: S, version: number) => Effect.Effect<ReadonlyArray<E>, Err, R>,
-    saveOptions?: SaveOptions
-  ) =>
-    // Only conflicts reach the retry policy (a user's schedule may look at the conflict): every other failure
-    // leaves the error channel around the retry, and comes back after it.
-    attempt(id, f, saveOptions).pipe(
-      Effect.map(Result.succeed),
-      Effect.catch((e) => isConflict(e) ? Effect.fail(e) : Effect.succeed(Result.fail(e))),
-      Effect.retry(retry),
-      Effect.flatMap(Effect.fromResult),
-      Effect.withSpan("EventSourcedRepository.update", {
-        attributes: { "aggregate.type": type, "aggregate.id": cut(id) }
-      })
-    )
+  const storesOnly = (id: string, route: Commit.Route) => loader.load(id, route, false)
 
   const verifier = Verify.make({
     ops,
     snapshots,
-    load: (id) => Effect.flatMap(Commit.current, (route) => loadInternal(id, route, false)),
-    replayAll: (id, toVersion) => Replay.full(events, ops, id, fallback, toVersion),
+    load: storesOnly,
+    replayAll: loader.replayAll,
     writer,
     forget: (id) => Effect.sync(() => cache.delete(id)),
     failed: (id, version, message) =>
@@ -936,13 +585,13 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
       )
   })
 
-  const rebuilder = Rebuild.make({ type, events, load: (id, route) => loadInternal(id, route, false), writer })
+  const rebuilder = Rebuild.make({ type, events, load: storesOnly, writer })
 
   const repository: EventSourcedRepository<S, E> = {
     aggregateType: type,
     load,
-    save,
-    update,
+    save: saver.save,
+    update: saver.update,
     verify: verifier.verify,
     verifyStream: verifier.verifyStream,
     verifyAll: verifier.verifyAll,

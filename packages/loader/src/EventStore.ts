@@ -3,25 +3,20 @@
  *
  * @since 0.1.0
  */
-import { BadArgument } from "@effect-snapshots/core/BadArgument"
-import * as Storable from "@effect-snapshots/store/Storable"
-import * as UnitOfWork from "@effect-snapshots/store/UnitOfWork"
+import type { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
-import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
-import { checkCount, checkLimit, checkStreamKey, encodeAppend } from "./internal/eventInput.js"
-import { compareStreams, streamsAfter } from "./internal/streamsListing.js"
+import type * as Stream from "effect/Stream"
+import type { ConcurrencyConflict, EventStoreError } from "./internal/eventStoreError.js"
+import * as memory from "./internal/memoryEventStore.js"
 
 /**
  * An event to append: its type and its Schema-encoded (JSON) payload.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface NewEvent {
   readonly type: string
@@ -36,6 +31,7 @@ export interface NewEvent {
  * `ReadAllOptions`), so a projection must resume from the last position it processed, not from a maximum.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StoredEvent {
   readonly aggregateType: string
@@ -50,6 +46,7 @@ export interface StoredEvent {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface AppendResult {
   /** The stream's version before the append (the `expectedVersion`). */
@@ -66,45 +63,27 @@ export interface AppendResult {
   readonly positions: ReadonlyArray<number>
 }
 
-/**
- * The stream moved: another writer appended after the caller read `expectedVersion`.
- *
- * @since 0.1.0
- */
-export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>(
-  "@effect-snapshots/loader/ConcurrencyConflict"
-)("ConcurrencyConflict", {
-  aggregateType: Schema.String,
-  aggregateId: Schema.String,
-  expectedVersion: Schema.Int,
-  actualVersion: Schema.Int
-}) {
-  override get message(): string {
-    return `${this.aggregateType} ${Storable.show(this.aggregateId)}: expected version ${this.expectedVersion}, ` +
-      `but the stream is at ${this.actualVersion}`
-  }
-}
-
-/**
- * Why an event store call failed:
- * - `InvalidInput`: bad arguments (empty type or id, negative version, empty batch, a payload that is not JSON),
- *   or `SqlEventStore.append` inside a transaction of another client than the store's; nothing was written.
- * - `Unavailable`: the backend failed or could not be reached.
- * - `Corrupt`: a stored event could not be read back.
- *
- * @since 0.1.0
- */
-export class EventStoreError extends Schema.TaggedError<EventStoreError>("@effect-snapshots/loader/EventStoreError")(
-  "EventStoreError",
-  {
-    reason: Schema.Literals(["InvalidInput", "Unavailable", "Corrupt"]),
-    message: Schema.String,
-    cause: Schema.optional(Schema.Defect())
-  }
-) {}
+export {
+  /**
+   * The stream moved: another writer appended after the caller read `expectedVersion` (the class lives in an
+   * internal module that the memory and SQL stores share).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ConcurrencyConflict,
+  /**
+   * Why an event store call failed: `InvalidInput`, `Unavailable` or `Corrupt` (see the class).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  EventStoreError
+} from "./internal/eventStoreError.js"
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface ReadOptions {
   /** First version to read (inclusive, default 1). */
@@ -115,6 +94,7 @@ export interface ReadOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface ReadPageOptions extends ReadOptions {
   /** At most this many events (a positive integer; default: the store's page size). */
@@ -123,6 +103,7 @@ export interface ReadPageOptions extends ReadOptions {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface ReadAllOptions {
   /**
@@ -142,6 +123,7 @@ export interface ReadAllOptions {
 
 /**
  * @since 0.3.0
+ * @category models
  */
 export interface StreamsOptions {
   /** Only the streams of this aggregate type. */
@@ -158,6 +140,7 @@ export interface StreamsOptions {
  * One stream of `streams`: its key and its version when it was listed.
  *
  * @since 0.3.0
+ * @category models
  */
 export interface StreamInfo {
   readonly aggregateType: string
@@ -167,6 +150,7 @@ export interface StreamInfo {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface EventStoreService {
   /**
@@ -212,6 +196,7 @@ export interface EventStoreService {
 
 /**
  * @since 0.1.0
+ * @category services
  */
 export class EventStore
   extends Context.Service<EventStore, EventStoreService>()("@effect-snapshots/loader/EventStore")
@@ -219,81 +204,11 @@ export class EventStore
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface MemoryOptions {
   /** How many events `read` and `readAll` emit per chunk (default 1000). */
   readonly pageSize?: number | undefined
-}
-
-interface MemoryState {
-  /**
-   * Every event in position order: `all[p - 1]` has position `p`, or is empty where a failed unit's append
-   * was undone (positions are never reused, as in SQL). Appends push onto it; an undo replaces it.
-   */
-  readonly all: Array<StoredEvent | undefined>
-  /** How many entries of `all` are empty (0 unless a unit failed). */
-  readonly holes: number
-  /**
-   * Each stream's events in version order: `events[v - 1]` has version `v`. Appends push onto it; an undo
-   * replaces it with a shorter copy, so a read that started earlier keeps its view.
-   */
-  readonly streams: Map<string, Array<StoredEvent>>
-}
-
-const streamKey = (aggregateType: string, aggregateId: string): string =>
-  `${aggregateType.length}:${aggregateType}${aggregateId}`
-
-const invalidInput = (message: string) => new EventStoreError({ reason: "InvalidInput", message })
-
-/**
- * Emits `events[from, to)` in chunks of `pageSize`. The arrays are append-only, so the slice read here is
- * exactly the events that existed when the read started.
- */
-const emitSlice = <A>(
-  events: ReadonlyArray<A>,
-  from: number,
-  to: number,
-  pageSize: number
-): Stream.Stream<A> =>
-  from >= to ? Stream.empty : Stream.paginate(from, (start) =>
-    Effect.succeed(
-      [
-        events.slice(start, Math.min(start + pageSize, to)),
-        start + pageSize < to ? Option.some(start + pageSize) : Option.none()
-      ] as const
-    ))
-
-/** `emitSlice` over `all` with empty entries (undone appends) left out, in chunks of `pageSize`. */
-const emitPresent = (
-  events: ReadonlyArray<StoredEvent | undefined>,
-  from: number,
-  to: number,
-  pageSize: number
-): Stream.Stream<StoredEvent> =>
-  Stream.paginate(from, (start) => {
-    const chunk: Array<StoredEvent> = []
-    let i = start
-    for (; i < to && chunk.length < pageSize; i++) {
-      const event = events[i]
-      if (event !== undefined) chunk.push(event)
-    }
-    return Effect.succeed([chunk, i < to ? Option.some(i) : Option.none()] as const)
-  })
-
-/**
- * Undoes one append (a failed unit's): the stream goes back to `previousVersion` and the appended events
- * leave `all`, their positions left empty. Events another fiber appended on top of them in the meantime go
- * too: they were built on a version that never committed (on SQL that writer would have waited for the
- * unit and then met a conflict).
- */
-const undoAppend = (current: MemoryState, key: string, previousVersion: number): MemoryState => {
-  const stream = current.streams.get(key)
-  if (stream === undefined || stream.length <= previousVersion) return current
-  const all = current.all.slice()
-  for (let v = previousVersion; v < stream.length; v++) all[stream[v]!.position - 1] = undefined
-  const streams = new Map(current.streams)
-  streams.set(key, stream.slice(0, previousVersion))
-  return { all, holes: current.holes + stream.length - previousVersion, streams }
 }
 
 /**
@@ -301,198 +216,24 @@ const undoAppend = (current: MemoryState, key: string, previousVersion: number):
  * positions as the SQL store. Stored payloads and metadata are JSON copies of what was appended, so later
  * mutation of the caller's objects does not change the history.
  *
- * Inside a `UnitOfWork` unit (e.g. `UnitOfWork.layerMemory`), a failed unit's appends are undone: its events
- * leave the streams and `readAll` (their positions stay unused, as on SQL), and so do events another fiber
- * appended on top of them meanwhile (built on a version that never committed). Unlike SQL, the unit's events
- * are visible to other fibers before it ends.
+ * Inside a `UnitOfWork` unit (e.g. `UnitOfWork.layerMemory`) it gives PostgreSQL's outcomes: the unit's
+ * appends are visible to it alone until it commits (`read`, `version`, `streams`; `readAll` stops before them
+ * for everyone else until the unit ends); a failed unit's appends are undone (their positions stay unused, as
+ * on SQL). An append to a stream another open unit has appended to waits for that unit to end, then meets its
+ * outcome: a `ConcurrencyConflict` if it committed, the append if it rolled back. When two units would wait on
+ * each other, the append that would close the cycle fails at once with `Unavailable` (its cause a
+ * `UnitOfWork.Deadlock`; SQL reports a deadlock as `Unavailable` too).
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreService, BadArgument> = Effect
-  .fnUntraced(function*(options: MemoryOptions = {}) {
-    const pageSize = options.pageSize ?? 1000
-    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-      return yield* new BadArgument({
-        module: "EventStore.makeMemory",
-        message: `pageSize must be a positive integer, got ${pageSize}`
-      })
-    }
-    // The state object is only ever mutated inside `Ref.modify`, which runs synchronously: an append is
-    // atomic with respect to every other fiber.
-    const state = yield* Ref.make<MemoryState>({ all: [], holes: 0, streams: new Map() })
-
-    /**
-     * In a unit, the undo of a successful append is registered with it, in the same uninterruptible step
-     * as the write (a unit that fails after the append removes it). Outside a unit: one context lookup.
-     */
-    const inUnit = (
-      key: string,
-      expectedVersion: number,
-      write: Effect.Effect<AppendResult, ConcurrencyConflict>
-    ): Effect.Effect<AppendResult, ConcurrencyConflict> =>
-      Effect.flatMap(
-        UnitOfWork.enclosing,
-        (enclosing) =>
-          enclosing._tag !== "Unit" ? write : Effect.uninterruptible(Effect.tap(
-            write,
-            () => enclosing.unit.onRollback(Ref.update(state, (current) => undoAppend(current, key, expectedVersion)))
-          ))
-      )
-
-    const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
-      Effect.suspend((): Effect.Effect<AppendResult, ConcurrencyConflict | EventStoreError> => {
-        const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
-        if (Result.isFailure(encoded)) {
-          return Effect.fail(invalidInput(encoded.failure))
-        }
-        const key = streamKey(aggregateType, aggregateId)
-        return Effect.flatMap(DateTime.now, (createdAt) =>
-          inUnit(
-            key,
-            expectedVersion,
-            Effect.flatten(Ref.modify(state, (current): readonly [
-              Effect.Effect<AppendResult, ConcurrencyConflict>,
-              MemoryState
-            ] => {
-              const stream = current.streams.get(key) ?? []
-              if (stream.length !== expectedVersion) {
-                return [
-                  Effect.fail(
-                    new ConcurrencyConflict({
-                      aggregateType,
-                      aggregateId,
-                      expectedVersion,
-                      actualVersion: stream.length
-                    })
-                  ),
-                  current
-                ]
-              }
-              if (stream.length === 0) {
-                current.streams.set(key, stream)
-              }
-              const previousPosition = stream.length === 0 ? 0 : stream[stream.length - 1]!.position
-              const positions: Array<number> = []
-              for (const event of encoded.success) {
-                const stored: StoredEvent = {
-                  aggregateType,
-                  aggregateId,
-                  version: stream.length + 1,
-                  position: current.all.length + 1,
-                  type: event.type,
-                  payload: JSON.parse(event.payload),
-                  metadata: JSON.parse(event.metadata),
-                  createdAt
-                }
-                stream.push(stored)
-                current.all.push(stored)
-                positions.push(stored.position)
-              }
-              return [
-                Effect.succeed({
-                  previousVersion: expectedVersion,
-                  previousPosition,
-                  version: stream.length,
-                  positions
-                }),
-                current
-              ]
-            }))
-          ))
-      })
-
-    const read: EventStoreService["read"] = (aggregateType, aggregateId, readOptions = {}) =>
-      Stream.unwrap(Effect.suspend(() => {
-        const problem = checkStreamKey(aggregateType, aggregateId) ??
-          checkCount("fromVersion", readOptions.fromVersion) ?? checkCount("toVersion", readOptions.toVersion)
-        if (problem !== undefined) {
-          return Effect.fail(invalidInput(problem))
-        }
-        return Effect.map(Ref.get(state), (current) => {
-          const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
-          const from = Math.max(readOptions.fromVersion ?? 1, 1) - 1
-          const to = Math.min(readOptions.toVersion ?? stream.length, stream.length)
-          return emitSlice(stream, from, to, pageSize)
-        })
-      }))
-
-    const readPage: EventStoreService["readPage"] = (aggregateType, aggregateId, pageOptions = {}) =>
-      Effect.suspend(() => {
-        const problem = checkStreamKey(aggregateType, aggregateId) ??
-          checkCount("fromVersion", pageOptions.fromVersion) ?? checkCount("toVersion", pageOptions.toVersion) ??
-          checkLimit(pageOptions.limit)
-        if (problem !== undefined) {
-          return Effect.fail(invalidInput(problem))
-        }
-        return Effect.map(Ref.get(state), (current) => {
-          const stream = current.streams.get(streamKey(aggregateType, aggregateId)) ?? []
-          const from = Math.max(pageOptions.fromVersion ?? 1, 1) - 1
-          const to = Math.min(
-            pageOptions.toVersion ?? stream.length,
-            stream.length,
-            from + (pageOptions.limit ?? pageSize)
-          )
-          return from >= to ? [] : stream.slice(from, to)
-        })
-      })
-
-    const readAll: EventStoreService["readAll"] = (readOptions = {}) =>
-      Stream.unwrap(Effect.suspend(() => {
-        const problem = checkCount("fromPosition", readOptions.fromPosition)
-        if (problem !== undefined) {
-          return Effect.fail(invalidInput(problem))
-        }
-        return Effect.map(
-          Ref.get(state),
-          (current) =>
-            current.holes === 0
-              ? emitSlice(
-                current.all as ReadonlyArray<StoredEvent>,
-                readOptions.fromPosition ?? 0,
-                current.all.length,
-                pageSize
-              )
-              : emitPresent(current.all, readOptions.fromPosition ?? 0, current.all.length, pageSize)
-        )
-      }))
-
-    const version: EventStoreService["version"] = (aggregateType, aggregateId) =>
-      Effect.suspend(() => {
-        const problem = checkStreamKey(aggregateType, aggregateId)
-        if (problem !== undefined) {
-          return Effect.fail(invalidInput(problem))
-        }
-        return Effect.map(
-          Ref.get(state),
-          (current) => current.streams.get(streamKey(aggregateType, aggregateId))?.length ?? 0
-        )
-      })
-
-    const streams: EventStoreService["streams"] = (listOptions = {}) =>
-      Stream.unwrap(Effect.suspend(() => {
-        const after = streamsAfter(listOptions)
-        if (typeof after === "string") return Effect.fail(invalidInput(after))
-        return Effect.map(Ref.get(state), (current) => {
-          const listed: Array<StreamInfo> = []
-          for (const stream of current.streams.values()) {
-            const head = stream[stream.length - 1]
-            if (head === undefined) continue
-            if (listOptions.aggregateType !== undefined && head.aggregateType !== listOptions.aggregateType) continue
-            if (after !== undefined && compareStreams(head, after) <= 0) continue
-            listed.push({ aggregateType: head.aggregateType, aggregateId: head.aggregateId, version: stream.length })
-          }
-          listed.sort(compareStreams)
-          return emitSlice(listed, 0, listed.length, pageSize)
-        })
-      }))
-
-    return EventStore.of({ append, read, readPage, readAll, version, streams })
-  })
+export const makeMemory: (options?: MemoryOptions) => Effect.Effect<EventStoreService, BadArgument> = memory.make
 
 /**
  * A fresh in-memory EventStore per build of the layer (its default options are valid, so it cannot fail).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, Effect.orDie(makeMemory()))
 
@@ -500,6 +241,7 @@ export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, Eff
  * An in-memory EventStore with options (e.g. a small `pageSize` to exercise paging in tests).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<EventStore, BadArgument> =>
   Layer.effect(EventStore, makeMemory(options))

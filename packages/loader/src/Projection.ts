@@ -15,16 +15,17 @@ import * as Stream from "effect/Stream"
 import * as Aggregate from "./Aggregate.js"
 import { EventStore, type EventStoreError, type StoredEvent } from "./EventStore.js"
 import * as Ops from "./internal/ops.js"
-import { tailPageSize } from "./internal/replay.js"
+import * as Replay from "./internal/replay.js"
 import * as Restore from "./internal/restore.js"
 import { cut } from "./internal/text.js"
+import type { StreamCorrupt } from "./RepositoryError.js"
 import * as SnapshotMetrics from "./SnapshotMetrics.js"
-import { StreamCorrupt } from "./StreamCorrupt.js"
 
 /**
  * A decoded event with where it sits in its stream and in the global order.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Envelope<E> {
   readonly aggregateType: string
@@ -40,6 +41,7 @@ export interface Envelope<E> {
  * What a projection does with a starting state and with each event.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Handler<S, E, Err, R> {
   /**
@@ -53,6 +55,7 @@ export interface Handler<S, E, Err, R> {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Rebuilt {
   /** The version of the last event handled (or of the snapshot, when no event came after it). */
@@ -92,6 +95,7 @@ const decodeStream = <S, SI, E extends { readonly _tag: string }, EI, R>(
  * One aggregate's decoded events, from a version on (inclusive, default 1).
  *
  * @since 0.1.0
+ * @category streams
  */
 export const stream = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
@@ -111,6 +115,7 @@ export const stream = <S, SI, E extends { readonly _tag: string }, EI>(
  * (exclusive, default: from the start).
  *
  * @since 0.1.0
+ * @category streams
  */
 export const streamAll = <S, SI, E extends { readonly _tag: string }, EI>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,
@@ -165,63 +170,55 @@ export const rebuild = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
     const snapshots = yield* SnapshotStore.SnapshotStore
     const type = aggregate.type
     const ops = Ops.make(aggregate, Aggregate)
-    const probed = yield* Restore.probe(snapshots, ops, aggregateId, SnapshotMetrics.forAggregateType(type).skipped)
-    let version = 0
-    let handled = 0
-    const handleAll = (rows: Iterable<Envelope<E>>): Effect.Effect<void, Err | StreamCorrupt, R> =>
-      Effect.forEach(rows, (env): Effect.Effect<void, Err | StreamCorrupt, R> => {
-        if (env.version !== version + 1) {
-          return Effect.fail(
-            new StreamCorrupt({
-              aggregateType: type,
-              aggregateId,
-              expectedVersion: version + 1,
-              actualVersion: env.version
-            })
-          )
-        }
-        return Effect.map(handler.handle(env), () => {
-          version = env.version
-          handled++
+    const skipped = SnapshotMetrics.forAggregateType(type).skipped
+    const probed = yield* Restore.probe(snapshots, ops, aggregateId, skipped)
+
+    /** The replay from `from` into the handler: `start` (the starting state) runs before the first page. */
+    const project = (from: Replay.From, start: Effect.Effect<void, Err, R>, fallback?: Semaphore.Semaphore) => {
+      const page: Array<Envelope<E>> = []
+      const pending = { start: Option.some(start) }
+      return Replay.run(events, type, aggregateId, from, { fallback }, {
+        take: (stored) => {
+          const decoded = Aggregate.decodeEvent(aggregate, stored)
+          if (Result.isFailure(decoded)) return decoded.failure
+          page.push(envelope(stored, decoded.success))
+          return undefined
+        },
+        flush: Effect.suspend(() => {
+          const first = Option.getOrElse(pending.start, () => Effect.void)
+          pending.start = Option.none()
+          return Effect.andThen(first, Effect.forEach(page.splice(0), handler.handle, { discard: true }))
         })
-      }, { discard: true })
-    const handleFrom = (fromVersion: number) =>
-      Stream.runForEachArray(stream(aggregate, aggregateId, { fromVersion }), handleAll)
+      })
+    }
 
     if (probed._tag === "Usable") {
       const { snapshot } = probed
-      const rows = yield* events.readPage(type, aggregateId, { fromVersion: snapshot.version, limit: tailPageSize })
-      const bad = Restore.checkHead(type, aggregateId, snapshot.version, ops.recordedPosition(snapshot.metadata), rows)
-      if (bad?._tag === "StreamCorrupt") return yield* bad
-      if (bad === undefined) {
-        yield* handler.applySnapshot(aggregateId, probed.state, snapshot.version)
-        version = snapshot.version
-        const decoded: Array<Envelope<E>> = []
-        for (let i = 1; i < rows.length; i++) {
-          const event = Aggregate.decodeEvent(aggregate, rows[i]!)
-          if (Result.isFailure(event)) return yield* event.failure
-          decoded.push(envelope(rows[i]!, event.success))
-        }
-        yield* handleAll(decoded)
-        if (rows.length === tailPageSize) yield* handleFrom(version + 1)
-        return { version, snapshotVersion: Option.some(snapshot.version), handled }
-      }
-      yield* Restore.skip(
-        type,
-        aggregateId,
-        SnapshotMetrics.forAggregateType(type).skipped,
-        bad.reason,
-        bad.message,
-        snapshot.version
+      const from = { version: snapshot.version, position: ops.recordedPosition(snapshot.metadata) }
+      const rebuilt = yield* project(from, handler.applySnapshot(aggregateId, probed.state, snapshot.version)).pipe(
+        Effect.map((reached): Rebuilt | undefined => ({
+          version: reached.version,
+          snapshotVersion: Option.some(snapshot.version),
+          handled: reached.replayed
+        })),
+        Effect.catchIf(
+          (e): e is Replay.Unusable => e instanceof Replay.Unusable,
+          (bad) =>
+            Effect.as(Restore.skip(type, aggregateId, skipped, bad.reason, bad.message, snapshot.version), undefined)
+        )
       )
+      if (rebuilt !== undefined) return rebuilt
     }
-    // No usable snapshot: the initial state and every event, holding a permit of the fallback budget.
-    return yield* Effect.gen(function*() {
-      yield* handler.applySnapshot(aggregateId, aggregate.initial(aggregateId), 0)
-      yield* handleFrom(1)
-      const rebuilt: Rebuilt = { version, snapshotVersion: Option.none(), handled }
-      return rebuilt
-    }).pipe((options.fallback ?? defaultFallback).withPermits(1))
+    // No usable snapshot: the initial state and every event, reading inside the fallback budget.
+    yield* handler.applySnapshot(aggregateId, aggregate.initial(aggregateId), 0)
+    const reached = yield* project(
+      { version: 0, position: undefined },
+      Effect.void,
+      options.fallback ?? defaultFallback
+    )
+      .pipe(Effect.catchIf((e): e is Replay.Unusable => e instanceof Replay.Unusable, Effect.die)) // a replay from version 0 has no head to disprove
+    const rebuilt: Rebuilt = { version: reached.version, snapshotVersion: Option.none(), handled: reached.replayed }
+    return rebuilt
   }).pipe(
     Effect.withSpan("Projection.rebuild", {
       attributes: { "aggregate.type": aggregate.type, "aggregate.id": cut(aggregateId) }
@@ -233,6 +230,7 @@ export const rebuild = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
  * position of the last event handled (or `fromPosition`), to resume from.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const runAll = <S, SI, E extends { readonly _tag: string }, EI, Err, R>(
   aggregate: Aggregate.Aggregate<S, SI, E, EI>,

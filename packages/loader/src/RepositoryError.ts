@@ -1,5 +1,9 @@
 /**
- * The errors of the event-sourced repository itself (re-exported by `EventSourcedRepository`).
+ * The errors of the event-sourced repository itself, re-exported by `EventSourcedRepository`: a stream without
+ * events (`AggregateNotFound`), a stream whose versions are not contiguous (`StreamCorrupt`), metadata refused
+ * before anything was written (`InvalidMetadata`). The loader's other errors sit with what raises them: the
+ * event store's (`ConcurrencyConflict`, `EventStoreError`) in `EventStore`, an event's codec failures
+ * (`EventDecodeError`, `EventEncodeError`) in `Aggregate`; a programmer's bad argument is core's `BadArgument`.
  *
  * @since 0.2.0
  */
@@ -58,5 +62,29 @@ export class InvalidMetadata extends Schema.TaggedError<InvalidMetadata>(
 }) {
   override get message(): string {
     return `Metadata for ${this.aggregateType} ${quote(this.aggregateId)} refused: ${this.reason}`
+  }
+}
+
+/**
+ * A stream's versions are not contiguous: after version `expectedVersion - 1` the store answered
+ * `actualVersion`. Not an event decode problem and not a snapshot problem: the event store's data is corrupt.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class StreamCorrupt extends Schema.TaggedError<StreamCorrupt>("@effect-snapshots/loader/StreamCorrupt")(
+  "StreamCorrupt",
+  {
+    aggregateType: Schema.String,
+    aggregateId: Schema.String,
+    /** The version the fold needed next. */
+    expectedVersion: Schema.Int,
+    /** The version the store answered instead. */
+    actualVersion: Schema.Int
+  }
+) {
+  override get message(): string {
+    return `${this.aggregateType} ${quote(this.aggregateId)}: version gap in the stream, expected version ` +
+      `${this.expectedVersion}, read ${this.actualVersion}`
   }
 }

@@ -21,8 +21,10 @@ const counters = {
   snapshotMisses: counterOptions("Loads without a usable snapshot (full replay)"),
   snapshotsWritten: counterOptions("Snapshots written"),
   snapshotFailures: counterOptions("Snapshot writes that failed and were swallowed"),
+  snapshotsCovered: counterOptions("Snapshots due but not written: one at or past the due point was stored first"),
   queueDrops: counterOptions("Background snapshot requests dropped (queue full)"),
-  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason")
+  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason"),
+  migrationMismatches: counterOptions("Migrated snapshot states that differed from a full replay (discarded)")
 }
 
 const eventsReplayedOptions = {
@@ -103,6 +105,19 @@ export const snapshotsWritten: Metric.Counter<number> = Metric.counter(
 )
 
 /**
+ * Snapshots a strategy called for that were not written because the store already had one at or past the due
+ * point (`SnapshotStore.saveIfDue` answered `AlreadyCovered`): another instance's writer served that due point
+ * first. Not counted in `snapshotsWritten`.
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const snapshotsCovered: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_snapshots_covered",
+  counters.snapshotsCovered
+)
+
+/**
  * Snapshot writes that failed; the failure was logged and swallowed (a command never fails for it).
  *
  * @since 0.1.0
@@ -136,6 +151,18 @@ export const snapshotsSkipped: Metric.Counter<number> = Metric.counter(
 )
 
 /**
+ * Migrated snapshot states found different from a full replay of the stream (a wrong migration): each was
+ * discarded, the aggregate replayed and the snapshot replaced (see `Migration.CheckOptions`).
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const migrationMismatches: Metric.Counter<number> = Metric.counter(
+  "effect_snapshots_migration_mismatches",
+  counters.migrationMismatches
+)
+
+/**
  * The metrics of one aggregate type, each the same series as the exported metric with the attribute
  * `aggregate_type` (`Metric.withAttributes(SnapshotMetrics.cacheHits, { aggregate_type })` reads it).
  *
@@ -162,7 +189,9 @@ export const forAggregateType = (aggregateType: string) => {
     ),
     written: counter(snapshotsWritten.id, counters.snapshotsWritten),
     failures: counter(snapshotFailures.id, counters.snapshotFailures),
+    covered: counter(snapshotsCovered.id, counters.snapshotsCovered),
     drops: counter(queueDrops.id, counters.queueDrops),
+    migrationMismatches: counter(migrationMismatches.id, counters.migrationMismatches),
     skipped: (reason: SkipReason): Metric.Counter<number> => {
       let metric = byReason.get(reason)
       if (metric === undefined) {
@@ -171,5 +200,49 @@ export const forAggregateType = (aggregateType: string) => {
       }
       return metric
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The known-state cache's gauges (issue 22 item 4): what the repositories' caches hold.
+// ---------------------------------------------------------------------------------------------------------------
+
+const cacheBytesOptions = {
+  description: "Estimated heap bytes of the states held by the repositories' caches (bounded by cacheMaxBytes each)"
+}
+const cacheEntriesOptions = { description: "States held by the repositories' caches" }
+
+/**
+ * The estimated heap the repositories' known-state caches hold, in bytes: per repository at most its
+ * `cacheMaxBytes`; the sum over the repositories of an aggregate type (attribute `aggregate_type`).
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const cacheBytes: Metric.Gauge<number> = Metric.gauge("effect_snapshots_cache_bytes", cacheBytesOptions)
+
+/**
+ * The states the repositories' known-state caches hold (attribute `aggregate_type`).
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const cacheEntries: Metric.Gauge<number> = Metric.gauge("effect_snapshots_cache_entries", cacheEntriesOptions)
+
+/**
+ * The cache gauges of one aggregate type: the same series as `cacheBytes` and `cacheEntries` with the
+ * attribute `aggregate_type`.
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const cacheForAggregateType = (aggregateType: string): {
+  readonly cacheBytes: Metric.Gauge<number>
+  readonly cacheEntries: Metric.Gauge<number>
+} => {
+  const attributes = { aggregate_type: aggregateType }
+  return {
+    cacheBytes: Metric.gauge(cacheBytes.id, { ...cacheBytesOptions, attributes }),
+    cacheEntries: Metric.gauge(cacheEntries.id, { ...cacheEntriesOptions, attributes })
   }
 }

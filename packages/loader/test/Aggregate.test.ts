@@ -1,5 +1,5 @@
 import type { EventStore } from "@effect-snapshots/loader"
-import { Aggregate } from "@effect-snapshots/loader"
+import { Aggregate, Migration } from "@effect-snapshots/loader"
 import { assert, describe, it } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Chunk from "effect/Chunk"
@@ -144,6 +144,93 @@ describe("Aggregate.restoreState", () => {
       reason(Aggregate.restoreState(Ledger, { schemaVersion: 1, state: { nope: 1 }, metadata: {} })),
       "DecodeFailure"
     )
+  })
+})
+
+describe("typed migrations (Migration.from / Migration.to)", () => {
+  const V1 = Schema.Struct({ n: Schema.Int })
+  const V2 = Schema.Struct({ n: Schema.Int, unit: Schema.String })
+  const Counter = Schema.Struct({ count: Schema.Int, unit: Schema.String })
+  type Counter = typeof Counter.Type
+  const Incremented = Schema.TaggedStruct("Incremented", { by: Schema.Int })
+  const definition = {
+    type: "Counter",
+    state: Counter,
+    initial: (): Counter => ({ count: 0, unit: "pcs" }),
+    events: Schema.Union([Incremented]),
+    evolve: (state: Counter, event: typeof Incremented.Type): Counter => ({ ...state, count: state.count + event.by })
+  }
+  const chain = Migration.from(1, V1).pipe(
+    Migration.to(V2, (v1) => ({ n: v1.n, unit: "pcs" })),
+    Migration.to(Counter, (v2) => ({ count: v2.n, unit: v2.unit }))
+  )
+  const Current = Aggregate.make({ ...definition, migrations: chain })
+  const reason = (r: Result.Result<unknown, Aggregate.Skipped>) => Result.isFailure(r) ? r.failure.reason : "ok"
+  const message = (r: Result.Result<unknown, Aggregate.Skipped>) => Result.isFailure(r) ? r.failure.message : ""
+
+  it("the schema version is where the chain ends; snapshots of every version of the chain restore", () => {
+    assert.strictEqual(Current.schemaVersion, 3)
+    assert.strictEqual(Current.migrationsTo, 3)
+    const fromV1 = Aggregate.restoreState(Current, { schemaVersion: 1, state: { n: 4 }, metadata: {} })
+    assert.deepStrictEqual(Result.getOrUndefined(fromV1), { state: { count: 4, unit: "pcs" }, migrated: true })
+    const fromV2 = Aggregate.restoreState(Current, { schemaVersion: 2, state: { n: 5, unit: "kg" }, metadata: {} })
+    assert.deepStrictEqual(Result.getOrUndefined(fromV2), { state: { count: 5, unit: "kg" }, migrated: true })
+    // The compiled JSON-in, JSON-out steps (the public `migrations`) agree.
+    assert.deepStrictEqual(Current.migrations[1]!({ n: 4 }), { n: 4, unit: "pcs" })
+    assert.deepStrictEqual(Current.migrations[2]!({ n: 4, unit: "pcs" }), { count: 4, unit: "pcs" })
+  })
+
+  it("the states go through their versions' Schemas: a transformation of an old version decodes its JSON", () => {
+    // Version 1 stored the count as a string; its Schema's Type is a number all the same.
+    const V1String = Schema.Struct({ n: Schema.NumberFromString })
+    const migrated = Aggregate.make({
+      ...definition,
+      migrations: Migration.from(1, V1String).pipe(Migration.to(Counter, (v1) => ({ count: v1.n, unit: "pcs" })))
+    })
+    const restored = Aggregate.restoreState(migrated, { schemaVersion: 1, state: { n: "7" }, metadata: {} })
+    assert.deepStrictEqual(Result.getOrUndefined(restored), { state: { count: 7, unit: "pcs" }, migrated: true })
+  })
+
+  it("a state that does not fit its version's Schema, a step that throws, or no path: the snapshot is not used", () => {
+    const bad = Aggregate.restoreState(Current, { schemaVersion: 1, state: { n: "four" }, metadata: {} })
+    assert.strictEqual(reason(bad), "MigrationFailed")
+    assert.include(message(bad), "does not decode with the state Schema of schema version 1")
+    const throwing = Aggregate.make({
+      ...definition,
+      migrations: Migration.from(1, V1).pipe(Migration.to(Counter, (): Counter => {
+        throw new Error("boom")
+      }))
+    })
+    const thrown = Aggregate.restoreState(throwing, { schemaVersion: 1, state: { n: 1 }, metadata: {} })
+    assert.strictEqual(reason(thrown), "MigrationFailed")
+    assert.include(message(thrown), "migration from schema version 1 failed: Error: boom")
+    const notInt = Aggregate.make({
+      ...definition,
+      migrations: Migration.from(1, V1).pipe(Migration.to(Counter, (v1) => ({ count: v1.n + 0.5, unit: "pcs" })))
+    })
+    const encoded = Aggregate.restoreState(notInt, { schemaVersion: 1, state: { n: 1 }, metadata: {} })
+    assert.strictEqual(reason(encoded), "MigrationFailed")
+    assert.include(message(encoded), "does not encode with the state Schema of schema version 2")
+    assert.strictEqual(
+      reason(Aggregate.restoreState(Current, { schemaVersion: 0, state: {}, metadata: {} })),
+      "NoMigration"
+    )
+  })
+
+  it("is type-checked at its definition: each step takes the state of the version before, the chain ends at the state", () => {
+    // @ts-expect-error a step from V2 does not follow a chain at V1
+    Migration.from(1, V1).pipe(
+      Migration.to(Counter, (v2: typeof V2.Type) => ({ count: v2.n, unit: v2.unit }))
+    )
+    Migration.from(1, V1).pipe(
+      // @ts-expect-error a V2 state has no `count`
+      Migration.to(V2, (v1) => ({ count: v1.n }))
+    )
+    Aggregate.make({
+      ...definition,
+      // @ts-expect-error the chain ends at V2, not at the aggregate's state
+      migrations: Migration.from(1, V1).pipe(Migration.to(V2, (v1) => ({ n: v1.n, unit: "pcs" })))
+    })
   })
 })
 

@@ -8,7 +8,7 @@
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, EventStore, SnapshotMetrics } from "@effect-snapshots/loader"
-import { SnapshotStore, UnitOfWork } from "@effect-snapshots/store"
+import { SnapshotStore, UnitOfWork, type UnitOfWorkError } from "@effect-snapshots/store"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -193,7 +193,9 @@ class RollBack extends Schema.TaggedError<RollBack>()("RollBack", {}) {}
 /** How the application runs a transaction: a bare `sql.withTransaction`, or a unit of work. */
 export interface Tx<R> {
   readonly name: string
-  readonly run: <A, E, R2>(effect: Effect.Effect<A, E, R2>) => Effect.Effect<A, E | SqlError, R | R2>
+  readonly run: <A, E, R2>(
+    effect: Effect.Effect<A, E, R2>
+  ) => Effect.Effect<A, E | SqlError | UnitOfWorkError.UnitOfWorkError, R | R2>
 }
 
 export const bareTransaction: Tx<SqlClient> = {
@@ -399,15 +401,20 @@ const resilientScenario = <R1, R2>(
 export const refusing = Effect.gen(function*() {
   const inner = yield* SnapshotStore.SnapshotStore
   const refused = yield* Ref.make(HashSet.empty<string>())
+  const unlessRefused = <A>(
+    snapshot: { readonly aggregateId: string },
+    write: Effect.Effect<A, SnapshotStore.SnapshotStoreError>
+  ) =>
+    Effect.flatMap(Ref.get(refused), (ids) =>
+      HashSet.has(ids, snapshot.aggregateId)
+        ? Effect.fail(
+          new SnapshotStore.SnapshotStoreError({ reason: "Unavailable", message: "refused by the test switch" })
+        )
+        : write)
   const store: SnapshotStore.SnapshotStoreService = {
     ...inner,
-    save: (snapshot) =>
-      Effect.flatMap(Ref.get(refused), (ids) =>
-        HashSet.has(ids, snapshot.aggregateId)
-          ? Effect.fail(
-            new SnapshotStore.SnapshotStoreError({ reason: "Unavailable", message: "refused by the test switch" })
-          )
-          : inner.save(snapshot))
+    save: (snapshot) => unlessRefused(snapshot, inner.save(snapshot)),
+    saveIfDue: (snapshot, options) => unlessRefused(snapshot, inner.saveIfDue(snapshot, options))
   }
   return {
     store,

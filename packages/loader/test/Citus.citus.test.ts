@@ -8,7 +8,7 @@
  * contract tests that need one global order (readAll's, and positions compared across streams) are skipped
  * here, by name, with the reason.
  */
-import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
@@ -17,11 +17,10 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
-import * as ColdRead from "../src/internal/coldRead.js"
 import { contract, events, freshId, readAll } from "./utils/eventStoreContract.js"
 import { repositorySuite } from "./utils/repositorySuite.js"
 
@@ -33,6 +32,8 @@ const TestLayer = Layer.mergeAll(
   SqlEventStore.layerWith({ distributed: true, pageSize }),
   SqlSnapshotStore.layerWith({ distributed: true })
 ).pipe(
+  // the repository suite provokes warnings on purpose
+  Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error")),
   Layer.provideMerge(Postgres.layerUrlTest(citusUrl, "citus_loader", { maxConnections: 16 }))
 )
 
@@ -157,10 +158,7 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
           createdAt: yield* DateTime.now,
           metadata: {}
         }))
-        const statement = ColdRead.statement(
-          Option.getOrThrow(SqlEventStore.sqlSource(store)),
-          Option.getOrThrow(SqlSnapshotStore.sqlSource(snapshots))
-        )
+        const statement = (yield* EventSourcedRepository.ColdRead).statement(yield* SqlSnapshotStore.Source)
         const text = yield* plan(statement, ["Order", id, pageSize])
         assert.match(text, /Task Count: 1\b/, text)
         assert.notMatch(text, /Subplan|Subquery Scan on intermediate_result/, text)
@@ -255,7 +253,7 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
       Effect.gen(function*() {
         const sql = yield* SqlClient
         const table = `old_events_${Math.random().toString(36).slice(2, 8)}`
-        yield* sql.unsafe(oldLayout(table))
+        for (const statement of oldLayout(table)) yield* sql.unsafe(statement)
         yield* sql.unsafe(`INSERT INTO "${table}_migrations" (migration_id, name) VALUES
           (1, 'create_events'), (2, 'append_function'), (3, 'append_previous_position')`)
         yield* sql.unsafe(
@@ -319,8 +317,11 @@ describe.skipIf(citusUrl === "")("SqlEventStore and SqlSnapshotStore distributed
   })
 })
 
-/** The events table and migrations table as main's migrations 0001-0003 left them. */
-const oldLayout = (table: string) =>
+/**
+ * The events table and migrations table as main's migrations 0001-0003 left them, one statement each (Effect 4's
+ * driver prepares every query, and a prepared statement holds one command).
+ */
+const oldLayout = (table: string): ReadonlyArray<string> => [
   `CREATE TABLE "${table}" (
   position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   aggregate_type text NOT NULL,
@@ -332,10 +333,11 @@ const oldLayout = (table: string) =>
   created_at timestamptz NOT NULL DEFAULT now(),
   order_xid xid8 NOT NULL,
   CONSTRAINT "${table}_stream_key" UNIQUE (aggregate_type, aggregate_id, version)
-);
-CREATE INDEX "${table}_order_idx" ON "${table}" (order_xid, position);
-CREATE TABLE "${table}_migrations" (
+)`,
+  `CREATE INDEX "${table}_order_idx" ON "${table}" (order_xid, position)`,
+  `CREATE TABLE "${table}_migrations" (
   migration_id integer PRIMARY KEY,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   name text NOT NULL
 )`
+]

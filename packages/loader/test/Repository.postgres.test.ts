@@ -96,7 +96,7 @@ describe.skipIf(!Postgres.hasServer)("EventSourcedRepository on PostgreSQL", () 
           const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(20) })
           yield* repo.save(id, 0, all.slice(0, 25))
           yield* repo.save(id, 25, all.slice(25))
-          yield* sql`UPDATE effect_snapshots SET state = '{"bogus": true}'::jsonb
+          yield* sql`UPDATE effect_snapshots SET state_text = '{"bogus": true}'
 WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
           const cold = yield* EventSourcedRepository.make(Ledger, {
             strategy: SnapshotStrategy.never,
@@ -140,6 +140,35 @@ WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
 WHERE aggregate_type = ${Ledger.type} AND aggregate_id = ${id}`
         assert.strictEqual(encoding?.encoding, "gzip")
       }))
+
+    it.effect("cold load: the SQL stores' cold-read services are used only with the very stores they describe (a wrapped store beside them keeps two statements)", () =>
+      Effect.gen(function*() {
+        const id = freshId()
+        const all = deposits(30)
+        const repo = yield* EventSourcedRepository.make(Ledger, { strategy: SnapshotStrategy.everyNEvents(20) })
+        assert.strictEqual((yield* repo.save(id, 0, all)).snapshot, "written")
+        const coldRepository = EventSourcedRepository.make(Ledger, {
+          strategy: SnapshotStrategy.never,
+          cacheMaxBytes: 0
+        })
+        // The same stores, as the layers built them: one statement.
+        const [direct, directStatements] = yield* countStatements(
+          Effect.flatMap(coldRepository, (cold) => cold.load(id))
+        )
+        assert.strictEqual(direct.source, "snapshot")
+        assert.strictEqual(directStatements, 1)
+        // A wrapper of the snapshot store (what a decorator builds), while SqlSnapshotStore.Source stays in context.
+        const inner = yield* SnapshotStore.SnapshotStore
+        const [wrapped, wrappedStatements] = yield* countStatements(
+          Effect.flatMap(coldRepository, (cold) => cold.load(id)).pipe(
+            Effect.provideService(SnapshotStore.SnapshotStore, { ...inner })
+          )
+        )
+        assert.isTrue(Option.isSome(yield* Effect.serviceOption(SqlSnapshotStore.Source)))
+        assert.strictEqual(wrapped.source, "snapshot")
+        assert.strictEqual(encode(wrapped.state), expected(id, all))
+        assert.strictEqual(wrappedStatements, 2) // the wrapper's load, then the tail
+      }).pipe(Effect.scoped))
 
     it.effect("a snapshot write stringifies its state once, also through the compressed decorator", () =>
       Effect.gen(function*() {

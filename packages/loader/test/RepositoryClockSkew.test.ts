@@ -1,14 +1,18 @@
 /**
  * Issue 22, item 6: clock skew between instances. Two repositories on the same stores are two instances; one
- * runs with a Clock shifted from the test's TestClock. `afterDuration` must keep snapshotting about once per
- * interval on every instance, whatever another instance's clock says.
+ * runs with a Clock shifted from the test's TestClock (memory) or from the real clock (Postgres). `afterDuration`
+ * must keep snapshotting about once per interval on every instance, whatever another instance's clock says. On
+ * SQL the database's clock stamps the snapshots and is the decisions' "now", so a skewed instance compares
+ * like with like and snapshots on schedule, neither suppressed nor at every save.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
-import { SnapshotStore } from "@effect-snapshots/store"
+import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Postgres } from "@effect-snapshots/postgres"
+import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
@@ -117,4 +121,48 @@ describe("afterDuration under clock skew (memory layers, TestClock)", () => {
       assert.isAtMost(g[0]!, HOUR + 30 * MINUTE, `snapshots at ${taken.map((t) => t / MINUTE).join(", ")}`)
       assert.isAtMost(Math.max(...g.slice(1)), HOUR)
     }).pipe(Effect.scoped, Effect.provide(memory)))
+})
+
+describe.skipIf(!Postgres.hasServer)("afterDuration under clock skew (real Postgres, the database's clock)", () => {
+  const sql = Layer.mergeAll(SqlEventStore.layer, SqlSnapshotStore.layer).pipe(
+    Layer.provideMerge(Postgres.layerTest("loader_clock_skew", { maxConnections: 4 }))
+  )
+  const interval = 1_000
+  const period = 100
+  const total = 6_000
+
+  it.live(
+    "two instances, one a day fast, taking turns: a snapshot about once per interval of the database's time",
+    () =>
+      Effect.gen(function*() {
+        const strategy = SnapshotStrategy.afterDuration(`${interval} millis`)
+        const normal = yield* EventSourcedRepository.make(Ledger, { strategy })
+        const fast = yield* EventSourcedRepository.make(Ledger, { strategy })
+        const ahead = skewed(() => 24 * HOUR)
+        const id = "skew-sql"
+        const started = Date.now()
+        let version = 0
+        while (Date.now() - started < total) {
+          const saved = version % 2 === 0
+            ? yield* normal.save(id, version, [deposit(version + 1)])
+            : yield* ahead(fast.save(id, version, [deposit(version + 1)]))
+          version = saved.version
+          yield* Effect.sleep(`${period} millis`)
+        }
+        const elapsed = Date.now() - started
+        const store = yield* SnapshotStore.SnapshotStore
+        const history = yield* store.list("Ledger", id)
+        const stamps = history.map((info) => DateTime.toEpochMillis(info.createdAt))
+        const gaps = stamps.slice(1).map((t, i) => t - stamps[i]!)
+        const shown = `${history.length} snapshots in ${elapsed} ms over ${version} saves; gaps ${gaps.join(", ")} ms`
+        // Stamped by the database: the fast instance's clock shows in none of them.
+        for (const stamp of stamps) assert.isAtMost(Math.abs(stamp - Date.now()), 60_000, shown)
+        // Never more often than the interval (with a day's skew compared to database stamps, every save would
+        // snapshot), and never suppressed: about elapsed / interval of them.
+        for (const gap of gaps) assert.isAtLeast(gap, interval - 100, shown)
+        assert.isAtLeast(history.length, Math.floor(elapsed / interval / 2), shown)
+        assert.isAtMost(history.length, Math.ceil(elapsed / interval) + 1, shown)
+      }).pipe(Effect.scoped, Effect.provide(sql)),
+    60_000
+  )
 })

@@ -28,7 +28,15 @@ const count = (metric: Metric.Counter<number>) => Effect.map(Metric.value(metric
 const job = (id: string, version: number, obsolete: ReadonlyArray<number> = []): SnapshotWriter.Job<LedgerState> => ({
   id,
   version,
-  known: Option.some({ version, state: { ...initial(id), entries: version }, position: version }),
+  known: Option.some({
+    version,
+    state: { ...initial(id), entries: version },
+    position: version,
+    lastSnapshot: undefined,
+    replayed: Option.none(),
+    duration: Option.none(),
+    encodedBytes: undefined
+  }),
   obsolete,
   decide: Option.none()
 })
@@ -155,13 +163,11 @@ describe("the snapshot writer", () => {
         const gate = yield* Deferred.make<void>()
         const entered = yield* Deferred.make<void>()
         // The first snapshot write waits at the gate: the saves after it decide while it is in flight.
+        const atGate = Effect.andThen(Deferred.succeed(entered, undefined), Deferred.await(gate))
         const gated: SnapshotStore.SnapshotStoreService = {
           ...inner,
-          save: (snapshot) =>
-            Effect.andThen(
-              Effect.andThen(Deferred.succeed(entered, undefined), Deferred.await(gate)),
-              inner.save(snapshot)
-            )
+          save: (snapshot) => Effect.andThen(atGate, inner.save(snapshot)),
+          saveIfDue: (snapshot, options) => Effect.andThen(atGate, inner.saveIfDue(snapshot, options))
         }
         const id = "busy-writer"
         const versions = yield* Effect.scoped(Effect.gen(function*() {

@@ -299,6 +299,9 @@ export const snapshotStore = (
     Effect.suspend(() => apply(injector.decide(onCorrupt !== undefined), effect, unavailable(method), onCorrupt))
   return {
     save: (snapshot) => wrap("save", inner.save(snapshot)),
+    saveIfDue: (snapshot, opts) => wrap("saveIfDue", inner.saveIfDue(snapshot, opts)),
+    ...(inner.now === undefined ? {} : { now: inner.now }),
+    ...(inner.writesAfterCommit === undefined ? {} : { writesAfterCommit: inner.writesAfterCommit }),
     load: (type, id, opts) => wrap("load", inner.load(type, id, opts), corrupt),
     list: (type, id) => wrap("list", inner.list(type, id)),
     delete: (type, id, opts) => wrap("delete", inner.delete(type, id, opts)),

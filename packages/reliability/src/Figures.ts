@@ -137,15 +137,17 @@ const labels: Record<keyof Figures, string> = {
  */
 export const format = (entries: ReadonlyArray<Entry>, options: { backend: string; wallMs: number }): string => {
   const total = entries.reduce((acc, e) => sum(acc, e.figures), empty)
+  // The section column is as wide as the longest name, so the columns stay aligned as sections are added.
+  const width = Math.max(24, ...entries.map((e) => e.section.length))
   const lines = [
     "==================== reliability figures ====================",
     `backend: ${options.backend} · wall time ${(options.wallMs / 1000).toFixed(1)} s`,
     ...keys.map((key) => `${labels[key].padEnd(26)} ${String(total[key]).padStart(8)}`),
     "-------------------------------------------------------------",
-    "section                     cases   faults  kills conflicts  bad  mism lost phan  over    s",
+    `${"section".padEnd(width)}    cases   faults  kills conflicts  bad  mism lost phan  over    s`,
     ...entries.map(({ durationMs, figures: f, section }) =>
       [
-        section.padEnd(24),
+        section.padEnd(width),
         String(f.casesTried).padStart(8),
         String(f.faultsInjected).padStart(8),
         String(f.killsSurvived).padStart(6),

@@ -147,8 +147,8 @@ const plant = Effect.fnUntraced(function*(table: string, id: string, kind: Plant
       break
     case "ForeignRow":
       // the donor's snapshot (same shape and version, another stream) under this aggregate's key
-      yield* sql`UPDATE ${t} SET (state, state_bytes, encoding, metadata) = (
-          SELECT d.state, d.state_bytes, d.encoding, d.metadata FROM ${t} d
+      yield* sql`UPDATE ${t} SET (state, state_text, state_bytes, encoding, metadata) = (
+          SELECT d.state, d.state_text, d.state_bytes, d.encoding, d.metadata FROM ${t} d
           WHERE d.aggregate_type = 'Account' AND d.aggregate_id = ${donor} AND d.version = ${row!.version})
           WHERE ${where}`
       break

@@ -5,6 +5,7 @@
  */
 import type { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -12,10 +13,12 @@ import type * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
+import * as backend from "./internal/backend.js"
 import * as compression from "./internal/compressed.js"
 import * as memory from "./internal/memory.js"
 import * as resilience from "./internal/resilient.js"
 import type { Snapshot, SnapshotInfo, SnapshotKey } from "./Snapshot.js"
+import type * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
 import type { SnapshotStoreError } from "./SnapshotStoreError.js"
 
 /**
@@ -68,6 +71,30 @@ export interface PruneResult {
 }
 
 /**
+ * Options of `saveIfDue`.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface SaveIfDueOptions {
+  /**
+   * The due point: the snapshot is written unless the aggregate already has one at this version or above.
+   * An integer from 1 to the snapshot's version (a due point above it would let a snapshot be written behind a
+   * newer one); equal to the snapshot's version, it means only "never at or behind an existing snapshot".
+   */
+  readonly dueFrom: number
+}
+
+/**
+ * What `saveIfDue` did: `Written` (this call stored the snapshot) or `AlreadyCovered` (the aggregate already
+ * had a snapshot at or past the due point: nothing was written).
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type SaveIfDueResult = "Written" | "AlreadyCovered"
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -77,6 +104,30 @@ export interface SnapshotStoreService {
    * version never hides a newer one, and saving the same version twice is idempotent (no error).
    */
   readonly save: (snapshot: Snapshot) => Effect.Effect<void, SnapshotStoreError>
+  /**
+   * Store a snapshot unless the aggregate already has one with a version >= `dueFrom`, decided atomically by
+   * the store: of concurrent callers on one aggregate whose snapshots cover each other's due point (several
+   * instances acting on the same due point), exactly one writes, the others answer `AlreadyCovered`. This is
+   * how several instances' snapshot writers agree on one snapshot per due point. Validates like `save`, and
+   * `dueFrom` (see `SaveIfDueOptions`).
+   */
+  readonly saveIfDue: (
+    snapshot: Snapshot,
+    options: SaveIfDueOptions
+  ) => Effect.Effect<SaveIfDueResult, SnapshotStoreError>
+  /**
+   * The store's own clock, when it stamps snapshots with one (the SQL store's default `clock: "database"`):
+   * the time a snapshot saved now would be stamped with, read without a round trip most of the time. Compare
+   * a stored `createdAt` with this, not with the caller's clock, which may be off. Absent when the store keeps
+   * each snapshot's own `createdAt` (memory, SQL with `clock: "application"`): the caller's clock is the one.
+   */
+  readonly now?: Effect.Effect<DateTime.Utc> | undefined
+  /**
+   * True for a store outside any transaction (Redis): inside a unit of work its writes wait for the commit
+   * (never after a rollback), so a repository hands it its snapshots once the unit committed and reports them
+   * `"queued"`, not `"written"`. Absent (or false) for stores whose writes join the unit (memory, SQL).
+   */
+  readonly writesAfterCommit?: boolean | undefined
   /** The newest snapshot of an aggregate, or the newest at or below `maxVersion`. */
   readonly load: (
     aggregateType: string,
@@ -111,10 +162,20 @@ export class SnapshotStore extends Context.Service<SnapshotStore, SnapshotStoreS
 ) {}
 
 /**
- * An in-memory store: a `Ref` of histories, no dependencies. States are kept by reference (not copied), so
- * a caller must not mutate a state after saving it — Effect code treats states as immutable anyway.
- * It validates its input exactly like the SQL backend. Inside a unit of work (`UnitOfWork.transaction`), each
- * write (`save`, `delete`, `prune`) registers its undo with the unit, so a failed unit leaves no trace here;
+ * The store on a narrow backend (a few primitive operations, see `SnapshotStoreBackend`): the checks, the
+ * unit-of-work policy, error reasons, spans and failure metrics are added here, once for every backend.
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const make: (backend: SnapshotStoreBackend.Backend) => SnapshotStoreService = backend.make
+
+/**
+ * An in-memory store (a backend of `make`): a `Ref` of histories, no dependencies. States are kept by
+ * reference (not copied), so a caller must not mutate a state after saving it — Effect code treats states as
+ * immutable anyway. `make` checks its input exactly as for every other backend. Inside a unit of work
+ * (`UnitOfWork.transaction`) its writes (`save`, `saveIfDue`, `delete`, `prune`) stay the unit's, visible to
+ * it alone, until it commits (then published, `saveIfDue`'s condition decided again) or rolls back (dropped);
  * outside one, a write is one `Ref` update.
  *
  * @since 0.1.0
@@ -195,12 +256,17 @@ export const compressed = (options: CompressOptions) =>
  * @category models
  */
 export interface ResilientOptions {
-  /** Timeout of each attempt of `save` and `load` (default 2 seconds). */
+  /**
+   * The bound of each `save` and `load`, its retries included (default 2 seconds): at the deadline the call
+   * fails with `Unavailable`. Outside a SQL transaction it returns at the deadline and the abandoned
+   * statement's cancel finishes in the background; inside one it waits for the cancel (its savepoint must be
+   * rolled back before the transaction goes on).
+   */
   readonly timeout?: Duration.Input | undefined
   /** Timeout of `list`, `delete`, `latestForType`, `prune`, and of each page of `aggregates` (default 1 minute). */
   readonly maintenanceTimeout?: Duration.Input | undefined
   /**
-   * How `save` and `load` retry an `Unavailable` failure (a timeout included); other reasons are never
+   * How `save` and `load` retry an `Unavailable` failure, within the `timeout`; other reasons are never
    * retried. Default: two retries after ~25 ms and ~50 ms (exponential, jittered).
    */
   readonly retry?: Schedule.Schedule<unknown, SnapshotStoreError> | undefined
@@ -261,8 +327,8 @@ export const makeResilient: (
 ) => Effect.Effect<SnapshotStoreService, BadArgument> = resilience.make
 
 /**
- * Layer -> Layer: each `save` and `load` attempt has a timeout, `Unavailable` failures (timeouts included)
- * are retried on a Schedule, and a circuit breaker stops calling a store that keeps being unavailable (an
+ * Layer -> Layer: each `save` and `load` is bounded by a timeout (retries included), `Unavailable` failures
+ * are retried on a Schedule within it, and a circuit breaker stops calling a store that keeps being unavailable (an
  * open breaker fails calls fast with `Unavailable`, "circuit open"). Transparent otherwise: every failure
  * reaches the caller, nothing is swallowed (the repository owns that policy); failures are counted in
  * `resilientFailures`. The maintenance methods (`list`, `delete`, `latestForType`, `aggregates`, `prune`)

@@ -10,6 +10,7 @@
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -49,12 +50,15 @@ export interface Options {
    */
   readonly distributed?: boolean | undefined
   /**
-   * Which clock stamps `created_at`: `"snapshot"` (default) stores the snapshot's own `createdAt` (the
-   * instance's clock, or an imported time); `"database"` stores the database's `now()` (the transaction's start)
-   * instead, so the snapshots of every instance are stamped by one clock whatever theirs say. `load`, `list` and
-   * `latestForType` then return the database's time.
+   * Which clock stamps `created_at`. `"database"` (default) stores the database's `now()` (the transaction's
+   * start) instead of the snapshot's own `createdAt`, so the snapshots of every instance are stamped by one
+   * clock whatever theirs say; `load`, `list` and `latestForType` return the database's time, and the store's
+   * `now` tells callers (the repository's `afterDuration` decisions) the database's time, so that an instance
+   * whose clock is off still compares like with like. `"application"` stores the snapshot's own `createdAt`
+   * (the instance's clock, or an imported time) and has no `now`. `"snapshot"` is the old name of
+   * `"application"`.
    */
-  readonly clock?: "snapshot" | "database" | undefined
+  readonly clock?: "database" | "application" | "snapshot" | undefined
 }
 
 /**
@@ -92,7 +96,7 @@ const InfoRow = Schema.Struct({
   version: Int,
   schema_version: Int,
   created_at: Timestamp,
-  // jsonb columns are read as text and parsed here, so the result does not depend on the driver's
+  // jsonb columns (and the jsonb state of old rows) are read as text and parsed here, so the result does not depend on the driver's
   // (process-global, replaceable) jsonb parser, and no Schema ever walks a state.
   metadata: Schema.String
 })
@@ -112,6 +116,13 @@ const decodeSnapshotRows = Schema.decodeUnknownEffect(Schema.Array(SnapshotRow))
 const decodeInfoRows = Schema.decodeUnknownEffect(Schema.Array(InfoRow))
 const decodeKeyRows = Schema.decodeUnknownEffect(Schema.Array(KeyRow))
 const decodeCountRows = Schema.decodeUnknownEffect(Schema.Tuple([CountRow]))
+const decodeWrittenRows = Schema.decodeUnknownEffect(Schema.Tuple([Schema.Struct({ written: Schema.Boolean })]))
+const decodeNowRows = Schema.decodeUnknownEffect(
+  Schema.Tuple([Schema.Struct({ millis: Schema.Union([Schema.Finite, Schema.NumberFromString]) })])
+)
+
+/** How often the store measures the database's time again (monotonic nanoseconds). */
+const measureEvery = 60_000_000_000n
 
 const parseJson = (what: string, text: string): Effect.Effect<unknown, SnapshotStoreError> => {
   try {
@@ -175,7 +186,7 @@ const toSnapshot = (row: typeof SnapshotRow.Type) =>
 const decodeSnapshotRow = Schema.decodeUnknownEffect(SnapshotRow)
 
 /**
- * What a store built by `make` tells a reader on the same client, so that the reader can fetch the newest
+ * What a store built by the layers tells a reader on the same client, so that the reader can fetch the newest
  * snapshot inside a statement of its own (the repository's cold load reads it and the event tail in one
  * statement). Decorated stores have none: a reader then calls `load`.
  *
@@ -183,6 +194,8 @@ const decodeSnapshotRow = Schema.decodeUnknownEffect(SnapshotRow)
  * @category models
  */
 export interface SqlSource {
+  /** The store it describes: a reader uses it only for that very store (a decorated one is another). */
+  readonly store: SnapshotStoreService
   /** The client the store was built on, as found in context (compare by identity). */
   readonly client: SqlClient.SqlClient
   /**
@@ -206,27 +219,30 @@ export interface SqlSource {
   ) => Effect.Effect<{ readonly snapshot: Snapshot; readonly stateBytes: number }, SnapshotStoreError>
 }
 
-const sources = new WeakMap<SnapshotStoreService, SqlSource>()
-
 /**
- * The `SqlSource` of a store built by this module's `make` (or layers); none for any other store, including a
- * SQL store behind a decorator.
+ * The `SqlSource` of the store `layer` / `layerWith` built, provided beside it. A decorator's layer provides the
+ * inner layer to its own (`Layer.provide`), so a decorated store comes without it.
  *
- * @since 0.2.0
- * @category accessors
+ * @since 1.1.0
+ * @category services
  */
-export const sqlSource = (store: SnapshotStoreService): Option.Option<SqlSource> =>
-  Option.fromNullishOr(sources.get(store))
+export class Source extends Context.Service<Source, SqlSource>()("@effect-snapshots/store/SqlSnapshotStore/Source") {}
+
+// A plain state is stored as its JSON text in `state_text` (migration 0003); rows written before that keep it
+// in the jsonb `state`, read as text here. Reading `state_text` as it is spares the server the jsonb-to-text
+// conversion, which was a fifth of a restore of a 50 KB state.
+const stateColumn = `coalesce(state_text, state::text) AS state`
 
 const sourceColumns =
-  `version, schema_version, created_at, metadata::text AS metadata, encoding, state::text AS state, state_bytes`
+  `version, schema_version, created_at, metadata::text AS metadata, encoding, ${stateColumn}, state_bytes`
 const sourceColumnTypes = ["bigint", "bigint", "timestamptz", "text", "text", "text", "bytea"] as const
 
 const quotedTable = (table: string): string => table.split(".").map((part) => `"${part}"`).join(".")
 
-const makeSource = (client: SqlClient.SqlClient, table: string): SqlSource => {
+const makeSource = (store: SnapshotStoreService, client: SqlClient.SqlClient, table: string): SqlSource => {
   const quoted = quotedTable(table)
   return {
+    store,
     client,
     newestSql: (typeParam, idParam) =>
       `SELECT ${sourceColumns} FROM ${quoted}
@@ -286,8 +302,85 @@ const migrations = (sql: SqlClient.SqlClient, table: string) => {
       // latestForType: the newest snapshot of a type is one probe.
       sql`CREATE INDEX IF NOT EXISTS ${sql(`${name}_type_created_idx`)} ON ${sql(table)}
   (aggregate_type, created_at DESC, version DESC, aggregate_id DESC)`
-    )
+    ),
+    "0002_save_if_due": sql.unsafe(saveIfDueFunction(table, jsonbState)),
+    "0003_state_text": stateTextMigration(sql, table)
   }
+}
+
+// Plain states as text: a new nullable column, and the row check that allowed only `state` replaced by one that
+// allows either column (each row has exactly one). Old rows stay as they are, in `state`, and are read from it.
+// The new check is NOT VALID: it holds for the old rows (the old check was stricter), so the table is not
+// scanned under the migration's lock. `state_text` must still be JSON that jsonb accepts (it refuses a lone
+// surrogate, for one), as `state` was: a save that jsonb refused is refused the same way.
+const stateTextMigration = (sql: SqlClient.SqlClient, table: string) => {
+  const quoted = quotedTable(table)
+  const name = lastSegment(table)
+  return Effect.all([
+    sql`ALTER TABLE ${sql(table)} ADD COLUMN IF NOT EXISTS state_text text`,
+    // The old row check has the name Postgres chose (it was unnamed): found by what it checks.
+    sql.unsafe(`DO $state_text$
+DECLARE old record;
+BEGIN
+  FOR old IN SELECT conname FROM pg_constraint
+    WHERE conrelid = '${quoted}'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%state_bytes%'
+  LOOP
+    EXECUTE format('ALTER TABLE ${quoted} DROP CONSTRAINT %I', old.conname);
+  END LOOP;
+END
+$state_text$`),
+    sql`ALTER TABLE ${sql(table)} ADD CONSTRAINT ${sql(`${name}_state_check`)} CHECK (
+  CASE WHEN encoding = 'json' THEN state_bytes IS NULL AND (state IS NULL) <> (state_text IS NULL)
+       ELSE state IS NULL AND state_text IS NULL AND state_bytes IS NOT NULL END
+) NOT VALID`,
+    sql`ALTER TABLE ${sql(table)} ADD CONSTRAINT ${sql(`${name}_state_text_json`)}
+  CHECK (state_text IS NULL OR state_text::jsonb IS NOT NULL)`,
+    sql.unsafe(`DROP FUNCTION IF EXISTS ${saveIfDueName(table)}(${saveIfDueParameterTypes(jsonbState)})`),
+    sql.unsafe(saveIfDueFunction(table, textState))
+  ], { discard: true })
+}
+
+/** The function behind `saveIfDue`, schema-qualified as its table. */
+const saveIfDueName = (table: string): string => quotedTable(`${table}_save_if_due`)
+
+/** Where `saveIfDue` writes a plain state: the jsonb `state` (migration 0002), `state_text` since 0003. */
+interface StateStorage {
+  readonly type: "jsonb" | "text"
+  readonly column: "state" | "state_text"
+}
+const jsonbState: StateStorage = { type: "jsonb", column: "state" }
+const textState: StateStorage = { type: "text", column: "state_text" }
+
+const saveIfDueParameterTypes = (state: StateStorage): string =>
+  `text, text, bigint, bigint, text, ${state.type}, bytea, timestamptz, jsonb, bigint`
+
+// `saveIfDue` in one round trip: under READ COMMITTED a lone `INSERT ... WHERE NOT EXISTS` is not atomic (two
+// callers' statements can both see no covering row and both insert, at different versions). A transaction-scoped
+// advisory lock on the aggregate serializes the callers; the check must then see every earlier holder's
+// committed row, so it must take its snapshot after the lock was granted: in a VOLATILE PL/pgSQL function each
+// statement takes a fresh one (a single SQL statement would have taken its snapshot before the lock). A NULL
+// `p_created_at` stamps the database's `now()`. A hash collision of two keys only makes them wait for each other.
+const saveIfDueFunction = (table: string, state: StateStorage): string => {
+  const quoted = quotedTable(table)
+  return `CREATE OR REPLACE FUNCTION ${saveIfDueName(table)}(
+  p_type text, p_id text, p_version bigint, p_schema_version bigint, p_encoding text, p_state ${state.type},
+  p_state_bytes bytea, p_created_at timestamptz, p_metadata jsonb, p_due_from bigint
+) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $save_if_due$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended('${table}' || E'\\n' || p_type || E'\\n' || p_id, 0));
+  IF EXISTS (
+    SELECT 1 FROM ${quoted} WHERE aggregate_type = p_type AND aggregate_id = p_id AND version >= p_due_from
+  ) THEN
+    RETURN false;
+  END IF;
+  INSERT INTO ${quoted}
+    (aggregate_type, aggregate_id, version, schema_version, encoding, ${state.column}, state_bytes, created_at, metadata)
+  VALUES (p_type, p_id, p_version, p_schema_version, p_encoding, p_state, p_state_bytes,
+    coalesce(p_created_at, now()), p_metadata)
+  ON CONFLICT DO NOTHING;
+  RETURN FOUND;
+END
+$save_if_due$`
 }
 
 // In lower case: the Migrator looks for its table with `'<name>'::regclass`, which folds an unquoted name to
@@ -352,16 +445,13 @@ const distribute = (sql: SqlClient.SqlClient, table: string) => {
 // The store
 // ---------------------------------------------------------------------------------------------------------
 
-/**
- * Builds the store on the `SqlClient` in context: runs the migrations (creating the table and its index
- * if needed), then answers the service. Queries run without the client's name transforms.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make: (
+const build: (
   options?: Options
-) => Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> = Effect.fn(
+) => Effect.Effect<
+  { readonly service: SnapshotStoreService; readonly source: SqlSource },
+  SnapshotStoreError | BadArgument,
+  SqlClient.SqlClient
+> = Effect.fn(
   "SqlSnapshotStore.make"
 )(
   function*(options: Options = {}) {
@@ -372,10 +462,11 @@ export const make: (
       )
     }
     const pageSize = options.pageSize ?? 1000
-    if (options.clock !== undefined && options.clock !== "snapshot" && options.clock !== "database") {
-      return yield* badArgument(`clock must be "snapshot" or "database", got ${storable.show(String(options.clock))}`)
+    const clock = options.clock ?? "database"
+    if (clock !== "database" && clock !== "application" && clock !== "snapshot") {
+      return yield* badArgument(`clock must be "database" or "application", got ${storable.show(String(clock))}`)
     }
-    const databaseClock = options.clock === "database"
+    const databaseClock = clock === "database"
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       return yield* badArgument(`pageSize must be an integer >= 1, got ${String(pageSize)}`)
     }
@@ -415,7 +506,7 @@ export const make: (
 
     const snapshotColumns = sql.literal(
       `aggregate_type, aggregate_id, version, schema_version, created_at, metadata::text AS metadata,
-       encoding, state::text AS state, state_bytes`
+       encoding, ${stateColumn}, state_bytes`
     )
     const infoColumns = sql.literal(
       `aggregate_type, aggregate_id, version, schema_version, created_at, metadata::text AS metadata`
@@ -433,6 +524,9 @@ export const make: (
         Effect.map(([row]) => row.deleted)
       )
 
+    const describeSave = (snapshot: Snapshot) => () =>
+      `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
+
     const save: SnapshotStoreService["save"] = (snapshot) =>
       Effect.suspend(() => {
         const error = validate.checkSnapshot(snapshot)
@@ -445,15 +539,43 @@ export const make: (
         return run(
           "save",
           sql`INSERT INTO ${t}
-  (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_bytes, created_at, metadata)
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state_text, state_bytes, created_at, metadata)
 VALUES (${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}, ${snapshot.schemaVersion},
-  ${compressed?.algorithm ?? "json"}, ${json}::jsonb, ${compressed?.bytes ?? null}::bytea,
+  ${compressed?.algorithm ?? "json"}, ${json}::text, ${compressed?.bytes ?? null}::bytea,
   ${databaseClock ? sql.literal("now()") : sql`${DateTime.formatIso(snapshot.createdAt)}::timestamptz`},
   ${JSON.stringify(snapshot.metadata)}::jsonb)
 ON CONFLICT DO NOTHING`,
           () => Effect.void,
-          () =>
-            `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
+          describeSave(snapshot)
+        )
+      })
+
+    // Atomic in the function (see `saveIfDueFunction`). Outside a transaction its lock lives for this one
+    // statement; inside the caller's (a unit of work's inline snapshot, under a savepoint) it is held until that
+    // transaction ends, which it must: until then the row is invisible to everyone else, and a second caller
+    // that did not wait would write its own. Concurrent `saveIfDue` calls on that aggregate wait that long;
+    // other aggregates and plain `save`s never wait.
+    const saveIfDueFn = sql.literal(saveIfDueName(table))
+    const saveIfDue: SnapshotStoreService["saveIfDue"] = (snapshot, dueOptions) =>
+      Effect.suspend(() => {
+        const error = validate.checkSaveIfDue(snapshot, dueOptions)
+        if (error !== undefined) return Effect.fail(error)
+        const state: unknown = snapshot.state
+        const compressed = state instanceof CompressedState ? state : undefined
+        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
+        return run(
+          "saveIfDue",
+          sql`SELECT ${saveIfDueFn}(${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}::bigint,
+  ${snapshot.schemaVersion}::bigint, ${compressed?.algorithm ?? "json"}, ${json}::text,
+  ${compressed?.bytes ?? null}::bytea,
+  ${databaseClock ? null : DateTime.formatIso(snapshot.createdAt)}::timestamptz,
+  ${JSON.stringify(snapshot.metadata)}::jsonb, ${dueOptions.dueFrom}::bigint) AS written`,
+          (rows) =>
+            Effect.map(
+              Effect.mapError(decodeWrittenRows(rows), errors.fromSchemaError("saveIfDue")),
+              ([row]) => row.written ? "Written" as const : "AlreadyCovered" as const
+            ),
+          describeSave(snapshot)
         )
       })
 
@@ -609,8 +731,37 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
         })
       })
 
+    // The database's time without a round trip per call: measured (clock_timestamp(), assumed at the middle of
+    // the round trip) at most once a minute, and carried forward on the caller's monotonic clock, which no step
+    // of its wall clock moves. While the database cannot be asked, the last measure is carried forward, or,
+    // without one, the caller's clock stands in.
+    let measured: { readonly millis: number; readonly at: bigint } | undefined
+    const monotonic = Clock.clockWith((c) => c.monotonicTimeNanos)
+    const measure = Effect.gen(function*() {
+      const before = yield* monotonic
+      const millis = yield* run(
+        "now",
+        sql`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS millis`,
+        (rows) => Effect.mapError(decodeNowRows(rows), errors.fromSchemaError("now"))
+      )
+      const after = yield* monotonic
+      measured = { millis: millis[0].millis + Number(after - before) / 2e6, at: after }
+    })
+    const databaseNow: Effect.Effect<DateTime.Utc> = Effect.gen(function*() {
+      const current = yield* monotonic
+      // A monotonic time before the measure's: the caller runs on another Clock than the measure did.
+      if (measured === undefined || current < measured.at || current - measured.at > measureEvery) {
+        yield* Effect.ignore(measure)
+      }
+      const at = yield* monotonic
+      if (measured === undefined || at < measured.at) return yield* DateTime.now
+      return DateTime.makeUnsafe(Math.round(measured.millis + Number(at - measured.at) / 1e6))
+    })
+
     const service: SnapshotStoreService = {
       save,
+      saveIfDue,
+      ...(databaseClock ? { now: databaseNow } : {}),
       load,
       list,
       delete: delete_,
@@ -618,10 +769,21 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
       aggregates,
       prune
     }
-    sources.set(service, makeSource(client, table))
-    return service
+    return { service, source: makeSource(service, client, table) }
   }
 )
+
+/**
+ * Builds the store on the `SqlClient` in context: runs the migrations (creating the table and its index
+ * if needed), then answers the service. Queries run without the client's name transforms.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options
+): Effect.Effect<SnapshotStoreService, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
+  Effect.map(build(options), (built) => built.service)
 
 /**
  * The store as a layer with options; building it runs the migrations.
@@ -631,8 +793,11 @@ ORDER BY aggregate_id LIMIT ${pageSize}`
  */
 export const layerWith = (
   options: Options
-): Layer.Layer<SnapshotStore, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
-  Layer.effect(SnapshotStore, make(options))
+): Layer.Layer<SnapshotStore | Source, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =>
+  Layer.effectContext(
+    Effect.map(build(options), ({ service, source }) =>
+      Context.make(SnapshotStore, service).pipe(Context.add(Source, source)))
+  )
 
 /**
  * The store on the default table `effect_snapshots`; building it runs the migrations.
@@ -640,4 +805,5 @@ export const layerWith = (
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<SnapshotStore, SnapshotStoreError | BadArgument, SqlClient.SqlClient> = layerWith({})
+export const layer: Layer.Layer<SnapshotStore | Source, SnapshotStoreError | BadArgument, SqlClient.SqlClient> =
+  layerWith({})

@@ -35,7 +35,8 @@ export const sqlState: (error: unknown) => string | undefined = internal.sqlStat
 
 /**
  * The constraint a driver error names, somewhere in a cause chain (as `sqlState`; a `UniqueViolation` reason
- * also carries it).
+ * also carries it), or the one its message names when the server sent no constraint field (a Citus coordinator
+ * relaying a worker's error, where `@effect/sql-pg` 4 reports "unknown").
  *
  * @since 0.2.0
  * @category errors
@@ -75,7 +76,8 @@ export const classify: (error: unknown) => Classification = internal.classify
  * this client (`sql.withTransaction` or a SQL unit of work: `sql.transactionService` is in context), as is
  * otherwise: a statement Postgres refuses then rolls back
  * to the savepoint and leaves the caller's transaction usable. Costs two round trips inside a transaction,
- * none outside.
+ * none outside. A savepoint that cannot be opened or released (a dropped connection) is a typed `SqlError`
+ * (`effect/sql` makes a failed RELEASE SAVEPOINT a defect), so a store's errors stay the ones it promises.
  *
  * @since 0.2.0
  * @category combinators

@@ -13,9 +13,12 @@
  *
  * - `SqlUnitOfWork.layer`: the unit is `sql.withTransaction` on the application's `SqlClient`; after-commit
  *   actions run once the outermost unit has committed.
- * - `UnitOfWork.layerMemory`: the same semantics for the in-memory stores (tests): a failed unit's writes are
- *   undone in the memory stores (each registers the undo of its writes with the unit). Other fibers see the
- *   writes while the unit runs (no isolation, only atomicity).
+ * - `UnitOfWork.layerMemory`: the same semantics for the in-memory stores (tests), with PostgreSQL's outcomes
+ *   for overlapping units: a unit's writes are visible to it alone until it commits (read committed), a
+ *   failed unit's writes are undone and never another unit's, and a writer to a stream another open unit has
+ *   written waits for that unit to end (as on the row lock), then meets its outcome (a conflict if it
+ *   committed). Two units waiting on each other: the one that would close the cycle fails at once with a
+ *   `Deadlock` (PostgreSQL fails one of them after `deadlock_timeout`).
  *
  * Nested units are savepoints: a failed inner unit undoes only its own writes and drops its after-commit
  * actions; a succeeded one hands them to the unit around it. Inside a transaction the application opened
@@ -32,8 +35,9 @@
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import type { SqlError } from "effect/sql/SqlError"
+import * as Option from "effect/Option"
 import * as internal from "./internal/unitOfWork.js"
+import type { UnitOfWorkError } from "./UnitOfWorkError.js"
 
 /**
  * The unit the current fiber runs in, as seen by the stores and repositories.
@@ -52,7 +56,64 @@ export interface Unit {
    * none: the database rolls back.
    */
   readonly onRollback: (undo: Effect.Effect<void>) => Effect.Effect<void>
+  /** The transaction the unit belongs to: its own when outermost, the outermost unit's when nested. */
+  readonly transaction: Transaction
 }
+
+/**
+ * How a transaction ended.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export type Outcome = "Committed" | "RolledBack"
+
+/**
+ * The transaction of an outermost unit, shared by the units nested in it. The memory stores keep its writes
+ * private to it and publish or discard them when it ends; a writer that needs what it holds waits for its end
+ * (`awaitEnd`).
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface Transaction {
+  /**
+   * Run `action` with the outcome when the outermost unit ends (in registration order): on commit before its
+   * after-commit actions, on rollback after its undo actions; always before `ended` completes. A failure or
+   * defect of the action is logged, never raised.
+   */
+  readonly onEnd: (action: (outcome: Outcome) => Effect.Effect<void>) => Effect.Effect<void>
+  /** Completes with the outcome once the end actions ran. */
+  readonly ended: Effect.Effect<Outcome>
+}
+
+/**
+ * A unit would wait for a transaction that waits (directly or through others) for it: it is failed instead.
+ *
+ * @since 1.1.0
+ * @category errors
+ */
+export const Deadlock: typeof internal.Deadlock = internal.Deadlock
+
+/**
+ * @since 1.1.0
+ * @category errors
+ */
+export type Deadlock = internal.Deadlock
+
+/**
+ * Wait until `holder` has ended, as the caller's transaction `waiter` (none outside a unit). While it waits,
+ * `waiter` is recorded as waiting for `holder`; if `holder` already waits for `waiter`, directly or through
+ * other transactions, it fails at once with `Deadlock` (PostgreSQL reports a deadlock there too, failing one
+ * of the transactions after `deadlock_timeout`). For memory backends that lock what an open unit wrote.
+ *
+ * @since 1.1.0
+ * @category combinators
+ */
+export const awaitEnd = (
+  holder: Transaction,
+  waiter: Option.Option<Transaction>
+): Effect.Effect<Outcome, Deadlock> => internal.awaitEnd(holder, Option.getOrUndefined(waiter))
 
 /**
  * @since 0.2.0
@@ -98,9 +159,11 @@ export const enclosing: Effect.Effect<Enclosing> = internal.enclosing
  */
 export interface UnitOfWorkService {
   /**
-   * Run `effect` as one unit: all of its writes, or none of them. Nested units are savepoints.
+   * Run `effect` as one unit: all of its writes, or none of them. Nested units are savepoints. What `effect`
+   * fails with passes through; the unit's own failures (its transaction could not begin, was lost before
+   * COMMIT, or COMMIT's outcome is unknown) are a `UnitOfWorkError`, never a defect.
    */
-  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | UnitOfWorkError, R>
 }
 
 /**
@@ -123,12 +186,15 @@ export const UnitOfWork: Context.Service<UnitOfWork, UnitOfWorkService> = intern
  * @since 0.2.0
  * @category combinators
  */
-export const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | UnitOfWork> =>
+export const transaction = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | UnitOfWorkError, R | UnitOfWork> =>
   Effect.flatMap(UnitOfWork, (unitOfWork) => unitOfWork.transaction(effect))
 
 /**
- * The in-memory unit of work: atomicity for the memory stores (a failed unit's writes are undone), after-commit
- * actions once the outermost unit succeeded.
+ * The in-memory unit of work: for the memory stores, a unit's writes are its own until it commits and undone if
+ * it fails, overlapping units see PostgreSQL's outcomes (see the module's notes); after-commit actions run once
+ * the outermost unit succeeded.
  *
  * @since 0.2.0
  * @category layers

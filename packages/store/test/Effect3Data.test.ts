@@ -1,8 +1,9 @@
 /**
  * Stored data outlives the library's versions: a snapshot table, its migrations record and its rows as the
  * Effect 3 build wrote them (plain jsonb states and gzip'd bytea, int8 versions beyond int4) are read unchanged
- * by this build, whose Migrator does not run the migration again; what this build writes has the same layout
- * and the same compressed bytes. On PG_URL, or PGlite.
+ * by this build, whose Migrator does not run the migration again; it adds its own migrations on top (the
+ * saveIfDue function, the text column of plain states) without rewriting a row; what this build writes has the
+ * same compressed bytes, and plain states as their JSON text. On PG_URL, or PGlite.
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
@@ -91,14 +92,23 @@ describe("snapshots written by the Effect 3 build", () => {
         const migrations = yield* sql.unsafe<{ migration_id: number; name: string }>(
           `SELECT migration_id, name FROM "legacy_migrations" ORDER BY migration_id`
         )
-        assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_snapshots"]])
-        const rows = yield* sql.unsafe<{ aggregate_id: string; encoding: string; state: string | null }>(
-          `SELECT aggregate_id, encoding, state::text AS state FROM "legacy" WHERE aggregate_id IN ('o-3', 'o-4')
-          ORDER BY aggregate_id`
+        // This build adds its saveIfDue function and the text column on top of the Effect 3 build's table.
+        assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [
+          [1, "create_snapshots"],
+          [2, "save_if_due"],
+          [3, "state_text"]
+        ])
+        const rows = yield* sql.unsafe<
+          { aggregate_id: string; encoding: string; state: string | null; state_text: string | null }
+        >(
+          `SELECT aggregate_id, encoding, state::text AS state, state_text FROM "legacy" ORDER BY aggregate_id`
         )
-        assert.deepStrictEqual(rows.map((row) => [row.aggregate_id, row.encoding, row.state]), [
-          ["o-3", "gzip", null],
-          ["o-4", "json", `{"a": [1]}`]
+        // The Effect 3 rows are left as they were; the new plain row is text.
+        assert.deepStrictEqual(rows.map((row) => [row.aggregate_id, row.encoding, row.state, row.state_text]), [
+          ["o-1", "json", `{"none": null, "note": "héllo 🦀", "lines": [{"qty": 2, "sku": "A", "price": 9.99}]}`, null],
+          ["o-2", "gzip", null, null],
+          ["o-3", "gzip", null, null],
+          ["o-4", "json", null, `{"a":[1]}`]
         ])
         const [bytes] = yield* sql.unsafe<{ state_bytes: Uint8Array }>(
           `SELECT state_bytes FROM "legacy" WHERE aggregate_id = 'o-3'`

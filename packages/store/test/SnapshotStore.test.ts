@@ -1,6 +1,8 @@
 import { SnapshotStore } from "@effect-snapshots/store"
 import { describe, layer } from "@effect/vitest"
+import * as Layer from "effect/Layer"
 import { contract } from "./utils/contract.js"
+import { saveIfDueSuite } from "./utils/saveIfDue.js"
 
 describe("SnapshotStore contract", () => {
   layer(SnapshotStore.layerMemory)("layerMemory", (it) => contract(it, { large: true }))
@@ -33,4 +35,8 @@ describe("SnapshotStore contract", () => {
       SnapshotStore.compressed({ thresholdBytes: 256 })
     )
   )("layerMemory + resilient + compressed", (it) => contract(it))
+})
+
+describe("SnapshotStore.makeMemory: saveIfDue", () => {
+  layer(Layer.empty)((it) => saveIfDueSuite(it, SnapshotStore.makeMemory))
 })

@@ -5,15 +5,33 @@
  */
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore, SqlSupport } from "@effect-snapshots/store"
+import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import { SqlClient } from "effect/sql/SqlClient"
-import { contract, freshType, make } from "./utils/contract.js"
+import { contract, freshType, make, saveIfDueContract } from "./utils/contract.js"
 
 const citusUrl = process.env.CITUS_URL ?? ""
 
 const Citus = Postgres.layerUrlTest(citusUrl, "citus_store", { maxConnections: 8 })
+
+/**
+ * The test file's schema again, on a client that accepts server messages up to 64 MiB: the 20 MB state's row is
+ * ~24 MB, above `@effect/sql-pg`'s default `maxMessageSize` (16 MiB), as in `SqlSnapshotStore.pg.test.ts`.
+ */
+const LargeMessages = Layer.unwrap(
+  Effect.map(
+    Effect.flatMap(SqlClient, (sql) => sql<{ schema: string }>`SELECT current_schema() AS schema`),
+    ([row]) => {
+      const url = new URL(citusUrl)
+      url.searchParams.set("options", `-c search_path=${row!.schema}`)
+      return PgClient.layer({ url: Redacted.make(url.toString()), maxConnections: 4, maxMessageSize: 64 * 1024 * 1024 })
+    }
+  )
+)
 
 const explain = (query: string, parameters: ReadonlyArray<unknown>) =>
   Effect.flatMap(SqlClient, (sql) => sql.unsafe<Record<string, unknown>>(`EXPLAIN ${query}`, [...parameters])).pipe(
@@ -22,7 +40,17 @@ const explain = (query: string, parameters: ReadonlyArray<unknown>) =>
 
 describe.skipIf(citusUrl === "")("SqlSnapshotStore distributed on Citus", () => {
   layer(Citus, { timeout: 180_000 })((it) => {
-    it.layer(SqlSnapshotStore.layerWith({ pageSize: 50, distributed: true }))(
+    it.layer(SqlSnapshotStore.layerWith({ table: "default_clock_snapshots", distributed: true }))(
+      "contract (saveIfDue): distributed, with the database's clock",
+      (it) => saveIfDueContract(it)
+    )
+
+    // The contract checks that each snapshot's own createdAt is kept: `clock: "application"`.
+    it.layer(
+      SqlSnapshotStore.layerWith({ pageSize: 50, distributed: true, clock: "application" }).pipe(
+        Layer.provideMerge(LargeMessages)
+      )
+    )(
       "contract: SqlSnapshotStore.layerWith({ distributed: true })",
       (it) => {
         contract(it, { large: true, manyKeys: 120 })
@@ -61,10 +89,11 @@ describe.skipIf(citusUrl === "")("SqlSnapshotStore distributed on Citus", () => 
     )
 
     it.layer(
-      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50, distributed: true }).pipe(
-        SnapshotStore.compressed({ thresholdBytes: 512 }),
-        SnapshotStore.resilient({ timeout: "30 seconds" })
-      )
+      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50, distributed: true, clock: "application" })
+        .pipe(
+          SnapshotStore.compressed({ thresholdBytes: 512 }),
+          SnapshotStore.resilient({ timeout: "30 seconds" })
+        )
     )(
       "contract: distributed + compressed + resilient",
       (it) => contract(it, { large: false, manyKeys: 120 })

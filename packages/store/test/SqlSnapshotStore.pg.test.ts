@@ -6,7 +6,10 @@ import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -104,9 +107,61 @@ describe.skipIf(!Postgres.hasServer)("SqlSnapshotStore on PostgreSQL", () => {
             const migrations = yield* sql.unsafe<{ migration_id: number }>(
               `SELECT migration_id FROM ${table}_migrations`
             )
-            assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1])
+            assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1, 2, 3])
           }
         }).pipe(TestClock.withLive),
+      60_000
+    )
+
+    it.effect(
+      "saveIfDue inside a transaction holds the aggregate's lock until the end: another caller waits, then is covered (or writes after a rollback)",
+      () =>
+        Effect.gen(function*() {
+          const schema = yield* currentSchema
+          const [app, other] = yield* Effect.all([
+            Layer.build(SqlSnapshotStore.layerWith({ table: "due_in_tx" }).pipe(Layer.provideMerge(clientIn(schema)))),
+            Layer.build(SqlSnapshotStore.layerWith({ table: "due_in_tx" }).pipe(Layer.provide(clientIn(schema))))
+          ])
+          const sql = Context.get(app, SqlClient)
+          const inTransaction = Context.get(app, SnapshotStore.SnapshotStore)
+          const outside = Context.get(other, SnapshotStore.SnapshotStore)
+          for (const outcome of ["commit", "rollback"] as const) {
+            const type = freshType(`DueInTx-${outcome}`)
+            const entered = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const unit = sql.withTransaction(Effect.gen(function*() {
+              const written = yield* inTransaction.saveIfDue(
+                make({ aggregateType: type, aggregateId: "a", version: 100 }),
+                {
+                  dueFrom: 100
+                }
+              )
+              yield* Deferred.succeed(entered, undefined)
+              yield* Deferred.await(release)
+              if (outcome === "rollback") return yield* Effect.fail("rolled back" as const)
+              return written
+            }))
+            const unitFiber = yield* Effect.forkChild(Effect.result(unit))
+            yield* Deferred.await(entered)
+            const competing = yield* Effect.forkChild(
+              outside.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 101 }), { dueFrom: 100 })
+            )
+            // The competing call waits on the lock while the transaction is open (its row is not visible yet).
+            yield* Effect.sleep("300 millis")
+            assert.isUndefined(competing.pollUnsafe(), "the competing saveIfDue did not wait for the transaction")
+            yield* Deferred.succeed(release, undefined)
+            yield* Fiber.join(unitFiber)
+            const answer = yield* Fiber.join(competing)
+            const versions = (yield* outside.list(type, "a")).map((info) => info.version)
+            if (outcome === "commit") {
+              assert.strictEqual(answer, "AlreadyCovered")
+              assert.deepStrictEqual(versions, [100])
+            } else {
+              assert.strictEqual(answer, "Written")
+              assert.deepStrictEqual(versions, [101])
+            }
+          }
+        }).pipe(Effect.scoped, TestClock.withLive),
       60_000
     )
 

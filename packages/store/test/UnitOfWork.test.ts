@@ -7,8 +7,11 @@ import { Postgres } from "@effect-snapshots/postgres"
 import { SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { SqlClient } from "effect/sql/SqlClient"
 import { PatientClock } from "./utils/sqlSuite.js"
@@ -30,6 +33,12 @@ const makeLog = () => {
         : Effect.sync(() => void notes.push(`${note} (now)`)))
   return { rows, write, afterCommit }
 }
+
+/** The unit the fiber runs in (the tests below run in one). */
+const currentUnit = Effect.flatMap(
+  UnitOfWork.enclosing,
+  (around) => around._tag === "Unit" ? Effect.succeed(around.unit) : Effect.die("not in a unit")
+)
 
 describe("UnitOfWork.layerMemory", () => {
   it.effect("a unit that succeeds keeps its writes and then runs its after-commit actions in order", () =>
@@ -83,6 +92,97 @@ describe("UnitOfWork.layerMemory", () => {
       )
       assert.isTrue(interrupted._tag === "Failure")
       assert.deepStrictEqual(log.rows, [])
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("a transaction's end: after the undo actions on rollback, before the after-commit actions on commit; nested units share it", () =>
+    Effect.gen(function*() {
+      for (const fails of [false, true]) {
+        const order: Array<string> = []
+        let ended: Effect.Effect<UnitOfWork.Outcome> = Effect.succeed("Committed")
+        const exit = yield* Effect.exit(UnitOfWork.transaction(Effect.gen(function*() {
+          const outer = yield* currentUnit
+          ended = outer.transaction.ended
+          yield* outer.transaction.onEnd((outcome) => Effect.sync(() => void order.push(`end ${outcome}`)))
+          yield* outer.onRollback(Effect.sync(() => void order.push("undo")))
+          yield* outer.afterCommit(Effect.sync(() => void order.push("after commit")))
+          yield* UnitOfWork.transaction(Effect.gen(function*() {
+            const inner = yield* currentUnit
+            assert.strictEqual(inner.transaction, outer.transaction, "a nested unit belongs to the outer transaction")
+            yield* inner.transaction.onEnd(() => Effect.sync(() => void order.push("end (from the nested unit)")))
+          }))
+          assert.deepStrictEqual(order, [], "nothing ends with the nested unit")
+          if (fails) yield* Effect.fail("boom" as const)
+        })))
+        assert.strictEqual(exit._tag, fails ? "Failure" : "Success")
+        assert.deepStrictEqual(
+          order,
+          fails
+            ? ["undo", "end RolledBack", "end (from the nested unit)"]
+            : ["end Committed", "end (from the nested unit)", "after commit"]
+        )
+        assert.strictEqual(yield* ended, fails ? "RolledBack" : "Committed")
+      }
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("awaitEnd: waits for the holder's end; a wait that would close a cycle fails with Deadlock at once", () =>
+    Effect.gen(function*() {
+      const holderStarted = yield* Deferred.make<UnitOfWork.Transaction>()
+      const release = yield* Deferred.make<void>()
+      const holder = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
+        const unit = yield* currentUnit
+        yield* Deferred.succeed(holderStarted, unit.transaction)
+        yield* Deferred.await(release)
+      })))
+      const held = yield* Deferred.await(holderStarted)
+      const outcome = yield* UnitOfWork.transaction(Effect.gen(function*() {
+        const me = (yield* currentUnit).transaction
+        // the holder now waits for this unit, which waits for the holder: refused at once
+        const holderWaits = yield* Effect.forkChild(UnitOfWork.awaitEnd(me, Option.some(held)))
+        yield* Effect.yieldNow
+        const cycle = yield* Effect.flip(UnitOfWork.awaitEnd(held, Option.some(me)))
+        assert.instanceOf(cycle, UnitOfWork.Deadlock)
+        yield* Fiber.interrupt(holderWaits)
+        // without the cycle, the wait ends with the holder's outcome
+        const waiting = yield* Effect.forkChild(UnitOfWork.awaitEnd(held, Option.some(me)))
+        yield* Deferred.succeed(release, undefined)
+        return yield* Fiber.join(waiting)
+      }))
+      assert.strictEqual(outcome, "Committed")
+      yield* Fiber.join(holder)
+    }).pipe(Effect.provide(UnitOfWork.layerMemory)))
+
+  it.effect("awaitEnd: a cycle through any of a transaction's waiting fibers, and through a third transaction, is a Deadlock", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      /** An open unit's transaction, held open until `release`. */
+      const openUnit = Effect.gen(function*() {
+        const started = yield* Deferred.make<UnitOfWork.Transaction>()
+        const fiber = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
+          yield* Deferred.succeed(started, (yield* currentUnit).transaction)
+          yield* Deferred.await(release)
+        })))
+        return [yield* Deferred.await(started), fiber] as const
+      })
+      const [t1, f1] = yield* openUnit
+      const [t2, f2] = yield* openUnit
+      const [t3, f3] = yield* openUnit
+      // two fibers of t1 wait: the first for t3, the second for t2
+      const w1 = yield* Effect.forkChild(UnitOfWork.awaitEnd(t3, Option.some(t1)))
+      const w2 = yield* Effect.forkChild(UnitOfWork.awaitEnd(t2, Option.some(t1)))
+      yield* Effect.yieldNow
+      assert.instanceOf(yield* Effect.flip(UnitOfWork.awaitEnd(t1, Option.some(t3))), UnitOfWork.Deadlock)
+      assert.instanceOf(yield* Effect.flip(UnitOfWork.awaitEnd(t1, Option.some(t2))), UnitOfWork.Deadlock)
+      // t3 waits for t2 (no cycle: t2 waits for nobody); then t2 waiting for t3 would close t2 -> t3 -> t2
+      const w3 = yield* Effect.forkChild(UnitOfWork.awaitEnd(t2, Option.some(t3)))
+      yield* Effect.yieldNow
+      assert.instanceOf(yield* Effect.flip(UnitOfWork.awaitEnd(t3, Option.some(t2))), UnitOfWork.Deadlock)
+      yield* Deferred.succeed(release, undefined)
+      assert.deepStrictEqual(yield* Effect.all([Fiber.join(w1), Fiber.join(w2), Fiber.join(w3)]), [
+        "Committed",
+        "Committed",
+        "Committed"
+      ])
+      yield* Effect.all([Fiber.join(f1), Fiber.join(f2), Fiber.join(f3)])
     }).pipe(Effect.provide(UnitOfWork.layerMemory)))
 
   it.effect("nested units are savepoints: a failed inner unit undoes only its own writes", () =>

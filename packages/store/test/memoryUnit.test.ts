@@ -1,6 +1,7 @@
 /**
  * The memory SnapshotStore inside a unit of work: a failed unit's writes (save, delete, prune) are undone, a
- * failed nested unit undoes only its own, a committed one keeps them; outside a unit nothing changes.
+ * failed nested unit undoes only its own, a committed one keeps them; until the unit commits its writes are
+ * its own (other fibers see the committed snapshots); outside a unit nothing changes.
  */
 import { SnapshotStore, UnitOfWork } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
@@ -23,6 +24,32 @@ const picture = (type: string, ids: ReadonlyArray<string>) =>
 
 describe("memory SnapshotStore in a unit of work", () => {
   layer(Env)((it) => {
+    it.effect("saveIfDue in a unit is decided again at the commit: a due point another writer served meanwhile stays one snapshot", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore.SnapshotStore
+        const type = freshType("Due")
+        const inUnit = yield* Deferred.make<void>()
+        const outsideDone = yield* Deferred.make<void>()
+        const unit = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
+          assert.strictEqual(
+            yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 5 }), { dueFrom: 1 }),
+            "Written"
+          )
+          yield* Deferred.succeed(inUnit, undefined)
+          yield* Deferred.await(outsideDone)
+        })))
+        yield* Deferred.await(inUnit)
+        // Outside the unit its pending snapshot is invisible, so this writer serves the due point too.
+        const outside = yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 6 }), {
+          dueFrom: 1
+        })
+        assert.strictEqual(outside, "Written")
+        yield* Deferred.succeed(outsideDone, undefined)
+        yield* Fiber.join(unit)
+        const versions = (yield* store.list(type, "a")).map((info) => info.version)
+        assert.deepStrictEqual(versions, [6])
+      }))
+
     it.effect("a failed unit undoes its saves, deletes and prunes", () =>
       Effect.gen(function*() {
         const store = yield* SnapshotStore.SnapshotStore
@@ -97,6 +124,42 @@ describe("memory SnapshotStore in a unit of work", () => {
         })))
         assert.deepStrictEqual(yield* picture(type, ["a"]), [["a", [2]]])
       }))
+
+    for (const outcome of ["commits", "rolls back"] as const) {
+      it.effect(`a unit's saves and deletes are its own until it commits (read committed): the unit ${outcome}`, () =>
+        Effect.gen(function*() {
+          const store = yield* SnapshotStore.SnapshotStore
+          const type = freshType("Private")
+          yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 1 }))
+          const unitHasWritten = yield* Deferred.make<void>()
+          const unitMayEnd = yield* Deferred.make<void>()
+          const unit = yield* Effect.forkChild(UnitOfWork.transaction(Effect.gen(function*() {
+            yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 2 }))
+            yield* store.save(make({ aggregateType: type, aggregateId: "b", version: 1 }))
+            assert.strictEqual(yield* store.delete(type, "a", { version: 1 }), 1)
+            assert.deepStrictEqual(yield* picture(type, ["a", "b"]), [["a", [2]], ["b", [1]]])
+            yield* Deferred.succeed(unitHasWritten, undefined)
+            yield* Deferred.await(unitMayEnd)
+            // what another request committed meanwhile is seen too
+            assert.deepStrictEqual(yield* picture(type, ["c"]), [["c", [1]]])
+            if (outcome === "rolls back") yield* Effect.fail("rolled back" as const)
+          })))
+          yield* Deferred.await(unitHasWritten)
+          // another request: nothing of the open unit
+          assert.deepStrictEqual(yield* picture(type, ["a", "b"]), [["a", [1]], ["b", []]])
+          assert.strictEqual(Option.getOrThrow(yield* store.load(type, "a")).version, 1)
+          assert.strictEqual(Option.getOrThrow(yield* store.latestForType(type)).aggregateId, "a")
+          yield* store.save(make({ aggregateType: type, aggregateId: "c", version: 1 }))
+          yield* Deferred.succeed(unitMayEnd, undefined)
+          yield* Fiber.await(unit)
+          assert.deepStrictEqual(
+            yield* picture(type, ["a", "b", "c"]),
+            outcome === "commits"
+              ? [["a", [2]], ["b", [1]], ["c", [1]]]
+              : [["a", [1]], ["b", []], ["c", [1]]]
+          )
+        }))
+    }
 
     it.effect("outside a unit, writes are kept (nothing to undo)", () =>
       Effect.gen(function*() {

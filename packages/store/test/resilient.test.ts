@@ -31,6 +31,7 @@ const controlled = (behave: Effect.Effect<void, SnapshotStore.SnapshotStoreError
       Effect.andThen(Effect.andThen(Ref.update(calls, (n) => n + 1), behave), effect)
     const service: Service = {
       save: (snapshot) => gate(memory.save(snapshot)),
+      saveIfDue: (snapshot, options) => gate(memory.saveIfDue(snapshot, options)),
       load: (type, id, options) => gate(memory.load(type, id, options)),
       list: (type, id) => gate(memory.list(type, id)),
       delete: (type, id, options) => gate(memory.delete(type, id, options)),
@@ -87,9 +88,9 @@ describe("SnapshotStore.resilient", () => {
       }
     }))
 
-  it.effect("a store that hangs: save and load return after the timeout (TestClock)", () =>
+  it.effect("a store that hangs: save and load fail at the timeout, which bounds the retries too (TestClock)", () =>
     Effect.gen(function*() {
-      const { service } = yield* controlled(Effect.never)
+      const { calls, service } = yield* controlled(Effect.never)
       const store = yield* SnapshotStore.makeResilient(service, {
         timeout: "100 millis",
         maintenanceTimeout: "1 second",
@@ -100,20 +101,38 @@ describe("SnapshotStore.resilient", () => {
       const save = yield* Effect.forkChild(Effect.flip(store.save(snapshot)))
       const load = yield* Effect.forkChild(Effect.flip(store.load("T", "a")))
       const list = yield* Effect.forkChild(Effect.flip(store.list("T", "a")))
-      // Attempt (100 ms) + spacing (10 ms) + retry (100 ms).
-      yield* TestClock.adjust("100 millis")
-      yield* TestClock.adjust("10 millis")
-      assert.isUndefined(load.pollUnsafe(), "still retrying")
-      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("99 millis")
+      assert.isUndefined(load.pollUnsafe(), "not before the timeout")
+      yield* TestClock.adjust("1 millis")
       for (const error of [yield* Fiber.join(save), yield* Fiber.join(load)]) {
         assert.strictEqual(error.reason, "Unavailable")
         assert.match(error.message, /timed out after 100ms/)
       }
+      // The hung attempt used the whole deadline: no retry was started.
+      assert.strictEqual(yield* calls, 3)
       assert.strictEqual((yield* failures("load", "Unavailable")) - before, 1)
       yield* TestClock.adjust("1 second")
       const listError = yield* Fiber.join(list)
       assert.strictEqual(listError.reason, "Unavailable")
       assert.match(listError.message, /timed out/)
+    }))
+
+  it.effect("a hung call whose cancel is slow: outside a transaction the caller does not wait for it (TestClock)", () =>
+    Effect.gen(function*() {
+      const cleaned = yield* Ref.make(false)
+      // A driver whose cancel takes 10 s (a server that does not answer): the interruption's cleanup.
+      const slowCancel = Effect.never.pipe(
+        Effect.onInterrupt(() => Effect.andThen(Effect.sleep("10 seconds"), Ref.set(cleaned, true)))
+      )
+      const { service } = yield* controlled(slowCancel)
+      const store = yield* SnapshotStore.makeResilient(service, { timeout: "100 millis", circuitBreaker: false })
+      const load = yield* Effect.forkChild(Effect.flip(store.load("T", "a")))
+      yield* TestClock.adjust("100 millis")
+      const error = yield* Fiber.join(load)
+      assert.match(error.message, /timed out after 100ms/)
+      assert.isFalse(yield* Ref.get(cleaned), "the caller returned before the cleanup ended")
+      yield* TestClock.adjust("10 seconds")
+      assert.isTrue(yield* Ref.get(cleaned), "the abandoned attempt was cleaned up in the background")
     }))
 
   it.effect("retries Unavailable on the schedule, never InvalidInput or Corrupt", () =>

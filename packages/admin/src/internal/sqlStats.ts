@@ -26,6 +26,7 @@ const StaleRow = Schema.Struct({ stale_snapshots: Int, stale_aggregates: Int })
 const PlanRow = Schema.Struct({ aggregate_type: Schema.String, snapshots: Int, aggregates: Int })
 
 const decodeTypeRows = Schema.decodeUnknownEffect(Schema.Array(TypeRow))
+const decodeColumnRows = Schema.decodeUnknownEffect(Schema.Tuple([Schema.Struct({ has_state_text: Schema.Boolean })]))
 const decodeStaleRows = Schema.decodeUnknownEffect(Schema.Tuple([StaleRow]))
 const decodePlanRows = Schema.decodeUnknownEffect(Schema.Array(PlanRow))
 
@@ -73,6 +74,28 @@ const tableOf = (options: SqlSnapshotStats.Options | undefined): Effect.Effect<s
     )
 }
 
+const quotedTable = (table: string): string => table.split(".").map((part) => `"${part}"`).join(".")
+
+// Plain states are in `state_text` since the store's migration 0003, in the jsonb `state` before (old rows keep
+// it). A table the store has not migrated yet (stats read without building the store) has no `state_text`.
+const stateBytesOf = (sql: SqlClient.SqlClient, table: string) =>
+  run(
+    "stats",
+    sql`SELECT EXISTS (
+  SELECT 1 FROM pg_attribute
+  WHERE attrelid = to_regclass(${quotedTable(table)}) AND attname = 'state_text' AND NOT attisdropped
+) AS has_state_text`,
+    decodeColumnRows
+  ).pipe(
+    Effect.map(([{ has_state_text }]) =>
+      sql.literal(
+        `coalesce(pg_column_size(state), 0)${
+          has_state_text ? " + coalesce(pg_column_size(state_text), 0)" : ""
+        } + coalesce(pg_column_size(state_bytes), 0)`
+      )
+    )
+  )
+
 /** @internal */
 export const stats = (
   options?: SqlSnapshotStats.Options
@@ -80,14 +103,15 @@ export const stats = (
   Effect.gen(function*() {
     const sql = yield* client
     const table = yield* tableOf(options)
+    const stateBytes = yield* stateBytesOf(sql, table)
     const rows = yield* run(
       "stats",
       // One pass over the table, grouped by type. `bytes` is what Postgres stores for the states
-      // (pg_column_size: after TOAST compression), jsonb and bytea columns together.
+      // (pg_column_size: after TOAST compression), the jsonb, text and bytea columns together.
       sql`SELECT aggregate_type,
   count(DISTINCT aggregate_id)::float8 AS aggregates,
   count(*)::float8 AS snapshots,
-  coalesce(sum(coalesce(pg_column_size(state), 0) + coalesce(pg_column_size(state_bytes), 0)), 0)::float8 AS bytes,
+  coalesce(sum(${stateBytes}), 0)::float8 AS bytes,
   min(created_at) AS oldest,
   max(created_at) AS newest
 FROM ${sql(table)}

@@ -96,5 +96,6 @@ export const seed: Effect.Effect<void, unknown, SqlClient.SqlClient> = Effect.ge
   )
 }).pipe(
   Effect.scoped,
-  Effect.provide(Layer.merge(SqlSnapshotStore.layer, SqlEventStore.layer))
+  // The seeded snapshots carry their own (old) times: the application clock keeps them.
+  Effect.provide(Layer.merge(SqlSnapshotStore.layerWith({ clock: "application" }), SqlEventStore.layer))
 )

@@ -20,11 +20,11 @@ import type {
   RebuildOptions,
   RebuildOutcome,
   RebuildProgress,
-  RebuildSummary,
-  SnapshotOutcome
+  RebuildSummary
 } from "../EventSourcedRepository.js"
 import type { EventStoreError, EventStoreService } from "../EventStore.js"
 import * as Commit from "./commit.js"
+import type * as Load from "./load.js"
 import * as Restore from "./restore.js"
 import type * as SnapshotWriter from "./snapshotWriter.js"
 import { oneLine, quote } from "./text.js"
@@ -34,18 +34,7 @@ export interface Deps<S, Err> {
   readonly type: string
   readonly events: EventStoreService
   /** The repository's load from the stores (no cache): snapshot + tail, or a full replay. */
-  readonly load: (id: string, route: Commit.Route) => Effect.Effect<
-    {
-      readonly version: number
-      readonly state: S
-      readonly position: number
-      readonly source: "cache" | "snapshot" | "replay"
-      readonly snapshotVersion: Option.Option<number>
-      /** The load replaced an unusable (or migrated) snapshot itself: that write's outcome. */
-      readonly repaired: SnapshotOutcome | undefined
-    },
-    Err
-  >
+  readonly load: (id: string, route: Commit.Route) => Effect.Effect<Load.Loaded<S>, Err>
   readonly writer: SnapshotWriter.Writer<S>
 }
 
@@ -135,8 +124,10 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
     const route = yield* Commit.current
     const loaded = yield* Effect.result(deps.load(id, route))
     if (Result.isFailure(loaded)) return { outcome: "failed" as const, message: loaded.failure.message }
-    const { repaired, snapshotVersion, source, version } = loaded.success
-    // An unusable or migrated snapshot was already replaced by the load, at the version just rebuilt.
+    const { known, snapshotVersion, source } = loaded.success
+    const { version } = known
+    // An unusable or migrated snapshot is replaced at the version just rebuilt, as every load's is.
+    const repaired = yield* deps.writer.repair(id, loaded.success, route)
     if (repaired !== undefined) return { outcome: repaired === "none" ? "skipped" as const : repaired }
     const usable = source === "snapshot"
     if (usable && (onlyStale || Option.getOrElse(snapshotVersion, () => -1) === version)) {
@@ -145,7 +136,7 @@ export const make = <S, Err extends { readonly message: string }>(deps: Deps<S, 
     const outcome = yield* deps.writer.run({
       id,
       version,
-      known: Option.some({ version, state: loaded.success.state, position: loaded.success.position }),
+      known: Option.some(known),
       obsolete: [],
       decide: Option.none()
     }, route)

@@ -1,156 +1,174 @@
 /**
- * Folding a stream: the tail after a known state (a snapshot's, or a cached one), read with `readPage` first and
- * streamed only after a full page; and the full replay, inside the fallback budget.
+ * The one replay of a stream, shared by the repository's load (and verify) and `Projection.rebuild`: the first
+ * page (read with `readPage`, or handed over by the cold read's one statement), the head check of a state at a
+ * version, the gap check of every event, the rest of the stream after a full page, and the fallback budget of
+ * a replay from the initial state. What is done with each event is the caller's `Sink`.
  *
  * @internal
  */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
 import type * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
-import type * as Aggregate from "../Aggregate.js"
+import type { SkipReason } from "../Aggregate.js"
 import type { EventStoreError, EventStoreService, StoredEvent } from "../EventStore.js"
-import { StreamCorrupt } from "../StreamCorrupt.js"
-import type { Ops } from "./ops.js"
-import { checkHead, type Unusable } from "./restore.js"
+import { StreamCorrupt } from "../RepositoryError.js"
 
-/** Events a tail read asks for in its first page (the SQL store's default page size). @internal */
-export const tailPageSize = 2000
+/** Events the first page of a replay asks for (the SQL store's default page size). @internal */
+export const pageSize = 2000
 
-/** A fold in progress (mutated in place). @internal */
-export interface Acc<S> {
-  state: S
-  version: number
-  position: number
-  replayed: number
+/** A state (a snapshot's, or a cached one) that the stream does not confirm: the caller replays instead. @internal */
+export class Unusable extends Data.TaggedError("Unusable")<{
+  readonly reason: SkipReason
+  readonly message: string
+}> {}
+
+/**
+ * Where a replay starts: at version 0 (the initial state: every event), or at a state built from the event at
+ * `version`, whose global `position` was recorded (when it was).
+ *
+ * @internal
+ */
+export interface From {
+  readonly version: number
+  readonly position: number | undefined
 }
 
-/** Fold `rows[from..]` onto `acc`; answers the error that stopped it, if any. @internal */
-export const foldRows = <S, E>(
-  ops: Ops<S, E>,
+/** Where a replay ended: the last event taken, and how many were. @internal */
+export interface Reached {
+  readonly version: number
+  readonly position: number
+  readonly replayed: number
+}
+
+/** @internal */
+export interface Options {
+  /**
+   * The first page, already read: the events from `from.version` on (from version 1 at version 0), at most
+   * `pageSize`, in version order.
+   */
+  readonly firstPage?: ReadonlyArray<StoredEvent> | undefined
+  /** Stop at this version (verify's full replay stops where the load stopped). */
+  readonly toVersion?: number | undefined
+  /** A replay from version 0 reads its pages (beyond a first page handed over) holding a permit of this budget. */
+  readonly fallback?: Semaphore.Semaphore | undefined
+}
+
+/**
+ * What the caller does with the events: `take` each one (after its gap check; it answers the error that stops
+ * the replay), then `flush` after each page (a projection's handler runs there).
+ *
+ * @internal
+ */
+export interface Sink<Err, FlushErr = never, R = never> {
+  readonly take: (stored: StoredEvent) => Err | undefined
+  readonly flush?: Effect.Effect<void, FlushErr, R> | undefined
+}
+
+/**
+ * The first row of a read from `version`: it must be the event at `version` (none: the stream is below it; a
+ * later one: a gap) at the global position recorded when the state was built (when recorded).
+ */
+const checkHead = (
+  type: string,
   id: string,
-  acc: Acc<S>,
-  rows: ReadonlyArray<StoredEvent>,
-  from: number
-): Aggregate.EventDecodeError | StreamCorrupt | undefined => {
-  for (let i = from; i < rows.length; i++) {
-    const stored = rows[i]!
-    if (stored.version !== acc.version + 1) {
-      return new StreamCorrupt({
-        aggregateType: ops.type,
-        aggregateId: id,
-        expectedVersion: acc.version + 1,
-        actualVersion: stored.version
-      })
-    }
-    const decoded = ops.decodeEvent(stored)
-    if (decoded._tag === "Failure") return decoded.failure
-    acc.state = ops.evolve(acc.state, decoded.success)
-    acc.version = stored.version
-    acc.position = stored.position
-    acc.replayed++
+  from: From,
+  rows: ReadonlyArray<StoredEvent>
+): Unusable | StreamCorrupt | undefined => {
+  const head = rows[0]
+  if (head === undefined) {
+    return new Unusable({ reason: "AboveStream", message: `the state is at version ${from.version}, above its stream` })
+  }
+  if (head.version !== from.version) {
+    return new StreamCorrupt({
+      aggregateType: type,
+      aggregateId: id,
+      expectedVersion: from.version,
+      actualVersion: head.version
+    })
+  }
+  if (from.position !== undefined && from.position !== head.position) {
+    return new Unusable({
+      reason: "StreamMismatch",
+      message: `the event at version ${from.version} has position ${head.position}, ` +
+        `the state was built at position ${from.position}`
+    })
   }
   return undefined
 }
 
-const foldStream = <S, E>(
-  events: EventStoreService,
-  ops: Ops<S, E>,
-  id: string,
-  acc: Acc<S>,
-  options: { readonly fromVersion?: number; readonly toVersion?: number }
-) =>
-  Stream.runForEachArray(events.read(ops.type, id, options), (rows) => {
-    const error = foldRows(ops, id, acc, rows, 0)
-    return error === undefined ? Effect.void : Effect.fail(error)
-  })
-
 /**
- * Fold the events after a known state at `from.version` onto it. The read starts AT that version: its first
- * row must be the event the state was built from (`checkHead`), else `Unusable` (or `StreamCorrupt` for a
+ * Replay the stream of `type`/`id` after `from` into `sink`. From a state at a version, the read starts AT that
+ * version: its first row must be the event the state was built from, else `Unusable` (or `StreamCorrupt` for a
  * gap). One query when the tail fits a page.
  *
  * @internal
  */
-export const tail = <S, E>(
+export const run = <Err, FlushErr = never, R = never>(
   events: EventStoreService,
-  ops: Ops<S, E>,
+  type: string,
   id: string,
-  from: { readonly state: S; readonly version: number; readonly position: number | undefined },
-  pageSize: number = tailPageSize
-): Effect.Effect<Acc<S>, Unusable | StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> =>
-  Effect.flatMap(
-    events.readPage(ops.type, id, { fromVersion: from.version, limit: pageSize }),
-    (rows) => tailFrom(events, ops, id, from, rows, pageSize)
-  )
-
-/**
- * `tail` with its first page already read (`rows`: the events from `from.version` on, at most `pageSize`).
- *
- * @internal
- */
-export const tailFrom = <S, E>(
-  events: EventStoreService,
-  ops: Ops<S, E>,
-  id: string,
-  from: { readonly state: S; readonly version: number; readonly position: number | undefined },
-  rows: ReadonlyArray<StoredEvent>,
-  pageSize: number
-): Effect.Effect<Acc<S>, Unusable | StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> => {
-  const bad = checkHead(ops.type, id, from.version, from.position, rows)
-  if (bad !== undefined) return Effect.fail(bad)
-  const acc: Acc<S> = { state: from.state, version: from.version, position: rows[0]!.position, replayed: 0 }
-  return continueFold(events, ops, id, acc, rows, 1, pageSize)
-}
-
-/** Folds `rows[from..]`, then, when `rows` was a full page, the stream after it. */
-const continueFold = <S, E>(
-  events: EventStoreService,
-  ops: Ops<S, E>,
-  id: string,
-  acc: Acc<S>,
-  rows: ReadonlyArray<StoredEvent>,
-  from: number,
-  pageSize: number
-): Effect.Effect<Acc<S>, StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> => {
-  const error = foldRows(ops, id, acc, rows, from)
-  if (error !== undefined) return Effect.fail(error)
-  if (rows.length < pageSize) return Effect.succeed(acc)
-  return Effect.as(Effect.suspend(() => foldStream(events, ops, id, acc, { fromVersion: acc.version + 1 })), acc)
-}
-
-/**
- * The whole stream (up to `toVersion`) from the initial state, holding one permit of the fallback budget.
- *
- * @internal
- */
-export const full = <S, E>(
-  events: EventStoreService,
-  ops: Ops<S, E>,
-  id: string,
-  fallback: Semaphore.Semaphore,
-  toVersion?: number
-): Effect.Effect<Acc<S>, StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> =>
+  from: From,
+  options: Options,
+  sink: Sink<Err, FlushErr, R>
+): Effect.Effect<Reached, Unusable | StreamCorrupt | EventStoreError | Err | FlushErr, R> =>
   Effect.suspend(() => {
-    const acc: Acc<S> = { state: ops.initial(id), version: 0, position: 0, replayed: 0 }
-    return Effect.as(foldStream(events, ops, id, acc, toVersion === undefined ? {} : { toVersion }), acc)
-  }).pipe(fallback.withPermits(1))
+    const reached = { version: from.version, position: from.position ?? 0, replayed: 0 }
+    const flush = sink.flush ?? Effect.void
+    const page = (
+      rows: ReadonlyArray<StoredEvent>,
+      start: number
+    ): Effect.Effect<void, StreamCorrupt | Err | FlushErr, R> => {
+      for (let i = start; i < rows.length; i++) {
+        const stored = rows[i]!
+        if (stored.version !== reached.version + 1) {
+          return Effect.fail(
+            new StreamCorrupt({
+              aggregateType: type,
+              aggregateId: id,
+              expectedVersion: reached.version + 1,
+              actualVersion: stored.version
+            })
+          )
+        }
+        const error = sink.take(stored)
+        if (error !== undefined) return Effect.fail(error)
+        reached.version = stored.version
+        reached.position = stored.position
+        reached.replayed++
+      }
+      return flush
+    }
+    const rest = Effect.suspend(() =>
+      Stream.runForEachArray(
+        events.read(type, id, { fromVersion: reached.version + 1, toVersion: options.toVersion }),
+        (rows) => page(rows, 0)
+      )
+    )
+    const budgeted = <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) =>
+      options.fallback === undefined ? effect : options.fallback.withPermits(1)(effect)
+    /** The first page's rows after `start`, then, when it was full, the rest of the stream. */
+    const after = (rows: ReadonlyArray<StoredEvent>, start: number, restOf: typeof rest) =>
+      Effect.andThen(page(rows, start), rows.length < pageSize ? Effect.void : restOf)
+    const done = Effect.sync((): Reached => ({ ...reached }))
 
-/**
- * `full` with its first page already read (`rows`: the stream's events from version 1 on, at most
- * `pageSize`); the rest, if any, is read holding a permit of the fallback budget.
- *
- * @internal
- */
-export const fullFrom = <S, E>(
-  events: EventStoreService,
-  ops: Ops<S, E>,
-  id: string,
-  fallback: Semaphore.Semaphore,
-  rows: ReadonlyArray<StoredEvent>,
-  pageSize: number
-): Effect.Effect<Acc<S>, StreamCorrupt | Aggregate.EventDecodeError | EventStoreError> =>
-  Effect.suspend(() => {
-    const acc: Acc<S> = { state: ops.initial(id), version: 0, position: 0, replayed: 0 }
-    return continueFold(events, ops, id, acc, rows, 0, pageSize)
-  }).pipe(rows.length < pageSize ? identity : fallback.withPermits(1))
+    if (from.version === 0) {
+      const firstPage = options.firstPage
+      return Effect.andThen(
+        firstPage === undefined ? budgeted(rest) : after(firstPage, 0, budgeted(rest)),
+        done
+      )
+    }
+    const first = options.firstPage === undefined
+      ? events.readPage(type, id, { fromVersion: from.version, toVersion: options.toVersion, limit: pageSize })
+      : Effect.succeed(options.firstPage)
+    return Effect.flatMap(
+      first,
+      (rows): Effect.Effect<Reached, Unusable | StreamCorrupt | EventStoreError | Err | FlushErr, R> => {
+        const bad = checkHead(type, id, from, rows)
+        if (bad !== undefined) return Effect.fail(bad)
+        reached.position = rows[0]!.position
+        return Effect.andThen(after(rows, 1, rest), done)
+      }
+    )
+  })

@@ -1,28 +1,19 @@
 /**
  * Restoring a snapshot, shared by the repository and `Projection.rebuild`: probe the store, classify what it
- * answered, restore the state (fingerprint, migrations, decoding), and check the first row of the tail read
- * from the snapshot's version (its version AND the position recorded in the snapshot).
+ * answered, restore the state (fingerprint, migrations, decoding). The replay from it checks that the stream
+ * holds the event it was built from (`replay.ts`).
  *
  * @internal
  */
 import type { Snapshot, SnapshotStore, SnapshotStoreError } from "@effect-snapshots/store"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type { SkipReason } from "../Aggregate.js"
-import type { StoredEvent } from "../EventStore.js"
-import { StreamCorrupt } from "../StreamCorrupt.js"
 import type { Ops } from "./ops.js"
 import { cut, oneLine, quote } from "./text.js"
-
-/** A snapshot, or a cached state, that the stream does not confirm: the caller replays instead. @internal */
-export class Unusable extends Data.TaggedError("Unusable")<{
-  readonly reason: SkipReason
-  readonly message: string
-}> {}
 
 /** What the probe found. @internal */
 export type Probed<S> =
@@ -160,38 +151,3 @@ export const classify = <S, E>(
       })
     }
   })
-
-/**
- * The first row of a tail read from `version`: it must be the event at `version` (none: the stream is below
- * it; a later one: a gap) at the global position recorded when the state was built (when recorded).
- *
- * @internal
- */
-export const checkHead = (
-  type: string,
-  id: string,
-  version: number,
-  position: number | undefined,
-  rows: ReadonlyArray<StoredEvent>
-): Unusable | StreamCorrupt | undefined => {
-  const head = rows[0]
-  if (head === undefined) {
-    return new Unusable({ reason: "AboveStream", message: `the state is at version ${version}, above its stream` })
-  }
-  if (head.version !== version) {
-    return new StreamCorrupt({
-      aggregateType: type,
-      aggregateId: id,
-      expectedVersion: version,
-      actualVersion: head.version
-    })
-  }
-  if (position !== undefined && position !== head.position) {
-    return new Unusable({
-      reason: "StreamMismatch",
-      message:
-        `the event at version ${version} has position ${head.position}, the state was built at position ${position}`
-    })
-  }
-  return undefined
-}

@@ -28,17 +28,10 @@ import type { SnapshotOutcome } from "../EventSourcedRepository.js"
 import type * as SnapshotMetrics from "../SnapshotMetrics.js"
 import * as Commit from "./commit.js"
 import type * as Decision from "./decision.js"
-import type { LastSnapshot } from "./knownStateCache.js"
+import type { Known, LastSnapshot } from "./knownStateCache.js"
+import type { Loaded, Repair } from "./load.js"
 import type { Ops } from "./ops.js"
 import { cut, quote } from "./text.js"
-
-/** A state to write. @internal */
-export interface State<S> {
-  readonly version: number
-  readonly state: S
-  /** Global position of the event at `version`. */
-  readonly position: number
-}
 
 /** A snapshot request. @internal */
 export interface Job<S> {
@@ -46,7 +39,7 @@ export interface Job<S> {
   /** The version it is for (the newest request per aggregate wins a batch). */
   readonly version: number
   /** The state to write; none: load the aggregate, then decide again on what the load learned. */
-  readonly known: Option.Option<State<S>>
+  readonly known: Option.Option<Known<S>>
   /** Stored versions to delete first (unusable snapshots that a new one would not hide). */
   readonly obsolete: ReadonlyArray<number>
   /**
@@ -56,19 +49,14 @@ export interface Job<S> {
   readonly decide: Option.Option<Decision.Input>
 }
 
-/** What the writer needs to load an aggregate it has no state of. @internal */
-export interface Loaded<S> extends State<S> {
-  readonly lastSnapshot: LastSnapshot | undefined
-  /** The load wrote (or queued) a replacement of an unusable snapshot itself. */
-  readonly repaired: SnapshotOutcome | undefined
-}
-
 /** @internal */
 export interface Writer<S> {
   /** Write now (inline, or inside a bare transaction), or hand to the background writer (after the commit in a unit). */
   readonly submit: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
   /** Write now, whatever the mode (verify's repair). */
   readonly run: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
+  /** `submit` the replacement a load asked for; undefined when it asked for none. */
+  readonly repair: (id: string, loaded: Loaded<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome | undefined>
   /** Wait until every request accepted before has been handled (immediate in inline mode). */
   readonly flush: Effect.Effect<void>
 }
@@ -79,7 +67,12 @@ export interface Options<S, E> {
   readonly snapshots: SnapshotStore.SnapshotStoreService
   readonly metrics: ReturnType<typeof SnapshotMetrics.forAggregateType>
   readonly decide: Decision.Decide
-  readonly load: (id: string, route: Commit.Route) => Effect.Effect<Loaded<S>, { readonly message: string }>
+  /** The load; `useCache: false` reads the stores and checks a migrated snapshot against the full replay. */
+  readonly load: (
+    id: string,
+    route: Commit.Route,
+    useCache?: boolean
+  ) => Effect.Effect<Loaded<S>, { readonly message: string }>
   /** A snapshot of `id` at `version` was stored (runs after the commit in a unit). */
   readonly written: (id: string, version: number, at: DateTime.Utc, bytes: number) => Effect.Effect<void>
   readonly background: false | { readonly capacity: number; readonly concurrency: number }
@@ -87,6 +80,21 @@ export interface Options<S, E> {
 
 const asHint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
   last === undefined ? undefined : { ...last, source: "hint" }
+
+/** The job of a load's repair request: the replacement is written whatever the strategy says. */
+const repairJob = <S>(id: string, repair: Repair<S>): Job<S> => ({
+  id,
+  version: repair.known.version,
+  known: Option.some(repair.known),
+  obsolete: repair.obsolete,
+  decide: Option.none()
+})
+
+const repairWith = <S>(submit: Writer<S>["submit"]): Writer<S>["repair"] => (id, loaded, route) =>
+  Option.match(loaded.repair, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (repair) => submit(repairJob(id, repair), route)
+  })
 
 /** Merge a batch: the newest request per aggregate, with every obsolete version of the merged ones. @internal */
 export const merge = <S>(batch: Iterable<Job<S>>): Array<Job<S>> => {
@@ -121,11 +129,14 @@ export const make = Effect.fnUntraced(function*<S, E>(
       )
     ).pipe(Effect.as("failed" as const))
 
+  // Issue 22 item 7: `dueFrom` (a strategy's decision) writes through `saveIfDue`, so that of several
+  // instances acting on one due point exactly one writes; without it (a repair, rebuild, verify) a plain save.
   const write = Effect.fnUntraced(function*(
     id: string,
-    known: State<S>,
+    known: Known<S>,
     obsolete: ReadonlyArray<number>,
-    route: Commit.Route
+    route: Commit.Route,
+    dueFrom?: number
   ) {
     const encoded = ops.encodeState(known.state)
     if (Result.isFailure(encoded)) {
@@ -136,7 +147,8 @@ export const make = Effect.fnUntraced(function*<S, E>(
     if (Result.isFailure(json)) {
       return yield* failed(id, known.version, `invalid snapshot: the state is not JSON: ${json.failure}`)
     }
-    const createdAt = yield* DateTime.now
+    // The store's clock when it stamps snapshots itself (SQL): the time it will store (issue 22 item 6).
+    const createdAt = yield* (snapshots.now ?? DateTime.now)
     const snapshot = yield* Effect.try({
       try: () =>
         Snapshot.Snapshot.make({
@@ -156,10 +168,25 @@ export const make = Effect.fnUntraced(function*<S, E>(
     const saved = yield* Effect.result(
       Effect.andThen(
         Effect.forEach(obsolete, (version) => snapshots.delete(type, id, { version }), { discard: true }),
-        snapshots.save(snapshot.success)
+        dueFrom === undefined
+          ? Effect.as(snapshots.save(snapshot.success), "Written" as const)
+          : snapshots.saveIfDue(snapshot.success, { dueFrom })
       )
     )
     if (Result.isFailure(saved)) return yield* failed(id, known.version, saved.failure.message)
+    if (saved.success === "AlreadyCovered") {
+      // Another writer (another instance's) wrote the snapshot for this due point first: not written here.
+      return yield* Effect.as(
+        Effect.andThen(
+          Metric.update(metrics.covered, 1),
+          Effect.logDebug(
+            `Snapshot of ${type} ${quote(id)} at version ${known.version} not written: already covered ` +
+              `(a snapshot at or past version ${dueFrom} is stored)`
+          ).pipe(Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), version: known.version }))
+        ),
+        "none" as const
+      )
+    }
     // Written once the store answered; in a unit, counted and remembered once the unit committed.
     const bytes = json.success.length
     yield* route.afterCommit(
@@ -173,56 +200,129 @@ export const make = Effect.fnUntraced(function*<S, E>(
 
   /** The strategy's decision on `input` taken again at `currentVersion`, on what is known of `last`. */
   const decidesAgain = (input: Decision.Input, currentVersion: number, last: LastSnapshot | undefined) =>
-    Effect.map(options.decide({ ...input, currentVersion, last }), ({ decision }) => decision.take)
+    options.decide({ ...input, currentVersion, last })
+
+  /**
+   * Issue 22 item 7: the due point of a yes at `version`, for `saveIfDue`: the lowest version v such that, had a
+   * snapshot at v been taken at the decision's time, the strategy would not have asked for this one (for
+   * `eventsSinceSnapshot(n)`: version - n + 1; for `afterDuration`: the version after the last snapshot's, as a
+   * newer snapshot was written since the decision read it). Searched between the last snapshot the decision
+   * rested on (it must have been read from the store: `real`) and `version`, by bisection, which assumes the
+   * strategy says yes less often the newer the last snapshot (all but `not` and `custom`). A yes that even a
+   * snapshot at `version` itself would not stop (`everyNEvents`, `onEventTypes`, `always`...) has no due
+   * point: then, as without a real last snapshot, `version` (never a snapshot at or behind a stored one).
+   */
+  const dueFromOf = Effect.fnUntraced(function*(input: Decision.Input, version: number, decided: Decision.Decided) {
+    const last = decided.last
+    if (last?.source !== "real") return version
+    const after = Option.getOrElse(last.version, () => 0)
+    const coveredBy = (v: number) =>
+      Effect.map(
+        decidesAgain(input, version, { version: Option.some(v), at: Option.some(input.now), source: "real" }),
+        ({ decision }) => !decision.take
+      )
+    if (after >= version || !(yield* coveredBy(version))) return version
+    let low = after + 1
+    let high = version
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2)
+      if (yield* coveredBy(middle)) high = middle
+      else low = middle + 1
+    }
+    return high
+  })
+
+  /** Write `known` if the decision says yes, with the due point it computed. */
+  const writeIfDue = (
+    job: Job<S>,
+    known: Known<S>,
+    input: Decision.Input,
+    decided: Decision.Decided,
+    route: Commit.Route
+  ) =>
+    decided.decision.take
+      ? Effect.flatMap(dueFromOf(input, known.version, decided), (dueFrom) =>
+        write(job.id, known, job.obsolete, route, dueFrom))
+      : Effect.succeed("none" as const)
+
+  /** The job's own state written, if the decision (confirmed when the job waited in the queue) still says yes. */
+  const writeKnown = (job: Job<S>, known: Known<S>, route: Commit.Route, queued: boolean) => {
+    if (Option.isNone(job.decide)) return write(job.id, known, job.obsolete, route)
+    const input = job.decide.value
+    return queued
+      ? Effect.flatMap(
+        decidesAgain(input, known.version, asHint(input.last)),
+        (decided) => writeIfDue(job, known, input, decided, route)
+      )
+      // Decided just now, on `input.last` (the last snapshot that decision rested on).
+      : writeIfDue(job, known, input, { decision: { take: true, reasons: [] }, last: input.last }, route)
+  }
+
+  /**
+   * The aggregate loaded, and the job decided again on what the load learned. `useCache: false` reads the
+   * stores, so a migrated snapshot is checked against the full replay.
+   */
+  const loadAndWrite = (job: Job<S>, route: Commit.Route, useCache: boolean): Effect.Effect<SnapshotOutcome> =>
+    Effect.matchEffect(options.load(job.id, route, useCache), {
+      onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
+      onSuccess: ({ known: loaded, repair }) => {
+        // The load found an unusable (or migrated) snapshot: its replacement is this job's write.
+        if (Option.isSome(repair)) return run(repairJob(job.id, repair.value), route)
+        const last = loaded.lastSnapshot === undefined
+          ? 0
+          : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
+        // A cached state built on an unchecked migration: loaded again from the stores, checked.
+        if (loaded.migrationUnchecked === true) {
+          return useCache ? loadAndWrite(job, route, false) : Effect.succeed("none" as const)
+        }
+        if (last >= loaded.version) return Effect.succeed("none" as const)
+        return Option.match(job.decide, {
+          onNone: () => write(job.id, loaded, job.obsolete, route),
+          onSome: (input) =>
+            Effect.flatMap(
+              decidesAgain(
+                input,
+                loaded.version,
+                // In the background another instance's writer may be deciding at the same time: a yes is
+                // confirmed with a fresh read of the real last snapshot, right before the write.
+                options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
+              ),
+              (decided) => writeIfDue(job, loaded, input, decided, route)
+            )
+        })
+      }
+    })
 
   /**
    * A job: write its state, or load the aggregate and decide again on what the load learned. `queued`: the job
    * waited in the background writer's queue, so a yes taken at save time is confirmed right before the
    * write (since the decision, this writer or another instance's may have written the snapshot it called for,
-   * and what the save knew of the last snapshot, even read from the store, is then out of date).
+   * and what the save knew of the last snapshot, even read from the store, is then out of date). A state built
+   * on a migration the check skipped is never written as it is: the aggregate is loaded from the stores, checked.
    */
   const run = (job: Job<S>, route: Commit.Route, queued = false): Effect.Effect<SnapshotOutcome> =>
     Option.match(job.known, {
       onSome: (known) =>
-        queued && Option.isSome(job.decide)
-          ? Effect.flatMap(
-            decidesAgain(job.decide.value, known.version, asHint(job.decide.value.last)),
-            (take) => take ? write(job.id, known, job.obsolete, route) : Effect.succeed("none" as const)
-          )
-          : write(job.id, known, job.obsolete, route),
-      onNone: () =>
-        Effect.matchEffect(options.load(job.id, route), {
-          onFailure: (e) => failed(job.id, job.version, `the aggregate could not be loaded: ${e.message}`),
-          onSuccess: (loaded) => {
-            if (loaded.repaired !== undefined) return Effect.succeed(loaded.repaired)
-            const redecide = Option.match(job.decide, {
-              onNone: () => Effect.succeed(true),
-              onSome: (input) =>
-                decidesAgain(
-                  input,
-                  loaded.version,
-                  // In the background another instance's writer may be deciding at the same time: a yes is
-                  // confirmed with a fresh read of the real last snapshot, right before the write.
-                  options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
-                )
-            })
-            return Effect.flatMap(redecide, (take) => {
-              const last = loaded.lastSnapshot === undefined
-                ? 0
-                : Option.getOrElse(loaded.lastSnapshot.version, () => 0)
-              return take && last < loaded.version
-                ? write(job.id, loaded, job.obsolete, route)
-                : Effect.succeed("none" as const)
-            })
-          }
-        })
+        known.migrationUnchecked === true
+          ? loadAndWrite(job, route, false)
+          : writeKnown(job, known, route, queued),
+      onNone: () => loadAndWrite(job, route, true)
     }).pipe(
       // A defect in a job (a throwing fold, a store's bug) is a failed snapshot, never a failed command.
       Effect.catchDefect((defect) => failed(job.id, job.version, `defect: ${String(defect)}`))
     )
 
+  /**
+   * Inline: the job now. In a unit with a store outside the transaction (Redis), the job runs once the unit
+   * committed, through the store as decorated (its timeout bounds it): reported "queued", counted when written.
+   */
+  const runInline = (job: Job<S>, route: Commit.Route): Effect.Effect<SnapshotOutcome> =>
+    route._tag === "Unit" && snapshots.writesAfterCommit === true
+      ? Effect.as(route.afterCommit(Effect.asVoid(run(job, Commit.none))), "queued" as const)
+      : run(job, route)
+
   if (options.background === false) {
-    const writer: Writer<S> = { submit: run, run, flush: Effect.void }
+    const writer: Writer<S> = { submit: runInline, run: runInline, repair: repairWith(runInline), flush: Effect.void }
     return writer
   }
 
@@ -297,6 +397,6 @@ export const make = Effect.fnUntraced(function*<S, E>(
         return run(job, route)
     }
   }
-  const writer: Writer<S> = { submit, run, flush }
+  const writer: Writer<S> = { submit, run, repair: repairWith(submit), flush }
   return writer
 })

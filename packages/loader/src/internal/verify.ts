@@ -15,8 +15,9 @@ import * as Stream from "effect/Stream"
 import type { Difference, Verified, VerifyAllOptions, VerifyOptions, VerifySummary } from "../EventSourcedRepository.js"
 import * as Commit from "./commit.js"
 import * as jsonDiff from "./jsonDiff.js"
+import type { Known } from "./knownStateCache.js"
+import type * as Load from "./load.js"
 import type { Ops } from "./ops.js"
-import type { Acc } from "./replay.js"
 import * as Restore from "./restore.js"
 import type * as SnapshotWriter from "./snapshotWriter.js"
 import { cut, oneLine, quote } from "./text.js"
@@ -31,16 +32,10 @@ export interface Verification<Err> {
 export interface Deps<S, E, Err> {
   readonly ops: Ops<S, E>
   readonly snapshots: SnapshotStore.SnapshotStoreService
-  readonly load: (id: string) => Effect.Effect<
-    {
-      readonly version: number
-      readonly state: S
-      readonly snapshotVersion: Option.Option<number>
-      readonly replayedCount: number
-    },
-    Err
-  >
-  readonly replayAll: (id: string, toVersion: number) => Effect.Effect<Acc<S>, Err>
+  /** The load from the stores (no cache): what they hold. */
+  readonly load: (id: string, route: Commit.Route) => Effect.Effect<Load.Loaded<S>, Err>
+  /** The whole stream up to a version, from the initial state. */
+  readonly replayAll: (id: string, toVersion: number) => Effect.Effect<Known<S>, Err>
   readonly writer: SnapshotWriter.Writer<S>
   readonly forget: (id: string) => Effect.Effect<void>
   readonly failed: (id: string, version: number, message: string) => Effect.Effect<unknown>
@@ -53,7 +48,23 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
 
   const verify: (id: string, options?: VerifyOptions) => Effect.Effect<Verified, Err> = Effect.fnUntraced(
     function*(id: string, options: VerifyOptions = {}) {
-      const loaded = yield* deps.load(id)
+      const route = yield* Commit.current
+      const found = yield* deps.load(id, route)
+      const { known: loaded, replayed: replayedCount, snapshotVersion } = found
+      // An unusable snapshot is replaced as every load's is.
+      const repairedNow = yield* deps.writer.repair(id, found, route)
+      // A migrated snapshot whose state differed from the full replay: the load already found (and logged) where.
+      const mismatch = found.migrationMismatch
+      if (mismatch !== undefined) {
+        return {
+          consistent: false,
+          version: loaded.version,
+          snapshotVersion: Option.some(mismatch.snapshotVersion),
+          replayed: mismatch.replayed,
+          differences: mismatch.differences,
+          repaired: repairedNow === "written" || repairedNow === "queued"
+        }
+      }
       const replayed = yield* deps.replayAll(id, loaded.version)
       const a = ops.encodeState(loaded.state)
       const b = ops.encodeState(replayed.state)
@@ -76,7 +87,7 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
           const outcome = yield* deps.writer.run({
             id,
             version: replayed.version,
-            known: Option.some({ version: replayed.version, state: replayed.state, position: replayed.position }),
+            known: Option.some(replayed),
             obsolete: [],
             decide: Option.none()
           }, Commit.none)
@@ -90,8 +101,8 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
         // Inside verifyStream / verifyAll, at Debug: the run's summary line counts it.
         const bulk = (yield* Effect.service(Restore.CurrentTally)) !== undefined
         const line = `Snapshot of ${type} ${quote(id)} at version ${
-          Option.getOrElse(loaded.snapshotVersion, () => "-")
-        } + ${loaded.replayedCount} events differs from the full replay at ${oneLine(differences[0]!.path)}`
+          Option.getOrElse(snapshotVersion, () => "-")
+        } + ${replayedCount} events differs from the full replay at ${oneLine(differences[0]!.path)}`
         yield* (bulk ? Effect.logDebug(line) : Effect.logWarning(line)).pipe(
           Effect.annotateLogs({ aggregateType: type, aggregateId: cut(id), repaired })
         )
@@ -99,8 +110,8 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
       return {
         consistent,
         version: loaded.version,
-        snapshotVersion: loaded.snapshotVersion,
-        replayed: loaded.replayedCount,
+        snapshotVersion,
+        replayed: replayedCount,
         differences,
         repaired
       }

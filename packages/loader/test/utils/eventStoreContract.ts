@@ -76,6 +76,21 @@ const jsonLevel = (inner: Schema.Codec<unknown>): Schema.Codec<unknown> =>
   Schema.Union([jsonLeaf, Schema.Array(inner), Schema.Record(Schema.String, inner)])
 const jsonValue = jsonLevel(jsonLevel(jsonLevel(jsonLeaf)))
 
+/** What the store refuses in a string (NUL, a lone surrogate), replaced, in values and keys. */
+const storableString = (s: string): string =>
+  s.replaceAll("\u0000", " ").replace(
+    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    "\uFFFD"
+  )
+const storable = (value: unknown): unknown =>
+  typeof value === "string"
+    ? storableString(value)
+    : Array.isArray(value)
+    ? value.map(storable)
+    : typeof value === "object" && value !== null
+    ? Object.fromEntries(Object.entries(value).map(([key, item]) => [storableString(key), storable(item)]))
+    : value
+
 export const contract = <R>(
   it: Vitest.MethodsNonLive<EventStore.EventStore | R>,
   options: ContractOptions<EventStore.EventStore | R>
@@ -483,7 +498,9 @@ export const contract = <R>(
       assert.deepStrictEqual(event!.metadata, { user: "u" })
     }))
 
-  const payload = Arbitrary.schema(jsonValue).pipe(Arbitrary.filter((v) => Storable.jsonProblem(v) === undefined))
+  // Made storable rather than filtered: a filter discards the whole batch list, and with up to 36 payloads per
+  // list most lists were discarded (the property ran out of its discards on some seeds).
+  const payload = Arbitrary.schema(jsonValue).pipe(Arbitrary.map(storable))
   it.effect.prop(
     "random batches read back as their concatenation, versions contiguous",
     [Arbitrary.array(Arbitrary.array(payload, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 })],

@@ -172,6 +172,7 @@ const failing = (
   return {
     ...store,
     save: ops.save ? () => Effect.fail(error) : store.save,
+    saveIfDue: ops.save ? () => Effect.fail(error) : store.saveIfDue,
     load: ops.load ? () => Effect.fail(error) : store.load
   }
 }
@@ -714,7 +715,8 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       const gate = yield* Deferred.make<void>()
       const stuck: SnapshotStore.SnapshotStoreService = {
         ...real,
-        save: (s) => Effect.andThen(Deferred.await(gate), real.save(s))
+        save: (s) => Effect.andThen(Deferred.await(gate), real.save(s)),
+        saveIfDue: (s, options) => Effect.andThen(Deferred.await(gate), real.saveIfDue(s, options))
       }
       const before = yield* counterValue(metrics.drops)
       const ids = Array.from({ length: 6 }, () => freshId("q"))
@@ -746,16 +748,19 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       const real = yield* SnapshotStore.SnapshotStore
       const inFlight = yield* Ref.make(0)
       const maxInFlight = yield* Ref.make(0)
+      const tracked = <A>(write: Effect.Effect<A, SnapshotStore.SnapshotStoreError>) =>
+        Effect.gen(function*() {
+          const n = yield* Ref.updateAndGet(inFlight, (n) => n + 1)
+          yield* Ref.update(maxInFlight, (m) => Math.max(m, n))
+          for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+          const result = yield* write
+          yield* Ref.update(inFlight, (n) => n - 1)
+          return result
+        })
       const tracking: SnapshotStore.SnapshotStoreService = {
         ...real,
-        save: (s) =>
-          Effect.gen(function*() {
-            const n = yield* Ref.updateAndGet(inFlight, (n) => n + 1)
-            yield* Ref.update(maxInFlight, (m) => Math.max(m, n))
-            for (let i = 0; i < 5; i++) yield* Effect.yieldNow
-            yield* real.save(s)
-            yield* Ref.update(inFlight, (n) => n - 1)
-          })
+        save: (s) => tracked(real.save(s)),
+        saveIfDue: (s, options) => tracked(real.saveIfDue(s, options))
       }
       const id = freshId()
       const events = deposits(40)

@@ -92,28 +92,38 @@ export const checkOptions = (options: CompressOptions): BadArgument | undefined 
 /** Wraps a store; the options must have passed `checkOptions`. @internal */
 export const make = (inner: SnapshotStoreService, options: CompressOptions): SnapshotStoreService => {
   const algorithm = options.algorithm ?? "gzip"
+  // The snapshot as it is stored: its state compressed when its JSON is above the threshold.
+  const shrink = (snapshot: Snapshot): Effect.Effect<Snapshot, SnapshotStoreError> => {
+    const state: unknown = snapshot.state
+    if (state instanceof CompressedState) return Effect.succeed(snapshot)
+    const json = storable.checkedJson(state) ?? JSON.stringify(state)
+    // A UTF-16 length is at most the UTF-8 byte length: skip measuring states that are surely small.
+    if (json.length * 3 <= options.thresholdBytes) return Effect.succeed(snapshot)
+    const bytes = Buffer.from(json, "utf8")
+    if (bytes.byteLength <= options.thresholdBytes) return Effect.succeed(snapshot)
+    return Effect.map(deflate(algorithm, options.level, bytes), (compressed) =>
+      withState(
+        snapshot,
+        new CompressedState({
+          algorithm,
+          bytes: new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength)
+        }, { disableChecks: true })
+      ))
+  }
   return {
     ...inner,
+    // Checked before stringifying: JSON.stringify silently drops undefined and functions.
     save: (snapshot) =>
       Effect.suspend(() => {
-        const state: unknown = snapshot.state
-        if (state instanceof CompressedState) return inner.save(snapshot)
-        // Checked before stringifying: JSON.stringify silently drops undefined and functions.
         const error = validate.checkSnapshot(snapshot)
-        if (error !== undefined) return Effect.fail(error)
-        const json = storable.checkedJson(state) ?? JSON.stringify(state)
-        // A UTF-16 length is at most the UTF-8 byte length: skip measuring states that are surely small.
-        if (json.length * 3 <= options.thresholdBytes) return inner.save(snapshot)
-        const bytes = Buffer.from(json, "utf8")
-        if (bytes.byteLength <= options.thresholdBytes) return inner.save(snapshot)
-        return Effect.flatMap(deflate(algorithm, options.level, bytes), (compressed) =>
-          inner.save(withState(
-            snapshot,
-            new CompressedState({
-              algorithm,
-              bytes: new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength)
-            }, { disableChecks: true })
-          )))
+        return error === undefined ? Effect.flatMap(shrink(snapshot), inner.save) : Effect.fail(error)
+      }),
+    saveIfDue: (snapshot, dueOptions) =>
+      Effect.suspend(() => {
+        const error = validate.checkSaveIfDue(snapshot, dueOptions)
+        return error === undefined
+          ? Effect.flatMap(shrink(snapshot), (stored) => inner.saveIfDue(stored, dueOptions))
+          : Effect.fail(error)
       }),
     load: (aggregateType, aggregateId, loadOptions) =>
       Effect.flatMap(inner.load(aggregateType, aggregateId, loadOptions), expandOption),

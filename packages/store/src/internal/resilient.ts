@@ -6,8 +6,10 @@
  */
 import { BadArgument } from "@effect-snapshots/core/BadArgument"
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -15,6 +17,7 @@ import * as Stream from "effect/Stream"
 import type { ResilientOptions, SnapshotStoreService } from "../SnapshotStore.js"
 import { SnapshotStoreError } from "../SnapshotStoreError.js"
 import * as circuitBreaker from "./circuitBreaker.js"
+import { inSqlTransaction } from "./unitOfWork.js"
 
 /** @internal */
 export const failures = Metric.counter("effect_snapshots_store_resilient_failures", {
@@ -91,21 +94,34 @@ export const make: (
       )
     })
 
-    // Each attempt gets the timeout; Unavailable (including a timeout) is retried, other reasons are not.
-    const attempt = <A>(operation: string, call: Effect.Effect<A, SnapshotStoreError>) =>
-      call.pipe(
-        Effect.timeoutOrElse({
-          duration: timeout,
-          orElse: () =>
-            Effect.fail(
-              new SnapshotStoreError({
-                reason: "Unavailable",
-                message: `${operation} timed out after ${Duration.format(timeout)}`
-              })
-            )
-        }),
-        Effect.retry({ schedule: retry, while: (error) => error.reason === "Unavailable" })
+    const timedOut = (operation: string) =>
+      new SnapshotStoreError({
+        reason: "Unavailable",
+        message: `${operation} timed out after ${Duration.format(timeout)}`
+      })
+
+    // The timeout bounds the whole call, its retries of Unavailable included (other reasons are not retried).
+    // Outside a SQL transaction the caller does not wait for the abandoned attempt's cleanup (a driver's
+    // cancel and drain, which a lost server can hold for seconds): it goes on in the background. Inside one,
+    // the caller waits: the statement's savepoint must be rolled back before the transaction goes on.
+    const attempt = <A>(operation: string, call: Effect.Effect<A, SnapshotStoreError>) => {
+      const retried = Effect.retry(call, { schedule: retry, while: (error) => error.reason === "Unavailable" })
+      return Effect.contextWith((context: Context.Context<never>) =>
+        inSqlTransaction(context)
+          ? Effect.timeoutOrElse(retried, { duration: timeout, orElse: () => Effect.fail(timedOut(operation)) })
+          : Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(Effect.forkDetach(retried), (fiber) => {
+              const abandon = Effect.asVoid(Effect.forkDetach(Fiber.interrupt(fiber)))
+              return restore(
+                Effect.timeoutOrElse(Fiber.join(fiber), {
+                  duration: timeout,
+                  orElse: () => Effect.andThen(abandon, Effect.fail(timedOut(operation)))
+                })
+              ).pipe(Effect.onInterrupt(() => abandon))
+            })
+          )
       )
+    }
 
     const counted = (operation: "save" | "load", reason: string) =>
       Metric.update(Metric.withAttributes(failures, { operation, reason }), 1)
@@ -148,6 +164,11 @@ export const make: (
 
     return {
       save: (snapshot) => guarded("save", inner.save(snapshot)),
+      // A retry after an Unavailable whose statement did commit (a connection lost after the insert) finds that
+      // row and answers AlreadyCovered: the caller then counts it as covered, not written; nothing is doubled.
+      saveIfDue: (snapshot, dueOptions) => guarded("save", inner.saveIfDue(snapshot, dueOptions)),
+      ...(inner.now === undefined ? {} : { now: inner.now }),
+      ...(inner.writesAfterCommit === undefined ? {} : { writesAfterCommit: inner.writesAfterCommit }),
       load: (aggregateType, aggregateId, loadOptions) =>
         guarded("load", inner.load(aggregateType, aggregateId, loadOptions)),
       list: (aggregateType, aggregateId) => maintenance("list", inner.list(aggregateType, aggregateId)),

@@ -3,14 +3,15 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Migrator from "effect/sql/Migrator"
 import * as SqlClient from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
-import { isSqlError } from "effect/sql/SqlError"
+import { isSqlError, SqlError, UnknownError } from "effect/sql/SqlError"
 import type * as SqlSupport from "../SqlSupport.js"
 
 /** @internal */
@@ -24,15 +25,23 @@ export const sqlState = (error: unknown): string | undefined => {
   return undefined
 }
 
-/** @internal */
+/**
+ * `@effect/sql-pg` 4 puts "unknown" in a `UniqueViolation` reason when the server sent no constraint field, as
+ * a Citus coordinator does for an error relayed from a worker; the message still names it. @internal
+ */
 export const constraintOf = (error: unknown): string | undefined => {
+  let fromMessage: string | undefined
   let current: unknown = error
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
     const constraint = (current as { constraint?: unknown }).constraint
-    if (typeof constraint === "string") return constraint
+    if (typeof constraint === "string" && constraint !== "unknown") return constraint
+    const message = (current as { message?: unknown }).message
+    fromMessage ??= typeof message === "string"
+      ? /violates \w[\w ]* constraint "([^"]+)"/.exec(message)?.[1]
+      : undefined
     current = (current as { cause?: unknown }).cause
   }
-  return undefined
+  return fromMessage
 }
 
 /** @internal */
@@ -101,12 +110,70 @@ export const transactionSiteIn = (
 export const transactionSite = (sql: SqlClient.SqlClient): Effect.Effect<SqlSupport.TransactionSite> =>
   Effect.contextWith((context: Context.Context<never>) => Effect.succeed(transactionSiteIn(context, sql)))
 
-/** @internal */
+/**
+ * How a `sql.withTransaction` around an effect ended, the effect's own outcome told apart from the
+ * transaction's: `Ended` (the effect's exit, and the transaction committed or was rolled back as it should; a
+ * failed ROLLBACK, a defect in `effect/sql`, is dropped: nothing committed either way), `NotStarted` (no
+ * connection, BEGIN or SAVEPOINT failed: the effect never ran), `EndFailed` (the effect succeeded, then COMMIT
+ * or RELEASE SAVEPOINT failed, typed or as a defect). @internal
+ */
+export type TransactionOutcome<A, E> =
+  | { readonly _tag: "Ended"; readonly exit: Exit.Exit<A, E> }
+  | { readonly _tag: "NotStarted"; readonly cause: Cause.Cause<unknown> }
+  | { readonly _tag: "EndFailed"; readonly value: A; readonly cause: Cause.Cause<unknown> }
+
+/** `sql.withTransaction(effect)` (a savepoint when nested), with its outcome (see `TransactionOutcome`). @internal */
+export const transactionOutcome = <A, E, R>(
+  sql: SqlClient.SqlClient,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<TransactionOutcome<A, E>, never, R> =>
+  Effect.suspend(() => {
+    let ran: Exit.Exit<A, E> | undefined
+    const recorded = Effect.onExit(effect, (exit) => Effect.sync(() => void (ran = exit)))
+    return Effect.flatMap(Effect.exit(sql.withTransaction(recorded)), (exit) => {
+      if (ran === undefined) {
+        if (Exit.isSuccess(exit)) return Effect.die(new Error("sql.withTransaction succeeded without its effect"))
+        return Cause.hasInterruptsOnly(exit.cause)
+          ? Effect.failCause(exit.cause as Cause.Cause<never>)
+          : Effect.succeed<TransactionOutcome<A, E>>({ _tag: "NotStarted", cause: exit.cause })
+      }
+      const own = ran
+      if (Exit.isFailure(own) || Exit.isSuccess(exit)) {
+        return Effect.succeed<TransactionOutcome<A, E>>({ _tag: "Ended", exit: own })
+      }
+      return Effect.succeed<TransactionOutcome<A, E>>({ _tag: "EndFailed", value: own.value, cause: exit.cause })
+    })
+  })
+
+/** The `SqlError` in a cause (a failure or a defect), or one wrapping the cause. @internal */
+export const sqlErrorOf = (cause: Cause.Cause<unknown>, message: string): SqlError => {
+  for (const reason of cause.reasons) {
+    const error = Cause.isFailReason(reason) ? reason.error : Cause.isDieReason(reason) ? reason.defect : undefined
+    if (isSqlError(error)) return error
+  }
+  return new SqlError({ reason: new UnknownError({ cause: Cause.squash(cause), message }) })
+}
+
+/**
+ * Under a savepoint inside a transaction of `sql`: a savepoint that cannot be opened or released is a typed
+ * `SqlError` (`effect/sql` makes a failed RELEASE SAVEPOINT a defect). @internal
+ */
 export const withSavepoint = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(
     Effect.serviceOption(sql.transactionService),
     (transaction): Effect.Effect<A, E | SqlError, R> =>
-      Option.isSome(transaction) ? sql.withTransaction(effect) : effect
+      Option.isSome(transaction)
+        ? Effect.flatMap(transactionOutcome(sql, effect), (outcome): Effect.Effect<A, E | SqlError> => {
+          switch (outcome._tag) {
+            case "Ended":
+              return outcome.exit
+            case "NotStarted":
+              return Effect.fail(sqlErrorOf(outcome.cause, "SAVEPOINT failed"))
+            case "EndFailed":
+              return Effect.fail(sqlErrorOf(outcome.cause, "RELEASE SAVEPOINT failed"))
+          }
+        })
+        : effect
   )
 
 /** @internal */

@@ -1,10 +1,11 @@
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
 import type * as UnitOfWork from "../UnitOfWork.js"
 import { CurrentTransactionService } from "./sqlSupport.js"
 
@@ -45,15 +46,77 @@ export const enclosing: Effect.Effect<UnitOfWork.Enclosing> = Effect.contextWith
   }
 )
 
+/** @internal */
+export class Deadlock extends Schema.TaggedError<Deadlock>("@effect-snapshots/store/UnitOfWork/Deadlock")(
+  "Deadlock",
+  { message: Schema.String }
+) {}
+
+/**
+ * The transaction of an outermost unit, shared by the units nested in it: its end actions, its end, and the
+ * transaction it waits for (the edges of the wait-for graph `awaitEnd` checks for cycles).
+ */
+class TransactionImpl implements UnitOfWork.Transaction {
+  readonly endActions: Array<(outcome: UnitOfWork.Outcome) => Effect.Effect<void>> = []
+  readonly done = Deferred.makeUnsafe<UnitOfWork.Outcome>()
+  /** The transactions its fibers wait for (one entry per waiting fiber). */
+  readonly waitingFor: Array<UnitOfWork.Transaction> = []
+  readonly onEnd = (action: (outcome: UnitOfWork.Outcome) => Effect.Effect<void>): Effect.Effect<void> =>
+    Effect.sync(() => void this.endActions.push(action))
+  readonly ended: Effect.Effect<UnitOfWork.Outcome> = Deferred.await(this.done)
+}
+
+/** Whether `from` waits, directly or through other transactions, for `target`. */
+const waitsFor = (from: UnitOfWork.Transaction, target: UnitOfWork.Transaction): boolean => {
+  const seen = new Set<UnitOfWork.Transaction>()
+  const pending = [from]
+  for (let t = pending.pop(); t !== undefined; t = pending.pop()) {
+    if (t === target) return true
+    if (seen.has(t)) continue
+    seen.add(t)
+    if (t instanceof TransactionImpl) pending.push(...t.waitingFor)
+  }
+  return false
+}
+
+/**
+ * Wait until `holder` ended. A `waiter` transaction is recorded as waiting meanwhile; when `holder` already
+ * waits for it (a cycle), the waiter fails at once with `Deadlock` instead (PostgreSQL fails one of them
+ * too, after `deadlock_timeout`).
+ *
+ * @internal
+ */
+export const awaitEnd = (
+  holder: UnitOfWork.Transaction,
+  waiter: UnitOfWork.Transaction | undefined
+): Effect.Effect<UnitOfWork.Outcome, Deadlock> => {
+  if (!(waiter instanceof TransactionImpl)) return holder.ended
+  return Effect.suspend(() => {
+    if (waitsFor(holder, waiter)) {
+      return Effect.fail(
+        new Deadlock({
+          message: "deadlock: this unit waits for another one that waits for it; this unit is failed to break it"
+        })
+      )
+    }
+    waiter.waitingFor.push(holder)
+    return Effect.ensuring(
+      holder.ended,
+      Effect.sync(() => void waiter.waitingFor.splice(waiter.waitingFor.indexOf(holder), 1))
+    )
+  })
+}
+
 /** What one unit collected while it ran. */
 interface Collected {
   readonly afterCommit: Array<Effect.Effect<void>>
   readonly onRollback: Array<Effect.Effect<void>>
 }
 
-const unitOf = (collected: Collected): UnitOfWork.Unit => ({
+const unitOf = (collected: Collected, transaction: UnitOfWork.Transaction): UnitOfWork.Unit => ({
   afterCommit: (action) => Effect.sync(() => void collected.afterCommit.push(action)),
-  onRollback: (undo) => Effect.sync(() => void collected.onRollback.push(undo))
+  onRollback: (undo) => Effect.sync(() => void collected.onRollback.push(undo)),
+  transaction
 })
 
 /** Each action runs on its own: one that fails or dies is logged, and the next ones still run. */
@@ -64,23 +127,38 @@ const runAll = (actions: ReadonlyArray<Effect.Effect<void>>, what: string) =>
     { discard: true }
   )
 
+/** The transaction's end actions with its outcome, then its end (what waiting writers wait for). */
+const end = (transaction: TransactionImpl, outcome: UnitOfWork.Outcome) =>
+  Effect.andThen(
+    runAll(transaction.endActions.map((action) => Effect.suspend(() => action(outcome))), "end"),
+    Deferred.succeed(transaction.done, outcome)
+  )
+
 /**
  * A unit around `effect`, inside `transact` (the identity for memory, `sql.withTransaction` for SQL, which
  * nests as a savepoint). On failure (or interruption) the unit's undo actions run, newest first, and its
  * after-commit actions are dropped. On success an outermost unit runs its after-commit actions; a nested one
- * hands both lists to the unit around it, whose own outcome decides.
+ * hands both lists to the unit around it, whose own outcome decides. An outermost unit's transaction ends
+ * (its end actions run, then waiters resume) after the undo actions on failure, before the after-commit
+ * actions on success. @internal
  */
-const runUnit = <A, E, R, E2>(
+export const runUnit = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
   transact: <A1, E1, R1>(inner: Effect.Effect<A1, E1, R1>) => Effect.Effect<A1, E1 | E2, R1>,
   outer: Option.Option<UnitOfWork.Unit>
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) => {
     const collected: Collected = { afterCommit: [], onRollback: [] }
-    return restore(transact(Effect.provideService(effect, CurrentUnit, unitOf(collected)))).pipe(
+    // An outermost unit opens a transaction; a nested one belongs to the transaction around it.
+    const own = Option.isNone(outer) ? new TransactionImpl() : undefined
+    const transaction = Option.isSome(outer) ? outer.value.transaction : own!
+    return restore(transact(Effect.provideService(effect, CurrentUnit, unitOf(collected, transaction)))).pipe(
       Effect.exit,
       Effect.flatMap((exit): Effect.Effect<A, E | E2> => {
-        if (Exit.isFailure(exit)) return Effect.andThen(runAll(collected.onRollback.reverse(), "undo"), exit)
+        if (Exit.isFailure(exit)) {
+          const undo = runAll(collected.onRollback.reverse(), "undo")
+          return Effect.andThen(own === undefined ? undo : Effect.andThen(undo, end(own, "RolledBack")), exit)
+        }
         if (Option.isSome(outer)) {
           const unit = outer.value
           return Effect.andThen(
@@ -91,7 +169,10 @@ const runUnit = <A, E, R, E2>(
             exit
           )
         }
-        return Effect.andThen(runAll(collected.afterCommit, "after-commit"), exit)
+        return Effect.andThen(
+          Effect.andThen(end(own!, "Committed"), runAll(collected.afterCommit, "after-commit")),
+          exit
+        )
       })
     )
   })
@@ -104,29 +185,3 @@ export const makeMemory: UnitOfWork.UnitOfWorkService = {
 
 /** @internal */
 export const layerMemory: Layer.Layer<UnitOfWork.UnitOfWork> = Layer.succeed(UnitOfWorkService, makeMemory)
-
-/** @internal */
-export const makeSql: Effect.Effect<UnitOfWork.UnitOfWorkService, never, SqlClient.SqlClient> = Effect.map(
-  SqlClient.SqlClient,
-  (sql): UnitOfWork.UnitOfWorkService => ({
-    transaction: <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-      Effect.flatMap(enclosing, (around) => {
-        switch (around._tag) {
-          case "None":
-            return runUnit(effect, sql.withTransaction, Option.none())
-          case "Unit":
-            return runUnit(effect, sql.withTransaction, Option.some(around.unit))
-          case "Transaction":
-            // Inside a transaction the application opened itself nothing says when (or whether) it commits,
-            // so there is no unit to defer work to: a savepoint, and the stores see a bare transaction.
-            return sql.withTransaction(effect)
-        }
-      })
-  })
-)
-
-/** @internal */
-export const layerSql: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlClient.SqlClient> = Layer.effect(
-  UnitOfWorkService,
-  makeSql
-)

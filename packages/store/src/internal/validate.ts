@@ -88,6 +88,25 @@ export const checkSnapshot = (snapshot: Snapshot): SnapshotStoreError | undefine
   return stateProblem === undefined ? undefined : invalid(`${where}: state is not JSON: ${stateProblem}`)
 }
 
+/**
+ * `dueFrom` of `saveIfDue`, for a snapshot that passed `checkSnapshot`: an integer from 1 to its version.
+ * @internal
+ */
+export const checkDueFrom = (snapshot: Snapshot, dueFrom: unknown): SnapshotStoreError | undefined =>
+  isVersion(dueFrom, 1) && dueFrom <= snapshot.version
+    ? undefined
+    : invalid(
+      `snapshot ${storable.show(snapshot.aggregateType)}/${storable.show(snapshot.aggregateId)}: dueFrom must be ` +
+        `an integer from 1 to the snapshot's version ${snapshot.version}, got ${String(dueFrom)}`
+    )
+
+/** Checks a snapshot and the options of `saveIfDue`. @internal */
+export const checkSaveIfDue = (snapshot: Snapshot, options: unknown): SnapshotStoreError | undefined =>
+  checkSnapshot(snapshot) ??
+    (typeof options !== "object" || options === null
+      ? invalid("saveIfDue needs options { dueFrom }")
+      : checkDueFrom(snapshot, (options as { readonly dueFrom?: unknown }).dueFrom))
+
 /** Checks retention options and answers the age cutoff in epoch millis (undefined: no age condition). @internal */
 export const checkPrune = (
   options: PruneOptions

@@ -99,9 +99,105 @@ const loadSome = (store: SnapshotStore.SnapshotStoreService, type: string, id: s
     Option.map((snapshot) => snapshot.version)
   )
 
+/**
+ * `saveIfDue` (issue 22 item 7): the store decides atomically whether a snapshot at or past the due point exists.
+ * Part of `contract`; registered on its own where a store stamps its own time (the SQL default), where the
+ * rest of the contract, which checks that each snapshot's `createdAt` is kept, does not apply.
+ */
+export const saveIfDueContract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>) => {
+  const Store = SnapshotStore.SnapshotStore
+
+  it.effect("saveIfDue writes when no snapshot at or past dueFrom exists, and answers Written", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const type = freshType("Due")
+      assert.strictEqual(
+        yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 100 }), {
+          dueFrom: 100
+        }),
+        "Written"
+      )
+      // A snapshot below the due point does not cover it.
+      assert.strictEqual(
+        yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 230 }), { dueFrom: 200 }),
+        "Written"
+      )
+      assert.deepStrictEqual(versionsOf(yield* store.list(type, "a")), [100, 230])
+      assert.deepStrictEqual(Option.getOrThrow(yield* store.load(type, "a")).state, { version: 230 })
+      // Another aggregate's snapshots cover nothing here.
+      assert.strictEqual(
+        yield* store.saveIfDue(make({ aggregateType: type, aggregateId: "b", version: 100 }), { dueFrom: 1 }),
+        "Written"
+      )
+    }))
+
+  it.effect("saveIfDue answers AlreadyCovered and writes nothing when a snapshot at or past dueFrom exists", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const type = freshType("Covered")
+      yield* store.save(make({ aggregateType: type, aggregateId: "a", version: 101, state: { first: true } }))
+      const cases: ReadonlyArray<readonly [version: number, dueFrom: number]> = [
+        [100, 100], // the due point was served by a later snapshot: nothing behind it
+        [102, 100], // a second one for the same due point
+        [101, 101], // the same version: the first state stays
+        [150, 60]
+      ]
+      for (const [version, dueFrom] of cases) {
+        const snapshot = make({ aggregateType: type, aggregateId: "a", version, state: { late: version } })
+        assert.strictEqual(
+          yield* store.saveIfDue(snapshot, { dueFrom }),
+          "AlreadyCovered",
+          `${version} from ${dueFrom}`
+        )
+      }
+      assert.deepStrictEqual(versionsOf(yield* store.list(type, "a")), [101])
+      assert.deepStrictEqual(Option.getOrThrow(yield* store.load(type, "a")).state, { first: true })
+    }))
+
+  it.effect("saveIfDue: of 12 concurrent callers acting on one due point, exactly one writes", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      for (let round = 0; round < 5; round++) {
+        const type = freshType("Race")
+        const results = yield* Effect.forEach(
+          Array.from({ length: 12 }, (_, i) => 100 + i),
+          (version) => store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version }), { dueFrom: 100 }),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(results.filter((result) => result === "Written").length, 1, results.join(","))
+        assert.strictEqual((yield* store.list(type, "a")).length, 1)
+      }
+    }))
+
+  it.effect("saveIfDue rejects a bad snapshot or dueFrom with InvalidInput and writes nothing", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const type = freshType("BadDue")
+      const good = make({ aggregateType: type, aggregateId: "a", version: 5 })
+      const calls = [
+        store.saveIfDue(good, { dueFrom: 0 }),
+        store.saveIfDue(good, { dueFrom: 1.5 }),
+        store.saveIfDue(good, { dueFrom: 6 }), // past the snapshot's own version
+        store.saveIfDue(good, { dueFrom: Number.NaN }),
+        store.saveIfDue(good, { dueFrom: "1" as never }),
+        store.saveIfDue(good, undefined as never),
+        store.saveIfDue(make({ aggregateType: type, aggregateId: "", version: 5 }), { dueFrom: 1 }),
+        store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 0 }), { dueFrom: 1 }),
+        store.saveIfDue(make({ aggregateType: type, aggregateId: "a", version: 5, state: () => 1 }), { dueFrom: 1 })
+      ]
+      for (const [i, call] of calls.entries()) {
+        const error = yield* Effect.flip(call)
+        assert.strictEqual(error.reason, "InvalidInput", `call #${i}: ${error.message}`)
+      }
+      assert.deepStrictEqual(yield* store.list(type, "a"), [])
+    }))
+}
+
 export const contract = (it: Vitest.MethodsNonLive<SnapshotStore.SnapshotStore>, options: ContractOptions = {}) => {
   const manyKeys = options.manyKeys ?? 120
   const Store = SnapshotStore.SnapshotStore
+
+  saveIfDueContract(it)
 
   // ---------------------------------------------------------------------------------------------------
   // save / load

@@ -14,7 +14,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as TestClock from "effect/testing/TestClock"
-import { contract, freshType, make, stateOfSize } from "./contract.js"
+import { contract, freshType, make, saveIfDueContract, stateOfSize } from "./contract.js"
 
 type Env = SqlClient | Postgres.Backend
 type StoreBuildError = SnapshotStore.SnapshotStoreError | BadArgument.BadArgument
@@ -47,18 +47,36 @@ const storeOn = (
     Effect.catchIf((error): error is BadArgument.BadArgument => error instanceof BadArgument.BadArgument, Effect.die)
   )
 
+/** The messages of an error and its causes. */
+const messagesOf = (error: unknown): string => {
+  const messages: Array<string> = []
+  let current: unknown = error
+  while (typeof current === "object" && current !== null && messages.length < 5) {
+    if ("message" in current) messages.push(String(current.message))
+    current = "cause" in current ? current.cause : undefined
+  }
+  return messages.join(": ")
+}
+
 const planText = (rows: ReadonlyArray<Record<string, unknown>>) =>
   rows.map((row) => String(Object.values(row)[0])).join("\n")
 
 export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOptions) => {
-  it.layer(SqlSnapshotStore.layerWith({ pageSize: 50 }))(
+  // The contract checks that each snapshot's own createdAt is kept: `clock: "application"`. The default
+  // (the database's clock) runs the part that does not look at createdAt.
+  it.layer(SqlSnapshotStore.layerWith({ pageSize: 50, clock: "application" }))(
     "contract: SqlSnapshotStore.layer",
     (it) => contract(it, { large: options.large, manyKeys: options.manyKeys })
   )
 
+  it.layer(SqlSnapshotStore.layerWith({ table: "default_clock_snapshots" }))(
+    "contract (saveIfDue): SqlSnapshotStore.layer with the database's clock",
+    (it) => saveIfDueContract(it)
+  )
+
   if (options.stack) {
     it.layer(
-      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50 }).pipe(
+      SqlSnapshotStore.layerWith({ table: "stack_snapshots", pageSize: 50, clock: "application" }).pipe(
         SnapshotStore.compressed({ thresholdBytes: 512 }),
         SnapshotStore.resilient({ timeout: "30 seconds" })
       )
@@ -77,7 +95,11 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       yield* use(() => Effect.void)
       const migrations = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM mig_probe_migrations ORDER BY migration_id`
-      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [[1, "create_snapshots"]])
+      assert.deepStrictEqual(migrations.map((m) => [m.migration_id, m.name]), [
+        [1, "create_snapshots"],
+        [2, "save_if_due"],
+        [3, "state_text"]
+      ])
       // Never @effect/sql's default table, which an application's own Migrator uses.
       const [{ regclass }] = yield* sql<{ regclass: string | null }>`
         SELECT to_regclass('effect_sql_migrations')::text AS regclass`
@@ -96,7 +118,8 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
           state: "jsonb",
           state_bytes: "bytea",
           created_at: "timestamp with time zone",
-          metadata: "jsonb"
+          metadata: "jsonb",
+          state_text: "text"
         }
       )
       const key = yield* sql<{ attname: string }>`
@@ -134,36 +157,98 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       assert.notMatch(latest, /Sort|Seq Scan/)
     }))
 
-  it.effect("clock: \"database\" stamps created_at with the database's time, not a fast instance's", () =>
+  it.effect("by default created_at is the database's time, not a fast instance's; clock: \"application\" keeps it", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
       const DAY = 86_400_000
       // A snapshot stamped by an instance whose clock runs a day ahead (of the wall clock, as the database's).
       const fast = make({ aggregateType: "Clock", aggregateId: "fast", version: 1, createdAt: Date.now() + DAY })
+      const due = make({ aggregateType: "Clock", aggregateId: "due", version: 1, createdAt: Date.now() + DAY })
       const stored = yield* Effect.flatMap(
         SnapshotStore.SnapshotStore,
         (store) =>
-          Effect.andThen(store.save(fast), Effect.all([store.load("Clock", "fast"), store.list("Clock", "fast")]))
+          Effect.andThen(
+            Effect.andThen(store.save(fast), store.saveIfDue(due, { dueFrom: 1 })),
+            Effect.all([
+              store.load("Clock", "fast"),
+              store.list("Clock", "fast"),
+              store.load("Clock", "due"),
+              store.now ?? Effect.die("no database clock")
+            ])
+          )
       ).pipe(
-        Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe", clock: "database" })),
+        Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe" })),
         Effect.orDie
       )
       const [{ ms }] = yield* sql<{ ms: number }>`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`
-      const [loaded, history] = stored
-      assert.isTrue(Option.isSome(loaded))
-      for (const at of [Option.getOrThrow(loaded).createdAt, history[0]!.createdAt]) {
+      const [loaded, history, loadedDue, databaseNow] = stored
+      for (
+        const at of [
+          Option.getOrThrow(loaded).createdAt,
+          history[0]!.createdAt,
+          Option.getOrThrow(loadedDue).createdAt,
+          databaseNow
+        ]
+      ) {
         const skew = Math.abs(DateTime.toEpochMillis(at) - ms)
         assert.isAtMost(skew, 60_000, `stored ${DateTime.formatIso(at)}, database now ${new Date(ms).toISOString()}`)
       }
-      // The default keeps the snapshot's own time (imports, tests that set it).
+      // clock: "application" keeps the snapshot's own time (imports, tests that set it), and has no clock.
       const kept = make({ aggregateType: "Clock", aggregateId: "kept", version: 1, createdAt: Date.now() + DAY })
-      const keptBack = yield* storeOn("clock_probe")((store) =>
-        Effect.andThen(store.save(kept), store.load("Clock", "kept"))
-      ).pipe(Effect.orDie)
+      const [keptBack, now] = yield* Effect.flatMap(
+        SnapshotStore.SnapshotStore,
+        (store) =>
+          Effect.andThen(store.save(kept), Effect.all([store.load("Clock", "kept"), Effect.succeed(store.now)]))
+      ).pipe(
+        Effect.provide(SqlSnapshotStore.layerWith({ table: "clock_probe", clock: "application" })),
+        Effect.orDie
+      )
       assert.strictEqual(
         DateTime.toEpochMillis(Option.getOrThrow(keptBack).createdAt),
         DateTime.toEpochMillis(kept.createdAt)
       )
+      assert.isUndefined(now)
+    }))
+
+  it.effect("a plain state is stored as its JSON text; a row in the old jsonb column loads beside it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const use = storeOn("text_probe")
+      yield* use(() => Effect.void)
+      // A row as the store wrote it before migration 0003: the state in the jsonb column.
+      yield* sql`INSERT INTO text_probe
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state, created_at, metadata)
+VALUES ('Order', 'a', 1, 1, 'json', ${JSON.stringify({ old: true, n: 1.5 })}::jsonb, now(), '{}'::jsonb)`
+      const newer = make({ aggregateType: "Order", aggregateId: "a", version: 2, state: { old: false, text: "é🦀" } })
+      yield* use((store) => store.save(newer))
+      const rows = yield* sql<{ version: number; has_jsonb: boolean; state_text: string | null }>`
+        SELECT version::int AS version, state IS NOT NULL AS has_jsonb, state_text FROM text_probe ORDER BY version`
+      assert.deepStrictEqual(rows.map((r) => [r.version, r.has_jsonb, r.state_text]), [
+        [1, true, null],
+        [2, false, JSON.stringify(newer.state)]
+      ])
+      yield* use((store) =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.load("Order", "a")).state, newer.state)
+          const old = Option.getOrThrow(yield* store.load("Order", "a", { maxVersion: 1 }))
+          assert.deepStrictEqual(old.state, { old: true, n: 1.5 })
+          assert.deepStrictEqual((yield* store.list("Order", "a")).map((info) => info.version), [1, 2])
+        })
+      )
+      // The row check: a plain row has its state in exactly one of the two columns; the text is JSON.
+      const both = yield* Effect.flip(sql`INSERT INTO text_probe
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state, state_text, created_at)
+VALUES ('Order', 'b', 1, 1, 'json', '{}'::jsonb, '{}', now())`)
+      assert.include(messagesOf(both), "text_probe_state_check")
+      const notJson = yield* Effect.flip(sql`INSERT INTO text_probe
+  (aggregate_type, aggregate_id, version, schema_version, encoding, state_text, created_at)
+VALUES ('Order', 'b', 1, 1, 'json', '{"a":', now())`)
+      assert.include(messagesOf(notJson), "invalid input syntax for type json")
+      // What jsonb refused, the text column refuses too: a lone surrogate is a typed InvalidInput, nothing stored.
+      const surrogate = make({ aggregateType: "Order", aggregateId: "c", version: 1, state: { s: "😀".slice(0, 1) } })
+      const refused = yield* Effect.flip(use((store) => store.save(surrogate)))
+      assert.strictEqual(refused.reason, "InvalidInput")
+      assert.isTrue(Option.isNone(yield* use((store) => store.load("Order", "c"))))
     }))
 
   it.effect("compressed states are stored as bytea with their algorithm; small ones stay jsonb", () =>
@@ -180,7 +265,7 @@ export const sqlSuite = (it: Vitest.MethodsNonLive<Env>, options: SqlSuiteOption
       )
       const rows = yield* sql<
         { aggregate_id: string; encoding: string; has_json: boolean; bytes: number | null }
-      >`SELECT aggregate_id, encoding, state IS NOT NULL AS has_json, octet_length(state_bytes) AS bytes
+      >`SELECT aggregate_id, encoding, state_text IS NOT NULL AS has_json, octet_length(state_bytes) AS bytes
         FROM bytes_probe ORDER BY aggregate_id`
       assert.deepStrictEqual(rows.map((r) => [r.aggregate_id, r.encoding, r.has_json]), [
         ["big", "gzip", false],
