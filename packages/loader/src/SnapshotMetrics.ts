@@ -204,7 +204,7 @@ export const forAggregateType = (aggregateType: string) => {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The known-state cache's gauges (issue 22 item 4): what the repositories' caches hold.
+// The known-state cache's gauges: what the repositories' caches hold.
 // ---------------------------------------------------------------------------------------------------------------
 
 const cacheBytesOptions = {

@@ -524,6 +524,14 @@ const build: (
         Effect.map(([row]) => row.deleted)
       )
 
+    /** A plain state as JSON text (checked when the caller stringified it already), or compressed bytes. */
+    const stateColumns = (snapshot: Snapshot) => {
+      const state: unknown = snapshot.state
+      const compressed = state instanceof CompressedState ? state : undefined
+      const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
+      return { compressed, json }
+    }
+
     const describeSave = (snapshot: Snapshot) => () =>
       `save of ${snapshot.aggregateType} ${storable.show(snapshot.aggregateId)} at version ${snapshot.version}`
 
@@ -531,9 +539,7 @@ const build: (
       Effect.suspend(() => {
         const error = validate.checkSnapshot(snapshot)
         if (error !== undefined) return Effect.fail(error)
-        const state: unknown = snapshot.state
-        const compressed = state instanceof CompressedState ? state : undefined
-        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
+        const { compressed, json } = stateColumns(snapshot)
         // ON CONFLICT DO NOTHING: saving a stored version again is a no-op, and an older version never
         // hides a newer one because `load` reads the highest version.
         return run(
@@ -560,9 +566,7 @@ ON CONFLICT DO NOTHING`,
       Effect.suspend(() => {
         const error = validate.checkSaveIfDue(snapshot, dueOptions)
         if (error !== undefined) return Effect.fail(error)
-        const state: unknown = snapshot.state
-        const compressed = state instanceof CompressedState ? state : undefined
-        const json = compressed === undefined ? storable.checkedJson(state) ?? JSON.stringify(state) : null
+        const { compressed, json } = stateColumns(snapshot)
         return run(
           "saveIfDue",
           sql`SELECT ${saveIfDueFn}(${snapshot.aggregateType}, ${snapshot.aggregateId}, ${snapshot.version}::bigint,

@@ -3,6 +3,8 @@
  * package.
  */
 
+import * as Result from "effect/Result"
+
 /** One difference: the path, and each side as (truncated) JSON text; "(absent)" for a missing key. */
 export interface Difference {
   readonly path: string
@@ -43,4 +45,30 @@ export const diff = (snapshot: unknown, replay: unknown, limit = 10, maxChars = 
   }
   walk(snapshot, replay, "$")
   return out
+}
+
+/** One state at a version, encoded (a failure: it does not encode). */
+export interface Encoded {
+  readonly encoded: Result.Result<unknown, string>
+  readonly version: number
+}
+
+/**
+ * Where a state (from a snapshot + tail, or migrated) and the full replay differ: the version first when they
+ * differ, then the encoded states' paths (a state that does not encode differs from any).
+ */
+export const states = (snapshot: Encoded, replay: Encoded): Array<Difference> => {
+  const a = snapshot.encoded
+  const b = replay.encoded
+  const differences: Array<Difference> = Result.isSuccess(a) && Result.isSuccess(b)
+    ? diff(a.success, b.success)
+    : [{
+      path: "$",
+      snapshot: Result.isFailure(a) ? `(does not encode: ${a.failure})` : "(encodes)",
+      replay: Result.isFailure(b) ? `(does not encode: ${b.failure})` : "(encodes)"
+    }]
+  if (snapshot.version !== replay.version) {
+    differences.unshift({ path: "(version)", snapshot: String(snapshot.version), replay: String(replay.version) })
+  }
+  return differences
 }

@@ -10,7 +10,6 @@ import { BadArgument } from "@effect-snapshots/core"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Random from "effect/Random"
-import * as Result from "effect/Result"
 import type { Difference } from "../EventSourcedRepository.js"
 import * as jsonDiff from "./jsonDiff.js"
 import type { Ops } from "./ops.js"
@@ -85,19 +84,6 @@ const validate = (aggregate: Definition): BadArgument.BadArgument | undefined =>
   return problem === undefined ? undefined : new BadArgument.BadArgument({ module, message: problem })
 }
 
-/** Where two encoded states differ (a state that does not encode differs from any). */
-const compare = (
-  a: Result.Result<unknown, string>,
-  b: Result.Result<unknown, string>
-): Array<Difference> =>
-  Result.isSuccess(a) && Result.isSuccess(b)
-    ? jsonDiff.diff(a.success, b.success)
-    : [{
-      path: "$",
-      snapshot: Result.isFailure(a) ? `(does not encode: ${a.failure})` : "(encodes)",
-      replay: Result.isFailure(b) ? `(does not encode: ${b.failure})` : "(encodes)"
-    }]
-
 /**
  * The checker of one repository. It counts the loads through each migration (by the schema version migrated
  * from): the first `firstLoads` are checked, then a `share` of them; once a migration was found wrong, every
@@ -134,10 +120,10 @@ export const make = <S, E>(
     const { acc, id, snapshot } = input
     if (!(yield* due(snapshot.schemaVersion, input.always))) return { _tag: "Unchecked" } as Checked<R>
     const replay = yield* input.replay(acc.version)
-    const differences = compare(ops.encodeState(acc.state), ops.encodeState(replay.state))
-    if (replay.version !== acc.version) {
-      differences.unshift({ path: "(version)", snapshot: String(acc.version), replay: String(replay.version) })
-    }
+    const differences = jsonDiff.states(
+      { encoded: ops.encodeState(acc.state), version: acc.version },
+      { encoded: ops.encodeState(replay.state), version: replay.version }
+    )
     if (differences.length === 0) return { _tag: "Consistent" } as Checked<R>
     wrong.add(snapshot.schemaVersion)
     const first = differences[0]!

@@ -29,7 +29,7 @@ import type * as SnapshotMetrics from "../SnapshotMetrics.js"
 import * as Commit from "./commit.js"
 import type * as Decision from "./decision.js"
 import type { Known, LastSnapshot } from "./knownStateCache.js"
-import type { Loaded, Repair } from "./load.js"
+import * as Load from "./load.js"
 import type { Ops } from "./ops.js"
 import { cut, quote } from "./text.js"
 
@@ -56,7 +56,11 @@ export interface Writer<S> {
   /** Write now, whatever the mode (verify's repair). */
   readonly run: (job: Job<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome>
   /** `submit` the replacement a load asked for; undefined when it asked for none. */
-  readonly repair: (id: string, loaded: Loaded<S>, route: Commit.Route) => Effect.Effect<SnapshotOutcome | undefined>
+  readonly repair: (
+    id: string,
+    loaded: Load.Loaded<S>,
+    route: Commit.Route
+  ) => Effect.Effect<SnapshotOutcome | undefined>
   /** Wait until every request accepted before has been handled (immediate in inline mode). */
   readonly flush: Effect.Effect<void>
 }
@@ -72,17 +76,14 @@ export interface Options<S, E> {
     id: string,
     route: Commit.Route,
     useCache?: boolean
-  ) => Effect.Effect<Loaded<S>, { readonly message: string }>
+  ) => Effect.Effect<Load.Loaded<S>, { readonly message: string }>
   /** A snapshot of `id` at `version` was stored (runs after the commit in a unit). */
   readonly written: (id: string, version: number, at: DateTime.Utc, bytes: number) => Effect.Effect<void>
   readonly background: false | { readonly capacity: number; readonly concurrency: number }
 }
 
-const asHint = (last: LastSnapshot | undefined): LastSnapshot | undefined =>
-  last === undefined ? undefined : { ...last, source: "hint" }
-
 /** The job of a load's repair request: the replacement is written whatever the strategy says. */
-const repairJob = <S>(id: string, repair: Repair<S>): Job<S> => ({
+const repairJob = <S>(id: string, repair: Load.Repair<S>): Job<S> => ({
   id,
   version: repair.known.version,
   known: Option.some(repair.known),
@@ -129,7 +130,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
       )
     ).pipe(Effect.as("failed" as const))
 
-  // Issue 22 item 7: `dueFrom` (a strategy's decision) writes through `saveIfDue`, so that of several
+  // `dueFrom` (a strategy's decision) writes through `saveIfDue`, so that of several
   // instances acting on one due point exactly one writes; without it (a repair, rebuild, verify) a plain save.
   const write = Effect.fnUntraced(function*(
     id: string,
@@ -147,7 +148,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
     if (Result.isFailure(json)) {
       return yield* failed(id, known.version, `invalid snapshot: the state is not JSON: ${json.failure}`)
     }
-    // The store's clock when it stamps snapshots itself (SQL): the time it will store (issue 22 item 6).
+    // The store's clock when it stamps snapshots itself (SQL): the time it will store.
     const createdAt = yield* (snapshots.now ?? DateTime.now)
     const snapshot = yield* Effect.try({
       try: () =>
@@ -203,7 +204,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
     options.decide({ ...input, currentVersion, last })
 
   /**
-   * Issue 22 item 7: the due point of a yes at `version`, for `saveIfDue`: the lowest version v such that, had a
+   * The due point of a yes at `version`, for `saveIfDue`: the lowest version v such that, had a
    * snapshot at v been taken at the decision's time, the strategy would not have asked for this one (for
    * `eventsSinceSnapshot(n)`: version - n + 1; for `afterDuration`: the version after the last snapshot's, as a
    * newer snapshot was written since the decision read it). Searched between the last snapshot the decision
@@ -251,7 +252,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
     const input = job.decide.value
     return queued
       ? Effect.flatMap(
-        decidesAgain(input, known.version, asHint(input.last)),
+        decidesAgain(input, known.version, Load.hint(input.last)),
         (decided) => writeIfDue(job, known, input, decided, route)
       )
       // Decided just now, on `input.last` (the last snapshot that decision rested on).
@@ -285,7 +286,7 @@ export const make = Effect.fnUntraced(function*<S, E>(
                 loaded.version,
                 // In the background another instance's writer may be deciding at the same time: a yes is
                 // confirmed with a fresh read of the real last snapshot, right before the write.
-                options.background === false ? loaded.lastSnapshot : asHint(loaded.lastSnapshot)
+                options.background === false ? loaded.lastSnapshot : Load.hint(loaded.lastSnapshot)
               ),
               (decided) => writeIfDue(job, loaded, input, decided, route)
             )

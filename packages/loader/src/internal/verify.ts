@@ -12,7 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import type { Difference, Verified, VerifyAllOptions, VerifyOptions, VerifySummary } from "../EventSourcedRepository.js"
+import type { Verified, VerifyAllOptions, VerifyOptions, VerifySummary } from "../EventSourcedRepository.js"
 import * as Commit from "./commit.js"
 import * as jsonDiff from "./jsonDiff.js"
 import type { Known } from "./knownStateCache.js"
@@ -66,18 +66,10 @@ export const make = <S, E, Err extends { readonly message: string; readonly _tag
         }
       }
       const replayed = yield* deps.replayAll(id, loaded.version)
-      const a = ops.encodeState(loaded.state)
-      const b = ops.encodeState(replayed.state)
-      const differences: Array<Difference> = Result.isSuccess(a) && Result.isSuccess(b)
-        ? jsonDiff.diff(a.success, b.success)
-        : [{
-          path: "$",
-          snapshot: Result.isFailure(a) ? `(does not encode: ${a.failure})` : "(encodes)",
-          replay: Result.isFailure(b) ? `(does not encode: ${b.failure})` : "(encodes)"
-        }]
-      if (loaded.version !== replayed.version) {
-        differences.unshift({ path: "(version)", snapshot: String(loaded.version), replay: String(replayed.version) })
-      }
+      const differences = jsonDiff.states(
+        { encoded: ops.encodeState(loaded.state), version: loaded.version },
+        { encoded: ops.encodeState(replayed.state), version: replayed.version }
+      )
       const consistent = differences.length === 0
       let repaired = false
       if (!consistent && options.repair === true && replayed.version > 0) {
