@@ -20,6 +20,7 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { type Account, Pcg } from "@effect-snapshots/reliability"
+import { nodeBinary, tsxArgs } from "@effect-snapshots/reliability/NodeProcess"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -34,7 +35,6 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { accountOf, describePlan, idsOf, plan, refusedSuffix } from "./fixtures/applicationPlan.js"
 import { record } from "./utils/figures.js"
-import { nodeBinary, tsxArgs } from "./utils/node.js"
 
 const SEED = 20_261_201
 const ROUNDS = 2

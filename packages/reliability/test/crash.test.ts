@@ -9,6 +9,7 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Checks, Pcg } from "@effect-snapshots/reliability"
+import { nodeBinary, tsxArgs } from "@effect-snapshots/reliability/NodeProcess"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -18,7 +19,6 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { record } from "./utils/figures.js"
-import { nodeBinary, tsxArgs } from "./utils/node.js"
 
 const KILLS = 20
 const IDS = 8
