@@ -8,7 +8,8 @@
  *   it), as a plain statement and from a PL/pgSQL function (whose plans Postgres caches per session), next to
  *   the bare INSERT.
  */
-import { Aggregate, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Aggregate, EventStore } from "@effect-snapshots/loader"
+import { SqlEventStore } from "@effect-snapshots/sql"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

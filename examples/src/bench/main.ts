@@ -11,9 +11,10 @@
  * next to the JSON.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { Aggregate, EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import * as BigDecimal from "effect/BigDecimal"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"

@@ -5,8 +5,8 @@
  * Every statement is prepared (`pg`'s named queries), as Effect 4's driver prepares its statements: the
  * baseline and the library then pay the same server-side planning.
  */
-import { Aggregate, SqlEventStore } from "@effect-snapshots/loader"
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { Aggregate } from "@effect-snapshots/loader"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"

@@ -53,7 +53,8 @@ interface Replayer {
 
 const library = async (request: ReplayRequest): Promise<Replayer> => {
   const { SnapshotStrategy } = await import("@effect-snapshots/core")
-  const { EventSourcedRepository, SqlEventStore } = await import("@effect-snapshots/loader")
+  const { EventSourcedRepository } = await import("@effect-snapshots/loader")
+  const { SqlEventStore } = await import("@effect-snapshots/sql")
   const { SnapshotStore } = await import("@effect-snapshots/store")
   const { PgClient } = await import("@effect/sql-pg")
   const Layer = await import("effect/Layer")

@@ -17,11 +17,12 @@
  * - `verifyAll`: 0 inconsistent, 0 failed (no orphan snapshot).
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { Aggregate, EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { type Account, Pcg } from "@effect-snapshots/reliability"
 import { nodeBinary, tsxArgs } from "@effect-snapshots/reliability/NodeProcess"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -6,11 +6,12 @@
  * repository loads the full-replay state.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Checks, Pcg } from "@effect-snapshots/reliability"
 import { nodeBinary, tsxArgs } from "@effect-snapshots/reliability/NodeProcess"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
