@@ -5,7 +5,7 @@
 import { BadArgument } from "@effect-snapshots/core"
 import type { Postgres } from "@effect-snapshots/postgres"
 import { SqlSnapshotStore } from "@effect-snapshots/sql"
-import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
+import { Snapshot, SnapshotStore, SnapshotStoreBackend } from "@effect-snapshots/store"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
@@ -15,6 +15,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as TestClock from "effect/testing/TestClock"
+import * as Tracer from "effect/Tracer"
 import { contract, freshType, make, saveIfDueContract, stateOfSize } from "../../../store/test/utils/contract.js"
 
 type Env = SqlClient | Postgres.Backend
@@ -314,6 +315,44 @@ VALUES ('Order', 'b', 1, 1, 'json', '{"a":', now())`)
         "corrupt_probe",
         (l) => l.pipe(compressed, SnapshotStore.resilient({ timeout: "30 seconds" }))
       )((store) => Effect.flip(store.load(type, "garbage")))
+      assert.strictEqual(error.reason, "Corrupt")
+      assert.strictEqual((yield* Metric.value(counter)).count, before + 1)
+    }))
+
+  it.effect("on SnapshotStoreBackend: a span per call naming backend sql, failures counted by reason", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const type = freshType("Observed")
+      const spans: Array<Tracer.Span> = []
+      yield* storeOn("observed_probe")((store) =>
+        Effect.flatMap(Effect.tracer, (inner) =>
+          Effect.withTracer(
+            Effect.andThen(
+              store.save(make({ aggregateType: type, aggregateId: "a", version: 1 })),
+              store.load(type, "a")
+            ),
+            Tracer.make({
+              span: (spanOptions) => {
+                const span = inner.span(spanOptions)
+                if (span.name.startsWith("SnapshotStore.")) spans.push(span)
+                return span
+              },
+              context: inner.context
+            })
+          ))
+      )
+      assert.deepStrictEqual(spans.map((span) => span.name), ["SnapshotStore.save", "SnapshotStore.load"])
+      assert.strictEqual(spans[1]!.attributes.get("backend"), "sql")
+      assert.strictEqual(spans[1]!.attributes.get("aggregate_type"), type)
+      // A row that does not decode is Corrupt, counted under backend sql.
+      yield* sql`UPDATE observed_probe SET metadata = '[1]'::jsonb WHERE aggregate_type = ${type}`
+      const counter = Metric.withAttributes(SnapshotStoreBackend.failures, {
+        backend: "sql",
+        operation: "load",
+        reason: "Corrupt"
+      })
+      const before = (yield* Metric.value(counter)).count
+      const error = yield* storeOn("observed_probe")((store) => Effect.flip(store.load(type, "a")))
       assert.strictEqual(error.reason, "Corrupt")
       assert.strictEqual((yield* Metric.value(counter)).count, before + 1)
     }))
