@@ -4,7 +4,6 @@
  * @internal
  */
 import { SnapshotStoreError } from "@effect-snapshots/store/SnapshotStoreError"
-import type { SchemaError } from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
 import * as sqlSupport from "./sqlSupport.js"
 
@@ -28,14 +27,4 @@ export const fromSqlError = (operation: string) => (error: SqlError): SnapshotSt
       cause: error
     })
 
-/** A row that does not decode: the stored data is corrupt. @internal */
-export const fromSchemaError = (operation: string) => (error: SchemaError): SnapshotStoreError =>
-  new SnapshotStoreError({
-    reason: "Corrupt",
-    message: `${operation}: a stored row could not be decoded: ${error.message}`,
-    cause: error
-  })
-
-/** @internal */
-export const corrupt = (message: string, cause?: unknown): SnapshotStoreError =>
-  new SnapshotStoreError(cause === undefined ? { reason: "Corrupt", message } : { reason: "Corrupt", message, cause })
+export { corrupt, fromSchemaError } from "@effect-snapshots/store/SnapshotStoreError"
