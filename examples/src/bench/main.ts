@@ -377,13 +377,15 @@ const main = async (options: Cli.Options) => {
     const stats = await compare(
       {
         library: () => sql.runPromise(sqlHot.load(id)),
-        rawTail: () => raw.loadTail(id, known)
+        rawTail: () => raw.loadTail(id, known),
+        effectTail: () => sql.runPromise(Raw.effectLoadTail(id, known))
       },
       { ...measureOptions, iterations: options.iterations * 3 },
       checkLoaded(events)
     )
     const library = await RoundTrips.measure(() => sql.runPromise(sqlHot.load(id)))
     const bare = await RoundTrips.measure(() => raw.loadTail(id, known))
+    const effectBare = await RoundTrips.measure(() => sql.runPromise(Raw.effectLoadTail(id, known)))
     loadHot = {
       events,
       libraryMs: round(stats.library.medianMs),
@@ -394,15 +396,22 @@ const main = async (options: Cli.Options) => {
       roundTrips: library.roundTrips,
       statements: library.statements,
       rawRoundTrips: bare.roundTrips,
+      effectMs: round(stats.effectTail.medianMs),
+      effectRatio: round(stats.effectTail.medianMs / stats.rawTail.medianMs),
       samples: stats.library.samples
     }
     log(
       Table.render(["", "median ms", "p99 ms", "round trips", "statements"], [
         tripsRow("repo.load, known aggregate (ours)", stats.library, library),
-        tripsRow("bare pg, 1 query for the tail", stats.rawTail, bare)
+        tripsRow("bare pg, 1 query for the tail", stats.rawTail, bare),
+        tripsRow("effect/sql, 1 query", stats.effectTail, effectBare)
       ])
     )
-    log(`  ratio ours / bare: ${Table.times(loadHot.ratio as number)}`)
+    log(
+      `  ratio ours / bare: ${Table.times(loadHot.ratio as number)}; effect/sql alone / bare: ${
+        Table.times(loadHot.effectRatio as number)
+      }`
+    )
   }
   if (wants("loadCold") && raw !== undefined) {
     section(`loadCold: repo.load without a cache (snapshot + ${options.tail} events) vs bare pg, 1 query`)
@@ -467,7 +476,7 @@ const main = async (options: Cli.Options) => {
     let rawVersion = 1
     // Diagnostics, each on its own stream: the event store's append without the repository, and the
     // append statement sent with bare pg, plain and from a PL/pgSQL function.
-    const versions = { store: 0, statement: 0, fn: 0 }
+    const versions = { store: 0, statement: 0, fn: 0, effect: 0 }
     await Breakdown.createAppendFunction(raw.pool)
     const eventStore = await sql.runPromise(EventStore.EventStore)
     const stats = await compare(
@@ -482,6 +491,11 @@ const main = async (options: Cli.Options) => {
           const event = historyEvent(rawVersion + 1)
           await raw.insert(rawId, rawVersion + 1, event, encode(event))
           rawVersion++
+        },
+        effectInsert: async () => {
+          const event = historyEvent(versions.effect + 1)
+          await sql.runPromise(Raw.effectInsert("save-effect", versions.effect + 1, event, encode(event)))
+          versions.effect++
         },
         eventStoreAppend: async () => {
           const event = historyEvent(versions.store + 1)
@@ -520,6 +534,8 @@ const main = async (options: Cli.Options) => {
       iterations: stats.library.samples,
       snapshotsWritten: snapshots.length,
       libraryRoundTrips: saveTrips.roundTrips,
+      effectInsertMs: round(stats.effectInsert.medianMs),
+      effectRatio: round(stats.effectInsert.medianMs / stats.raw.medianMs),
       eventStoreAppendMs: round(stats.eventStoreAppend.medianMs),
       appendStatementMs: round(stats.appendStatement.medianMs),
       appendFunctionMs: round(stats.appendFunction.medianMs)
@@ -528,6 +544,7 @@ const main = async (options: Cli.Options) => {
       Table.render(["", "median ms", "p99 ms"], [
         ["repo.save (ours)", Table.ms(stats.library.medianMs), Table.ms(stats.library.p99Ms)],
         ["bare INSERT", Table.ms(stats.raw.medianMs), Table.ms(stats.raw.p99Ms)],
+        ["effect/sql, same INSERT", Table.ms(stats.effectInsert.medianMs), Table.ms(stats.effectInsert.p99Ms)],
         ["EventStore.append (ours)", Table.ms(stats.eventStoreAppend.medianMs), Table.ms(stats.eventStoreAppend.p99Ms)],
         [
           "bare pg, our append statement",
@@ -535,7 +552,7 @@ const main = async (options: Cli.Options) => {
           Table.ms(stats.appendStatement.p99Ms)
         ],
         [
-          "bare pg, same in a PL/pgSQL fn",
+          "bare pg, batch statement in its fn",
           Table.ms(stats.appendFunction.medianMs),
           Table.ms(stats.appendFunction.p99Ms)
         ]
@@ -545,7 +562,9 @@ const main = async (options: Cli.Options) => {
       `  ratio ${Table.times(save.ratio as number)} (p99 ${
         Table.times(stats.library.p99Ms / stats.raw.p99Ms)
       }); ${stats.library.samples} saves, ${snapshots.length} snapshots written in the background; ` +
-        `${saveTrips.roundTrips} round trip(s) per save without a snapshot`
+        `${saveTrips.roundTrips} round trip(s) per save without a snapshot; effect/sql alone / bare: ${
+          Table.times(save.effectRatio as number)
+        }`
     )
   }
 
