@@ -93,8 +93,9 @@ const main = async (options: Cli.Options) => {
   const wants = (part: Cli.Part) => options.parts.includes(part)
   RoundTrips.install()
   // Its own schema on a shared server (dropped before and after); the smoke run's is per process, so a
-  // test run cannot disturb a benchmark running at the same time.
-  const schema = options.profile === "smoke" ? `effect_snapshots_bench_smoke_${process.pid}` : "effect_snapshots_bench"
+  // test run cannot disturb a benchmark running at the same time. BENCH_SCHEMA names another one (two full
+  // runs at once on one server would otherwise drop each other's tables).
+  const schema = options.profile === "smoke" ? `effect_snapshots_bench_smoke_${process.pid}` : process.env.BENCH_SCHEMA ?? "effect_snapshots_bench"
 
   log(`effect-snapshots bench (${options.profile}), ${startedAt.toISOString()}`)
   log(
@@ -515,7 +516,7 @@ const main = async (options: Cli.Options) => {
           versions.fn++
         }
       },
-      { warmup: 20, iterations: options.saveIterations, budgetMs: undefined }
+      { warmup: 200, iterations: options.saveIterations, budgetMs: undefined }
     )
     await sql.runPromise(saveRepo.flush)
     const snapshots = await sql.runPromise(
