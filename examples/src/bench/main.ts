@@ -95,7 +95,9 @@ const main = async (options: Cli.Options) => {
   // Its own schema on a shared server (dropped before and after); the smoke run's is per process, so a
   // test run cannot disturb a benchmark running at the same time. BENCH_SCHEMA names another one (two full
   // runs at once on one server would otherwise drop each other's tables).
-  const schema = options.profile === "smoke" ? `effect_snapshots_bench_smoke_${process.pid}` : process.env.BENCH_SCHEMA ?? "effect_snapshots_bench"
+  const schema = options.profile === "smoke"
+    ? `effect_snapshots_bench_smoke_${process.pid}`
+    : process.env.BENCH_SCHEMA ?? "effect_snapshots_bench"
 
   log(`effect-snapshots bench (${options.profile}), ${startedAt.toISOString()}`)
   log(
