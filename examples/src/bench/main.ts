@@ -94,8 +94,11 @@ const main = async (options: Cli.Options) => {
   const wants = (part: Cli.Part) => options.parts.includes(part)
   RoundTrips.install()
   // Its own schema on a shared server (dropped before and after); the smoke run's is per process, so a
-  // test run cannot disturb a benchmark running at the same time.
-  const schema = options.profile === "smoke" ? `effect_snapshots_bench_smoke_${process.pid}` : "effect_snapshots_bench"
+  // test run cannot disturb a benchmark running at the same time. BENCH_SCHEMA names another one (two full
+  // runs at once on one server would otherwise drop each other's tables).
+  const schema = options.profile === "smoke"
+    ? `effect_snapshots_bench_smoke_${process.pid}`
+    : process.env.BENCH_SCHEMA ?? "effect_snapshots_bench"
 
   log(`effect-snapshots bench (${options.profile}), ${startedAt.toISOString()}`)
   log(
@@ -378,13 +381,15 @@ const main = async (options: Cli.Options) => {
     const stats = await compare(
       {
         library: () => sql.runPromise(sqlHot.load(id)),
-        rawTail: () => raw.loadTail(id, known)
+        rawTail: () => raw.loadTail(id, known),
+        effectTail: () => sql.runPromise(Raw.effectLoadTail(id, known))
       },
       { ...measureOptions, iterations: options.iterations * 3 },
       checkLoaded(events)
     )
     const library = await RoundTrips.measure(() => sql.runPromise(sqlHot.load(id)))
     const bare = await RoundTrips.measure(() => raw.loadTail(id, known))
+    const effectBare = await RoundTrips.measure(() => sql.runPromise(Raw.effectLoadTail(id, known)))
     loadHot = {
       events,
       libraryMs: round(stats.library.medianMs),
@@ -395,15 +400,22 @@ const main = async (options: Cli.Options) => {
       roundTrips: library.roundTrips,
       statements: library.statements,
       rawRoundTrips: bare.roundTrips,
+      effectMs: round(stats.effectTail.medianMs),
+      effectRatio: round(stats.effectTail.medianMs / stats.rawTail.medianMs),
       samples: stats.library.samples
     }
     log(
       Table.render(["", "median ms", "p99 ms", "round trips", "statements"], [
         tripsRow("repo.load, known aggregate (ours)", stats.library, library),
-        tripsRow("bare pg, 1 query for the tail", stats.rawTail, bare)
+        tripsRow("bare pg, 1 query for the tail", stats.rawTail, bare),
+        tripsRow("effect/sql, 1 query", stats.effectTail, effectBare)
       ])
     )
-    log(`  ratio ours / bare: ${Table.times(loadHot.ratio as number)}`)
+    log(
+      `  ratio ours / bare: ${Table.times(loadHot.ratio as number)}; effect/sql alone / bare: ${
+        Table.times(loadHot.effectRatio as number)
+      }`
+    )
   }
   if (wants("loadCold") && raw !== undefined) {
     section(`loadCold: repo.load without a cache (snapshot + ${options.tail} events) vs bare pg, 1 query`)
@@ -468,7 +480,7 @@ const main = async (options: Cli.Options) => {
     let rawVersion = 1
     // Diagnostics, each on its own stream: the event store's append without the repository, and the
     // append statement sent with bare pg, plain and from a PL/pgSQL function.
-    const versions = { store: 0, statement: 0, fn: 0 }
+    const versions = { store: 0, statement: 0, fn: 0, effect: 0 }
     await Breakdown.createAppendFunction(raw.pool)
     const eventStore = await sql.runPromise(EventStore.EventStore)
     const stats = await compare(
@@ -483,6 +495,11 @@ const main = async (options: Cli.Options) => {
           const event = historyEvent(rawVersion + 1)
           await raw.insert(rawId, rawVersion + 1, event, encode(event))
           rawVersion++
+        },
+        effectInsert: async () => {
+          const event = historyEvent(versions.effect + 1)
+          await sql.runPromise(Raw.effectInsert("save-effect", versions.effect + 1, event, encode(event)))
+          versions.effect++
         },
         eventStoreAppend: async () => {
           const event = historyEvent(versions.store + 1)
@@ -502,7 +519,7 @@ const main = async (options: Cli.Options) => {
           versions.fn++
         }
       },
-      { warmup: 20, iterations: options.saveIterations, budgetMs: undefined }
+      { warmup: 200, iterations: options.saveIterations, budgetMs: undefined }
     )
     await sql.runPromise(saveRepo.flush)
     const snapshots = await sql.runPromise(
@@ -521,6 +538,8 @@ const main = async (options: Cli.Options) => {
       iterations: stats.library.samples,
       snapshotsWritten: snapshots.length,
       libraryRoundTrips: saveTrips.roundTrips,
+      effectInsertMs: round(stats.effectInsert.medianMs),
+      effectRatio: round(stats.effectInsert.medianMs / stats.raw.medianMs),
       eventStoreAppendMs: round(stats.eventStoreAppend.medianMs),
       appendStatementMs: round(stats.appendStatement.medianMs),
       appendFunctionMs: round(stats.appendFunction.medianMs)
@@ -529,6 +548,7 @@ const main = async (options: Cli.Options) => {
       Table.render(["", "median ms", "p99 ms"], [
         ["repo.save (ours)", Table.ms(stats.library.medianMs), Table.ms(stats.library.p99Ms)],
         ["bare INSERT", Table.ms(stats.raw.medianMs), Table.ms(stats.raw.p99Ms)],
+        ["effect/sql, same INSERT", Table.ms(stats.effectInsert.medianMs), Table.ms(stats.effectInsert.p99Ms)],
         ["EventStore.append (ours)", Table.ms(stats.eventStoreAppend.medianMs), Table.ms(stats.eventStoreAppend.p99Ms)],
         [
           "bare pg, our append statement",
@@ -536,7 +556,7 @@ const main = async (options: Cli.Options) => {
           Table.ms(stats.appendStatement.p99Ms)
         ],
         [
-          "bare pg, same in a PL/pgSQL fn",
+          "bare pg, batch statement in its fn",
           Table.ms(stats.appendFunction.medianMs),
           Table.ms(stats.appendFunction.p99Ms)
         ]
@@ -546,7 +566,9 @@ const main = async (options: Cli.Options) => {
       `  ratio ${Table.times(save.ratio as number)} (p99 ${
         Table.times(stats.library.p99Ms / stats.raw.p99Ms)
       }); ${stats.library.samples} saves, ${snapshots.length} snapshots written in the background; ` +
-        `${saveTrips.roundTrips} round trip(s) per save without a snapshot`
+        `${saveTrips.roundTrips} round trip(s) per save without a snapshot; effect/sql alone / bare: ${
+          Table.times(save.effectRatio as number)
+        }`
     )
   }
 

@@ -135,6 +135,31 @@ export const effectOneQuery = (id: string) =>
       return fold(schemaDecoders, id, undefined, 0, rows.map((r) => ({ version: Number(r[1]), body: r[2] as string })))
     }))
 
+/** The hot load's one query and fold (`loadTail`) as an Effect program on `effect/sql`: the driver layer's share. */
+export const effectLoadTail = (id: string, known: Known) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      Effect.map(sql.unsafe(hotTailSql, ["Order", id, known.version]).values, (rows): RawLoaded => {
+        const head = rows[0]
+        if (head === undefined || Number(head[1]) !== known.position) throw new Error("the held state is stale")
+        let state = known.state
+        let version = known.version
+        for (let i = 1; i < rows.length; i++) {
+          state = OrderDomain.evolve(state, schemaDecoders.event(rows[i]![2]))
+          version = Number(rows[i]![0])
+        }
+        return { state, version, replayed: rows.length - 1 }
+      })
+  )
+
+/** The bare INSERT of one event row (`insert`) as an Effect program on `effect/sql`. */
+export const effectInsert = (id: string, version: number, event: OrderDomain.OrderEvent, encoded: unknown) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.asVoid(sql.unsafe(insertSql, ["Order", id, version, event._tag, JSON.stringify(encoded)]))
+  )
+
 const insertSql = `INSERT INTO ${events} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
 VALUES ($1, $2, $3, $4, $5::jsonb, '{}'::jsonb, pg_current_xact_id())`
 

@@ -5,8 +5,8 @@
  *   writers at the same version can never both commit (no check-then-insert).
  * - `append` is ONE statement (one round trip): an `INSERT ... SELECT` guarded by the stream's current
  *   version, so a stale or gapped `expectedVersion` inserts nothing and answers the actual version at once.
- *   It runs inside a PL/pgSQL function (`<table>_append`, created by the migrations) so that Postgres plans it
- *   once per session instead of on every call. Inside a caller's transaction it runs under a savepoint, so
+ *   One event is a single-row INSERT sent as a statement (Effect's driver prepares it); a batch runs inside a
+ *   PL/pgSQL function (`<table>_append`, created by the migrations), whose plan Postgres keeps per session. Inside a caller's transaction it runs under a savepoint, so
  *   a lost race leaves that transaction usable. Inside a transaction of another client only (another pool:
  *   `effect/sql`'s transactions are per client) it is refused with an `InvalidInput` `EventStoreError`: the
  *   events would commit on their own and outlive that transaction's rollback.

@@ -14,7 +14,8 @@ import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as Aggregate from "../Aggregate.js"
 import type { LoadError, Saved, SaveOptions, SnapshotOutcome, Updated } from "../EventSourcedRepository.js"
-import { ConcurrencyConflict, type EventStoreService } from "../EventStore.js"
+import { type AppendResult, ConcurrencyConflict, type EventStoreError, type EventStoreService } from "../EventStore.js"
+import type { InvalidMetadata } from "../RepositoryError.js"
 import * as Commit from "./commit.js"
 import type * as Decision from "./decision.js"
 import { type Known, type KnownStateCache } from "./knownStateCache.js"
@@ -118,42 +119,35 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
   const { aggregate, cache, events, writer } = deps
   const type = aggregate.type
 
-  /** Append; then, on what the append proved of the state, decide and maybe snapshot. Never fails after the append. */
-  const commit = Effect.fnUntraced(
-    function*(
-      id: string,
-      expectedVersion: number,
-      batch: ReadonlyArray<E>,
-      given: Known<S> | undefined,
-      saveOptions: SaveOptions | undefined
-    ) {
-      const encoded = Aggregate.encodeEvents(aggregate, id, batch)
-      if (Result.isFailure(encoded)) {
-        return yield* encodeErrorOf(aggregate.codec.encodeEvent, encoded.failure, batch)
-      }
-      const metadata = deps.encodeMetadata(id, saveOptions?.metadata)
-      if (Result.isFailure(metadata)) {
-        return yield* metadata.failure
-      }
-      const result = yield* events.append(type, id, expectedVersion, Metadata.attach(encoded.success, metadata.success))
-      // The commit stands from here on: nothing below may fail the save.
-      const route = yield* Commit.current
-      const base = given ?? (expectedVersion === 0 ? Load.empty(deps.ops, id) : cache.get(id))
-      // The state at expectedVersion is known only when the append proves it: the event it appended after
-      // is the one that state was built from (a rolled-back transaction's positions are never reused).
-      const proven = base !== undefined && base.version === expectedVersion &&
-        base.position === result.previousPosition
-      const input: Decision.Input = {
-        id,
-        previousVersion: result.previousVersion,
-        currentVersion: result.version,
-        eventTypes: batch.map((event) => event._tag),
-        now: yield* deps.now,
-        replayed: proven ? base.replayed : Option.none(),
-        duration: proven ? base.duration : Option.none(),
-        last: base?.lastSnapshot
-      }
-      const decided = yield* deps.decide(input)
+  /**
+   * After the append, on what it proved of the state: decide, remember, maybe snapshot. Never fails. A few flat
+   * steps (this runs on every save).
+   */
+  const afterAppend = (
+    id: string,
+    expectedVersion: number,
+    batch: ReadonlyArray<E>,
+    given: Known<S> | undefined,
+    result: AppendResult,
+    route: Commit.Route,
+    now: DateTime.Utc
+  ): Effect.Effect<Saved> => {
+    const base = given ?? (expectedVersion === 0 ? Load.empty(deps.ops, id) : cache.get(id))
+    // The state at expectedVersion is known only when the append proves it: the event it appended after
+    // is the one that state was built from (a rolled-back transaction's positions are never reused).
+    const proven = base !== undefined && base.version === expectedVersion &&
+      base.position === result.previousPosition
+    const input: Decision.Input = {
+      id,
+      previousVersion: result.previousVersion,
+      currentVersion: result.version,
+      eventTypes: batch.map((event) => event._tag),
+      now,
+      replayed: proven ? base.replayed : Option.none(),
+      duration: proven ? base.duration : Option.none(),
+      last: base?.lastSnapshot
+    }
+    return Effect.flatMap(deps.decide(input), (decided) => {
       const known: Known<S> | undefined = proven
         ? {
           ...base,
@@ -164,9 +158,27 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
           encodedBytes: undefined
         }
         : undefined
-      yield* known === undefined ? Effect.sync(() => cache.delete(id)) : Load.remember(cache, id, known, route)
-      const outcome: SnapshotOutcome = decided.decision.take
-        ? yield* writer.submit({
+      const remembered = known === undefined
+        ? Effect.sync(() => cache.delete(id))
+        : Load.remember(cache, id, known, route)
+      const answer = (outcome: SnapshotOutcome) =>
+        Effect.as(
+          Effect.annotateCurrentSpan({
+            "aggregate.version": result.version,
+            "events.appended": batch.length,
+            "snapshot.outcome": outcome,
+            "snapshot.reasons": decided.decision.reasons.join(",")
+          }),
+          {
+            previousVersion: result.previousVersion,
+            version: result.version,
+            positions: result.positions,
+            snapshot: outcome
+          } satisfies Saved
+        )
+      if (!decided.decision.take) return Effect.andThen(remembered, answer("none"))
+      return remembered.pipe(
+        Effect.andThen(writer.submit({
           id,
           version: result.version,
           known: Option.fromUndefinedOr(known),
@@ -175,32 +187,46 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
           // background writer confirms the decision right before it writes a queued job. `last` is the snapshot
           // the decision rested on: the writer's due point comes from it.
           decide: Option.some({ ...input, last: decided.last })
-        }, route)
-        : "none"
-      yield* Effect.annotateCurrentSpan({
-        "aggregate.version": result.version,
-        "events.appended": batch.length,
-        "snapshot.outcome": outcome,
-        "snapshot.reasons": decided.decision.reasons.join(",")
-      })
-      const saved: Saved = {
-        previousVersion: result.previousVersion,
-        version: result.version,
-        positions: result.positions,
-        snapshot: outcome
-      }
-      return saved
-    },
-    (effect, id, expectedVersion) =>
-      Effect.withSpan(
-        effect,
-        "EventSourcedRepository.save",
-        {
-          attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
-          captureStackTrace: false
-        }
+        }, route)),
+        Effect.flatMap(answer)
       )
-  )
+    })
+  }
+
+  /** Append; then, on what the append proved of the state, decide and maybe snapshot. Never fails after the append. */
+  const commit = (
+    id: string,
+    expectedVersion: number,
+    batch: ReadonlyArray<E>,
+    given: Known<S> | undefined,
+    saveOptions: SaveOptions | undefined
+  ) =>
+    Effect.withSpan(
+      Effect.suspend((): Effect.Effect<
+        Saved,
+        Aggregate.EventEncodeError | InvalidMetadata | ConcurrencyConflict | EventStoreError
+      > => {
+        const encoded = Aggregate.encodeEvents(aggregate, id, batch)
+        if (Result.isFailure(encoded)) {
+          return Effect.fail(encodeErrorOf(aggregate.codec.encodeEvent, encoded.failure, batch))
+        }
+        const metadata = deps.encodeMetadata(id, saveOptions?.metadata)
+        if (Result.isFailure(metadata)) return Effect.fail(metadata.failure)
+        return Effect.flatMap(
+          events.append(type, id, expectedVersion, Metadata.attach(encoded.success, metadata.success)),
+          // The commit stands from here on: nothing below may fail the save.
+          (result) =>
+            Effect.flatMap(Commit.current, (route) =>
+              Effect.flatMap(deps.now, (now) =>
+                afterAppend(id, expectedVersion, batch, given, result, route, now)))
+        )
+      }),
+      "EventSourcedRepository.save",
+      {
+        attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
+        captureStackTrace: false
+      }
+    )
 
   const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
     commit(id, expectedVersion, batch, undefined, saveOptions)

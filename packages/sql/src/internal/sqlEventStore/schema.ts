@@ -112,6 +112,27 @@ SELECT COALESCE((SELECT head.version FROM head), 0)::integer,
       ""
   }`
 
+/**
+ * The append of one event on a local table, as a statement (parameters: type, id, expected version, event
+ * type, payload and metadata as JSON text): `appendStatement`'s check, order_xid and answer (the head's
+ * version, the new position or NULL when refused, the head's position) with a single-row INSERT, no batch
+ * JSON to expand.
+ */
+export const appendOneStatement = (t: string): string =>
+  `WITH head AS (
+  SELECT h.version, h.position, h.order_xid FROM ${t} h
+  WHERE h.aggregate_type = $1 AND h.aggregate_id = $2
+  ORDER BY h.version DESC LIMIT 1
+), inserted AS (
+  INSERT INTO ${t} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
+  SELECT $1, $2, $3 + 1, $4, $5::jsonb, $6::jsonb, GREATEST(pg_current_xact_id(), (SELECT head.order_xid FROM head))
+  WHERE COALESCE((SELECT head.version FROM head), 0) = $3
+  RETURNING ${t}.position
+)
+SELECT COALESCE((SELECT head.version FROM head), 0)::integer,
+  (SELECT i.position FROM inserted i),
+  COALESCE((SELECT head.position FROM head), 0)::bigint`
+
 /** The append function that Citus delegates to a stream's worker (at most 54 characters). */
 export const routedAppendFunction = (table: string): string => `${table}_append_routed`
 

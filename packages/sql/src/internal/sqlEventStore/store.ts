@@ -7,6 +7,7 @@ import {
   checkLimit,
   checkStreamKey,
   encodeAppend,
+  type EncodedEvent,
   maxVersion
 } from "@effect-snapshots/loader/EventStoreInput"
 import { streamsAfter } from "@effect-snapshots/loader/EventStoreInput"
@@ -30,7 +31,14 @@ import {
   toNumber,
   unavailable
 } from "./rows.js"
-import { appendFunction, checkCoordinator, migrations, prepareLayout, routedAppendFunction } from "./schema.js"
+import {
+  appendFunction,
+  appendOneStatement,
+  checkCoordinator,
+  migrations,
+  prepareLayout,
+  routedAppendFunction
+} from "./schema.js"
 
 /** The default table name (`SqlEventStore.defaultTable`). */
 export const defaultTable = "effect_snapshots_events"
@@ -89,6 +97,9 @@ export const build: (
   const appendSql = `SELECT actual, positions, previous_position FROM ${
     quote(layout === "distributed" ? routedAppendFunction(table) : appendFunction(table))
   }($1, $2, $3, $4::jsonb)`
+  // One event on a local table: a single-row INSERT (no batch JSON to expand), sent as a statement, which
+  // Effect's driver prepares; measured cheaper on the server than the batch statement through its function.
+  const appendOneSql = layout === "local" ? appendOneStatement(t) : undefined
   const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2`
   // created_at as epoch milliseconds: a float parses several times faster than a timestamptz's text.
@@ -149,11 +160,39 @@ ORDER BY e.order_xid, e.position LIMIT $3`
       }
     )
 
+  /** One event with `appendOneSql`: the batch statement's answer, for one position. */
+  const insertOne = (
+    sqlText: string,
+    aggregateType: string,
+    aggregateId: string,
+    expectedVersion: number,
+    event: EncodedEvent
+  ) =>
+    Effect.flatMap(
+      sql.unsafe(sqlText, [aggregateType, aggregateId, expectedVersion, event.type, event.payload, event.metadata])
+        .values,
+      (rows): Effect.Effect<AppendResult, ConcurrencyConflict> => {
+        const [actual, position, previousPosition] = rows[0] as [unknown, unknown, unknown]
+        if (position === null) {
+          return Effect.fail(conflict(aggregateType, aggregateId, expectedVersion, toNumber(actual)))
+        }
+        return Effect.succeed({
+          previousVersion: expectedVersion,
+          previousPosition: toNumber(previousPosition),
+          version: expectedVersion + 1,
+          positions: [toNumber(position)]
+        })
+      }
+    )
+
   const append: EventStoreService["append"] = (aggregateType, aggregateId, expectedVersion, events) =>
     Effect.suspend(() => {
       const encoded = encodeAppend(aggregateType, aggregateId, expectedVersion, events)
       if (Result.isFailure(encoded)) return Effect.fail(invalidInput(encoded.failure))
-      const json = batchJson(encoded.success)
+      const one = appendOneSql !== undefined && encoded.success.length === 1 ? encoded.success[0] : undefined
+      const statement = one === undefined
+        ? insert(aggregateType, aggregateId, expectedVersion, batchJson(encoded.success))
+        : insertOne(appendOneSql!, aggregateType, aggregateId, expectedVersion, one)
       return Effect.flatMap(
         SqlSupport.transactionSite(sql),
         (site): Effect.Effect<AppendResult, EventStoreError | ConcurrencyConflict | SqlError> => {
@@ -170,7 +209,7 @@ ORDER BY e.order_xid, e.position LIMIT $3`
           }
           // In the caller's transaction, a savepoint keeps a lost race from aborting it; on its own the
           // statement is atomic and needs no transaction (one round trip).
-          return SqlSupport.withSavepoint(sql)(insert(aggregateType, aggregateId, expectedVersion, json))
+          return SqlSupport.withSavepoint(sql)(statement)
         }
       ).pipe(
         Effect.catchTag(
