@@ -139,9 +139,14 @@ export const run = <Err, FlushErr = never, R = never>(
       }
       return flush
     }
+    // The rest of a long stream, read one page ahead: the next page's statement runs on the server while this
+    // page is folded here.
     const rest = Effect.suspend(() =>
       Stream.runForEachArray(
-        events.read(type, id, { fromVersion: reached.version + 1, toVersion: options.toVersion }),
+        Stream.bufferArray(
+          events.read(type, id, { fromVersion: reached.version + 1, toVersion: options.toVersion }),
+          { capacity: 1 }
+        ),
         (rows) => page(rows, 0)
       )
     )
