@@ -8,6 +8,7 @@
  *   parent -> { type: "replay", mode, url, schema, table, id, rounds }   child -> { type: "replayed", ... }
  *   (as many times as asked; the child exits when the parent disconnects)
  */
+import type * as Loader from "@effect-snapshots/loader"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { performance } from "node:perf_hooks"
@@ -32,6 +33,8 @@ export type ReplayResponse =
     readonly events: number
     readonly itemCount: number
     readonly ms: ReadonlyArray<number>
+    /** CPU time of this process (user + system) in each round. */
+    readonly cpuMs: ReadonlyArray<number>
     /** RSS before the first replay (runtime, modules, connection). */
     readonly startRssMb: number
     /** Peak RSS of the whole process so far (`process.resourceUsage().maxRSS`). */
@@ -53,7 +56,10 @@ interface Replayer {
 
 const library = async (request: ReplayRequest): Promise<Replayer> => {
   const { SnapshotStrategy } = await import("@effect-snapshots/core")
-  const { EventSourcedRepository, SqlEventStore } = await import("@effect-snapshots/loader")
+  // AB_LOADER: another build of the loader (its `src/index.ts`), for an A/B run of two versions (`replayProbe.ts`).
+  const { EventSourcedRepository, SqlEventStore } = (process.env.AB_LOADER === undefined
+    ? await import("@effect-snapshots/loader")
+    : await import(process.env.AB_LOADER)) as typeof Loader
   const { SnapshotStore } = await import("@effect-snapshots/store")
   const { PgClient } = await import("@effect/sql-pg")
   const Layer = await import("effect/Layer")
@@ -128,16 +134,28 @@ const handle = async (request: ReplayRequest): Promise<ReplayResponse> => {
   }
   const { replay } = await replayer
   const ms: Array<number> = []
+  const cpuMs: Array<number> = []
   let events = 0
   let itemCount = 0
   for (let round = 0; round < request.rounds; round++) {
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     const replayed = await replay()
     ms.push(performance.now() - t0)
+    const cpu = process.cpuUsage(cpu0)
+    cpuMs.push((cpu.user + cpu.system) / 1000)
     events = replayed.events
     itemCount = replayed.itemCount
   }
-  return { type: "replayed", events, itemCount, ms, startRssMb, peakRssMb: mb(process.resourceUsage().maxRSS * 1024) }
+  return {
+    type: "replayed",
+    events,
+    itemCount,
+    ms,
+    cpuMs,
+    startRssMb,
+    peakRssMb: mb(process.resourceUsage().maxRSS * 1024)
+  }
 }
 
 if (process.send !== undefined) {
