@@ -15,7 +15,7 @@ import type { EventStoreError, EventStoreService, StoredEvent } from "../EventSt
 import { StreamCorrupt } from "../RepositoryError.js"
 
 /** Events the first page of a replay asks for (the SQL store's default page size). @internal */
-export const pageSize = 2000
+export const pageSize = 1000
 
 /** A state (a snapshot's, or a cached one) that the stream does not confirm: the caller replays instead. @internal */
 export class Unusable extends Data.TaggedError("Unusable")<{
