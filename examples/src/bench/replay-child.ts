@@ -48,6 +48,9 @@ const withSearchPath = (url: string, schema: string) => {
   return parsed.toString()
 }
 
+/** REPLAY_PAGE_SIZE: the page size of both sides instead of their defaults (`replayProbe.ts`'s PAGES). */
+const pageSizeOverride = process.env.REPLAY_PAGE_SIZE === undefined ? undefined : Number(process.env.REPLAY_PAGE_SIZE)
+
 const mb = (bytes: number) => Math.round((bytes / (1024 * 1024)) * 10) / 10
 
 interface Replayer {
@@ -68,7 +71,10 @@ const library = async (request: ReplayRequest): Promise<Replayer> => {
   const Scope = await import("effect/Scope")
   const { Order } = await import("../Order.js")
   const runtime = ManagedRuntime.make(
-    Layer.mergeAll(SqlEventStore.layer, SnapshotStore.layerMemory).pipe(
+    Layer.mergeAll(
+      pageSizeOverride === undefined ? SqlEventStore.layer : SqlEventStore.layerWith({ pageSize: pageSizeOverride }),
+      SnapshotStore.layerMemory
+    ).pipe(
       // PgClient directly (not `Postgres.layer`): this runs only against a real server, and loading the
       // embedded Postgres's module would add ~40 MB to the RSS being measured.
       Layer.provide(
@@ -98,7 +104,7 @@ const floor = async (request: ReplayRequest): Promise<Replayer> => {
   const client = new pg.Client({ connectionString: withSearchPath(request.url, request.schema) })
   await client.connect()
   const decodeEvent = Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderEvent))
-  const pageSize = 2000
+  const pageSize = pageSizeOverride ?? 2000
   const pageSql = `SELECT version, payload FROM ${request.table}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version LIMIT $4`
   return {

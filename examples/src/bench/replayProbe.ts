@@ -72,13 +72,24 @@ const children = {
     execArgv: profileArgs("floor")
   })
 }
-type Name = "library" | "floor" | "previous"
+type Name = string
+// PAGES=1000,500: one more process per page size (REPLAY_PAGE_SIZE), replaying through the library, or through
+// the floor with PAGED_MODE=floor.
+const paged = (process.env.PAGES ?? "").split(",").filter((x) => x !== "").map((size) => {
+  process.env.REPLAY_PAGE_SIZE = size
+  const child = Child.start<ReplayRequest, ReplayResponse>(new URL("./replay-child.ts", import.meta.url), {
+    execArgv: profileArgs(`page${size}`)
+  })
+  delete process.env.REPLAY_PAGE_SIZE
+  return { name: `page${size}`, child, mode: (process.env.PAGED_MODE ?? "library") as "library" | "floor" }
+})
 const participants: Array<
   { readonly name: Name; readonly child: typeof children.library; readonly mode: "library" | "floor" }
 > = [
   { name: "library", child: children.library, mode: "library" },
   { name: "floor", child: children.floor, mode: "floor" },
-  ...(previous === undefined ? [] : [{ name: "previous" as const, child: previous, mode: "library" as const }])
+  ...(previous === undefined ? [] : [{ name: "previous" as const, child: previous, mode: "library" as const }]),
+  ...paged
 ]
 const ms: Record<string, Array<number>> = {}
 const cpu: Record<string, Array<number>> = {}

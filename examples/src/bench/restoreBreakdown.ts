@@ -12,6 +12,7 @@ import { SnapshotStrategy } from "@effect-snapshots/core"
 import { Aggregate, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -24,9 +25,9 @@ import { performance } from "node:perf_hooks"
 import pg from "pg"
 import { Order } from "../Order.js"
 import * as OrderDomain from "../OrderDomain.js"
-import { expectedState } from "./history.js"
+import { encodedHistoryEvent, expectedState } from "./history.js"
 import { compare } from "./measure.js"
-import { decodeOrderState } from "./restoreDecoders.js"
+import { decodeOrderEvent, decodeOrderState } from "./restoreDecoders.js"
 import * as Seed from "./seed.js"
 
 const url = process.env.PG_URL
@@ -100,12 +101,37 @@ const inProcess = async () => {
   const parsed: unknown = JSON.parse(text)
   const snapshot = { schemaVersion: Order.schemaVersion, state: parsed, metadata: {} }
   const schemaDecode = Schema.decodeUnknownResult(Schema.toCodecJson(OrderDomain.OrderState))
+  const storedEvents = Array.from({ length: lines + 1 }, (_, i) => {
+    const event = encodedHistoryEvent(i + 1, lines)
+    return {
+      aggregateType: Order.type,
+      aggregateId: id,
+      version: i + 1,
+      position: i + 1,
+      type: event.type,
+      payload: JSON.parse(JSON.stringify(event.payload)),
+      metadata: {},
+      createdAt: DateTime.makeUnsafe(0)
+    }
+  })
   const stats = await compare(
     {
       library: async () => Aggregate.restoreState(Order, snapshot),
       schemaJit: async () => schemaDecode(parsed),
       byHand: async () => Result.succeed(decodeOrderState(parsed)),
-      parse: async () => Result.succeed(JSON.parse(text))
+      parse: async () => Result.succeed(JSON.parse(text)),
+      // The replay's share of decoding: every event of the stream, by the library and by hand.
+      eventsLibrary: async () => {
+        for (const stored of storedEvents) {
+          const event = Aggregate.decodeEvent(Order, stored)
+          if (Result.isFailure(event)) return event
+        }
+        return Result.succeed(storedEvents.length)
+      },
+      eventsByHand: async () => {
+        for (const stored of storedEvents) decodeOrderEvent(stored.payload)
+        return Result.succeed(storedEvents.length)
+      }
     },
     { warmup: 200, iterations: lines > 5000 ? 300 : 3000 },
     (name, result) => {

@@ -54,3 +54,25 @@ export const decodeOrderState = (u: unknown): OrderDomain.OrderState => {
     submittedAt: o.submittedAt === null ? Option.none() : Option.some(DateTime.makeUnsafe(string(o.submittedAt)))
   }
 }
+
+/** An Order event from its JSON payload, by hand as `decodeOrderState`; throws on anything else. */
+export const decodeOrderEvent = (u: unknown): OrderDomain.OrderEvent => {
+  const o = object(u)
+  switch (o._tag) {
+    case "ItemAdded": {
+      const sku = string(o.sku)
+      const quantity = int(o.quantity)
+      if (sku.length === 0 || quantity <= 0) throw new Error("not an item")
+      return { _tag: "ItemAdded", sku, quantity, unitPrice: bigDecimal(o.unitPrice) }
+    }
+    case "OrderCreated": {
+      const customerId = string(o.customerId)
+      if (customerId.length === 0) throw new Error("no customer")
+      return { _tag: "OrderCreated", customerId }
+    }
+    case "OrderSubmitted":
+      return { _tag: "OrderSubmitted", submittedAt: DateTime.makeUnsafe(string(o.submittedAt)) }
+    default:
+      throw new Error("not an Order event")
+  }
+}
