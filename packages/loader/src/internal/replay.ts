@@ -14,8 +14,13 @@ import type { SkipReason } from "../Aggregate.js"
 import type { EventStoreError, EventStoreService, StoredEvent } from "../EventStore.js"
 import { StreamCorrupt } from "../RepositoryError.js"
 
-/** Events the first page of a replay asks for (the SQL store's default page size). @internal */
-export const pageSize = 1000
+/**
+ * Events the first page of a replay asks for (in the cold read's one statement): a tail of up to this many
+ * events is one statement. The rest of a longer stream comes in the store's pages (1000 on the SQL store).
+ *
+ * @internal
+ */
+export const pageSize = 2000
 
 /** A state (a snapshot's, or a cached one) that the stream does not confirm: the caller replays instead. @internal */
 export class Unusable extends Data.TaggedError("Unusable")<{
