@@ -59,6 +59,26 @@ await runtime.runPromise(
   Seed.seedStream(id, lines + 1, 0, (id, from, to) => Seed.insertRange(id, from, to, lines), lines)
 )
 
+// AB_OLD=<dir>/src/index.ts: the same two loads through another copy of the loader's sources (see
+// `replayProbe.ts`), on a runtime of its own, alternating with the others.
+const previous = process.env.AB_OLD === undefined ? undefined : await (async () => {
+  const old = (await import(process.env.AB_OLD!)) as typeof import("@effect-snapshots/loader")
+  const oldRuntime = ManagedRuntime.make(
+    Layer.mergeAll(old.SqlEventStore.layer, SqlSnapshotStore.layer).pipe(Layer.provideMerge(Postgres.layer({ schema })))
+  )
+  const make = (snapshots?: Layer.Layer<SnapshotStore.SnapshotStore>) => {
+    const made = old.EventSourcedRepository.make(Order, { strategy: SnapshotStrategy.never, cacheMaxBytes: 0 })
+    return oldRuntime.runPromise(Scope.provide(snapshots === undefined ? made : Effect.provide(made, snapshots), scope))
+  }
+  const oldRepo = await make()
+  const oldReplay = await make(Layer.fresh(SnapshotStore.layerMemory))
+  return {
+    ours: () => oldRuntime.runPromise(oldRepo.load(id)),
+    replay: () => oldRuntime.runPromise(oldReplay.load(id)),
+    dispose: () => oldRuntime.dispose()
+  }
+})()
+
 // The floor: bare `pg`, one prepared statement for the newest snapshot and the events after it, the state
 // text parsed and decoded with Schema's own decoder.
 const searchPath = new URL(url)
@@ -158,10 +178,15 @@ if (profile) {
     {
       ours: () => runtime.runPromise(repo.load(id)),
       replay: () => runtime.runPromise(replay.load(id)),
-      storeLoadRestore: () => runtime.runPromise(storeRestore),
-      effectFetch: () => runtime.runPromise(effectFetch),
+      ...(previous === undefined ?
+        {
+          storeLoadRestore: () => runtime.runPromise(storeRestore),
+          effectFetch: () => runtime.runPromise(effectFetch),
+          floorFetch
+        } :
+        {}),
       floor,
-      floorFetch
+      ...(previous === undefined ? {} : { oursPrevious: previous.ours, replayPrevious: previous.replay })
     },
     { warmup: lines > 5000 ? 5 : 50, iterations: lines > 5000 ? 40 : 400 },
     (name, result) => {
@@ -181,10 +206,15 @@ if (profile) {
   console.log(
     `replay / ours ${(stats.replay.medianMs / stats.ours.medianMs).toFixed(2)}x, replay / floor ${
       (stats.replay.medianMs / stats.floor.medianMs).toFixed(2)
-    }x; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`
+    }x${
+      previous === undefined ?
+        "" :
+        `; previous: replay / ours ${(stats.replayPrevious!.medianMs / stats.oursPrevious!.medianMs).toFixed(2)}x`
+    }; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`
   )
 }
 await client.end()
 await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
 await admin.end()
 await runtime.dispose()
+await previous?.dispose()
