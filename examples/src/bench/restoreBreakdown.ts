@@ -9,6 +9,7 @@
  * only `repo.load` runs in a loop (for `node --cpu-prof`).
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
+import type * as Loader from "@effect-snapshots/loader"
 import { Aggregate, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
@@ -62,7 +63,7 @@ await runtime.runPromise(
 // AB_OLD=<dir>/src/index.ts: the same two loads through another copy of the loader's sources (see
 // `replayProbe.ts`), on a runtime of its own, alternating with the others.
 const previous = process.env.AB_OLD === undefined ? undefined : await (async () => {
-  const old = (await import(process.env.AB_OLD!)) as typeof import("@effect-snapshots/loader")
+  const old = (await import(process.env.AB_OLD!)) as typeof Loader
   const oldRuntime = ManagedRuntime.make(
     Layer.mergeAll(old.SqlEventStore.layer, SqlSnapshotStore.layer).pipe(Layer.provideMerge(Postgres.layer({ schema })))
   )
