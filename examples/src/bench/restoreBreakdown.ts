@@ -27,7 +27,7 @@ import pg from "pg"
 import { Order } from "../Order.js"
 import * as OrderDomain from "../OrderDomain.js"
 import { encodedHistoryEvent, expectedState } from "./history.js"
-import { compare } from "./measure.js"
+import { compare, type Stats } from "./measure.js"
 import { decodeOrderEvent, decodeOrderState } from "./restoreDecoders.js"
 import * as Seed from "./seed.js"
 
@@ -175,20 +175,24 @@ if (profile) {
 } else {
   console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`)
   await inProcess()
-  const stats = await compare(
+  const cases: Record<string, () => Promise<unknown>> = previous === undefined ?
     {
       ours: () => runtime.runPromise(repo.load(id)),
       replay: () => runtime.runPromise(replay.load(id)),
-      ...(previous === undefined ?
-        {
-          storeLoadRestore: () => runtime.runPromise(storeRestore),
-          effectFetch: () => runtime.runPromise(effectFetch),
-          floorFetch
-        } :
-        {}),
+      storeLoadRestore: () => runtime.runPromise(storeRestore),
+      effectFetch: () => runtime.runPromise(effectFetch),
       floor,
-      ...(previous === undefined ? {} : { oursPrevious: previous.ours, replayPrevious: previous.replay })
-    },
+      floorFetch
+    } :
+    {
+      ours: () => runtime.runPromise(repo.load(id)),
+      replay: () => runtime.runPromise(replay.load(id)),
+      floor,
+      oursPrevious: previous.ours,
+      replayPrevious: previous.replay
+    }
+  const stats: Record<string, Stats> = await compare(
+    cases,
     { warmup: lines > 5000 ? 5 : 50, iterations: lines > 5000 ? 40 : 400 },
     (name, result) => {
       if (name === "ours" && (result as { replayed: number }).replayed !== 0) throw new Error("ours replayed")
