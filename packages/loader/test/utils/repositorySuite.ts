@@ -795,18 +795,19 @@ export const repositorySuite = (it: Vitest.MethodsNonLive<Services>, options: Su
       const peak = yield* Ref.make(0)
       const gate = yield* Deferred.make<void>()
       const reachedBudget = yield* Deferred.make<void>()
-      // A full replay reads its first page with readPage and the rest with read: both wait at the gate.
-      const enter = Effect.gen(function*() {
-        const n = yield* Ref.updateAndGet(active, (n) => n + 1)
-        yield* Ref.update(peak, (m) => Math.max(m, n))
-        if (n === 3) yield* Deferred.succeed(reachedBudget, undefined)
-        yield* Effect.addFinalizer(() => Ref.update(active, (n) => n - 1))
-        yield* Deferred.await(gate)
-      })
       const slow: EventStore.EventStoreService = {
         ...real,
-        read: (type, id, options) => Stream.unwrap(Effect.as(enter, real.read(type, id, options))),
-        readPage: (type, id, options) => Effect.scoped(Effect.andThen(enter, real.readPage(type, id, options)))
+        read: (type, id, options) =>
+          Stream.unwrap(
+            Effect.gen(function*() {
+              const n = yield* Ref.updateAndGet(active, (n) => n + 1)
+              yield* Ref.update(peak, (m) => Math.max(m, n))
+              if (n === 3) yield* Deferred.succeed(reachedBudget, undefined)
+              yield* Effect.addFinalizer(() => Ref.update(active, (n) => n - 1))
+              yield* Deferred.await(gate)
+              return real.read(type, id, options)
+            })
+          )
       }
       yield* withRepository(Ledger, { strategy: SnapshotStrategy.never, fallbackConcurrency: 3 }, (repo) =>
         Effect.gen(function*() {
