@@ -165,15 +165,7 @@ export const run = <Err, FlushErr = never, R = never>(
     if (from.version === 0) {
       const firstPage = options.firstPage
       return Effect.andThen(
-        firstPage === undefined
-          // The first page as large as a handed-over one: a stream of up to `pageSize` events is one statement.
-          ? budgeted(
-            Effect.flatMap(
-              events.readPage(type, id, { toVersion: options.toVersion, limit: pageSize }),
-              (rows) => after(rows, 0, rest)
-            )
-          )
-          : after(firstPage, 0, budgeted(rest)),
+        firstPage === undefined ? budgeted(rest) : after(firstPage, 0, budgeted(rest)),
         done
       )
     }
