@@ -43,6 +43,7 @@ import type { PeerRequest, PeerResponse } from "./peer-child.js"
 import * as Raw from "./raw.js"
 import * as RedisBench from "./redis.js"
 import type { ReplayRequest, ReplayResponse } from "./replay-child.js"
+import { decodeOrderState } from "./restoreDecoders.js"
 import * as RoundTrips from "./roundtrips.js"
 import * as Seed from "./seed.js"
 import * as Table from "./table.js"
@@ -591,6 +592,8 @@ const main = async (options: Cli.Options) => {
     }
     try {
       const ms = { library: [] as Array<number>, floor: [] as Array<number> }
+      const cpuMs = { library: [] as Array<number>, floor: [] as Array<number> }
+      const loadAverages: Array<number> = []
       const last: Partial<Record<"library" | "floor", Extract<ReplayResponse, { type: "replayed" }>>> = {}
       for (let round = 0; round < options.replayRounds; round++) {
         const order = round % 2 === 0 ? (["library", "floor"] as const) : (["floor", "library"] as const)
@@ -609,6 +612,8 @@ const main = async (options: Cli.Options) => {
             throw new Error(`${mode}: replayed ${response.events} events, expected ${options.replayEvents}`)
           }
           ms[mode].push(...response.ms)
+          cpuMs[mode].push(...response.cpuMs)
+          loadAverages.push(os.loadavg()[0]!)
           last[mode] = response
         }
       }
@@ -626,7 +631,10 @@ const main = async (options: Cli.Options) => {
         floorMs: round(floorMs),
         floorPeakRssMb: last.floor!.peakRssMb,
         floorStartRssMb: last.floor!.startRssMb,
-        floorRatio: round(medianMs / floorMs)
+        floorRatio: round(medianMs / floorMs),
+        cpuMs: round(median(cpuMs.library)),
+        floorCpuMs: round(median(cpuMs.floor)),
+        loadAverage: { min: round(Math.min(...loadAverages)), max: round(Math.max(...loadAverages)) }
       }
       replayFloor.push({
         part: "replay1M",
@@ -649,6 +657,13 @@ const main = async (options: Cli.Options) => {
         } ms; peak RSS ${last.floor!.peakRssMb} MB (${last.floor!.startRssMb} MB before); ours / floor ${
           Table.times(medianMs / floorMs)
         }`
+      )
+      log(
+        `  CPU time of each process (median): ours ${Table.ms(median(cpuMs.library))} ms, floor ${
+          Table.ms(median(cpuMs.floor))
+        } ms (${Table.times(median(cpuMs.library) / median(cpuMs.floor))}); load average ${
+          Math.min(...loadAverages).toFixed(2)
+        }..${Math.max(...loadAverages).toFixed(2)}`
       )
     } finally {
       await children.library.close()
@@ -830,7 +845,9 @@ ORDER BY version DESC LIMIT 1`,
         {
           parse: async () => JSON.parse(text),
           decode: async () => Aggregate.restoreState(Order, snapshot),
-          schemaDecode: async () => schemaDecode(parsed)
+          schemaDecode: async () => schemaDecode(parsed),
+          // What a decoder compiler could emit for this Schema at best (the bound of the hand-written decoders).
+          byHand: async () => Result.succeed(decodeOrderState(parsed))
         },
         measureOptions,
         (name, result) => {
@@ -847,7 +864,8 @@ ORDER BY version DESC LIMIT 1`,
         schemaDecodeMs: round(steps.schemaDecode.medianMs),
         parseUsPerLine: perLine(steps.parse.medianMs),
         decodeUsPerLine: perLine(steps.decode.medianMs),
-        schemaDecodeUsPerLine: perLine(steps.schemaDecode.medianMs)
+        schemaDecodeUsPerLine: perLine(steps.schemaDecode.medianMs),
+        byHandDecodeMs: round(steps.byHand.medianMs)
       }
       log(
         `  in process (${Table.int(decodeFigures.stateJsonBytes)} bytes of JSON): JSON.parse ${
@@ -856,7 +874,9 @@ ORDER BY version DESC LIMIT 1`,
           Table.ms(steps.decode.medianMs)
         } ms (${decodeFigures.decodeUsPerLine} µs/line; Schema's own decoder ${
           Table.ms(steps.schemaDecode.medianMs)
-        } ms, ${decodeFigures.schemaDecodeUsPerLine} µs/line)`
+        } ms, ${decodeFigures.schemaDecodeUsPerLine} µs/line; by hand for this Schema ${
+          Table.ms(steps.byHand.medianMs)
+        } ms)`
       )
       const backends = [
         {
@@ -876,11 +896,16 @@ ORDER BY version DESC LIMIT 1`,
       ]
       for (const b of backends) {
         await b.seed(id, events, 0, lines)
-        const stats = await compare(
-          {
-            snapshot: () => b.runtime.runPromise(b.repo.load(id)),
-            replay: () => b.runtime.runPromise(b.replay.load(id))
-          },
+        // On Postgres, the floor of a restore: bare `pg`, the snapshot row and the tail in one prepared statement,
+        // JSON.parse, Schema's own decoder.
+        const floor = b.label === "memory" ? undefined : raw
+        const cases: Record<string, () => Promise<unknown>> = {
+          snapshot: () => b.runtime.runPromise(b.repo.load(id)),
+          replay: () => b.runtime.runPromise(b.replay.load(id))
+        }
+        if (floor !== undefined) cases.floor = () => floor.loadOneQuery(id)
+        const stats: Record<string, Stats> = await compare(
+          cases,
           measureOptions,
           (name, result) => {
             checkLoaded(events, lines)(name, result)
@@ -888,21 +913,35 @@ ORDER BY version DESC LIMIT 1`,
             if (name === "snapshot" && loaded.replayed !== 0) throw new Error(`snapshot: replayed ${loaded.replayed}`)
           }
         )
+        const snapshotMs = stats.snapshot!.medianMs
+        const replayMs = stats.replay!.medianMs
+        const floorMs = stats.floor?.medianMs
         const row = {
           backend: b.label,
           lines,
           events,
-          snapshotMs: round(stats.snapshot.medianMs),
-          replayMs: round(stats.replay.medianMs),
-          speedUp: round(stats.replay.medianMs / stats.snapshot.medianMs),
-          samples: stats.snapshot.samples,
+          snapshotMs: round(snapshotMs),
+          replayMs: round(replayMs),
+          speedUp: round(replayMs / snapshotMs),
+          samples: stats.snapshot!.samples,
+          ...(floorMs === undefined ? {} : {
+            floorMs: round(floorMs),
+            floorRatio: round(snapshotMs / floorMs),
+            floorSpeedUp: round(replayMs / floorMs)
+          }),
           ...decodeFigures
         }
         restore.push(row)
         log(
           `  ${b.label}: from the snapshot ${Table.ms(row.snapshotMs)} ms, replay ${Table.ms(row.replayMs)} ms (${
             Table.times(row.speedUp)
-          }, n=${row.samples})`
+          }, n=${row.samples})${
+            floorMs === undefined ?
+              "" :
+              `; bare pg floor ${Table.ms(floorMs)} ms (ours / floor ${
+                Table.times(snapshotMs / floorMs)
+              }; replay / floor ${Table.times(replayMs / floorMs)})`
+          }; load average ${os.loadavg()[0]!.toFixed(2)}`
         )
       }
     }

@@ -43,7 +43,7 @@ export interface Options {
    * `<table>_migrations` (`effect_snapshots_event_migrations` for the default table).
    */
   readonly table?: string | undefined
-  /** How many events one page of `read` / `readAll` fetches and emits as one chunk (default 2000). */
+  /** How many events one page of `read` / `readAll` fetches and emits as one chunk (default 1000). */
   readonly pageSize?: number | undefined
   /**
    * Citus: distribute the table by `aggregate_id` (hash, Citus' default colocation group, which the snapshots

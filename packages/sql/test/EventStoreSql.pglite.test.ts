@@ -240,6 +240,31 @@ RETURNS TABLE (actual integer, positions bigint[]) LANGUAGE sql AS $$ SELECT 0, 
         assert.deepStrictEqual(types, { payload: "jsonb", created: "timestamp with time zone", path: "c" })
       }))
 
+    it.effect("created_at reads back as its epoch milliseconds, floored, for any microsecond", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const id = freshId("created")
+        const stamps = [
+          ["2026-12-08T01:02:03.123000Z", Date.UTC(2026, 11, 8, 1, 2, 3, 123)],
+          ["2026-12-08T01:02:03.123999Z", Date.UTC(2026, 11, 8, 1, 2, 3, 123)],
+          ["2099-01-01T00:00:00.001000Z", Date.UTC(2099, 0, 1, 0, 0, 0, 1)],
+          ["1969-12-31T23:59:59.999500Z", -1],
+          ["1900-01-01T00:00:00.000001Z", Date.UTC(1900, 0, 1)]
+        ] as const
+        yield* (yield* EventStore.EventStore).append(
+          "Order",
+          id,
+          0,
+          stamps.map((_, i) => ({ type: "A", payload: { i } }))
+        )
+        for (const [i, [stamp]] of stamps.entries()) {
+          yield* sql`UPDATE effect_snapshots_events SET created_at = ${stamp}::timestamptz
+            WHERE aggregate_id = ${id} AND version = ${i + 1}`
+        }
+        const read = yield* readAll("Order", id)
+        assert.deepStrictEqual(read.map((event) => DateTime.toEpochMillis(event.createdAt)), stamps.map(([, ms]) => ms))
+      }))
+
     it.effect("a stream of several thousand events reads back complete with the default page size", () =>
       Effect.gen(function*() {
         const store = yield* SqlEventStore.make()

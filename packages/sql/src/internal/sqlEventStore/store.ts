@@ -43,7 +43,9 @@ import {
 /** The default table name (`SqlEventStore.defaultTable`). */
 export const defaultTable = "effect_snapshots_events"
 
-const defaultPageSize = 2000
+// A page held while it is folded (and the next one read ahead) lives across the young generation's collections:
+// pages of 2,000 events had V8 promote them wholesale, doubling a long replay's peak RSS.
+const defaultPageSize = 1000
 
 const identifierPattern = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/
 
@@ -102,8 +104,10 @@ export const build: (
   const appendOneSql = layout === "local" ? appendOneStatement(t) : undefined
   const versionSql = `SELECT COALESCE(max(version), 0) AS version FROM ${t}
 WHERE aggregate_type = $1 AND aggregate_id = $2`
-  // created_at as epoch milliseconds: a float parses several times faster than a timestamptz's text.
-  const createdAtMillis = `floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms`
+  // created_at as epoch milliseconds (a float8 the client reads as it is). `extract` answers a numeric, whose
+  // arithmetic was a third of the server's time per event of a long replay; `date_part` answers a float8, and
+  // rounding it to whole microseconds first (exact below 2^52 µs) keeps the floor to milliseconds exact.
+  const createdAtMillis = `floor(round(date_part('epoch', created_at) * 1000000) / 1000) AS created_at_ms`
   const metadataOrNull = `NULLIF(metadata, '{}'::jsonb) AS metadata`
   const streamColumns = `version, position, type, payload, ${metadataOrNull}, ${createdAtMillis}`
   const readSql = `SELECT ${streamColumns} FROM ${t}
