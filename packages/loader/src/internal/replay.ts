@@ -144,12 +144,17 @@ export const run = <Err, FlushErr = never, R = never>(
       }
       return flush
     }
-    // The rest of a long stream, read one page ahead: the next page's statement runs on the server while this
-    // page is folded here.
+    // The rest of a long stream, read ahead: the next pages' statements run on the server while this page is
+    // folded here (one page waits in the buffer, one more may be on its way). When the fold stops early (a
+    // corrupt event, a failing sink), the read on its way is left to finish rather than interrupted: an
+    // interrupted statement is cancelled, and a cancelled statement aborts the caller's SQL transaction.
     const rest = Effect.suspend(() =>
       Stream.runForEachArray(
         Stream.bufferArray(
-          events.read(type, id, { fromVersion: reached.version + 1, toVersion: options.toVersion }),
+          Stream.transformPull(
+            events.read(type, id, { fromVersion: reached.version + 1, toVersion: options.toVersion }),
+            (pull) => Effect.succeed(Effect.uninterruptible(pull))
+          ),
           { capacity: 1 }
         ),
         (rows) => page(rows, 0)
