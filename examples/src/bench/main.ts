@@ -652,7 +652,7 @@ const main = async (options: Cli.Options) => {
           `(${response.startRssMb} MB before the first replay)`
       )
       log(
-        `  bare pg floor (pages of 2,000, driver-parsed jsonb, Schema's decoder, same evolve): ${
+        `  bare pg floor (pages of 1,000, the next one read ahead, driver-parsed jsonb, Schema's decoder, same evolve): ${
           Table.ms(floorMs)
         } ms; peak RSS ${last.floor!.peakRssMb} MB (${last.floor!.startRssMb} MB before); ours / floor ${
           Table.times(medianMs / floorMs)

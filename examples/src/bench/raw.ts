@@ -231,30 +231,34 @@ export const makeRaw = (url: string, schema: string | undefined) => {
   }
 
   /**
-   * A full replay by hand, the same work as ours: pages of `pageSize` events by keyset (`version > last`),
-   * the payload parsed by the driver (jsonb), decoded (with Schema's own decoder unless told),
+   * A full replay by hand, the same work as ours: a first page of 2,000 events (ours comes with the cold read),
+   * then pages of the SQL store's 1,000 by keyset (`version > last`), the next page's query sent before this
+   * page is folded; the payload parsed by the driver (jsonb), decoded (with Schema's own decoder unless told),
    * folded with the same `evolve`.
    */
-  const fullReplay = async (
-    id: string,
-    decoders: Decoders = schemaDecoders,
-    pageSize = 2000
-  ): Promise<RawLoaded> => {
+  const fullReplay = async (id: string, decoders: Decoders = schemaDecoders): Promise<RawLoaded> => {
+    const pageAfter = (version: number, size: number) =>
+      pool.query<{ version: number; payload: unknown }>({
+        name: "raw_page",
+        text: pageSql,
+        values: ["Order", id, version, size]
+      })
     let state = OrderDomain.initial(id)
     let version = 0
     let replayed = 0
+    let size = 2000
+    let page = await pageAfter(0, size)
     for (;;) {
-      const page = await pool.query<{ version: number; payload: unknown }>({
-        name: "raw_page",
-        text: pageSql,
-        values: ["Order", id, version, pageSize]
-      })
+      const full = page.rows.length === size
+      size = 1000
+      const next = full ? pageAfter(page.rows[page.rows.length - 1]!.version, size) : undefined
       for (const row of page.rows) {
         state = OrderDomain.evolve(state, decoders.event(row.payload))
         version = row.version
       }
       replayed += page.rows.length
-      if (page.rows.length < pageSize) return { state, version, replayed }
+      if (next === undefined) return { state, version, replayed }
+      page = await next
     }
   }
 
