@@ -16,7 +16,7 @@ const url = new URL(process.env.PG_URL!)
 url.searchParams.set("options", "-c search_path=effect_snapshots_replay_probe")
 const id = "replay-1000000"
 const cols = {
-  library:
+  extract:
     `version, position, type, payload, NULLIF(metadata, '{}'::jsonb) AS metadata, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms`,
   datePart:
     `version, position, type, payload, NULLIF(metadata, '{}'::jsonb) AS metadata, floor(round(date_part('epoch', created_at) * 1000000) / 1000) AS created_at_ms`,

@@ -47,7 +47,7 @@ export class SnapshotStoreError extends Schema.TaggedError<SnapshotStoreError>(
  * A `Corrupt` error: a stored snapshot that cannot be read back. For backends of one's own, as the library's
  * stores report it.
  *
- * @since 1.0.0
+ * @since 1.1.0
  * @category constructors
  */
 export const corrupt = (message: string, cause?: unknown): SnapshotStoreError =>
@@ -56,7 +56,7 @@ export const corrupt = (message: string, cause?: unknown): SnapshotStoreError =>
 /**
  * A stored row that does not decode with its Schema, as a `Corrupt` error of `operation`.
  *
- * @since 1.0.0
+ * @since 1.1.0
  * @category constructors
  */
 export const fromSchemaError = (operation: string) => (error: Schema.SchemaError): SnapshotStoreError =>

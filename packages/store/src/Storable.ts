@@ -128,12 +128,3 @@ export const toJson = (value: unknown): Result.Result<string, string> => {
   const result = internal.toJson(value)
   return "text" in result ? Result.succeed(result.text) : Result.fail(result.problem)
 }
-
-/**
- * The JSON text `toJson` answered for this very object, if it did (a store saving that object reuses it instead
- * of walking and stringifying it again); undefined for a primitive or an object not checked by `toJson`.
- *
- * @since 1.1.0
- * @category checks
- */
-export const checkedJson: (value: unknown) => string | undefined = internal.checkedJson
