@@ -538,6 +538,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     cache,
     decide,
     now: snapshots.now ?? DateTime.now,
+    readsClock: Decision.readsClock(options.strategy),
     writer,
     encodeMetadata: Metadata.make(type, options.metadataSchema),
     retry: options.retry ?? Save.defaultRetry,

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import type * as DateTime from "effect/DateTime"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -34,6 +34,8 @@ export interface Deps<S, SI, E extends { readonly _tag: string }, EI> {
   readonly decide: Decision.Decide
   /** The decisions' clock: the snapshot store's when it stamps snapshots itself (SQL), so both are comparable. */
   readonly now: Effect.Effect<DateTime.Utc>
+  /** Whether the strategy looks at the time; when not, the clock is read only for a snapshot request. */
+  readonly readsClock: boolean
   readonly writer: SnapshotWriter.Writer<S>
   readonly encodeMetadata: Metadata.Encode
   readonly retry: Schedule.Schedule<unknown, ConcurrencyConflict>
@@ -62,6 +64,26 @@ export const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Sch
   ),
   Schedule.recurs(30)
 ])
+
+/** The time a decision is taken at when its strategy never looks at it (read for a snapshot request only). */
+const unread: DateTime.Utc = DateTime.makeUnsafe(0)
+
+/** The answer of a save, its span annotated with it. */
+const answered = (result: AppendResult, appended: number, reasons: ReadonlyArray<string>, outcome: SnapshotOutcome) =>
+  Effect.as(
+    Effect.annotateCurrentSpan({
+      "aggregate.version": result.version,
+      "events.appended": appended,
+      "snapshot.outcome": outcome,
+      "snapshot.reasons": reasons.join(",")
+    }),
+    {
+      previousVersion: result.previousVersion,
+      version: result.version,
+      positions: result.positions,
+      snapshot: outcome
+    } satisfies Saved
+  )
 
 const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof ConcurrencyConflict
 
@@ -161,24 +183,10 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
       const remembered = known === undefined
         ? Effect.sync(() => cache.delete(id))
         : Load.remember(cache, id, known, route)
-      const answer = (outcome: SnapshotOutcome) =>
-        Effect.as(
-          Effect.annotateCurrentSpan({
-            "aggregate.version": result.version,
-            "events.appended": batch.length,
-            "snapshot.outcome": outcome,
-            "snapshot.reasons": decided.decision.reasons.join(",")
-          }),
-          {
-            previousVersion: result.previousVersion,
-            version: result.version,
-            positions: result.positions,
-            snapshot: outcome
-          } satisfies Saved
-        )
-      if (!decided.decision.take) return Effect.andThen(remembered, answer("none"))
-      return remembered.pipe(
-        Effect.andThen(writer.submit({
+      const { reasons } = decided.decision
+      if (!decided.decision.take) return Effect.andThen(remembered, answered(result, batch.length, reasons, "none"))
+      const submit = (now: DateTime.Utc) =>
+        writer.submit({
           id,
           version: result.version,
           known: Option.fromUndefinedOr(known),
@@ -186,9 +194,11 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
           // Without the state, the writer loads it and decides again on what that load learned; with it, the
           // background writer confirms the decision right before it writes a queued job. `last` is the snapshot
           // the decision rested on: the writer's due point comes from it.
-          decide: Option.some({ ...input, last: decided.last })
-        }, route)),
-        Effect.flatMap(answer)
+          decide: Option.some({ ...input, now, last: decided.last })
+        }, route)
+      return remembered.pipe(
+        Effect.andThen(deps.readsClock ? submit(now) : Effect.flatMap(deps.now, submit)),
+        Effect.flatMap((outcome) => answered(result, batch.length, reasons, outcome))
       )
     })
   }
@@ -217,8 +227,9 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
           // The commit stands from here on: nothing below may fail the save.
           (result) =>
             Effect.flatMap(Commit.current, (route) =>
-              Effect.flatMap(deps.now, (now) =>
-                afterAppend(id, expectedVersion, batch, given, result, route, now)))
+              deps.readsClock
+                ? Effect.flatMap(deps.now, (now) => afterAppend(id, expectedVersion, batch, given, result, route, now))
+                : afterAppend(id, expectedVersion, batch, given, result, route, unread))
         )
       }),
       "EventSourcedRepository.save",
