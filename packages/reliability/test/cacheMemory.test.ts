@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { record } from "./utils/figures.js"
 
-const fixture = fileURLToPath(new URL("../../loader/test/fixtures/cacheHeap.ts", import.meta.url))
+const fixture = fileURLToPath(new URL("../../sql/test/fixtures/cacheHeap.ts", import.meta.url))
 const MiB = 1024 * 1024
 const bound = 16 * MiB
 const orders = 40
