@@ -14,6 +14,7 @@ export default [
   project("core", "packages/core"),
   project("store", "packages/store"),
   project("loader", "packages/loader"),
+  project("sql", "packages/sql"),
   project("cluster", "packages/cluster"),
   project("postgres", "packages/postgres"),
   project("admin", "packages/admin"),

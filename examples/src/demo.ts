@@ -6,9 +6,10 @@
  *   pnpm demo [--events N]        (or DEMO_EVENTS=N; default 20,500)
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"

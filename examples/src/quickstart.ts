@@ -5,9 +5,10 @@
  *   pnpm tsx examples/src/quickstart.ts      (Postgres at PG_URL, else the embedded PGlite)
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

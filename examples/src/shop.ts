@@ -6,16 +6,10 @@
  *   pnpm exec tsx examples/src/shop.ts      (Postgres at PG_URL, else the embedded PGlite)
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import {
-  Aggregate,
-  Aggregates,
-  EventSourcedRepository,
-  EventStore,
-  Projection,
-  SqlEventStore
-} from "@effect-snapshots/loader"
+import { Aggregate, Aggregates, EventSourcedRepository, EventStore, Projection } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"

@@ -4,11 +4,12 @@
  *
  * - load: the library's snapshot store and event store used directly (the tail through the EventStore's
  *   `Stream`, and the tail as one `sql.unsafe(...).values` call), without the repository around them.
- * - append: the `SqlEventStore` append statement sent with bare `pg` (prepared, as Effect 4's driver sends
- *   it), as a plain statement and from a PL/pgSQL function (whose plans Postgres caches per session), next to
- *   the bare INSERT.
+ * - append: the `SqlEventStore` append statements sent with bare `pg` (prepared, as Effect 4's driver sends
+ *   them): the single-event statement, and a batch of one through the batch statement's PL/pgSQL function,
+ *   next to the bare INSERT.
  */
-import { Aggregate, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Aggregate, EventStore } from "@effect-snapshots/loader"
+import { SqlEventStore } from "@effect-snapshots/sql"
 import { SnapshotStore } from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -83,43 +84,58 @@ export const servicesWithoutStream = Effect.fnUntraced(function*(id: string) {
   return { state, version, snapshotVersion: Option.some(snapshot.version) }
 })
 
-// A copy of `SqlEventStore`'s append statement (2026-11-26): a diagnostic, kept here so the measurement
-// does not depend on the library's internals.
-const appendBody = (table: string, type: string, id: string, expected: string, batch: string) =>
+// Copies of `SqlEventStore`'s append statements (2026-12-08): diagnostics, kept here so the measurement does
+// not depend on the library's internals. One event goes as a single-row INSERT statement; a batch, as the
+// batch statement inside the table's PL/pgSQL function.
+const appendOneStatement = `WITH head AS (
+  SELECT h.version, h.position, h.order_xid FROM ${events} h
+  WHERE h.aggregate_type = $1 AND h.aggregate_id = $2
+  ORDER BY h.version DESC LIMIT 1
+), inserted AS (
+  INSERT INTO ${events} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
+  SELECT $1, $2, $3 + 1, $4, $5::jsonb, $6::jsonb, GREATEST(pg_current_xact_id(), (SELECT head.order_xid FROM head))
+  WHERE COALESCE((SELECT head.version FROM head), 0) = $3
+  RETURNING ${events}.position
+)
+SELECT COALESCE((SELECT head.version FROM head), 0)::integer AS actual,
+  (SELECT i.position FROM inserted i) AS position,
+  COALESCE((SELECT head.position FROM head), 0)::bigint AS previous_position`
+
+const appendBatchBody = (table: string, type: string, id: string, expected: string, batch: string) =>
   `WITH head AS (
-  SELECT version, order_xid FROM ${table}
-  WHERE aggregate_type = ${type} AND aggregate_id = ${id}
-  ORDER BY version DESC LIMIT 1
+  SELECT h.version, h.position, h.order_xid FROM ${table} h
+  WHERE h.aggregate_type = ${type} AND h.aggregate_id = ${id}
+  ORDER BY h.version DESC LIMIT 1
 ), inserted AS (
   INSERT INTO ${table} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
   SELECT ${type}, ${id}, ${expected} + e.ord::integer, e.value->>'t', e.value->'p', e.value->'m',
-    GREATEST(pg_current_xact_id(), (SELECT h.order_xid FROM head h))
+    GREATEST(pg_current_xact_id(), (SELECT head.order_xid FROM head))
   FROM jsonb_array_elements(${batch}) WITH ORDINALITY AS e(value, ord)
-  WHERE COALESCE((SELECT h.version FROM head h), 0) = ${expected}
+  WHERE COALESCE((SELECT head.version FROM head), 0) = ${expected}
   ORDER BY e.ord
   RETURNING ${table}.position, ${table}.version
 )
-SELECT COALESCE((SELECT h.version FROM head h), 0)::integer AS actual,
-  (SELECT array_agg(i.position ORDER BY i.version) FROM inserted i) AS positions`
+SELECT COALESCE((SELECT head.version FROM head), 0)::integer,
+  (SELECT array_agg(i.position ORDER BY i.version) FROM inserted i),
+  COALESCE((SELECT head.position FROM head), 0)::bigint`
 
-const appendStatement = appendBody(events, "$1", "$2", "$3::integer", "$4::jsonb")
-
-/** Create the PL/pgSQL twin of the append statement (in the bench schema). */
+/** Create the library's batch function, as its migrations do (in the bench schema). */
 export const createAppendFunction = (pool: pg.Pool) =>
   pool.query(`CREATE OR REPLACE FUNCTION bench_append(p_type text, p_id text, p_expected integer, p_batch jsonb)
-RETURNS TABLE (actual integer, positions bigint[]) LANGUAGE plpgsql AS $fn$
+RETURNS TABLE (actual integer, positions bigint[], previous_position bigint) LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
 BEGIN
-  RETURN QUERY ${appendBody(events, "p_type", "p_id", "p_expected", "p_batch")};
+  RETURN QUERY ${appendBatchBody(events, "p_type", "p_id", "p_expected", "p_batch")};
 END
 $fn$`)
 
 const batchOf = (type: string, payload: unknown) => JSON.stringify([{ t: type, p: payload, m: {} }])
 
-const check = (rows: ReadonlyArray<{ readonly positions: unknown }>) => {
-  if (rows[0]?.positions === null) throw new Error("append refused: the stream moved")
+const check = (rows: ReadonlyArray<{ readonly position?: unknown; readonly positions?: unknown }>) => {
+  if (rows[0]?.position === null || rows[0]?.positions === null) throw new Error("append refused: the stream moved")
 }
 
-/** One event appended with the library's statement, sent with bare `pg`. */
+/** One event appended with the library's single-event statement, sent with bare `pg`. */
 export const appendWithStatement = async (
   pool: pg.Pool,
   id: string,
@@ -129,13 +145,13 @@ export const appendWithStatement = async (
 ) =>
   check(
     (await pool.query({
-      name: "bench_append_statement",
-      text: appendStatement,
-      values: [Order.type, id, expected, batchOf(type, payload)]
+      name: "bench_append_one",
+      text: appendOneStatement,
+      values: [Order.type, id, expected, type, JSON.stringify(payload), "{}"]
     })).rows
   )
 
-/** The same statement from the PL/pgSQL function. */
+/** One event as a batch of one, through the library's batch function. */
 export const appendWithFunction = async (
   pool: pg.Pool,
   id: string,

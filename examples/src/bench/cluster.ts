@@ -14,9 +14,10 @@
  */
 import { EventSourcedEntity } from "@effect-snapshots/cluster"
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { Aggregate, EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { Aggregate, EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import * as TestRunner from "effect/cluster/TestRunner"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"

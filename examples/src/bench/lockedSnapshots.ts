@@ -16,9 +16,10 @@
  *   PG_URL=postgres://… npx tsx examples/src/bench/lockedSnapshots.ts
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SnapshotStore, SqlSnapshotStore, SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore, SqlUnitOfWork } from "@effect-snapshots/sql"
+import { SnapshotStore, UnitOfWork } from "@effect-snapshots/store"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"

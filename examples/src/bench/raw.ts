@@ -5,8 +5,8 @@
  * Every statement is prepared (`pg`'s named queries), as Effect 4's driver prepares its statements: the
  * baseline and the library then pay the same server-side planning.
  */
-import { Aggregate, SqlEventStore } from "@effect-snapshots/loader"
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { Aggregate } from "@effect-snapshots/loader"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -135,6 +135,31 @@ export const effectOneQuery = (id: string) =>
       return fold(schemaDecoders, id, undefined, 0, rows.map((r) => ({ version: Number(r[1]), body: r[2] as string })))
     }))
 
+/** The hot load's one query and fold (`loadTail`) as an Effect program on `effect/sql`: the driver layer's share. */
+export const effectLoadTail = (id: string, known: Known) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      Effect.map(sql.unsafe(hotTailSql, ["Order", id, known.version]).values, (rows): RawLoaded => {
+        const head = rows[0]
+        if (head === undefined || Number(head[1]) !== known.position) throw new Error("the held state is stale")
+        let state = known.state
+        let version = known.version
+        for (let i = 1; i < rows.length; i++) {
+          state = OrderDomain.evolve(state, schemaDecoders.event(rows[i]![2]))
+          version = Number(rows[i]![0])
+        }
+        return { state, version, replayed: rows.length - 1 }
+      })
+  )
+
+/** The bare INSERT of one event row (`insert`) as an Effect program on `effect/sql`. */
+export const effectInsert = (id: string, version: number, event: OrderDomain.OrderEvent, encoded: unknown) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.asVoid(sql.unsafe(insertSql, ["Order", id, version, event._tag, JSON.stringify(encoded)]))
+  )
+
 const insertSql = `INSERT INTO ${events} (aggregate_type, aggregate_id, version, type, payload, metadata, order_xid)
 VALUES ($1, $2, $3, $4, $5::jsonb, '{}'::jsonb, pg_current_xact_id())`
 
@@ -206,30 +231,34 @@ export const makeRaw = (url: string, schema: string | undefined) => {
   }
 
   /**
-   * A full replay by hand, the same work as ours: pages of `pageSize` events by keyset (`version > last`),
-   * the payload parsed by the driver (jsonb), decoded (with Schema's own decoder unless told),
+   * A full replay by hand, the same work as ours: a first page of 2,000 events (ours comes with the cold read),
+   * then pages of the SQL store's 1,000 by keyset (`version > last`), the next page's query sent before this
+   * page is folded; the payload parsed by the driver (jsonb), decoded (with Schema's own decoder unless told),
    * folded with the same `evolve`.
    */
-  const fullReplay = async (
-    id: string,
-    decoders: Decoders = schemaDecoders,
-    pageSize = 2000
-  ): Promise<RawLoaded> => {
+  const fullReplay = async (id: string, decoders: Decoders = schemaDecoders): Promise<RawLoaded> => {
+    const pageAfter = (version: number, size: number) =>
+      pool.query<{ version: number; payload: unknown }>({
+        name: "raw_page",
+        text: pageSql,
+        values: ["Order", id, version, size]
+      })
     let state = OrderDomain.initial(id)
     let version = 0
     let replayed = 0
+    let size = 2000
+    let page = await pageAfter(0, size)
     for (;;) {
-      const page = await pool.query<{ version: number; payload: unknown }>({
-        name: "raw_page",
-        text: pageSql,
-        values: ["Order", id, version, pageSize]
-      })
+      const full = page.rows.length === size
+      size = 1000
+      const next = full ? pageAfter(page.rows[page.rows.length - 1]!.version, size) : undefined
       for (const row of page.rows) {
         state = OrderDomain.evolve(state, decoders.event(row.payload))
         version = row.version
       }
       replayed += page.rows.length
-      if (page.rows.length < pageSize) return { state, version, replayed }
+      if (next === undefined) return { state, version, replayed }
+      page = await next
     }
   }
 

@@ -13,9 +13,9 @@
  * Needs PG_URL (default postgres://postgres@127.0.0.1:5432/test); works in a schema of its own, dropped at the end.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { Aggregate, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { Aggregate, EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"

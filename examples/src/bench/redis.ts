@@ -6,9 +6,10 @@
  * the snapshot `tail` events before the head. Without PG_URL or REDIS_URL the section is skipped and says why.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { RedisSnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { RedisSnapshotStore } from "@effect-snapshots/store"
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"

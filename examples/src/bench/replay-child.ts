@@ -8,6 +8,7 @@
  *   parent -> { type: "replay", mode, url, schema, table, id, rounds }   child -> { type: "replayed", ... }
  *   (as many times as asked; the child exits when the parent disconnects)
  */
+import type * as Loader from "@effect-snapshots/loader"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { performance } from "node:perf_hooks"
@@ -32,6 +33,8 @@ export type ReplayResponse =
     readonly events: number
     readonly itemCount: number
     readonly ms: ReadonlyArray<number>
+    /** CPU time of this process (user + system) in each round. */
+    readonly cpuMs: ReadonlyArray<number>
     /** RSS before the first replay (runtime, modules, connection). */
     readonly startRssMb: number
     /** Peak RSS of the whole process so far (`process.resourceUsage().maxRSS`). */
@@ -45,6 +48,9 @@ const withSearchPath = (url: string, schema: string) => {
   return parsed.toString()
 }
 
+/** REPLAY_PAGE_SIZE: the page size of both sides instead of their defaults (`replayProbe.ts`'s PAGES). */
+const pageSizeOverride = process.env.REPLAY_PAGE_SIZE === undefined ? undefined : Number(process.env.REPLAY_PAGE_SIZE)
+
 const mb = (bytes: number) => Math.round((bytes / (1024 * 1024)) * 10) / 10
 
 interface Replayer {
@@ -53,7 +59,11 @@ interface Replayer {
 
 const library = async (request: ReplayRequest): Promise<Replayer> => {
   const { SnapshotStrategy } = await import("@effect-snapshots/core")
-  const { EventSourcedRepository, SqlEventStore } = await import("@effect-snapshots/loader")
+  // AB_LOADER: another build of the loader (its `src/index.ts`), for an A/B run of two versions (`replayProbe.ts`).
+  const { EventSourcedRepository } = (process.env.AB_LOADER === undefined
+    ? await import("@effect-snapshots/loader")
+    : await import(process.env.AB_LOADER)) as typeof Loader
+  const { SqlEventStore } = await import("@effect-snapshots/sql")
   const { SnapshotStore } = await import("@effect-snapshots/store")
   const { PgClient } = await import("@effect/sql-pg")
   const Layer = await import("effect/Layer")
@@ -62,7 +72,10 @@ const library = async (request: ReplayRequest): Promise<Replayer> => {
   const Scope = await import("effect/Scope")
   const { Order } = await import("../Order.js")
   const runtime = ManagedRuntime.make(
-    Layer.mergeAll(SqlEventStore.layer, SnapshotStore.layerMemory).pipe(
+    Layer.mergeAll(
+      pageSizeOverride === undefined ? SqlEventStore.layer : SqlEventStore.layerWith({ pageSize: pageSizeOverride }),
+      SnapshotStore.layerMemory
+    ).pipe(
       // PgClient directly (not `Postgres.layer`): this runs only against a real server, and loading the
       // embedded Postgres's module would add ~40 MB to the RSS being measured.
       Layer.provide(
@@ -92,26 +105,28 @@ const floor = async (request: ReplayRequest): Promise<Replayer> => {
   const client = new pg.Client({ connectionString: withSearchPath(request.url, request.schema) })
   await client.connect()
   const decodeEvent = Schema.decodeUnknownSync(Schema.toCodecJson(OrderDomain.OrderEvent))
-  const pageSize = 2000
+  const pageSize = pageSizeOverride ?? 1000
   const pageSql = `SELECT version, payload FROM ${request.table}
 WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version LIMIT $4`
+  const pageAfter = (version: number) =>
+    client.query<{ version: number; payload: unknown }>({
+      name: "floor_page",
+      text: pageSql,
+      values: ["Order", request.id, version, pageSize]
+    })
   return {
+    // The library's way, by hand: pages of the store's size, the next page's query sent before this page is folded.
     replay: async () => {
       let state = OrderDomain.initial(request.id)
-      let version = 0
       let events = 0
+      let page = await pageAfter(0)
       for (;;) {
-        const page = await client.query<{ version: number; payload: unknown }>({
-          name: "floor_page",
-          text: pageSql,
-          values: ["Order", request.id, version, pageSize]
-        })
-        for (const row of page.rows) {
-          state = OrderDomain.evolve(state, decodeEvent(row.payload))
-          version = row.version
-        }
+        const full = page.rows.length === pageSize
+        const next = full ? pageAfter(page.rows[page.rows.length - 1]!.version) : undefined
+        for (const row of page.rows) state = OrderDomain.evolve(state, decodeEvent(row.payload))
         events += page.rows.length
-        if (page.rows.length < pageSize) return { events, itemCount: state.itemCount }
+        if (next === undefined) return { events, itemCount: state.itemCount }
+        page = await next
       }
     }
   }
@@ -128,16 +143,28 @@ const handle = async (request: ReplayRequest): Promise<ReplayResponse> => {
   }
   const { replay } = await replayer
   const ms: Array<number> = []
+  const cpuMs: Array<number> = []
   let events = 0
   let itemCount = 0
   for (let round = 0; round < request.rounds; round++) {
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     const replayed = await replay()
     ms.push(performance.now() - t0)
+    const cpu = process.cpuUsage(cpu0)
+    cpuMs.push((cpu.user + cpu.system) / 1000)
     events = replayed.events
     itemCount = replayed.itemCount
   }
-  return { type: "replayed", events, itemCount, ms, startRssMb, peakRssMb: mb(process.resourceUsage().maxRSS * 1024) }
+  return {
+    type: "replayed",
+    events,
+    itemCount,
+    ms,
+    cpuMs,
+    startRssMb,
+    peakRssMb: mb(process.resourceUsage().maxRSS * 1024)
+  }
 }
 
 if (process.send !== undefined) {

@@ -5,7 +5,8 @@
  * `save` through a repository whose strategy says "always".
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
+import { SqlEventStore } from "@effect-snapshots/sql"
 import * as Effect from "effect/Effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { Order } from "../Order.js"

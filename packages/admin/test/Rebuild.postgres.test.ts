@@ -4,9 +4,9 @@
  * Schema; after `rebuild` every stream (with or without a snapshot) loads from a fresh one.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

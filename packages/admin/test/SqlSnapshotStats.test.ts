@@ -5,7 +5,8 @@
  */
 import { SqlSnapshotStats } from "@effect-snapshots/admin"
 import { Postgres } from "@effect-snapshots/postgres"
-import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlSnapshotStore } from "@effect-snapshots/sql"
+import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"

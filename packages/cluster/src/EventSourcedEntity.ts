@@ -119,6 +119,37 @@ export type Repository<Self, S, SI, E extends { readonly _tag: string }, EI> =
  * @since 1.0.0
  * @category models
  */
+export declare namespace Repository {
+  /**
+   * Any repository key: the bound of an entity's repository.
+   *
+   * @since 1.0.0
+   * @category models
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  export type Any = Repository<any, any, any, any, any>
+
+  /**
+   * The state of a repository's aggregate.
+   *
+   * @since 1.0.0
+   * @category models
+   */
+  export type State<Repo extends Any> = Aggregate.Aggregate.State<Repo["aggregate"]>
+
+  /**
+   * The events of a repository's aggregate.
+   *
+   * @since 1.0.0
+   * @category models
+   */
+  export type Event<Repo extends Any> = Aggregate.Aggregate.Event<Repo["aggregate"]>
+}
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
 export interface Options {
   /** Write a snapshot of the state when the entity passivates (idle, shard moved, runner stopping). Default false. */
   readonly snapshotOnPassivation?: boolean | undefined
@@ -150,26 +181,20 @@ export interface Options {
  * @since 1.0.0
  * @category models
  */
-export interface EventSourcedEntity<
-  Type extends string,
-  Rpcs extends Rpc.Any,
-  S,
-  SI,
-  E extends { readonly _tag: string },
-  EI,
-  Self
-> {
+export interface EventSourcedEntity<Type extends string, Rpcs extends Rpc.Any, Repo extends Repository.Any> {
   readonly entity: Entity.Entity<Type, Rpcs>
-  readonly repository: Repository<Self, S, SI, E, EI>
+  readonly repository: Repo
   /** The handlers typed on their own (to share them between layers); the identity. */
-  readonly of: <R = never>(handlers: Handlers<Rpcs, S, E, R>) => Handlers<Rpcs, S, E, R>
+  readonly of: <R = never>(
+    handlers: Handlers<Rpcs, Repository.State<Repo>, Repository.Event<Repo>, R>
+  ) => Handlers<Rpcs, Repository.State<Repo>, Repository.Event<Repo>, R>
   readonly toLayer: <R = never>(
-    handlers: Handlers<Rpcs, S, E, R>,
+    handlers: Handlers<Rpcs, Repository.State<Repo>, Repository.Event<Repo>, R>,
     options?: Options
   ) => Layer.Layer<
     never,
     never,
-    | Self
+    | Repo["Identifier"]
     | EventStore
     | SnapshotStore
     | Sharding.Sharding
@@ -186,18 +211,10 @@ export interface EventSourcedEntity<
  * @since 1.0.0
  * @category constructors
  */
-export const make = <
-  Type extends string,
-  Rpcs extends Rpc.Any,
-  S,
-  SI,
-  E extends { readonly _tag: string },
-  EI,
-  Self
->(
+export const make = <Type extends string, Rpcs extends Rpc.Any, Repo extends Repository.Any>(
   entity: Entity.Entity<Type, Rpcs>,
-  repository: Repository<Self, S, SI, E, EI>
-): EventSourcedEntity<Type, Rpcs, S, SI, E, EI, Self> => ({
+  repository: Repo
+): EventSourcedEntity<Type, Rpcs, Repo> => ({
   entity,
   repository,
   of: (handlers) => handlers,

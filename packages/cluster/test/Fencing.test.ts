@@ -3,9 +3,10 @@
  * each holds every shard — a split brain) on one event store: the memory store, and real Postgres when PG_URL
  * is set. The event store's expected version fences them: no acknowledged command lost, no batch interleaved.
  */
-import { EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import type * as Sharding from "effect/cluster/Sharding"
 import * as TestRunner from "effect/cluster/TestRunner"

@@ -538,6 +538,7 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
     cache,
     decide,
     now: snapshots.now ?? DateTime.now,
+    readsClock: Decision.readsClock(options.strategy),
     writer,
     encodeMetadata: Metadata.make(type, options.metadataSchema),
     retry: options.retry ?? Save.defaultRetry,
@@ -545,28 +546,28 @@ export const make = Effect.fnUntraced(function*<S, SI, E extends { readonly _tag
   })
 
   const load = (id: string) =>
-    Effect.flatMap(Commit.current, (route) => loadRepaired(id, route)).pipe(
-      Effect.tap((loaded) =>
-        Effect.annotateCurrentSpan({
-          "snapshot.version": Option.getOrElse(loaded.snapshotVersion, () => -1),
-          "events.replayed": loaded.replayed,
-          "aggregate.version": loaded.known.version,
-          "load.source": loaded.source
-        })
-      ),
-      Effect.map(({ known, replayed, snapshotVersion, source }): Loaded<S> => ({
-        state: known.state,
-        version: known.version,
-        snapshotVersion,
-        replayed,
-        source
-      })),
-      Effect.withSpan(
-        "EventSourcedRepository.load",
-        { attributes: { "aggregate.type": type, "aggregate.id": cut(id) } },
+    Effect.withSpan(
+      Effect.flatMap(Commit.current, (route) =>
+        Effect.flatMap(loader.load(id, route), (loaded) => {
+          const { known, replayed, snapshotVersion, source } = loaded
+          const annotated = Effect.as(
+            Effect.annotateCurrentSpan({
+              "snapshot.version": Option.getOrElse(snapshotVersion, () => -1),
+              "events.replayed": replayed,
+              "aggregate.version": known.version,
+              "load.source": source
+            }),
+            { state: known.state, version: known.version, snapshotVersion, replayed, source } satisfies Loaded<S>
+          )
+          // The replacement of an unusable snapshot, when the load asked for one, is submitted first.
+          return Option.isNone(loaded.repair) ? annotated : Effect.andThen(writer.repair(id, loaded, route), annotated)
+        })),
+      "EventSourcedRepository.load",
+      {
+        attributes: { "aggregate.type": type, "aggregate.id": cut(id) },
         // A stack trace per call is measurable on a sub-millisecond hot path; the span name says where.
-        { captureStackTrace: false }
-      )
+        captureStackTrace: false
+      }
     )
 
   const storesOnly = (id: string, route: Commit.Route) => loader.load(id, route, false)

@@ -9,23 +9,45 @@ import * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
 import type { SkipReason } from "./Aggregate.js"
 
-// Each metric is declared once as options, so that the exported (attribute-less) metric and the per-type ones
-// `forAggregateType` builds are the same series: Effect keys a series by type, name, description and
+// Each metric is declared once (a counter as its entry in `counters`, built by `counter`), so that the exported
+// (attribute-less) metric and the per-type ones `forAggregateType` builds are the same series: Effect keys a series by type, name, description and
 // attributes.
 
-const counterOptions = (description: string) => ({ description, incremental: true }) as const
-
 const counters = {
-  snapshotHits: counterOptions("Loads that started from a snapshot"),
-  cacheHits: counterOptions("Loads that started from a cached state proven current by the stream"),
-  snapshotMisses: counterOptions("Loads without a usable snapshot (full replay)"),
-  snapshotsWritten: counterOptions("Snapshots written"),
-  snapshotFailures: counterOptions("Snapshot writes that failed and were swallowed"),
-  snapshotsCovered: counterOptions("Snapshots due but not written: one at or past the due point was stored first"),
-  queueDrops: counterOptions("Background snapshot requests dropped (queue full)"),
-  snapshotsSkipped: counterOptions("Snapshots found but not used, by reason"),
-  migrationMismatches: counterOptions("Migrated snapshot states that differed from a full replay (discarded)")
+  snapshotHits: { name: "effect_snapshots_snapshot_hits", description: "Loads that started from a snapshot" },
+  cacheHits: {
+    name: "effect_snapshots_cache_hits",
+    description: "Loads that started from a cached state proven current by the stream"
+  },
+  snapshotMisses: {
+    name: "effect_snapshots_snapshot_misses",
+    description: "Loads without a usable snapshot (full replay)"
+  },
+  snapshotsWritten: { name: "effect_snapshots_snapshots_written", description: "Snapshots written" },
+  snapshotFailures: {
+    name: "effect_snapshots_snapshot_failures",
+    description: "Snapshot writes that failed and were swallowed"
+  },
+  snapshotsCovered: {
+    name: "effect_snapshots_snapshots_covered",
+    description: "Snapshots due but not written: one at or past the due point was stored first"
+  },
+  queueDrops: {
+    name: "effect_snapshots_snapshot_queue_drops",
+    description: "Background snapshot requests dropped (queue full)"
+  },
+  snapshotsSkipped: {
+    name: "effect_snapshots_snapshots_skipped",
+    description: "Snapshots found but not used, by reason"
+  },
+  migrationMismatches: {
+    name: "effect_snapshots_migration_mismatches",
+    description: "Migrated snapshot states that differed from a full replay (discarded)"
+  }
 }
+
+const counter = (key: keyof typeof counters, attributes?: Record<string, string>): Metric.Counter<number> =>
+  Metric.counter(counters[key].name, { description: counters[key].description, incremental: true, attributes })
 
 const eventsReplayedOptions = {
   description: "Events folded per load",
@@ -46,10 +68,7 @@ const timeUnit = { time_unit: "milliseconds" } as const
  * @since 0.1.0
  * @category metrics
  */
-export const snapshotHits: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_snapshot_hits",
-  counters.snapshotHits
-)
+export const snapshotHits: Metric.Counter<number> = counter("snapshotHits")
 
 /**
  * Loads that started from a state the repository knew (its cache), proven current by the stream: no snapshot
@@ -58,7 +77,7 @@ export const snapshotHits: Metric.Counter<number> = Metric.counter(
  * @since 0.2.0
  * @category metrics
  */
-export const cacheHits: Metric.Counter<number> = Metric.counter("effect_snapshots_cache_hits", counters.cacheHits)
+export const cacheHits: Metric.Counter<number> = counter("cacheHits")
 
 /**
  * Loads that found no usable snapshot and replayed the whole stream.
@@ -66,10 +85,7 @@ export const cacheHits: Metric.Counter<number> = Metric.counter("effect_snapshot
  * @since 0.1.0
  * @category metrics
  */
-export const snapshotMisses: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_snapshot_misses",
-  counters.snapshotMisses
-)
+export const snapshotMisses: Metric.Counter<number> = counter("snapshotMisses")
 
 /**
  * Events folded per load (after the snapshot, or all of them on a miss).
@@ -99,10 +115,7 @@ export const loadDuration: Metric.Histogram<Duration.Duration> = Metric.mapInput
  * @since 0.1.0
  * @category metrics
  */
-export const snapshotsWritten: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_snapshots_written",
-  counters.snapshotsWritten
-)
+export const snapshotsWritten: Metric.Counter<number> = counter("snapshotsWritten")
 
 /**
  * Snapshots a strategy called for that were not written because the store already had one at or past the due
@@ -112,10 +125,7 @@ export const snapshotsWritten: Metric.Counter<number> = Metric.counter(
  * @since 1.1.0
  * @category metrics
  */
-export const snapshotsCovered: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_snapshots_covered",
-  counters.snapshotsCovered
-)
+export const snapshotsCovered: Metric.Counter<number> = counter("snapshotsCovered")
 
 /**
  * Snapshot writes that failed; the failure was logged and swallowed (a command never fails for it).
@@ -123,10 +133,7 @@ export const snapshotsCovered: Metric.Counter<number> = Metric.counter(
  * @since 0.1.0
  * @category metrics
  */
-export const snapshotFailures: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_snapshot_failures",
-  counters.snapshotFailures
-)
+export const snapshotFailures: Metric.Counter<number> = counter("snapshotFailures")
 
 /**
  * Background snapshot requests dropped because the queue was full.
@@ -134,10 +141,7 @@ export const snapshotFailures: Metric.Counter<number> = Metric.counter(
  * @since 0.1.0
  * @category metrics
  */
-export const queueDrops: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_snapshot_queue_drops",
-  counters.queueDrops
-)
+export const queueDrops: Metric.Counter<number> = counter("queueDrops")
 
 /**
  * Snapshots found but not used, by reason (see `Aggregate.SkipReason`).
@@ -145,10 +149,7 @@ export const queueDrops: Metric.Counter<number> = Metric.counter(
  * @since 0.1.0
  * @category metrics
  */
-export const snapshotsSkipped: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_snapshots_skipped",
-  counters.snapshotsSkipped
-)
+export const snapshotsSkipped: Metric.Counter<number> = counter("snapshotsSkipped")
 
 /**
  * Migrated snapshot states found different from a full replay of the stream (a wrong migration): each was
@@ -157,10 +158,7 @@ export const snapshotsSkipped: Metric.Counter<number> = Metric.counter(
  * @since 1.1.0
  * @category metrics
  */
-export const migrationMismatches: Metric.Counter<number> = Metric.counter(
-  "effect_snapshots_migration_mismatches",
-  counters.migrationMismatches
-)
+export const migrationMismatches: Metric.Counter<number> = counter("migrationMismatches")
 
 /**
  * The metrics of one aggregate type, each the same series as the exported metric with the attribute
@@ -175,27 +173,25 @@ export const migrationMismatches: Metric.Counter<number> = Metric.counter(
  */
 export const forAggregateType = (aggregateType: string) => {
   const attributes = { aggregate_type: aggregateType }
-  const counter = (name: string, options: ReturnType<typeof counterOptions>, extra?: Record<string, string>) =>
-    Metric.counter(name, { ...options, attributes: extra === undefined ? attributes : { ...attributes, ...extra } })
   const byReason = new Map<SkipReason, Metric.Counter<number>>()
   return {
-    hits: counter(snapshotHits.id, counters.snapshotHits),
-    cacheHits: counter(cacheHits.id, counters.cacheHits),
-    misses: counter(snapshotMisses.id, counters.snapshotMisses),
+    hits: counter("snapshotHits", attributes),
+    cacheHits: counter("cacheHits", attributes),
+    misses: counter("snapshotMisses", attributes),
     replayed: Metric.histogram(eventsReplayed.id, { ...eventsReplayedOptions, attributes }),
     duration: Metric.mapInput(
       Metric.histogram(loadDuration.id, { ...loadDurationOptions, attributes: { ...timeUnit, ...attributes } }),
       Duration.toMillis
     ),
-    written: counter(snapshotsWritten.id, counters.snapshotsWritten),
-    failures: counter(snapshotFailures.id, counters.snapshotFailures),
-    covered: counter(snapshotsCovered.id, counters.snapshotsCovered),
-    drops: counter(queueDrops.id, counters.queueDrops),
-    migrationMismatches: counter(migrationMismatches.id, counters.migrationMismatches),
+    written: counter("snapshotsWritten", attributes),
+    failures: counter("snapshotFailures", attributes),
+    covered: counter("snapshotsCovered", attributes),
+    drops: counter("queueDrops", attributes),
+    migrationMismatches: counter("migrationMismatches", attributes),
     skipped: (reason: SkipReason): Metric.Counter<number> => {
       let metric = byReason.get(reason)
       if (metric === undefined) {
-        metric = counter(snapshotsSkipped.id, counters.snapshotsSkipped, { reason })
+        metric = counter("snapshotsSkipped", { ...attributes, reason })
         byReason.set(reason, metric)
       }
       return metric

@@ -5,12 +5,20 @@
 export * as EventStore from "./EventStore.js"
 
 /**
- * The EventStore on PostgreSQL through `effect/sql`: one-statement appends, keyset-paged reads, its own migrations.
+ * The checks and encoding every EventStore backend shares (keys, counts, appends, the `streams` listing).
  *
- * @since 0.1.0
+ * @since 1.1.0
  * @category modules
  */
-export * as SqlEventStore from "./SqlEventStore.js"
+export * as EventStoreInput from "./EventStoreInput.js"
+
+/**
+ * The repository's optional one-go cold read (newest snapshot and first page of events), found in context.
+ *
+ * @since 1.1.0
+ * @category modules
+ */
+export * as ColdRead from "./ColdRead.js"
 
 /**
  * Aggregate definitions: state and event Schemas, a pure fold, snapshot migrations and event upcasters.

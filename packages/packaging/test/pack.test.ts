@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const root = path.resolve(import.meta.dirname, "../../..")
-const published = ["core", "store", "loader", "cluster", "admin"] as const
+const published = ["core", "store", "loader", "sql", "cluster", "admin"] as const
 const registry = { effect: "4.1.5", "@effect/sql-pg": "4.1.5", typescript: "5.9.3", "@types/node": "22.20.7" }
 
 const run = (command: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = process.env) =>

@@ -32,3 +32,10 @@ export * as Checks from "./Checks.js"
  * @since 0.1.0
  */
 export * as Pcg from "./Pcg.js"
+
+/**
+ * A TypeScript script in a child Node process: the binary and the arguments the suite's workers run with.
+ *
+ * @since 0.1.0
+ */
+export * as NodeProcess from "./NodeProcess.js"

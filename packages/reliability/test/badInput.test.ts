@@ -4,10 +4,11 @@
  * and the database's row counts must be unchanged afterwards (counted on the server before and after).
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Pcg } from "@effect-snapshots/reliability"
-import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"

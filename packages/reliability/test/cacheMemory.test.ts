@@ -5,14 +5,14 @@
  * under a 16 MiB bound, heap used (after a full GC) before and after filling the cache, and after its scope
  * closed.
  */
+import { nodeBinary, tsxArgs } from "@effect-snapshots/reliability/NodeProcess"
 import { assert, describe, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { record } from "./utils/figures.js"
-import { nodeBinary, tsxArgs } from "./utils/node.js"
 
-const fixture = fileURLToPath(new URL("../../loader/test/fixtures/cacheHeap.ts", import.meta.url))
+const fixture = fileURLToPath(new URL("../../sql/test/fixtures/cacheHeap.ts", import.meta.url))
 const MiB = 1024 * 1024
 const bound = 16 * MiB
 const orders = 40

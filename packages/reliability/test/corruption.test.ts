@@ -13,10 +13,11 @@
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
 import type { Aggregate } from "@effect-snapshots/loader"
-import { EventSourcedRepository, EventStore, SnapshotMetrics, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore, SnapshotMetrics } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Checks, Faults, Pcg } from "@effect-snapshots/reliability"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

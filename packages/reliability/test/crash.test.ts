@@ -6,10 +6,12 @@
  * repository loads the full-replay state.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Checks, Pcg } from "@effect-snapshots/reliability"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { nodeBinary, tsxArgs } from "@effect-snapshots/reliability/NodeProcess"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -18,7 +20,6 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { record } from "./utils/figures.js"
-import { nodeBinary, tsxArgs } from "./utils/node.js"
 
 const KILLS = 20
 const IDS = 8

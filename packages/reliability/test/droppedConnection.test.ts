@@ -9,10 +9,11 @@
  * keeps serving the next unit.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Checks, Pcg } from "@effect-snapshots/reliability"
-import { SqlSnapshotStore, SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore, SqlUnitOfWork } from "@effect-snapshots/sql"
+import { UnitOfWork } from "@effect-snapshots/store"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"

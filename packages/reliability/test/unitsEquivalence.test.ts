@@ -19,10 +19,11 @@
  * load), so it always meets the holder's outcome: a conflict if it committed, the append if it rolled back.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { EventSourcedRepository, EventStore, SqlEventStore } from "@effect-snapshots/loader"
+import { EventSourcedRepository, EventStore } from "@effect-snapshots/loader"
 import { Postgres } from "@effect-snapshots/postgres"
 import { Account, Pcg } from "@effect-snapshots/reliability"
-import { SnapshotStore, SqlSnapshotStore, SqlUnitOfWork, UnitOfWork } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore, SqlUnitOfWork } from "@effect-snapshots/sql"
+import { SnapshotStore, UnitOfWork } from "@effect-snapshots/store"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"

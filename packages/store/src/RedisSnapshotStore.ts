@@ -29,10 +29,10 @@ import * as Option from "effect/Option"
 import * as Redis from "effect/persistence/Redis"
 import * as Stream from "effect/Stream"
 import * as backend from "./internal/backend.js"
-import * as corruption from "./internal/errors.js"
 import { SnapshotKey } from "./Snapshot.js"
 import { SnapshotStore, type SnapshotStoreService } from "./SnapshotStore.js"
 import type * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
+import * as corruption from "./SnapshotStoreError.js"
 import { SnapshotStoreError } from "./SnapshotStoreError.js"
 
 /**

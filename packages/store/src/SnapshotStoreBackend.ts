@@ -1,8 +1,8 @@
 /**
  * A narrow backend for the SnapshotStore: a few primitive operations on rows that were already checked, and
  * one `make` that puts the store's logic on top of them once — input checks, encoding (for a backend that
- * stores text: `makeEncoded`), the unit-of-work policy, error reasons, spans and failure metrics. The memory
- * store and the Redis store are built this way; a backend of one's own is too:
+ * stores text: `makeEncoded`), the unit-of-work policy, error reasons, spans and failure metrics. The memory,
+ * Redis and SQL stores are built this way; a backend of one's own is too:
  *
  * ```ts
  * const store = SnapshotStoreBackend.makeEncoded({ name: "mine", transactions: "outside", insert, ... })
@@ -10,6 +10,7 @@
  *
  * @since 1.1.0
  */
+import type * as DateTime from "effect/DateTime"
 import type * as Effect from "effect/Effect"
 import type * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
@@ -41,7 +42,7 @@ export interface PruneRequest {
  * @category models
  */
 export interface Operations<Row, Info, E> {
-  /** A short name for spans and metrics (`memory`, `redis`). */
+  /** A short name for spans and metrics (`memory`, `redis`, `sql`). */
   readonly name: string
   /**
    * `join`: writes take part in the caller's unit of work (the memory store keeps them the unit's until it commits).
@@ -51,6 +52,11 @@ export interface Operations<Row, Info, E> {
    * snapshot costs a replay, never a wrong state.
    */
   readonly transactions: "join" | "outside"
+  /**
+   * The time a snapshot saved now would be stamped with, when the backend stamps `createdAt` itself (the SQL
+   * store stamps the database's `now()`); the store's `now`. Absent: the snapshot's own `createdAt` is stored.
+   */
+  readonly now?: Effect.Effect<DateTime.Utc> | undefined
   /** Store the row unless its aggregate has that version already (idempotent). */
   readonly insert: (row: Row) => Effect.Effect<void, E>
   /** Atomically: `AlreadyCovered` if the aggregate has a version >= `dueFrom`, else `insert`. */
@@ -107,8 +113,7 @@ export interface EncodedInfo {
 }
 
 /**
- * A snapshot as text and bytes, as a backend that stores text (Redis) writes it. (`SqlSnapshotStore` is not built
- * on this backend yet: it has its own statements, spans and errors.)
+ * A snapshot as text and bytes, as a backend that stores text (Redis, SQL) writes it.
  *
  * @since 1.1.0
  * @category models
@@ -148,6 +153,16 @@ export const make: (backend: Backend) => SnapshotStoreService = internal.make
  * @category constructors
  */
 export const makeEncoded: <E>(backend: Encoded<E>) => SnapshotStoreService = internal.makeEncoded
+
+/**
+ * An encoded snapshot as the store answers it (JSON parsed, `createdAt` from millis, compressed bytes as a
+ * `CompressedState`); a row that does not decode is `Corrupt`. For a backend that also reads rows on a path of
+ * its own (the SQL store's one-statement cold read).
+ *
+ * @since 1.1.0
+ * @category encoding
+ */
+export const decode: (row: EncodedSnapshot) => Effect.Effect<Snapshot, SnapshotStoreError> = internal.decode
 
 /**
  * Counts the failures of stores built by `make`, tagged `backend`, `operation` and `reason`.

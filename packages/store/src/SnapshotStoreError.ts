@@ -42,3 +42,22 @@ export class SnapshotStoreError extends Schema.TaggedError<SnapshotStoreError>(
   message: Schema.String,
   cause: Schema.optional(Schema.Defect())
 }) {}
+
+/**
+ * A `Corrupt` error: a stored snapshot that cannot be read back. For backends of one's own, as the library's
+ * stores report it.
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const corrupt = (message: string, cause?: unknown): SnapshotStoreError =>
+  new SnapshotStoreError(cause === undefined ? { reason: "Corrupt", message } : { reason: "Corrupt", message, cause })
+
+/**
+ * A stored row that does not decode with its Schema, as a `Corrupt` error of `operation`.
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const fromSchemaError = (operation: string) => (error: Schema.SchemaError): SnapshotStoreError =>
+  corrupt(`${operation}: a stored row could not be decoded: ${error.message}`, error)

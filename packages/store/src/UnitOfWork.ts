@@ -208,3 +208,18 @@ export const layerMemory: Layer.Layer<UnitOfWork> = internal.layerMemory
  * @category constructors
  */
 export const makeMemory: UnitOfWorkService = internal.makeMemory
+
+/**
+ * Runs `effect` as one unit inside `transact` (the identity for memory, `sql.withTransaction` for SQL, which
+ * nests as a savepoint), nested in `outer` when given: on failure or interruption the unit's undo actions run,
+ * newest first, and its after-commit actions are dropped; on success an outermost unit runs its after-commit
+ * actions, a nested one hands both lists to `outer`. For a unit of work of one's own (`SqlUnitOfWork` is one).
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const runUnit: <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  transact: <A1, E1, R1>(inner: Effect.Effect<A1, E1, R1>) => Effect.Effect<A1, E1 | E2, R1>,
+  outer: Option.Option<Unit>
+) => Effect.Effect<A, E | E2, R> = internal.runUnit

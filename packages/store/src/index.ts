@@ -26,24 +26,9 @@ export * as SnapshotStoreBackend from "./SnapshotStoreBackend.js"
 export * as SnapshotStoreError from "./SnapshotStoreError.js"
 
 /**
- * @since 0.1.0
- */
-export * as SqlSnapshotStore from "./SqlSnapshotStore.js"
-
-/**
- * @since 0.2.0
- */
-export * as SqlSupport from "./SqlSupport.js"
-
-/**
  * @since 0.2.0
  */
 export * as Storable from "./Storable.js"
-
-/**
- * @since 0.2.0
- */
-export * as SqlUnitOfWork from "./SqlUnitOfWork.js"
 
 /**
  * @since 0.2.0

@@ -1,4 +1,4 @@
-import { SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlSnapshotStore } from "@effect-snapshots/sql"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

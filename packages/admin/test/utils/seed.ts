@@ -7,8 +7,9 @@
  * - Other o-1 (not registered): snapshots 1..4, versions 1..3 created 60 days ago; the newest has 300 items.
  */
 import { SnapshotStrategy } from "@effect-snapshots/core"
-import { Aggregate, EventSourcedRepository, SqlEventStore } from "@effect-snapshots/loader"
-import { Snapshot, SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { Aggregate, EventSourcedRepository } from "@effect-snapshots/loader"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { Snapshot, SnapshotStore } from "@effect-snapshots/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

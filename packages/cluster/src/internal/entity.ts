@@ -53,18 +53,9 @@ const commandIdOf = (requestId: bigint, tag: string, payload: unknown): string =
 const cutId = (id: string) => id.length > 100 ? `${id.slice(0, 100)}…` : id
 
 /** @internal */
-export const layer = <
-  Type extends string,
-  Rpcs extends Rpc.Any,
-  S,
-  SI,
-  E extends { readonly _tag: string },
-  EI,
-  Self,
-  R
->(
+export const layer = <Type extends string, Rpcs extends Rpc.Any, S, E extends { readonly _tag: string }, R>(
   entity: Entity.Entity<Type, Rpcs>,
-  repositoryKey: EventSourcedEntity.Repository<Self, S, SI, E, EI>,
+  repositoryKey: EventSourcedEntity.Repository<unknown, S, unknown, E, unknown>,
   handlers: EventSourcedEntity.Handlers<Rpcs, S, E, R>,
   options: EventSourcedEntity.Options
   // The handlers are built from the protocol at run time; their types were checked by `Handlers<Rpcs, ...>`.

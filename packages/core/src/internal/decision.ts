@@ -82,26 +82,18 @@ const compileNode = (self: SnapshotStrategy, predicates: CustomPredicates): Node
           reasons :
           undefined
     }
-    case "Any": {
+    case "Any":
+    case "All": {
       const children = self.strategies.map((s) => compileNode(s, predicates))
-      // Every child is asked, so that the reasons name every condition that held.
+      const every = self._tag === "All"
+      // Any asks every child, so that the reasons name every condition that held; All stops at the first that
+      // does not hold.
       return (c) => {
         let reasons: ReadonlyArray<string> | undefined
         for (let i = 0; i < children.length; i++) {
           const r = children[i]!(c)
           if (r !== undefined) reasons = reasons === undefined ? r : merge(reasons, r)
-        }
-        return reasons
-      }
-    }
-    case "All": {
-      const children = self.strategies.map((s) => compileNode(s, predicates))
-      return (c) => {
-        let reasons: ReadonlyArray<string> | undefined
-        for (let i = 0; i < children.length; i++) {
-          const r = children[i]!(c)
-          if (r === undefined) return undefined
-          reasons = reasons === undefined ? r : merge(reasons, r)
+          else if (every) return undefined
         }
         return reasons
       }

@@ -6,6 +6,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { BadArgument } from "../BadArgument.js"
@@ -230,149 +231,93 @@ export const FromJson: Schema.Codec<SnapshotStrategy, string> = Schema.String.pi
   )
 )
 
+const TRUSTED: Schema.MakeOptions = { disableChecks: true }
+
+/** A strategy's constructor is named after its tag in lower camel case: `EveryNEvents` by `everyNEvents`. */
+const constructorName = (tag: string): string => tag[0]!.toLowerCase() + tag.slice(1)
+
 /**
- * Validates a constructor's arguments against the class's fields, once built, and throws a `BadArgument`
- * listing every problem with its path.
+ * A validating constructor: `props` maps its arguments to the class's fields, which are checked once built; a
+ * value that fails becomes a `BadArgument` listing every problem with its path. The constructors are
+ * documented in `SnapshotStrategy.ts`.
  */
-const validator = <Fields extends Schema.Struct.Fields>(constructor: string, fields: Fields) => {
-  const validate = Schema.decodeUnknownResult(Schema.toType(Schema.Struct(fields)), {
+const validating = <
+  Self,
+  Fields extends Schema.Struct.Fields & { readonly _tag: { readonly ast: SchemaAST.Literal } },
+  Args extends ReadonlyArray<unknown>
+>(
+  Class: { readonly fields: Fields; new(props: Schema.Struct.Type<Fields>, options: Schema.MakeOptions): Self },
+  props: (...args: Args) => Omit<Schema.Struct.Type<Fields>, "_tag">
+): (...args: Args) => Self => {
+  const validate = Schema.decodeUnknownResult(Schema.toType(Schema.Struct(Class.fields)), {
     errors: "all",
     reportInput: true
   })
-  return (props: unknown): Schema.Struct.Type<Fields> =>
-    Result.getOrThrowWith(
-      validate(props),
-      (error) => new BadArgument({ module: `SnapshotStrategy.${constructor}`, message: formatIssues(error) })
+  const _tag = Class.fields._tag.ast.literal
+  const module = `SnapshotStrategy.${constructorName(String(_tag))}`
+  return (...args) =>
+    new Class(
+      Result.getOrThrowWith(
+        validate({ _tag, ...props(...args) }),
+        (error) => new BadArgument({ module, message: formatIssues(error) })
+      ),
+      TRUSTED
     )
 }
 
-const TRUSTED: Schema.MakeOptions = { disableChecks: true }
-
-const everyNEventsProps = validator("everyNEvents", EveryNEvents.fields)
-const eventsSinceSnapshotProps = validator("eventsSinceSnapshot", EventsSinceSnapshot.fields)
-const afterDurationProps = validator("afterDuration", AfterDuration.fields)
-const onEventTypesProps = validator("onEventTypes", OnEventTypes.fields)
-const replayedAtLeastProps = validator("replayedAtLeast", ReplayedAtLeast.fields)
-const loadTimeAtLeastProps = validator("loadTimeAtLeast", LoadTimeAtLeast.fields)
-const anyProps = validator("any", Any.fields)
-const allProps = validator("all", All.fields)
-const notProps = validator("not", Not.fields)
-const perAggregateTypeProps = validator("perAggregateType", PerAggregateType.fields)
-const customProps = validator("custom", Custom.fields)
-
-/**
- * The commit crosses a multiple of `n`. Throws a `BadArgument` unless `n` is a positive integer.
- */
-export const everyNEvents = (n: number): EveryNEvents =>
-  new EveryNEvents(everyNEventsProps({ _tag: "EveryNEvents", n }), TRUSTED)
-
-/**
- * At least `n` events since the last snapshot. Throws a `BadArgument` unless `n` is a positive integer.
- */
-export const eventsSinceSnapshot = (n: number): EventsSinceSnapshot =>
-  new EventsSinceSnapshot(eventsSinceSnapshotProps({ _tag: "EventsSinceSnapshot", n }), TRUSTED)
-
-/**
- * At least `duration` since the last snapshot; fires when there is none. Throws a `BadArgument` for a
- * negative, infinite or malformed duration.
- */
-export const afterDuration = (duration: Duration.Input): AfterDuration =>
-  new AfterDuration(
-    afterDurationProps({ _tag: "AfterDuration", duration: durationArgument("afterDuration", duration) }),
-    TRUSTED
-  )
-
-/**
- * The committed batch contains one of `types`. Throws a `BadArgument` for no types or an empty type.
- */
-export const onEventTypes = (...types: ReadonlyArray<string>): OnEventTypes =>
-  new OnEventTypes(onEventTypesProps({ _tag: "OnEventTypes", types }), TRUSTED)
-
-/**
- * The last load replayed at least `n` events. Throws a `BadArgument` unless `n` is a positive integer.
- */
-export const replayedAtLeast = (n: number): ReplayedAtLeast =>
-  new ReplayedAtLeast(replayedAtLeastProps({ _tag: "ReplayedAtLeast", n }), TRUSTED)
-
-/**
- * The last load took at least `duration`. Throws a `BadArgument` for a negative, infinite or malformed
- * duration.
- */
-export const loadTimeAtLeast = (duration: Duration.Input): LoadTimeAtLeast =>
-  new LoadTimeAtLeast(
-    loadTimeAtLeastProps({ _tag: "LoadTimeAtLeast", duration: durationArgument("loadTimeAtLeast", duration) }),
-    TRUSTED
-  )
-
-/**
- * At least one of `strategies` fires. Throws a `BadArgument` when given none.
- */
-export const any = (...strategies: ReadonlyArray<SnapshotStrategy>): Any =>
-  new Any(anyProps({ _tag: "Any", strategies }), TRUSTED)
-
-/**
- * Every one of `strategies` fires. Throws a `BadArgument` when given none.
- */
-export const all = (...strategies: ReadonlyArray<SnapshotStrategy>): All =>
-  new All(allProps({ _tag: "All", strategies }), TRUSTED)
-
-/**
- * `strategy` does not fire.
- */
-export const not = (strategy: SnapshotStrategy): Not => new Not(notProps({ _tag: "Not", strategy }), TRUSTED)
-
+export const everyNEvents = validating(EveryNEvents, (n: number) => ({ n }))
+export const eventsSinceSnapshot = validating(EventsSinceSnapshot, (n: number) => ({ n }))
+export const afterDuration = validating(AfterDuration, (duration: Duration.Input) => ({
+  duration: durationArgument("afterDuration", duration)
+}))
+export const onEventTypes = validating(OnEventTypes, (...types: ReadonlyArray<string>) => ({ types }))
+export const replayedAtLeast = validating(ReplayedAtLeast, (n: number) => ({ n }))
+export const loadTimeAtLeast = validating(LoadTimeAtLeast, (duration: Duration.Input) => ({
+  duration: durationArgument("loadTimeAtLeast", duration)
+}))
+export const any = validating(Any, (...strategies: ReadonlyArray<SnapshotStrategy>) => ({ strategies }))
+export const all = validating(All, (...strategies: ReadonlyArray<SnapshotStrategy>) => ({ strategies }))
+export const not = validating(Not, (strategy: SnapshotStrategy) => ({ strategy }))
 export const never: Never = new Never()
-
 export const always: Always = new Always()
-
-/**
- * One strategy per aggregate type, and `fallback` for the others. Throws a `BadArgument` for an empty
- * aggregate type name.
- */
-export const perAggregateType = (
-  strategies: { readonly [aggregateType: string]: SnapshotStrategy },
-  fallback: SnapshotStrategy
-): PerAggregateType =>
-  new PerAggregateType(perAggregateTypeProps({ _tag: "PerAggregateType", strategies, fallback }), TRUSTED)
-
-/**
- * A named user predicate, supplied to `compile` / `decide`. Throws a `BadArgument` for an empty name.
- */
-export const custom = (name: string): Custom => new Custom(customProps({ _tag: "Custom", name }), TRUSTED)
+export const perAggregateType = validating(
+  PerAggregateType,
+  (strategies: { readonly [aggregateType: string]: SnapshotStrategy }, fallback: SnapshotStrategy) => ({
+    strategies,
+    fallback
+  })
+)
+export const custom = validating(Custom, (name: string) => ({ name }))
 
 /**
  * A strategy written as the constructor calls that build it, e.g.
  * `any(everyNEvents(100), afterDuration("1 hour"))`. Decision reasons use the same text.
  */
 export const format = (self: SnapshotStrategy): string => {
+  const name = constructorName(self._tag)
   switch (self._tag) {
     case "EveryNEvents":
-      return `everyNEvents(${self.n})`
     case "EventsSinceSnapshot":
-      return `eventsSinceSnapshot(${self.n})`
-    case "AfterDuration":
-      return `afterDuration(${quote(formatDuration(self.duration))})`
-    case "OnEventTypes":
-      return `onEventTypes(${self.types.map(quote).join(", ")})`
     case "ReplayedAtLeast":
-      return `replayedAtLeast(${self.n})`
+      return `${name}(${self.n})`
+    case "AfterDuration":
     case "LoadTimeAtLeast":
-      return `loadTimeAtLeast(${quote(formatDuration(self.duration))})`
+      return `${name}(${quote(formatDuration(self.duration))})`
+    case "OnEventTypes":
+      return `${name}(${self.types.map(quote).join(", ")})`
     case "Any":
-      return `any(${self.strategies.map(format).join(", ")})`
     case "All":
-      return `all(${self.strategies.map(format).join(", ")})`
+      return `${name}(${self.strategies.map(format).join(", ")})`
     case "Not":
-      return `not(${format(self.strategy)})`
+      return `${name}(${format(self.strategy)})`
     case "Never":
-      return "never"
     case "Always":
-      return "always"
+      return name
     case "PerAggregateType": {
       const entries = Object.entries(self.strategies).map(([type, strategy]) => `${quote(type)}: ${format(strategy)}`)
-      return `perAggregateType({${entries.length === 0 ? "" : ` ${entries.join(", ")} `}}, ${format(self.fallback)})`
+      return `${name}({${entries.length === 0 ? "" : ` ${entries.join(", ")} `}}, ${format(self.fallback)})`
     }
     case "Custom":
-      return `custom(${quote(self.name)})`
+      return `${name}(${quote(self.name)})`
   }
 }

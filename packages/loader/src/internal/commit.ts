@@ -8,8 +8,8 @@
  * - `Transaction` (a bare `sql.withTransaction`): the cache is never written (its entry is deleted, as a load inside
  *   may see uncommitted events), and snapshots are written inside the transaction. `effect/sql` 4 does have an
  *   after-commit (`sql.afterCommit`), but per client: it defers to the outermost transaction of THAT client. The
- *   repository could use the event store's client (the `client` of the `ColdRead` its layer provides) when the open
- *   transaction is that client's (the only one the SQL stores write in); not done yet. A snapshot store on
+ *   repository sees no client (its stores are services without one), so it cannot tell whose transaction is
+ *   open. A snapshot store on
  *   another client refuses to write here (SqlSupport.TransactionSite "Other"): the snapshot is counted as failed.
  *
  * @internal

@@ -60,6 +60,29 @@ export const isMonotone = (strategy: SnapshotStrategy.SnapshotStrategy): boolean
   }
 }
 
+/**
+ * Whether the strategy can look at the time of the decision (`afterDuration`, or a `custom` predicate, which may
+ * look at anything). A strategy that cannot is decided without reading the clock.
+ *
+ * @internal
+ */
+export const readsClock = (strategy: SnapshotStrategy.SnapshotStrategy): boolean => {
+  switch (strategy._tag) {
+    case "AfterDuration":
+    case "Custom":
+      return true
+    case "Not":
+      return readsClock(strategy.strategy)
+    case "Any":
+    case "All":
+      return strategy.strategies.some(readsClock)
+    case "PerAggregateType":
+      return Object.values(strategy.strategies).some(readsClock) || readsClock(strategy.fallback)
+    default:
+      return false
+  }
+}
+
 /** The real last snapshot from the store's history (no state read); undefined when the store failed. @internal */
 export const readLast = (
   snapshots: SnapshotStore.SnapshotStoreService,

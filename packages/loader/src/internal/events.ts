@@ -73,7 +73,7 @@ export const decodeEvent = <S, SI, E extends { readonly _tag: string }, EI>(
   const ofType = aggregate.codec.decodeEventOfType(stored.type)
   if (ofType !== undefined) {
     const fast = ofType(payload)
-    if (Result.isSuccess(fast) && fast.success._tag === stored.type) return Result.succeed(fast.success)
+    if (Result.isSuccess(fast) && fast.success._tag === stored.type) return fast as Result.Result<E, never>
   }
   const decoded = aggregate.codec.decodeEvent(payload)
   if (Result.isFailure(decoded)) return Result.fail(decodeError(aggregate, stored, Json.formatIssue(decoded.failure)))

@@ -47,7 +47,8 @@ export const jsonDecoder = <A>(
   const decodeAll = Schema.decodeUnknownResult(codec, { errors: "all" })
   return (u) => {
     const decoded = decode(u)
-    if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+    // A success is answered as it is (no second object per decoded event); only its failure type differs.
+    if (Result.isSuccess(decoded)) return decoded as Result.Result<A, never>
     // Effect 3 read a required key whose type admits undefined, when missing, as undefined (and wrote it
     // missing); Effect 4 refuses it. Such keys are filled with the JSON of undefined (null) and decoded again.
     const all = decodeAll(u)

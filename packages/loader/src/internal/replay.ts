@@ -14,7 +14,12 @@ import type { SkipReason } from "../Aggregate.js"
 import type { EventStoreError, EventStoreService, StoredEvent } from "../EventStore.js"
 import { StreamCorrupt } from "../RepositoryError.js"
 
-/** Events the first page of a replay asks for (the SQL store's default page size). @internal */
+/**
+ * Events the first page of a replay asks for (in the cold read's one statement): a tail of up to this many
+ * events is one statement. The rest of a longer stream comes in the store's pages (1000 on the SQL store).
+ *
+ * @internal
+ */
 export const pageSize = 2000
 
 /** A state (a snapshot's, or a cached one) that the stream does not confirm: the caller replays instead. @internal */
@@ -139,9 +144,19 @@ export const run = <Err, FlushErr = never, R = never>(
       }
       return flush
     }
+    // The rest of a long stream, read ahead: the next pages' statements run on the server while this page is
+    // folded here (one page waits in the buffer, one more may be on its way). When the fold stops early (a
+    // corrupt event, a failing sink), the read on its way is left to finish rather than interrupted: an
+    // interrupted statement is cancelled, and a cancelled statement aborts the caller's SQL transaction.
     const rest = Effect.suspend(() =>
       Stream.runForEachArray(
-        events.read(type, id, { fromVersion: reached.version + 1, toVersion: options.toVersion }),
+        Stream.bufferArray(
+          Stream.transformPull(
+            events.read(type, id, { fromVersion: reached.version + 1, toVersion: options.toVersion }),
+            (pull) => Effect.succeed(Effect.uninterruptible(pull))
+          ),
+          { capacity: 1 }
+        ),
         (rows) => page(rows, 0)
       )
     )

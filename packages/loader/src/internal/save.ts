@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import type * as DateTime from "effect/DateTime"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -14,7 +14,8 @@ import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as Aggregate from "../Aggregate.js"
 import type { LoadError, Saved, SaveOptions, SnapshotOutcome, Updated } from "../EventSourcedRepository.js"
-import { ConcurrencyConflict, type EventStoreService } from "../EventStore.js"
+import { type AppendResult, ConcurrencyConflict, type EventStoreError, type EventStoreService } from "../EventStore.js"
+import type { InvalidMetadata } from "../RepositoryError.js"
 import * as Commit from "./commit.js"
 import type * as Decision from "./decision.js"
 import { type Known, type KnownStateCache } from "./knownStateCache.js"
@@ -33,6 +34,8 @@ export interface Deps<S, SI, E extends { readonly _tag: string }, EI> {
   readonly decide: Decision.Decide
   /** The decisions' clock: the snapshot store's when it stamps snapshots itself (SQL), so both are comparable. */
   readonly now: Effect.Effect<DateTime.Utc>
+  /** Whether the strategy looks at the time; when not, the clock is read only for a snapshot request. */
+  readonly readsClock: boolean
   readonly writer: SnapshotWriter.Writer<S>
   readonly encodeMetadata: Metadata.Encode
   readonly retry: Schedule.Schedule<unknown, ConcurrencyConflict>
@@ -61,6 +64,26 @@ export const defaultRetry: Schedule.Schedule<unknown, ConcurrencyConflict> = Sch
   ),
   Schedule.recurs(30)
 ])
+
+/** The time a decision is taken at when its strategy never looks at it (read for a snapshot request only). */
+const unread: DateTime.Utc = DateTime.makeUnsafe(0)
+
+/** The answer of a save, its span annotated with it. */
+const answered = (result: AppendResult, appended: number, reasons: ReadonlyArray<string>, outcome: SnapshotOutcome) =>
+  Effect.as(
+    Effect.annotateCurrentSpan({
+      "aggregate.version": result.version,
+      "events.appended": appended,
+      "snapshot.outcome": outcome,
+      "snapshot.reasons": reasons.join(",")
+    }),
+    {
+      previousVersion: result.previousVersion,
+      version: result.version,
+      positions: result.positions,
+      snapshot: outcome
+    } satisfies Saved
+  )
 
 const isConflict = (u: unknown): u is ConcurrencyConflict => u instanceof ConcurrencyConflict
 
@@ -118,42 +141,35 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
   const { aggregate, cache, events, writer } = deps
   const type = aggregate.type
 
-  /** Append; then, on what the append proved of the state, decide and maybe snapshot. Never fails after the append. */
-  const commit = Effect.fnUntraced(
-    function*(
-      id: string,
-      expectedVersion: number,
-      batch: ReadonlyArray<E>,
-      given: Known<S> | undefined,
-      saveOptions: SaveOptions | undefined
-    ) {
-      const encoded = Aggregate.encodeEvents(aggregate, id, batch)
-      if (Result.isFailure(encoded)) {
-        return yield* encodeErrorOf(aggregate.codec.encodeEvent, encoded.failure, batch)
-      }
-      const metadata = deps.encodeMetadata(id, saveOptions?.metadata)
-      if (Result.isFailure(metadata)) {
-        return yield* metadata.failure
-      }
-      const result = yield* events.append(type, id, expectedVersion, Metadata.attach(encoded.success, metadata.success))
-      // The commit stands from here on: nothing below may fail the save.
-      const route = yield* Commit.current
-      const base = given ?? (expectedVersion === 0 ? Load.empty(deps.ops, id) : cache.get(id))
-      // The state at expectedVersion is known only when the append proves it: the event it appended after
-      // is the one that state was built from (a rolled-back transaction's positions are never reused).
-      const proven = base !== undefined && base.version === expectedVersion &&
-        base.position === result.previousPosition
-      const input: Decision.Input = {
-        id,
-        previousVersion: result.previousVersion,
-        currentVersion: result.version,
-        eventTypes: batch.map((event) => event._tag),
-        now: yield* deps.now,
-        replayed: proven ? base.replayed : Option.none(),
-        duration: proven ? base.duration : Option.none(),
-        last: base?.lastSnapshot
-      }
-      const decided = yield* deps.decide(input)
+  /**
+   * After the append, on what it proved of the state: decide, remember, maybe snapshot. Never fails. A few flat
+   * steps (this runs on every save).
+   */
+  const afterAppend = (
+    id: string,
+    expectedVersion: number,
+    batch: ReadonlyArray<E>,
+    given: Known<S> | undefined,
+    result: AppendResult,
+    route: Commit.Route,
+    now: DateTime.Utc
+  ): Effect.Effect<Saved> => {
+    const base = given ?? (expectedVersion === 0 ? Load.empty(deps.ops, id) : cache.get(id))
+    // The state at expectedVersion is known only when the append proves it: the event it appended after
+    // is the one that state was built from (a rolled-back transaction's positions are never reused).
+    const proven = base !== undefined && base.version === expectedVersion &&
+      base.position === result.previousPosition
+    const input: Decision.Input = {
+      id,
+      previousVersion: result.previousVersion,
+      currentVersion: result.version,
+      eventTypes: batch.map((event) => event._tag),
+      now,
+      replayed: proven ? base.replayed : Option.none(),
+      duration: proven ? base.duration : Option.none(),
+      last: base?.lastSnapshot
+    }
+    return Effect.flatMap(deps.decide(input), (decided) => {
       const known: Known<S> | undefined = proven
         ? {
           ...base,
@@ -164,9 +180,13 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
           encodedBytes: undefined
         }
         : undefined
-      yield* known === undefined ? Effect.sync(() => cache.delete(id)) : Load.remember(cache, id, known, route)
-      const outcome: SnapshotOutcome = decided.decision.take
-        ? yield* writer.submit({
+      const remembered = known === undefined
+        ? Effect.sync(() => cache.delete(id))
+        : Load.remember(cache, id, known, route)
+      const { reasons } = decided.decision
+      if (!decided.decision.take) return Effect.andThen(remembered, answered(result, batch.length, reasons, "none"))
+      const submit = (now: DateTime.Utc) =>
+        writer.submit({
           id,
           version: result.version,
           known: Option.fromUndefinedOr(known),
@@ -174,33 +194,50 @@ export const make = <S, SI, E extends { readonly _tag: string }, EI>(deps: Deps<
           // Without the state, the writer loads it and decides again on what that load learned; with it, the
           // background writer confirms the decision right before it writes a queued job. `last` is the snapshot
           // the decision rested on: the writer's due point comes from it.
-          decide: Option.some({ ...input, last: decided.last })
+          decide: Option.some({ ...input, now, last: decided.last })
         }, route)
-        : "none"
-      yield* Effect.annotateCurrentSpan({
-        "aggregate.version": result.version,
-        "events.appended": batch.length,
-        "snapshot.outcome": outcome,
-        "snapshot.reasons": decided.decision.reasons.join(",")
-      })
-      const saved: Saved = {
-        previousVersion: result.previousVersion,
-        version: result.version,
-        positions: result.positions,
-        snapshot: outcome
-      }
-      return saved
-    },
-    (effect, id, expectedVersion) =>
-      Effect.withSpan(
-        effect,
-        "EventSourcedRepository.save",
-        {
-          attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
-          captureStackTrace: false
-        }
+      return remembered.pipe(
+        Effect.andThen(deps.readsClock ? submit(now) : Effect.flatMap(deps.now, submit)),
+        Effect.flatMap((outcome) => answered(result, batch.length, reasons, outcome))
       )
-  )
+    })
+  }
+
+  /** Append; then, on what the append proved of the state, decide and maybe snapshot. Never fails after the append. */
+  const commit = (
+    id: string,
+    expectedVersion: number,
+    batch: ReadonlyArray<E>,
+    given: Known<S> | undefined,
+    saveOptions: SaveOptions | undefined
+  ) =>
+    Effect.withSpan(
+      Effect.suspend((): Effect.Effect<
+        Saved,
+        Aggregate.EventEncodeError | InvalidMetadata | ConcurrencyConflict | EventStoreError
+      > => {
+        const encoded = Aggregate.encodeEvents(aggregate, id, batch)
+        if (Result.isFailure(encoded)) {
+          return Effect.fail(encodeErrorOf(aggregate.codec.encodeEvent, encoded.failure, batch))
+        }
+        const metadata = deps.encodeMetadata(id, saveOptions?.metadata)
+        if (Result.isFailure(metadata)) return Effect.fail(metadata.failure)
+        return Effect.flatMap(
+          events.append(type, id, expectedVersion, Metadata.attach(encoded.success, metadata.success)),
+          // The commit stands from here on: nothing below may fail the save.
+          (result) =>
+            Effect.flatMap(Commit.current, (route) =>
+              deps.readsClock
+                ? Effect.flatMap(deps.now, (now) => afterAppend(id, expectedVersion, batch, given, result, route, now))
+                : afterAppend(id, expectedVersion, batch, given, result, route, unread))
+        )
+      }),
+      "EventSourcedRepository.save",
+      {
+        attributes: { "aggregate.type": type, "aggregate.id": cut(id), "expected.version": expectedVersion },
+        captureStackTrace: false
+      }
+    )
 
   const save = (id: string, expectedVersion: number, batch: ReadonlyArray<E>, saveOptions?: SaveOptions) =>
     commit(id, expectedVersion, batch, undefined, saveOptions)

@@ -5,9 +5,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as SqlClient from "effect/sql/SqlClient"
 import type * as UnitOfWork from "../UnitOfWork.js"
-import { CurrentTransactionService } from "./sqlSupport.js"
 
 /** @internal */
 export const CurrentUnit: Context.Service<UnitOfWork.CurrentUnit, UnitOfWork.Unit> = Context.Service(
@@ -18,12 +16,22 @@ export const CurrentUnit: Context.Service<UnitOfWork.CurrentUnit, UnitOfWork.Uni
 export const UnitOfWorkService: Context.Service<UnitOfWork.UnitOfWork, UnitOfWork.UnitOfWorkService> = Context
   .Service("@effect-snapshots/store/UnitOfWork")
 
+// `effect/sql`'s services, read by their keys so that this package needs no SQL: the `SqlClient` in context, and
+// its record of the innermost transaction any client opened with `withTransaction` (the key of that client's
+// `transactionService`, internal to effect 4.1.5), which also finds a transaction opened on a client the
+// fiber's context does not hold.
+const SqlClient: Context.Service<never, { readonly transactionService: Context.Key<unknown, unknown> }> = Context
+  .Service("effect/sql/SqlClient")
+const CurrentTransactionService: Context.Service<never, Context.Key<unknown, unknown>> = Context.Service(
+  "effect/sql/CurrentTransactionService"
+)
+
 /**
  * Whether the fiber runs inside a SQL transaction: the transaction of the `SqlClient` in context, or the
- * innermost one any client opened (`sqlSupport.CurrentTransactionService`). @internal
+ * innermost one any client opened. @internal
  */
 export const inSqlTransaction = (context: Context.Context<never>): boolean => {
-  const client = Context.getOrUndefined(context, SqlClient.SqlClient)
+  const client = Context.getOrUndefined(context, SqlClient)
   if (client !== undefined && Context.getOrUndefined(context, client.transactionService) !== undefined) return true
   const current = Context.getOrUndefined(context, CurrentTransactionService)
   return current !== undefined && Context.getOrUndefined(context, current) !== undefined

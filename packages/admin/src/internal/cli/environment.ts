@@ -1,7 +1,7 @@
 /** The database the commands talk to (PG_URL or RunOptions.connection, within --timeout), the stores on it, and the helpers every command shares. */
-import { SqlEventStore } from "@effect-snapshots/loader"
 import type { EventStore } from "@effect-snapshots/loader"
-import { SnapshotStore, SqlSnapshotStore } from "@effect-snapshots/store"
+import { SqlEventStore, SqlSnapshotStore } from "@effect-snapshots/sql"
+import { SnapshotStore } from "@effect-snapshots/store"
 import { PgClient } from "@effect/sql-pg"
 import * as Flag from "effect/cli/Flag"
 import * as GlobalFlag from "effect/cli/GlobalFlag"

@@ -6,12 +6,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { AdminError, InconsistenciesFound } from "../../AdminError.js"
+import { AdminError } from "../../AdminError.js"
 import type * as Cli from "../../Cli.js"
 import * as format from "../format.js"
 import * as progress from "../progress.js"
-import { bad, type Environment, print, printFailed } from "./environment.js"
-import { checkSweep, concurrency, json, maxReported, noProgress, selectTypes, toggle, typeOption } from "./options.js"
+import { bad, type Environment, print } from "./environment.js"
+import { checkSweep, concurrency, selectTypes, toggle, typeOption } from "./options.js"
+import { conclude, count, forEachType, reportFlags, repositoryOf, typeTable } from "./sweep.js"
 
 type TypeRebuilt = { -readonly [K in keyof Cli.RebuildReport["types"][number]]: Cli.RebuildReport["types"][number][K] }
 
@@ -35,9 +36,7 @@ export const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environm
         ),
         Flag.optional
       ),
-      maxReported: maxReported("List at most this many failed aggregates (all are counted)."),
-      noProgress,
-      json
+      ...reportFlags("List at most this many failed aggregates (all are counted).")
     },
     Effect.fnUntraced(function*(flags) {
       const selected = yield* selectTypes(registry, flags.type, "rebuild")
@@ -48,26 +47,14 @@ export const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environm
       if (Option.isSome(flags.resumeFrom) && Option.isNone(flags.type)) {
         return yield* bad("--resume-from needs --type (a checkpoint is an id of one aggregate type)")
       }
-      const types: Array<TypeRebuilt> = []
       const failed: Array<Cli.RebuildReport["failed"][number]> = []
-      for (const registration of selected) {
-        const type = registration.aggregateType
-        const summary: TypeRebuilt = {
-          aggregateType: type,
-          total: 0,
-          done: 0,
-          written: 0,
-          skipped: 0,
-          failed: 0,
-          ratePerSecond: 0,
-          checkpoint: null
-        }
-        types.push(summary)
-        let bar: progress.Progress | undefined
-        yield* Effect.scoped(Effect.gen(function*() {
-          const repository = yield* registration.repository.pipe(
-            Effect.mapError((error) => bad(`${type}: ${error.message}`))
-          )
+      const types = yield* forEachType(
+        selected,
+        { total: 0, done: 0, written: 0, skipped: 0, failed: 0, ratePerSecond: 0, checkpoint: null },
+        Effect.fnUntraced(function*(summary: TypeRebuilt, registration) {
+          const type = summary.aggregateType
+          let bar: progress.Progress | undefined
+          const repository = yield* repositoryOf(registration)
           yield* repository.rebuildStream({
             onlyStale: flags.onlyStale,
             concurrency: flags.concurrency,
@@ -110,14 +97,13 @@ export const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environm
               )
             )
           )
-        }))
-        if (bar !== undefined) yield* bar.done
-      }
+          if (bar !== undefined) yield* bar.done
+        })
+      )
       const problems = types.reduce((n, t) => n + t.failed, 0)
-      const ok = problems === 0
       if (flags.json) {
         const report: Cli.RebuildReport = {
-          ok,
+          ok: problems === 0,
           onlyStale: flags.onlyStale,
           perSecond: Option.getOrNull(flags.perSecond),
           types,
@@ -125,30 +111,25 @@ export const rebuild = (registry: ReadonlyArray<Cli.Registration>, env: Environm
         }
         yield* print(format.json(report))
       } else {
-        yield* print(format.table(
+        yield* print(typeTable(
           [
-            { header: "aggregate type" },
-            { header: "streams", align: "right" },
-            { header: "written", align: "right" },
-            { header: "skipped", align: "right" },
-            { header: "failed", align: "right" },
-            { header: "per second", align: "right" },
-            { header: "checkpoint" }
+            count("total", "streams"),
+            count("written"),
+            count("skipped"),
+            count("failed"),
+            { header: "per second", align: "right", cell: (t) => t.ratePerSecond.toFixed(1) },
+            { header: "checkpoint", cell: (t) => t.checkpoint === null ? "-" : format.short(t.checkpoint, 40) }
           ],
-          types.map((t) => [
-            format.short(t.aggregateType, 40),
-            String(t.total),
-            String(t.written),
-            String(t.skipped),
-            String(t.failed),
-            t.ratePerSecond.toFixed(1),
-            t.checkpoint === null ? "-" : format.short(t.checkpoint, 40)
-          ])
+          types
         ))
-        yield* printFailed(failed)
-        yield* print(ok ? "Every aggregate has a fresh snapshot." : `${problems} aggregates failed.`)
       }
-      if (!ok) return yield* new InconsistenciesFound({ message: `${problems} aggregates failed` })
+      return yield* conclude({
+        json: flags.json,
+        failed,
+        problems,
+        found: "aggregates failed",
+        allGood: "Every aggregate has a fresh snapshot."
+      })
     }, Effect.provide(Layer.provideMerge(env.events, env.store)))
   ).pipe(
     Command.withDescription(

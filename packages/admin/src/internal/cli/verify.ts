@@ -5,13 +5,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import { InconsistenciesFound } from "../../AdminError.js"
 import type * as Cli from "../../Cli.js"
 import * as format from "../format.js"
 import * as progress from "../progress.js"
 import * as sqlStats from "../sqlStats.js"
-import { bad, type Environment, print, printFailed, storeError } from "./environment.js"
-import { checkSweep, concurrency, json, maxReported, noProgress, selectTypes, toggle, typeOption } from "./options.js"
+import { type Environment, print, storeError } from "./environment.js"
+import { checkSweep, concurrency, selectTypes, toggle, typeOption } from "./options.js"
+import { conclude, count, forEachType, reportFlags, repositoryOf, typeTable } from "./sweep.js"
 
 type TypeVerified = { -readonly [K in keyof Cli.VerifyReport["types"][number]]: Cli.VerifyReport["types"][number][K] }
 
@@ -22,36 +22,25 @@ export const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environme
       type: typeOption,
       repair: toggle("repair", "Replace drifted snapshots by one of the full replay."),
       concurrency: concurrency("Aggregates verified at once."),
-      maxReported: maxReported("List at most this many inconsistent and failed aggregates (all are counted)."),
-      noProgress,
-      json
+      ...reportFlags("List at most this many inconsistent and failed aggregates (all are counted).")
     },
     Effect.fnUntraced(function*(flags) {
       const selected = yield* selectTypes(registry, flags.type, "verify")
       yield* checkSweep(flags)
       const counts = new Map((yield* sqlStats.stats({ table: env.table })).map((row) => [row.aggregateType, row]))
-      const types: Array<TypeVerified> = []
       const inconsistent: Array<Cli.VerifyReport["inconsistent"][number]> = []
       const failed: Array<Cli.VerifyReport["failed"][number]> = []
-      for (const registration of selected) {
-        const type = registration.aggregateType
-        const summary: TypeVerified = {
-          aggregateType: type,
-          checked: 0,
-          consistent: 0,
-          inconsistent: 0,
-          failed: 0,
-          repaired: 0
-        }
-        const bar = yield* progress.make({
-          label: `verify ${format.short(type, 40)}`,
-          total: counts.get(type)?.aggregates,
-          enabled: !flags.noProgress
-        })
-        yield* Effect.scoped(Effect.gen(function*() {
-          const repository = yield* registration.repository.pipe(
-            Effect.mapError((error) => bad(`${type}: ${error.message}`))
-          )
+      const types = yield* forEachType(
+        selected,
+        { checked: 0, consistent: 0, inconsistent: 0, failed: 0, repaired: 0 },
+        Effect.fnUntraced(function*(summary: TypeVerified, registration) {
+          const type = summary.aggregateType
+          const bar = yield* progress.make({
+            label: `verify ${format.short(type, 40)}`,
+            total: counts.get(type)?.aggregates,
+            enabled: !flags.noProgress
+          })
+          const repository = yield* repositoryOf(registration)
           yield* repository.verifyStream({ repair: flags.repair, concurrency: flags.concurrency }).pipe(
             Stream.runForEach(({ aggregateId, result }) => {
               summary.checked++
@@ -87,33 +76,17 @@ export const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environme
             }),
             Effect.mapError(storeError(`verify ${type}`))
           )
-        }))
-        yield* bar.done
-        types.push(summary)
-      }
+          yield* bar.done
+        })
+      )
       const problems = types.reduce((n, t) => n + t.inconsistent + t.failed, 0)
-      const ok = problems === 0
       if (flags.json) {
-        const report: Cli.VerifyReport = { ok, repair: flags.repair, types, inconsistent, failed }
+        const report: Cli.VerifyReport = { ok: problems === 0, repair: flags.repair, types, inconsistent, failed }
         yield* print(format.json(report))
       } else {
-        yield* print(format.table(
-          [
-            { header: "aggregate type" },
-            { header: "checked", align: "right" },
-            { header: "consistent", align: "right" },
-            { header: "inconsistent", align: "right" },
-            { header: "failed", align: "right" },
-            { header: "repaired", align: "right" }
-          ],
-          types.map((t) => [
-            format.short(t.aggregateType, 40),
-            String(t.checked),
-            String(t.consistent),
-            String(t.inconsistent),
-            String(t.failed),
-            String(t.repaired)
-          ])
+        yield* print(typeTable(
+          [count("checked"), count("consistent"), count("inconsistent"), count("failed"), count("repaired")],
+          types
         ))
         for (
           const item of inconsistent as Array<{
@@ -134,10 +107,14 @@ export const verify = (registry: ReadonlyArray<Cli.Registration>, env: Environme
             yield* print(`  ${d.path}: snapshot ${format.short(d.snapshot, 80)}, replay ${format.short(d.replay, 80)}`)
           }
         }
-        yield* printFailed(failed)
-        yield* print(ok ? "All snapshots are consistent with their events." : `${problems} inconsistencies found.`)
       }
-      if (!ok) return yield* new InconsistenciesFound({ message: `${problems} inconsistencies found` })
+      return yield* conclude({
+        json: flags.json,
+        failed,
+        problems,
+        found: "inconsistencies found",
+        allGood: "All snapshots are consistent with their events."
+      })
     }, Effect.provide(Layer.provideMerge(env.events, env.store)))
   ).pipe(
     Command.withDescription(
