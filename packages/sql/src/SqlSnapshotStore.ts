@@ -16,6 +16,7 @@ import { SnapshotStore } from "@effect-snapshots/store/SnapshotStore"
 import type { SnapshotStoreService } from "@effect-snapshots/store/SnapshotStore"
 import * as SnapshotStoreBackend from "@effect-snapshots/store/SnapshotStoreBackend"
 import type { SnapshotStoreError } from "@effect-snapshots/store/SnapshotStoreError"
+import * as SnapshotStoreErrors from "@effect-snapshots/store/SnapshotStoreError"
 import * as Storable from "@effect-snapshots/store/Storable"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -130,7 +131,7 @@ WHERE aggregate_type = ${typeParam} AND aggregate_id = ${idParam} ORDER BY versi
         state: row[offset + 5],
         state_bytes: row[offset + 6]
       }).pipe(
-        Effect.mapError(rows.fromSchemaError("load")),
+        Effect.mapError(SnapshotStoreErrors.fromSchemaError("load")),
         Effect.flatMap((decoded) =>
           rows.toSnapshot(decoded).pipe(
             Effect.flatMap(SnapshotStoreBackend.decode),

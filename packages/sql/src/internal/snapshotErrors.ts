@@ -26,5 +26,3 @@ export const fromSqlError = (operation: string) => (error: SqlError): SnapshotSt
       message: `${operation} failed: ${sqlSupport.describeError(error)}`,
       cause: error
     })
-
-export { corrupt, fromSchemaError } from "@effect-snapshots/store/SnapshotStoreError"

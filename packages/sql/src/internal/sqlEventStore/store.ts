@@ -8,9 +8,9 @@ import {
   checkStreamKey,
   encodeAppend,
   type EncodedEvent,
-  maxVersion
+  maxVersion,
+  streamsAfter
 } from "@effect-snapshots/loader/EventStoreInput"
-import { streamsAfter } from "@effect-snapshots/loader/EventStoreInput"
 import { Storable } from "@effect-snapshots/store"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

@@ -8,6 +8,7 @@
 import { SnapshotKey } from "@effect-snapshots/store/Snapshot"
 import type * as SnapshotStoreBackend from "@effect-snapshots/store/SnapshotStoreBackend"
 import { SnapshotStoreError } from "@effect-snapshots/store/SnapshotStoreError"
+import * as SnapshotStoreErrors from "@effect-snapshots/store/SnapshotStoreError"
 import * as Storable from "@effect-snapshots/store/Storable"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
@@ -69,7 +70,7 @@ export const make = (
     })
 
   const decoded = <A>(operation: string, effect: Effect.Effect<A, SchemaError>) =>
-    Effect.mapError(effect, errors.fromSchemaError(operation))
+    Effect.mapError(effect, SnapshotStoreErrors.fromSchemaError(operation))
 
   const snapshotColumns = sql.literal(rows.snapshotColumns)
   const infoColumns = sql.literal(rows.infoColumns)

@@ -6,11 +6,11 @@
  */
 import type { EncodedInfo, EncodedSnapshot, EncodedState } from "@effect-snapshots/store/SnapshotStoreBackend"
 import type { SnapshotStoreError } from "@effect-snapshots/store/SnapshotStoreError"
+import * as errors from "@effect-snapshots/store/SnapshotStoreError"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
-import * as errors from "../snapshotErrors.js"
 
 // `bigint` (int8) arrives as a bigint from `@effect/sql-pg` 4 (as a number or a numeric string from other
 // drivers and type parsers); a value beyond a safe integer is refused.
@@ -125,6 +125,3 @@ export const toSnapshot = (row: SnapshotRow): Effect.Effect<EncodedSnapshot, Sna
 /** The size of a row's stored state in bytes: its JSON text, or its compressed bytes. @internal */
 export const stateBytes = (row: SnapshotRow): number =>
   row.state !== null ? row.state.length : row.state_bytes?.byteLength ?? 0
-
-/** Rows that do not decode: corrupt. @internal */
-export const fromSchemaError = errors.fromSchemaError
